@@ -1,0 +1,10 @@
+//! Authentication: password and secret hashing, JWT issue and validation, the middleware that
+//! turns a bearer token into a [`Principal`](crate::domain::principal::Principal), and the
+//! per-address rate limiter for login endpoints.
+
+pub mod extract;
+pub mod jwt;
+pub mod middleware;
+pub mod password;
+pub mod rate_limit;
+pub mod secrets;

@@ -1,0 +1,355 @@
+//! Settings: `config/base.toml` (embedded in the binary, so it runs from any directory), then the
+//! optional `config/{environment}.toml`, then `GUTHRIE__SECTION__KEY` environment variables, then
+//! the conventional `DATABASE_URL`. Unknown keys are rejected so a typo never silently falls back
+//! to a default. Secrets are `SecretString`, whose `Debug` prints `[REDACTED]`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use config::{Config, Environment as EnvSource, File, FileFormat};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The base configuration, compiled in so that every key has a default.
+const BASE_TOML: &str = include_str!("../config/base.toml");
+
+/// Minimum length of HMAC/HS256 secrets accepted in production.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Which deployment this process runs as; chosen by `GUTHRIE_ENV`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnvironment {
+    /// Developer machine (default).
+    Local,
+    /// Automated tests.
+    Test,
+    /// Production: strict secret checks, JSON logs.
+    Production,
+}
+
+impl RunEnvironment {
+    /// Parses `local`, `test` or `production`.
+    pub fn parse(s: &str) -> Result<Self, ConfigError> {
+        match s {
+            "local" | "" => Ok(Self::Local),
+            "test" => Ok(Self::Test),
+            "production" | "prod" => Ok(Self::Production),
+            other => Err(ConfigError(format!(
+                "GUTHRIE_ENV={other:?} is not one of local, test, production"
+            ))),
+        }
+    }
+
+    /// The file name stem of this environment's config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Test => "test",
+            Self::Production => "production",
+        }
+    }
+}
+
+/// A configuration problem that stops start-up.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+/// The whole settings tree.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// HTTP server.
+    pub server: ServerSettings,
+    /// Database connection.
+    pub database: DatabaseSettings,
+    /// Tokens and login.
+    pub auth: AuthSettings,
+    /// Personal-data protection.
+    pub privacy: PrivacySettings,
+    /// Logging.
+    pub log: LogSettings,
+    /// Set from `GUTHRIE_ENV`, never from files.
+    #[serde(skip, default = "default_env")]
+    pub environment: RunEnvironment,
+}
+
+fn default_env() -> RunEnvironment {
+    RunEnvironment::Local
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Bind address.
+    pub host: String,
+    /// Bind port (0 = any free port).
+    pub port: u16,
+    /// Maximum request body size in bytes.
+    pub body_limit_bytes: usize,
+    /// Worker threads (0 = one per core).
+    pub workers: usize,
+    /// Graceful shutdown window.
+    pub shutdown_timeout_secs: u64,
+    /// Trust forwarding headers for the client address.
+    pub behind_proxy: bool,
+}
+
+/// `[database]`
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// Connection URL; may hold a password, hence secret.
+    pub url: SecretString,
+    /// Pool size (0 = backend default).
+    pub pool_size: u32,
+    /// Run embedded migrations at start.
+    pub run_migrations: bool,
+    /// Seconds to wait for a pooled connection.
+    pub connect_timeout_secs: u64,
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &redact_url(self.url.expose_secret()))
+            .field("pool_size", &self.pool_size)
+            .field("run_migrations", &self.run_migrations)
+            .field("connect_timeout_secs", &self.connect_timeout_secs)
+            .finish()
+    }
+}
+
+/// Replaces the user-info part of a URL (user:password@) so the URL can be shown.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://[REDACTED]@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_string(),
+    }
+}
+
+/// `[auth]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// `HS256`, `RS256` or `EdDSA`.
+    pub jwt_algorithm: String,
+    /// HS256 shared secret.
+    pub jwt_secret: SecretString,
+    /// PEM private key (RS256/EdDSA).
+    pub jwt_private_key_file: String,
+    /// PEM public key (RS256/EdDSA).
+    pub jwt_public_key_file: String,
+    /// `iss` claim written and required.
+    pub issuer: String,
+    /// `aud` claim written and required.
+    pub audience: String,
+    /// Staff token lifetime.
+    pub staff_token_ttl_secs: i64,
+    /// Hospital-client token lifetime.
+    pub client_token_ttl_secs: i64,
+    /// Expiry leeway.
+    pub leeway_secs: u64,
+    /// Rate limit for login and token endpoints, per client address.
+    pub login_attempts_per_minute: u32,
+}
+
+/// `[privacy]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacySettings {
+    /// HMAC key for ID-card matching.
+    pub id_hash_key: SecretString,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `pretty` or `json`.
+    pub format: String,
+    /// EnvFilter directive.
+    pub level: String,
+}
+
+impl Settings {
+    /// Loads settings from `config_dir` and the process environment.
+    pub fn load(config_dir: &Path) -> Result<Self, ConfigError> {
+        Self::load_with(config_dir, std::env::vars().collect())
+    }
+
+    /// Loads settings from `config_dir` and the given variables (the process environment in
+    /// production, a map in tests so they never touch global state).
+    pub fn load_with(config_dir: &Path, vars: HashMap<String, String>) -> Result<Self, ConfigError> {
+        let environment = RunEnvironment::parse(vars.get("GUTHRIE_ENV").map_or("", String::as_str))?;
+        let env_file: PathBuf = config_dir.join(format!("{}.toml", environment.as_str()));
+        let overrides: HashMap<String, String> = vars
+            .iter()
+            .filter(|(k, _)| k.starts_with("GUTHRIE__"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut builder = Config::builder()
+            .add_source(File::from_str(BASE_TOML, FileFormat::Toml))
+            .add_source(File::from(env_file).required(false))
+            .add_source(
+                EnvSource::with_prefix("GUTHRIE")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    .source(Some(overrides)),
+            );
+        if let Some(url) = vars.get("DATABASE_URL").filter(|u| !u.is_empty()) {
+            builder = builder
+                .set_override("database.url", url.as_str())
+                .map_err(|e| ConfigError(e.to_string()))?;
+        }
+        let config = builder.build().map_err(|e| ConfigError(e.to_string()))?;
+        let mut settings: Settings = config
+            .try_deserialize()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        settings.environment = environment;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks that cannot be expressed in types: algorithm names, key material in production.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let a = &self.auth;
+        match a.jwt_algorithm.as_str() {
+            "HS256" => {
+                let len = a.jwt_secret.expose_secret().len();
+                if self.environment == RunEnvironment::Production && len < MIN_SECRET_BYTES {
+                    return Err(ConfigError(format!(
+                        "auth.jwt_secret must be set to at least {MIN_SECRET_BYTES} bytes in production \
+                         (GUTHRIE__AUTH__JWT_SECRET); it is {len} bytes"
+                    )));
+                }
+                if len > 0 && len < MIN_SECRET_BYTES {
+                    return Err(ConfigError(format!(
+                        "auth.jwt_secret is too weak: {len} bytes, at least {MIN_SECRET_BYTES} needed"
+                    )));
+                }
+            }
+            "RS256" | "EdDSA" => {
+                if a.jwt_private_key_file.is_empty() || a.jwt_public_key_file.is_empty() {
+                    return Err(ConfigError(format!(
+                        "auth.jwt_algorithm = {} needs auth.jwt_private_key_file and auth.jwt_public_key_file",
+                        a.jwt_algorithm
+                    )));
+                }
+            }
+            other => {
+                return Err(ConfigError(format!(
+                    "auth.jwt_algorithm = {other:?} is not one of HS256, RS256, EdDSA"
+                )));
+            }
+        }
+        let key_len = self.privacy.id_hash_key.expose_secret().len();
+        if self.environment == RunEnvironment::Production && key_len < MIN_SECRET_BYTES {
+            return Err(ConfigError(format!(
+                "privacy.id_hash_key must be set to at least {MIN_SECRET_BYTES} bytes in production \
+                 (GUTHRIE__PRIVACY__ID_HASH_KEY)"
+            )));
+        }
+        if !matches!(self.log.format.as_str(), "pretty" | "json") {
+            return Err(ConfigError(format!(
+                "log.format = {:?} is not one of pretty, json",
+                self.log.format
+            )));
+        }
+        if a.staff_token_ttl_secs <= 0 || a.client_token_ttl_secs <= 0 {
+            return Err(ConfigError("auth token lifetimes must be positive".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_bind_localhost_8080_on_sqlite() {
+        let s = Settings::load_with(&dir(), vars(&[])).unwrap();
+        assert_eq!(s.server.host, "127.0.0.1");
+        assert_eq!(s.server.port, 8080);
+        assert!(s.database.url.expose_secret().starts_with("sqlite://"));
+        assert_eq!(s.environment, RunEnvironment::Local);
+    }
+
+    #[test]
+    fn env_vars_override_files_and_database_url_wins() {
+        let s = Settings::load_with(
+            &dir(),
+            vars(&[
+                ("GUTHRIE__SERVER__PORT", "9123"),
+                ("GUTHRIE__DATABASE__URL", "sqlite://x.db"),
+                ("DATABASE_URL", "postgres://u:pw@db/guthrie"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.server.port, 9123);
+        assert_eq!(s.database.url.expose_secret(), "postgres://u:pw@db/guthrie");
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_naming_the_key() {
+        let err = Settings::load_with(&dir(), vars(&[("GUTHRIE__SERVER__PROT", "1")])).unwrap_err();
+        assert!(err.to_string().contains("prot"), "{err}");
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let s = Settings::load_with(
+            &dir(),
+            vars(&[
+                ("GUTHRIE__AUTH__JWT_SECRET", "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t"),
+                ("DATABASE_URL", "postgres://u:hunter2@db/guthrie"),
+            ]),
+        )
+        .unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("db/guthrie"));
+    }
+
+    #[test]
+    fn production_refuses_missing_or_weak_secrets() {
+        let err = Settings::load_with(&dir(), vars(&[("GUTHRIE_ENV", "production")])).unwrap_err();
+        assert!(err.to_string().contains("jwt_secret"), "{err}");
+        let err = Settings::load_with(
+            &dir(),
+            vars(&[("GUTHRIE_ENV", "production"), ("GUTHRIE__AUTH__JWT_SECRET", "short")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("jwt_secret"), "{err}");
+        let strong = "0123456789abcdef0123456789abcdef";
+        let ok = Settings::load_with(
+            &dir(),
+            vars(&[
+                ("GUTHRIE_ENV", "production"),
+                ("GUTHRIE__AUTH__JWT_SECRET", strong),
+                ("GUTHRIE__PRIVACY__ID_HASH_KEY", strong),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(ok.log.format, "json");
+    }
+
+    #[test]
+    fn redact_url_hides_credentials() {
+        assert_eq!(redact_url("postgres://a:b@h/d"), "postgres://[REDACTED]@h/d");
+        assert_eq!(redact_url("sqlite://data/g.db"), "sqlite://data/g.db");
+    }
+}

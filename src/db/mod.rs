@@ -1,0 +1,293 @@
+//! Database access over SQLite and PostgreSQL through one code path.
+//!
+//! `AnyConnection` is a diesel `MultiConnection`; the variant is chosen from the URL scheme by
+//! our own r2d2 manager (the derive's `establish` tries variants in order and loses the real
+//! error). Only this module holds backend-specific code. Diesel is synchronous: every call goes
+//! through [`run`], which takes a pooled connection on the blocking thread pool, so no
+//! connection is ever held across an `.await`.
+
+pub mod models;
+pub mod schema;
+
+use std::path::Path;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{ManageConnection, Pool, R2D2Connection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::AppError;
+
+/// One connection to either backend.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    /// PostgreSQL (production).
+    Postgresql(diesel::PgConnection),
+    /// SQLite (embedded default).
+    Sqlite(diesel::SqliteConnection),
+}
+
+/// Which backend a URL or connection uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL.
+    Postgres,
+    /// SQLite.
+    Sqlite,
+}
+
+impl Backend {
+    /// `postgres://` and `postgresql://` select PostgreSQL; anything else is a SQLite path.
+    pub fn of_url(url: &str) -> Self {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+impl AnyConnection {
+    /// The backend of this connection.
+    pub fn backend(&self) -> Backend {
+        match self {
+            AnyConnection::Postgresql(_) => Backend::Postgres,
+            AnyConnection::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+/// Runs `$body` with `$c` bound to the concrete connection, so queries the enum cannot
+/// express (upsert, batch insert, row locks) are written once and type-checked per backend.
+#[macro_export]
+macro_rules! with_conn {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::AnyConnection::Postgresql($c) => $body,
+            $crate::db::AnyConnection::Sqlite($c) => $body,
+        }
+    };
+}
+
+/// Embedded migrations, one tree per backend with the same names.
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+/// PostgreSQL migrations.
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// SQLite pragmas applied to every new connection: WAL for concurrent readers, foreign keys on
+/// (off by default in SQLite), and a busy timeout so writers wait instead of failing.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                              PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+
+/// The SQLite file path of a `sqlite://` URL or plain path.
+pub fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url)
+}
+
+/// TLS modes that need libpq built with OpenSSL.
+fn requires_tls(url: &str) -> bool {
+    ["sslmode=require", "sslmode=verify-ca", "sslmode=verify-full"]
+        .iter()
+        .any(|m| url.contains(m))
+}
+
+/// Opens one connection, choosing the backend by URL scheme.
+pub fn establish(url: &str) -> ConnectionResult<AnyConnection> {
+    match Backend::of_url(url) {
+        Backend::Postgres => {
+            if requires_tls(url) && !cfg!(feature = "postgres-tls") {
+                return Err(ConnectionError::BadConnection(
+                    "this build has no TLS support for PostgreSQL but the URL asks for sslmode=require \
+                     or verify-*; rebuild with `cargo build --features postgres-tls`"
+                        .into(),
+                ));
+            }
+            let mut c = diesel::PgConnection::establish(url)?;
+            // Timestamps are written from the application in UTC; keep the session in UTC too.
+            c.batch_execute("SET TIME ZONE 'UTC'")
+                .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+            Ok(AnyConnection::Postgresql(c))
+        }
+        Backend::Sqlite => {
+            let path = sqlite_path(url);
+            if path != ":memory:" {
+                if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        ConnectionError::BadConnection(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+            }
+            let mut c = diesel::SqliteConnection::establish(path)?;
+            c.batch_execute(SQLITE_PRAGMAS)
+                .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+            Ok(AnyConnection::Sqlite(c))
+        }
+    }
+}
+
+/// r2d2 manager that dispatches on the URL scheme.
+#[derive(Debug)]
+pub struct AnyManager {
+    url: String,
+}
+
+impl ManageConnection for AnyManager {
+    type Connection = AnyConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+        establish(&self.url).map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// The shared connection pool.
+pub type DbPool = Pool<AnyManager>;
+
+/// A connection checked out of the pool.
+pub type PooledConn = diesel::r2d2::PooledConnection<AnyManager>;
+
+/// Builds the pool. `size` 0 picks 2 for SQLite (one writer at a time; a small pool keeps
+/// lock waits short) and 10 for PostgreSQL. Fails fast when the database is unreachable.
+pub fn build_pool(url: &str, size: u32, timeout: Duration) -> anyhow::Result<DbPool> {
+    let backend = Backend::of_url(url);
+    let size = match (size, backend) {
+        (0, Backend::Sqlite) => 2,
+        (0, Backend::Postgres) => 10,
+        (n, _) => n,
+    };
+    // Connect once outside r2d2 so the real error (bad URL, TLS, refused) reaches the operator.
+    establish(url).map_err(|e| anyhow::anyhow!("cannot connect to the {backend:?} database: {e}"))?;
+    Pool::builder()
+        .max_size(size)
+        .connection_timeout(timeout)
+        .build(AnyManager { url: url.to_string() })
+        .map_err(|e| anyhow::anyhow!("cannot build the connection pool: {e}"))
+}
+
+/// Applies pending migrations for the connection's backend; returns how many ran.
+pub fn run_migrations(conn: &mut AnyConnection) -> anyhow::Result<usize> {
+    let applied = match conn {
+        AnyConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
+        AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+    };
+    applied.map_err(|e| anyhow::anyhow!("migration failed: {e}"))
+}
+
+/// Runs `f` in a write transaction. On SQLite it begins with `BEGIN IMMEDIATE`, taking the write
+/// lock up front: a deferred transaction that reads and then writes fails at once with
+/// "database is locked" when another writer is active, instead of waiting.
+pub fn write_transaction<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    if conn.backend() == Backend::Postgres {
+        return conn.transaction(f);
+    }
+    if let AnyConnection::Sqlite(c) = conn {
+        AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+    }
+    let result = f(conn);
+    if let AnyConnection::Sqlite(c) = conn {
+        match &result {
+            Ok(_) => AnsiTransactionManager::commit_transaction(c)?,
+            Err(_) => AnsiTransactionManager::rollback_transaction(c)?,
+        }
+    }
+    result
+}
+
+/// Runs a closure with a pooled connection on the blocking thread pool.
+pub async fn run<T, F>(pool: &DbPool, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get().map_err(|e| AppError::Unavailable(e.to_string()))?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(|e| AppError::Unexpected(anyhow::anyhow!("database task failed: {e}")))?
+}
+
+/// Current UTC time truncated to microseconds, the precision both backends keep, so a value
+/// written and read back compares equal.
+pub fn now_micros(now: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
+    use chrono::SubsecRound;
+    now.naive_utc().trunc_subsecs(6)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn names(backend: &str) -> BTreeSet<String> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn migration_folders_hold_the_same_names() {
+        let sqlite = names("sqlite");
+        assert!(!sqlite.is_empty());
+        assert_eq!(sqlite, names("postgres"));
+        for backend in ["sqlite", "postgres"] {
+            for n in names(backend) {
+                let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend).join(&n);
+                assert!(d.join("up.sql").is_file() && d.join("down.sql").is_file(), "{backend}/{n}");
+            }
+        }
+    }
+
+    #[test]
+    fn backend_is_chosen_by_scheme() {
+        assert_eq!(Backend::of_url("postgres://h/db"), Backend::Postgres);
+        assert_eq!(Backend::of_url("postgresql://h/db"), Backend::Postgres);
+        assert_eq!(Backend::of_url("sqlite://data/g.db"), Backend::Sqlite);
+        assert_eq!(sqlite_path("sqlite://data/g.db"), "data/g.db");
+        assert_eq!(sqlite_path("/tmp/x.db"), "/tmp/x.db");
+    }
+
+    #[test]
+    fn tls_without_the_feature_fails_clearly() {
+        if cfg!(feature = "postgres-tls") {
+            return;
+        }
+        let Err(err) = establish("postgres://postgres@127.0.0.1:1/x?sslmode=require") else {
+            panic!("expected an error");
+        };
+        assert!(err.to_string().contains("postgres-tls"), "{err}");
+    }
+
+    #[test]
+    fn sqlite_file_gets_pragmas_and_migrations() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/sub/g.db", dir.path().display());
+        let mut c = establish(&url).unwrap();
+        assert!(run_migrations(&mut c).unwrap() >= 1);
+        assert_eq!(run_migrations(&mut c).unwrap(), 0);
+        #[derive(QueryableByName)]
+        struct Fk {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            foreign_keys: i32,
+        }
+        let fk: Fk = diesel::sql_query("PRAGMA foreign_keys").get_result(&mut c).unwrap();
+        assert_eq!(fk.foreign_keys, 1);
+    }
+}

@@ -1,0 +1,66 @@
+//! `api_clients`: hospitals' REST clients (OAuth2 client-credentials).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::AnyConnection;
+use crate::db::schema::api_clients;
+
+/// An API client row. `secret_hash` is the SHA-256 of a high-entropy random secret.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_clients)]
+pub struct ApiClient {
+    pub id: String,
+    pub client_id: String,
+    pub name: String,
+    pub hospital_id: String,
+    pub secret_hash: String,
+    pub active: bool,
+    pub secret_rotated_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Changes to a client.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = api_clients)]
+pub struct ApiClientUpdateForm {
+    pub name: Option<String>,
+    pub secret_hash: Option<String>,
+    pub secret_rotated_at: Option<NaiveDateTime>,
+    pub active: Option<bool>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// Inserts a client.
+pub fn insert(conn: &mut AnyConnection, row: &ApiClient) -> QueryResult<()> {
+    diesel::insert_into(api_clients::table).values(row).execute(conn).map(|_| ())
+}
+
+/// Reads a client by row id.
+pub fn get(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<ApiClient>> {
+    api_clients::table.find(id).select(ApiClient::as_select()).first(conn).optional()
+}
+
+/// Reads a client by its public `client_id`.
+pub fn find_by_client_id(conn: &mut AnyConnection, client_id: &str) -> QueryResult<Option<ApiClient>> {
+    api_clients::table
+        .filter(api_clients::client_id.eq(client_id))
+        .select(ApiClient::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Lists clients, optionally of one hospital.
+pub fn list(conn: &mut AnyConnection, hospital_id: Option<&str>) -> QueryResult<Vec<ApiClient>> {
+    let mut q = api_clients::table.into_boxed();
+    if let Some(h) = hospital_id {
+        q = q.filter(api_clients::hospital_id.eq(h.to_string()));
+    }
+    q.order(api_clients::created_at.asc()).select(ApiClient::as_select()).load(conn)
+}
+
+/// Applies an update; returns rows changed.
+pub fn update(conn: &mut AnyConnection, id: &str, form: &ApiClientUpdateForm) -> QueryResult<usize> {
+    diesel::update(api_clients::table.find(id)).set(form).execute(conn)
+}

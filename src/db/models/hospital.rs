@@ -1,0 +1,74 @@
+//! `hospitals`: maternity hospitals that register births and submit screens.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::AnyConnection;
+use crate::db::schema::hospitals;
+use crate::domain::principal::Scope;
+
+/// A hospital row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = hospitals)]
+pub struct Hospital {
+    pub id: String,
+    pub code: String,
+    pub name: String,
+    pub district: Option<String>,
+    /// JSON array of e-mail addresses for follow-up notices.
+    pub contact_emails: String,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Changes to a hospital; `None` leaves a column alone, `Some(None)` clears a nullable one.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = hospitals)]
+pub struct HospitalUpdateForm {
+    pub name: Option<String>,
+    pub district: Option<Option<String>>,
+    pub contact_emails: Option<String>,
+    pub active: Option<bool>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// Inserts a hospital.
+pub fn insert(conn: &mut AnyConnection, row: &Hospital) -> QueryResult<()> {
+    diesel::insert_into(hospitals::table).values(row).execute(conn).map(|_| ())
+}
+
+/// Reads a hospital visible in `scope`.
+pub fn get(conn: &mut AnyConnection, scope: &Scope, id: &str) -> QueryResult<Option<Hospital>> {
+    let mut q = hospitals::table.filter(hospitals::id.eq(id)).into_boxed();
+    if let Some(h) = scope.hospital_filter() {
+        q = q.filter(hospitals::id.eq(h.to_string()));
+    }
+    q.select(Hospital::as_select()).first(conn).optional()
+}
+
+/// Finds a hospital by its code (CLI convenience).
+pub fn find_by_code(conn: &mut AnyConnection, code: &str) -> QueryResult<Option<Hospital>> {
+    hospitals::table
+        .filter(hospitals::code.eq(code))
+        .select(Hospital::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Lists hospitals visible in `scope`, by code.
+pub fn list(conn: &mut AnyConnection, scope: &Scope, active: Option<bool>) -> QueryResult<Vec<Hospital>> {
+    let mut q = hospitals::table.into_boxed();
+    if let Some(h) = scope.hospital_filter() {
+        q = q.filter(hospitals::id.eq(h.to_string()));
+    }
+    if let Some(a) = active {
+        q = q.filter(hospitals::active.eq(a));
+    }
+    q.order(hospitals::code.asc()).select(Hospital::as_select()).load(conn)
+}
+
+/// Applies an update; returns the number of rows changed (0 = not found).
+pub fn update(conn: &mut AnyConnection, id: &str, form: &HospitalUpdateForm) -> QueryResult<usize> {
+    diesel::update(hospitals::table.filter(hospitals::id.eq(id))).set(form).execute(conn)
+}

@@ -1,0 +1,154 @@
+//! `infants`: registered births. Every read and write here takes a [`Scope`], so a hospital
+//! principal can only ever reach its own hospital's infants, whatever the handler does.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::AnyConnection;
+use crate::db::schema::infants;
+use crate::domain::principal::Scope;
+
+/// An infant row. The mother's ID number is never stored: only its keyed hash and masked form.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = infants)]
+pub struct Infant {
+    pub id: String,
+    pub hospital_id: String,
+    pub mrn: String,
+    pub sex: String,
+    /// UTC.
+    pub birth_at: NaiveDateTime,
+    /// The offset the birth time was reported in, to give it back as submitted.
+    pub birth_utc_offset_minutes: i32,
+    pub gestational_age_weeks: i32,
+    pub gestational_age_days: i32,
+    pub birth_weight_g: i32,
+    pub plurality: i32,
+    pub birth_order: i32,
+    pub nicu_admitted: bool,
+    pub mother_name: String,
+    /// JSON array of normalised phone numbers.
+    pub mother_phones: String,
+    pub mother_id_type: Option<String>,
+    pub mother_id_hash: Option<String>,
+    pub mother_id_masked: Option<String>,
+    pub address: Option<String>,
+    pub status: String,
+    pub status_changed_at: Option<NaiveDateTime>,
+    pub status_note: Option<String>,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Contact and status changes.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = infants)]
+pub struct InfantUpdateForm {
+    pub mother_name: Option<String>,
+    pub mother_phones: Option<String>,
+    pub mother_id_type: Option<Option<String>>,
+    pub mother_id_hash: Option<Option<String>>,
+    pub mother_id_masked: Option<Option<String>>,
+    pub address: Option<Option<String>>,
+    pub status: Option<String>,
+    pub status_changed_at: Option<Option<NaiveDateTime>>,
+    pub status_note: Option<Option<String>>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// List filters; `None` means "any".
+#[derive(Debug, Default, Clone)]
+pub struct InfantFilter {
+    pub hospital_id: Option<String>,
+    pub status: Option<String>,
+    pub mrn: Option<String>,
+    pub nicu_admitted: Option<bool>,
+    pub born_from: Option<NaiveDateTime>,
+    pub born_to: Option<NaiveDateTime>,
+    /// Return rows with ids below this one (newest first).
+    pub before_id: Option<String>,
+}
+
+/// Inserts an infant; the caller checks the hospital against the scope first.
+pub fn insert(conn: &mut AnyConnection, row: &Infant) -> QueryResult<()> {
+    diesel::insert_into(infants::table).values(row).execute(conn).map(|_| ())
+}
+
+/// Reads an infant visible in `scope`.
+pub fn get(conn: &mut AnyConnection, scope: &Scope, id: &str) -> QueryResult<Option<Infant>> {
+    let mut q = infants::table.filter(infants::id.eq(id)).into_boxed();
+    if let Some(h) = scope.hospital_filter() {
+        q = q.filter(infants::hospital_id.eq(h.to_string()));
+    }
+    q.select(Infant::as_select()).first(conn).optional()
+}
+
+/// Finds an infant by hospital and MRN, within `scope`.
+pub fn find_by_mrn(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    hospital_id: &str,
+    mrn: &str,
+) -> QueryResult<Option<Infant>> {
+    let mut q = infants::table
+        .filter(infants::hospital_id.eq(hospital_id))
+        .filter(infants::mrn.eq(mrn))
+        .into_boxed();
+    if let Some(h) = scope.hospital_filter() {
+        q = q.filter(infants::hospital_id.eq(h.to_string()));
+    }
+    q.select(Infant::as_select()).first(conn).optional()
+}
+
+/// Lists infants visible in `scope`, newest registration first, at most `limit` rows.
+pub fn list(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    f: &InfantFilter,
+    limit: i64,
+) -> QueryResult<Vec<Infant>> {
+    let mut q = infants::table.into_boxed();
+    if let Some(h) = scope.hospital_filter() {
+        q = q.filter(infants::hospital_id.eq(h.to_string()));
+    }
+    if let Some(h) = &f.hospital_id {
+        q = q.filter(infants::hospital_id.eq(h.clone()));
+    }
+    if let Some(s) = &f.status {
+        q = q.filter(infants::status.eq(s.clone()));
+    }
+    if let Some(m) = &f.mrn {
+        q = q.filter(infants::mrn.eq(m.clone()));
+    }
+    if let Some(n) = f.nicu_admitted {
+        q = q.filter(infants::nicu_admitted.eq(n));
+    }
+    if let Some(t) = f.born_from {
+        q = q.filter(infants::birth_at.ge(t));
+    }
+    if let Some(t) = f.born_to {
+        q = q.filter(infants::birth_at.lt(t));
+    }
+    if let Some(id) = &f.before_id {
+        q = q.filter(infants::id.lt(id.clone()));
+    }
+    q.order(infants::id.desc()).limit(limit).select(Infant::as_select()).load(conn)
+}
+
+/// Updates an infant visible in `scope`; returns rows changed (0 = not found or not visible).
+pub fn update(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    id: &str,
+    form: &InfantUpdateForm,
+) -> QueryResult<usize> {
+    match scope.hospital_filter() {
+        Some(h) => diesel::update(
+            infants::table.filter(infants::id.eq(id)).filter(infants::hospital_id.eq(h.to_string())),
+        )
+        .set(form)
+        .execute(conn),
+        None => diesel::update(infants::table.filter(infants::id.eq(id))).set(form).execute(conn),
+    }
+}

@@ -1,0 +1,9 @@
+//! Row structs, insert/update forms and query functions, one file per table. Functions take
+//! `&mut AnyConnection` and return `QueryResult`, so services can compose them in one transaction.
+
+pub mod api_client;
+pub mod hospital;
+pub mod idempotency;
+pub mod infant;
+pub mod instance_secret;
+pub mod user;

@@ -1,0 +1,70 @@
+//! `users`: screening-centre and hospital staff who log in with a password.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::AnyConnection;
+use crate::db::schema::users;
+
+/// A user row. `password_hash` is an argon2id PHC string.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub role: String,
+    pub hospital_id: Option<String>,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub last_login_at: Option<NaiveDateTime>,
+}
+
+/// Changes to a user.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserUpdateForm {
+    pub display_name: Option<String>,
+    pub password_hash: Option<String>,
+    pub role: Option<String>,
+    pub hospital_id: Option<Option<String>>,
+    pub active: Option<bool>,
+    pub updated_at: Option<NaiveDateTime>,
+    pub last_login_at: Option<Option<NaiveDateTime>>,
+}
+
+/// Inserts a user.
+pub fn insert(conn: &mut AnyConnection, row: &User) -> QueryResult<()> {
+    diesel::insert_into(users::table).values(row).execute(conn).map(|_| ())
+}
+
+/// Reads a user by id.
+pub fn get(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<User>> {
+    users::table.find(id).select(User::as_select()).first(conn).optional()
+}
+
+/// Reads a user by username.
+pub fn find_by_username(conn: &mut AnyConnection, username: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::username.eq(username))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Lists users by username.
+pub fn list(conn: &mut AnyConnection) -> QueryResult<Vec<User>> {
+    users::table.order(users::username.asc()).select(User::as_select()).load(conn)
+}
+
+/// Counts users (first-start detection).
+pub fn count(conn: &mut AnyConnection) -> QueryResult<i64> {
+    users::table.count().get_result(conn)
+}
+
+/// Applies an update; returns rows changed.
+pub fn update(conn: &mut AnyConnection, id: &str, form: &UserUpdateForm) -> QueryResult<usize> {
+    diesel::update(users::table.find(id)).set(form).execute(conn)
+}

@@ -1,0 +1,110 @@
+//! The portable diesel schema shared by SQLite and PostgreSQL, kept by hand.
+//!
+//! Only types in the common subset appear here (Text, Integer, Bool, Timestamp); see
+//! `docs/architecture.md`. Both migration trees must produce exactly these columns.
+
+diesel::table! {
+    hospitals (id) {
+        id -> Text,
+        code -> Text,
+        name -> Text,
+        district -> Nullable<Text>,
+        contact_emails -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        username -> Text,
+        display_name -> Text,
+        password_hash -> Text,
+        role -> Text,
+        hospital_id -> Nullable<Text>,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        last_login_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    api_clients (id) {
+        id -> Text,
+        client_id -> Text,
+        name -> Text,
+        hospital_id -> Text,
+        secret_hash -> Text,
+        active -> Bool,
+        secret_rotated_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    infants (id) {
+        id -> Text,
+        hospital_id -> Text,
+        mrn -> Text,
+        sex -> Text,
+        birth_at -> Timestamp,
+        birth_utc_offset_minutes -> Integer,
+        gestational_age_weeks -> Integer,
+        gestational_age_days -> Integer,
+        birth_weight_g -> Integer,
+        plurality -> Integer,
+        birth_order -> Integer,
+        nicu_admitted -> Bool,
+        mother_name -> Text,
+        mother_phones -> Text,
+        mother_id_type -> Nullable<Text>,
+        mother_id_hash -> Nullable<Text>,
+        mother_id_masked -> Nullable<Text>,
+        address -> Nullable<Text>,
+        status -> Text,
+        status_changed_at -> Nullable<Timestamp>,
+        status_note -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (principal, idem_key) {
+        principal -> Text,
+        idem_key -> Text,
+        method -> Text,
+        path -> Text,
+        request_hash -> Text,
+        response_status -> Nullable<Integer>,
+        response_body -> Nullable<Text>,
+        response_location -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    instance_secrets (name) {
+        name -> Text,
+        value -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(users -> hospitals (hospital_id));
+diesel::joinable!(api_clients -> hospitals (hospital_id));
+diesel::joinable!(infants -> hospitals (hospital_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    hospitals,
+    users,
+    api_clients,
+    infants,
+    idempotency_keys,
+    instance_secrets,
+);

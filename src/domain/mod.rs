@@ -1,0 +1,8 @@
+//! Pure domain types and rules: no HTTP, no database, no I/O, so they test without either.
+
+pub mod id_card;
+pub mod ids;
+pub mod infant;
+pub mod principal;
+pub mod role;
+pub mod validation;

@@ -1,0 +1,105 @@
+//! Who is calling, and which data they may see.
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::HospitalId;
+use super::role::Role;
+
+/// What kind of account a token was issued to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipalKind {
+    /// A person who logged in with a password.
+    User,
+    /// A hospital's REST client.
+    Client,
+}
+
+/// The authenticated caller, built from a verified token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// User id or API-client row id.
+    pub subject: String,
+    /// Person or machine.
+    pub kind: PrincipalKind,
+    /// Role granted.
+    pub role: Role,
+    /// The hospital a hospital-bound role belongs to.
+    pub hospital_id: Option<HospitalId>,
+}
+
+impl Principal {
+    /// The data this principal may see.
+    pub fn scope(&self) -> Scope {
+        match (self.role.is_hospital_bound(), self.hospital_id) {
+            (false, _) => Scope(ScopeInner::All),
+            (true, Some(h)) => Scope(ScopeInner::Hospital(h)),
+            // A hospital role without a hospital sees nothing rather than everything.
+            (true, None) => Scope(ScopeInner::Nothing),
+        }
+    }
+
+    /// A stable key for per-principal records (idempotency keys).
+    pub fn key(&self) -> String {
+        let kind = match self.kind {
+            PrincipalKind::User => "user",
+            PrincipalKind::Client => "client",
+        };
+        format!("{kind}:{}", self.subject)
+    }
+}
+
+/// The rows a caller may touch. Query functions for hospital-owned data take a `Scope` and
+/// apply it themselves, so no handler can forget the filter. It can only be made from a
+/// [`Principal`] or, for trusted in-process callers (CLI, jobs), by [`Scope::unrestricted`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scope(ScopeInner);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScopeInner {
+    All,
+    Hospital(HospitalId),
+    Nothing,
+}
+
+impl Scope {
+    /// Every hospital: only for the command line and background jobs, never for a request.
+    pub fn unrestricted() -> Self {
+        Scope(ScopeInner::All)
+    }
+
+    /// `None` means all hospitals; `Some(h)` restricts to `h`. A scope that may see nothing
+    /// yields a hospital id that cannot exist.
+    pub fn hospital_filter(&self) -> Option<HospitalId> {
+        match self.0 {
+            ScopeInner::All => None,
+            ScopeInner::Hospital(h) => Some(h),
+            ScopeInner::Nothing => Some(HospitalId(uuid::Uuid::nil())),
+        }
+    }
+
+    /// Whether this scope may see hospital `h`'s data.
+    pub fn allows(&self, h: HospitalId) -> bool {
+        self.hospital_filter().is_none_or(|only| only == h)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(role: Role, h: Option<HospitalId>) -> Principal {
+        Principal { subject: "s".into(), kind: PrincipalKind::User, role, hospital_id: h }
+    }
+
+    #[test]
+    fn hospital_roles_are_scoped_to_their_hospital() {
+        let a = HospitalId::new();
+        let b = HospitalId::new();
+        let s = p(Role::HospitalStaff, Some(a)).scope();
+        assert!(s.allows(a));
+        assert!(!s.allows(b));
+        assert!(p(Role::Coordinator, None).scope().allows(b));
+        assert!(!p(Role::HospitalClient, None).scope().allows(a));
+    }
+}

@@ -1,0 +1,16 @@
+//! Guthrie: newborn screening follow-up and recall workflow server.
+//!
+//! Layers (see `docs/architecture.md`): `domain` (pure rules) ← `db` (diesel over SQLite and
+//! PostgreSQL) ← `services` (use cases, one transaction each) ← `api` (HTTP). `auth`, `config`,
+//! `error` and `telemetry` support them; `startup` wires everything; `cli` is the command line.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod services;
+pub mod startup;
+pub mod telemetry;

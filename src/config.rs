@@ -182,8 +182,12 @@ impl Settings {
 
     /// Loads settings from `config_dir` and the given variables (the process environment in
     /// production, a map in tests so they never touch global state).
-    pub fn load_with(config_dir: &Path, vars: HashMap<String, String>) -> Result<Self, ConfigError> {
-        let environment = RunEnvironment::parse(vars.get("GUTHRIE_ENV").map_or("", String::as_str))?;
+    pub fn load_with(
+        config_dir: &Path,
+        vars: HashMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        let environment =
+            RunEnvironment::parse(vars.get("GUTHRIE_ENV").map_or("", String::as_str))?;
         let env_file: PathBuf = config_dir.join(format!("{}.toml", environment.as_str()));
         let overrides: HashMap<String, String> = vars
             .iter()
@@ -275,7 +279,10 @@ mod tests {
     }
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -313,7 +320,10 @@ mod tests {
         let s = Settings::load_with(
             &dir(),
             vars(&[
-                ("GUTHRIE__AUTH__JWT_SECRET", "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t"),
+                (
+                    "GUTHRIE__AUTH__JWT_SECRET",
+                    "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t",
+                ),
                 ("DATABASE_URL", "postgres://u:hunter2@db/guthrie"),
             ]),
         )
@@ -330,7 +340,10 @@ mod tests {
         assert!(err.to_string().contains("jwt_secret"), "{err}");
         let err = Settings::load_with(
             &dir(),
-            vars(&[("GUTHRIE_ENV", "production"), ("GUTHRIE__AUTH__JWT_SECRET", "short")]),
+            vars(&[
+                ("GUTHRIE_ENV", "production"),
+                ("GUTHRIE__AUTH__JWT_SECRET", "short"),
+            ]),
         )
         .unwrap_err();
         assert!(err.to_string().contains("jwt_secret"), "{err}");
@@ -349,7 +362,10 @@ mod tests {
 
     #[test]
     fn redact_url_hides_credentials() {
-        assert_eq!(redact_url("postgres://a:b@h/d"), "postgres://[REDACTED]@h/d");
+        assert_eq!(
+            redact_url("postgres://a:b@h/d"),
+            "postgres://[REDACTED]@h/d"
+        );
         assert_eq!(redact_url("sqlite://data/g.db"), "sqlite://data/g.db");
     }
 }

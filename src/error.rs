@@ -109,8 +109,16 @@ pub enum AppError {
 
 impl AppError {
     /// A 400 naming a field.
-    pub fn bad_field(code: &'static str, field: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self::BadRequest { code, detail: detail.into(), field: Some(field.into()) }
+    pub fn bad_field(
+        code: &'static str,
+        field: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self::BadRequest {
+            code,
+            detail: detail.into(),
+            field: Some(field.into()),
+        }
     }
 
     /// A 422 for one field.
@@ -120,7 +128,11 @@ impl AppError {
 
     /// A 409 naming a field.
     pub fn conflict(code: &'static str, field: Option<&str>, detail: impl Into<String>) -> Self {
-        Self::Conflict { code, detail: detail.into(), field: field.map(str::to_string) }
+        Self::Conflict {
+            code,
+            detail: detail.into(),
+            field: field.map(str::to_string),
+        }
     }
 
     /// The stable code of this error.
@@ -162,9 +174,16 @@ impl AppError {
     fn field_errors(&self) -> BTreeMap<String, Vec<String>> {
         match self {
             Self::Validation(f) => f.0.clone(),
-            Self::BadRequest { field: Some(f), detail, .. } | Self::Conflict { field: Some(f), detail, .. } => {
-                BTreeMap::from([(f.clone(), vec![detail.clone()])])
+            Self::BadRequest {
+                field: Some(f),
+                detail,
+                ..
             }
+            | Self::Conflict {
+                field: Some(f),
+                detail,
+                ..
+            } => BTreeMap::from([(f.clone(), vec![detail.clone()])]),
             _ => BTreeMap::new(),
         }
     }
@@ -238,7 +257,9 @@ impl ResponseError for AppError {
                     r#"Bearer realm="guthrie""#.to_string()
                 } else {
                     let d = detail.replace('"', "'");
-                    format!(r#"Bearer realm="guthrie", error="invalid_token", error_description="{d}""#)
+                    format!(
+                        r#"Bearer realm="guthrie", error="invalid_token", error_description="{d}""#
+                    )
                 };
                 if let Ok(v) = HeaderValue::from_str(&v) {
                     res.insert_header((header::WWW_AUTHENTICATE, v));
@@ -289,10 +310,21 @@ mod tests {
 
     #[test]
     fn unauthorized_sets_www_authenticate() {
-        let e = AppError::Unauthorized { code: "invalid_token", detail: "expired".into() };
+        let e = AppError::Unauthorized {
+            code: "invalid_token",
+            detail: "expired".into(),
+        };
         let r = e.error_response();
-        let h = r.headers().get(header::WWW_AUTHENTICATE).unwrap().to_str().unwrap();
+        let h = r
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .unwrap()
+            .to_str()
+            .unwrap();
         assert!(h.contains("invalid_token"));
-        assert_eq!(r.headers().get(header::CONTENT_TYPE).unwrap(), "application/problem+json");
+        assert_eq!(
+            r.headers().get(header::CONTENT_TYPE).unwrap(),
+            "application/problem+json"
+        );
     }
 }

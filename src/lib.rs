@@ -13,4 +13,5 @@ pub mod domain;
 pub mod error;
 pub mod services;
 pub mod startup;
+pub mod state;
 pub mod telemetry;

@@ -70,7 +70,9 @@ pub struct JwtKeys {
 
 impl std::fmt::Debug for JwtKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtKeys").field("algorithm", &self.algorithm).finish_non_exhaustive()
+        f.debug_struct("JwtKeys")
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
     }
 }
 
@@ -84,9 +86,16 @@ impl JwtKeys {
         let (algorithm, encoding, decoding) = match auth.jwt_algorithm.as_str() {
             "HS256" => {
                 if hs_secret.len() < crate::config::MIN_SECRET_BYTES {
-                    anyhow::bail!("the HS256 secret is shorter than {} bytes", crate::config::MIN_SECRET_BYTES);
+                    anyhow::bail!(
+                        "the HS256 secret is shorter than {} bytes",
+                        crate::config::MIN_SECRET_BYTES
+                    );
                 }
-                (Algorithm::HS256, EncodingKey::from_secret(hs_secret), DecodingKey::from_secret(hs_secret))
+                (
+                    Algorithm::HS256,
+                    EncodingKey::from_secret(hs_secret),
+                    DecodingKey::from_secret(hs_secret),
+                )
             }
             "RS256" => (
                 Algorithm::RS256,
@@ -117,7 +126,12 @@ impl JwtKeys {
     }
 
     /// Issues a token for `p`, valid for `ttl_secs` from `now`.
-    pub fn issue(&self, p: &Principal, ttl_secs: i64, now: DateTime<Utc>) -> anyhow::Result<String> {
+    pub fn issue(
+        &self,
+        p: &Principal,
+        ttl_secs: i64,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<String> {
         let claims = Claims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
@@ -129,19 +143,28 @@ impl JwtKeys {
             kind: p.kind,
             hospital: p.hospital_id.map(|h| h.to_string()),
         };
-        Ok(encode(&Header::new(self.algorithm), &claims, &self.encoding)?)
+        Ok(encode(
+            &Header::new(self.algorithm),
+            &claims,
+            &self.encoding,
+        )?)
     }
 
     /// Verifies a token and returns its principal.
     pub fn verify(&self, token: &str) -> Result<Principal, TokenError> {
-        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
-            ErrorKind::ExpiredSignature => TokenError::Expired,
-            ErrorKind::InvalidSignature => TokenError::BadSignature,
-            ErrorKind::InvalidIssuer => TokenError::BadIssuer,
-            ErrorKind::InvalidAudience => TokenError::BadAudience,
-            ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => TokenError::BadAlgorithm,
-            _ => TokenError::Malformed,
-        })?;
+        let data =
+            decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
+                match e.kind() {
+                    ErrorKind::ExpiredSignature => TokenError::Expired,
+                    ErrorKind::InvalidSignature => TokenError::BadSignature,
+                    ErrorKind::InvalidIssuer => TokenError::BadIssuer,
+                    ErrorKind::InvalidAudience => TokenError::BadAudience,
+                    ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                        TokenError::BadAlgorithm
+                    }
+                    _ => TokenError::Malformed,
+                }
+            })?;
         let c = data.claims;
         let hospital_id = match c.hospital {
             Some(h) => Some(h.parse().map_err(|_| TokenError::Malformed)?),
@@ -150,6 +173,11 @@ impl JwtKeys {
         if c.role.is_hospital_bound() && hospital_id.is_none() {
             return Err(TokenError::Malformed);
         }
-        Ok(Principal { subject: c.sub, kind: c.kind, role: c.role, hospital_id })
+        Ok(Principal {
+            subject: c.sub,
+            kind: c.kind,
+            role: c.role,
+            hospital_id,
+        })
     }
 }

@@ -20,7 +20,10 @@ const PRUNE_AT: usize = 10_000;
 impl RateLimiter {
     /// A limiter allowing `per_minute` attempts per address per minute (burst the same).
     pub fn new(per_minute: u32) -> Self {
-        Self { per_minute: f64::from(per_minute.max(1)), buckets: Mutex::new(HashMap::new()) }
+        Self {
+            per_minute: f64::from(per_minute.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Takes one attempt for `ip`; `Err(seconds)` says how long until the next is allowed.
@@ -33,10 +36,13 @@ impl RateLimiter {
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() >= PRUNE_AT {
             let full = self.per_minute;
-            buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < full);
+            buckets.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * rate < full
+            });
         }
         let (tokens, at) = buckets.entry(ip).or_insert((self.per_minute, now));
-        let refilled = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(self.per_minute);
+        let refilled =
+            (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(self.per_minute);
         *at = now;
         if refilled >= 1.0 {
             *tokens = refilled - 1.0;

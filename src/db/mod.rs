@@ -82,14 +82,20 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = 
 
 /// The SQLite file path of a `sqlite://` URL or plain path.
 pub fn sqlite_path(url: &str) -> &str {
-    url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url)
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url)
 }
 
 /// TLS modes that need libpq built with OpenSSL.
 fn requires_tls(url: &str) -> bool {
-    ["sslmode=require", "sslmode=verify-ca", "sslmode=verify-full"]
-        .iter()
-        .any(|m| url.contains(m))
+    [
+        "sslmode=require",
+        "sslmode=verify-ca",
+        "sslmode=verify-full",
+    ]
+    .iter()
+    .any(|m| url.contains(m))
 }
 
 /// Opens one connection, choosing the backend by URL scheme.
@@ -112,9 +118,15 @@ pub fn establish(url: &str) -> ConnectionResult<AnyConnection> {
         Backend::Sqlite => {
             let path = sqlite_path(url);
             if path != ":memory:" {
-                if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                if let Some(dir) = Path::new(path)
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                {
                     std::fs::create_dir_all(dir).map_err(|e| {
-                        ConnectionError::BadConnection(format!("cannot create {}: {e}", dir.display()))
+                        ConnectionError::BadConnection(format!(
+                            "cannot create {}: {e}",
+                            dir.display()
+                        ))
                     })?;
                 }
             }
@@ -165,18 +177,23 @@ pub fn build_pool(url: &str, size: u32, timeout: Duration) -> anyhow::Result<DbP
         (n, _) => n,
     };
     // Connect once outside r2d2 so the real error (bad URL, TLS, refused) reaches the operator.
-    establish(url).map_err(|e| anyhow::anyhow!("cannot connect to the {backend:?} database: {e}"))?;
+    establish(url)
+        .map_err(|e| anyhow::anyhow!("cannot connect to the {backend:?} database: {e}"))?;
     Pool::builder()
         .max_size(size)
         .connection_timeout(timeout)
-        .build(AnyManager { url: url.to_string() })
+        .build(AnyManager {
+            url: url.to_string(),
+        })
         .map_err(|e| anyhow::anyhow!("cannot build the connection pool: {e}"))
 }
 
 /// Applies pending migrations for the connection's backend; returns how many ran.
 pub fn run_migrations(conn: &mut AnyConnection) -> anyhow::Result<usize> {
     let applied = match conn {
-        AnyConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
+        AnyConnection::Postgresql(c) => c
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(|v| v.len()),
         AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
     };
     applied.map_err(|e| anyhow::anyhow!("migration failed: {e}"))
@@ -215,7 +232,9 @@ where
 {
     let pool = pool.clone();
     tokio::task::spawn_blocking(move || {
-        let mut conn = pool.get().map_err(|e| AppError::Unavailable(e.to_string()))?;
+        let mut conn = pool
+            .get()
+            .map_err(|e| AppError::Unavailable(e.to_string()))?;
         f(&mut conn)
     })
     .await
@@ -235,7 +254,9 @@ mod tests {
     use std::collections::BTreeSet;
 
     fn names(backend: &str) -> BTreeSet<String> {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(backend);
         std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -249,8 +270,14 @@ mod tests {
         assert_eq!(sqlite, names("postgres"));
         for backend in ["sqlite", "postgres"] {
             for n in names(backend) {
-                let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend).join(&n);
-                assert!(d.join("up.sql").is_file() && d.join("down.sql").is_file(), "{backend}/{n}");
+                let d = Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("migrations")
+                    .join(backend)
+                    .join(&n);
+                assert!(
+                    d.join("up.sql").is_file() && d.join("down.sql").is_file(),
+                    "{backend}/{n}"
+                );
             }
         }
     }
@@ -287,7 +314,9 @@ mod tests {
             #[diesel(sql_type = diesel::sql_types::Integer)]
             foreign_keys: i32,
         }
-        let fk: Fk = diesel::sql_query("PRAGMA foreign_keys").get_result(&mut c).unwrap();
+        let fk: Fk = diesel::sql_query("PRAGMA foreign_keys")
+            .get_result(&mut c)
+            .unwrap();
         assert_eq!(fk.foreign_keys, 1);
     }
 }

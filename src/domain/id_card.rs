@@ -40,17 +40,25 @@ const CHECK_CHARS: &[u8; 11] = b"10X98765432";
 /// Normalises a document number (trim, remove spaces, upper-case) and checks it.
 /// Returns the normalised number or a message for the client (which never repeats the number).
 pub fn normalise(kind: IdDocumentType, raw: &str) -> Result<String, &'static str> {
-    let n: String = raw.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
+    let n: String = raw
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_uppercase();
     match kind {
         IdDocumentType::ResidentId => {
             if resident_id_is_valid(&n) {
                 Ok(n)
             } else {
-                Err("is not a valid 18-character resident ID number (length, birth date or check digit)")
+                Err(
+                    "is not a valid 18-character resident ID number (length, birth date or check digit)",
+                )
             }
         }
         IdDocumentType::Passport | IdDocumentType::Other => {
-            if (4..=32).contains(&n.len()) && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            if (4..=32).contains(&n.len())
+                && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
                 Ok(n)
             } else {
                 Err("must be 4 to 32 letters, digits or hyphens")
@@ -122,14 +130,20 @@ mod tests {
 
     #[test]
     fn masks_all_but_the_edges() {
-        assert_eq!(mask(IdDocumentType::ResidentId, VALID), "110***********002X");
+        assert_eq!(
+            mask(IdDocumentType::ResidentId, VALID),
+            "110***********002X"
+        );
         assert_eq!(mask(IdDocumentType::Passport, "E12345678"), "******678");
         assert_eq!(mask(IdDocumentType::Other, "AB"), "**");
     }
 
     #[test]
     fn other_documents_need_plain_characters() {
-        assert_eq!(normalise(IdDocumentType::Passport, "e 1234567").unwrap(), "E1234567");
+        assert_eq!(
+            normalise(IdDocumentType::Passport, "e 1234567").unwrap(),
+            "E1234567"
+        );
         assert!(normalise(IdDocumentType::Passport, "12;DROP").is_err());
     }
 }

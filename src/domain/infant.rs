@@ -103,12 +103,27 @@ pub fn check_birth(f: &BirthFacts, now: DateTime<Utc>, e: &mut FieldErrors) -> S
     if birth > now + Duration::minutes(limits::FUTURE_SKEW_MINUTES) {
         e.add("birth_at", "must not be in the future");
     } else if birth < now - Duration::days(limits::MAX_AGE_DAYS) {
-        e.add("birth_at", format!("must be within the last {} days", limits::MAX_AGE_DAYS));
+        e.add(
+            "birth_at",
+            format!("must be within the last {} days", limits::MAX_AGE_DAYS),
+        );
     }
     let (lo, hi) = limits::GESTATION_WEEKS;
-    e.range("gestational_age_weeks", f.gestational_age_weeks, lo, hi, " weeks");
+    e.range(
+        "gestational_age_weeks",
+        f.gestational_age_weeks,
+        lo,
+        hi,
+        " weeks",
+    );
     let (lo, hi) = limits::GESTATION_DAYS;
-    e.range("gestational_age_days", f.gestational_age_days, lo, hi, " days");
+    e.range(
+        "gestational_age_days",
+        f.gestational_age_days,
+        lo,
+        hi,
+        " days",
+    );
     let (lo, hi) = limits::BIRTH_WEIGHT_G;
     e.range("birth_weight_g", f.birth_weight_g, lo, hi, " g");
     let (lo, hi) = limits::PLURALITY;
@@ -126,7 +141,10 @@ pub fn check_phones(field: &str, phones: &[String], e: &mut FieldErrors) -> Vec<
         e.add(field, "at least one phone number is required");
     }
     if phones.len() > limits::MAX_PHONES {
-        e.add(field, format!("at most {} phone numbers", limits::MAX_PHONES));
+        e.add(
+            field,
+            format!("at most {} phone numbers", limits::MAX_PHONES),
+        );
     }
     phones
         .iter()
@@ -135,7 +153,10 @@ pub fn check_phones(field: &str, phones: &[String], e: &mut FieldErrors) -> Vec<
             let n: String = p.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
             let digits = n.strip_prefix('+').unwrap_or(&n);
             if !(7..=15).contains(&digits.len()) || !digits.chars().all(|c| c.is_ascii_digit()) {
-                e.add(format!("{field}[{i}]"), "must be 7 to 15 digits, optionally starting with +");
+                e.add(
+                    format!("{field}[{i}]"),
+                    "must be 7 to 15 digits, optionally starting with +",
+                );
             }
             n
         })
@@ -215,10 +236,7 @@ mod tests {
             (|f| f.plurality = 0, "plurality"),
             (|f| f.birth_order = 2, "birth_order"),
             (|f| f.mrn = "  ".into(), "mrn"),
-            (
-                |f| f.birth_at = f.birth_at + Duration::days(3),
-                "birth_at",
-            ),
+            (|f| f.birth_at = f.birth_at + Duration::days(3), "birth_at"),
             (
                 |f| f.birth_at = f.birth_at - Duration::days(400),
                 "birth_at",
@@ -248,7 +266,11 @@ mod tests {
     #[test]
     fn phones_are_normalised_and_checked() {
         let mut e = FieldErrors::new();
-        let p = check_phones("mother_phones", &["138 0013-8000".into(), "+86 571 8888 7777".into()], &mut e);
+        let p = check_phones(
+            "mother_phones",
+            &["138 0013-8000".into(), "+86 571 8888 7777".into()],
+            &mut e,
+        );
         assert!(e.is_empty());
         assert_eq!(p, vec!["13800138000", "+8657188887777"]);
         let mut e = FieldErrors::new();

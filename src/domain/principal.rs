@@ -89,7 +89,12 @@ mod tests {
     use super::*;
 
     fn p(role: Role, h: Option<HospitalId>) -> Principal {
-        Principal { subject: "s".into(), kind: PrincipalKind::User, role, hospital_id: h }
+        Principal {
+            subject: "s".into(),
+            kind: PrincipalKind::User,
+            role,
+            hospital_id: h,
+        }
     }
 
     #[test]

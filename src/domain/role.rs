@@ -60,7 +60,11 @@ impl Role {
     pub fn can_write_infants(self) -> bool {
         matches!(
             self,
-            Role::Admin | Role::Coordinator | Role::Clinician | Role::HospitalClient | Role::HospitalStaff
+            Role::Admin
+                | Role::Coordinator
+                | Role::Clinician
+                | Role::HospitalClient
+                | Role::HospitalStaff
         )
     }
 }
@@ -96,14 +100,20 @@ mod tests {
     fn text_form_round_trips() {
         for r in Role::ALL {
             assert_eq!(r.as_str().parse::<Role>().unwrap(), r);
-            assert_eq!(serde_json::to_string(&r).unwrap(), format!("\"{}\"", r.as_str()));
+            assert_eq!(
+                serde_json::to_string(&r).unwrap(),
+                format!("\"{}\"", r.as_str())
+            );
         }
         assert!("root".parse::<Role>().is_err());
     }
 
     #[test]
     fn only_hospital_roles_are_bound() {
-        let bound: Vec<_> = Role::ALL.into_iter().filter(|r| r.is_hospital_bound()).collect();
+        let bound: Vec<_> = Role::ALL
+            .into_iter()
+            .filter(|r| r.is_hospital_bound())
+            .collect();
         assert_eq!(bound, vec![Role::HospitalClient, Role::HospitalStaff]);
         assert!(!Role::Viewer.can_write_infants());
     }

@@ -34,16 +34,26 @@ pub struct ApiClientUpdateForm {
 
 /// Inserts a client.
 pub fn insert(conn: &mut AnyConnection, row: &ApiClient) -> QueryResult<()> {
-    diesel::insert_into(api_clients::table).values(row).execute(conn).map(|_| ())
+    diesel::insert_into(api_clients::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
 }
 
 /// Reads a client by row id.
 pub fn get(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<ApiClient>> {
-    api_clients::table.find(id).select(ApiClient::as_select()).first(conn).optional()
+    api_clients::table
+        .find(id)
+        .select(ApiClient::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// Reads a client by its public `client_id`.
-pub fn find_by_client_id(conn: &mut AnyConnection, client_id: &str) -> QueryResult<Option<ApiClient>> {
+pub fn find_by_client_id(
+    conn: &mut AnyConnection,
+    client_id: &str,
+) -> QueryResult<Option<ApiClient>> {
     api_clients::table
         .filter(api_clients::client_id.eq(client_id))
         .select(ApiClient::as_select())
@@ -57,10 +67,18 @@ pub fn list(conn: &mut AnyConnection, hospital_id: Option<&str>) -> QueryResult<
     if let Some(h) = hospital_id {
         q = q.filter(api_clients::hospital_id.eq(h.to_string()));
     }
-    q.order(api_clients::created_at.asc()).select(ApiClient::as_select()).load(conn)
+    q.order(api_clients::created_at.asc())
+        .select(ApiClient::as_select())
+        .load(conn)
 }
 
 /// Applies an update; returns rows changed.
-pub fn update(conn: &mut AnyConnection, id: &str, form: &ApiClientUpdateForm) -> QueryResult<usize> {
-    diesel::update(api_clients::table.find(id)).set(form).execute(conn)
+pub fn update(
+    conn: &mut AnyConnection,
+    id: &str,
+    form: &ApiClientUpdateForm,
+) -> QueryResult<usize> {
+    diesel::update(api_clients::table.find(id))
+        .set(form)
+        .execute(conn)
 }

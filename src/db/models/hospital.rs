@@ -35,7 +35,10 @@ pub struct HospitalUpdateForm {
 
 /// Inserts a hospital.
 pub fn insert(conn: &mut AnyConnection, row: &Hospital) -> QueryResult<()> {
-    diesel::insert_into(hospitals::table).values(row).execute(conn).map(|_| ())
+    diesel::insert_into(hospitals::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
 }
 
 /// Reads a hospital visible in `scope`.
@@ -57,7 +60,11 @@ pub fn find_by_code(conn: &mut AnyConnection, code: &str) -> QueryResult<Option<
 }
 
 /// Lists hospitals visible in `scope`, by code.
-pub fn list(conn: &mut AnyConnection, scope: &Scope, active: Option<bool>) -> QueryResult<Vec<Hospital>> {
+pub fn list(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    active: Option<bool>,
+) -> QueryResult<Vec<Hospital>> {
     let mut q = hospitals::table.into_boxed();
     if let Some(h) = scope.hospital_filter() {
         q = q.filter(hospitals::id.eq(h.to_string()));
@@ -65,10 +72,14 @@ pub fn list(conn: &mut AnyConnection, scope: &Scope, active: Option<bool>) -> Qu
     if let Some(a) = active {
         q = q.filter(hospitals::active.eq(a));
     }
-    q.order(hospitals::code.asc()).select(Hospital::as_select()).load(conn)
+    q.order(hospitals::code.asc())
+        .select(Hospital::as_select())
+        .load(conn)
 }
 
 /// Applies an update; returns the number of rows changed (0 = not found).
 pub fn update(conn: &mut AnyConnection, id: &str, form: &HospitalUpdateForm) -> QueryResult<usize> {
-    diesel::update(hospitals::table.filter(hospitals::id.eq(id))).set(form).execute(conn)
+    diesel::update(hospitals::table.filter(hospitals::id.eq(id)))
+        .set(form)
+        .execute(conn)
 }

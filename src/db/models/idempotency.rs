@@ -24,11 +24,18 @@ pub struct IdempotencyRecord {
 
 /// Claims a key by inserting a pending record. A unique violation means it was already used.
 pub fn claim(conn: &mut AnyConnection, row: &IdempotencyRecord) -> QueryResult<()> {
-    diesel::insert_into(idempotency_keys::table).values(row).execute(conn).map(|_| ())
+    diesel::insert_into(idempotency_keys::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
 }
 
 /// Reads a key's record.
-pub fn get(conn: &mut AnyConnection, principal: &str, key: &str) -> QueryResult<Option<IdempotencyRecord>> {
+pub fn get(
+    conn: &mut AnyConnection,
+    principal: &str,
+    key: &str,
+) -> QueryResult<Option<IdempotencyRecord>> {
     idempotency_keys::table
         .find((principal, key))
         .select(IdempotencyRecord::as_select())
@@ -61,5 +68,6 @@ pub fn release(conn: &mut AnyConnection, principal: &str, key: &str) -> QueryRes
 
 /// Deletes records older than `cutoff` (keys are honoured for a limited window).
 pub fn purge_before(conn: &mut AnyConnection, cutoff: NaiveDateTime) -> QueryResult<usize> {
-    diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(cutoff))).execute(conn)
+    diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(cutoff)))
+        .execute(conn)
 }

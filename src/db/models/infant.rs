@@ -72,7 +72,10 @@ pub struct InfantFilter {
 
 /// Inserts an infant; the caller checks the hospital against the scope first.
 pub fn insert(conn: &mut AnyConnection, row: &Infant) -> QueryResult<()> {
-    diesel::insert_into(infants::table).values(row).execute(conn).map(|_| ())
+    diesel::insert_into(infants::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
 }
 
 /// Reads an infant visible in `scope`.
@@ -133,7 +136,10 @@ pub fn list(
     if let Some(id) = &f.before_id {
         q = q.filter(infants::id.lt(id.clone()));
     }
-    q.order(infants::id.desc()).limit(limit).select(Infant::as_select()).load(conn)
+    q.order(infants::id.desc())
+        .limit(limit)
+        .select(Infant::as_select())
+        .load(conn)
 }
 
 /// Updates an infant visible in `scope`; returns rows changed (0 = not found or not visible).
@@ -145,10 +151,14 @@ pub fn update(
 ) -> QueryResult<usize> {
     match scope.hospital_filter() {
         Some(h) => diesel::update(
-            infants::table.filter(infants::id.eq(id)).filter(infants::hospital_id.eq(h.to_string())),
+            infants::table
+                .filter(infants::id.eq(id))
+                .filter(infants::hospital_id.eq(h.to_string())),
         )
         .set(form)
         .execute(conn),
-        None => diesel::update(infants::table.filter(infants::id.eq(id))).set(form).execute(conn),
+        None => diesel::update(infants::table.filter(infants::id.eq(id)))
+            .set(form)
+            .execute(conn),
     }
 }

@@ -35,9 +35,10 @@ pub fn get_or_create(
         Ok(value)
     });
     match found {
-        Err(e) if crate::error::is_unique_violation(&e) => {
-            instance_secrets::table.find(name).select(instance_secrets::value).first(conn)
-        }
+        Err(e) if crate::error::is_unique_violation(&e) => instance_secrets::table
+            .find(name)
+            .select(instance_secrets::value)
+            .first(conn),
         other => other,
     }
 }

@@ -37,12 +37,19 @@ pub struct UserUpdateForm {
 
 /// Inserts a user.
 pub fn insert(conn: &mut AnyConnection, row: &User) -> QueryResult<()> {
-    diesel::insert_into(users::table).values(row).execute(conn).map(|_| ())
+    diesel::insert_into(users::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
 }
 
 /// Reads a user by id.
 pub fn get(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<User>> {
-    users::table.find(id).select(User::as_select()).first(conn).optional()
+    users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// Reads a user by username.
@@ -56,7 +63,10 @@ pub fn find_by_username(conn: &mut AnyConnection, username: &str) -> QueryResult
 
 /// Lists users by username.
 pub fn list(conn: &mut AnyConnection) -> QueryResult<Vec<User>> {
-    users::table.order(users::username.asc()).select(User::as_select()).load(conn)
+    users::table
+        .order(users::username.asc())
+        .select(User::as_select())
+        .load(conn)
 }
 
 /// Counts users (first-start detection).
@@ -66,5 +76,7 @@ pub fn count(conn: &mut AnyConnection) -> QueryResult<i64> {
 
 /// Applies an update; returns rows changed.
 pub fn update(conn: &mut AnyConnection, id: &str, form: &UserUpdateForm) -> QueryResult<usize> {
-    diesel::update(users::table.find(id)).set(form).execute(conn)
+    diesel::update(users::table.find(id))
+        .set(form)
+        .execute(conn)
 }

@@ -1,0 +1,211 @@
+//! `Idempotency-Key` on POST: the first successful response is stored per principal and key;
+//! a retry with the same key and body gets it back (with `Idempotency-Replayed: true`) and
+//! writes nothing; the same key with a different body is 422; a retry while the first request
+//! is still running is 409. Failed first attempts (non-2xx) release the key so the client can
+//! retry after fixing the request. Keys are kept for 24 hours.
+
+use actix_web::body::{BoxBody, MessageBody, to_bytes};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpResponse, web};
+
+use crate::auth::secrets::sha256_hex;
+use crate::db::models::idempotency::{self, IdempotencyRecord};
+use crate::db::{self, now_micros};
+use crate::domain::principal::Principal;
+use crate::error::{AppError, is_unique_violation};
+use crate::state::AppState;
+
+/// The request header.
+pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+/// Set on replayed responses.
+pub const REPLAYED: HeaderName = HeaderName::from_static("idempotency-replayed");
+
+/// How long a key is honoured.
+pub const KEEP_HOURS: i64 = 24;
+
+enum Claim {
+    /// This request owns the key now.
+    Fresh,
+    /// A stored response to give back.
+    Replay(IdempotencyRecord),
+}
+
+/// The middleware.
+pub async fn idempotency(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let principal = req.extensions().get::<Principal>().cloned();
+    let key = req
+        .headers()
+        .get(&IDEMPOTENCY_KEY)
+        .map(|v| v.to_str().map(str::to_string));
+    let (Some(principal), Some(key), true) = (principal, key, req.method() == Method::POST) else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let key = key
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 255)
+        .ok_or_else(|| {
+            AppError::bad_field(
+                "invalid_idempotency_key",
+                "Idempotency-Key",
+                "must be 1 to 255 visible ASCII characters",
+            )
+        })?;
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("application state missing")))?;
+
+    let limit = state.settings.server.body_limit_bytes;
+    let body = read_body(&mut req, limit).await?;
+    req.set_payload(Payload::from(body.clone()));
+    let path = req.path().to_string();
+    let hash = sha256_hex(&[b"POST ", path.as_bytes(), b"\n", &body].concat());
+
+    let record = IdempotencyRecord {
+        principal: principal.key(),
+        idem_key: key.clone(),
+        method: "POST".into(),
+        path,
+        request_hash: hash,
+        response_status: None,
+        response_body: None,
+        response_location: None,
+        created_at: now_micros(state.now()),
+    };
+    let (pk, kk) = (record.principal.clone(), record.idem_key.clone());
+    let cutoff = now_micros(state.now() - chrono::Duration::hours(KEEP_HOURS));
+    let claim = db::run(&state.pool, move |c| {
+        idempotency::purge_before(c, cutoff)?;
+        match idempotency::claim(c, &record) {
+            Ok(()) => Ok(Claim::Fresh),
+            Err(e) if is_unique_violation(&e) => {
+                let existing = idempotency::get(c, &record.principal, &record.idem_key)?.ok_or(
+                    AppError::conflict("idempotency_in_progress", None, "retry shortly"),
+                )?;
+                if existing.request_hash != record.request_hash {
+                    return Err(AppError::Unprocessable {
+                        code: "idempotency_key_reused",
+                        detail: "this Idempotency-Key was used with a different request".into(),
+                    });
+                }
+                if existing.response_status.is_none() {
+                    return Err(AppError::conflict(
+                        "idempotency_in_progress",
+                        None,
+                        "a request with this Idempotency-Key is still being processed",
+                    ));
+                }
+                Ok(Claim::Replay(existing))
+            }
+            Err(e) => Err(e.into()),
+        }
+    })
+    .await?;
+
+    if let Claim::Replay(r) = claim {
+        let (http_req, _) = req.into_parts();
+        return Ok(ServiceResponse::new(http_req, replay(&r)));
+    }
+
+    let res = match next.call(req).await {
+        Ok(res) => res,
+        Err(e) => {
+            release(&state, pk, kk).await;
+            return Err(e);
+        }
+    };
+    let (http_req, res) = res.into_parts();
+    let status = res.status();
+    let location = res
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let (head, body) = res.into_parts();
+    let bytes = match to_bytes(body).await {
+        Ok(b) => b,
+        Err(_) => {
+            release(&state, pk, kk).await;
+            return Err(
+                AppError::Unexpected(anyhow::anyhow!("could not buffer the response")).into(),
+            );
+        }
+    };
+    if status.is_success() {
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let code = i32::from(status.as_u16());
+        db::run(&state.pool, move |c| {
+            Ok(idempotency::complete(
+                c,
+                &pk,
+                &kk,
+                code,
+                &text,
+                location.as_deref(),
+            )?)
+        })
+        .await?;
+    } else {
+        release(&state, pk, kk).await;
+    }
+    Ok(ServiceResponse::new(
+        http_req,
+        head.set_body(BoxBody::new(bytes)),
+    ))
+}
+
+async fn read_body(req: &mut ServiceRequest, limit: usize) -> Result<web::Bytes, AppError> {
+    use futures_util::StreamExt;
+    let mut payload = req.take_payload();
+    let mut buf = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| AppError::BadRequest {
+            code: "unreadable_body",
+            detail: e.to_string(),
+            field: None,
+        })?;
+        if buf.len() + chunk.len() > limit {
+            return Err(AppError::PayloadTooLarge { limit });
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+async fn release(state: &AppState, principal: String, key: String) {
+    let res = db::run(&state.pool, move |c| {
+        Ok(idempotency::release(c, &principal, &key)?)
+    })
+    .await;
+    if let Err(e) = res {
+        tracing::warn!(
+            error.code = e.code(),
+            "could not release an idempotency key"
+        );
+    }
+}
+
+fn replay(r: &IdempotencyRecord) -> HttpResponse {
+    let status = r
+        .response_status
+        .and_then(|s| u16::try_from(s).ok())
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::CONTENT_TYPE, "application/json"));
+    res.insert_header((REPLAYED, HeaderValue::from_static("true")));
+    if let Some(l) = r
+        .response_location
+        .as_deref()
+        .and_then(|l| HeaderValue::from_str(l).ok())
+    {
+        res.insert_header((header::LOCATION, l));
+    }
+    res.body(r.response_body.clone().unwrap_or_default())
+}

@@ -1,0 +1,119 @@
+//! HTTP layer: routes, extractors, middleware and the OpenAPI document. Handlers parse input,
+//! call a service inside [`crate::db::run`], and shape the response; they never build queries.
+
+pub mod auth;
+pub mod clients;
+pub mod health;
+pub mod hospitals;
+pub mod idempotency;
+pub mod infants;
+pub mod json;
+pub mod observe;
+pub mod users;
+
+use std::str::FromStr;
+
+use actix_web::middleware::from_fn;
+use actix_web::{HttpRequest, HttpResponse, web};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::error::AppError;
+
+/// Parses an id from the path; a malformed id is simply not found.
+pub fn path_id<T: FromStr>(raw: &str, entity: &'static str) -> Result<T, AppError> {
+    raw.parse().map_err(|_| AppError::NotFound { entity })
+}
+
+/// The OpenAPI 3 document, generated from the handlers' annotations.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Guthrie", description = "Newborn screening follow-up and recall workflow server"),
+    paths(
+        health::healthz, health::readyz, health::metrics,
+        auth::login, auth::token, auth::me, auth::change_password,
+        hospitals::create_hospital, hospitals::list_hospitals, hospitals::get_hospital, hospitals::update_hospital,
+        users::create_user, users::list_users, users::get_user, users::update_user,
+        clients::create_client, clients::list_clients, clients::update_client, clients::rotate_client_secret,
+        infants::create_infant, infants::list_infants, infants::get_infant, infants::update_infant,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Login and tokens"),
+        (name = "hospitals", description = "Maternity hospitals"),
+        (name = "users", description = "Staff accounts"),
+        (name = "clients", description = "Hospital REST clients"),
+        (name = "infants", description = "Registered births"),
+        (name = "operations", description = "Health and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Registers `/api/v1` with its middleware: authentication, then idempotency for POSTs.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .wrap(from_fn(idempotency::idempotency))
+            .wrap(from_fn(crate::auth::middleware::authenticate))
+            .service(auth::login)
+            .service(auth::token)
+            .service(auth::me)
+            .service(auth::change_password)
+            .service(hospitals::create_hospital)
+            .service(hospitals::list_hospitals)
+            .service(hospitals::get_hospital)
+            .service(hospitals::update_hospital)
+            .service(users::create_user)
+            .service(users::list_users)
+            .service(users::get_user)
+            .service(users::update_user)
+            .service(clients::create_client)
+            .service(clients::list_clients)
+            .service(clients::update_client)
+            .service(clients::rotate_client_secret)
+            .service(infants::create_infant)
+            .service(infants::list_infants)
+            .service(infants::get_infant)
+            .service(infants::update_infant),
+    )
+    .service(health::healthz)
+    .service(health::readyz)
+    .service(health::metrics);
+}
+
+/// Query-string errors as problem+json naming the parameter.
+pub fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    let msg = err.to_string();
+    let field = msg
+        .split('`')
+        .nth(1)
+        .map_or_else(|| "query".to_string(), str::to_string);
+    AppError::bad_field("invalid_query", field, msg).into()
+}
+
+/// Path errors (malformed ids) answer 404 like unknown ids.
+pub fn path_error(_: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
+    AppError::NotFound { entity: "resource" }.into()
+}
+
+/// Unknown routes.
+pub async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound { entity: "route" })
+}

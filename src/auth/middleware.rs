@@ -1,0 +1,52 @@
+//! Bearer-token middleware: a present `Authorization: Bearer` header must hold a valid token, whose
+//! principal is put into the request extensions for [`extract`](super::extract) to read.
+//! Requests without the header pass through; endpoints that need a principal refuse them.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, web};
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Verifies the bearer token, if any.
+pub async fn authenticate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    // Only Bearer credentials are ours to check; Basic is read by the token endpoint.
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.get(..7)
+                .filter(|s| s.eq_ignore_ascii_case("bearer "))
+                .map(|_| v[7..].trim().to_string())
+        });
+    let Some(token) = token else {
+        return next.call(req).await;
+    };
+    if token.is_empty() {
+        return Err(AppError::Unauthorized {
+            code: "invalid_token",
+            detail: "empty bearer token".into(),
+        }
+        .into());
+    }
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("application state missing")))?;
+    let principal = state
+        .jwt
+        .verify(&token)
+        .map_err(|e| AppError::Unauthorized {
+            code: "invalid_token",
+            detail: e.to_string(),
+        })?;
+    tracing::Span::current().record("principal", principal.key());
+    req.extensions_mut().insert(principal);
+    next.call(req).await
+}

@@ -1,0 +1,294 @@
+//! Registering births and keeping infants' contact details and status current.
+//! Every query goes through the caller's [`Scope`], so hospital principals only reach their own.
+
+use chrono::{DateTime, FixedOffset, Utc};
+
+use crate::auth::secrets;
+use crate::db::models::hospital;
+use crate::db::models::infant::{self, Infant, InfantUpdateForm};
+use crate::db::{AnyConnection, now_micros, write_transaction};
+use crate::domain::id_card::IdDocumentType;
+use crate::domain::ids::{HospitalId, InfantId};
+use crate::domain::infant::{
+    BirthFacts, InfantStatus, Sex, check_birth, check_id_document, check_phones,
+};
+use crate::domain::principal::{Principal, Scope};
+use crate::domain::validation::FieldErrors;
+use crate::error::{AppError, is_unique_violation};
+
+/// A mother's identity document as submitted.
+#[derive(Debug, Clone)]
+pub struct IdDocumentInput {
+    /// Document type.
+    pub kind: IdDocumentType,
+    /// The number in clear; hashed and masked here, then dropped.
+    pub number: String,
+}
+
+/// A birth to register.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    /// Needed for screening-centre callers; hospital principals may omit it (their own).
+    pub hospital_id: Option<HospitalId>,
+    /// Sex at birth.
+    pub sex: Sex,
+    /// Birth facts checked by the domain.
+    pub birth: BirthFacts,
+    /// NICU admission.
+    pub nicu_admitted: bool,
+    /// Mother's name.
+    pub mother_name: String,
+    /// Contact phones.
+    pub mother_phones: Vec<String>,
+    /// Mother's identity document.
+    pub mother_id: Option<IdDocumentInput>,
+    /// Home address.
+    pub address: Option<String>,
+}
+
+/// Contact and status changes; `None` leaves a field unchanged, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct InfantPatch {
+    /// New mother's name.
+    pub mother_name: Option<String>,
+    /// New phone list.
+    pub mother_phones: Option<Vec<String>>,
+    /// New or cleared identity document.
+    pub mother_id: Option<Option<IdDocumentInput>>,
+    /// New or cleared address.
+    pub address: Option<Option<String>>,
+    /// New status.
+    pub status: Option<InfantStatus>,
+    /// When the status changed (date of death or transfer); defaults to now.
+    pub status_changed_at: Option<DateTime<FixedOffset>>,
+    /// Why (e.g. receiving hospital).
+    pub status_note: Option<String>,
+}
+
+/// Keyed hash, masked form and type of a checked document, for storage.
+type StoredId = (String, String, String);
+
+fn id_fields(doc: &IdDocumentInput, key: &[u8], e: &mut FieldErrors) -> Option<StoredId> {
+    check_id_document("mother.id_number", doc.kind, &doc.number, e).map(|c| {
+        let hash = secrets::hmac_hex(
+            key,
+            format!("{}:{}", c.kind.as_str(), c.normalised).as_bytes(),
+        );
+        (c.kind.as_str().to_string(), hash, c.masked)
+    })
+}
+
+fn optional_text(
+    field: &str,
+    v: Option<String>,
+    max: usize,
+    e: &mut FieldErrors,
+) -> Option<String> {
+    v.map(|a| e.text(field, &a, max)).filter(|a| !a.is_empty())
+}
+
+/// Resolves which hospital a registration belongs to. A hospital principal can only register
+/// into its own hospital: naming another answers 404, as if it did not exist.
+fn target_hospital(
+    conn: &mut AnyConnection,
+    p: &Principal,
+    asked: Option<HospitalId>,
+    e: &mut FieldErrors,
+) -> Result<Option<HospitalId>, AppError> {
+    let scope = p.scope();
+    let id = match (asked, scope.hospital_filter()) {
+        (Some(a), Some(own)) if a != own => return Err(AppError::NotFound { entity: "hospital" }),
+        (_, Some(own)) => own,
+        (Some(a), None) => a,
+        (None, None) => {
+            e.add("hospital_id", "is required for screening-centre users");
+            return Ok(None);
+        }
+    };
+    match hospital::get(conn, &scope, &id.to_string())? {
+        Some(h) if h.active => Ok(Some(id)),
+        Some(_) => {
+            e.add("hospital_id", "hospital is inactive");
+            Ok(None)
+        }
+        None if scope.hospital_filter().is_some() => Err(AppError::NotFound { entity: "hospital" }),
+        None => {
+            e.add("hospital_id", "no such hospital");
+            Ok(None)
+        }
+    }
+}
+
+/// Registers a birth. All checks run before anything is written; a duplicate MRN in the same
+/// hospital is a 409 naming the existing record.
+pub fn register(
+    conn: &mut AnyConnection,
+    p: &Principal,
+    r: Registration,
+    id_key: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Infant, AppError> {
+    write_transaction(conn, |c| {
+        let mut e = FieldErrors::new();
+        let hospital_id = target_hospital(c, p, r.hospital_id, &mut e)?;
+        let mrn = check_birth(&r.birth, now, &mut e);
+        let mother_name = e.text("mother.name", &r.mother_name, 64);
+        let phones = check_phones("mother.phones", &r.mother_phones, &mut e);
+        let id = r
+            .mother_id
+            .as_ref()
+            .and_then(|d| id_fields(d, id_key, &mut e));
+        let address = optional_text("address", r.address, 256, &mut e);
+        e.into_result().map_err(AppError::Validation)?;
+        let Some(hospital_id) = hospital_id else {
+            return Err(AppError::invalid("hospital_id", "is required"));
+        };
+        let hospital_id = hospital_id.to_string();
+        let scope = p.scope();
+        if let Some(existing) = infant::find_by_mrn(c, &scope, &hospital_id, &mrn)? {
+            return Err(duplicate(&existing.id));
+        }
+        let t = now_micros(now);
+        let (id_type, id_hash, id_masked) = match id {
+            Some((k, h, m)) => (Some(k), Some(h), Some(m)),
+            None => (None, None, None),
+        };
+        let row = Infant {
+            id: InfantId::new().to_string(),
+            hospital_id,
+            mrn,
+            sex: r.sex.as_str().into(),
+            birth_at: now_micros(r.birth.birth_at.with_timezone(&Utc)),
+            birth_utc_offset_minutes: r.birth.birth_at.offset().local_minus_utc() / 60,
+            gestational_age_weeks: clamp_i32(r.birth.gestational_age_weeks),
+            gestational_age_days: clamp_i32(r.birth.gestational_age_days),
+            birth_weight_g: clamp_i32(r.birth.birth_weight_g),
+            plurality: clamp_i32(r.birth.plurality),
+            birth_order: clamp_i32(r.birth.birth_order),
+            nicu_admitted: r.nicu_admitted,
+            mother_name,
+            mother_phones: serde_json::to_string(&phones).map_err(anyhow::Error::from)?,
+            mother_id_type: id_type,
+            mother_id_hash: id_hash,
+            mother_id_masked: id_masked,
+            address,
+            status: InfantStatus::Active.as_str().into(),
+            status_changed_at: None,
+            status_note: None,
+            created_by: p.key(),
+            created_at: t,
+            updated_at: t,
+        };
+        infant::insert(c, &row).map_err(|err| {
+            if is_unique_violation(&err) {
+                duplicate("(registered concurrently)")
+            } else {
+                err.into()
+            }
+        })?;
+        Ok(row)
+    })
+}
+
+fn duplicate(existing_id: &str) -> AppError {
+    AppError::conflict(
+        "duplicate_infant",
+        Some("mrn"),
+        format!("an infant with this MRN is already registered at this hospital: {existing_id}"),
+    )
+}
+
+/// Values were range-checked already; this only satisfies the column type.
+fn clamp_i32(v: i64) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+/// Reads one infant in the caller's scope (404 otherwise).
+pub fn get(conn: &mut AnyConnection, scope: &Scope, id: &str) -> Result<Infant, AppError> {
+    infant::get(conn, scope, id)?.ok_or(AppError::NotFound { entity: "infant" })
+}
+
+/// Applies contact and status changes in the caller's scope.
+pub fn update(
+    conn: &mut AnyConnection,
+    p: &Principal,
+    id: &str,
+    patch: InfantPatch,
+    id_key: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Infant, AppError> {
+    let scope = p.scope();
+    write_transaction(conn, |c| {
+        let current = get(c, &scope, id)?;
+        let mut e = FieldErrors::new();
+        let mother_name = patch.mother_name.map(|n| e.text("mother.name", &n, 64));
+        let phones = patch
+            .mother_phones
+            .map(|ph| check_phones("mother.phones", &ph, &mut e));
+        let id_doc = patch
+            .mother_id
+            .map(|d| d.and_then(|d| id_fields(&d, id_key, &mut e)));
+        let address = patch
+            .address
+            .map(|a| optional_text("address", a, 256, &mut e));
+        let note = optional_text("status_note", patch.status_note, 256, &mut e);
+        let mut status_form = (None, None, None);
+        if let Some(to) = patch.status {
+            let from = InfantStatus::parse(&current.status).unwrap_or(InfantStatus::Active);
+            if !from.can_change_to(to) {
+                return Err(AppError::conflict(
+                    "invalid_status_change",
+                    Some("status"),
+                    format!(
+                        "status cannot change from {} to {}",
+                        from.as_str(),
+                        to.as_str()
+                    ),
+                ));
+            }
+            let at = patch
+                .status_changed_at
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or(now);
+            if at > now + chrono::Duration::minutes(5) {
+                e.add("status_changed_at", "must not be in the future");
+            }
+            if at < current.birth_at.and_utc() {
+                e.add("status_changed_at", "must not be before the birth");
+            }
+            status_form = (
+                Some(to.as_str().to_string()),
+                Some(Some(now_micros(at))),
+                Some(note),
+            );
+        } else if patch.status_changed_at.is_some() || note.is_some() {
+            e.add(
+                "status",
+                "is required with status_changed_at or status_note",
+            );
+        }
+        e.into_result().map_err(AppError::Validation)?;
+        let (id_type, id_hash, id_masked) = match id_doc {
+            None => (None, None, None),
+            Some(None) => (Some(None), Some(None), Some(None)),
+            Some(Some((k, h, m))) => (Some(Some(k)), Some(Some(h)), Some(Some(m))),
+        };
+        let form = InfantUpdateForm {
+            mother_name,
+            mother_phones: phones
+                .map(|p| serde_json::to_string(&p))
+                .transpose()
+                .map_err(anyhow::Error::from)?,
+            mother_id_type: id_type,
+            mother_id_hash: id_hash,
+            mother_id_masked: id_masked,
+            address,
+            status: status_form.0,
+            status_changed_at: status_form.1,
+            status_note: status_form.2,
+            updated_at: Some(now_micros(now)),
+        };
+        infant::update(c, &scope, id, &form)?;
+        get(c, &scope, id)
+    })
+}

@@ -1,0 +1,6 @@
+//! Use cases. Each runs in one transaction over a connection it is given, validates with the
+//! domain rules first (so a rejected request writes nothing) and returns `AppError`.
+
+pub mod accounts;
+pub mod bootstrap;
+pub mod infants;

@@ -1,0 +1,168 @@
+//! Wiring: database, migrations, first-start admin, secrets, keys, and the HTTP server.
+//! `Application::build` binds before serving, so port 0 works and tests learn the real port.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpServer, web};
+use secrecy::ExposeSecret;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::api::{self, ApiDoc};
+use crate::auth::jwt::JwtKeys;
+use crate::auth::rate_limit::RateLimiter;
+use crate::config::{RunEnvironment, Settings};
+use crate::db::{self, DbPool};
+use crate::services::bootstrap::{self, FirstAdmin};
+use crate::state::{AppState, Clock, SecretKey, SystemClock};
+use crate::telemetry::Metrics;
+
+/// Name under which a generated HS256 secret is kept (non-production only).
+const JWT_SECRET_NAME: &str = "jwt_hs256_secret";
+/// Name under which a generated ID-matching key is kept (non-production only).
+const ID_KEY_NAME: &str = "id_hash_key";
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+    first_admin: Option<FirstAdmin>,
+}
+
+/// Opens the pool and applies migrations when configured.
+pub fn open_database(settings: &Settings) -> anyhow::Result<DbPool> {
+    let d = &settings.database;
+    let pool = db::build_pool(
+        d.url.expose_secret(),
+        d.pool_size,
+        Duration::from_secs(d.connect_timeout_secs),
+    )?;
+    if d.run_migrations {
+        let mut conn = pool.get()?;
+        let n = db::run_migrations(&mut conn)?;
+        tracing::info!(migrations.applied = n, "database schema up to date");
+    }
+    Ok(pool)
+}
+
+/// Builds the shared state: keys come from configuration, or outside production from secrets
+/// generated once and kept in the database.
+pub fn build_state(
+    settings: Settings,
+    pool: DbPool,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<AppState> {
+    let mut conn = pool.get()?;
+    let now = clock.now();
+    let production = settings.environment == RunEnvironment::Production;
+    let configured_or_generated =
+        |conn: &mut db::AnyConnection, configured: &str, name: &str| -> anyhow::Result<Vec<u8>> {
+            if !configured.is_empty() || production {
+                return Ok(configured.as_bytes().to_vec());
+            }
+            Ok(bootstrap::instance_secret(conn, name, now)
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .into_bytes())
+        };
+    let hs = configured_or_generated(
+        &mut conn,
+        settings.auth.jwt_secret.expose_secret(),
+        JWT_SECRET_NAME,
+    )?;
+    let id_key = configured_or_generated(
+        &mut conn,
+        settings.privacy.id_hash_key.expose_secret(),
+        ID_KEY_NAME,
+    )?;
+    drop(conn);
+    let jwt = JwtKeys::from_settings(&settings.auth, &hs)?;
+    Ok(AppState {
+        login_limiter: Arc::new(RateLimiter::new(settings.auth.login_attempts_per_minute)),
+        settings: Arc::new(settings),
+        pool,
+        jwt: Arc::new(jwt),
+        id_hash_key: SecretKey(Arc::new(id_key)),
+        clock,
+        metrics: Arc::new(Metrics::new()),
+    })
+}
+
+impl Application {
+    /// Builds with the system clock.
+    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock))
+    }
+
+    /// Builds with an injected clock (tests).
+    pub fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let pool = open_database(&settings)?;
+        let first_admin = {
+            let mut conn = pool.get()?;
+            bootstrap::ensure_first_admin(&mut conn, clock.now())
+                .map_err(|e| anyhow::anyhow!("first-start admin: {e}"))?
+        };
+        let state = build_state(settings, pool, clock)?;
+        let s = &state.settings.server;
+        let listener = TcpListener::bind((s.host.as_str(), s.port))
+            .map_err(|e| anyhow::anyhow!("cannot bind {}:{}: {e}", s.host, s.port))?;
+        let port = listener.local_addr()?.port();
+        let server = run(listener, state.clone())?;
+        Ok(Self {
+            port,
+            server,
+            state,
+            first_admin,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Shared state (tests use it to reach the pool and keys).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Credentials of an administrator created by this start, to show once.
+    pub fn take_first_admin(&mut self) -> Option<FirstAdmin> {
+        self.first_admin.take()
+    }
+
+    /// Serves until SIGINT/SIGTERM, letting in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+    let s = state.settings.server.clone();
+    let data = web::Data::new(state);
+    let openapi = ApiDoc::openapi();
+    let body_limit = s.body_limit_bytes;
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::QueryConfig::default().error_handler(api::query_error))
+            .app_data(web::PathConfig::default().error_handler(api::path_error))
+            .app_data(web::PayloadConfig::new(body_limit))
+            .wrap(Compress::default())
+            .wrap(from_fn(api::observe::observe))
+            .configure(api::configure)
+            .service(web::redirect("/api/docs", "/api/docs/"))
+            .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", openapi.clone()))
+            .default_service(web::to(api::not_found))
+    })
+    .listen(listener)?
+    .shutdown_timeout(s.shutdown_timeout_secs);
+    if s.workers > 0 {
+        server = server.workers(s.workers);
+    }
+    Ok(server.run())
+}

@@ -1,0 +1,86 @@
+//! Shared application state handed to every handler and job, and the injectable clock.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use chrono::{DateTime, Utc};
+
+use crate::auth::jwt::JwtKeys;
+use crate::auth::rate_limit::RateLimiter;
+use crate::config::Settings;
+use crate::db::DbPool;
+use crate::telemetry::Metrics;
+
+/// The source of "now". Production uses the system clock; tests move a manual one.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// Current time.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system clock.
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock tests set and advance.
+#[derive(Debug)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    /// Starts at `t`.
+    pub fn new(t: DateTime<Utc>) -> Self {
+        Self(AtomicI64::new(t.timestamp_micros()))
+    }
+
+    /// Moves to `t`.
+    pub fn set(&self, t: DateTime<Utc>) {
+        self.0.store(t.timestamp_micros(), Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_micros(self.0.load(Ordering::SeqCst)).unwrap_or_default()
+    }
+}
+
+/// A secret key whose bytes never appear in `Debug` output.
+#[derive(Clone)]
+pub struct SecretKey(pub Arc<Vec<u8>>);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey([REDACTED])")
+    }
+}
+
+/// Everything a request or job needs.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Loaded settings.
+    pub settings: Arc<Settings>,
+    /// Database pool.
+    pub pool: DbPool,
+    /// Token keys.
+    pub jwt: Arc<JwtKeys>,
+    /// Key for ID-number matching hashes.
+    pub id_hash_key: SecretKey,
+    /// Login and token attempts per address.
+    pub login_limiter: Arc<RateLimiter>,
+    /// Injected clock.
+    pub clock: Arc<dyn Clock>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// Now, from the injected clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+}

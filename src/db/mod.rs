@@ -117,18 +117,13 @@ pub fn establish(url: &str) -> ConnectionResult<AnyConnection> {
         }
         Backend::Sqlite => {
             let path = sqlite_path(url);
-            if path != ":memory:" {
-                if let Some(dir) = Path::new(path)
-                    .parent()
-                    .filter(|d| !d.as_os_str().is_empty())
-                {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        ConnectionError::BadConnection(format!(
-                            "cannot create {}: {e}",
-                            dir.display()
-                        ))
-                    })?;
-                }
+            let dir = Path::new(path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty());
+            if let (false, Some(dir)) = (path == ":memory:", dir) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    ConnectionError::BadConnection(format!("cannot create {}: {e}", dir.display()))
+                })?;
             }
             let mut c = diesel::SqliteConnection::establish(path)?;
             c.batch_execute(SQLITE_PRAGMAS)

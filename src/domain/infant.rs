@@ -227,7 +227,8 @@ mod tests {
 
     #[test]
     fn each_limit_names_its_field() {
-        let cases: Vec<(fn(&mut BirthFacts), &str)> = vec![
+        type Case = (fn(&mut BirthFacts), &'static str);
+        let cases: Vec<Case> = vec![
             (|f| f.birth_weight_g = 199, "birth_weight_g"),
             (|f| f.birth_weight_g = 7001, "birth_weight_g"),
             (|f| f.gestational_age_weeks = 19, "gestational_age_weeks"),
@@ -236,11 +237,8 @@ mod tests {
             (|f| f.plurality = 0, "plurality"),
             (|f| f.birth_order = 2, "birth_order"),
             (|f| f.mrn = "  ".into(), "mrn"),
-            (|f| f.birth_at = f.birth_at + Duration::days(3), "birth_at"),
-            (
-                |f| f.birth_at = f.birth_at - Duration::days(400),
-                "birth_at",
-            ),
+            (|f| f.birth_at += Duration::days(3), "birth_at"),
+            (|f| f.birth_at -= Duration::days(400), "birth_at"),
         ];
         for (mutate, field) in cases {
             let mut f = facts();

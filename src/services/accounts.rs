@@ -301,10 +301,10 @@ pub fn login_user(
         .map(str::parse)
         .transpose()
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("bad hospital id: {e}")))?;
-    if let Some(h) = hospital_id {
-        if !hospital::get(conn, &Scope::unrestricted(), &h.to_string())?.is_some_and(|h| h.active) {
-            return Ok(None);
-        }
+    if let Some(h) = hospital_id
+        && !hospital::get(conn, &Scope::unrestricted(), &h.to_string())?.is_some_and(|h| h.active)
+    {
+        return Ok(None);
     }
     let form = UserUpdateForm {
         last_login_at: Some(Some(now_micros(now))),

@@ -37,7 +37,7 @@ pub fn path_id<T: FromStr>(raw: &str, entity: &'static str) -> Result<T, AppErro
         clients::create_client, clients::list_clients, clients::update_client, clients::rotate_client_secret,
         infants::create_infant, infants::list_infants, infants::get_infant, infants::update_infant,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&ApiModifier),
     tags(
         (name = "auth", description = "Login and tokens"),
         (name = "hospitals", description = "Maternity hospitals"),
@@ -49,10 +49,26 @@ pub fn path_id<T: FromStr>(raw: &str, entity: &'static str) -> Result<T, AppErro
 )]
 pub struct ApiDoc;
 
-struct BearerAuth;
+/// Adds the bearer scheme and mounts the resource paths under `/api/v1` (the handlers' own
+/// paths are relative to the scope they are registered in).
+struct ApiModifier;
 
-impl Modify for BearerAuth {
+/// Paths served outside `/api/v1`.
+const ROOT_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
+impl Modify for ApiModifier {
     fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let paths = std::mem::take(&mut api.paths.paths);
+        api.paths.paths = paths
+            .into_iter()
+            .map(|(p, item)| {
+                if ROOT_PATHS.contains(&p.as_str()) {
+                    (p, item)
+                } else {
+                    (format!("/api/v1{p}"), item)
+                }
+            })
+            .collect();
         let components = api.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
@@ -101,10 +117,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Query-string errors as problem+json naming the parameter.
 pub fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
     let msg = err.to_string();
+    // serde_urlencoded names the parameter only for unknown fields; otherwise say "query".
     let field = msg
-        .split('`')
-        .nth(1)
-        .map_or_else(|| "query".to_string(), str::to_string);
+        .strip_prefix("Query deserialize error: unknown field `")
+        .or_else(|| msg.strip_prefix("unknown field `"))
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or("query")
+        .to_string();
     AppError::bad_field("invalid_query", field, msg).into()
 }
 

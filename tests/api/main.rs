@@ -1,1 +1,12 @@
+//! Integration tests: the real HTTP app on a real database (SQLite by default, PostgreSQL when
+//! `TEST_DATABASE_URL` is set), one binary with a module per area.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod auth;
+mod cli;
+mod helpers;
+mod hospitals;
+mod infants;
+mod isolation;
+mod operations;
+mod validation;

@@ -1,0 +1,323 @@
+//! `TestApp`: a server on port 0 over a fresh database per test, with request helpers and
+//! fixtures (hospitals, clients, staff users).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chrono::Utc;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use guthrie::config::Settings;
+use guthrie::startup::Application;
+use guthrie::state::{AppState, ManualClock};
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::{Value, json};
+
+/// The HS256 secret the tests sign with (they forge tokens to test rejection).
+pub const JWT_SECRET: &str = "test-secret-0123456789-abcdefghijklmnop";
+
+/// A database for one test, removed afterwards.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg_admin: Option<(String, String)>,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+impl TestDb {
+    /// A fresh SQLite file, or a fresh PostgreSQL database when `TEST_DATABASE_URL` is set
+    /// (a URL to a server's maintenance database, e.g. postgres://postgres@127.0.0.1:5432/postgres).
+    pub fn new() -> Self {
+        match std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            Some(admin_url) => {
+                let name = format!(
+                    "guthrie_t_{}_{}_{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::SeqCst),
+                    Utc::now().timestamp_subsec_micros()
+                );
+                let mut c =
+                    PgConnection::establish(&admin_url).expect("TEST_DATABASE_URL unreachable");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut c)
+                    .unwrap();
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map(|(b, _)| b)
+                    .unwrap_or(&admin_url);
+                TestDb {
+                    url: format!("{base}/{name}"),
+                    _dir: None,
+                    pg_admin: Some((admin_url, name)),
+                }
+            }
+            None => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}/guthrie.db", dir.path().display());
+                TestDb {
+                    url,
+                    _dir: Some(dir),
+                    pg_admin: None,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = &self.pg_admin {
+            if let Ok(mut c) = PgConnection::establish(admin) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut c);
+            }
+        }
+    }
+}
+
+/// The project's config directory.
+pub fn config_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")
+}
+
+/// Test settings over `db`, with extra `GUTHRIE__…` variables.
+pub fn settings(db: &TestDb, extra: &[(&str, &str)]) -> Settings {
+    let mut vars: HashMap<String, String> = [
+        ("GUTHRIE_ENV", "test"),
+        ("GUTHRIE__SERVER__PORT", "0"),
+        ("GUTHRIE__SERVER__WORKERS", "1"),
+        ("GUTHRIE__AUTH__JWT_SECRET", JWT_SECRET),
+        ("DATABASE_URL", db.url.as_str()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in extra {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    Settings::load_with(&config_dir(), vars).unwrap()
+}
+
+/// A running server and a client for it.
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub admin_token: String,
+    pub admin_password: String,
+    pub state: AppState,
+    pub clock: Arc<ManualClock>,
+    pub db: TestDb,
+}
+
+impl TestApp {
+    /// Starts a server with default test settings.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// Starts a server with extra settings.
+    pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
+        let db = TestDb::new();
+        let settings = settings(&db, extra);
+        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let mut app = Application::build_with_clock(settings, clock.clone()).unwrap();
+        let admin = app
+            .take_first_admin()
+            .expect("first start creates an admin");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state().clone();
+        tokio::spawn(app.run_until_stopped());
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let mut t = TestApp {
+            base,
+            http,
+            admin_token: String::new(),
+            admin_password: admin.password.clone(),
+            state,
+            clock,
+            db,
+        };
+        t.admin_token = t.login(&admin.username, &admin.password).await;
+        t
+    }
+
+    /// A request to `path` with an optional bearer token.
+    pub fn req(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let r = self.http.request(method, format!("{}{}", self.base, path));
+        match token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.req(Method::GET, path, Some(token))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.req(Method::POST, path, Some(token))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.req(Method::PATCH, path, Some(token))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Logs a staff user in; panics on failure.
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let r = self
+            .req(Method::POST, "/api/v1/auth/login", None)
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "login of {username}");
+        r.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Creates a hospital; returns its id.
+    pub async fn hospital(&self, code: &str) -> String {
+        let r = self
+            .post(
+                "/api/v1/hospitals",
+                &self.admin_token,
+                &json!({"code": code, "name": format!("Hospital {code}")}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Creates a REST client for a hospital; returns (client_id, secret).
+    pub async fn client(&self, hospital_id: &str) -> (String, String) {
+        let r = self
+            .post(
+                "/api/v1/clients",
+                &self.admin_token,
+                &json!({"name": "HIS", "hospital_id": hospital_id}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let v: Value = r.json().await.unwrap();
+        (
+            v["client_id"].as_str().unwrap().into(),
+            v["client_secret"].as_str().unwrap().into(),
+        )
+    }
+
+    /// Exchanges client credentials for a token (form-encoded, as OAuth2 clients do).
+    pub async fn client_token(&self, client_id: &str, secret: &str) -> Response {
+        self.req(Method::POST, "/api/v1/auth/token", None)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_secret", secret),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A hospital plus a client token bound to it: (hospital_id, token).
+    pub async fn hospital_with_token(&self, code: &str) -> (String, String) {
+        let h = self.hospital(code).await;
+        let (id, secret) = self.client(&h).await;
+        let r = self.client_token(&id, &secret).await;
+        assert_eq!(r.status(), 200);
+        let tok = r.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        (h, tok)
+    }
+
+    /// Creates a staff user with `role` and logs them in.
+    pub async fn staff_token(
+        &self,
+        username: &str,
+        role: &str,
+        hospital_id: Option<&str>,
+    ) -> String {
+        let password = "a-long-test-password";
+        let r = self
+            .post(
+                "/api/v1/users",
+                &self.admin_token,
+                &json!({"username": username, "display_name": username, "password": password,
+                        "role": role, "hospital_id": hospital_id}),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        self.login(username, password).await
+    }
+
+    /// Number of infant rows visible to the admin.
+    pub async fn infant_count(&self) -> usize {
+        let r = self
+            .get("/api/v1/infants?limit=200", &self.admin_token)
+            .await;
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.unwrap()["items"]
+            .as_array()
+            .unwrap()
+            .len()
+    }
+}
+
+/// A valid registration body (birth yesterday, Beijing time).
+pub fn infant_body(mrn: &str) -> Value {
+    let birth = (Utc::now() - chrono::Duration::days(1))
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+    json!({
+        "mrn": mrn,
+        "sex": "female",
+        "birth_at": birth,
+        "gestational_age_weeks": 39,
+        "gestational_age_days": 2,
+        "birth_weight_g": 3300,
+        "plurality": 1,
+        "birth_order": 1,
+        "nicu_admitted": false,
+        "mother": {
+            "name": "王芳",
+            "phones": ["138 0013 8000"],
+            "id_document": {"type": "resident_id", "number": "11010519491231002X"}
+        },
+        "address": "杭州市西湖区"
+    })
+}
+
+/// Reads a problem document and checks its media type.
+pub async fn problem(r: Response) -> Value {
+    let ct = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(ct.as_deref(), Some("application/problem+json"));
+    r.json().await.unwrap()
+}

@@ -1,0 +1,109 @@
+//! Health, readiness, metrics, OpenAPI, request ids, and the first-start administrator.
+
+use std::sync::Arc;
+
+use guthrie::startup::Application;
+use guthrie::state::SystemClock;
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::helpers::{TestApp, settings};
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let app = TestApp::spawn().await;
+    let r = app.req(Method::GET, "/healthz", None).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app.req(Method::GET, "/readyz", None).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("x-request-id").is_some());
+    let r = app
+        .req(Method::GET, "/healthz", None)
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "abc-123");
+    let text = app
+        .req(Method::GET, "/metrics", None)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(
+            "guthrie_http_requests_total{method=\"GET\",route=\"/readyz\",status=\"200\"}"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("guthrie_http_request_duration_seconds"));
+}
+
+#[tokio::test]
+async fn openapi_document_and_viewer_are_served() {
+    let app = TestApp::spawn().await;
+    let doc: Value = app
+        .req(Method::GET, "/api/openapi.json", None)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/v1/infants",
+        "/api/v1/infants/{id}",
+        "/api/v1/auth/token",
+        "/api/v1/hospitals",
+        "/api/v1/clients/{id}/rotate-secret",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from OpenAPI"
+        );
+    }
+    assert!(doc["components"]["schemas"]["CreateInfantRequest"].is_object());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    let r = app
+        .req(Method::GET, "/api/docs/", None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().to_lowercase().contains("swagger"));
+}
+
+#[tokio::test]
+async fn first_start_creates_one_admin_and_later_starts_do_not() {
+    let app = TestApp::spawn().await;
+    assert!(
+        app.admin_password.len() >= 20,
+        "a random password, not a default"
+    );
+    // A second server on the same database creates nobody.
+    let again =
+        Application::build_with_clock(settings(&app.db, &[]), Arc::new(SystemClock)).unwrap();
+    let mut again = again;
+    assert!(again.take_first_admin().is_none());
+    let users: Value = app
+        .get("/api/v1/users", &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(users.as_array().unwrap().len(), 1);
+    assert_eq!(users[0]["role"], "admin");
+    // No well-known password works.
+    for pw in ["admin", "password", "changeme", ""] {
+        let r = app
+            .req(Method::POST, "/api/v1/auth/login", None)
+            .json(&serde_json::json!({"username": "admin", "password": pw}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+}

@@ -31,9 +31,9 @@ pub struct Cli {
         global = true
     )]
     pub config_dir: PathBuf,
-    /// What to do.
+    /// What to do (default: serve).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// Sub-commands.
@@ -149,7 +149,7 @@ fn app_err(e: crate::error::AppError) -> anyhow::Error {
 /// Runs a parsed command.
 pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     let now = chrono::Utc::now();
-    match cli.command {
+    match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let mut app = Application::build(settings)?;
             if let Some(admin) = app.take_first_admin() {

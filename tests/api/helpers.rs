@@ -71,11 +71,11 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Some((admin, name)) = &self.pg_admin {
-            if let Ok(mut c) = PgConnection::establish(admin) {
-                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut c);
-            }
+        if let Some((admin, name)) = &self.pg_admin
+            && let Ok(mut c) = PgConnection::establish(admin)
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut c);
         }
     }
 }

@@ -10,7 +10,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::json::{ApiJson, parse};
+use crate::api::json::{ApiJson, parse, read_limited};
 use crate::auth::password;
 use crate::db;
 use crate::db::models::user;
@@ -155,9 +155,14 @@ pub async fn login(
 pub async fn token(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     rate_limit(&req, &state)?;
+    let body = read_limited(
+        &mut payload.into_inner(),
+        state.settings.server.body_limit_bytes,
+    )
+    .await?;
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)

@@ -11,6 +11,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, web};
 
+use crate::api::json::read_limited;
 use crate::auth::secrets::sha256_hex;
 use crate::db::models::idempotency::{self, IdempotencyRecord};
 use crate::db::{self, now_micros};
@@ -62,7 +63,7 @@ pub async fn idempotency(
         .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("application state missing")))?;
 
     let limit = state.settings.server.body_limit_bytes;
-    let body = read_body(&mut req, limit).await?;
+    let body = read_limited(&mut req.take_payload(), limit).await?;
     req.set_payload(Payload::from(body.clone()));
     let path = req.path().to_string();
     let hash = sha256_hex(&[b"POST ", path.as_bytes(), b"\n", &body].concat());
@@ -158,24 +159,6 @@ pub async fn idempotency(
         http_req,
         head.set_body(BoxBody::new(bytes)),
     ))
-}
-
-async fn read_body(req: &mut ServiceRequest, limit: usize) -> Result<web::Bytes, AppError> {
-    use futures_util::StreamExt;
-    let mut payload = req.take_payload();
-    let mut buf = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| AppError::BadRequest {
-            code: "unreadable_body",
-            detail: e.to_string(),
-            field: None,
-        })?;
-        if buf.len() + chunk.len() > limit {
-            return Err(AppError::PayloadTooLarge { limit });
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf.freeze())
 }
 
 async fn release(state: &AppState, principal: String, key: String) {

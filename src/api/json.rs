@@ -49,21 +49,27 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             if declared.is_some_and(|n| n > limit) {
                 return Err(AppError::PayloadTooLarge { limit });
             }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| AppError::BadRequest {
-                    code: "unreadable_body",
-                    detail: format!("could not read the request body: {e}"),
-                    field: None,
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(AppError::PayloadTooLarge { limit });
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = read_limited(&mut payload, limit).await?;
             parse(&body).map(ApiJson)
         })
     }
+}
+
+/// Reads a whole body, refusing with 413 as soon as it passes `limit` bytes.
+pub async fn read_limited(payload: &mut Payload, limit: usize) -> Result<web::Bytes, AppError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| AppError::BadRequest {
+            code: "unreadable_body",
+            detail: format!("could not read the request body: {e}"),
+            field: None,
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(AppError::PayloadTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 /// Deserialises with the path of the offending field.

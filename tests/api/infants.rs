@@ -271,3 +271,27 @@ async fn centre_staff_register_by_naming_the_hospital() {
     assert_eq!(r.status(), 422);
     assert_eq!(app.infant_count().await, 1);
 }
+
+#[tokio::test]
+async fn concurrent_retries_with_one_key_write_once() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.hospital_with_token("A").await;
+    let body = infant_body("RACE-1");
+    let sends = (0..6).map(|_| {
+        app.req(Method::POST, "/api/v1/infants", Some(&token))
+            .header("Idempotency-Key", "race")
+            .json(&body)
+            .send()
+    });
+    let statuses: Vec<u16> = futures_util::future::join_all(sends)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&201));
+    assert_eq!(app.infant_count().await, 1);
+}

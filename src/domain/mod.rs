@@ -4,6 +4,7 @@ pub mod catalogue;
 pub mod id_card;
 pub mod ids;
 pub mod infant;
+pub mod interpretation;
 pub mod principal;
 pub mod role;
 pub mod validation;

@@ -7,6 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use super::cchd::CchdProtocol;
+use super::hearing::HearingPolicy;
+
 /// Urgency tier of a positive (catalogue §6).
 #[derive(
     Debug,
@@ -68,6 +71,24 @@ pub struct Catalogue {
     pub conditions: Vec<Condition>,
     /// Marker rules that suggest conditions.
     pub rules: Vec<Rule>,
+    /// Hearing pathway (§4).
+    pub hearing: HearingPolicy,
+    /// Heart screening (§5).
+    pub cchd: CchdPolicy,
+}
+
+/// Heart screening protocols and the default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CchdPolicy {
+    /// Protocol used when a screen does not name one.
+    pub default_protocol: String,
+    /// Echocardiography due within this many days of birth after a positive.
+    pub echo_within_days: i64,
+    /// Screening expected by this age (h); later counts as missed.
+    pub screen_by_hours: i64,
+    /// The protocols.
+    pub protocols: Vec<CchdProtocol>,
 }
 
 /// Blood-spot card validity (§3) and protocol-repeat triggers.
@@ -359,6 +380,31 @@ impl Catalogue {
                 "specimen ages must satisfy 0 < min hours < normal max days <= max days".into(),
             );
         }
+        if !self
+            .cchd
+            .protocols
+            .iter()
+            .any(|p| p.code == self.cchd.default_protocol)
+        {
+            return err(format!(
+                "cchd: default_protocol {} is not defined",
+                self.cchd.default_protocol
+            ));
+        }
+        for p in &self.cchd.protocols {
+            if !(p.fail_below <= p.pass_min
+                && p.min_age_hours < p.max_age_hours
+                && p.repeat_after_hours <= p.repeat_within_hours)
+            {
+                return err(format!("cchd protocol {}: limits out of order", p.code));
+            }
+        }
+        let h = &self.hearing;
+        if !(h.rescreen_by_days <= h.diagnosis_by_days
+            && h.diagnosis_by_days <= h.intervention_by_days)
+        {
+            return err("hearing: rescreen, diagnosis and intervention ages must increase".into());
+        }
         let analytes: BTreeSet<&str> = self.analytes.iter().map(|a| a.code.as_str()).collect();
         if analytes.len() != self.analytes.len() {
             return err("duplicate analyte code".into());
@@ -437,6 +483,11 @@ impl Catalogue {
     /// Looks up a condition.
     pub fn condition(&self, code: &str) -> Option<&Condition> {
         self.conditions.iter().find(|c| c.code == code)
+    }
+
+    /// A heart-screening protocol by code.
+    pub fn cchd_protocol(&self, code: &str) -> Option<&CchdProtocol> {
+        self.cchd.protocols.iter().find(|p| p.code == code)
     }
 
     /// Conditions per programme, for summaries.

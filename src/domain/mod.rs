@@ -1,6 +1,8 @@
 //! Pure domain types and rules: no HTTP, no database, no I/O, so they test without either.
 
 pub mod catalogue;
+pub mod cchd;
+pub mod hearing;
 pub mod id_card;
 pub mod ids;
 pub mod infant;

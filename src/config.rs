@@ -68,6 +68,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Personal-data protection.
     pub privacy: PrivacySettings,
+    /// Condition catalogue files.
+    pub catalogue: CatalogueSettings,
     /// Logging.
     pub log: LogSettings,
     /// Set from `GUTHRIE_ENV`, never from files.
@@ -89,6 +91,8 @@ pub struct ServerSettings {
     pub port: u16,
     /// Maximum request body size in bytes.
     pub body_limit_bytes: usize,
+    /// Maximum body size of bulk endpoints.
+    pub bulk_body_limit_bytes: usize,
     /// Worker threads (0 = one per core).
     pub workers: usize,
     /// Graceful shutdown window.
@@ -162,6 +166,14 @@ pub struct AuthSettings {
 pub struct PrivacySettings {
     /// HMAC key for ID-card matching.
     pub id_hash_key: SecretString,
+}
+
+/// `[catalogue]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogueSettings {
+    /// Directory of `*.toml` catalogue files.
+    pub directory: String,
 }
 
 /// `[log]`

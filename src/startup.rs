@@ -2,7 +2,7 @@
 //! `Application::build` binds before serving, so port 0 works and tests learn the real port.
 
 use std::net::TcpListener;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use actix_web::dev::Server;
@@ -18,6 +18,7 @@ use crate::auth::rate_limit::RateLimiter;
 use crate::config::{RunEnvironment, Settings};
 use crate::db::{self, DbPool};
 use crate::services::bootstrap::{self, FirstAdmin};
+use crate::services::catalogue;
 use crate::state::{AppState, Clock, SecretKey, SystemClock};
 use crate::telemetry::Metrics;
 
@@ -79,6 +80,9 @@ pub fn build_state(
         settings.privacy.id_hash_key.expose_secret(),
         ID_KEY_NAME,
     )?;
+    let files = catalogue::load_files(std::path::Path::new(&settings.catalogue.directory))?;
+    catalogue::sync(&mut conn, &files, now)?;
+    let catalogues = Arc::new(RwLock::new(catalogue::CatalogueStore::load(&mut conn)?));
     drop(conn);
     let jwt = JwtKeys::from_settings(&settings.auth, &hs)?;
     Ok(AppState {
@@ -89,6 +93,7 @@ pub fn build_state(
         id_hash_key: SecretKey(Arc::new(id_key)),
         clock,
         metrics: Arc::new(Metrics::new()),
+        catalogues,
     })
 }
 

@@ -9,6 +9,7 @@ use crate::auth::jwt::JwtKeys;
 use crate::auth::rate_limit::RateLimiter;
 use crate::config::Settings;
 use crate::db::DbPool;
+use crate::services::catalogue::SharedCatalogues;
 use crate::telemetry::Metrics;
 
 /// The source of "now". Production uses the system clock; tests move a manual one.
@@ -76,6 +77,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// Every stored condition-catalogue version.
+    pub catalogues: SharedCatalogues,
 }
 
 impl AppState {

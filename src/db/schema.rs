@@ -108,3 +108,123 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     instance_secrets,
 );
+
+diesel::table! {
+    catalogue_versions (version) {
+        version -> Text,
+        jurisdiction -> Text,
+        effective_from -> Date,
+        content -> Text,
+        published_by -> Text,
+        published_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    dbs_cards (id) {
+        id -> Text,
+        infant_id -> Text,
+        hospital_id -> Text,
+        barcode -> Text,
+        collected_at -> Timestamp,
+        feeding -> Text,
+        transfusion -> Bool,
+        tpn -> Bool,
+        antibiotics -> Bool,
+        collector -> Text,
+        repeat_of -> Nullable<Text>,
+        received_at -> Nullable<Timestamp>,
+        quality -> Nullable<Text>,
+        quality_recorded_at -> Nullable<Timestamp>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    dbs_results (card_id, analyte) {
+        card_id -> Text,
+        analyte -> Text,
+        value -> Double,
+        unit -> Text,
+        reported_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    dbs_interpretations (id) {
+        id -> Text,
+        card_id -> Text,
+        catalogue_version -> Text,
+        outcome -> Text,
+        tier -> Nullable<Text>,
+        detail -> Text,
+        interpreted_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    hearing_screens (id) {
+        id -> Text,
+        infant_id -> Text,
+        hospital_id -> Text,
+        stage -> Text,
+        method -> Text,
+        left_ear -> Text,
+        right_ear -> Text,
+        tested_at -> Timestamp,
+        nicu_days -> Nullable<Integer>,
+        risk_factors -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cchd_screens (id) {
+        id -> Text,
+        infant_id -> Text,
+        hospital_id -> Text,
+        protocol -> Text,
+        measured_at -> Timestamp,
+        right_hand_spo2 -> Double,
+        foot_spo2 -> Double,
+        murmur_grade -> Nullable<Integer>,
+        clinical_signs -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    screening_consents (id) {
+        id -> Text,
+        infant_id -> Text,
+        hospital_id -> Text,
+        programme -> Text,
+        decision -> Text,
+        guardian_name -> Text,
+        signed_at -> Timestamp,
+        recorded_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(dbs_cards -> infants (infant_id));
+diesel::joinable!(dbs_results -> dbs_cards (card_id));
+diesel::joinable!(dbs_interpretations -> dbs_cards (card_id));
+diesel::joinable!(hearing_screens -> infants (infant_id));
+diesel::joinable!(cchd_screens -> infants (infant_id));
+diesel::joinable!(screening_consents -> infants (infant_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    infants,
+    catalogue_versions,
+    dbs_cards,
+    dbs_results,
+    dbs_interpretations,
+    hearing_screens,
+    cchd_screens,
+    screening_consents,
+);

@@ -3,4 +3,5 @@
 
 pub mod accounts;
 pub mod bootstrap;
+pub mod catalogue;
 pub mod infants;

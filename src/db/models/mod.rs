@@ -2,8 +2,11 @@
 //! `&mut AnyConnection` and return `QueryResult`, so services can compose them in one transaction.
 
 pub mod api_client;
+pub mod catalogue;
+pub mod dbs;
 pub mod hospital;
 pub mod idempotency;
 pub mod infant;
 pub mod instance_secret;
+pub mod screens;
 pub mod user;

@@ -1,0 +1,177 @@
+//! `dbs_cards`, `dbs_results`, `dbs_interpretations`: blood-spot cards, their analyte values and
+//! every interpretation made of them. Card reads and writes take a [`Scope`].
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::AnyConnection;
+use crate::db::schema::{dbs_cards, dbs_interpretations, dbs_results};
+use crate::domain::principal::Scope;
+use crate::with_conn;
+
+/// A card row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = dbs_cards)]
+pub struct Card {
+    pub id: String,
+    pub infant_id: String,
+    pub hospital_id: String,
+    pub barcode: String,
+    pub collected_at: NaiveDateTime,
+    pub feeding: String,
+    pub transfusion: bool,
+    pub tpn: bool,
+    pub antibiotics: bool,
+    pub collector: String,
+    pub repeat_of: Option<String>,
+    pub received_at: Option<NaiveDateTime>,
+    pub quality: Option<String>,
+    pub quality_recorded_at: Option<NaiveDateTime>,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// One analyte value.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = dbs_results)]
+pub struct ResultRow {
+    pub card_id: String,
+    pub analyte: String,
+    pub value: f64,
+    pub unit: String,
+    pub reported_at: NaiveDateTime,
+}
+
+/// One interpretation; `detail` is the engine's output as JSON.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = dbs_interpretations)]
+pub struct InterpretationRow {
+    pub id: String,
+    pub card_id: String,
+    pub catalogue_version: String,
+    pub outcome: String,
+    pub tier: Option<String>,
+    pub detail: String,
+    pub interpreted_at: NaiveDateTime,
+}
+
+/// Inserts a card.
+pub fn insert_card(conn: &mut AnyConnection, row: &Card) -> QueryResult<()> {
+    diesel::insert_into(dbs_cards::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// A card by id within `scope`.
+pub fn get_card(conn: &mut AnyConnection, scope: &Scope, id: &str) -> QueryResult<Option<Card>> {
+    let mut q = dbs_cards::table.filter(dbs_cards::id.eq(id)).into_boxed();
+    if let Some(h) = scope.hospital_filter() {
+        q = q.filter(dbs_cards::hospital_id.eq(h.to_string()));
+    }
+    q.select(Card::as_select()).first(conn).optional()
+}
+
+/// A card by barcode within `scope`.
+pub fn find_by_barcode(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    barcode: &str,
+) -> QueryResult<Option<Card>> {
+    let mut q = dbs_cards::table
+        .filter(dbs_cards::barcode.eq(barcode))
+        .into_boxed();
+    if let Some(h) = scope.hospital_filter() {
+        q = q.filter(dbs_cards::hospital_id.eq(h.to_string()));
+    }
+    q.select(Card::as_select()).first(conn).optional()
+}
+
+/// An infant's cards, oldest first, within `scope`.
+pub fn cards_of_infant(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    infant_id: &str,
+) -> QueryResult<Vec<Card>> {
+    let mut q = dbs_cards::table
+        .filter(dbs_cards::infant_id.eq(infant_id))
+        .into_boxed();
+    if let Some(h) = scope.hospital_filter() {
+        q = q.filter(dbs_cards::hospital_id.eq(h.to_string()));
+    }
+    q.order(dbs_cards::collected_at.asc())
+        .select(Card::as_select())
+        .load(conn)
+}
+
+/// Records receipt and quality.
+pub fn set_receipt(
+    conn: &mut AnyConnection,
+    id: &str,
+    received_at: NaiveDateTime,
+    quality: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(dbs_cards::table.find(id))
+        .set((
+            dbs_cards::received_at.eq(Some(received_at)),
+            dbs_cards::quality.eq(Some(quality)),
+            dbs_cards::quality_recorded_at.eq(Some(now)),
+            dbs_cards::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// Replaces the given analytes' values of a card (a corrected value supersedes the old one).
+pub fn replace_results(
+    conn: &mut AnyConnection,
+    card_id: &str,
+    rows: &[ResultRow],
+) -> QueryResult<()> {
+    let analytes: Vec<&str> = rows.iter().map(|r| r.analyte.as_str()).collect();
+    diesel::delete(
+        dbs_results::table
+            .filter(dbs_results::card_id.eq(card_id))
+            .filter(dbs_results::analyte.eq_any(analytes)),
+    )
+    .execute(conn)?;
+    // Multi-row insert is not expressible on the connection enum; run it per backend.
+    with_conn!(conn, |c| diesel::insert_into(dbs_results::table)
+        .values(rows)
+        .execute(c))?;
+    Ok(())
+}
+
+/// All values of a card.
+pub fn results_of(conn: &mut AnyConnection, card_id: &str) -> QueryResult<Vec<ResultRow>> {
+    dbs_results::table
+        .filter(dbs_results::card_id.eq(card_id))
+        .order(dbs_results::analyte.asc())
+        .select(ResultRow::as_select())
+        .load(conn)
+}
+
+/// Stores an interpretation.
+pub fn insert_interpretation(conn: &mut AnyConnection, row: &InterpretationRow) -> QueryResult<()> {
+    diesel::insert_into(dbs_interpretations::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// The latest interpretation of a card.
+pub fn latest_interpretation(
+    conn: &mut AnyConnection,
+    card_id: &str,
+) -> QueryResult<Option<InterpretationRow>> {
+    dbs_interpretations::table
+        .filter(dbs_interpretations::card_id.eq(card_id))
+        .order((
+            dbs_interpretations::interpreted_at.desc(),
+            dbs_interpretations::id.desc(),
+        ))
+        .select(InterpretationRow::as_select())
+        .first(conn)
+        .optional()
+}

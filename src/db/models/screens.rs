@@ -1,0 +1,134 @@
+//! `hearing_screens`, `cchd_screens`, `screening_consents`: rows per test, measurement or
+//! guardian decision. Reads take a [`Scope`].
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::AnyConnection;
+use crate::db::schema::{cchd_screens, hearing_screens, screening_consents};
+use crate::domain::principal::Scope;
+
+/// A hearing test row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = hearing_screens)]
+pub struct HearingRow {
+    pub id: String,
+    pub infant_id: String,
+    pub hospital_id: String,
+    pub stage: String,
+    pub method: String,
+    pub left_ear: String,
+    pub right_ear: String,
+    pub tested_at: NaiveDateTime,
+    pub nicu_days: Option<i32>,
+    pub risk_factors: String,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// A pulse-oximetry measurement row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = cchd_screens)]
+pub struct CchdRow {
+    pub id: String,
+    pub infant_id: String,
+    pub hospital_id: String,
+    pub protocol: String,
+    pub measured_at: NaiveDateTime,
+    pub right_hand_spo2: f64,
+    pub foot_spo2: f64,
+    pub murmur_grade: Option<i32>,
+    pub clinical_signs: String,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// A consent or refusal row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = screening_consents)]
+pub struct ConsentRow {
+    pub id: String,
+    pub infant_id: String,
+    pub hospital_id: String,
+    pub programme: String,
+    pub decision: String,
+    pub guardian_name: String,
+    pub signed_at: NaiveDateTime,
+    pub recorded_by: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// Inserts a hearing test.
+pub fn insert_hearing(conn: &mut AnyConnection, row: &HearingRow) -> QueryResult<()> {
+    diesel::insert_into(hearing_screens::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// An infant's hearing tests within `scope`, oldest first.
+pub fn hearing_of(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    infant_id: &str,
+) -> QueryResult<Vec<HearingRow>> {
+    let mut q = hearing_screens::table
+        .filter(hearing_screens::infant_id.eq(infant_id))
+        .into_boxed();
+    if let Some(h) = scope.hospital_filter() {
+        q = q.filter(hearing_screens::hospital_id.eq(h.to_string()));
+    }
+    q.order(hearing_screens::tested_at.asc())
+        .select(HearingRow::as_select())
+        .load(conn)
+}
+
+/// Inserts a measurement.
+pub fn insert_cchd(conn: &mut AnyConnection, row: &CchdRow) -> QueryResult<()> {
+    diesel::insert_into(cchd_screens::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// An infant's measurements within `scope`, oldest first.
+pub fn cchd_of(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    infant_id: &str,
+) -> QueryResult<Vec<CchdRow>> {
+    let mut q = cchd_screens::table
+        .filter(cchd_screens::infant_id.eq(infant_id))
+        .into_boxed();
+    if let Some(h) = scope.hospital_filter() {
+        q = q.filter(cchd_screens::hospital_id.eq(h.to_string()));
+    }
+    q.order(cchd_screens::measured_at.asc())
+        .select(CchdRow::as_select())
+        .load(conn)
+}
+
+/// Inserts a consent or refusal.
+pub fn insert_consent(conn: &mut AnyConnection, row: &ConsentRow) -> QueryResult<()> {
+    diesel::insert_into(screening_consents::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// An infant's decisions within `scope`, oldest first.
+pub fn consents_of(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    infant_id: &str,
+) -> QueryResult<Vec<ConsentRow>> {
+    let mut q = screening_consents::table
+        .filter(screening_consents::infant_id.eq(infant_id))
+        .into_boxed();
+    if let Some(h) = scope.hospital_filter() {
+        q = q.filter(screening_consents::hospital_id.eq(h.to_string()));
+    }
+    q.order(screening_consents::signed_at.asc())
+        .select(ConsentRow::as_select())
+        .load(conn)
+}

@@ -3,5 +3,8 @@
 
 pub mod accounts;
 pub mod bootstrap;
+pub mod cards;
 pub mod catalogue;
 pub mod infants;
+pub mod screening;
+pub mod screens;

@@ -1,0 +1,337 @@
+//! Blood-spot cards: registration by the hospital, receipt and quality by the lab, analyte
+//! results (single or a whole plate) and their interpretation under the catalogue in force.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::db::models::dbs::{self, Card, InterpretationRow, ResultRow};
+use crate::db::models::infant::{self, Infant};
+use crate::db::{AnyConnection, now_micros, write_transaction};
+use crate::domain::catalogue::MarkerExpr;
+use crate::domain::ids::InfantId;
+use crate::domain::interpretation::{CardFacts, InfantFacts, Interpretation, Interpreter};
+use crate::domain::principal::{Principal, Scope};
+use crate::domain::validation::FieldErrors;
+use crate::error::{AppError, is_unique_violation};
+
+/// Feeding at collection.
+pub const FEEDING: [&str; 5] = ["breast", "formula", "mixed", "parenteral", "none"];
+
+/// A card as submitted.
+#[derive(Debug, Clone)]
+pub struct NewCard {
+    /// Infant.
+    pub infant_id: InfantId,
+    /// Unique barcode.
+    pub barcode: String,
+    /// Collection time.
+    pub collected_at: DateTime<Utc>,
+    /// Feeding status.
+    pub feeding: String,
+    /// Transfused before collection.
+    pub transfusion: bool,
+    /// On parenteral nutrition.
+    pub tpn: bool,
+    /// On antibiotics.
+    pub antibiotics: bool,
+    /// Who collected it.
+    pub collector: String,
+    /// Barcode of the card this one repeats.
+    pub repeat_of_barcode: Option<String>,
+}
+
+/// How the collection age compares with the catalogue's limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CollectionTiming {
+    /// Before the minimum age: a repeat card will be needed.
+    TooEarly,
+    /// Within the normal window.
+    OnTime,
+    /// After the normal window but before the last day.
+    Late,
+    /// After the last allowed day.
+    TooLate,
+}
+
+/// Classifies a collection age.
+pub fn timing(interp: &Interpreter, infant: &Infant, collected_at: DateTime<Utc>) -> (i64, CollectionTiming) {
+    let sp = &interp.catalogue().specimen;
+    let hours = (collected_at - infant.birth_at.and_utc()).num_minutes().div_euclid(60);
+    let t = if hours < sp.min_collection_age_hours {
+        CollectionTiming::TooEarly
+    } else if hours >= sp.max_collection_age_days * 24 {
+        CollectionTiming::TooLate
+    } else if hours >= sp.normal_collection_max_days * 24 {
+        CollectionTiming::Late
+    } else {
+        CollectionTiming::OnTime
+    };
+    (hours, t)
+}
+
+fn text_code(e: &mut FieldErrors, field: &str, v: &str) -> String {
+    let v = e.text(field, v, 32);
+    if !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        e.add(field, "may hold only letters, digits, - and _");
+    }
+    v
+}
+
+/// Registers a card for an infant the caller can see.
+pub fn register(
+    conn: &mut AnyConnection,
+    p: &Principal,
+    c: NewCard,
+    now: DateTime<Utc>,
+) -> Result<(Card, Infant), AppError> {
+    let scope = p.scope();
+    write_transaction(conn, |conn| {
+        let infant = infant::get(conn, &scope, &c.infant_id.to_string())?.ok_or(AppError::NotFound { entity: "infant" })?;
+        let mut e = FieldErrors::new();
+        let barcode = text_code(&mut e, "barcode", &c.barcode);
+        if c.collected_at > now + chrono::Duration::minutes(5) {
+            e.add("collected_at", "must not be in the future");
+        }
+        if c.collected_at < infant.birth_at.and_utc() {
+            e.add("collected_at", "must not be before the birth");
+        }
+        if !FEEDING.contains(&c.feeding.as_str()) {
+            e.add("feeding", format!("must be one of {}", FEEDING.join(", ")));
+        }
+        let collector = e.text("collector", &c.collector, 64);
+        let repeat_of = match &c.repeat_of_barcode {
+            None => None,
+            Some(b) => match dbs::find_by_barcode(conn, &scope, b)? {
+                Some(prev) if prev.infant_id == infant.id => Some(prev.id),
+                _ => {
+                    e.add("repeat_of_barcode", "no earlier card of this infant has this barcode");
+                    None
+                }
+            },
+        };
+        e.into_result().map_err(AppError::Validation)?;
+        let t = now_micros(now);
+        let card = Card {
+            id: uuid::Uuid::now_v7().to_string(),
+            infant_id: infant.id.clone(),
+            hospital_id: infant.hospital_id.clone(),
+            barcode,
+            collected_at: now_micros(c.collected_at),
+            feeding: c.feeding,
+            transfusion: c.transfusion,
+            tpn: c.tpn,
+            antibiotics: c.antibiotics,
+            collector,
+            repeat_of,
+            received_at: None,
+            quality: None,
+            quality_recorded_at: None,
+            created_by: p.key(),
+            created_at: t,
+            updated_at: t,
+        };
+        dbs::insert_card(conn, &card).map_err(|err| {
+            if is_unique_violation(&err) {
+                AppError::conflict("duplicate_barcode", Some("barcode"), "a card with this barcode is registered")
+            } else {
+                err.into()
+            }
+        })?;
+        Ok((card, infant))
+    })
+}
+
+/// Interprets a card with its stored results and stores the interpretation.
+pub fn interpret_and_store(
+    conn: &mut AnyConnection,
+    interp: &Interpreter,
+    card: &Card,
+    infant: &Infant,
+    now: DateTime<Utc>,
+) -> Result<Interpretation, AppError> {
+    let results: BTreeMap<String, f64> =
+        dbs::results_of(conn, &card.id)?.into_iter().map(|r| (r.analyte, r.value)).collect();
+    let facts = InfantFacts {
+        birth_at: infant.birth_at.and_utc(),
+        ga_weeks: i64::from(infant.gestational_age_weeks),
+        birth_weight_g: i64::from(infant.birth_weight_g),
+    };
+    let unsatisfactory_reason = card.quality.clone().filter(|q| q != "acceptable");
+    let card_facts = CardFacts {
+        collected_at: card.collected_at.and_utc(),
+        unsatisfactory_reason,
+        transfusion: card.transfusion,
+        tpn: card.tpn,
+    };
+    let result = interp.interpret(&facts, &card_facts, &results);
+    let outcome = serde_json::to_value(result.outcome).map_err(anyhow::Error::from)?;
+    let tier = result.tier.map(|t| format!("{t:?}"));
+    dbs::insert_interpretation(
+        conn,
+        &InterpretationRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            card_id: card.id.clone(),
+            catalogue_version: result.catalogue_version.clone(),
+            outcome: outcome.as_str().unwrap_or_default().to_string(),
+            tier,
+            detail: serde_json::to_string(&result).map_err(anyhow::Error::from)?,
+            interpreted_at: now_micros(now),
+        },
+    )?;
+    Ok(result)
+}
+
+/// Records lab receipt and quality (`acceptable` or a catalogue reason), then re-interprets.
+pub fn receive(
+    conn: &mut AnyConnection,
+    interp: &Interpreter,
+    barcode: &str,
+    received_at: DateTime<Utc>,
+    quality: &str,
+    now: DateTime<Utc>,
+) -> Result<(Card, Interpretation), AppError> {
+    let scope = Scope::unrestricted();
+    write_transaction(conn, |conn| {
+        let card = dbs::find_by_barcode(conn, &scope, barcode)?.ok_or(AppError::NotFound { entity: "card" })?;
+        let mut e = FieldErrors::new();
+        let reasons = &interp.catalogue().specimen.unsatisfactory_reasons;
+        if quality != "acceptable" && !reasons.iter().any(|r| r.code == quality) {
+            let codes: Vec<&str> = reasons.iter().map(|r| r.code.as_str()).collect();
+            e.add("quality", format!("must be acceptable or one of {}", codes.join(", ")));
+        }
+        if received_at < card.collected_at.and_utc() {
+            e.add("received_at", "must not be before collection");
+        }
+        if received_at > now + chrono::Duration::minutes(5) {
+            e.add("received_at", "must not be in the future");
+        }
+        e.into_result().map_err(AppError::Validation)?;
+        let t = now_micros(now);
+        dbs::set_receipt(conn, &card.id, now_micros(received_at), quality, t)?;
+        let card = dbs::get_card(conn, &scope, &card.id)?.ok_or(AppError::NotFound { entity: "card" })?;
+        let infant = infant::get(conn, &scope, &card.infant_id)?.ok_or(AppError::NotFound { entity: "infant" })?;
+        let i = interpret_and_store(conn, interp, &card, &infant, now)?;
+        Ok((card, i))
+    })
+}
+
+/// One analyte value as submitted.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResultInput {
+    /// Analyte code, or a ratio marker of the catalogue (e.g. `Phe/Tyr`).
+    pub analyte: String,
+    /// Value.
+    pub value: f64,
+    /// Unit; must match the catalogue (`ratio` for ratios).
+    pub unit: String,
+}
+
+/// The outcome of one card in a results request.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CardResultOutcome {
+    /// Barcode.
+    pub barcode: String,
+    /// `accepted` or `rejected`.
+    pub status: &'static str,
+    /// Why it was rejected, per field.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors: BTreeMap<String, Vec<String>>,
+    /// The interpretation, when accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interpretation: Option<Interpretation>,
+}
+
+/// Checks a card's values against the catalogue.
+fn check_results(interp: &Interpreter, results: &[ResultInput]) -> Result<(), FieldErrors> {
+    let cat = interp.catalogue();
+    let ratios: BTreeSet<&str> = cat
+        .rules
+        .iter()
+        .flat_map(|r| r.criteria.iter())
+        .filter(|c| matches!(MarkerExpr::parse(&c.marker), Ok(MarkerExpr::Ratio(..))))
+        .map(|c| c.marker.as_str())
+        .collect();
+    let mut e = FieldErrors::new();
+    if results.is_empty() {
+        e.add("results", "at least one value is required");
+    }
+    let mut seen = BTreeSet::new();
+    for (i, r) in results.iter().enumerate() {
+        let f = format!("results[{i}]");
+        if !seen.insert(r.analyte.as_str()) {
+            e.add(format!("{f}.analyte"), format!("{} appears twice", r.analyte));
+        }
+        let unit = match cat.analyte(&r.analyte) {
+            Some(a) => Some(a.unit.as_str()),
+            None if ratios.contains(r.analyte.as_str()) => Some("ratio"),
+            None => {
+                e.add(format!("{f}.analyte"), format!("unknown analyte {}", r.analyte));
+                None
+            }
+        };
+        if let Some(u) = unit.filter(|u| *u != r.unit) {
+            e.add(format!("{f}.unit"), format!("must be {u}"));
+        }
+        if !r.value.is_finite() || r.value < 0.0 {
+            e.add(format!("{f}.value"), "must be a non-negative number");
+        }
+    }
+    e.into_result()
+}
+
+/// Stores and interprets one card's results in its own transaction; a rejected card changes
+/// nothing and does not stop the others.
+pub fn submit_card_results(
+    conn: &mut AnyConnection,
+    interp: &Interpreter,
+    barcode: &str,
+    results: &[ResultInput],
+    now: DateTime<Utc>,
+) -> CardResultOutcome {
+    let rejected = |errors: FieldErrors| CardResultOutcome {
+        barcode: barcode.to_string(),
+        status: "rejected",
+        errors: errors.0,
+        interpretation: None,
+    };
+    if let Err(e) = check_results(interp, results) {
+        return rejected(e);
+    }
+    let scope = Scope::unrestricted();
+    let outcome = write_transaction(conn, |conn| {
+        let Some(card) = dbs::find_by_barcode(conn, &scope, barcode)? else {
+            return Err(AppError::invalid("barcode", "unknown barcode"));
+        };
+        let infant = infant::get(conn, &scope, &card.infant_id)?.ok_or(AppError::NotFound { entity: "infant" })?;
+        let t = now_micros(now);
+        let rows: Vec<ResultRow> = results
+            .iter()
+            .map(|r| ResultRow {
+                card_id: card.id.clone(),
+                analyte: r.analyte.clone(),
+                value: r.value,
+                unit: r.unit.clone(),
+                reported_at: t,
+            })
+            .collect();
+        dbs::replace_results(conn, &card.id, &rows)?;
+        interpret_and_store(conn, interp, &card, &infant, now)
+    });
+    match outcome {
+        Ok(i) => CardResultOutcome {
+            barcode: barcode.to_string(),
+            status: "accepted",
+            errors: BTreeMap::new(),
+            interpretation: Some(i),
+        },
+        Err(AppError::Validation(e)) => rejected(e),
+        Err(other) => {
+            tracing::error!(error.code = other.code(), "card results failed");
+            rejected(FieldErrors::single("card", "could not be stored; retry"))
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Hearing tests, pulse-oximetry measurements and consent decisions, each recorded for an infant
+//! the caller can see, then assessed against the catalogue's pathway.
+
+use chrono::{DateTime, Utc};
+
+use crate::db::models::infant::{self, Infant};
+use crate::db::models::screens::{self, CchdRow, ConsentRow, HearingRow};
+use crate::db::{AnyConnection, now_micros, write_transaction};
+use crate::domain::catalogue::{Catalogue, Programme};
+use crate::domain::cchd::{self, CchdMeasurement, CchdOutcome};
+use crate::domain::hearing::{self, EarResult, HearingAssessment, HearingInfant, HearingMethod, HearingStage, HearingTest};
+use crate::domain::ids::InfantId;
+use crate::domain::principal::{Principal, Scope};
+use crate::domain::validation::FieldErrors;
+use crate::error::AppError;
+
+fn visible_infant(conn: &mut AnyConnection, scope: &Scope, id: &InfantId) -> Result<Infant, AppError> {
+    infant::get(conn, scope, &id.to_string())?.ok_or(AppError::NotFound { entity: "infant" })
+}
+
+fn check_time(e: &mut FieldErrors, field: &str, at: DateTime<Utc>, infant: &Infant, now: DateTime<Utc>) {
+    if at > now + chrono::Duration::minutes(5) {
+        e.add(field, "must not be in the future");
+    }
+    if at < infant.birth_at.and_utc() {
+        e.add(field, "must not be before the birth");
+    }
+}
+
+fn text<T: serde::Serialize>(v: T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, AppError> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|e| AppError::Unexpected(e.into()))
+}
+
+/// A hearing test as submitted.
+#[derive(Debug, Clone)]
+pub struct HearingInput {
+    /// Test.
+    pub test: HearingTest,
+    /// NICU days, when known.
+    pub nicu_days: Option<i64>,
+    /// Risk factors.
+    pub risk_factors: Vec<String>,
+}
+
+/// Records a hearing test and returns the pathway assessment.
+pub fn record_hearing(
+    conn: &mut AnyConnection,
+    cat: &Catalogue,
+    p: &Principal,
+    infant_id: &InfantId,
+    h: HearingInput,
+    now: DateTime<Utc>,
+) -> Result<HearingAssessment, AppError> {
+    let scope = p.scope();
+    write_transaction(conn, |conn| {
+        let infant = visible_infant(conn, &scope, infant_id)?;
+        let mut e = FieldErrors::new();
+        check_time(&mut e, "tested_at", h.test.tested_at, &infant, now);
+        let diagnostic = h.test.stage == HearingStage::Diagnostic;
+        if diagnostic != (h.test.method == HearingMethod::Diagnostic) {
+            e.add("method", "DIAGNOSTIC is the method of the diagnostic stage, and only of it");
+        }
+        if h.nicu_days.is_some_and(|d| !(0..=365).contains(&d)) {
+            e.add("nicu_days", "must be between 0 and 365");
+        }
+        for (i, r) in h.risk_factors.iter().enumerate() {
+            if !cat.hearing.risk_factors.contains(r) {
+                e.add(format!("risk_factors[{i}]"), format!("must be one of {}", cat.hearing.risk_factors.join(", ")));
+            }
+        }
+        e.into_result().map_err(AppError::Validation)?;
+        let row = HearingRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            infant_id: infant.id.clone(),
+            hospital_id: infant.hospital_id.clone(),
+            stage: text(h.test.stage),
+            method: text(h.test.method),
+            left_ear: text(h.test.left),
+            right_ear: text(h.test.right),
+            tested_at: now_micros(h.test.tested_at),
+            nicu_days: h.nicu_days.and_then(|d| i32::try_from(d).ok()),
+            risk_factors: serde_json::to_string(&h.risk_factors).map_err(anyhow::Error::from)?,
+            created_by: p.key(),
+            created_at: now_micros(now),
+        };
+        screens::insert_hearing(conn, &row)?;
+        hearing_assessment(conn, cat, &scope, &infant, now)
+    })
+}
+
+/// The hearing pathway of an infant from all its tests.
+pub fn hearing_assessment(
+    conn: &mut AnyConnection,
+    cat: &Catalogue,
+    scope: &Scope,
+    infant: &Infant,
+    now: DateTime<Utc>,
+) -> Result<HearingAssessment, AppError> {
+    let rows = screens::hearing_of(conn, scope, &infant.id)?;
+    let mut risk_factors: Vec<String> = vec![];
+    let mut nicu_days = None;
+    let mut tests = vec![];
+    for r in &rows {
+        for f in serde_json::from_str::<Vec<String>>(&r.risk_factors).unwrap_or_default() {
+            if !risk_factors.contains(&f) {
+                risk_factors.push(f);
+            }
+        }
+        nicu_days = r.nicu_days.map(i64::from).or(nicu_days);
+        tests.push(HearingTest {
+            stage: parse::<HearingStage>(&r.stage)?,
+            method: parse::<HearingMethod>(&r.method)?,
+            left: parse::<EarResult>(&r.left_ear)?,
+            right: parse::<EarResult>(&r.right_ear)?,
+            tested_at: r.tested_at.and_utc(),
+        });
+    }
+    let who = HearingInfant { birth_at: infant.birth_at.and_utc(), nicu_days, risk_factors };
+    Ok(hearing::assess(&cat.hearing, &who, &tests, now))
+}
+
+/// Records a pulse-oximetry measurement and returns the protocol's outcome over the infant's
+/// measurements under that protocol.
+pub fn record_cchd(
+    conn: &mut AnyConnection,
+    cat: &Catalogue,
+    p: &Principal,
+    infant_id: &InfantId,
+    protocol: Option<String>,
+    m: CchdMeasurement,
+    now: DateTime<Utc>,
+) -> Result<(String, CchdOutcome, Vec<String>), AppError> {
+    let scope = p.scope();
+    let protocol = protocol.unwrap_or_else(|| cat.cchd.default_protocol.clone());
+    write_transaction(conn, |conn| {
+        let infant = visible_infant(conn, &scope, infant_id)?;
+        let mut e = FieldErrors::new();
+        if cat.cchd_protocol(&protocol).is_none() {
+            let codes: Vec<&str> = cat.cchd.protocols.iter().map(|p| p.code.as_str()).collect();
+            e.add("protocol", format!("must be one of {}", codes.join(", ")));
+        }
+        check_time(&mut e, "measured_at", m.measured_at, &infant, now);
+        for (f, v) in [("right_hand_spo2", m.right_hand_spo2), ("foot_spo2", m.foot_spo2)] {
+            if !(50.0..=100.0).contains(&v) {
+                e.add(f, "must be between 50 and 100 (%)");
+            }
+        }
+        if m.murmur_grade.is_some_and(|g| !(0..=6).contains(&g)) {
+            e.add("murmur_grade", "must be between 0 and 6");
+        }
+        e.into_result().map_err(AppError::Validation)?;
+        screens::insert_cchd(
+            conn,
+            &CchdRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                infant_id: infant.id.clone(),
+                hospital_id: infant.hospital_id.clone(),
+                protocol: protocol.clone(),
+                measured_at: now_micros(m.measured_at),
+                right_hand_spo2: m.right_hand_spo2,
+                foot_spo2: m.foot_spo2,
+                murmur_grade: m.murmur_grade.and_then(|g| i32::try_from(g).ok()),
+                clinical_signs: serde_json::to_string(&m.clinical_signs).map_err(anyhow::Error::from)?,
+                created_by: p.key(),
+                created_at: now_micros(now),
+            },
+        )?;
+        let (outcome, notes) = cchd_outcome(conn, cat, &scope, &infant)?;
+        Ok((protocol.clone(), outcome, notes))
+    })
+}
+
+/// The heart-screen outcome: the protocol of the latest measurement over all measurements made
+/// under it.
+pub fn cchd_outcome(
+    conn: &mut AnyConnection,
+    cat: &Catalogue,
+    scope: &Scope,
+    infant: &Infant,
+) -> Result<(CchdOutcome, Vec<String>), AppError> {
+    let rows = screens::cchd_of(conn, scope, &infant.id)?;
+    let Some(last) = rows.last() else {
+        return Ok((CchdOutcome::Pending, vec![]));
+    };
+    let Some(protocol) = cat.cchd_protocol(&last.protocol) else {
+        return Ok((CchdOutcome::Pending, vec![format!("protocol {} is not in this catalogue", last.protocol)]));
+    };
+    let ms: Vec<CchdMeasurement> = rows
+        .iter()
+        .filter(|r| r.protocol == last.protocol)
+        .map(|r| CchdMeasurement {
+            measured_at: r.measured_at.and_utc(),
+            right_hand_spo2: r.right_hand_spo2,
+            foot_spo2: r.foot_spo2,
+            murmur_grade: r.murmur_grade.map(i64::from),
+            clinical_signs: serde_json::from_str(&r.clinical_signs).unwrap_or_default(),
+        })
+        .collect();
+    Ok(cchd::evaluate(protocol, infant.birth_at.and_utc(), &ms))
+}
+
+/// A guardian's decision as submitted.
+#[derive(Debug, Clone)]
+pub struct ConsentInput {
+    /// Programme.
+    pub programme: Programme,
+    /// `consent` or `refusal`.
+    pub decision: String,
+    /// Who signed.
+    pub guardian_name: String,
+    /// When.
+    pub signed_at: DateTime<Utc>,
+}
+
+/// Records a consent or refusal; the latest decision per programme is the one in force.
+pub fn record_consent(
+    conn: &mut AnyConnection,
+    p: &Principal,
+    infant_id: &InfantId,
+    c: ConsentInput,
+    now: DateTime<Utc>,
+) -> Result<ConsentRow, AppError> {
+    let scope = p.scope();
+    write_transaction(conn, |conn| {
+        let infant = visible_infant(conn, &scope, infant_id)?;
+        let mut e = FieldErrors::new();
+        if !matches!(c.decision.as_str(), "consent" | "refusal") {
+            e.add("decision", "must be consent or refusal");
+        }
+        let guardian_name = e.text("guardian_name", &c.guardian_name, 64);
+        if c.signed_at > now + chrono::Duration::minutes(5) {
+            e.add("signed_at", "must not be in the future");
+        }
+        e.into_result().map_err(AppError::Validation)?;
+        let row = ConsentRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            infant_id: infant.id.clone(),
+            hospital_id: infant.hospital_id.clone(),
+            programme: text(c.programme),
+            decision: c.decision,
+            guardian_name,
+            signed_at: now_micros(c.signed_at),
+            recorded_by: p.key(),
+            created_at: now_micros(now),
+        };
+        screens::insert_consent(conn, &row)?;
+        Ok(row)
+    })
+}

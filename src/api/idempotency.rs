@@ -62,7 +62,12 @@ pub async fn idempotency(
         .cloned()
         .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("application state missing")))?;
 
-    let limit = state.settings.server.body_limit_bytes;
+    // The largest limit of any route; the handler's extractor applies the route's own.
+    let limit = state
+        .settings
+        .server
+        .bulk_body_limit_bytes
+        .max(state.settings.server.body_limit_bytes);
     let body = read_limited(&mut req.take_payload(), limit).await?;
     req.set_payload(Payload::from(body.clone()));
     let path = req.path().to_string();

@@ -12,18 +12,25 @@ use serde::de::DeserializeOwned;
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// A deserialised JSON body.
+/// A deserialised JSON body. `BULK = true` selects `server.bulk_body_limit_bytes` (lab plates)
+/// instead of `server.body_limit_bytes`.
 #[derive(Debug)]
-pub struct ApiJson<T>(pub T);
+pub struct ApiJson<T, const BULK: bool = false>(pub T);
 
-impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+impl<T: DeserializeOwned + 'static, const BULK: bool> FromRequest for ApiJson<T, BULK> {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limit = req
             .app_data::<web::Data<AppState>>()
-            .map_or(256 * 1024, |s| s.settings.server.body_limit_bytes);
+            .map_or(256 * 1024, |s| {
+                if BULK {
+                    s.settings.server.bulk_body_limit_bytes
+                } else {
+                    s.settings.server.body_limit_bytes
+                }
+            });
         let is_json = req
             .headers()
             .get(header::CONTENT_TYPE)

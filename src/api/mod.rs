@@ -2,6 +2,8 @@
 //! call a service inside [`crate::db::run`], and shape the response; they never build queries.
 
 pub mod auth;
+pub mod cards;
+pub mod catalogue;
 pub mod clients;
 pub mod health;
 pub mod hospitals;
@@ -9,6 +11,7 @@ pub mod idempotency;
 pub mod infants;
 pub mod json;
 pub mod observe;
+pub mod screens;
 pub mod users;
 
 use std::str::FromStr;
@@ -36,6 +39,10 @@ pub fn path_id<T: FromStr>(raw: &str, entity: &'static str) -> Result<T, AppErro
         users::create_user, users::list_users, users::get_user, users::update_user,
         clients::create_client, clients::list_clients, clients::update_client, clients::rotate_client_secret,
         infants::create_infant, infants::list_infants, infants::get_infant, infants::update_infant,
+        catalogue::current_catalogue, catalogue::list_catalogue_versions, catalogue::get_catalogue, catalogue::publish_catalogue,
+        cards::create_card, cards::get_card, cards::receive_card, cards::submit_results,
+        screens::create_hearing_screen, screens::create_cchd_screen, screens::create_consent,
+        screens::get_screening_summary, screens::list_missed_screens,
     ),
     modifiers(&ApiModifier),
     tags(
@@ -44,6 +51,9 @@ pub fn path_id<T: FromStr>(raw: &str, entity: &'static str) -> Result<T, AppErro
         (name = "users", description = "Staff accounts"),
         (name = "clients", description = "Hospital REST clients"),
         (name = "infants", description = "Registered births"),
+        (name = "catalogue", description = "Versioned condition catalogue"),
+        (name = "cards", description = "Blood-spot cards, lab receipt and results"),
+        (name = "screening", description = "Hearing and heart screens, consent, summaries, missed screens"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -107,7 +117,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(infants::create_infant)
             .service(infants::list_infants)
             .service(infants::get_infant)
-            .service(infants::update_infant),
+            .service(infants::update_infant)
+            .service(catalogue::current_catalogue)
+            .service(catalogue::list_catalogue_versions)
+            .service(catalogue::get_catalogue)
+            .service(catalogue::publish_catalogue)
+            .service(cards::create_card)
+            .service(cards::get_card)
+            .service(cards::receive_card)
+            .service(cards::submit_results)
+            .service(screens::create_hearing_screen)
+            .service(screens::create_cchd_screen)
+            .service(screens::create_consent)
+            .service(screens::get_screening_summary)
+            .service(screens::list_missed_screens),
     )
     .service(health::healthz)
     .service(health::readyz)

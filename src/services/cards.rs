@@ -57,9 +57,15 @@ pub enum CollectionTiming {
 }
 
 /// Classifies a collection age.
-pub fn timing(interp: &Interpreter, infant: &Infant, collected_at: DateTime<Utc>) -> (i64, CollectionTiming) {
+pub fn timing(
+    interp: &Interpreter,
+    infant: &Infant,
+    collected_at: DateTime<Utc>,
+) -> (i64, CollectionTiming) {
     let sp = &interp.catalogue().specimen;
-    let hours = (collected_at - infant.birth_at.and_utc()).num_minutes().div_euclid(60);
+    let hours = (collected_at - infant.birth_at.and_utc())
+        .num_minutes()
+        .div_euclid(60);
     let t = if hours < sp.min_collection_age_hours {
         CollectionTiming::TooEarly
     } else if hours >= sp.max_collection_age_days * 24 {
@@ -74,7 +80,10 @@ pub fn timing(interp: &Interpreter, infant: &Infant, collected_at: DateTime<Utc>
 
 fn text_code(e: &mut FieldErrors, field: &str, v: &str) -> String {
     let v = e.text(field, v, 32);
-    if !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if !v
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         e.add(field, "may hold only letters, digits, - and _");
     }
     v
@@ -89,7 +98,8 @@ pub fn register(
 ) -> Result<(Card, Infant), AppError> {
     let scope = p.scope();
     write_transaction(conn, |conn| {
-        let infant = infant::get(conn, &scope, &c.infant_id.to_string())?.ok_or(AppError::NotFound { entity: "infant" })?;
+        let infant = infant::get(conn, &scope, &c.infant_id.to_string())?
+            .ok_or(AppError::NotFound { entity: "infant" })?;
         let mut e = FieldErrors::new();
         let barcode = text_code(&mut e, "barcode", &c.barcode);
         if c.collected_at > now + chrono::Duration::minutes(5) {
@@ -107,7 +117,10 @@ pub fn register(
             Some(b) => match dbs::find_by_barcode(conn, &scope, b)? {
                 Some(prev) if prev.infant_id == infant.id => Some(prev.id),
                 _ => {
-                    e.add("repeat_of_barcode", "no earlier card of this infant has this barcode");
+                    e.add(
+                        "repeat_of_barcode",
+                        "no earlier card of this infant has this barcode",
+                    );
                     None
                 }
             },
@@ -135,7 +148,11 @@ pub fn register(
         };
         dbs::insert_card(conn, &card).map_err(|err| {
             if is_unique_violation(&err) {
-                AppError::conflict("duplicate_barcode", Some("barcode"), "a card with this barcode is registered")
+                AppError::conflict(
+                    "duplicate_barcode",
+                    Some("barcode"),
+                    "a card with this barcode is registered",
+                )
             } else {
                 err.into()
             }
@@ -152,8 +169,10 @@ pub fn interpret_and_store(
     infant: &Infant,
     now: DateTime<Utc>,
 ) -> Result<Interpretation, AppError> {
-    let results: BTreeMap<String, f64> =
-        dbs::results_of(conn, &card.id)?.into_iter().map(|r| (r.analyte, r.value)).collect();
+    let results: BTreeMap<String, f64> = dbs::results_of(conn, &card.id)?
+        .into_iter()
+        .map(|r| (r.analyte, r.value))
+        .collect();
     let facts = InfantFacts {
         birth_at: infant.birth_at.and_utc(),
         ga_weeks: i64::from(infant.gestational_age_weeks),
@@ -195,12 +214,16 @@ pub fn receive(
 ) -> Result<(Card, Interpretation), AppError> {
     let scope = Scope::unrestricted();
     write_transaction(conn, |conn| {
-        let card = dbs::find_by_barcode(conn, &scope, barcode)?.ok_or(AppError::NotFound { entity: "card" })?;
+        let card = dbs::find_by_barcode(conn, &scope, barcode)?
+            .ok_or(AppError::NotFound { entity: "card" })?;
         let mut e = FieldErrors::new();
         let reasons = &interp.catalogue().specimen.unsatisfactory_reasons;
         if quality != "acceptable" && !reasons.iter().any(|r| r.code == quality) {
             let codes: Vec<&str> = reasons.iter().map(|r| r.code.as_str()).collect();
-            e.add("quality", format!("must be acceptable or one of {}", codes.join(", ")));
+            e.add(
+                "quality",
+                format!("must be acceptable or one of {}", codes.join(", ")),
+            );
         }
         if received_at < card.collected_at.and_utc() {
             e.add("received_at", "must not be before collection");
@@ -211,8 +234,10 @@ pub fn receive(
         e.into_result().map_err(AppError::Validation)?;
         let t = now_micros(now);
         dbs::set_receipt(conn, &card.id, now_micros(received_at), quality, t)?;
-        let card = dbs::get_card(conn, &scope, &card.id)?.ok_or(AppError::NotFound { entity: "card" })?;
-        let infant = infant::get(conn, &scope, &card.infant_id)?.ok_or(AppError::NotFound { entity: "infant" })?;
+        let card =
+            dbs::get_card(conn, &scope, &card.id)?.ok_or(AppError::NotFound { entity: "card" })?;
+        let infant = infant::get(conn, &scope, &card.infant_id)?
+            .ok_or(AppError::NotFound { entity: "infant" })?;
         let i = interpret_and_store(conn, interp, &card, &infant, now)?;
         Ok((card, i))
     })
@@ -263,13 +288,19 @@ fn check_results(interp: &Interpreter, results: &[ResultInput]) -> Result<(), Fi
     for (i, r) in results.iter().enumerate() {
         let f = format!("results[{i}]");
         if !seen.insert(r.analyte.as_str()) {
-            e.add(format!("{f}.analyte"), format!("{} appears twice", r.analyte));
+            e.add(
+                format!("{f}.analyte"),
+                format!("{} appears twice", r.analyte),
+            );
         }
         let unit = match cat.analyte(&r.analyte) {
             Some(a) => Some(a.unit.as_str()),
             None if ratios.contains(r.analyte.as_str()) => Some("ratio"),
             None => {
-                e.add(format!("{f}.analyte"), format!("unknown analyte {}", r.analyte));
+                e.add(
+                    format!("{f}.analyte"),
+                    format!("unknown analyte {}", r.analyte),
+                );
                 None
             }
         };
@@ -306,7 +337,8 @@ pub fn submit_card_results(
         let Some(card) = dbs::find_by_barcode(conn, &scope, barcode)? else {
             return Err(AppError::invalid("barcode", "unknown barcode"));
         };
-        let infant = infant::get(conn, &scope, &card.infant_id)?.ok_or(AppError::NotFound { entity: "infant" })?;
+        let infant = infant::get(conn, &scope, &card.infant_id)?
+            .ok_or(AppError::NotFound { entity: "infant" })?;
         let t = now_micros(now);
         let rows: Vec<ResultRow> = results
             .iter()

@@ -111,11 +111,18 @@ pub struct ScreeningSummary {
 }
 
 fn latest_decision(consents: &[ConsentRow], p: &str) -> Option<String> {
-    consents.iter().filter(|c| c.programme == p).max_by_key(|c| c.signed_at).map(|c| c.decision.clone())
+    consents
+        .iter()
+        .filter(|c| c.programme == p)
+        .max_by_key(|c| c.signed_at)
+        .map(|c| c.decision.clone())
 }
 
 fn action(a: &str, due_by: Option<DateTime<Utc>>) -> Option<NextAction> {
-    Some(NextAction { action: a.into(), due_by })
+    Some(NextAction {
+        action: a.into(),
+        due_by,
+    })
 }
 
 /// Builds the summary of an infant the caller can see.
@@ -127,17 +134,14 @@ pub fn summary(
     now: DateTime<Utc>,
 ) -> Result<ScreeningSummary, AppError> {
     let cat = interp.catalogue();
-    let infant = infant::get(conn, scope, infant_id)?.ok_or(AppError::NotFound { entity: "infant" })?;
+    let infant =
+        infant::get(conn, scope, infant_id)?.ok_or(AppError::NotFound { entity: "infant" })?;
     let birth = infant.birth_at.and_utc();
     let consents = screens::consents_of(conn, scope, &infant.id)?;
 
     let mut cards = vec![];
     for c in dbs::cards_of_infant(conn, scope, &infant.id)? {
-        let interpretation = match dbs::latest_interpretation(conn, &c.id)? {
-            Some(r) => Some(serde_json::from_str(&r.detail).map_err(anyhow::Error::from)?),
-            None => None,
-        };
-        cards.push(card_summary(interp, &infant, c, interpretation));
+        cards.push(card(conn, interp, scope, &c.id)?);
     }
     let dbs_consent = latest_decision(&consents, "DBS");
     let dbs = dbs_status(cat, birth, &cards, dbs_consent, now);
@@ -154,10 +158,15 @@ pub fn summary(
                 HearingStatus::Missed => ProgrammeStatus::Missed,
                 HearingStatus::Pass => ProgrammeStatus::Pass,
                 HearingStatus::RescreenDue => ProgrammeStatus::NeedsRepeat,
-                HearingStatus::DiagnosisDue | HearingStatus::InterventionDue => ProgrammeStatus::Positive,
+                HearingStatus::DiagnosisDue | HearingStatus::InterventionDue => {
+                    ProgrammeStatus::Positive
+                }
             }
         },
-        next_action: assessment.next_action.as_deref().and_then(|a| action(a, assessment.due_by)),
+        next_action: assessment
+            .next_action
+            .as_deref()
+            .and_then(|a| action(a, assessment.due_by)),
         consent: hear_consent,
     };
 
@@ -169,13 +178,31 @@ pub fn summary(
     let (status, next) = match &outcome {
         _ if cchd_consent.as_deref() == Some("refusal") => (ProgrammeStatus::Refused, None),
         CchdOutcome::Pass => (ProgrammeStatus::Pass, None),
-        CchdOutcome::Positive { .. } => (ProgrammeStatus::Positive, action("echocardiography", Some(echo_by))),
-        CchdOutcome::RepeatNeeded { due_by, .. } => (ProgrammeStatus::NeedsRepeat, action("repeat_oximetry", Some(*due_by))),
-        CchdOutcome::Pending if !cchd_rows.is_empty() => (ProgrammeStatus::InProgress, action("oximetry", Some(screen_by))),
-        CchdOutcome::Pending if now >= screen_by => (ProgrammeStatus::Missed, action("oximetry", Some(screen_by))),
-        CchdOutcome::Pending => (ProgrammeStatus::NotYetScreened, action("oximetry", Some(screen_by))),
+        CchdOutcome::Positive { .. } => (
+            ProgrammeStatus::Positive,
+            action("echocardiography", Some(echo_by)),
+        ),
+        CchdOutcome::RepeatNeeded { due_by, .. } => (
+            ProgrammeStatus::NeedsRepeat,
+            action("repeat_oximetry", Some(*due_by)),
+        ),
+        CchdOutcome::Pending if !cchd_rows.is_empty() => (
+            ProgrammeStatus::InProgress,
+            action("oximetry", Some(screen_by)),
+        ),
+        CchdOutcome::Pending if now >= screen_by => {
+            (ProgrammeStatus::Missed, action("oximetry", Some(screen_by)))
+        }
+        CchdOutcome::Pending => (
+            ProgrammeStatus::NotYetScreened,
+            action("oximetry", Some(screen_by)),
+        ),
     };
-    let cchd = ProgrammeSummary { status, consent: cchd_consent, next_action: next };
+    let cchd = ProgrammeSummary {
+        status,
+        consent: cchd_consent,
+        next_action: next,
+    };
 
     Ok(ScreeningSummary {
         infant_id: infant.id.clone(),
@@ -191,7 +218,29 @@ pub fn summary(
     })
 }
 
-fn card_summary(interp: &Interpreter, infant: &Infant, c: Card, interpretation: Option<Interpretation>) -> CardSummary {
+/// One card with its latest interpretation, within `scope`.
+pub fn card(
+    conn: &mut AnyConnection,
+    interp: &Interpreter,
+    scope: &Scope,
+    id: &str,
+) -> Result<CardSummary, AppError> {
+    let c = dbs::get_card(conn, scope, id)?.ok_or(AppError::NotFound { entity: "card" })?;
+    let infant =
+        infant::get(conn, scope, &c.infant_id)?.ok_or(AppError::NotFound { entity: "infant" })?;
+    let interpretation = match dbs::latest_interpretation(conn, &c.id)? {
+        Some(r) => Some(serde_json::from_str(&r.detail).map_err(anyhow::Error::from)?),
+        None => None,
+    };
+    Ok(card_summary(interp, &infant, c, interpretation))
+}
+
+fn card_summary(
+    interp: &Interpreter,
+    infant: &Infant,
+    c: Card,
+    interpretation: Option<Interpretation>,
+) -> CardSummary {
     let (hours, t) = timing(interp, infant, c.collected_at.and_utc());
     CardSummary {
         id: c.id,
@@ -219,28 +268,44 @@ fn dbs_status(
         (ProgrammeStatus::Refused, None)
     } else {
         match cards.last().map(|c| (c, c.interpretation.as_ref())) {
-            None if now >= birth + Duration::days(sp.normal_collection_max_days) => {
-                (ProgrammeStatus::Missed, action("collect_card", Some(last_day)))
-            }
+            None if now >= birth + Duration::days(sp.normal_collection_max_days) => (
+                ProgrammeStatus::Missed,
+                action("collect_card", Some(last_day)),
+            ),
             None => (
                 ProgrammeStatus::NotYetScreened,
-                action("collect_card", Some(birth + Duration::days(sp.normal_collection_max_days))),
+                action(
+                    "collect_card",
+                    Some(birth + Duration::days(sp.normal_collection_max_days)),
+                ),
             ),
             Some((_, None)) => (ProgrammeStatus::InProgress, action("lab_result", None)),
             Some((_, Some(i))) => match i.outcome {
-                CardOutcome::AwaitingResults => (ProgrammeStatus::InProgress, action("lab_result", None)),
-                CardOutcome::Critical | CardOutcome::Positive => (ProgrammeStatus::Positive, action("recall", None)),
-                CardOutcome::BorderlineRepeat | CardOutcome::UnsatisfactoryRecollect | CardOutcome::TooEarlyRepeat => {
-                    (ProgrammeStatus::NeedsRepeat, action("repeat_card", Some(last_day)))
+                CardOutcome::AwaitingResults => {
+                    (ProgrammeStatus::InProgress, action("lab_result", None))
                 }
-                CardOutcome::Normal if !i.protocol_repeat_reasons.is_empty() => {
-                    (ProgrammeStatus::NeedsRepeat, action("protocol_repeat_card", None))
+                CardOutcome::Critical | CardOutcome::Positive => {
+                    (ProgrammeStatus::Positive, action("recall", None))
                 }
+                CardOutcome::BorderlineRepeat
+                | CardOutcome::UnsatisfactoryRecollect
+                | CardOutcome::TooEarlyRepeat => (
+                    ProgrammeStatus::NeedsRepeat,
+                    action("repeat_card", Some(last_day)),
+                ),
+                CardOutcome::Normal if !i.protocol_repeat_reasons.is_empty() => (
+                    ProgrammeStatus::NeedsRepeat,
+                    action("protocol_repeat_card", None),
+                ),
                 CardOutcome::Normal => (ProgrammeStatus::Pass, None),
             },
         }
     };
-    ProgrammeSummary { status, consent, next_action: next }
+    ProgrammeSummary {
+        status,
+        consent,
+        next_action: next,
+    }
 }
 
 fn hearing_json(r: &HearingRow) -> serde_json::Value {
@@ -301,13 +366,28 @@ pub fn missed(
         Programme::Dbs => q.filter(not(exists(
             dbs_cards::table
                 .filter(dbs_cards::infant_id.eq(infants::id))
-                .filter(dbs_cards::quality.is_null().or(dbs_cards::quality.eq("acceptable"))),
+                .filter(
+                    dbs_cards::quality
+                        .is_null()
+                        .or(dbs_cards::quality.eq("acceptable")),
+                ),
         ))),
-        Programme::Hear => q.filter(not(exists(hearing_screens::table.filter(hearing_screens::infant_id.eq(infants::id))))),
-        Programme::Cchd => q.filter(not(exists(cchd_screens::table.filter(cchd_screens::infant_id.eq(infants::id))))),
+        Programme::Hear => q.filter(not(exists(
+            hearing_screens::table.filter(hearing_screens::infant_id.eq(infants::id)),
+        ))),
+        Programme::Cchd => q.filter(not(exists(
+            cchd_screens::table.filter(cchd_screens::infant_id.eq(infants::id)),
+        ))),
     };
-    let rows: Vec<Infant> = q.order(infants::birth_at.asc()).limit(limit).select(Infant::as_select()).load(conn)?;
-    let code = serde_json::to_value(programme).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let rows: Vec<Infant> = q
+        .order(infants::birth_at.asc())
+        .limit(limit)
+        .select(Infant::as_select())
+        .load(conn)?;
+    let code = serde_json::to_value(programme)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
     let mut out = vec![];
     for i in rows {
         let consents = screens::consents_of(conn, scope, &i.id)?;

@@ -8,17 +8,29 @@ use crate::db::models::screens::{self, CchdRow, ConsentRow, HearingRow};
 use crate::db::{AnyConnection, now_micros, write_transaction};
 use crate::domain::catalogue::{Catalogue, Programme};
 use crate::domain::cchd::{self, CchdMeasurement, CchdOutcome};
-use crate::domain::hearing::{self, EarResult, HearingAssessment, HearingInfant, HearingMethod, HearingStage, HearingTest};
+use crate::domain::hearing::{
+    self, EarResult, HearingAssessment, HearingInfant, HearingMethod, HearingStage, HearingTest,
+};
 use crate::domain::ids::InfantId;
 use crate::domain::principal::{Principal, Scope};
 use crate::domain::validation::FieldErrors;
 use crate::error::AppError;
 
-fn visible_infant(conn: &mut AnyConnection, scope: &Scope, id: &InfantId) -> Result<Infant, AppError> {
+fn visible_infant(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    id: &InfantId,
+) -> Result<Infant, AppError> {
     infant::get(conn, scope, &id.to_string())?.ok_or(AppError::NotFound { entity: "infant" })
 }
 
-fn check_time(e: &mut FieldErrors, field: &str, at: DateTime<Utc>, infant: &Infant, now: DateTime<Utc>) {
+fn check_time(
+    e: &mut FieldErrors,
+    field: &str,
+    at: DateTime<Utc>,
+    infant: &Infant,
+    now: DateTime<Utc>,
+) {
     if at > now + chrono::Duration::minutes(5) {
         e.add(field, "must not be in the future");
     }
@@ -28,11 +40,15 @@ fn check_time(e: &mut FieldErrors, field: &str, at: DateTime<Utc>, infant: &Infa
 }
 
 fn text<T: serde::Serialize>(v: T) -> String {
-    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, AppError> {
-    serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|e| AppError::Unexpected(e.into()))
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|e| AppError::Unexpected(e.into()))
 }
 
 /// A hearing test as submitted.
@@ -62,14 +78,20 @@ pub fn record_hearing(
         check_time(&mut e, "tested_at", h.test.tested_at, &infant, now);
         let diagnostic = h.test.stage == HearingStage::Diagnostic;
         if diagnostic != (h.test.method == HearingMethod::Diagnostic) {
-            e.add("method", "DIAGNOSTIC is the method of the diagnostic stage, and only of it");
+            e.add(
+                "method",
+                "DIAGNOSTIC is the method of the diagnostic stage, and only of it",
+            );
         }
         if h.nicu_days.is_some_and(|d| !(0..=365).contains(&d)) {
             e.add("nicu_days", "must be between 0 and 365");
         }
         for (i, r) in h.risk_factors.iter().enumerate() {
             if !cat.hearing.risk_factors.contains(r) {
-                e.add(format!("risk_factors[{i}]"), format!("must be one of {}", cat.hearing.risk_factors.join(", ")));
+                e.add(
+                    format!("risk_factors[{i}]"),
+                    format!("must be one of {}", cat.hearing.risk_factors.join(", ")),
+                );
             }
         }
         e.into_result().map_err(AppError::Validation)?;
@@ -119,7 +141,11 @@ pub fn hearing_assessment(
             tested_at: r.tested_at.and_utc(),
         });
     }
-    let who = HearingInfant { birth_at: infant.birth_at.and_utc(), nicu_days, risk_factors };
+    let who = HearingInfant {
+        birth_at: infant.birth_at.and_utc(),
+        nicu_days,
+        risk_factors,
+    };
     Ok(hearing::assess(&cat.hearing, &who, &tests, now))
 }
 
@@ -144,7 +170,10 @@ pub fn record_cchd(
             e.add("protocol", format!("must be one of {}", codes.join(", ")));
         }
         check_time(&mut e, "measured_at", m.measured_at, &infant, now);
-        for (f, v) in [("right_hand_spo2", m.right_hand_spo2), ("foot_spo2", m.foot_spo2)] {
+        for (f, v) in [
+            ("right_hand_spo2", m.right_hand_spo2),
+            ("foot_spo2", m.foot_spo2),
+        ] {
             if !(50.0..=100.0).contains(&v) {
                 e.add(f, "must be between 50 and 100 (%)");
             }
@@ -164,7 +193,8 @@ pub fn record_cchd(
                 right_hand_spo2: m.right_hand_spo2,
                 foot_spo2: m.foot_spo2,
                 murmur_grade: m.murmur_grade.and_then(|g| i32::try_from(g).ok()),
-                clinical_signs: serde_json::to_string(&m.clinical_signs).map_err(anyhow::Error::from)?,
+                clinical_signs: serde_json::to_string(&m.clinical_signs)
+                    .map_err(anyhow::Error::from)?,
                 created_by: p.key(),
                 created_at: now_micros(now),
             },
@@ -187,7 +217,13 @@ pub fn cchd_outcome(
         return Ok((CchdOutcome::Pending, vec![]));
     };
     let Some(protocol) = cat.cchd_protocol(&last.protocol) else {
-        return Ok((CchdOutcome::Pending, vec![format!("protocol {} is not in this catalogue", last.protocol)]));
+        return Ok((
+            CchdOutcome::Pending,
+            vec![format!(
+                "protocol {} is not in this catalogue",
+                last.protocol
+            )],
+        ));
     };
     let ms: Vec<CchdMeasurement> = rows
         .iter()

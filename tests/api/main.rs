@@ -3,10 +3,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod auth;
+mod catalogue;
 mod cli;
 mod helpers;
 mod hospitals;
 mod infants;
 mod isolation;
 mod operations;
+mod screening;
+mod screens;
 mod validation;

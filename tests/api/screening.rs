@@ -1,0 +1,348 @@
+//! Blood-spot cards, lab results (single and plates), interpretation, and isolation.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, infant_body, problem};
+
+/// A normal full panel as result entries (units from the catalogue).
+pub fn panel(overrides: &[(&str, f64)]) -> Vec<Value> {
+    let units = |a: &str| match a {
+        "TSH" => "mIU/L",
+        "17OHP" => "nmol/L",
+        "G6PD" => "U/gHb",
+        _ => "umol/L",
+    };
+    let mut values: Vec<(&str, f64)> = vec![
+        ("TSH", 3.0),
+        ("17OHP", 5.0),
+        ("G6PD", 8.0),
+        ("Phe", 60.0),
+        ("Tyr", 80.0),
+        ("Xle", 150.0),
+        ("Val", 130.0),
+        ("Cit", 15.0),
+        ("Arg", 10.0),
+        ("Met", 25.0),
+        ("SUAC", 0.5),
+        ("C0", 25.0),
+        ("C2", 20.0),
+        ("C3", 2.0),
+        ("C4", 0.2),
+        ("C5", 0.1),
+        ("C5:1", 0.02),
+        ("C5DC", 0.08),
+        ("C5-OH", 0.2),
+        ("C8", 0.05),
+        ("C10", 0.08),
+        ("C14:1", 0.1),
+        ("C16", 2.0),
+        ("C16-OH", 0.01),
+        ("C18", 0.8),
+        ("C18:1", 1.0),
+    ];
+    for (k, v) in overrides {
+        match values.iter_mut().find(|(a, _)| a == k) {
+            Some(e) => e.1 = *v,
+            None => values.push((k, *v)),
+        }
+    }
+    values
+        .into_iter()
+        .map(|(a, v)| json!({"analyte": a, "value": v, "unit": units(a)}))
+        .collect()
+}
+
+/// Registers an infant born 3 days ago and a card collected at 72 h; returns (infant id, barcode).
+pub async fn infant_with_card(app: &TestApp, token: &str, mrn: &str) -> (String, String) {
+    let mut body = infant_body(mrn);
+    let birth = chrono::Utc::now() - chrono::Duration::days(3);
+    body["birth_at"] = json!(birth.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let r = app.post("/api/v1/infants", token, &body).await;
+    assert_eq!(r.status(), 201);
+    let infant = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let barcode = format!("BC{mrn}");
+    let collected = birth + chrono::Duration::hours(72);
+    let r = app
+        .post(
+            "/api/v1/cards",
+            token,
+            &json!({"infant_id": infant, "barcode": barcode, "collected_at": collected.to_rfc3339(),
+                    "feeding": "breast", "collector": "nurse 12"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    (infant, barcode)
+}
+
+#[tokio::test]
+async fn a_card_is_registered_received_and_interpreted() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.hospital_with_token("A").await;
+    let (infant, barcode) = infant_with_card(&app, &token, "C1").await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+
+    // Hospitals cannot act as the lab.
+    let r = app
+        .post(
+            "/api/v1/results",
+            &token,
+            &json!({"cards": [{"barcode": barcode, "results": panel(&[])}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+
+    let r = app
+        .post(
+            &format!("/api/v1/cards/{barcode}/receipt"),
+            &lab,
+            &json!({"received_at": chrono::Utc::now().to_rfc3339(), "quality": "acceptable"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+
+    let r = app
+        .post(
+            "/api/v1/results",
+            &lab,
+            &json!({"cards": [{"barcode": barcode, "results": panel(&[("TSH", 25.0)])}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["accepted"], 1);
+    let i = &v["cards"][0]["interpretation"];
+    assert_eq!(i["outcome"], "critical");
+    assert_eq!(i["tier"], "T1");
+    assert_eq!(i["catalogue_version"], "zj-2023");
+    let why = &i["suspected"][0]["markers"][0];
+    assert_eq!(
+        (
+            why["marker"].as_str(),
+            why["value"].as_f64(),
+            why["cutoff"].as_f64()
+        ),
+        (Some("TSH"), Some(25.0), Some(9.0))
+    );
+
+    // The hospital sees it in the infant's summary.
+    let s: Value = app
+        .get(&format!("/api/v1/infants/{infant}/screening"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s["dbs"]["status"], "positive");
+    assert_eq!(s["cards"][0]["interpretation"]["outcome"], "critical");
+    assert_eq!(s["cards"][0]["timing"], "on_time");
+    assert_eq!(s["catalogue_version"], "zj-2023");
+}
+
+#[tokio::test]
+async fn a_plate_with_valid_invalid_and_positive_cards() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.hospital_with_token("A").await;
+    let lab = app.staff_token("lab", "coordinator", None).await;
+    let mut barcodes = vec![];
+    for i in 0..4 {
+        barcodes.push(infant_with_card(&app, &token, &format!("P{i}")).await.1);
+    }
+    let plate = json!({"cards": [
+        {"barcode": barcodes[0], "results": panel(&[])},
+        {"barcode": barcodes[1], "results": panel(&[("Phe", 200.0), ("Tyr", 50.0)])},
+        {"barcode": barcodes[2], "results": [{"analyte": "TSH", "value": -1.0, "unit": "mIU/L"},
+                                             {"analyte": "Xyz", "value": 1.0, "unit": "umol/L"},
+                                             {"analyte": "Phe", "value": 50.0, "unit": "mg/dL"}]},
+        {"barcode": "NO-SUCH-CARD", "results": panel(&[])},
+        {"barcode": barcodes[3], "results": panel(&[("C8", 0.5), ("C10", 0.1)])},
+    ]});
+    let send = || {
+        app.req(Method::POST, "/api/v1/results", Some(&lab))
+            .header("Idempotency-Key", "plate-7")
+            .json(&plate)
+            .send()
+    };
+    let r = send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (v["accepted"].as_u64(), v["rejected"].as_u64()),
+        (Some(3), Some(2))
+    );
+    let cards = v["cards"].as_array().unwrap();
+    assert_eq!(cards[0]["interpretation"]["outcome"], "normal");
+    assert_eq!(cards[1]["interpretation"]["outcome"], "positive");
+    let suspected: Vec<&str> = cards[1]["interpretation"]["suspected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["condition"].as_str().unwrap())
+        .collect();
+    assert_eq!(suspected, vec!["PKU", "BH4D"]);
+    assert_eq!(cards[2]["status"], "rejected");
+    for f in ["results[0].value", "results[1].analyte", "results[2].unit"] {
+        assert!(cards[2]["errors"][f].is_array(), "{f}: {}", cards[2]);
+    }
+    assert_eq!(cards[3]["errors"]["barcode"][0], "unknown barcode");
+    assert_eq!(
+        cards[4]["interpretation"]["suspected"][0]["condition"],
+        "MCAD"
+    );
+
+    // The rejected card has no results or interpretation.
+    let r: Value = app
+        .get(
+            &format!(
+                "/api/v1/cards/{}",
+                card_id(&app, &token, &barcodes[2]).await
+            ),
+            &token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["interpretation"], Value::Null);
+
+    // Retrying the plate replays the first answer and interprets nothing again.
+    let again = send().await.unwrap();
+    assert_eq!(again.headers()["idempotency-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.unwrap(), v);
+}
+
+async fn card_id(app: &TestApp, token: &str, barcode: &str) -> String {
+    let list: Value = app
+        .get("/api/v1/infants", token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    for i in list["items"].as_array().unwrap() {
+        let s: Value = app
+            .get(
+                &format!("/api/v1/infants/{}/screening", i["id"].as_str().unwrap()),
+                token,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        for c in s["cards"].as_array().unwrap() {
+            if c["barcode"] == barcode {
+                return c["id"].as_str().unwrap().to_string();
+            }
+        }
+    }
+    panic!("no card {barcode}");
+}
+
+#[tokio::test]
+async fn unsatisfactory_and_early_cards_ask_for_a_new_card() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.hospital_with_token("A").await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let (infant, barcode) = infant_with_card(&app, &token, "U1").await;
+    let r = app
+        .post(
+            &format!("/api/v1/cards/{barcode}/receipt"),
+            &lab,
+            &json!({"received_at": chrono::Utc::now().to_rfc3339(), "quality": "smudged"}),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(problem(r).await["errors"]["quality"].is_array());
+    let r = app
+        .post(
+            &format!("/api/v1/cards/{barcode}/receipt"),
+            &lab,
+            &json!({"received_at": chrono::Utc::now().to_rfc3339(), "quality": "serum_ring"}),
+        )
+        .await;
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["interpretation"]["outcome"], "unsatisfactory_recollect");
+    assert_eq!(v["interpretation"]["tier"], "T3");
+    let s: Value = app
+        .get(&format!("/api/v1/infants/{infant}/screening"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s["dbs"]["status"], "needs_repeat");
+    assert_eq!(s["dbs"]["next_action"]["action"], "repeat_card");
+
+    // A repeat card collected too early is classified so at registration.
+    let r = app
+        .post("/api/v1/cards", &token, &json!({"infant_id": infant, "barcode": "EARLY1", "collected_at": s["cards"][0]["collected_at"],
+              "feeding": "breast", "collector": "n", "repeat_of_barcode": barcode}))
+        .await;
+    assert_eq!(r.status(), 201);
+    let birth: Value = app
+        .get(&format!("/api/v1/infants/{infant}"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let birth = chrono::DateTime::parse_from_rfc3339(birth["birth_at"].as_str().unwrap()).unwrap();
+    let r = app
+        .post("/api/v1/cards", &token, &json!({"infant_id": infant, "barcode": "EARLY2", "collected_at": (birth + chrono::Duration::hours(30)).to_rfc3339(),
+              "feeding": "formula", "collector": "n"}))
+        .await;
+    assert_eq!(r.json::<Value>().await.unwrap()["timing"], "too_early");
+    let r = app.post("/api/v1/cards", &token, &json!({"infant_id": infant, "barcode": "EARLY2", "collected_at": chrono::Utc::now().to_rfc3339(), "feeding": "formula", "collector": "n"})).await;
+    assert_eq!(r.status(), 409);
+}
+
+#[tokio::test]
+async fn cards_and_screens_are_isolated_between_hospitals() {
+    let app = TestApp::spawn().await;
+    let (_, a) = app.hospital_with_token("A").await;
+    let (_, b) = app.hospital_with_token("B").await;
+    let (infant_b, barcode_b) = infant_with_card(&app, &b, "B1").await;
+    let id = card_id(&app, &b, &barcode_b).await;
+    assert_eq!(
+        app.get(&format!("/api/v1/cards/{id}"), &a).await.status(),
+        404
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/infants/{infant_b}/screening"), &a)
+            .await
+            .status(),
+        404
+    );
+    let r = app.post("/api/v1/cards", &a, &json!({"infant_id": infant_b, "barcode": "X1", "collected_at": chrono::Utc::now().to_rfc3339(), "feeding": "breast", "collector": "n"})).await;
+    assert_eq!(r.status(), 404);
+    let hearing = json!({"stage": "initial", "method": "OAE", "left": "pass", "right": "pass", "tested_at": chrono::Utc::now().to_rfc3339()});
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/infants/{infant_b}/hearing-screens"),
+            &a,
+            &hearing
+        )
+        .await
+        .status(),
+        404
+    );
+    let missed: Value = app
+        .get(
+            "/api/v1/screening/missed?programme=HEAR&as_of=2099-01-01T00:00:00Z",
+            &a,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(missed["items"].as_array().unwrap().len(), 0);
+    let missed: Value = app
+        .get(
+            "/api/v1/screening/missed?programme=HEAR&as_of=2099-01-01T00:00:00Z",
+            &b,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(missed["items"].as_array().unwrap().len(), 1);
+}

@@ -107,11 +107,15 @@ pub enum HospitalCommand {
 /// `guthrie client …`
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
-    /// Create a REST client for a hospital; prints client_id and the secret once.
+    /// Create a REST client for a hospital (or with --lab for the screening laboratory); prints
+    /// client_id and the secret once.
     Add {
         /// Hospital code or id.
+        #[arg(long, required_unless_present = "lab", conflicts_with = "lab")]
+        hospital: Option<String>,
+        /// A laboratory client (receipt, quality and results; no hospital).
         #[arg(long)]
-        hospital: String,
+        lab: bool,
         /// Client name.
         #[arg(long, default_value = "HIS integration")]
         name: String,
@@ -232,12 +236,24 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                 );
             }
         }
-        Command::Client(ClientCommand::Add { hospital, name }) => {
+        Command::Client(ClientCommand::Add {
+            hospital,
+            lab,
+            name,
+        }) => {
             let pool = open_database(&settings)?;
             let mut conn = pool.get()?;
-            let hospital_id = resolve_hospital(&mut conn, &hospital)?;
-            let issued =
-                accounts::create_client(&mut conn, &name, hospital_id, now).map_err(app_err)?;
+            let hospital_id = hospital
+                .as_deref()
+                .map(|h| resolve_hospital(&mut conn, h))
+                .transpose()?;
+            let role = if lab {
+                Role::LabClient
+            } else {
+                Role::HospitalClient
+            };
+            let issued = accounts::create_client(&mut conn, &name, role, hospital_id, now)
+                .map_err(app_err)?;
             println!("client_id:     {}", issued.client.client_id);
             println!(
                 "client_secret: {}  (shown once; store it now)",

@@ -22,8 +22,13 @@ use crate::services::cards::{
 use crate::services::catalogue::current;
 use crate::state::AppState;
 
-/// Roles that act as the laboratory. (A dedicated lab REST client is future work.)
-pub const LAB_ROLES: &[Role] = &[Role::Admin, Role::Coordinator, Role::Clinician];
+/// Roles that act as the laboratory: screening-centre staff and the lab's REST client.
+pub const LAB_ROLES: &[Role] = &[
+    Role::Admin,
+    Role::Coordinator,
+    Role::Clinician,
+    Role::LabClient,
+];
 
 /// Most cards in one results request.
 pub const MAX_CARDS_PER_REQUEST: usize = 2000;

@@ -28,8 +28,10 @@ pub struct ClientResponse {
     pub client_id: String,
     /// Name.
     pub name: String,
-    /// Hospital it acts for.
-    pub hospital_id: String,
+    /// `hospital_client` or `lab_client`.
+    pub role: String,
+    /// Hospital it acts for (hospital clients).
+    pub hospital_id: Option<String>,
     /// May obtain tokens.
     pub active: bool,
     /// When the current secret was issued.
@@ -44,6 +46,7 @@ impl From<ApiClient> for ClientResponse {
             id: c.id,
             client_id: c.client_id,
             name: c.name,
+            role: c.role,
             hospital_id: c.hospital_id,
             active: c.active,
             secret_rotated_at: c.secret_rotated_at.and_utc(),
@@ -77,8 +80,16 @@ impl From<IssuedClient> for ClientWithSecretResponse {
 pub struct CreateClientRequest {
     /// Name, e.g. the hospital's HIS integration.
     pub name: String,
-    /// Hospital it acts for.
-    pub hospital_id: HospitalId,
+    /// `hospital_client` (default) or `lab_client`.
+    #[serde(default = "hospital_client")]
+    pub role: Role,
+    /// Hospital it acts for; required for hospital clients, refused for lab clients.
+    #[serde(default)]
+    pub hospital_id: Option<HospitalId>,
+}
+
+fn hospital_client() -> Role {
+    Role::HospitalClient
 }
 
 /// Changes to a client.
@@ -99,7 +110,8 @@ pub struct ClientQuery {
     pub hospital_id: Option<HospitalId>,
 }
 
-/// Create a client for a hospital (admin); the response holds the secret once.
+/// Create a REST client for a hospital or for the laboratory (admin); the response holds the
+/// secret once.
 #[utoipa::path(tag = "clients", security(("bearer" = [])), request_body = CreateClientRequest, responses(
     (status = 201, body = ClientWithSecretResponse), (status = 422, body = Problem)))]
 #[post("/clients")]
@@ -112,7 +124,7 @@ pub async fn create_client(
     let b = body.0;
     let now = state.now();
     let issued = db::run(&state.pool, move |c| {
-        accounts::create_client(c, &b.name, b.hospital_id, now)
+        accounts::create_client(c, &b.name, b.role, b.hospital_id, now)
     })
     .await?;
     tracing::info!(client.id = %issued.client.id, "api client created");

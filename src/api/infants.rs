@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::api::json::{ApiJson, double_option};
 use crate::api::path_id;
 use crate::auth::extract::require;
+use crate::auth::extract::require_personal_data;
 use crate::db;
 use crate::db::models::infant::{self, Infant, InfantFilter};
 use crate::domain::id_card::IdDocumentType;
@@ -309,6 +310,7 @@ pub async fn list_infants(
     state: web::Data<AppState>,
     q: web::Query<InfantQuery>,
 ) -> Result<HttpResponse, AppError> {
+    require_personal_data(&p)?;
     let q = q.into_inner();
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
@@ -365,6 +367,7 @@ pub async fn get_infant(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
+    require_personal_data(&p)?;
     let id: InfantId = path_id(&id, "infant")?;
     let scope = p.scope();
     let row = db::run(&state.pool, move |c| svc::get(c, &scope, &id.to_string())).await?;

@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::api::json::ApiJson;
 use crate::api::path_id;
+use crate::auth::extract::require_personal_data;
 use crate::db;
 use crate::domain::catalogue::Programme;
 use crate::domain::cchd::{CchdMeasurement, CchdOutcome};
@@ -249,6 +250,7 @@ pub async fn get_screening_summary(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
+    require_personal_data(&p)?;
     let id = infant_id(&id)?;
     let now = state.now();
     let interp = current(&state.catalogues, now)?;
@@ -269,6 +271,7 @@ pub async fn list_missed_screens(
     state: web::Data<AppState>,
     q: web::Query<MissedQuery>,
 ) -> Result<HttpResponse, AppError> {
+    require_personal_data(&p)?;
     let q = q.into_inner();
     let limit = q.limit.unwrap_or(500);
     if !(1..=5000).contains(&limit) {

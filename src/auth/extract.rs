@@ -43,3 +43,12 @@ pub const CENTRE_READERS: &[Role] = &[
     Role::Clinician,
     Role::Viewer,
 ];
+
+/// Refuses with 403 principals that may not read infants' personal data (the lab client).
+pub fn require_personal_data(p: &Principal) -> Result<(), AppError> {
+    if p.role.reads_personal_data() {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
+    }
+}

@@ -21,17 +21,20 @@ pub enum Role {
     HospitalClient,
     /// A person working at one maternity hospital.
     HospitalStaff,
+    /// The screening laboratory's REST client (machine): receipt, quality and results only.
+    LabClient,
 }
 
 impl Role {
     /// All roles, for messages and documentation.
-    pub const ALL: [Role; 6] = [
+    pub const ALL: [Role; 7] = [
         Role::Admin,
         Role::Coordinator,
         Role::Clinician,
         Role::Viewer,
         Role::HospitalClient,
         Role::HospitalStaff,
+        Role::LabClient,
     ];
 
     /// The stable text form used in tokens and the database.
@@ -43,6 +46,7 @@ impl Role {
             Role::Viewer => "viewer",
             Role::HospitalClient => "hospital_client",
             Role::HospitalStaff => "hospital_staff",
+            Role::LabClient => "lab_client",
         }
     }
 
@@ -53,7 +57,17 @@ impl Role {
 
     /// Whether a staff user (a person with a password) may hold this role.
     pub fn is_user_role(self) -> bool {
-        self != Role::HospitalClient
+        !matches!(self, Role::HospitalClient | Role::LabClient)
+    }
+
+    /// Whether this is a REST client's role.
+    pub fn is_client_role(self) -> bool {
+        matches!(self, Role::HospitalClient | Role::LabClient)
+    }
+
+    /// May read infants' personal data (the lab works from barcodes only).
+    pub fn reads_personal_data(self) -> bool {
+        self != Role::LabClient
     }
 
     /// May register births and edit infants' contact details and status.

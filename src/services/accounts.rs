@@ -334,17 +334,27 @@ fn new_secret() -> Result<(String, String), AppError> {
     Ok((secret, hash))
 }
 
-/// Creates an API client for a hospital.
+/// Creates an API client: a hospital's (`hospital_client`, bound to `hospital_id`) or the
+/// laboratory's (`lab_client`, no hospital).
 pub fn create_client(
     conn: &mut AnyConnection,
     name: &str,
-    hospital_id: HospitalId,
+    role: Role,
+    hospital_id: Option<HospitalId>,
     now: DateTime<Utc>,
 ) -> Result<IssuedClient, AppError> {
     let mut e = FieldErrors::new();
     let name = e.text("name", name, 128);
-    if hospital::get(conn, &Scope::unrestricted(), &hospital_id.to_string())?.is_none() {
-        e.add("hospital_id", "no such hospital");
+    match (role, hospital_id) {
+        (Role::HospitalClient, Some(h)) => {
+            if hospital::get(conn, &Scope::unrestricted(), &h.to_string())?.is_none() {
+                e.add("hospital_id", "no such hospital");
+            }
+        }
+        (Role::HospitalClient, None) => e.add("hospital_id", "is required for a hospital_client"),
+        (Role::LabClient, Some(_)) => e.add("hospital_id", "a lab_client belongs to no hospital"),
+        (Role::LabClient, None) => {}
+        _ => e.add("role", "must be hospital_client or lab_client"),
     }
     e.into_result().map_err(AppError::Validation)?;
     let (secret, secret_hash) = new_secret()?;
@@ -353,7 +363,8 @@ pub fn create_client(
         id: ApiClientId::new().to_string(),
         client_id: format!("gc_{}", secrets::random_token(16)?),
         name,
-        hospital_id: hospital_id.to_string(),
+        role: role.as_str().into(),
+        hospital_id: hospital_id.map(|h| h.to_string()),
         secret_hash,
         active: true,
         secret_rotated_at: t,
@@ -433,17 +444,29 @@ pub fn login_client(
     if !c.active || !secrets::eq_ct(&secrets::sha256_hex(secret.as_bytes()), &c.secret_hash) {
         return Ok(None);
     }
-    if !hospital::get(conn, &Scope::unrestricted(), &c.hospital_id)?.is_some_and(|h| h.active) {
+    let role: Role = c
+        .role
+        .parse()
+        .map_err(|m: String| AppError::Unexpected(anyhow::anyhow!(m)))?;
+    let hospital_id: Option<HospitalId> = match &c.hospital_id {
+        Some(h) => {
+            if !hospital::get(conn, &Scope::unrestricted(), h)?.is_some_and(|h| h.active) {
+                return Ok(None);
+            }
+            Some(
+                h.parse()
+                    .map_err(|e| AppError::Unexpected(anyhow::anyhow!("bad hospital id: {e}")))?,
+            )
+        }
+        None => None,
+    };
+    if role.is_hospital_bound() != hospital_id.is_some() {
         return Ok(None);
     }
-    let hospital_id = c
-        .hospital_id
-        .parse()
-        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("bad hospital id: {e}")))?;
     Ok(Some(Principal {
         subject: c.id,
         kind: PrincipalKind::Client,
-        role: Role::HospitalClient,
-        hospital_id: Some(hospital_id),
+        role,
+        hospital_id,
     }))
 }

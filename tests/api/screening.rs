@@ -346,3 +346,69 @@ async fn cards_and_screens_are_isolated_between_hospitals() {
         .unwrap();
     assert_eq!(missed["items"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_lab_client_submits_results_but_reads_no_personal_data() {
+    let app = TestApp::spawn().await;
+    let (h, token) = app.hospital_with_token("A").await;
+    let (_, barcode) = infant_with_card(&app, &token, "L1").await;
+    let r = app
+        .post(
+            "/api/v1/clients",
+            &app.admin_token,
+            &json!({"name": "LIS", "role": "lab_client", "hospital_id": h}),
+        )
+        .await;
+    assert_eq!(r.status(), 422, "a lab client belongs to no hospital");
+    let r = app
+        .post("/api/v1/clients", &app.admin_token, &json!({"name": "HIS"}))
+        .await;
+    assert_eq!(r.status(), 422, "a hospital client needs its hospital");
+    let r = app
+        .post(
+            "/api/v1/clients",
+            &app.admin_token,
+            &json!({"name": "LIS", "role": "lab_client"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let c: Value = r.json().await.unwrap();
+    assert_eq!(c["hospital_id"], Value::Null);
+    let t: Value = app
+        .client_token(
+            c["client_id"].as_str().unwrap(),
+            c["client_secret"].as_str().unwrap(),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(t["role"], "lab_client");
+    let lab = t["access_token"].as_str().unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/cards/{barcode}/receipt"),
+            lab,
+            &json!({"received_at": chrono::Utc::now().to_rfc3339(), "quality": "acceptable"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let r: Value = app
+        .post(
+            "/api/v1/results",
+            lab,
+            &json!({"cards": [{"barcode": barcode, "results": panel(&[])}]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["accepted"], 1);
+    assert_eq!(app.get("/api/v1/infants", lab).await.status(), 403);
+    assert_eq!(
+        app.post("/api/v1/infants", lab, &infant_body("L2"))
+            .await
+            .status(),
+        403
+    );
+}

@@ -13,7 +13,9 @@ pub struct ApiClient {
     pub id: String,
     pub client_id: String,
     pub name: String,
-    pub hospital_id: String,
+    /// `hospital_client` (bound to `hospital_id`) or `lab_client` (no hospital).
+    pub role: String,
+    pub hospital_id: Option<String>,
     pub secret_hash: String,
     pub active: bool,
     pub secret_rotated_at: NaiveDateTime,

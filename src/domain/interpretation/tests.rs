@@ -408,7 +408,13 @@ fn interpretation_is_deterministic() {
 #[test]
 fn every_unsatisfactory_reason_recollects_at_t3() {
     let it = interpreter();
-    let reasons: Vec<String> = it.catalogue().specimen.unsatisfactory_reasons.iter().map(|r| r.code.clone()).collect();
+    let reasons: Vec<String> = it
+        .catalogue()
+        .specimen
+        .unsatisfactory_reasons
+        .iter()
+        .map(|r| r.code.clone())
+        .collect();
     assert_eq!(reasons.len(), 8);
     for reason in reasons {
         let mut card = card_at(72);
@@ -417,9 +423,18 @@ fn every_unsatisfactory_reason_recollects_at_t3() {
             let i = it.interpret(&term(), &card, &results);
             assert_eq!(i.outcome, CardOutcome::UnsatisfactoryRecollect, "{reason}");
             // A borderline marker's repeat (T2) is more urgent than the recollection (T3).
-            let expected = if i.suspected.is_empty() { Tier::T3 } else { Tier::T2 };
+            let expected = if i.suspected.is_empty() {
+                Tier::T3
+            } else {
+                Tier::T2
+            };
             assert_eq!(i.tier, Some(expected), "{reason}");
-            assert_eq!(i.recollect, Some(Recollect::Unsatisfactory { reason: reason.clone() }));
+            assert_eq!(
+                i.recollect,
+                Some(Recollect::Unsatisfactory {
+                    reason: reason.clone()
+                })
+            );
         }
     }
 }

@@ -12,4 +12,5 @@ mod isolation;
 mod operations;
 mod screening;
 mod screens;
+mod seed;
 mod validation;

@@ -4,6 +4,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, infant_body, problem};
+use crate::seed::{full_panel, seed_cards};
 
 /// A normal full panel as result entries (units from the catalogue).
 pub fn panel(overrides: &[(&str, f64)]) -> Vec<Value> {
@@ -411,4 +412,33 @@ async fn a_lab_client_submits_results_but_reads_no_personal_data() {
             .status(),
         403
     );
+}
+
+#[tokio::test]
+async fn a_plate_of_1000_cards_by_40_analytes_is_accepted() {
+    let app = TestApp::spawn().await;
+    let h = app.hospital("A").await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let (pool, key) = (app.state.pool.clone(), app.state.id_hash_key.0.clone());
+    let barcodes = tokio::task::spawn_blocking(move || seed_cards(&pool, &key, &h, 0, 1000))
+        .await
+        .unwrap();
+    let results = full_panel();
+    assert_eq!(results.len(), 40);
+    let cards: Vec<Value> = barcodes
+        .iter()
+        .map(|b| json!({"barcode": b, "results": results}))
+        .collect();
+    let r = app
+        .post("/api/v1/results", &lab, &json!({"cards": cards}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["accepted"], 1000, "{}", v["cards"][0]);
+    assert!(v["cards"].as_array().unwrap().iter().all(|c| {
+        c["interpretation"]["not_tested"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    }));
 }

@@ -1,0 +1,117 @@
+//! Fast fixtures shared by the integration tests and the ingest benchmark: many infants with one
+//! card each, created through the services rather than HTTP, and a full 40-analyte panel.
+
+use guthrie::db::DbPool;
+use guthrie::domain::infant::{BirthFacts, Sex};
+use guthrie::domain::principal::{Principal, PrincipalKind};
+use guthrie::domain::role::Role;
+use guthrie::services::cards::{self, NewCard};
+use guthrie::services::infants::{self, Registration};
+use serde_json::{Value, json};
+
+/// Registers infants `from..from + n` of a hospital (born 4 days ago) with one card each, and
+/// returns the barcodes.
+pub fn seed_cards(
+    pool: &DbPool,
+    id_key: &[u8],
+    hospital_id: &str,
+    from: usize,
+    n: usize,
+) -> Vec<String> {
+    let p = Principal {
+        subject: "seed".into(),
+        kind: PrincipalKind::Client,
+        role: Role::HospitalClient,
+        hospital_id: Some(hospital_id.parse().unwrap()),
+    };
+    let mut c = pool.get().unwrap();
+    let now = chrono::Utc::now();
+    let birth = now - chrono::Duration::days(4);
+    (from..from + n)
+        .map(|i| {
+            let reg = Registration {
+                hospital_id: None,
+                sex: Sex::Male,
+                birth: BirthFacts {
+                    mrn: format!("SEED-{i}"),
+                    birth_at: birth.fixed_offset(),
+                    gestational_age_weeks: 39,
+                    gestational_age_days: 0,
+                    birth_weight_g: 3200,
+                    plurality: 1,
+                    birth_order: 1,
+                },
+                nicu_admitted: false,
+                mother_name: "母亲".into(),
+                mother_phones: vec!["13800138000".into()],
+                mother_id: None,
+                address: None,
+            };
+            let infant = infants::register(&mut c, &p, reg, id_key, now).unwrap();
+            let barcode = format!("SEED{i:07}");
+            let card = NewCard {
+                infant_id: infant.id.parse().unwrap(),
+                barcode: barcode.clone(),
+                collected_at: birth + chrono::Duration::hours(60),
+                feeding: "breast".into(),
+                transfusion: false,
+                tpn: false,
+                antibiotics: false,
+                collector: "seed".into(),
+                repeat_of_barcode: None,
+            };
+            cards::register(&mut c, &p, card, now).unwrap();
+            barcode
+        })
+        .collect()
+}
+
+/// All 40 analytes of the default catalogue with unremarkable values.
+pub fn full_panel() -> Vec<Value> {
+    let values: [(&str, f64, &str); 40] = [
+        ("TSH", 3.0, "mIU/L"),
+        ("17OHP", 5.0, "nmol/L"),
+        ("G6PD", 8.0, "U/gHb"),
+        ("Phe", 60.0, "umol/L"),
+        ("Tyr", 80.0, "umol/L"),
+        ("Xle", 150.0, "umol/L"),
+        ("Val", 130.0, "umol/L"),
+        ("Cit", 15.0, "umol/L"),
+        ("Arg", 10.0, "umol/L"),
+        ("Met", 25.0, "umol/L"),
+        ("Orn", 60.0, "umol/L"),
+        ("Gly", 300.0, "umol/L"),
+        ("Ala", 250.0, "umol/L"),
+        ("SUAC", 0.5, "umol/L"),
+        ("C0", 25.0, "umol/L"),
+        ("C2", 20.0, "umol/L"),
+        ("C3", 2.0, "umol/L"),
+        ("C3DC", 0.05, "umol/L"),
+        ("C4", 0.2, "umol/L"),
+        ("C4DC", 0.2, "umol/L"),
+        ("C5", 0.1, "umol/L"),
+        ("C5:1", 0.02, "umol/L"),
+        ("C5DC", 0.08, "umol/L"),
+        ("C5-OH", 0.2, "umol/L"),
+        ("C6", 0.05, "umol/L"),
+        ("C8", 0.05, "umol/L"),
+        ("C10", 0.08, "umol/L"),
+        ("C10:1", 0.06, "umol/L"),
+        ("C12", 0.1, "umol/L"),
+        ("C14", 0.15, "umol/L"),
+        ("C14:1", 0.1, "umol/L"),
+        ("C14-OH", 0.02, "umol/L"),
+        ("C16", 2.0, "umol/L"),
+        ("C16-OH", 0.01, "umol/L"),
+        ("C18", 0.8, "umol/L"),
+        ("C18:1", 1.0, "umol/L"),
+        ("C18:1-OH", 0.01, "umol/L"),
+        ("C18:2", 0.2, "umol/L"),
+        ("T4", 150.0, "nmol/L"),
+        ("IRT", 30.0, "ng/mL"),
+    ];
+    values
+        .iter()
+        .map(|(a, v, u)| json!({"analyte": a, "value": v, "unit": u}))
+        .collect()
+}

@@ -4,20 +4,21 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::json::ApiJson;
 use crate::api::path_id;
 use crate::auth::extract::require;
-use crate::db;
+use crate::db::{self, Backend};
 use crate::domain::ids::InfantId;
 use crate::domain::interpretation::Interpretation;
 use crate::domain::principal::Principal;
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
 use crate::services::cards::{
-    self as svc, CardResultOutcome, CollectionTiming, NewCard, ResultInput,
+    self as svc, CardResultOutcome, CardResults, CollectionTiming, NewCard,
 };
 use crate::services::catalogue::current;
 use crate::state::AppState;
@@ -29,6 +30,9 @@ pub const LAB_ROLES: &[Role] = &[
     Role::Clinician,
     Role::LabClient,
 ];
+
+/// Connections a plate is spread over on PostgreSQL.
+pub const PLATE_WORKERS: usize = 4;
 
 /// Most cards in one results request.
 pub const MAX_CARDS_PER_REQUEST: usize = 2000;
@@ -103,22 +107,12 @@ pub struct ReceiptResponse {
     pub interpretation: Interpretation,
 }
 
-/// Results of one card.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CardResultsRequest {
-    /// Card barcode.
-    pub barcode: String,
-    /// Analyte values.
-    pub results: Vec<ResultInput>,
-}
-
 /// Results of one or many cards (a plate).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResultsRequest {
     /// Cards.
-    pub cards: Vec<CardResultsRequest>,
+    pub cards: Vec<CardResults>,
 }
 
 /// Per-card outcomes.
@@ -241,13 +235,17 @@ pub async fn submit_results(
     }
     let now = state.now();
     let interp = current(&state.catalogues, now)?;
-    let outcomes = db::run(&state.pool, move |c| {
-        Ok(cards
-            .iter()
-            .map(|card| svc::submit_card_results(c, &interp, &card.barcode, &card.results, now))
-            .collect::<Vec<_>>())
+    // PostgreSQL overlaps cards on several connections; SQLite has a single writer.
+    let workers = match Backend::of_url(state.settings.database.url.expose_secret()) {
+        Backend::Postgres => PLATE_WORKERS.min(state.pool.max_size() as usize).max(1),
+        Backend::Sqlite => 1,
+    };
+    let pool = state.pool.clone();
+    let outcomes = tokio::task::spawn_blocking(move || {
+        svc::submit_plate_parallel(&pool, &interp, &cards, now, workers)
     })
-    .await?;
+    .await
+    .map_err(|e| AppError::Unexpected(anyhow::anyhow!("results task failed: {e}")))?;
     let accepted = outcomes.iter().filter(|o| o.status == "accepted").count();
     tracing::info!(
         cards.accepted = accepted,

@@ -4,11 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
+use diesel::Connection;
 use serde::{Deserialize, Serialize};
 
 use crate::db::models::dbs::{self, Card, InterpretationRow, ResultRow};
 use crate::db::models::infant::{self, Infant};
-use crate::db::{AnyConnection, now_micros, write_transaction};
+use crate::db::{AnyConnection, DbPool, now_micros, write_transaction};
 use crate::domain::catalogue::MarkerExpr;
 use crate::domain::ids::InfantId;
 use crate::domain::interpretation::{CardFacts, InfantFacts, Interpretation, Interpreter};
@@ -161,18 +162,26 @@ pub fn register(
     })
 }
 
-/// Interprets a card with its stored results and stores the interpretation.
+/// A card's stored values by analyte.
+fn stored_results(
+    conn: &mut AnyConnection,
+    card_id: &str,
+) -> Result<BTreeMap<String, f64>, AppError> {
+    Ok(dbs::results_of(conn, card_id)?
+        .into_iter()
+        .map(|r| (r.analyte, r.value))
+        .collect())
+}
+
+/// Interprets a card with the given values and stores the interpretation.
 pub fn interpret_and_store(
     conn: &mut AnyConnection,
     interp: &Interpreter,
     card: &Card,
     infant: &Infant,
+    results: &BTreeMap<String, f64>,
     now: DateTime<Utc>,
 ) -> Result<Interpretation, AppError> {
-    let results: BTreeMap<String, f64> = dbs::results_of(conn, &card.id)?
-        .into_iter()
-        .map(|r| (r.analyte, r.value))
-        .collect();
     let facts = InfantFacts {
         birth_at: infant.birth_at.and_utc(),
         ga_weeks: i64::from(infant.gestational_age_weeks),
@@ -185,7 +194,7 @@ pub fn interpret_and_store(
         transfusion: card.transfusion,
         tpn: card.tpn,
     };
-    let result = interp.interpret(&facts, &card_facts, &results);
+    let result = interp.interpret(&facts, &card_facts, results);
     let outcome = serde_json::to_value(result.outcome).map_err(anyhow::Error::from)?;
     let tier = result.tier.map(|t| format!("{t:?}"));
     dbs::insert_interpretation(
@@ -238,7 +247,8 @@ pub fn receive(
             dbs::get_card(conn, &scope, &card.id)?.ok_or(AppError::NotFound { entity: "card" })?;
         let infant = infant::get(conn, &scope, &card.infant_id)?
             .ok_or(AppError::NotFound { entity: "infant" })?;
-        let i = interpret_and_store(conn, interp, &card, &infant, now)?;
+        let results = stored_results(conn, &card.id)?;
+        let i = interpret_and_store(conn, interp, &card, &infant, &results, now)?;
         Ok((card, i))
     })
 }
@@ -270,16 +280,25 @@ pub struct CardResultOutcome {
     pub interpretation: Option<Interpretation>,
 }
 
-/// Checks a card's values against the catalogue.
-fn check_results(interp: &Interpreter, results: &[ResultInput]) -> Result<(), FieldErrors> {
-    let cat = interp.catalogue();
-    let ratios: BTreeSet<&str> = cat
+/// Ratio markers of the catalogue's rules, which a lab may send as values of their own.
+fn ratio_markers(interp: &Interpreter) -> BTreeSet<&str> {
+    interp
+        .catalogue()
         .rules
         .iter()
         .flat_map(|r| r.criteria.iter())
         .filter(|c| matches!(MarkerExpr::parse(&c.marker), Ok(MarkerExpr::Ratio(..))))
         .map(|c| c.marker.as_str())
-        .collect();
+        .collect()
+}
+
+/// Checks a card's values against the catalogue.
+fn check_results(
+    interp: &Interpreter,
+    ratios: &BTreeSet<&str>,
+    results: &[ResultInput],
+) -> Result<(), FieldErrors> {
+    let cat = interp.catalogue();
     let mut e = FieldErrors::new();
     if results.is_empty() {
         e.add("results", "at least one value is required");
@@ -314,33 +333,132 @@ fn check_results(interp: &Interpreter, results: &[ResultInput]) -> Result<(), Fi
     e.into_result()
 }
 
-/// Stores and interprets one card's results in its own transaction; a rejected card changes
-/// nothing and does not stop the others.
-pub fn submit_card_results(
-    conn: &mut AnyConnection,
-    interp: &Interpreter,
-    barcode: &str,
-    results: &[ResultInput],
-    now: DateTime<Utc>,
-) -> CardResultOutcome {
-    let rejected = |errors: FieldErrors| CardResultOutcome {
+/// Cards committed together. Each card still runs in its own savepoint, so a failing card rolls
+/// back alone; grouping only saves commits (one disk flush per group instead of per card).
+pub const CARDS_PER_COMMIT: usize = 100;
+
+/// One card's barcode and values.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CardResults {
+    /// Card barcode.
+    pub barcode: String,
+    /// Analyte values.
+    pub results: Vec<ResultInput>,
+}
+
+fn rejected(barcode: &str, errors: FieldErrors) -> CardResultOutcome {
+    CardResultOutcome {
         barcode: barcode.to_string(),
         status: "rejected",
         errors: errors.0,
         interpretation: None,
-    };
-    if let Err(e) = check_results(interp, results) {
-        return rejected(e);
     }
-    let scope = Scope::unrestricted();
-    let outcome = write_transaction(conn, |conn| {
-        let Some(card) = dbs::find_by_barcode(conn, &scope, barcode)? else {
+}
+
+/// Stores and interprets the results of many cards (a plate). Every card is checked and written
+/// on its own: a rejected card changes nothing and does not stop the others.
+pub fn submit_plate(
+    conn: &mut AnyConnection,
+    interp: &Interpreter,
+    cards: &[CardResults],
+    now: DateTime<Utc>,
+) -> Vec<CardResultOutcome> {
+    let ratios = ratio_markers(interp);
+    let mut out = Vec::with_capacity(cards.len());
+    for chunk in cards.chunks(CARDS_PER_COMMIT) {
+        let mut done = Vec::with_capacity(chunk.len());
+        let committed = write_transaction(conn, |conn| -> Result<(), AppError> {
+            for c in chunk {
+                done.push(one_card(conn, interp, &ratios, c, now));
+            }
+            Ok(())
+        });
+        if let Err(e) = committed {
+            tracing::error!(
+                error.code = e.code(),
+                "a group of cards could not be committed"
+            );
+            done = chunk
+                .iter()
+                .map(|c| {
+                    rejected(
+                        &c.barcode,
+                        FieldErrors::single("card", "could not be stored; retry"),
+                    )
+                })
+                .collect();
+        }
+        out.extend(done);
+    }
+    out
+}
+
+/// Runs [`submit_plate`] on `workers` pooled connections at once, each over a contiguous slice of
+/// the plate, and returns the outcomes in the plate's order. On PostgreSQL this overlaps the
+/// round trips of several cards; SQLite has one writer, so it gains nothing there (use 1).
+pub fn submit_plate_parallel(
+    pool: &DbPool,
+    interp: &Interpreter,
+    cards: &[CardResults],
+    now: DateTime<Utc>,
+    workers: usize,
+) -> Vec<CardResultOutcome> {
+    let size = cards.len().div_ceil(workers.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = cards
+            .chunks(size)
+            .map(|slice| {
+                scope.spawn(move || match pool.get() {
+                    Ok(mut conn) => submit_plate(&mut conn, interp, slice, now),
+                    Err(e) => {
+                        tracing::error!(error = %e, "no database connection for a slice of a plate");
+                        slice.iter().map(|c| rejected(&c.barcode, FieldErrors::single("card", "could not be stored; retry"))).collect()
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .zip(cards.chunks(size))
+            .flat_map(|(h, slice)| {
+                h.join().unwrap_or_else(|_| {
+                    slice
+                        .iter()
+                        .map(|c| {
+                            rejected(
+                                &c.barcode,
+                                FieldErrors::single("card", "could not be stored; retry"),
+                            )
+                        })
+                        .collect()
+                })
+            })
+            .collect()
+    })
+}
+
+fn one_card(
+    conn: &mut AnyConnection,
+    interp: &Interpreter,
+    ratios: &BTreeSet<&str>,
+    c: &CardResults,
+    now: DateTime<Utc>,
+) -> CardResultOutcome {
+    if let Err(e) = check_results(interp, ratios, &c.results) {
+        return rejected(&c.barcode, e);
+    }
+    // A nested transaction is a savepoint: this card's writes roll back alone on error.
+    let outcome = conn.transaction(|conn| {
+        let Some((card, infant)) = dbs::card_with_infant(conn, &c.barcode)? else {
             return Err(AppError::invalid("barcode", "unknown barcode"));
         };
-        let infant = infant::get(conn, &scope, &card.infant_id)?
-            .ok_or(AppError::NotFound { entity: "infant" })?;
+        // Earlier values of other analytes still count; new values replace old ones.
+        let mut values = stored_results(conn, &card.id)?;
+        values.extend(c.results.iter().map(|r| (r.analyte.clone(), r.value)));
         let t = now_micros(now);
-        let rows: Vec<ResultRow> = results
+        let rows: Vec<ResultRow> = c
+            .results
             .iter()
             .map(|r| ResultRow {
                 card_id: card.id.clone(),
@@ -350,20 +468,23 @@ pub fn submit_card_results(
                 reported_at: t,
             })
             .collect();
-        dbs::replace_results(conn, &card.id, &rows)?;
-        interpret_and_store(conn, interp, &card, &infant, now)
+        dbs::upsert_results(conn, &rows)?;
+        interpret_and_store(conn, interp, &card, &infant, &values, now)
     });
     match outcome {
         Ok(i) => CardResultOutcome {
-            barcode: barcode.to_string(),
+            barcode: c.barcode.clone(),
             status: "accepted",
             errors: BTreeMap::new(),
             interpretation: Some(i),
         },
-        Err(AppError::Validation(e)) => rejected(e),
+        Err(AppError::Validation(e)) => rejected(&c.barcode, e),
         Err(other) => {
             tracing::error!(error.code = other.code(), "card results failed");
-            rejected(FieldErrors::single("card", "could not be stored; retry"))
+            rejected(
+                &c.barcode,
+                FieldErrors::single("card", "could not be stored; retry"),
+            )
         }
     }
 }

@@ -5,9 +5,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
-use crate::db::schema::{dbs_cards, dbs_interpretations, dbs_results};
+use crate::db::models::infant::Infant;
+use crate::db::schema::{dbs_cards, dbs_interpretations, dbs_results, infants};
 use crate::domain::principal::Scope;
-use crate::with_conn;
 
 /// A card row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -123,24 +123,46 @@ pub fn set_receipt(
         .execute(conn)
 }
 
-/// Replaces the given analytes' values of a card (a corrected value supersedes the old one).
-pub fn replace_results(
+/// Stores values, replacing any earlier value of the same analyte on the card (a corrected
+/// value supersedes the old one). One statement for the whole card.
+pub fn upsert_results(conn: &mut AnyConnection, rows: &[ResultRow]) -> QueryResult<()> {
+    use diesel::upsert::excluded;
+    macro_rules! upsert {
+        ($c:expr, $values:expr) => {
+            diesel::insert_into(dbs_results::table)
+                .values($values)
+                .on_conflict((dbs_results::card_id, dbs_results::analyte))
+                .do_update()
+                .set((
+                    dbs_results::value.eq(excluded(dbs_results::value)),
+                    dbs_results::unit.eq(excluded(dbs_results::unit)),
+                    dbs_results::reported_at.eq(excluded(dbs_results::reported_at)),
+                ))
+                .execute($c)
+        };
+    }
+    // ON CONFLICT is not expressible on the connection enum. PostgreSQL takes the card in one
+    // multi-row statement (one round trip); diesel cannot batch an upsert on SQLite, where a
+    // statement per value costs no round trip.
+    match conn {
+        AnyConnection::Postgresql(c) => upsert!(c, rows).map(|_| ()),
+        AnyConnection::Sqlite(c) => rows
+            .iter()
+            .try_for_each(|r| upsert!(&mut *c, r).map(|_| ())),
+    }
+}
+
+/// A card and its infant by barcode, in one query (laboratory paths, which see every card).
+pub fn card_with_infant(
     conn: &mut AnyConnection,
-    card_id: &str,
-    rows: &[ResultRow],
-) -> QueryResult<()> {
-    let analytes: Vec<&str> = rows.iter().map(|r| r.analyte.as_str()).collect();
-    diesel::delete(
-        dbs_results::table
-            .filter(dbs_results::card_id.eq(card_id))
-            .filter(dbs_results::analyte.eq_any(analytes)),
-    )
-    .execute(conn)?;
-    // Multi-row insert is not expressible on the connection enum; run it per backend.
-    with_conn!(conn, |c| diesel::insert_into(dbs_results::table)
-        .values(rows)
-        .execute(c))?;
-    Ok(())
+    barcode: &str,
+) -> QueryResult<Option<(Card, Infant)>> {
+    dbs_cards::table
+        .inner_join(infants::table)
+        .filter(dbs_cards::barcode.eq(barcode))
+        .select((Card::as_select(), Infant::as_select()))
+        .first(conn)
+        .optional()
 }
 
 /// All values of a card.

@@ -259,10 +259,19 @@ pub fn receive(
 pub struct ResultInput {
     /// Analyte code, or a ratio marker of the catalogue (e.g. `Phe/Tyr`).
     pub analyte: String,
-    /// Value.
-    pub value: f64,
+    /// Value. Anything but a non-negative number rejects this card only (not the whole plate), so the
+    /// value is read as raw JSON and checked per card.
+    #[schema(value_type = f64)]
+    pub value: serde_json::Value,
     /// Unit; must match the catalogue (`ratio` for ratios).
     pub unit: String,
+}
+
+impl ResultInput {
+    /// The value as a number (checked before use; 0 otherwise).
+    pub fn number(&self) -> f64 {
+        self.value.as_f64().unwrap_or_default()
+    }
 }
 
 /// The outcome of one card in a results request.
@@ -326,7 +335,7 @@ fn check_results(
         if let Some(u) = unit.filter(|u| *u != r.unit) {
             e.add(format!("{f}.unit"), format!("must be {u}"));
         }
-        if !r.value.is_finite() || r.value < 0.0 {
+        if !r.value.as_f64().is_some_and(|v| v.is_finite() && v >= 0.0) {
             e.add(format!("{f}.value"), "must be a non-negative number");
         }
     }
@@ -455,7 +464,7 @@ fn one_card(
         };
         // Earlier values of other analytes still count; new values replace old ones.
         let mut values = stored_results(conn, &card.id)?;
-        values.extend(c.results.iter().map(|r| (r.analyte.clone(), r.value)));
+        values.extend(c.results.iter().map(|r| (r.analyte.clone(), r.number())));
         let t = now_micros(now);
         let rows: Vec<ResultRow> = c
             .results
@@ -463,7 +472,7 @@ fn one_card(
             .map(|r| ResultRow {
                 card_id: card.id.clone(),
                 analyte: r.analyte.clone(),
-                value: r.value,
+                value: r.number(),
                 unit: r.unit.clone(),
                 reported_at: t,
             })

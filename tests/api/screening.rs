@@ -156,7 +156,8 @@ async fn a_plate_with_valid_invalid_and_positive_cards() {
         {"barcode": barcodes[1], "results": panel(&[("Phe", 200.0), ("Tyr", 50.0)])},
         {"barcode": barcodes[2], "results": [{"analyte": "TSH", "value": -1.0, "unit": "mIU/L"},
                                              {"analyte": "Xyz", "value": 1.0, "unit": "umol/L"},
-                                             {"analyte": "Phe", "value": 50.0, "unit": "mg/dL"}]},
+                                             {"analyte": "Phe", "value": 50.0, "unit": "mg/dL"},
+                                             {"analyte": "Tyr", "value": "high", "unit": "umol/L"}]},
         {"barcode": "NO-SUCH-CARD", "results": panel(&[])},
         {"barcode": barcodes[3], "results": panel(&[("C8", 0.5), ("C10", 0.1)])},
     ]});
@@ -184,7 +185,12 @@ async fn a_plate_with_valid_invalid_and_positive_cards() {
         .collect();
     assert_eq!(suspected, vec!["PKU", "BH4D"]);
     assert_eq!(cards[2]["status"], "rejected");
-    for f in ["results[0].value", "results[1].analyte", "results[2].unit"] {
+    for f in [
+        "results[0].value",
+        "results[1].analyte",
+        "results[2].unit",
+        "results[3].value",
+    ] {
         assert!(cards[2]["errors"][f].is_array(), "{f}: {}", cards[2]);
     }
     assert_eq!(cards[3]["errors"]["barcode"][0], "unknown barcode");

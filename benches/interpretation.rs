@@ -1,6 +1,10 @@
 //! Interpretation engine throughput (pure code, no I/O): one card against the default catalogue.
 //! `cargo bench --bench interpretation`; target >= 100,000 cards/s.
 
+#[path = "../tests/api/seed.rs"]
+#[allow(dead_code, clippy::unwrap_used)]
+mod seed;
+
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
@@ -10,51 +14,15 @@ use guthrie::domain::catalogue::{Catalogue, DEFAULT_CATALOGUE_TOML};
 use guthrie::domain::interpretation::{CardFacts, InfantFacts, Interpreter};
 
 fn panel(overrides: &[(&str, f64)]) -> BTreeMap<String, f64> {
-    let mut p: BTreeMap<String, f64> = [
-        ("TSH", 3.0),
-        ("17OHP", 5.0),
-        ("G6PD", 8.0),
-        ("Phe", 60.0),
-        ("Tyr", 80.0),
-        ("Xle", 150.0),
-        ("Val", 130.0),
-        ("Cit", 15.0),
-        ("Arg", 10.0),
-        ("Met", 25.0),
-        ("Orn", 60.0),
-        ("Gly", 300.0),
-        ("Ala", 250.0),
-        ("SUAC", 0.5),
-        ("C0", 25.0),
-        ("C2", 20.0),
-        ("C3", 2.0),
-        ("C3DC", 0.05),
-        ("C4", 0.2),
-        ("C4DC", 0.2),
-        ("C5", 0.1),
-        ("C5:1", 0.02),
-        ("C5DC", 0.08),
-        ("C5-OH", 0.2),
-        ("C6", 0.05),
-        ("C8", 0.05),
-        ("C10", 0.08),
-        ("C10:1", 0.06),
-        ("C12", 0.1),
-        ("C14", 0.15),
-        ("C14:1", 0.1),
-        ("C14-OH", 0.02),
-        ("C16", 2.0),
-        ("C16-OH", 0.01),
-        ("C18", 0.8),
-        ("C18:1", 1.0),
-        ("C18:1-OH", 0.01),
-        ("C18:2", 0.2),
-        ("T4", 150.0),
-        ("IRT", 30.0),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let mut p: BTreeMap<String, f64> = seed::full_panel()
+        .iter()
+        .map(|e| {
+            (
+                e["analyte"].as_str().unwrap_or_default().to_string(),
+                e["value"].as_f64().unwrap_or_default(),
+            )
+        })
+        .collect();
     for (k, v) in overrides {
         p.insert(k.to_string(), *v);
     }

@@ -6,52 +6,17 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, infant_body, problem};
 use crate::seed::{full_panel, seed_cards};
 
-/// A normal full panel as result entries (units from the catalogue).
+/// The full 40-analyte normal panel with some values replaced.
 pub fn panel(overrides: &[(&str, f64)]) -> Vec<Value> {
-    let units = |a: &str| match a {
-        "TSH" => "mIU/L",
-        "17OHP" => "nmol/L",
-        "G6PD" => "U/gHb",
-        _ => "umol/L",
-    };
-    let mut values: Vec<(&str, f64)> = vec![
-        ("TSH", 3.0),
-        ("17OHP", 5.0),
-        ("G6PD", 8.0),
-        ("Phe", 60.0),
-        ("Tyr", 80.0),
-        ("Xle", 150.0),
-        ("Val", 130.0),
-        ("Cit", 15.0),
-        ("Arg", 10.0),
-        ("Met", 25.0),
-        ("SUAC", 0.5),
-        ("C0", 25.0),
-        ("C2", 20.0),
-        ("C3", 2.0),
-        ("C4", 0.2),
-        ("C5", 0.1),
-        ("C5:1", 0.02),
-        ("C5DC", 0.08),
-        ("C5-OH", 0.2),
-        ("C8", 0.05),
-        ("C10", 0.08),
-        ("C14:1", 0.1),
-        ("C16", 2.0),
-        ("C16-OH", 0.01),
-        ("C18", 0.8),
-        ("C18:1", 1.0),
-    ];
+    let mut p = full_panel();
     for (k, v) in overrides {
-        match values.iter_mut().find(|(a, _)| a == k) {
-            Some(e) => e.1 = *v,
-            None => values.push((k, *v)),
-        }
+        let e = p
+            .iter_mut()
+            .find(|e| e["analyte"] == *k)
+            .expect("a catalogue analyte");
+        e["value"] = json!(v);
     }
-    values
-        .into_iter()
-        .map(|(a, v)| json!({"analyte": a, "value": v, "unit": units(a)}))
-        .collect()
+    p
 }
 
 /// Registers an infant born 3 days ago and a card collected at 72 h; returns (infant id, barcode).

@@ -141,7 +141,7 @@ pub fn summary(
 
     let mut cards = vec![];
     for c in dbs::cards_of_infant(conn, scope, &infant.id)? {
-        cards.push(card(conn, interp, scope, &c.id)?);
+        cards.push(summarise_card(conn, interp, &infant, c)?);
     }
     let dbs_consent = latest_decision(&consents, "DBS");
     let dbs = dbs_status(cat, birth, &cards, dbs_consent, now);
@@ -228,11 +228,21 @@ pub fn card(
     let c = dbs::get_card(conn, scope, id)?.ok_or(AppError::NotFound { entity: "card" })?;
     let infant =
         infant::get(conn, scope, &c.infant_id)?.ok_or(AppError::NotFound { entity: "infant" })?;
+    summarise_card(conn, interp, &infant, c)
+}
+
+/// A card of a known infant with its latest interpretation.
+fn summarise_card(
+    conn: &mut AnyConnection,
+    interp: &Interpreter,
+    infant: &Infant,
+    c: Card,
+) -> Result<CardSummary, AppError> {
     let interpretation = match dbs::latest_interpretation(conn, &c.id)? {
         Some(r) => Some(serde_json::from_str(&r.detail).map_err(anyhow::Error::from)?),
         None => None,
     };
-    Ok(card_summary(interp, &infant, c, interpretation))
+    Ok(card_summary(interp, infant, c, interpretation))
 }
 
 fn card_summary(

@@ -1,5 +1,6 @@
 //! Pure domain types and rules: no HTTP, no database, no I/O, so they test without either.
 
+pub mod case;
 pub mod catalogue;
 pub mod cchd;
 pub mod hearing;

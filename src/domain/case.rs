@@ -175,12 +175,11 @@ pub fn transition(from: CaseState, event: &CaseEvent) -> Result<CaseState, Inval
             }
             if let CaseOutcome::LostToFollowUp { reason }
             | CaseOutcome::Confirmed { condition: reason } = outcome
+                && reason.trim().is_empty()
             {
-                if reason.trim().is_empty() {
-                    return Err(refuse(Some(
-                        "the outcome needs a reason or condition".into(),
-                    )));
-                }
+                return Err(refuse(Some(
+                    "the outcome needs a reason or condition".into(),
+                )));
             }
             Resolved
         }

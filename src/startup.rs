@@ -82,7 +82,7 @@ pub fn build_state(
     )?;
     let files = catalogue::load_files(std::path::Path::new(&settings.catalogue.directory))?;
     catalogue::sync(&mut conn, &files, now)?;
-    let catalogues = Arc::new(RwLock::new(catalogue::CatalogueStore::load(&mut conn)?));
+    let catalogues = Arc::new(RwLock::new(catalogue::load_store(&mut conn)?));
     drop(conn);
     let jwt = JwtKeys::from_settings(&settings.auth, &hs)?;
     Ok(AppState {

@@ -229,3 +229,53 @@ diesel::allow_tables_to_appear_in_same_query!(
     cchd_screens,
     screening_consents,
 );
+
+diesel::table! {
+    due_policies (version) {
+        version -> Text,
+        effective_from -> Date,
+        content -> Text,
+        published_by -> Text,
+        published_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cases (id) {
+        id -> Text,
+        infant_id -> Text,
+        hospital_id -> Text,
+        programme -> Text,
+        reason -> Text,
+        state -> Text,
+        tier -> Text,
+        suspected -> Text,
+        catalogue_version -> Text,
+        policy_version -> Text,
+        first_contact_due_at -> Timestamp,
+        recall_due_at -> Timestamp,
+        assignee -> Nullable<Text>,
+        outcome -> Nullable<Text>,
+        open_key -> Nullable<Text>,
+        version -> Integer,
+        opened_at -> Timestamp,
+        updated_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    case_events (id) {
+        id -> Text,
+        case_id -> Text,
+        kind -> Text,
+        from_state -> Nullable<Text>,
+        to_state -> Nullable<Text>,
+        detail -> Text,
+        actor -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::joinable!(case_events -> cases (case_id));
+diesel::allow_tables_to_appear_in_same_query!(cases, case_events, infants, due_policies);

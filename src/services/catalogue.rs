@@ -2,17 +2,17 @@
 //! versions, and choosing the version in force. Published versions are immutable, so every
 //! stored interpretation can be reproduced under the version it names.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
-use chrono::{DateTime, FixedOffset, NaiveDate, Offset, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::db::models::catalogue::{self, CatalogueVersion};
 use crate::db::{AnyConnection, now_micros};
 use crate::domain::catalogue::{Catalogue, DEFAULT_CATALOGUE_TOML};
 use crate::domain::interpretation::Interpreter;
 use crate::error::{AppError, is_unique_violation};
+use crate::services::versions::{Versions, local_day};
 
 /// Reads every `*.toml` in `dir` (sorted by name), or the built-in default when the directory
 /// does not exist. A file that does not parse or validate stops start-up, naming the file and entry.
@@ -73,68 +73,35 @@ fn row(c: &Catalogue, by: &str, now: DateTime<Utc>) -> anyhow::Result<CatalogueV
     })
 }
 
-/// Every stored version, prepared for interpretation.
-#[derive(Debug, Default)]
-pub struct CatalogueStore {
-    versions: HashMap<String, (Arc<Interpreter>, DateTime<Utc>)>,
-}
+/// Every stored catalogue version, prepared for interpretation.
+pub type CatalogueStore = Versions<Interpreter>;
 
 /// Shared, updatable store.
 pub type SharedCatalogues = Arc<RwLock<CatalogueStore>>;
 
-impl CatalogueStore {
-    /// Loads all stored versions.
-    pub fn load(conn: &mut AnyConnection) -> anyhow::Result<Self> {
-        let mut store = Self::default();
-        for r in catalogue::list(conn)? {
-            let c: Catalogue = serde_json::from_str(&r.content)?;
-            let interp = Interpreter::new(c).map_err(anyhow::Error::msg)?;
-            store
-                .versions
-                .insert(r.version, (Arc::new(interp), r.published_at.and_utc()));
-        }
-        Ok(store)
+/// Loads all stored versions.
+pub fn load_store(conn: &mut AnyConnection) -> anyhow::Result<CatalogueStore> {
+    let mut store = CatalogueStore::default();
+    for r in catalogue::list(conn)? {
+        let c: Catalogue = serde_json::from_str(&r.content)?;
+        let interp = Interpreter::new(c).map_err(anyhow::Error::msg)?;
+        store.insert(
+            r.version,
+            r.effective_from,
+            r.published_at.and_utc(),
+            interp,
+        );
     }
-
-    /// A version by id.
-    pub fn get(&self, version: &str) -> Option<Arc<Interpreter>> {
-        self.versions.get(version).map(|(i, _)| i.clone())
-    }
-
-    /// The version in force on `day`: the latest `effective_from` not after it (ties: the later
-    /// publication). Before any version takes effect, the earliest one.
-    pub fn current(&self, day: NaiveDate) -> Option<Arc<Interpreter>> {
-        let key =
-            |(i, at): &&(Arc<Interpreter>, DateTime<Utc>)| (i.catalogue().effective_from, *at);
-        self.versions
-            .values()
-            .filter(|(i, _)| i.catalogue().effective_from <= day)
-            .max_by_key(key)
-            .or_else(|| self.versions.values().min_by_key(key))
-            .map(|(i, _)| i.clone())
-    }
-
-    fn add(&mut self, c: Catalogue, at: DateTime<Utc>) -> Result<(), String> {
-        let version = c.version.clone();
-        self.versions
-            .insert(version, (Arc::new(Interpreter::new(c)?), at));
-        Ok(())
-    }
+    Ok(store)
 }
 
 /// Reads the current version from the shared store.
 pub fn current(store: &SharedCatalogues, now: DateTime<Utc>) -> Result<Arc<Interpreter>, AppError> {
-    let day = now.with_timezone(&chrono_tz_shanghai()).date_naive();
     store
         .read()
         .map_err(|_| AppError::Unexpected(anyhow::anyhow!("catalogue store poisoned")))?
-        .current(day)
+        .current(local_day(now))
         .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("no catalogue version is stored")))
-}
-
-/// China Standard Time (UTC+8, no daylight saving): the calendar day catalogue versions take effect.
-fn chrono_tz_shanghai() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).unwrap_or(Utc.fix())
 }
 
 /// Publishes a new version (validated; the id must be new).
@@ -147,7 +114,9 @@ pub fn publish(
 ) -> Result<(), AppError> {
     c.validate()
         .map_err(|m| AppError::invalid("catalogue", m))?;
-    catalogue::insert(conn, &row(&c, by, now)?).map_err(|e| {
+    let stored = row(&c, by, now)?;
+    let interp = Interpreter::new(c).map_err(|m| AppError::invalid("catalogue", m))?;
+    catalogue::insert(conn, &stored).map_err(|e| {
         if is_unique_violation(&e) {
             AppError::conflict(
                 "catalogue_version_exists",
@@ -161,6 +130,11 @@ pub fn publish(
     store
         .write()
         .map_err(|_| AppError::Unexpected(anyhow::anyhow!("catalogue store poisoned")))?
-        .add(c, now)
-        .map_err(|m| AppError::invalid("catalogue", m))
+        .insert(
+            c.version.clone(),
+            c.effective_from,
+            now,
+            Interpreter::new(c).map_err(|m| AppError::invalid("catalogue", m))?,
+        );
+    Ok(())
 }

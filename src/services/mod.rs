@@ -8,3 +8,4 @@ pub mod catalogue;
 pub mod infants;
 pub mod screening;
 pub mod screens;
+pub mod versions;

@@ -2,11 +2,13 @@
 //! `&mut AnyConnection` and return `QueryResult`, so services can compose them in one transaction.
 
 pub mod api_client;
+pub mod case;
 pub mod catalogue;
 pub mod dbs;
 pub mod hospital;
 pub mod idempotency;
 pub mod infant;
 pub mod instance_secret;
+pub mod policy;
 pub mod screens;
 pub mod user;

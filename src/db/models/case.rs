@@ -1,0 +1,191 @@
+//! `cases` and `case_events`: follow-up cases and their append-only timeline. Reads take a
+//! [`Scope`]; updates are optimistic (they name the version they expect).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::AnyConnection;
+use crate::db::schema::{case_events, cases};
+use crate::domain::principal::Scope;
+
+/// A case row. `open_key` is `infant|programme|reason` while the case is open (unique), NULL
+/// once resolved; `version` increases with every change (the ETag).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = cases)]
+pub struct Case {
+    pub id: String,
+    pub infant_id: String,
+    pub hospital_id: String,
+    pub programme: String,
+    pub reason: String,
+    pub state: String,
+    pub tier: String,
+    /// JSON array of condition codes.
+    pub suspected: String,
+    pub catalogue_version: String,
+    pub policy_version: String,
+    pub first_contact_due_at: NaiveDateTime,
+    pub recall_due_at: NaiveDateTime,
+    pub assignee: Option<String>,
+    /// JSON of the outcome, once resolved.
+    pub outcome: Option<String>,
+    pub open_key: Option<String>,
+    pub version: i32,
+    pub opened_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub resolved_at: Option<NaiveDateTime>,
+}
+
+/// Changes to a case.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = cases)]
+pub struct CaseUpdateForm {
+    pub state: Option<String>,
+    pub tier: Option<String>,
+    pub suspected: Option<String>,
+    pub first_contact_due_at: Option<NaiveDateTime>,
+    pub recall_due_at: Option<NaiveDateTime>,
+    pub assignee: Option<Option<String>>,
+    pub outcome: Option<Option<String>>,
+    pub open_key: Option<Option<String>>,
+    pub updated_at: Option<NaiveDateTime>,
+    pub resolved_at: Option<Option<NaiveDateTime>>,
+}
+
+/// One timeline entry.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = case_events)]
+pub struct CaseEventRow {
+    pub id: String,
+    pub case_id: String,
+    /// `opened`, `updated`, `transition`, `assigned`, `note`.
+    pub kind: String,
+    pub from_state: Option<String>,
+    pub to_state: Option<String>,
+    /// JSON detail (triggering result, outcome, note…).
+    pub detail: String,
+    pub actor: String,
+    pub at: NaiveDateTime,
+}
+
+/// List filters.
+#[derive(Debug, Default, Clone)]
+pub struct CaseFilter {
+    pub state: Option<String>,
+    pub open_only: bool,
+    pub programme: Option<String>,
+    pub tier: Option<String>,
+    pub hospital_id: Option<String>,
+    pub infant_id: Option<String>,
+    pub assignee: Option<String>,
+    pub recall_due_before: Option<NaiveDateTime>,
+    /// Rows after this (recall_due_at, id) position.
+    pub after: Option<(NaiveDateTime, String)>,
+}
+
+/// Inserts a case.
+pub fn insert(conn: &mut AnyConnection, row: &Case) -> QueryResult<()> {
+    diesel::insert_into(cases::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// The open case with this key.
+pub fn find_open(conn: &mut AnyConnection, open_key: &str) -> QueryResult<Option<Case>> {
+    cases::table
+        .filter(cases::open_key.eq(open_key))
+        .select(Case::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// A case within `scope`.
+pub fn get(conn: &mut AnyConnection, scope: &Scope, id: &str) -> QueryResult<Option<Case>> {
+    let mut q = cases::table.filter(cases::id.eq(id)).into_boxed();
+    if let Some(h) = scope.hospital_filter() {
+        q = q.filter(cases::hospital_id.eq(h.to_string()));
+    }
+    q.select(Case::as_select()).first(conn).optional()
+}
+
+/// Cases within `scope`, by recall due time then id, at most `limit`.
+pub fn list(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    f: &CaseFilter,
+    limit: i64,
+) -> QueryResult<Vec<Case>> {
+    let mut q = cases::table.into_boxed();
+    if let Some(h) = scope.hospital_filter() {
+        q = q.filter(cases::hospital_id.eq(h.to_string()));
+    }
+    if let Some(v) = &f.state {
+        q = q.filter(cases::state.eq(v.clone()));
+    }
+    if f.open_only {
+        q = q.filter(cases::state.ne("resolved"));
+    }
+    if let Some(v) = &f.programme {
+        q = q.filter(cases::programme.eq(v.clone()));
+    }
+    if let Some(v) = &f.tier {
+        q = q.filter(cases::tier.eq(v.clone()));
+    }
+    if let Some(v) = &f.hospital_id {
+        q = q.filter(cases::hospital_id.eq(v.clone()));
+    }
+    if let Some(v) = &f.infant_id {
+        q = q.filter(cases::infant_id.eq(v.clone()));
+    }
+    if let Some(v) = &f.assignee {
+        q = q.filter(cases::assignee.eq(v.clone()));
+    }
+    if let Some(t) = f.recall_due_before {
+        q = q.filter(cases::recall_due_at.lt(t));
+    }
+    if let Some((t, id)) = &f.after {
+        q = q.filter(
+            cases::recall_due_at
+                .gt(*t)
+                .or(cases::recall_due_at.eq(*t).and(cases::id.gt(id.clone()))),
+        );
+    }
+    q.order((cases::recall_due_at.asc(), cases::id.asc()))
+        .limit(limit)
+        .select(Case::as_select())
+        .load(conn)
+}
+
+/// Applies `form` only if the case is still at `version`; returns rows changed (0 = stale).
+pub fn update_if_version(
+    conn: &mut AnyConnection,
+    id: &str,
+    version: i32,
+    form: &CaseUpdateForm,
+) -> QueryResult<usize> {
+    diesel::update(
+        cases::table
+            .filter(cases::id.eq(id))
+            .filter(cases::version.eq(version)),
+    )
+    .set((form, cases::version.eq(version + 1)))
+    .execute(conn)
+}
+
+/// Appends a timeline entry.
+pub fn insert_event(conn: &mut AnyConnection, row: &CaseEventRow) -> QueryResult<()> {
+    diesel::insert_into(case_events::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// A case's timeline, oldest first.
+pub fn events_of(conn: &mut AnyConnection, case_id: &str) -> QueryResult<Vec<CaseEventRow>> {
+    case_events::table
+        .filter(case_events::case_id.eq(case_id))
+        .order((case_events::at.asc(), case_events::id.asc()))
+        .select(CaseEventRow::as_select())
+        .load(conn)
+}

@@ -114,6 +114,7 @@ pub fn publish(
 ) -> Result<(), AppError> {
     c.validate()
         .map_err(|m| AppError::invalid("catalogue", m))?;
+    let (version, effective_from) = (c.version.clone(), c.effective_from);
     let stored = row(&c, by, now)?;
     let interp = Interpreter::new(c).map_err(|m| AppError::invalid("catalogue", m))?;
     catalogue::insert(conn, &stored).map_err(|e| {
@@ -130,11 +131,6 @@ pub fn publish(
     store
         .write()
         .map_err(|_| AppError::Unexpected(anyhow::anyhow!("catalogue store poisoned")))?
-        .insert(
-            c.version.clone(),
-            c.effective_from,
-            now,
-            Interpreter::new(c).map_err(|m| AppError::invalid("catalogue", m))?,
-        );
+        .insert(version, effective_from, now, interp);
     Ok(())
 }

@@ -70,6 +70,8 @@ pub struct Settings {
     pub privacy: PrivacySettings,
     /// Condition catalogue files.
     pub catalogue: CatalogueSettings,
+    /// Follow-up cases.
+    pub follow_up: FollowUpSettings,
     /// Logging.
     pub log: LogSettings,
     /// Set from `GUTHRIE_ENV`, never from files.
@@ -174,6 +176,14 @@ pub struct PrivacySettings {
 pub struct CatalogueSettings {
     /// Directory of `*.toml` catalogue files.
     pub directory: String,
+}
+
+/// `[follow_up]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUpSettings {
+    /// Directory of `*.toml` due-time policy files.
+    pub policy_directory: String,
 }
 
 /// `[log]`

@@ -81,6 +81,12 @@ pub enum AppError {
         /// Explanation.
         detail: String,
     },
+    /// The resource changed since the client read it (412).
+    #[error("the resource changed since you read it; reload and retry")]
+    PreconditionFailed,
+    /// A write needs `If-Match` (428).
+    #[error("this write needs an If-Match header with the ETag you read")]
+    PreconditionRequired,
     /// Wrong content type (415).
     #[error("request body must be application/json")]
     UnsupportedMediaType,
@@ -144,6 +150,8 @@ impl AppError {
             | Self::Conflict { code, .. }
             | Self::Unprocessable { code, .. } => code,
             Self::Forbidden => "forbidden",
+            Self::PreconditionFailed => "stale_etag",
+            Self::PreconditionRequired => "if_match_required",
             Self::NotFound { .. } => "not_found",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::PayloadTooLarge { .. } => "payload_too_large",
@@ -162,6 +170,8 @@ impl AppError {
             StatusCode::FORBIDDEN => "Forbidden",
             StatusCode::NOT_FOUND => "Not found",
             StatusCode::CONFLICT => "Conflict",
+            StatusCode::PRECONDITION_FAILED => "Precondition failed",
+            StatusCode::PRECONDITION_REQUIRED => "Precondition required",
             StatusCode::PAYLOAD_TOO_LARGE => "Payload too large",
             StatusCode::UNSUPPORTED_MEDIA_TYPE => "Unsupported media type",
             StatusCode::UNPROCESSABLE_ENTITY => "Unprocessable content",
@@ -231,6 +241,8 @@ impl ResponseError for AppError {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

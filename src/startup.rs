@@ -18,7 +18,7 @@ use crate::auth::rate_limit::RateLimiter;
 use crate::config::{RunEnvironment, Settings};
 use crate::db::{self, DbPool};
 use crate::services::bootstrap::{self, FirstAdmin};
-use crate::services::catalogue;
+use crate::services::{catalogue, policy};
 use crate::state::{AppState, Clock, SecretKey, SystemClock};
 use crate::telemetry::Metrics;
 
@@ -83,6 +83,10 @@ pub fn build_state(
     let files = catalogue::load_files(std::path::Path::new(&settings.catalogue.directory))?;
     catalogue::sync(&mut conn, &files, now)?;
     let catalogues = Arc::new(RwLock::new(catalogue::load_store(&mut conn)?));
+    let policy_files =
+        policy::load_files(std::path::Path::new(&settings.follow_up.policy_directory))?;
+    policy::sync(&mut conn, &policy_files, now)?;
+    let policies = Arc::new(RwLock::new(policy::load_store(&mut conn)?));
     drop(conn);
     let jwt = JwtKeys::from_settings(&settings.auth, &hs)?;
     Ok(AppState {
@@ -94,6 +98,7 @@ pub fn build_state(
         clock,
         metrics: Arc::new(Metrics::new()),
         catalogues,
+        policies,
     })
 }
 

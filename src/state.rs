@@ -10,6 +10,7 @@ use crate::auth::rate_limit::RateLimiter;
 use crate::config::Settings;
 use crate::db::DbPool;
 use crate::services::catalogue::SharedCatalogues;
+use crate::services::policy::SharedPolicies;
 use crate::telemetry::Metrics;
 
 /// The source of "now". Production uses the system clock; tests move a manual one.
@@ -79,6 +80,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Every stored condition-catalogue version.
     pub catalogues: SharedCatalogues,
+    /// Every stored due-time policy version.
+    pub policies: SharedPolicies,
 }
 
 impl AppState {

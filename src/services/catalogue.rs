@@ -12,29 +12,22 @@ use crate::db::{AnyConnection, now_micros};
 use crate::domain::catalogue::{Catalogue, DEFAULT_CATALOGUE_TOML};
 use crate::domain::interpretation::Interpreter;
 use crate::error::{AppError, is_unique_violation};
-use crate::services::versions::{Versions, local_day};
+use crate::services::versions::{Versions, local_day, read_toml_files};
 
 /// Reads every `*.toml` in `dir` (sorted by name), or the built-in default when the directory
 /// does not exist. A file that does not parse or validate stops start-up, naming the file and entry.
 pub fn load_files(dir: &Path) -> anyhow::Result<Vec<Catalogue>> {
-    if !dir.is_dir() {
-        return Ok(vec![
+    match read_toml_files(dir)? {
+        None => Ok(vec![
             Catalogue::from_toml(DEFAULT_CATALOGUE_TOML).map_err(anyhow::Error::msg)?,
-        ]);
+        ]),
+        Some(files) => files
+            .iter()
+            .map(|(f, text)| {
+                Catalogue::from_toml(text).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))
+            })
+            .collect(),
     }
-    let mut files: Vec<_> = std::fs::read_dir(dir)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .map(|f| {
-            let text = std::fs::read_to_string(f)?;
-            Catalogue::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))
-        })
-        .collect()
 }
 
 /// Stores configured versions not yet in the database. A stored version whose file has changed

@@ -6,6 +6,7 @@ pub mod bootstrap;
 pub mod cards;
 pub mod catalogue;
 pub mod infants;
+pub mod policy;
 pub mod screening;
 pub mod screens;
 pub mod versions;

@@ -64,6 +64,26 @@ impl<T> Versions<T> {
     }
 }
 
+/// The `*.toml` files of `dir`, sorted by name, with their text; `None` when `dir` does not exist.
+pub fn read_toml_files(
+    dir: &std::path::Path,
+) -> anyhow::Result<Option<Vec<(std::path::PathBuf, String)>>> {
+    if !dir.is_dir() {
+        return Ok(None);
+    }
+    let mut files: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|f| Ok((f.clone(), std::fs::read_to_string(&f)?)))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .map(Some)
+}
+
 /// The calendar day in China Standard Time (UTC+8, no daylight saving), on which versions take effect.
 pub fn local_day(now: DateTime<Utc>) -> NaiveDate {
     now.with_timezone(&FixedOffset::east_opt(8 * 3600).unwrap_or(Utc.fix()))

@@ -17,10 +17,12 @@ use crate::domain::interpretation::Interpretation;
 use crate::domain::principal::Principal;
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
+use crate::services::cards::Rules;
 use crate::services::cards::{
     self as svc, CardResultOutcome, CardResults, CollectionTiming, NewCard,
 };
 use crate::services::catalogue::current;
+use crate::services::policy;
 use crate::state::AppState;
 
 /// Roles that act as the laboratory: screening-centre staff and the lab's REST client.
@@ -201,9 +203,15 @@ pub async fn receive_card(
     let b = body.0;
     let now = state.now();
     let interp = current(&state.catalogues, now)?;
+    let policy = policy::current(&state.policies, now)?;
     let barcode = barcode.into_inner();
     let (card, interpretation) = db::run(&state.pool, move |c| {
-        svc::receive(c, &interp, &barcode, b.received_at, &b.quality, now)
+        let rules = Rules {
+            interp: &interp,
+            policy: &policy,
+            actor: &p.key(),
+        };
+        svc::receive(c, rules, &barcode, b.received_at, &b.quality, now)
     })
     .await?;
     tracing::info!(card.id = %card.id, "card received");
@@ -241,8 +249,14 @@ pub async fn submit_results(
         Backend::Sqlite => 1,
     };
     let pool = state.pool.clone();
+    let policy = policy::current(&state.policies, now)?;
     let outcomes = tokio::task::spawn_blocking(move || {
-        svc::submit_plate_parallel(&pool, &interp, &cards, now, workers)
+        let rules = Rules {
+            interp: &interp,
+            policy: &policy,
+            actor: &p.key(),
+        };
+        svc::submit_plate_parallel(&pool, rules, &cards, now, workers)
     })
     .await
     .map_err(|e| AppError::Unexpected(anyhow::anyhow!("results task failed: {e}")))?;

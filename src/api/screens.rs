@@ -20,6 +20,7 @@ use crate::domain::ids::InfantId;
 use crate::domain::principal::Principal;
 use crate::error::{AppError, Problem};
 use crate::services::catalogue::current;
+use crate::services::policy;
 use crate::services::screening::{self, MissedScreen, ScreeningSummary};
 use crate::services::screens::{self as svc, ConsentInput, HearingInput};
 use crate::state::AppState;
@@ -158,8 +159,9 @@ pub async fn create_hearing_screen(
     };
     let now = state.now();
     let interp = current(&state.catalogues, now)?;
+    let policy = policy::current(&state.policies, now)?;
     let a = db::run(&state.pool, move |c| {
-        svc::record_hearing(c, interp.catalogue(), &p, &id, input, now)
+        svc::record_hearing(c, interp.catalogue(), &policy, &p, &id, input, now)
     })
     .await?;
     tracing::info!(infant.id = %id, "hearing test recorded");
@@ -190,8 +192,9 @@ pub async fn create_cchd_screen(
     };
     let now = state.now();
     let interp = current(&state.catalogues, now)?;
+    let policy = policy::current(&state.policies, now)?;
     let (protocol, outcome, notes) = db::run(&state.pool, move |c| {
-        svc::record_cchd(c, interp.catalogue(), &p, &id, b.protocol, m, now)
+        svc::record_cchd(c, interp.catalogue(), &policy, &p, &id, b.protocol, m, now)
     })
     .await?;
     tracing::info!(infant.id = %id, "heart screen recorded");

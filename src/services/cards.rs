@@ -11,11 +11,13 @@ use crate::db::models::dbs::{self, Card, InterpretationRow, ResultRow};
 use crate::db::models::infant::{self, Infant};
 use crate::db::{AnyConnection, DbPool, now_micros, write_transaction};
 use crate::domain::catalogue::MarkerExpr;
+use crate::domain::due::DuePolicy;
 use crate::domain::ids::InfantId;
 use crate::domain::interpretation::{CardFacts, InfantFacts, Interpretation, Interpreter};
 use crate::domain::principal::{Principal, Scope};
 use crate::domain::validation::FieldErrors;
 use crate::error::{AppError, is_unique_violation};
+use crate::services::cases;
 
 /// Feeding at collection.
 pub const FEEDING: [&str; 5] = ["breast", "formula", "mixed", "parenteral", "none"];
@@ -173,10 +175,22 @@ fn stored_results(
         .collect())
 }
 
-/// Interprets a card with the given values and stores the interpretation.
+/// What interpreting a card needs: the catalogue and due policy in force, and who acts.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'a> {
+    /// Catalogue in force.
+    pub interp: &'a Interpreter,
+    /// Due policy in force (for the cases a result opens).
+    pub policy: &'a DuePolicy,
+    /// Principal key recorded on the timeline.
+    pub actor: &'a str,
+}
+
+/// Interprets a card with the given values, stores the interpretation and, in the same
+/// transaction, opens or updates the follow-up case it calls for.
 pub fn interpret_and_store(
     conn: &mut AnyConnection,
-    interp: &Interpreter,
+    rules: Rules<'_>,
     card: &Card,
     infant: &Infant,
     results: &BTreeMap<String, f64>,
@@ -194,7 +208,7 @@ pub fn interpret_and_store(
         transfusion: card.transfusion,
         tpn: card.tpn,
     };
-    let result = interp.interpret(&facts, &card_facts, results);
+    let result = rules.interp.interpret(&facts, &card_facts, results);
     let outcome = serde_json::to_value(result.outcome).map_err(anyhow::Error::from)?;
     let tier = result.tier.map(|t| format!("{t:?}"));
     dbs::insert_interpretation(
@@ -209,13 +223,16 @@ pub fn interpret_and_store(
             interpreted_at: now_micros(now),
         },
     )?;
+    if let Some(spec) = cases::spec_for_card(&result, &card.id, &card.barcode) {
+        cases::open_or_update(conn, rules.policy, infant, spec, rules.actor, now)?;
+    }
     Ok(result)
 }
 
 /// Records lab receipt and quality (`acceptable` or a catalogue reason), then re-interprets.
 pub fn receive(
     conn: &mut AnyConnection,
-    interp: &Interpreter,
+    rules: Rules<'_>,
     barcode: &str,
     received_at: DateTime<Utc>,
     quality: &str,
@@ -226,7 +243,7 @@ pub fn receive(
         let card = dbs::find_by_barcode(conn, &scope, barcode)?
             .ok_or(AppError::NotFound { entity: "card" })?;
         let mut e = FieldErrors::new();
-        let reasons = &interp.catalogue().specimen.unsatisfactory_reasons;
+        let reasons = &rules.interp.catalogue().specimen.unsatisfactory_reasons;
         if quality != "acceptable" && !reasons.iter().any(|r| r.code == quality) {
             let codes: Vec<&str> = reasons.iter().map(|r| r.code.as_str()).collect();
             e.add(
@@ -248,7 +265,7 @@ pub fn receive(
         let infant = infant::get(conn, &scope, &card.infant_id)?
             .ok_or(AppError::NotFound { entity: "infant" })?;
         let results = stored_results(conn, &card.id)?;
-        let i = interpret_and_store(conn, interp, &card, &infant, &results, now)?;
+        let i = interpret_and_store(conn, rules, &card, &infant, &results, now)?;
         Ok((card, i))
     })
 }
@@ -369,17 +386,17 @@ fn rejected(barcode: &str, errors: FieldErrors) -> CardResultOutcome {
 /// on its own: a rejected card changes nothing and does not stop the others.
 pub fn submit_plate(
     conn: &mut AnyConnection,
-    interp: &Interpreter,
+    rules: Rules<'_>,
     cards: &[CardResults],
     now: DateTime<Utc>,
 ) -> Vec<CardResultOutcome> {
-    let ratios = ratio_markers(interp);
+    let ratios = ratio_markers(rules.interp);
     let mut out = Vec::with_capacity(cards.len());
     for chunk in cards.chunks(CARDS_PER_COMMIT) {
         let mut done = Vec::with_capacity(chunk.len());
         let committed = write_transaction(conn, |conn| -> Result<(), AppError> {
             for c in chunk {
-                done.push(one_card(conn, interp, &ratios, c, now));
+                done.push(one_card(conn, rules, &ratios, c, now));
             }
             Ok(())
         });
@@ -408,7 +425,7 @@ pub fn submit_plate(
 /// round trips of several cards; SQLite has one writer, so it gains nothing there (use 1).
 pub fn submit_plate_parallel(
     pool: &DbPool,
-    interp: &Interpreter,
+    rules: Rules<'_>,
     cards: &[CardResults],
     now: DateTime<Utc>,
     workers: usize,
@@ -419,7 +436,7 @@ pub fn submit_plate_parallel(
             .chunks(size)
             .map(|slice| {
                 scope.spawn(move || match pool.get() {
-                    Ok(mut conn) => submit_plate(&mut conn, interp, slice, now),
+                    Ok(mut conn) => submit_plate(&mut conn, rules, slice, now),
                     Err(e) => {
                         tracing::error!(error = %e, "no database connection for a slice of a plate");
                         slice.iter().map(|c| rejected(&c.barcode, FieldErrors::single("card", "could not be stored; retry"))).collect()
@@ -449,12 +466,12 @@ pub fn submit_plate_parallel(
 
 fn one_card(
     conn: &mut AnyConnection,
-    interp: &Interpreter,
+    rules: Rules<'_>,
     ratios: &BTreeSet<&str>,
     c: &CardResults,
     now: DateTime<Utc>,
 ) -> CardResultOutcome {
-    if let Err(e) = check_results(interp, ratios, &c.results) {
+    if let Err(e) = check_results(rules.interp, ratios, &c.results) {
         return rejected(&c.barcode, e);
     }
     // A nested transaction is a savepoint: this card's writes roll back alone on error.
@@ -478,7 +495,7 @@ fn one_card(
             })
             .collect();
         dbs::upsert_results(conn, &rows)?;
-        interpret_and_store(conn, interp, &card, &infant, &values, now)
+        interpret_and_store(conn, rules, &card, &infant, &values, now)
     });
     match outcome {
         Ok(i) => CardResultOutcome {

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod bootstrap;
 pub mod cards;
+pub mod cases;
 pub mod catalogue;
 pub mod infants;
 pub mod policy;

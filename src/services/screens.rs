@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 use crate::db::models::infant::{self, Infant};
 use crate::db::models::screens::{self, CchdRow, ConsentRow, HearingRow};
 use crate::db::{AnyConnection, now_micros, write_transaction};
-use crate::domain::catalogue::{Catalogue, Programme};
+use crate::domain::catalogue::{Catalogue, Programme, Tier};
 use crate::domain::cchd::{self, CchdMeasurement, CchdOutcome};
+use crate::domain::due::DuePolicy;
 use crate::domain::hearing::{
     self, EarResult, HearingAssessment, HearingInfant, HearingMethod, HearingStage, HearingTest,
 };
@@ -15,6 +16,7 @@ use crate::domain::ids::InfantId;
 use crate::domain::principal::{Principal, Scope};
 use crate::domain::validation::FieldErrors;
 use crate::error::AppError;
+use crate::services::cases;
 
 fn visible_infant(
     conn: &mut AnyConnection,
@@ -66,6 +68,7 @@ pub struct HearingInput {
 pub fn record_hearing(
     conn: &mut AnyConnection,
     cat: &Catalogue,
+    policy: &DuePolicy,
     p: &Principal,
     infant_id: &InfantId,
     h: HearingInput,
@@ -110,7 +113,12 @@ pub fn record_hearing(
             created_at: now_micros(now),
         };
         screens::insert_hearing(conn, &row)?;
-        hearing_assessment(conn, cat, &scope, &infant, now)
+        let a = hearing_assessment(conn, cat, &scope, &infant, now)?;
+        let tier = cat.condition("HL").map_or(Tier::T2, |c| c.tier);
+        if let Some(spec) = cases::spec_for_hearing(&a, tier, &cat.version, &row.id) {
+            cases::open_or_update(conn, policy, &infant, spec, &p.key(), now)?;
+        }
+        Ok(a)
     })
 }
 
@@ -154,6 +162,7 @@ pub fn hearing_assessment(
 pub fn record_cchd(
     conn: &mut AnyConnection,
     cat: &Catalogue,
+    policy: &DuePolicy,
     p: &Principal,
     infant_id: &InfantId,
     protocol: Option<String>,
@@ -182,10 +191,11 @@ pub fn record_cchd(
             e.add("murmur_grade", "must be between 0 and 6");
         }
         e.into_result().map_err(AppError::Validation)?;
+        let screen_id = uuid::Uuid::now_v7().to_string();
         screens::insert_cchd(
             conn,
             &CchdRow {
-                id: uuid::Uuid::now_v7().to_string(),
+                id: screen_id.clone(),
                 infant_id: infant.id.clone(),
                 hospital_id: infant.hospital_id.clone(),
                 protocol: protocol.clone(),
@@ -200,6 +210,9 @@ pub fn record_cchd(
             },
         )?;
         let (outcome, notes) = cchd_outcome(conn, cat, &scope, &infant)?;
+        if let Some(spec) = cases::spec_for_cchd(&outcome, &cat.version, &screen_id) {
+            cases::open_or_update(conn, policy, &infant, spec, &p.key(), now)?;
+        }
         Ok((protocol.clone(), outcome, notes))
     })
 }

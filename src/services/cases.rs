@@ -1,0 +1,386 @@
+//! Follow-up cases: opened (or updated) automatically in the same transaction as the result
+//! that causes them, with due times from the policy in force; moved through the state machine
+//! by staff with optimistic concurrency; every change appended to the case's timeline.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::db::models::case::{self, Case, CaseEventRow, CaseUpdateForm};
+use crate::db::models::infant::Infant;
+use crate::db::{AnyConnection, now_micros};
+use crate::domain::case::{CaseEvent, CaseOutcome, CaseState, InvalidTransition, transition};
+use crate::domain::catalogue::{Programme, Tier};
+use crate::domain::cchd::CchdOutcome;
+use crate::domain::due::DuePolicy;
+use crate::domain::hearing::{HearingAssessment, HearingStatus};
+use crate::domain::interpretation::{CardOutcome, Interpretation, Level};
+use crate::domain::principal::Scope;
+use crate::error::{AppError, is_unique_violation};
+
+/// Why a case is opened; one open case per infant, programme and reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// Positive or critical screen.
+    Positive,
+    /// Borderline: a repeat specimen.
+    Repeat,
+    /// Unusable or too-early card: a new one.
+    Recollect,
+    /// Hearing refer (rescreen, diagnosis or intervention due).
+    Refer,
+    /// No valid screen by the programme's age.
+    Missed,
+}
+
+impl Reason {
+    fn as_str(self) -> &'static str {
+        match self {
+            Reason::Positive => "positive",
+            Reason::Repeat => "repeat",
+            Reason::Recollect => "recollect",
+            Reason::Refer => "refer",
+            Reason::Missed => "missed",
+        }
+    }
+}
+
+/// What a result asks for.
+#[derive(Debug, Clone)]
+pub struct CaseSpec {
+    /// Programme.
+    pub programme: Programme,
+    /// Reason.
+    pub reason: Reason,
+    /// Urgency.
+    pub tier: Tier,
+    /// Suspected condition codes.
+    pub suspected: Vec<String>,
+    /// Catalogue version the result was interpreted under.
+    pub catalogue_version: String,
+    /// The triggering result, for the timeline.
+    pub trigger: Value,
+}
+
+fn text<T: serde::Serialize>(v: T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn tier_text(t: Tier) -> String {
+    format!("{t:?}")
+}
+
+fn parse_tier(s: &str) -> Tier {
+    match s {
+        "T0" => Tier::T0,
+        "T1" => Tier::T1,
+        "T3" => Tier::T3,
+        _ => Tier::T2,
+    }
+}
+
+/// The case a blood-spot interpretation calls for, if any.
+pub fn spec_for_card(i: &Interpretation, card_id: &str, barcode: &str) -> Option<CaseSpec> {
+    let (reason, min_level) = match i.outcome {
+        CardOutcome::Critical | CardOutcome::Positive => (Reason::Positive, Level::Positive),
+        CardOutcome::BorderlineRepeat => (Reason::Repeat, Level::Borderline),
+        CardOutcome::UnsatisfactoryRecollect | CardOutcome::TooEarlyRepeat => {
+            (Reason::Recollect, Level::Critical)
+        }
+        CardOutcome::Normal | CardOutcome::AwaitingResults => return None,
+    };
+    Some(CaseSpec {
+        programme: Programme::Dbs,
+        reason,
+        tier: i.tier.unwrap_or(Tier::T2),
+        suspected: i
+            .suspected
+            .iter()
+            .filter(|f| f.level >= min_level)
+            .map(|f| f.condition.clone())
+            .collect(),
+        catalogue_version: i.catalogue_version.clone(),
+        trigger: json!({"kind": "dbs_interpretation", "card_id": card_id, "barcode": barcode, "outcome": i.outcome}),
+    })
+}
+
+/// The case a hearing assessment calls for, if any.
+pub fn spec_for_hearing(
+    a: &HearingAssessment,
+    tier: Tier,
+    catalogue_version: &str,
+    screen_id: &str,
+) -> Option<CaseSpec> {
+    let reason = match a.status {
+        HearingStatus::RescreenDue
+        | HearingStatus::DiagnosisDue
+        | HearingStatus::InterventionDue => Reason::Refer,
+        HearingStatus::Missed => Reason::Missed,
+        HearingStatus::NotScreened | HearingStatus::Pass => return None,
+    };
+    Some(CaseSpec {
+        programme: Programme::Hear,
+        reason,
+        tier,
+        suspected: vec!["HL".into()],
+        catalogue_version: catalogue_version.into(),
+        trigger: json!({"kind": "hearing_screen", "screen_id": screen_id, "status": a.status, "next_action": a.next_action}),
+    })
+}
+
+/// The case a heart-screen outcome calls for, if any.
+pub fn spec_for_cchd(
+    o: &CchdOutcome,
+    catalogue_version: &str,
+    screen_id: &str,
+) -> Option<CaseSpec> {
+    let CchdOutcome::Positive { tier, reasons } = o else {
+        return None;
+    };
+    Some(CaseSpec {
+        programme: Programme::Cchd,
+        reason: Reason::Positive,
+        tier: *tier,
+        suspected: vec!["CCHD".into()],
+        catalogue_version: catalogue_version.into(),
+        trigger: json!({"kind": "cchd_screen", "screen_id": screen_id, "reasons": reasons}),
+    })
+}
+
+fn event(
+    case_id: &str,
+    kind: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    detail: Value,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> CaseEventRow {
+    CaseEventRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        case_id: case_id.into(),
+        kind: kind.into(),
+        from_state: from.map(str::to_string),
+        to_state: to.map(str::to_string),
+        detail: detail.to_string(),
+        actor: actor.into(),
+        at: now_micros(now),
+    }
+}
+
+/// Opens the case `spec` asks for, or updates the open one with the same infant, programme and
+/// reason: suspected conditions are added, the tier only ever rises, and a raised tier brings
+/// the due times forward (never back). Runs inside the caller's transaction.
+pub fn open_or_update(
+    conn: &mut AnyConnection,
+    policy: &DuePolicy,
+    infant: &Infant,
+    spec: CaseSpec,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<Case, AppError> {
+    let key = format!(
+        "{}|{}|{}",
+        infant.id,
+        text(spec.programme),
+        spec.reason.as_str()
+    );
+    let due = policy
+        .due(spec.tier, now, infant.birth_at.and_utc())
+        .map_err(|m| AppError::Unexpected(anyhow::anyhow!(m)))?;
+    let t = now_micros(now);
+    if let Some(existing) = case::find_open(conn, &key)? {
+        let mut suspected: BTreeSet<String> =
+            serde_json::from_str(&existing.suspected).unwrap_or_default();
+        suspected.extend(spec.suspected.iter().cloned());
+        let old_tier = parse_tier(&existing.tier);
+        let tier = old_tier.min(spec.tier);
+        let raised = tier < old_tier;
+        let form = CaseUpdateForm {
+            tier: Some(tier_text(tier)),
+            suspected: Some(serde_json::to_string(&suspected).map_err(anyhow::Error::from)?),
+            first_contact_due_at: raised.then(|| {
+                existing
+                    .first_contact_due_at
+                    .min(now_micros(due.first_contact_by))
+            }),
+            recall_due_at: raised.then(|| existing.recall_due_at.min(now_micros(due.recall_by))),
+            updated_at: Some(t),
+            ..Default::default()
+        };
+        if case::update_if_version(conn, &existing.id, existing.version, &form)? == 0 {
+            return Err(AppError::conflict(
+                "case_busy",
+                None,
+                "the case changed concurrently; retry",
+            ));
+        }
+        let detail = json!({"trigger": spec.trigger, "tier": tier_text(tier), "tier_raised": raised, "suspected": suspected});
+        case::insert_event(
+            conn,
+            &event(&existing.id, "updated", None, None, detail, actor, now),
+        )?;
+        return case::get(conn, &Scope::unrestricted(), &existing.id)?
+            .ok_or(AppError::NotFound { entity: "case" });
+    }
+    let row = Case {
+        id: uuid::Uuid::now_v7().to_string(),
+        infant_id: infant.id.clone(),
+        hospital_id: infant.hospital_id.clone(),
+        programme: text(spec.programme),
+        reason: spec.reason.as_str().into(),
+        state: text(CaseState::Open),
+        tier: tier_text(spec.tier),
+        suspected: serde_json::to_string(&spec.suspected).map_err(anyhow::Error::from)?,
+        catalogue_version: spec.catalogue_version,
+        policy_version: policy.version.clone(),
+        first_contact_due_at: now_micros(due.first_contact_by),
+        recall_due_at: now_micros(due.recall_by),
+        assignee: None,
+        outcome: None,
+        open_key: Some(key),
+        version: 1,
+        opened_at: t,
+        updated_at: t,
+        resolved_at: None,
+    };
+    case::insert(conn, &row).map_err(|e| {
+        if is_unique_violation(&e) {
+            AppError::conflict("case_busy", None, "the case was opened concurrently; retry")
+        } else {
+            e.into()
+        }
+    })?;
+    let detail =
+        json!({"trigger": spec.trigger, "tier": row.tier, "suspected": spec.suspected, "due": due});
+    case::insert_event(
+        conn,
+        &event(&row.id, "opened", None, Some("open"), detail, actor, now),
+    )?;
+    Ok(row)
+}
+
+/// A staff action on a case: a state transition with an optional note, or a note or assignment
+/// alone. `expected_version` is the ETag the client read.
+#[derive(Debug, Clone)]
+pub struct CaseAction {
+    /// Transition, if any.
+    pub event: Option<CaseEvent>,
+    /// Free-text note.
+    pub note: Option<String>,
+    /// New assignee (coordinator user id), `Some(None)` to unassign.
+    pub assignee: Option<Option<String>>,
+}
+
+/// Applies a staff action with optimistic concurrency.
+pub fn act(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    id: &str,
+    expected_version: i32,
+    action: CaseAction,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<Case, AppError> {
+    let current = case::get(conn, scope, id)?.ok_or(AppError::NotFound { entity: "case" })?;
+    if current.version != expected_version {
+        return Err(AppError::PreconditionFailed);
+    }
+    let from: CaseState = serde_json::from_value(Value::String(current.state.clone()))
+        .map_err(|e| AppError::Unexpected(e.into()))?;
+    let t = now_micros(now);
+    let mut form = CaseUpdateForm {
+        updated_at: Some(t),
+        assignee: action.assignee.clone(),
+        ..Default::default()
+    };
+    let mut to = from;
+    if let Some(e) = &action.event {
+        to = transition(from, e).map_err(invalid)?;
+        form.state = Some(text(to));
+        match e {
+            CaseEvent::Resolve { outcome } => {
+                form.outcome = Some(Some(
+                    serde_json::to_string(outcome).map_err(anyhow::Error::from)?,
+                ));
+                form.open_key = Some(None);
+                form.resolved_at = Some(Some(t));
+            }
+            CaseEvent::Reopen { .. } => {
+                let key = format!(
+                    "{}|{}|{}",
+                    current.infant_id, current.programme, current.reason
+                );
+                if case::find_open(conn, &key)?.is_some() {
+                    return Err(AppError::conflict(
+                        "case_already_open",
+                        None,
+                        "another case with the same reason is open for this infant",
+                    ));
+                }
+                form.open_key = Some(Some(key));
+                form.outcome = Some(None);
+                form.resolved_at = Some(None);
+            }
+            _ => {}
+        }
+    }
+    if case::update_if_version(conn, id, expected_version, &form)? == 0 {
+        return Err(AppError::PreconditionFailed);
+    }
+    if let Some(e) = &action.event {
+        let detail = json!({"event": e, "note": action.note});
+        case::insert_event(
+            conn,
+            &event(
+                id,
+                "transition",
+                Some(&text(from)),
+                Some(&text(to)),
+                detail,
+                actor,
+                now,
+            ),
+        )?;
+    } else if let Some(note) = &action.note {
+        case::insert_event(
+            conn,
+            &event(id, "note", None, None, json!({"note": note}), actor, now),
+        )?;
+    }
+    if let Some(a) = &action.assignee {
+        case::insert_event(
+            conn,
+            &event(
+                id,
+                "assigned",
+                None,
+                None,
+                json!({"assignee": a}),
+                actor,
+                now,
+            ),
+        )?;
+    }
+    case::get(conn, scope, id)?.ok_or(AppError::NotFound { entity: "case" })
+}
+
+fn invalid(e: InvalidTransition) -> AppError {
+    let allowed: Vec<String> = e.allowed.iter().map(|k| text(k)).collect();
+    let detail = match &e.detail {
+        Some(d) => format!("{e}: {d}; allowed now: {}", allowed.join(", ")),
+        None => format!("{e}; allowed now: {}", allowed.join(", ")),
+    };
+    AppError::conflict("invalid_transition", Some("event"), detail)
+}
+
+/// Outcome text helper for responses.
+pub fn outcome_of(c: &Case) -> Option<CaseOutcome> {
+    c.outcome
+        .as_deref()
+        .and_then(|o| serde_json::from_str(o).ok())
+}

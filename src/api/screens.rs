@@ -194,7 +194,15 @@ pub async fn create_cchd_screen(
     let interp = current(&state.catalogues, now)?;
     let policy = policy::current(&state.policies, now)?;
     let (protocol, outcome, notes) = db::run(&state.pool, move |c| {
-        svc::record_cchd(c, interp.catalogue(), &policy, &p, &id, b.protocol, m, now)
+        svc::record_cchd(
+            c,
+            interp.catalogue(),
+            &policy,
+            &p,
+            &id,
+            (b.protocol, m),
+            now,
+        )
     })
     .await?;
     tracing::info!(infant.id = %id, "heart screen recorded");

@@ -370,7 +370,7 @@ pub fn act(
 }
 
 fn invalid(e: InvalidTransition) -> AppError {
-    let allowed: Vec<String> = e.allowed.iter().map(|k| text(k)).collect();
+    let allowed: Vec<String> = e.allowed.iter().map(text).collect();
     let detail = match &e.detail {
         Some(d) => format!("{e}: {d}; allowed now: {}", allowed.join(", ")),
         None => format!("{e}; allowed now: {}", allowed.join(", ")),

@@ -157,7 +157,7 @@ pub fn hearing_assessment(
     Ok(hearing::assess(&cat.hearing, &who, &tests, now))
 }
 
-/// Records a pulse-oximetry measurement and returns the protocol's outcome over the infant's
+/// Records a pulse-oximetry measurement (under `protocol`, default the catalogue's) and returns the protocol's outcome over the infant's
 /// measurements under that protocol.
 pub fn record_cchd(
     conn: &mut AnyConnection,
@@ -165,8 +165,7 @@ pub fn record_cchd(
     policy: &DuePolicy,
     p: &Principal,
     infant_id: &InfantId,
-    protocol: Option<String>,
-    m: CchdMeasurement,
+    (protocol, m): (Option<String>, CchdMeasurement),
     now: DateTime<Utc>,
 ) -> Result<(String, CchdOutcome, Vec<String>), AppError> {
     let scope = p.scope();

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cards;
+pub mod cases;
 pub mod catalogue;
 pub mod clients;
 pub mod health;
@@ -43,6 +44,7 @@ pub fn path_id<T: FromStr>(raw: &str, entity: &'static str) -> Result<T, AppErro
         cards::create_card, cards::get_card, cards::receive_card, cards::submit_results,
         screens::create_hearing_screen, screens::create_cchd_screen, screens::create_consent,
         screens::get_screening_summary, screens::list_missed_screens,
+        cases::list_cases, cases::get_case, cases::act_on_case,
     ),
     modifiers(&ApiModifier),
     tags(
@@ -53,6 +55,7 @@ pub fn path_id<T: FromStr>(raw: &str, entity: &'static str) -> Result<T, AppErro
         (name = "infants", description = "Registered births"),
         (name = "catalogue", description = "Versioned condition catalogue"),
         (name = "cards", description = "Blood-spot cards, lab receipt and results"),
+        (name = "cases", description = "Follow-up cases"),
         (name = "screening", description = "Hearing and heart screens, consent, summaries, missed screens"),
         (name = "operations", description = "Health and metrics"),
     )
@@ -130,7 +133,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(screens::create_cchd_screen)
             .service(screens::create_consent)
             .service(screens::get_screening_summary)
-            .service(screens::list_missed_screens),
+            .service(screens::list_missed_screens)
+            .service(cases::list_cases)
+            .service(cases::get_case)
+            .service(cases::act_on_case),
     )
     .service(health::healthz)
     .service(health::readyz)

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod auth;
+mod cases;
 mod catalogue;
 mod cli;
 mod helpers;

@@ -1,0 +1,350 @@
+//! `/api/v1/cases`: follow-up cases opened by results. Lists with filters and cursor paging,
+//! one case with its timeline and an `ETag`, and staff actions (transitions, notes, assignment)
+//! that must name the `ETag` they read in `If-Match` (412 when stale, 428 when missing).
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::api::json::{ApiJson, double_option};
+use crate::api::path_id;
+use crate::auth::extract::{require, require_personal_data};
+use crate::db;
+use crate::db::models::case::{self, Case, CaseFilter};
+use crate::domain::case::{CaseEvent, CaseOutcome};
+use crate::domain::catalogue::{Programme, Tier};
+use crate::domain::principal::Principal;
+use crate::domain::role::Role;
+use crate::error::{AppError, Problem};
+use crate::services::cases::{self as svc, CaseAction};
+use crate::state::AppState;
+
+/// Roles that work cases.
+pub const CASE_WORKERS: &[Role] = &[Role::Admin, Role::Coordinator, Role::Clinician];
+
+/// A case as returned.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseResponse {
+    /// Id.
+    pub id: String,
+    /// Infant.
+    pub infant_id: String,
+    /// Birth hospital.
+    pub hospital_id: String,
+    /// `DBS`, `HEAR` or `CCHD`.
+    pub programme: String,
+    /// `positive`, `repeat`, `recollect`, `refer` or `missed`.
+    pub reason: String,
+    /// State.
+    pub state: String,
+    /// Tier.
+    pub tier: String,
+    /// Suspected conditions.
+    pub suspected: Vec<String>,
+    /// Catalogue version of the triggering result.
+    pub catalogue_version: String,
+    /// Due-policy version of the due times.
+    pub policy_version: String,
+    /// First contact due.
+    pub first_contact_due_at: DateTime<Utc>,
+    /// Recall due.
+    pub recall_due_at: DateTime<Utc>,
+    /// Open and past its recall due time.
+    pub overdue: bool,
+    /// Assigned coordinator.
+    pub assignee: Option<String>,
+    /// Outcome once resolved.
+    pub outcome: Option<CaseOutcome>,
+    /// Version (the ETag's value).
+    pub version: i32,
+    /// Opened.
+    pub opened_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Resolved.
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+impl CaseResponse {
+    fn new(c: Case, now: DateTime<Utc>) -> Self {
+        Self {
+            overdue: c.state != "resolved" && c.recall_due_at.and_utc() < now,
+            outcome: svc::outcome_of(&c),
+            suspected: serde_json::from_str(&c.suspected).unwrap_or_default(),
+            id: c.id,
+            infant_id: c.infant_id,
+            hospital_id: c.hospital_id,
+            programme: c.programme,
+            reason: c.reason,
+            state: c.state,
+            tier: c.tier,
+            catalogue_version: c.catalogue_version,
+            policy_version: c.policy_version,
+            first_contact_due_at: c.first_contact_due_at.and_utc(),
+            recall_due_at: c.recall_due_at.and_utc(),
+            assignee: c.assignee,
+            version: c.version,
+            opened_at: c.opened_at.and_utc(),
+            updated_at: c.updated_at.and_utc(),
+            resolved_at: c.resolved_at.map(|t| t.and_utc()),
+        }
+    }
+}
+
+/// One timeline entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineEntry {
+    /// `opened`, `updated`, `transition`, `note`, `assigned`.
+    pub kind: String,
+    /// State before.
+    pub from_state: Option<String>,
+    /// State after.
+    pub to_state: Option<String>,
+    /// Detail (triggering result, event, note…).
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+    /// Who.
+    pub actor: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A case with its timeline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseDetail {
+    /// The case.
+    #[serde(flatten)]
+    pub case: CaseResponse,
+    /// Oldest first.
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// A page of cases.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CasePage {
+    /// By recall due time.
+    pub items: Vec<CaseResponse>,
+    /// Cursor of the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// List filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CaseQuery {
+    /// Exact state.
+    pub state: Option<String>,
+    /// Only unresolved cases.
+    pub open: Option<bool>,
+    /// Programme.
+    pub programme: Option<Programme>,
+    /// Tier.
+    pub tier: Option<Tier>,
+    /// Hospital.
+    pub hospital_id: Option<String>,
+    /// Infant.
+    pub infant_id: Option<String>,
+    /// Assignee.
+    pub assignee: Option<String>,
+    /// Only open cases past their recall due time.
+    pub overdue: Option<bool>,
+    /// Recall due before.
+    pub due_before: Option<DateTime<Utc>>,
+    /// Cursor.
+    pub cursor: Option<String>,
+    /// Page size 1–200 (default 50).
+    pub limit: Option<i64>,
+}
+
+/// A staff action.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaseActionRequest {
+    /// A state transition, e.g. `{"event": "contact_family"}` or
+    /// `{"event": "resolve", "outcome": {"outcome": "ruled_out"}}`.
+    #[serde(default)]
+    pub transition: Option<CaseEvent>,
+    /// A note for the timeline.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// Assign (user id) or unassign (`null`).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub assignee: Option<Option<String>>,
+}
+
+fn etag(c: &Case) -> String {
+    format!("\"{}\"", c.version)
+}
+
+fn if_match(req: &HttpRequest) -> Result<i32, AppError> {
+    let v = req
+        .headers()
+        .get(header::IF_MATCH)
+        .ok_or(AppError::PreconditionRequired)?;
+    v.to_str()
+        .ok()
+        .map(|s| s.trim().trim_start_matches("W/").trim_matches('"'))
+        .and_then(|s| s.parse().ok())
+        .ok_or(AppError::PreconditionFailed)
+}
+
+fn encode_cursor(c: &Case) -> String {
+    URL_SAFE_NO_PAD.encode(format!(
+        "{}|{}",
+        c.recall_due_at.format("%Y-%m-%dT%H:%M:%S%.6f"),
+        c.id
+    ))
+}
+
+fn decode_cursor(s: &str) -> Result<(NaiveDateTime, String), AppError> {
+    let bad = || AppError::bad_field("invalid_query", "cursor", "is not a cursor from this API");
+    let text =
+        String::from_utf8(URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?).map_err(|_| bad())?;
+    let (t, id) = text.split_once('|').ok_or_else(bad)?;
+    let t = NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f").map_err(|_| bad())?;
+    Ok((t, id.to_string()))
+}
+
+/// List cases visible to the caller.
+#[utoipa::path(tag = "cases", security(("bearer" = [])), params(CaseQuery), responses((status = 200, body = CasePage), (status = 400, body = Problem)))]
+#[get("/cases")]
+pub async fn list_cases(
+    p: Principal,
+    state: web::Data<AppState>,
+    q: web::Query<CaseQuery>,
+) -> Result<HttpResponse, AppError> {
+    require_personal_data(&p)?;
+    let q = q.into_inner();
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(AppError::bad_field(
+            "invalid_query",
+            "limit",
+            "must be between 1 and 200",
+        ));
+    }
+    let now = state.now();
+    let overdue = q.overdue == Some(true);
+    let filter = CaseFilter {
+        state: q.state,
+        open_only: q.open == Some(true) || overdue,
+        programme: q.programme.map(|p| {
+            serde_json::to_value(p)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        }),
+        tier: q.tier.map(|t| format!("{t:?}")),
+        hospital_id: q.hospital_id,
+        infant_id: q.infant_id,
+        assignee: q.assignee,
+        recall_due_before: match (overdue, q.due_before) {
+            (true, Some(b)) => Some(b.min(now).naive_utc()),
+            (true, None) => Some(now.naive_utc()),
+            (false, b) => b.map(|b| b.naive_utc()),
+        },
+        after: q.cursor.as_deref().map(decode_cursor).transpose()?,
+    };
+    let scope = p.scope();
+    let mut rows = db::run(&state.pool, move |c| {
+        Ok(case::list(c, &scope, &filter, limit + 1)?)
+    })
+    .await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    let next_cursor = if more {
+        rows.last().map(encode_cursor)
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(CasePage {
+        items: rows
+            .into_iter()
+            .map(|c| CaseResponse::new(c, now))
+            .collect(),
+        next_cursor,
+    }))
+}
+
+/// One case with its full timeline; the `ETag` is what a later action must send in `If-Match`.
+#[utoipa::path(tag = "cases", security(("bearer" = [])), params(("id" = String, Path)), responses((status = 200, body = CaseDetail), (status = 404, body = Problem)))]
+#[get("/cases/{id}")]
+pub async fn get_case(
+    p: Principal,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    require_personal_data(&p)?;
+    let id: uuid::Uuid = path_id(&id, "case")?;
+    let scope = p.scope();
+    let (c, events) = db::run(&state.pool, move |conn| {
+        let c = case::get(conn, &scope, &id.to_string())?
+            .ok_or(AppError::NotFound { entity: "case" })?;
+        let events = case::events_of(conn, &c.id)?;
+        Ok((c, events))
+    })
+    .await?;
+    let tag = etag(&c);
+    let timeline = events
+        .into_iter()
+        .map(|e| TimelineEntry {
+            kind: e.kind,
+            from_state: e.from_state,
+            to_state: e.to_state,
+            detail: serde_json::from_str(&e.detail).unwrap_or_default(),
+            actor: e.actor,
+            at: e.at.and_utc(),
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, tag))
+        .json(CaseDetail {
+            case: CaseResponse::new(c, state.now()),
+            timeline,
+        }))
+}
+
+/// Act on a case: a transition (409 with the allowed events when illegal), a note, an
+/// assignment. Requires `If-Match` with the case's `ETag`.
+#[utoipa::path(tag = "cases", security(("bearer" = [])), params(("id" = String, Path), ("If-Match" = String, Header)), request_body = CaseActionRequest,
+    responses((status = 200, body = CaseResponse), (status = 409, body = Problem), (status = 412, body = Problem), (status = 428, body = Problem)))]
+#[post("/cases/{id}/events")]
+pub async fn act_on_case(
+    req: HttpRequest,
+    p: Principal,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: ApiJson<CaseActionRequest>,
+) -> Result<HttpResponse, AppError> {
+    require(&p, CASE_WORKERS)?;
+    let id: uuid::Uuid = path_id(&id, "case")?;
+    let expected = if_match(&req)?;
+    let b = body.0;
+    if b.transition.is_none() && b.note.is_none() && b.assignee.is_none() {
+        return Err(AppError::invalid(
+            "transition",
+            "give a transition, a note or an assignee",
+        ));
+    }
+    let action = CaseAction {
+        event: b.transition,
+        note: b.note.filter(|n| !n.trim().is_empty()),
+        assignee: b.assignee,
+    };
+    let (scope, actor, now) = (p.scope(), p.key(), state.now());
+    let c = db::run(&state.pool, move |conn| {
+        db::write_transaction(conn, |conn| {
+            svc::act(conn, &scope, &id.to_string(), expected, action, &actor, now)
+        })
+    })
+    .await?;
+    tracing::info!(case.id = %c.id, case.state = %c.state, "case updated");
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(&c)))
+        .json(CaseResponse::new(c, now)))
+}

@@ -1,0 +1,331 @@
+//! Follow-up cases through HTTP: automatic opening, de-duplication, transitions with ETags,
+//! isolation.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, problem};
+use crate::screening::{infant_with_card, panel};
+
+async fn post_results(app: &TestApp, lab: &str, barcode: &str, values: &[(&str, f64)]) -> Value {
+    let r = app
+        .post(
+            "/api/v1/results",
+            lab,
+            &json!({"cards": [{"barcode": barcode, "results": panel(values)}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+async fn cases_of(app: &TestApp, token: &str, infant: &str) -> Vec<Value> {
+    let v: Value = app
+        .get(&format!("/api/v1/cases?infant_id={infant}"), token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    v["items"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_critical_result_opens_a_t0_case_and_a_second_positive_updates_it() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.hospital_with_token("A").await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let (infant, barcode) = infant_with_card(&app, &token, "K1").await;
+    let before = chrono::Utc::now();
+    post_results(&app, &lab, &barcode, &[("C16-OH", 0.5)]).await;
+    let cases = cases_of(&app, &lab, &infant).await;
+    assert_eq!(cases.len(), 1);
+    let c = &cases[0];
+    assert_eq!(
+        (
+            c["programme"].as_str(),
+            c["reason"].as_str(),
+            c["tier"].as_str()
+        ),
+        (Some("DBS"), Some("positive"), Some("T0"))
+    );
+    assert_eq!(c["suspected"], json!(["LCHAD"]));
+    assert_eq!(
+        (
+            c["catalogue_version"].as_str(),
+            c["policy_version"].as_str()
+        ),
+        (Some("zj-2023"), Some("due-2026"))
+    );
+    let contact =
+        chrono::DateTime::parse_from_rfc3339(c["first_contact_due_at"].as_str().unwrap()).unwrap();
+    let recall =
+        chrono::DateTime::parse_from_rfc3339(c["recall_due_at"].as_str().unwrap()).unwrap();
+    assert!(
+        contact <= before + chrono::Duration::hours(4) + chrono::Duration::minutes(1),
+        "first contact within 4 h"
+    );
+    assert!(
+        recall <= before + chrono::Duration::hours(24) + chrono::Duration::minutes(1),
+        "recall the same day"
+    );
+
+    // A repeat card with another positive marker updates the same case.
+    let r = app
+        .post("/api/v1/cards", &token, &json!({"infant_id": infant, "barcode": "K1-R", "collected_at": chrono::Utc::now().to_rfc3339(),
+              "feeding": "breast", "collector": "n", "repeat_of_barcode": barcode}))
+        .await;
+    assert_eq!(r.status(), 201);
+    post_results(&app, &lab, "K1-R", &[("TSH", 12.0)]).await;
+    let cases = cases_of(&app, &lab, &infant).await;
+    assert_eq!(cases.len(), 1, "updated, not duplicated");
+    assert_eq!(cases[0]["suspected"], json!(["CH", "LCHAD"]));
+    assert_eq!(cases[0]["tier"], "T0", "the tier never falls");
+    let detail: Value = app
+        .get(
+            &format!("/api/v1/cases/{}", cases[0]["id"].as_str().unwrap()),
+            &lab,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["opened", "updated"]);
+    assert_eq!(
+        detail["timeline"][0]["detail"]["trigger"]["barcode"],
+        barcode.as_str()
+    );
+}
+
+#[tokio::test]
+async fn unsatisfactory_cards_and_heart_and_hearing_results_open_cases() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.hospital_with_token("A").await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let (infant, barcode) = infant_with_card(&app, &token, "K2").await;
+    let r = app
+        .post(
+            &format!("/api/v1/cards/{barcode}/receipt"),
+            &lab,
+            &json!({"received_at": chrono::Utc::now().to_rfc3339(), "quality": "insufficient"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let cases = cases_of(&app, &lab, &infant).await;
+    assert_eq!(
+        (cases[0]["reason"].as_str(), cases[0]["tier"].as_str()),
+        (Some("recollect"), Some("T3"))
+    );
+
+    let now = chrono::Utc::now().to_rfc3339();
+    let r = app
+        .post(
+            &format!("/api/v1/infants/{infant}/cchd-screens"),
+            &token,
+            &json!({"measured_at": now, "right_hand_spo2": 85, "foot_spo2": 97}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = app.post(&format!("/api/v1/infants/{infant}/hearing-screens"), &token, &json!({"stage": "initial", "method": "OAE", "left": "refer", "right": "pass", "tested_at": now})).await;
+    assert_eq!(r.status(), 201);
+    let cases = cases_of(&app, &lab, &infant).await;
+    let mut kinds: Vec<(String, String, String)> = cases
+        .iter()
+        .map(|c| {
+            (
+                c["programme"].as_str().unwrap().into(),
+                c["reason"].as_str().unwrap().into(),
+                c["tier"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        vec![
+            ("CCHD".into(), "positive".into(), "T0".into()),
+            ("DBS".into(), "recollect".into(), "T3".into()),
+            ("HEAR".into(), "refer".into(), "T2".into()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn transitions_need_the_current_etag_and_follow_the_state_machine() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.hospital_with_token("A").await;
+    let lab = app.staff_token("lab", "coordinator", None).await;
+    let (infant, barcode) = infant_with_card(&app, &token, "K3").await;
+    post_results(&app, &lab, &barcode, &[("TSH", 12.0)]).await;
+    let id = cases_of(&app, &lab, &infant).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let url = format!("/api/v1/cases/{id}/events");
+    let r = app.get(&format!("/api/v1/cases/{id}"), &lab).await;
+    let tag = r.headers()["etag"].to_str().unwrap().to_string();
+    let act = |tag: Option<String>, body: Value| {
+        let mut r = app.req(Method::POST, &url, Some(&lab)).json(&body);
+        if let Some(t) = tag {
+            r = r.header("If-Match", t);
+        }
+        r.send()
+    };
+    let contact =
+        json!({"transition": {"event": "contact_family"}, "note": "reached the mother by phone"});
+    let r = act(None, contact.clone()).await.unwrap();
+    assert_eq!(r.status(), 428);
+    assert_eq!(problem(r).await["code"], "if_match_required");
+
+    // Two coordinators with the same ETag: one wins, one gets 412.
+    let (a, b) = tokio::join!(
+        act(Some(tag.clone()), contact.clone()),
+        act(Some(tag.clone()), json!({"note": "left a message"}))
+    );
+    let mut statuses = vec![a.unwrap().status().as_u16(), b.unwrap().status().as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, vec![200, 412]);
+
+    let r = app.get(&format!("/api/v1/cases/{id}"), &lab).await;
+    let tag = r.headers()["etag"].to_str().unwrap().to_string();
+    // Illegal: confirming a diagnosis before any recheck.
+    let r = act(Some(tag.clone()), json!({"transition": {"event": "resolve", "outcome": {"outcome": "confirmed", "condition": "CH"}}})).await.unwrap();
+    assert_eq!(r.status(), 409);
+    let p = problem(r).await;
+    assert_eq!(p["code"], "invalid_transition");
+    assert!(p["detail"].as_str().unwrap().contains("allowed now"), "{p}");
+    let r = act(Some(tag), json!({"transition": {"event": "start_workup"}}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+
+    // Through to resolution, then reopened.
+    let mut tag = app
+        .get(&format!("/api/v1/cases/{id}"), &lab)
+        .await
+        .headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    for step in [
+        json!({"transition": {"event": "schedule_recall"}}),
+        json!({"transition": {"event": "record_recheck"}}),
+        json!({"transition": {"event": "resolve", "outcome": {"outcome": "ruled_out"}}}),
+        json!({"transition": {"event": "reopen", "reason": "new result"}}),
+    ] {
+        let r = act(Some(tag.clone()), step.clone()).await.unwrap();
+        assert_eq!(r.status(), 200, "{step}");
+        tag = r.headers()["etag"].to_str().unwrap().to_string();
+    }
+    let detail: Value = app
+        .get(&format!("/api/v1/cases/{id}"), &lab)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["state"], "open");
+    let states: Vec<&str> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["to_state"].as_str())
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            "open",
+            "family_contacted",
+            "recall_scheduled",
+            "recheck_done",
+            "resolved",
+            "open"
+        ]
+    );
+    // Hospitals cannot act on cases.
+    let r = app
+        .req(Method::POST, &url, Some(&token))
+        .header("If-Match", tag)
+        .json(&json!({"note": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn cases_are_isolated_and_filterable() {
+    let app = TestApp::spawn().await;
+    let (_, a) = app.hospital_with_token("A").await;
+    let (_, b) = app.hospital_with_token("B").await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let (infant_a, barcode_a) = infant_with_card(&app, &a, "A1").await;
+    let (_, barcode_b) = infant_with_card(&app, &b, "B1").await;
+    post_results(&app, &lab, &barcode_a, &[("TSH", 12.0)]).await;
+    post_results(&app, &lab, &barcode_b, &[("Phe", 500.0)]).await;
+    let id_a = cases_of(&app, &lab, &infant_a).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        app.get(&format!("/api/v1/cases/{id_a}"), &a).await.status(),
+        200
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/cases/{id_a}"), &b).await.status(),
+        404
+    );
+    let mine: Value = app.get("/api/v1/cases", &b).await.json().await.unwrap();
+    assert_eq!(mine["items"].as_array().unwrap().len(), 1);
+    let all: Value = app
+        .get("/api/v1/cases?open=true&limit=1", &lab)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["items"].as_array().unwrap().len(), 1);
+    let next = all["next_cursor"].as_str().unwrap();
+    let page2: Value = app
+        .get(
+            &format!("/api/v1/cases?open=true&limit=1&cursor={next}"),
+            &lab,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page2["items"].as_array().unwrap().len(), 1);
+    assert_ne!(page2["items"][0]["id"], all["items"][0]["id"]);
+    assert_eq!(
+        all["items"][0]["tier"], "T1",
+        "soonest due first: the critical Phe"
+    );
+    let t2: Value = app
+        .get("/api/v1/cases?tier=T2", &lab)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(t2["items"].as_array().unwrap().len(), 1);
+    let overdue: Value = app
+        .get("/api/v1/cases?overdue=true", &lab)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(overdue["items"].as_array().unwrap().len(), 0);
+    app.clock
+        .set(chrono::Utc::now() + chrono::Duration::days(8));
+    let overdue: Value = app
+        .get("/api/v1/cases?overdue=true", &lab)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(overdue["items"].as_array().unwrap().len(), 2);
+    assert!(overdue["items"][0]["overdue"].as_bool().unwrap());
+}

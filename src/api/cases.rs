@@ -15,12 +15,13 @@ use crate::api::path_id;
 use crate::auth::extract::{require, require_personal_data};
 use crate::db;
 use crate::db::models::case::{self, Case, CaseFilter};
+use crate::db::models::contact;
 use crate::domain::case::{CaseEvent, CaseOutcome};
 use crate::domain::catalogue::{Programme, Tier};
 use crate::domain::principal::Principal;
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
-use crate::services::cases::{self as svc, CaseAction};
+use crate::services::cases::{self as svc, AttemptInput, CaseAction};
 use crate::state::AppState;
 
 /// Roles that work cases.
@@ -70,7 +71,8 @@ pub struct CaseResponse {
 }
 
 impl CaseResponse {
-    fn new(c: Case, now: DateTime<Utc>) -> Self {
+    /// Builds the response; `overdue` is judged at `now`.
+    pub fn new(c: Case, now: DateTime<Utc>) -> Self {
         Self {
             overdue: c.state != "resolved" && c.recall_due_at.and_utc() < now,
             outcome: svc::outcome_of(&c),
@@ -113,14 +115,50 @@ pub struct TimelineEntry {
     pub at: DateTime<Utc>,
 }
 
+/// A contact attempt as returned.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptResponse {
+    /// Channel.
+    pub channel: String,
+    /// Outcome.
+    pub outcome: String,
+    /// Who tried.
+    pub contacted_by: String,
+    /// When.
+    pub attempted_at: DateTime<Utc>,
+    /// Note.
+    pub note: Option<String>,
+}
+
 /// A case with its timeline.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CaseDetail {
     /// The case.
     #[serde(flatten)]
     pub case: CaseResponse,
+    /// Contact attempts, oldest first.
+    pub contact_attempts: Vec<AttemptResponse>,
     /// Oldest first.
     pub timeline: Vec<TimelineEntry>,
+}
+
+/// A contact attempt.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttemptRequest {
+    /// `phone`, `sms`, `email`, `home_visit`, `via_hospital`.
+    pub channel: String,
+    /// `reached`, `no_answer`, `wrong_number`, `refused`, `moved`.
+    pub outcome: String,
+    /// Who tried (default: the caller).
+    #[serde(default)]
+    pub contacted_by: Option<String>,
+    /// When (default: now).
+    #[serde(default)]
+    pub attempted_at: Option<DateTime<Utc>>,
+    /// Note.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// A page of cases.
@@ -154,6 +192,18 @@ pub struct CaseQuery {
     pub overdue: Option<bool>,
     /// Recall due before.
     pub due_before: Option<DateTime<Utc>>,
+    /// Recall due at or after.
+    pub due_after: Option<DateTime<Utc>>,
+    /// Opened at or after.
+    pub opened_from: Option<DateTime<Utc>>,
+    /// Opened before.
+    pub opened_to: Option<DateTime<Utc>>,
+    /// A suspected condition code (e.g. `PKU`).
+    pub condition: Option<String>,
+    /// Only cases with (or without) a contact problem.
+    pub contact_problem: Option<bool>,
+    /// Only unassigned cases.
+    pub unassigned: Option<bool>,
     /// Cursor.
     pub cursor: Option<String>,
     /// Page size 1–200 (default 50).
@@ -249,6 +299,12 @@ pub async fn list_cases(
             (false, b) => b.map(|b| b.naive_utc()),
         },
         after: q.cursor.as_deref().map(decode_cursor).transpose()?,
+        unassigned: q.unassigned == Some(true),
+        contact_problem: q.contact_problem,
+        condition: q.condition,
+        recall_due_from: q.due_after.map(|t| t.naive_utc()),
+        opened_from: q.opened_from.map(|t| t.naive_utc()),
+        opened_before: q.opened_to.map(|t| t.naive_utc()),
     };
     let scope = p.scope();
     let mut rows = db::run(&state.pool, move |c| {
@@ -282,13 +338,24 @@ pub async fn get_case(
     require_personal_data(&p)?;
     let id: uuid::Uuid = path_id(&id, "case")?;
     let scope = p.scope();
-    let (c, events) = db::run(&state.pool, move |conn| {
+    let (c, events, attempts) = db::run(&state.pool, move |conn| {
         let c = case::get(conn, &scope, &id.to_string())?
             .ok_or(AppError::NotFound { entity: "case" })?;
         let events = case::events_of(conn, &c.id)?;
-        Ok((c, events))
+        let attempts = contact::of_case(conn, &c.id)?;
+        Ok((c, events, attempts))
     })
     .await?;
+    let contact_attempts = attempts
+        .into_iter()
+        .map(|a| AttemptResponse {
+            channel: a.channel,
+            outcome: a.outcome,
+            contacted_by: a.contacted_by,
+            attempted_at: a.attempted_at.and_utc(),
+            note: a.note,
+        })
+        .collect();
     let tag = etag(&c);
     let timeline = events
         .into_iter()
@@ -305,6 +372,7 @@ pub async fn get_case(
         .insert_header((header::ETAG, tag))
         .json(CaseDetail {
             case: CaseResponse::new(c, state.now()),
+            contact_attempts,
             timeline,
         }))
 }
@@ -345,6 +413,44 @@ pub async fn act_on_case(
     .await?;
     tracing::info!(case.id = %c.id, case.state = %c.state, "case updated");
     Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(&c)))
+        .json(CaseResponse::new(c, now)))
+}
+
+/// Record a contact attempt (case workers, and hospital principals for their own cases).
+/// `wrong_number` or `moved` put the case on the contact-problem worklist and flag the infant's
+/// details for correction; `reached` moves an open case to family contacted.
+#[utoipa::path(tag = "cases", security(("bearer" = [])), params(("id" = String, Path)), request_body = AttemptRequest,
+    responses((status = 201, body = CaseResponse), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[post("/cases/{id}/contact-attempts")]
+pub async fn record_contact_attempt(
+    p: Principal,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: ApiJson<AttemptRequest>,
+) -> Result<HttpResponse, AppError> {
+    if !(CASE_WORKERS.contains(&p.role) || p.role.is_hospital_bound()) {
+        return Err(AppError::Forbidden);
+    }
+    let id: uuid::Uuid = path_id(&id, "case")?;
+    let b = body.0;
+    let now = state.now();
+    let input = AttemptInput {
+        channel: b.channel,
+        outcome: b.outcome,
+        contacted_by: b.contacted_by,
+        attempted_at: b.attempted_at.unwrap_or(now),
+        note: b.note,
+    };
+    let (scope, actor) = (p.scope(), p.key());
+    let c = db::run(&state.pool, move |conn| {
+        db::write_transaction(conn, |conn| {
+            svc::record_attempt(conn, &scope, &id.to_string(), input, &actor, now)
+        })
+    })
+    .await?;
+    tracing::info!(case.id = %c.id, "contact attempt recorded");
+    Ok(HttpResponse::Created()
         .insert_header((header::ETAG, etag(&c)))
         .json(CaseResponse::new(c, now)))
 }

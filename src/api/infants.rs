@@ -184,6 +184,8 @@ pub struct InfantResponse {
     pub created_at: DateTime<Utc>,
     /// Last changed (UTC).
     pub updated_at: DateTime<Utc>,
+    /// A contact attempt found the details wrong; correcting phones or address clears it.
+    pub contact_problem: bool,
 }
 
 impl From<Infant> for InfantResponse {
@@ -219,6 +221,7 @@ impl From<Infant> for InfantResponse {
             status_note: i.status_note,
             created_at: i.created_at.and_utc(),
             updated_at: i.updated_at.and_utc(),
+            contact_problem: i.contact_problem,
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod json;
 pub mod observe;
 pub mod screens;
 pub mod users;
+pub mod worklists;
 
 use std::str::FromStr;
 
@@ -44,7 +45,8 @@ pub fn path_id<T: FromStr>(raw: &str, entity: &'static str) -> Result<T, AppErro
         cards::create_card, cards::get_card, cards::receive_card, cards::submit_results,
         screens::create_hearing_screen, screens::create_cchd_screen, screens::create_consent,
         screens::get_screening_summary, screens::list_missed_screens,
-        cases::list_cases, cases::get_case, cases::act_on_case,
+        cases::list_cases, cases::get_case, cases::act_on_case, cases::record_contact_attempt,
+        worklists::list_worklists, worklists::get_worklist,
     ),
     modifiers(&ApiModifier),
     tags(
@@ -136,7 +138,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(screens::list_missed_screens)
             .service(cases::list_cases)
             .service(cases::get_case)
-            .service(cases::act_on_case),
+            .service(cases::act_on_case)
+            .service(cases::record_contact_attempt)
+            .service(worklists::list_worklists)
+            .service(worklists::get_worklist),
     )
     .service(health::healthz)
     .service(health::readyz)

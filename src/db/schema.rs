@@ -72,6 +72,7 @@ diesel::table! {
         created_by -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        contact_problem -> Bool,
     }
 }
 
@@ -261,6 +262,21 @@ diesel::table! {
         opened_at -> Timestamp,
         updated_at -> Timestamp,
         resolved_at -> Nullable<Timestamp>,
+        contact_problem -> Bool,
+    }
+}
+
+diesel::table! {
+    contact_attempts (id) {
+        id -> Text,
+        case_id -> Text,
+        channel -> Text,
+        outcome -> Text,
+        contacted_by -> Text,
+        attempted_at -> Timestamp,
+        note -> Nullable<Text>,
+        recorded_by -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -278,4 +294,11 @@ diesel::table! {
 }
 
 diesel::joinable!(case_events -> cases (case_id));
-diesel::allow_tables_to_appear_in_same_query!(cases, case_events, infants, due_policies);
+diesel::joinable!(contact_attempts -> cases (case_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    cases,
+    case_events,
+    infants,
+    due_policies,
+    contact_attempts
+);

@@ -178,6 +178,7 @@ pub fn register(
             created_by: p.key(),
             created_at: t,
             updated_at: t,
+            contact_problem: false,
         };
         infant::insert(c, &row).map_err(|err| {
             if is_unique_violation(&err) {
@@ -273,6 +274,7 @@ pub fn update(
             Some(None) => (Some(None), Some(None), Some(None)),
             Some(Some((k, h, m))) => (Some(Some(k)), Some(Some(h)), Some(Some(m))),
         };
+        let (phones_changed, address_changed) = (phones.is_some(), address.is_some());
         let form = InfantUpdateForm {
             mother_name,
             mother_phones: phones
@@ -287,8 +289,13 @@ pub fn update(
             status_changed_at: status_form.1,
             status_note: status_form.2,
             updated_at: Some(now_micros(now)),
+            // New phone numbers or address answer a contact problem.
+            contact_problem: (phones_changed || address_changed).then_some(false),
         };
         infant::update(c, &scope, id, &form)?;
+        if form.contact_problem == Some(false) {
+            crate::db::models::case::clear_contact_problem(c, id, now_micros(now))?;
+        }
         get(c, &scope, id)
     })
 }

@@ -329,3 +329,178 @@ async fn cases_are_isolated_and_filterable() {
     assert_eq!(overdue["items"].as_array().unwrap().len(), 2);
     assert!(overdue["items"][0]["overdue"].as_bool().unwrap());
 }
+
+#[tokio::test]
+async fn contact_attempts_and_worklists() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.hospital_with_token("A").await;
+    let (_, other) = app.hospital_with_token("B").await;
+    let coord = app.staff_token("coord", "coordinator", None).await;
+    let (infant, barcode) = infant_with_card(&app, &token, "W1").await;
+    post_results(&app, &coord, &barcode, &[("C16-OH", 0.5)]).await;
+    let id = cases_of(&app, &coord, &infant).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let count = |lists: &Value, name: &str| {
+        lists
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == name)
+            .unwrap()["count"]
+            .as_i64()
+            .unwrap()
+    };
+
+    let lists: Value = app
+        .get("/api/v1/worklists", &coord)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            count(&lists, "critical"),
+            count(&lists, "unassigned"),
+            count(&lists, "due_48h")
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!(
+        (count(&lists, "overdue"), count(&lists, "contact_problems")),
+        (0, 0)
+    );
+    let lists: Value = app
+        .get("/api/v1/worklists", &other)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        count(&lists, "critical"),
+        0,
+        "another hospital sees none of it"
+    );
+
+    // The birth hospital tries the phone: wrong number.
+    let url = format!("/api/v1/cases/{id}/contact-attempts");
+    let r = app.post(&url, &token, &json!({"channel": "phone", "outcome": "wrong_number", "note": "number not in service"})).await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.json::<Value>().await.unwrap()["state"], "open");
+    let w: Value = app
+        .get("/api/v1/worklists/contact_problems", &coord)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(w["count"], 1);
+    assert_eq!(w["items"][0]["id"], id.as_str());
+    let i: Value = app
+        .get(&format!("/api/v1/infants/{infant}"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(i["contact_problem"], true);
+    let r = app
+        .post(&url, &token, &json!({"channel": "fax", "outcome": "lost"}))
+        .await;
+    let p = problem(r).await;
+    assert!(p["errors"]["channel"].is_array() && p["errors"]["outcome"].is_array());
+
+    // Corrected phone numbers take it off the list; reaching the family moves the case on.
+    app.patch(
+        &format!("/api/v1/infants/{infant}"),
+        &token,
+        &json!({"mother": {"phones": ["13900001111"]}}),
+    )
+    .await;
+    let w: Value = app
+        .get("/api/v1/worklists/contact_problems", &coord)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(w["count"], 0);
+    let r = app
+        .post(
+            &url,
+            &coord,
+            &json!({"channel": "phone", "outcome": "reached"}),
+        )
+        .await;
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["state"],
+        "family_contacted"
+    );
+    let detail: Value = app
+        .get(&format!("/api/v1/cases/{id}"), &coord)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["contact_attempts"].as_array().unwrap().len(), 2);
+
+    // Assignment takes it off the unassigned list.
+    let tag = app
+        .get(&format!("/api/v1/cases/{id}"), &coord)
+        .await
+        .headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let me: Value = app
+        .get("/api/v1/auth/me", &coord)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let r = app
+        .req(
+            Method::POST,
+            &format!("/api/v1/cases/{id}/events"),
+            Some(&coord),
+        )
+        .header("If-Match", tag)
+        .json(&json!({"assignee": me["subject"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let w: Value = app
+        .get("/api/v1/worklists/unassigned", &coord)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(w["count"], 0);
+    let mine: Value = app
+        .get(
+            &format!(
+                "/api/v1/cases?assignee={}&condition=LCHAD",
+                me["subject"].as_str().unwrap()
+            ),
+            &coord,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        app.get("/api/v1/worklists/nope", &coord).await.status(),
+        404
+    );
+
+    // Past the due time it is overdue.
+    app.clock
+        .set(chrono::Utc::now() + chrono::Duration::days(2));
+    let w: Value = app
+        .get("/api/v1/worklists/overdue", &coord)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(w["count"], 1);
+}

@@ -34,6 +34,8 @@ pub struct Case {
     pub opened_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub resolved_at: Option<NaiveDateTime>,
+    /// A contact attempt found the family's details wrong or the family gone.
+    pub contact_problem: bool,
 }
 
 /// Changes to a case.
@@ -50,6 +52,7 @@ pub struct CaseUpdateForm {
     pub open_key: Option<Option<String>>,
     pub updated_at: Option<NaiveDateTime>,
     pub resolved_at: Option<Option<NaiveDateTime>>,
+    pub contact_problem: Option<bool>,
 }
 
 /// One timeline entry.
@@ -78,7 +81,14 @@ pub struct CaseFilter {
     pub hospital_id: Option<String>,
     pub infant_id: Option<String>,
     pub assignee: Option<String>,
+    pub unassigned: bool,
+    pub contact_problem: Option<bool>,
+    /// A suspected condition code.
+    pub condition: Option<String>,
+    pub recall_due_from: Option<NaiveDateTime>,
     pub recall_due_before: Option<NaiveDateTime>,
+    pub opened_from: Option<NaiveDateTime>,
+    pub opened_before: Option<NaiveDateTime>,
     /// Rows after this (recall_due_at, id) position.
     pub after: Option<(NaiveDateTime, String)>,
 }
@@ -109,6 +119,60 @@ pub fn get(conn: &mut AnyConnection, scope: &Scope, id: &str) -> QueryResult<Opt
     q.select(Case::as_select()).first(conn).optional()
 }
 
+type Db = <AnyConnection as Connection>::Backend;
+
+/// The filtered query shared by [`list`] and [`count`].
+fn filtered<'a>(scope: &Scope, f: &'a CaseFilter) -> cases::BoxedQuery<'a, Db> {
+    let mut q = cases::table.into_boxed();
+    if let Some(h) = scope.hospital_filter() {
+        q = q.filter(cases::hospital_id.eq(h.to_string()));
+    }
+    if let Some(v) = &f.state {
+        q = q.filter(cases::state.eq(v));
+    }
+    if f.open_only {
+        q = q.filter(cases::state.ne("resolved"));
+    }
+    if let Some(v) = &f.programme {
+        q = q.filter(cases::programme.eq(v));
+    }
+    if let Some(v) = &f.tier {
+        q = q.filter(cases::tier.eq(v));
+    }
+    if let Some(v) = &f.hospital_id {
+        q = q.filter(cases::hospital_id.eq(v));
+    }
+    if let Some(v) = &f.infant_id {
+        q = q.filter(cases::infant_id.eq(v));
+    }
+    if let Some(v) = &f.assignee {
+        q = q.filter(cases::assignee.eq(v));
+    }
+    if f.unassigned {
+        q = q.filter(cases::assignee.is_null());
+    }
+    if let Some(v) = f.contact_problem {
+        q = q.filter(cases::contact_problem.eq(v));
+    }
+    if let Some(c) = &f.condition {
+        // `suspected` is a JSON array of codes: match the quoted code.
+        q = q.filter(cases::suspected.like(format!("%\"{c}\"%")));
+    }
+    if let Some(t) = f.recall_due_from {
+        q = q.filter(cases::recall_due_at.ge(t));
+    }
+    if let Some(t) = f.recall_due_before {
+        q = q.filter(cases::recall_due_at.lt(t));
+    }
+    if let Some(t) = f.opened_from {
+        q = q.filter(cases::opened_at.ge(t));
+    }
+    if let Some(t) = f.opened_before {
+        q = q.filter(cases::opened_at.lt(t));
+    }
+    q
+}
+
 /// Cases within `scope`, by recall due time then id, at most `limit`.
 pub fn list(
     conn: &mut AnyConnection,
@@ -116,34 +180,7 @@ pub fn list(
     f: &CaseFilter,
     limit: i64,
 ) -> QueryResult<Vec<Case>> {
-    let mut q = cases::table.into_boxed();
-    if let Some(h) = scope.hospital_filter() {
-        q = q.filter(cases::hospital_id.eq(h.to_string()));
-    }
-    if let Some(v) = &f.state {
-        q = q.filter(cases::state.eq(v.clone()));
-    }
-    if f.open_only {
-        q = q.filter(cases::state.ne("resolved"));
-    }
-    if let Some(v) = &f.programme {
-        q = q.filter(cases::programme.eq(v.clone()));
-    }
-    if let Some(v) = &f.tier {
-        q = q.filter(cases::tier.eq(v.clone()));
-    }
-    if let Some(v) = &f.hospital_id {
-        q = q.filter(cases::hospital_id.eq(v.clone()));
-    }
-    if let Some(v) = &f.infant_id {
-        q = q.filter(cases::infant_id.eq(v.clone()));
-    }
-    if let Some(v) = &f.assignee {
-        q = q.filter(cases::assignee.eq(v.clone()));
-    }
-    if let Some(t) = f.recall_due_before {
-        q = q.filter(cases::recall_due_at.lt(t));
-    }
+    let mut q = filtered(scope, f);
     if let Some((t, id)) = &f.after {
         q = q.filter(
             cases::recall_due_at
@@ -155,6 +192,11 @@ pub fn list(
         .limit(limit)
         .select(Case::as_select())
         .load(conn)
+}
+
+/// How many cases match (the cursor is ignored).
+pub fn count(conn: &mut AnyConnection, scope: &Scope, f: &CaseFilter) -> QueryResult<i64> {
+    filtered(scope, f).count().get_result(conn)
 }
 
 /// Applies `form` only if the case is still at `version`; returns rows changed (0 = stale).
@@ -188,4 +230,23 @@ pub fn events_of(conn: &mut AnyConnection, case_id: &str) -> QueryResult<Vec<Cas
         .order((case_events::at.asc(), case_events::id.asc()))
         .select(CaseEventRow::as_select())
         .load(conn)
+}
+
+/// Clears the contact-problem flag of an infant's open cases (its details were corrected).
+pub fn clear_contact_problem(
+    conn: &mut AnyConnection,
+    infant_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        cases::table
+            .filter(cases::infant_id.eq(infant_id))
+            .filter(cases::contact_problem.eq(true)),
+    )
+    .set((
+        cases::contact_problem.eq(false),
+        cases::updated_at.eq(now),
+        cases::version.eq(cases::version + 1),
+    ))
+    .execute(conn)
 }

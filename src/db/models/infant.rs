@@ -39,6 +39,8 @@ pub struct Infant {
     pub created_by: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Set when a contact attempt found the details wrong; cleared when they are corrected.
+    pub contact_problem: bool,
 }
 
 /// Contact and status changes.
@@ -55,6 +57,7 @@ pub struct InfantUpdateForm {
     pub status_changed_at: Option<Option<NaiveDateTime>>,
     pub status_note: Option<Option<String>>,
     pub updated_at: Option<NaiveDateTime>,
+    pub contact_problem: Option<bool>,
 }
 
 /// List filters; `None` means "any".

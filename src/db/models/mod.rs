@@ -4,6 +4,7 @@
 pub mod api_client;
 pub mod case;
 pub mod catalogue;
+pub mod contact;
 pub mod dbs;
 pub mod hospital;
 pub mod idempotency;

@@ -1,0 +1,161 @@
+//! `/api/v1/worklists`: the queues staff work from — overdue, due today, due in 48 h, unassigned,
+//! contact problems, critical (T0) open — each sorted by recall due time and counted. Hospital
+//! principals see their own hospital's.
+
+use actix_web::{HttpResponse, get, web};
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::api::cases::CaseResponse;
+use crate::auth::extract::require_personal_data;
+use crate::db;
+use crate::db::models::case::{self, CaseFilter};
+use crate::domain::principal::Principal;
+use crate::error::{AppError, Problem};
+use crate::services::versions::local_day;
+use crate::state::AppState;
+
+/// Worklist names.
+pub const WORKLISTS: [&str; 6] = [
+    "overdue",
+    "due_today",
+    "due_48h",
+    "unassigned",
+    "contact_problems",
+    "critical",
+];
+
+/// The filter behind a worklist at `now`.
+pub fn worklist_filter(name: &str, now: DateTime<Utc>) -> Option<CaseFilter> {
+    let open = CaseFilter {
+        open_only: true,
+        ..Default::default()
+    };
+    // End of today in China Standard Time (UTC+8).
+    let end_of_today =
+        (local_day(now) + Duration::days(1)).and_time(NaiveTime::MIN) - Duration::hours(8);
+    let n = now.naive_utc();
+    Some(match name {
+        "overdue" => CaseFilter {
+            recall_due_before: Some(n),
+            ..open
+        },
+        "due_today" => CaseFilter {
+            recall_due_from: Some(n),
+            recall_due_before: Some(end_of_today),
+            ..open
+        },
+        "due_48h" => CaseFilter {
+            recall_due_from: Some(n),
+            recall_due_before: Some(n + Duration::hours(48)),
+            ..open
+        },
+        "unassigned" => CaseFilter {
+            unassigned: true,
+            ..open
+        },
+        "contact_problems" => CaseFilter {
+            contact_problem: Some(true),
+            ..open
+        },
+        "critical" => CaseFilter {
+            tier: Some("T0".into()),
+            ..open
+        },
+        _ => return None,
+    })
+}
+
+/// A worklist's size.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorklistCount {
+    /// Name.
+    pub name: String,
+    /// Cases on it.
+    pub count: i64,
+}
+
+/// A worklist's first page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Worklist {
+    /// Name.
+    pub name: String,
+    /// Cases on it.
+    pub count: i64,
+    /// Soonest due first.
+    pub items: Vec<CaseResponse>,
+}
+
+/// Page size.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct WorklistQuery {
+    /// 1–200 (default 50).
+    pub limit: Option<i64>,
+}
+
+/// Every worklist with its count.
+#[utoipa::path(tag = "cases", security(("bearer" = [])), responses((status = 200, body = [WorklistCount])))]
+#[get("/worklists")]
+pub async fn list_worklists(
+    p: Principal,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    require_personal_data(&p)?;
+    let (scope, now) = (p.scope(), state.now());
+    let counts = db::run(&state.pool, move |c| {
+        WORKLISTS
+            .iter()
+            .filter_map(|n| worklist_filter(n, now).map(|f| (n, f)))
+            .map(|(n, f)| {
+                Ok(WorklistCount {
+                    name: n.to_string(),
+                    count: case::count(c, &scope, &f)?,
+                })
+            })
+            .collect::<Result<Vec<_>, AppError>>()
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(counts))
+}
+
+/// One worklist: its count and first page.
+#[utoipa::path(tag = "cases", security(("bearer" = [])), params(("name" = String, Path), WorklistQuery),
+    responses((status = 200, body = Worklist), (status = 404, body = Problem)))]
+#[get("/worklists/{name}")]
+pub async fn get_worklist(
+    p: Principal,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+    q: web::Query<WorklistQuery>,
+) -> Result<HttpResponse, AppError> {
+    require_personal_data(&p)?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(AppError::bad_field(
+            "invalid_query",
+            "limit",
+            "must be between 1 and 200",
+        ));
+    }
+    let now = state.now();
+    let name = name.into_inner();
+    let filter = worklist_filter(&name, now).ok_or(AppError::NotFound { entity: "worklist" })?;
+    let scope = p.scope();
+    let (count, rows) = db::run(&state.pool, move |c| {
+        Ok((
+            case::count(c, &scope, &filter)?,
+            case::list(c, &scope, &filter, limit)?,
+        ))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(Worklist {
+        name,
+        count,
+        items: rows
+            .into_iter()
+            .map(|c| CaseResponse::new(c, now))
+            .collect(),
+    }))
+}

@@ -1,0 +1,39 @@
+//! `contact_attempts`: every attempt to reach a family, append-only.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::AnyConnection;
+use crate::db::schema::contact_attempts;
+
+/// An attempt row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = contact_attempts)]
+pub struct ContactAttempt {
+    pub id: String,
+    pub case_id: String,
+    pub channel: String,
+    pub outcome: String,
+    pub contacted_by: String,
+    pub attempted_at: NaiveDateTime,
+    pub note: Option<String>,
+    pub recorded_by: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// Inserts an attempt.
+pub fn insert(conn: &mut AnyConnection, row: &ContactAttempt) -> QueryResult<()> {
+    diesel::insert_into(contact_attempts::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// A case's attempts, oldest first.
+pub fn of_case(conn: &mut AnyConnection, case_id: &str) -> QueryResult<Vec<ContactAttempt>> {
+    contact_attempts::table
+        .filter(contact_attempts::case_id.eq(case_id))
+        .order(contact_attempts::attempted_at.asc())
+        .select(ContactAttempt::as_select())
+        .load(conn)
+}

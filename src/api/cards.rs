@@ -209,7 +209,7 @@ pub async fn receive_card(
         let rules = Rules {
             interp: &interp,
             policy: &policy,
-            actor: &p.key(),
+            who: &p,
         };
         svc::receive(c, rules, &barcode, b.received_at, &b.quality, now)
     })
@@ -254,7 +254,7 @@ pub async fn submit_results(
         let rules = Rules {
             interp: &interp,
             policy: &policy,
-            actor: &p.key(),
+            who: &p,
         };
         svc::submit_plate_parallel(&pool, rules, &cards, now, workers)
     })

@@ -21,6 +21,7 @@ use crate::domain::catalogue::{Programme, Tier};
 use crate::domain::principal::Principal;
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
+use crate::services::audit;
 use crate::services::cases::{self as svc, AttemptInput, CaseAction};
 use crate::state::AppState;
 
@@ -337,12 +338,14 @@ pub async fn get_case(
 ) -> Result<HttpResponse, AppError> {
     require_personal_data(&p)?;
     let id: uuid::Uuid = path_id(&id, "case")?;
-    let scope = p.scope();
+    let (scope, now) = (p.scope(), state.now());
     let (c, events, attempts) = db::run(&state.pool, move |conn| {
         let c = case::get(conn, &scope, &id.to_string())?
             .ok_or(AppError::NotFound { entity: "case" })?;
         let events = case::events_of(conn, &c.id)?;
         let attempts = contact::of_case(conn, &c.id)?;
+        // Reading a case's personal data is itself audited.
+        audit::read(conn, &p, "case", &c.id, now)?;
         Ok((c, events, attempts))
     })
     .await?;
@@ -404,10 +407,10 @@ pub async fn act_on_case(
         note: b.note.filter(|n| !n.trim().is_empty()),
         assignee: b.assignee,
     };
-    let (scope, actor, now) = (p.scope(), p.key(), state.now());
+    let (scope, now) = (p.scope(), state.now());
     let c = db::run(&state.pool, move |conn| {
         db::write_transaction(conn, |conn| {
-            svc::act(conn, &scope, &id.to_string(), expected, action, &actor, now)
+            svc::act(conn, &scope, &id.to_string(), expected, action, &p, now)
         })
     })
     .await?;
@@ -442,10 +445,10 @@ pub async fn record_contact_attempt(
         attempted_at: b.attempted_at.unwrap_or(now),
         note: b.note,
     };
-    let (scope, actor) = (p.scope(), p.key());
+    let scope = p.scope();
     let c = db::run(&state.pool, move |conn| {
         db::write_transaction(conn, |conn| {
-            svc::record_attempt(conn, &scope, &id.to_string(), input, &actor, now)
+            svc::record_attempt(conn, &scope, &id.to_string(), input, &p, now)
         })
     })
     .await?;

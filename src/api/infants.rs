@@ -22,6 +22,7 @@ use crate::domain::infant::{BirthFacts, InfantStatus, Sex};
 use crate::domain::principal::Principal;
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
+use crate::services::audit;
 use crate::services::infants::{self as svc, IdDocumentInput, InfantPatch, Registration};
 use crate::state::AppState;
 
@@ -373,7 +374,13 @@ pub async fn get_infant(
     require_personal_data(&p)?;
     let id: InfantId = path_id(&id, "infant")?;
     let scope = p.scope();
-    let row = db::run(&state.pool, move |c| svc::get(c, &scope, &id.to_string())).await?;
+    let now = state.now();
+    let row = db::run(&state.pool, move |c| {
+        let row = svc::get(c, &scope, &id.to_string())?;
+        audit::read(c, &p, "infant", &row.id, now)?;
+        Ok(row)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(InfantResponse::from(row)))
 }
 

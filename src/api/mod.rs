@@ -1,6 +1,7 @@
 //! HTTP layer: routes, extractors, middleware and the OpenAPI document. Handlers parse input,
 //! call a service inside [`crate::db::run`], and shape the response; they never build queries.
 
+pub mod audit;
 pub mod auth;
 pub mod cards;
 pub mod cases;
@@ -46,7 +47,7 @@ pub fn path_id<T: FromStr>(raw: &str, entity: &'static str) -> Result<T, AppErro
         screens::create_hearing_screen, screens::create_cchd_screen, screens::create_consent,
         screens::get_screening_summary, screens::list_missed_screens,
         cases::list_cases, cases::get_case, cases::act_on_case, cases::record_contact_attempt,
-        worklists::list_worklists, worklists::get_worklist,
+        worklists::list_worklists, worklists::get_worklist, audit::get_audit,
     ),
     modifiers(&ApiModifier),
     tags(
@@ -141,7 +142,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(cases::act_on_case)
             .service(cases::record_contact_attempt)
             .service(worklists::list_worklists)
-            .service(worklists::get_worklist),
+            .service(worklists::get_worklist)
+            .service(audit::get_audit),
     )
     .service(health::healthz)
     .service(health::readyz)

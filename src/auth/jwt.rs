@@ -178,6 +178,7 @@ impl JwtKeys {
             kind: c.kind,
             role: c.role,
             hospital_id,
+            request_id: None,
         })
     }
 }

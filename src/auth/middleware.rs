@@ -8,6 +8,7 @@ use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, web};
 
+use crate::api::observe::RequestId;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -39,13 +40,14 @@ pub async fn authenticate(
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("application state missing")))?;
-    let principal = state
+    let mut principal = state
         .jwt
         .verify(&token)
         .map_err(|e| AppError::Unauthorized {
             code: "invalid_token",
             detail: e.to_string(),
         })?;
+    principal.request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
     tracing::Span::current().record("principal", principal.key());
     req.extensions_mut().insert(principal);
     next.call(req).await

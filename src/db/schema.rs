@@ -302,3 +302,16 @@ diesel::allow_tables_to_appear_in_same_query!(
     due_policies,
     contact_attempts
 );
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        at -> Timestamp,
+        actor -> Text,
+        request_id -> Nullable<Text>,
+        entity -> Text,
+        entity_id -> Text,
+        action -> Text,
+        changes -> Text,
+    }
+}

@@ -26,6 +26,8 @@ pub struct Principal {
     pub role: Role,
     /// The hospital a hospital-bound role belongs to.
     pub hospital_id: Option<HospitalId>,
+    /// The request this principal acts in (for the audit trail); `None` outside HTTP.
+    pub request_id: Option<String>,
 }
 
 impl Principal {
@@ -94,6 +96,7 @@ mod tests {
             kind: PrincipalKind::User,
             role,
             hospital_id: h,
+            request_id: None,
         }
     }
 

@@ -316,6 +316,7 @@ pub fn login_user(
         kind: PrincipalKind::User,
         role,
         hospital_id,
+        request_id: None,
     }))
 }
 
@@ -468,5 +469,6 @@ pub fn login_client(
         kind: PrincipalKind::Client,
         role,
         hospital_id,
+        request_id: None,
     }))
 }

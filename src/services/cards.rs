@@ -17,7 +17,7 @@ use crate::domain::interpretation::{CardFacts, InfantFacts, Interpretation, Inte
 use crate::domain::principal::{Principal, Scope};
 use crate::domain::validation::FieldErrors;
 use crate::error::{AppError, is_unique_violation};
-use crate::services::cases;
+use crate::services::{audit, cases};
 
 /// Feeding at collection.
 pub const FEEDING: [&str; 5] = ["breast", "formula", "mixed", "parenteral", "none"];
@@ -160,6 +160,7 @@ pub fn register(
                 err.into()
             }
         })?;
+        audit::write(conn, p, "card", &card.id, None, &card, now)?;
         Ok((card, infant))
     })
 }
@@ -182,8 +183,8 @@ pub struct Rules<'a> {
     pub interp: &'a Interpreter,
     /// Due policy in force (for the cases a result opens).
     pub policy: &'a DuePolicy,
-    /// Principal key recorded on the timeline.
-    pub actor: &'a str,
+    /// Who acts (timeline and audit trail).
+    pub who: &'a Principal,
 }
 
 /// Interprets a card with the given values, stores the interpretation and, in the same
@@ -224,7 +225,7 @@ pub fn interpret_and_store(
         },
     )?;
     if let Some(spec) = cases::spec_for_card(&result, &card.id, &card.barcode) {
-        cases::open_or_update(conn, rules.policy, infant, spec, rules.actor, now)?;
+        cases::open_or_update(conn, rules.policy, infant, spec, rules.who, now)?;
     }
     Ok(result)
 }
@@ -260,8 +261,10 @@ pub fn receive(
         e.into_result().map_err(AppError::Validation)?;
         let t = now_micros(now);
         dbs::set_receipt(conn, &card.id, now_micros(received_at), quality, t)?;
-        let card =
-            dbs::get_card(conn, &scope, &card.id)?.ok_or(AppError::NotFound { entity: "card" })?;
+        let before = card;
+        let card = dbs::get_card(conn, &scope, &before.id)?
+            .ok_or(AppError::NotFound { entity: "card" })?;
+        audit::write(conn, rules.who, "card", &card.id, Some(&before), &card, now)?;
         let infant = infant::get(conn, &scope, &card.infant_id)?
             .ok_or(AppError::NotFound { entity: "infant" })?;
         let results = stored_results(conn, &card.id)?;
@@ -480,7 +483,8 @@ fn one_card(
             return Err(AppError::invalid("barcode", "unknown barcode"));
         };
         // Earlier values of other analytes still count; new values replace old ones.
-        let mut values = stored_results(conn, &card.id)?;
+        let before = stored_results(conn, &card.id)?;
+        let mut values = before.clone();
         values.extend(c.results.iter().map(|r| (r.analyte.clone(), r.number())));
         let t = now_micros(now);
         let rows: Vec<ResultRow> = c
@@ -495,6 +499,15 @@ fn one_card(
             })
             .collect();
         dbs::upsert_results(conn, &rows)?;
+        audit::write(
+            conn,
+            rules.who,
+            "card_results",
+            &card.id,
+            Some(&before),
+            &values,
+            now,
+        )?;
         interpret_and_store(conn, rules, &card, &infant, &values, now)
     });
     match outcome {

@@ -16,8 +16,9 @@ use crate::domain::cchd::CchdOutcome;
 use crate::domain::due::DuePolicy;
 use crate::domain::hearing::{HearingAssessment, HearingStatus};
 use crate::domain::interpretation::{CardOutcome, Interpretation, Level};
-use crate::domain::principal::Scope;
+use crate::domain::principal::{Principal, Scope};
 use crate::error::{AppError, is_unique_violation};
+use crate::services::audit;
 
 /// Why a case is opened; one open case per infant, programme and reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,7 +181,7 @@ pub fn open_or_update(
     policy: &DuePolicy,
     infant: &Infant,
     spec: CaseSpec,
-    actor: &str,
+    who: &Principal,
     now: DateTime<Utc>,
 ) -> Result<Case, AppError> {
     let key = format!(
@@ -222,10 +223,20 @@ pub fn open_or_update(
         let detail = json!({"trigger": spec.trigger, "tier": tier_text(tier), "tier_raised": raised, "suspected": suspected});
         case::insert_event(
             conn,
-            &event(&existing.id, "updated", None, None, detail, actor, now),
+            &event(&existing.id, "updated", None, None, detail, &who.key(), now),
         )?;
-        return case::get(conn, &Scope::unrestricted(), &existing.id)?
-            .ok_or(AppError::NotFound { entity: "case" });
+        let updated = case::get(conn, &Scope::unrestricted(), &existing.id)?
+            .ok_or(AppError::NotFound { entity: "case" })?;
+        audit::write(
+            conn,
+            who,
+            "case",
+            &updated.id,
+            Some(&existing),
+            &updated,
+            now,
+        )?;
+        return Ok(updated);
     }
     let row = Case {
         id: uuid::Uuid::now_v7().to_string(),
@@ -260,8 +271,17 @@ pub fn open_or_update(
         json!({"trigger": spec.trigger, "tier": row.tier, "suspected": spec.suspected, "due": due});
     case::insert_event(
         conn,
-        &event(&row.id, "opened", None, Some("open"), detail, actor, now),
+        &event(
+            &row.id,
+            "opened",
+            None,
+            Some("open"),
+            detail,
+            &who.key(),
+            now,
+        ),
     )?;
+    audit::write(conn, who, "case", &row.id, None, &row, now)?;
     Ok(row)
 }
 
@@ -284,7 +304,7 @@ pub fn act(
     id: &str,
     expected_version: i32,
     action: CaseAction,
-    actor: &str,
+    who: &Principal,
     now: DateTime<Utc>,
 ) -> Result<Case, AppError> {
     let current = case::get(conn, scope, id)?.ok_or(AppError::NotFound { entity: "case" })?;
@@ -343,14 +363,22 @@ pub fn act(
                 Some(&text(from)),
                 Some(&text(to)),
                 detail,
-                actor,
+                &who.key(),
                 now,
             ),
         )?;
     } else if let Some(note) = &action.note {
         case::insert_event(
             conn,
-            &event(id, "note", None, None, json!({"note": note}), actor, now),
+            &event(
+                id,
+                "note",
+                None,
+                None,
+                json!({"note": note}),
+                &who.key(),
+                now,
+            ),
         )?;
     }
     if let Some(a) = &action.assignee {
@@ -362,12 +390,14 @@ pub fn act(
                 None,
                 None,
                 json!({"assignee": a}),
-                actor,
+                &who.key(),
                 now,
             ),
         )?;
     }
-    case::get(conn, scope, id)?.ok_or(AppError::NotFound { entity: "case" })
+    let updated = case::get(conn, scope, id)?.ok_or(AppError::NotFound { entity: "case" })?;
+    audit::write(conn, who, "case", id, Some(&current), &updated, now)?;
+    Ok(updated)
 }
 
 fn invalid(e: InvalidTransition) -> AppError {
@@ -415,7 +445,7 @@ pub fn record_attempt(
     scope: &Scope,
     id: &str,
     a: AttemptInput,
-    actor: &str,
+    who: &Principal,
     now: DateTime<Utc>,
 ) -> Result<Case, AppError> {
     use crate::db::models::contact::{self, ContactAttempt};
@@ -445,7 +475,7 @@ pub fn record_attempt(
     let contacted_by = a
         .contacted_by
         .map(|c| e.text("contacted_by", &c, 64))
-        .unwrap_or_else(|| actor.to_string());
+        .unwrap_or_else(|| who.key());
     let note = a
         .note
         .map(|n| e.text("note", &n, 500))
@@ -460,7 +490,7 @@ pub fn record_attempt(
         contacted_by,
         attempted_at: now_micros(a.attempted_at),
         note,
-        recorded_by: actor.into(),
+        recorded_by: who.key(),
         created_at: t,
     };
     contact::insert(conn, &attempt)?;
@@ -494,7 +524,9 @@ pub fn record_attempt(
     let from = reached_now.then_some("open");
     case::insert_event(
         conn,
-        &event(id, "contact_attempt", from, to, detail, actor, now),
+        &event(id, "contact_attempt", from, to, detail, &who.key(), now),
     )?;
-    case::get(conn, scope, id)?.ok_or(AppError::NotFound { entity: "case" })
+    let updated = case::get(conn, scope, id)?.ok_or(AppError::NotFound { entity: "case" })?;
+    audit::write(conn, who, "case", id, Some(&current), &updated, now)?;
+    Ok(updated)
 }

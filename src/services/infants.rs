@@ -15,6 +15,7 @@ use crate::domain::infant::{
 use crate::domain::principal::{Principal, Scope};
 use crate::domain::validation::FieldErrors;
 use crate::error::{AppError, is_unique_violation};
+use crate::services::audit;
 
 /// A mother's identity document as submitted.
 #[derive(Debug, Clone)]
@@ -187,6 +188,7 @@ pub fn register(
                 err.into()
             }
         })?;
+        audit::write(c, p, "infant", &row.id, None, &row, now)?;
         Ok(row)
     })
 }
@@ -296,6 +298,8 @@ pub fn update(
         if form.contact_problem == Some(false) {
             crate::db::models::case::clear_contact_problem(c, id, now_micros(now))?;
         }
-        get(c, &scope, id)
+        let updated = get(c, &scope, id)?;
+        audit::write(c, p, "infant", id, Some(&current), &updated, now)?;
+        Ok(updated)
     })
 }

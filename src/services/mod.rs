@@ -2,6 +2,7 @@
 //! domain rules first (so a rejected request writes nothing) and returns `AppError`.
 
 pub mod accounts;
+pub mod audit;
 pub mod bootstrap;
 pub mod cards;
 pub mod cases;

@@ -16,7 +16,7 @@ use crate::domain::ids::InfantId;
 use crate::domain::principal::{Principal, Scope};
 use crate::domain::validation::FieldErrors;
 use crate::error::AppError;
-use crate::services::cases;
+use crate::services::{audit, cases};
 
 fn visible_infant(
     conn: &mut AnyConnection,
@@ -113,10 +113,11 @@ pub fn record_hearing(
             created_at: now_micros(now),
         };
         screens::insert_hearing(conn, &row)?;
+        audit::write(conn, p, "hearing_screen", &row.id, None, &row, now)?;
         let a = hearing_assessment(conn, cat, &scope, &infant, now)?;
         let tier = cat.condition("HL").map_or(Tier::T2, |c| c.tier);
         if let Some(spec) = cases::spec_for_hearing(&a, tier, &cat.version, &row.id) {
-            cases::open_or_update(conn, policy, &infant, spec, &p.key(), now)?;
+            cases::open_or_update(conn, policy, &infant, spec, p, now)?;
         }
         Ok(a)
     })
@@ -191,26 +192,25 @@ pub fn record_cchd(
         }
         e.into_result().map_err(AppError::Validation)?;
         let screen_id = uuid::Uuid::now_v7().to_string();
-        screens::insert_cchd(
-            conn,
-            &CchdRow {
-                id: screen_id.clone(),
-                infant_id: infant.id.clone(),
-                hospital_id: infant.hospital_id.clone(),
-                protocol: protocol.clone(),
-                measured_at: now_micros(m.measured_at),
-                right_hand_spo2: m.right_hand_spo2,
-                foot_spo2: m.foot_spo2,
-                murmur_grade: m.murmur_grade.and_then(|g| i32::try_from(g).ok()),
-                clinical_signs: serde_json::to_string(&m.clinical_signs)
-                    .map_err(anyhow::Error::from)?,
-                created_by: p.key(),
-                created_at: now_micros(now),
-            },
-        )?;
+        let row = CchdRow {
+            id: screen_id.clone(),
+            infant_id: infant.id.clone(),
+            hospital_id: infant.hospital_id.clone(),
+            protocol: protocol.clone(),
+            measured_at: now_micros(m.measured_at),
+            right_hand_spo2: m.right_hand_spo2,
+            foot_spo2: m.foot_spo2,
+            murmur_grade: m.murmur_grade.and_then(|g| i32::try_from(g).ok()),
+            clinical_signs: serde_json::to_string(&m.clinical_signs)
+                .map_err(anyhow::Error::from)?,
+            created_by: p.key(),
+            created_at: now_micros(now),
+        };
+        screens::insert_cchd(conn, &row)?;
+        audit::write(conn, p, "cchd_screen", &row.id, None, &row, now)?;
         let (outcome, notes) = cchd_outcome(conn, cat, &scope, &infant)?;
         if let Some(spec) = cases::spec_for_cchd(&outcome, &cat.version, &screen_id) {
-            cases::open_or_update(conn, policy, &infant, spec, &p.key(), now)?;
+            cases::open_or_update(conn, policy, &infant, spec, p, now)?;
         }
         Ok((protocol.clone(), outcome, notes))
     })
@@ -296,6 +296,7 @@ pub fn record_consent(
             created_at: now_micros(now),
         };
         screens::insert_consent(conn, &row)?;
+        audit::write(conn, p, "consent", &row.id, None, &row, now)?;
         Ok(row)
     })
 }

@@ -2,6 +2,7 @@
 //! `TEST_DATABASE_URL` is set), one binary with a module per area.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod audit;
 mod auth;
 mod cases;
 mod catalogue;

@@ -23,6 +23,7 @@ pub fn seed_cards(
         kind: PrincipalKind::Client,
         role: Role::HospitalClient,
         hospital_id: Some(hospital_id.parse().unwrap()),
+        request_id: None,
     };
     let mut c = pool.get().unwrap();
     let now = chrono::Utc::now();

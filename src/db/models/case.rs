@@ -10,7 +10,7 @@ use crate::domain::principal::Scope;
 
 /// A case row. `open_key` is `infant|programme|reason` while the case is open (unique), NULL
 /// once resolved; `version` increases with every change (the ETag).
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = cases)]
 pub struct Case {
     pub id: String,

@@ -10,7 +10,7 @@ use crate::db::schema::{dbs_cards, dbs_interpretations, dbs_results, infants};
 use crate::domain::principal::Scope;
 
 /// A card row.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = dbs_cards)]
 pub struct Card {
     pub id: String,

@@ -9,7 +9,7 @@ use crate::db::schema::infants;
 use crate::domain::principal::Scope;
 
 /// An infant row. The mother's ID number is never stored: only its keyed hash and masked form.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = infants)]
 pub struct Infant {
     pub id: String,

@@ -2,6 +2,7 @@
 //! `&mut AnyConnection` and return `QueryResult`, so services can compose them in one transaction.
 
 pub mod api_client;
+pub mod audit;
 pub mod case;
 pub mod catalogue;
 pub mod contact;

@@ -9,7 +9,7 @@ use crate::db::schema::{cchd_screens, hearing_screens, screening_consents};
 use crate::domain::principal::Scope;
 
 /// A hearing test row.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = hearing_screens)]
 pub struct HearingRow {
     pub id: String,
@@ -27,7 +27,7 @@ pub struct HearingRow {
 }
 
 /// A pulse-oximetry measurement row.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = cchd_screens)]
 pub struct CchdRow {
     pub id: String,
@@ -44,7 +44,7 @@ pub struct CchdRow {
 }
 
 /// A consent or refusal row.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = screening_consents)]
 pub struct ConsentRow {
     pub id: String,

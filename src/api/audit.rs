@@ -1,0 +1,78 @@
+//! `/api/v1/audit`: the audit trail of one entity, for administrators. Read-only: the trail has
+//! no API (and no code path) that changes or deletes it.
+
+use actix_web::{HttpResponse, get, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::extract::require;
+use crate::db;
+use crate::db::models::audit;
+use crate::domain::principal::Principal;
+use crate::domain::role::Role;
+use crate::error::{AppError, Problem};
+use crate::state::AppState;
+
+/// Which entity.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// `infant`, `card`, `card_results`, `hearing_screen`, `cchd_screen`, `consent`, `case`.
+    pub entity: String,
+    /// Its id.
+    pub id: String,
+    /// At most this many entries, newest first (1–1000, default 200).
+    pub limit: Option<i64>,
+}
+
+/// One entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntryResponse {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who (`user:<id>` or `client:<id>`).
+    pub actor: String,
+    /// Request id.
+    pub request_id: Option<String>,
+    /// `create`, `update` or `read`.
+    pub action: String,
+    /// `{field: [before, after]}`.
+    #[schema(value_type = Object)]
+    pub changes: serde_json::Value,
+}
+
+/// The audit trail of an entity (admin).
+#[utoipa::path(tag = "operations", security(("bearer" = [])), params(AuditQuery), responses((status = 200, body = [AuditEntryResponse]), (status = 403, body = Problem)))]
+#[get("/audit")]
+pub async fn get_audit(
+    p: Principal,
+    state: web::Data<AppState>,
+    q: web::Query<AuditQuery>,
+) -> Result<HttpResponse, AppError> {
+    require(&p, &[Role::Admin])?;
+    let q = q.into_inner();
+    let limit = q.limit.unwrap_or(200);
+    if !(1..=1000).contains(&limit) {
+        return Err(AppError::bad_field(
+            "invalid_query",
+            "limit",
+            "must be between 1 and 1000",
+        ));
+    }
+    let rows = db::run(&state.pool, move |c| {
+        Ok(audit::of_entity(c, &q.entity, &q.id, limit)?)
+    })
+    .await?;
+    let out: Vec<AuditEntryResponse> = rows
+        .into_iter()
+        .map(|r| AuditEntryResponse {
+            at: r.at.and_utc(),
+            actor: r.actor,
+            request_id: r.request_id,
+            action: r.action,
+            changes: serde_json::from_str(&r.changes).unwrap_or_default(),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
+}

@@ -1,0 +1,45 @@
+//! `audit_log`: append-only. There is deliberately no update or delete function.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::AnyConnection;
+use crate::db::schema::audit_log;
+
+/// One audit entry; `changes` is `{field: [before, after]}` as JSON.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_log)]
+pub struct AuditEntry {
+    pub id: String,
+    pub at: NaiveDateTime,
+    pub actor: String,
+    pub request_id: Option<String>,
+    pub entity: String,
+    pub entity_id: String,
+    pub action: String,
+    pub changes: String,
+}
+
+/// Appends an entry.
+pub fn insert(conn: &mut AnyConnection, row: &AuditEntry) -> QueryResult<()> {
+    diesel::insert_into(audit_log::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Entries of one entity, newest first, at most `limit`.
+pub fn of_entity(
+    conn: &mut AnyConnection,
+    entity: &str,
+    id: &str,
+    limit: i64,
+) -> QueryResult<Vec<AuditEntry>> {
+    audit_log::table
+        .filter(audit_log::entity.eq(entity))
+        .filter(audit_log::entity_id.eq(id))
+        .order((audit_log::at.desc(), audit_log::id.desc()))
+        .limit(limit)
+        .select(AuditEntry::as_select())
+        .load(conn)
+}

@@ -149,6 +149,22 @@ pub fn register(
         if let Some(existing) = infant::find_by_mrn(c, &scope, &hospital_id, &mrn)? {
             return Err(duplicate(&existing.id));
         }
+        // The same mother, birth time and birth order is the same baby (twins differ in birth
+        // order). Checked within what the caller can see, so no other hospital's record leaks.
+        if let Some((_, hash, _)) = &id {
+            let birth = now_micros(r.birth.birth_at.with_timezone(&Utc));
+            let order = clamp_i32(r.birth.birth_order);
+            if let Some(existing) = infant::find_same_birth(c, &scope, hash, birth, order)? {
+                return Err(AppError::conflict(
+                    "duplicate_infant",
+                    Some("mother.id_document"),
+                    format!(
+                        "an infant with this mother, birth time and birth order is already registered: {}",
+                        existing.id
+                    ),
+                ));
+            }
+        }
         let t = now_micros(now);
         let (id_type, id_hash, id_masked) = match id {
             Some((k, h, m)) => (Some(k), Some(h), Some(m)),

@@ -295,3 +295,35 @@ async fn concurrent_retries_with_one_key_write_once() {
     assert!(statuses.contains(&201));
     assert_eq!(app.infant_count().await, 1);
 }
+
+#[tokio::test]
+async fn the_same_baby_is_refused_but_twins_are_not() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.hospital_with_token("A").await;
+    let mut first = infant_body("TW-1");
+    first["plurality"] = json!(2);
+    first["birth_order"] = json!(1);
+    let r = app.post("/api/v1/infants", &token, &first).await;
+    assert_eq!(r.status(), 201);
+    let first_id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The twin: same mother and birth time, birth order 2, its own MRN.
+    let mut twin = first.clone();
+    twin["mrn"] = json!("TW-2");
+    twin["birth_order"] = json!(2);
+    assert_eq!(
+        app.post("/api/v1/infants", &token, &twin).await.status(),
+        201
+    );
+    // The first twin again under another MRN: a duplicate, pointing at the existing record.
+    let mut again = first.clone();
+    again["mrn"] = json!("TW-1-AGAIN");
+    let r = app.post("/api/v1/infants", &token, &again).await;
+    assert_eq!(r.status(), 409);
+    let p = problem(r).await;
+    assert_eq!(p["code"], "duplicate_infant");
+    assert!(p["detail"].as_str().unwrap().contains(&first_id));
+    assert_eq!(app.infant_count().await, 2);
+}

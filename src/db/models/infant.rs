@@ -107,6 +107,25 @@ pub fn find_by_mrn(
     q.select(Infant::as_select()).first(conn).optional()
 }
 
+/// An infant of the same mother (keyed ID hash), birth time and birth order, within `scope`.
+pub fn find_same_birth(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    mother_id_hash: &str,
+    birth_at: NaiveDateTime,
+    birth_order: i32,
+) -> QueryResult<Option<Infant>> {
+    let mut q = infants::table
+        .filter(infants::mother_id_hash.eq(mother_id_hash))
+        .filter(infants::birth_at.eq(birth_at))
+        .filter(infants::birth_order.eq(birth_order))
+        .into_boxed();
+    if let Some(h) = scope.hospital_filter() {
+        q = q.filter(infants::hospital_id.eq(h.to_string()));
+    }
+    q.select(Infant::as_select()).first(conn).optional()
+}
+
 /// Lists infants visible in `scope`, newest registration first, at most `limit` rows.
 pub fn list(
     conn: &mut AnyConnection,

@@ -187,6 +187,8 @@ pub struct InfantResponse {
     pub updated_at: DateTime<Utc>,
     /// A contact attempt found the details wrong; correcting phones or address clears it.
     pub contact_problem: bool,
+    /// When this record was merged into another: the kept record's id.
+    pub merged_into: Option<String>,
 }
 
 impl From<Infant> for InfantResponse {
@@ -223,6 +225,7 @@ impl From<Infant> for InfantResponse {
             created_at: i.created_at.and_utc(),
             updated_at: i.updated_at.and_utc(),
             contact_problem: i.contact_problem,
+            merged_into: i.merged_into,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod hospitals;
 pub mod idempotency;
 pub mod infants;
 pub mod json;
+pub mod merges;
 pub mod observe;
 pub mod screens;
 pub mod users;
@@ -48,6 +49,7 @@ pub fn path_id<T: FromStr>(raw: &str, entity: &'static str) -> Result<T, AppErro
         screens::get_screening_summary, screens::list_missed_screens,
         cases::list_cases, cases::get_case, cases::act_on_case, cases::record_contact_attempt,
         worklists::list_worklists, worklists::get_worklist, audit::get_audit,
+        merges::merge_infants, merges::undo_merge,
     ),
     modifiers(&ApiModifier),
     tags(
@@ -143,7 +145,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(cases::record_contact_attempt)
             .service(worklists::list_worklists)
             .service(worklists::get_worklist)
-            .service(audit::get_audit),
+            .service(audit::get_audit)
+            .service(merges::merge_infants)
+            .service(merges::undo_merge),
     )
     .service(health::healthz)
     .service(health::readyz)

@@ -73,6 +73,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         contact_problem -> Bool,
+        merged_into -> Nullable<Text>,
     }
 }
 
@@ -313,5 +314,18 @@ diesel::table! {
         entity_id -> Text,
         action -> Text,
         changes -> Text,
+    }
+}
+
+diesel::table! {
+    infant_merges (id) {
+        id -> Text,
+        kept_id -> Text,
+        merged_id -> Text,
+        moved -> Text,
+        merged_by -> Text,
+        merged_at -> Timestamp,
+        undone_by -> Nullable<Text>,
+        undone_at -> Nullable<Timestamp>,
     }
 }

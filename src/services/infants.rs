@@ -196,6 +196,7 @@ pub fn register(
             created_at: t,
             updated_at: t,
             contact_problem: false,
+            merged_into: None,
         };
         infant::insert(c, &row).map_err(|err| {
             if is_unique_violation(&err) {
@@ -309,6 +310,7 @@ pub fn update(
             updated_at: Some(now_micros(now)),
             // New phone numbers or address answer a contact problem.
             contact_problem: (phones_changed || address_changed).then_some(false),
+            merged_into: None,
         };
         infant::update(c, &scope, id, &form)?;
         if form.contact_problem == Some(false) {

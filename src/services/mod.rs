@@ -8,6 +8,7 @@ pub mod cards;
 pub mod cases;
 pub mod catalogue;
 pub mod infants;
+pub mod merges;
 pub mod policy;
 pub mod screening;
 pub mod screens;

@@ -367,6 +367,7 @@ pub fn missed(
     let born_before: NaiveDateTime = (as_of - age).naive_utc();
     let mut q = infants::table
         .filter(infants::status.eq("active"))
+        .filter(infants::merged_into.is_null())
         .filter(infants::birth_at.le(born_before))
         .into_boxed();
     if let Some(h) = scope.hospital_filter() {

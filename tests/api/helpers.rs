@@ -288,9 +288,11 @@ impl TestApp {
     }
 }
 
-/// A valid registration body (birth yesterday, Beijing time).
+/// A valid registration body (birth about a day ago, Beijing time). Each MRN gets its own birth
+/// minute, so different MRNs are different babies even with the same mother.
 pub fn infant_body(mrn: &str) -> Value {
-    let birth = (Utc::now() - chrono::Duration::days(1))
+    let offset: i64 = mrn.bytes().map(i64::from).sum::<i64>() % 600;
+    let birth = (Utc::now() - chrono::Duration::days(1) - chrono::Duration::minutes(offset))
         .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
     json!({

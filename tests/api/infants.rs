@@ -327,3 +327,105 @@ async fn the_same_baby_is_refused_but_twins_are_not() {
     assert!(p["detail"].as_str().unwrap().contains(&first_id));
     assert_eq!(app.infant_count().await, 2);
 }
+
+#[tokio::test]
+async fn an_admin_merge_moves_screens_and_cases_and_can_be_undone() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.hospital_with_token("A").await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let (kept, _) = crate::screening::infant_with_card(&app, &token, "MG1").await;
+    let (dup, barcode) = crate::screening::infant_with_card(&app, &token, "MG2").await;
+    app.post("/api/v1/results", &lab, &json!({"cards": [{"barcode": barcode, "results": crate::screening::panel(&[("TSH", 30.0)])}]})).await;
+
+    let r = app
+        .post(
+            &format!("/api/v1/infants/{kept}/merge"),
+            &token,
+            &json!({"duplicate_id": dup}),
+        )
+        .await;
+    assert_eq!(r.status(), 403, "admins only");
+    let r = app
+        .post(
+            &format!("/api/v1/infants/{kept}/merge"),
+            &app.admin_token,
+            &json!({"duplicate_id": dup}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let m: Value = r.json().await.unwrap();
+    let s: Value = app
+        .get(&format!("/api/v1/infants/{kept}/screening"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s["cards"].as_array().unwrap().len(), 2);
+    let cases: Value = app
+        .get(&format!("/api/v1/cases?infant_id={kept}"), &lab)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cases["items"].as_array().unwrap().len(), 1);
+    let d: Value = app
+        .get(&format!("/api/v1/infants/{dup}"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["merged_into"], kept.as_str());
+    assert_eq!(
+        app.infant_count().await,
+        1,
+        "the merged record leaves the lists"
+    );
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/infants/{kept}/merge"),
+            &app.admin_token,
+            &json!({"duplicate_id": dup})
+        )
+        .await
+        .status(),
+        409
+    );
+
+    let r = app
+        .post(
+            &format!("/api/v1/merges/{}/undo", m["id"].as_str().unwrap()),
+            &app.admin_token,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let s: Value = app
+        .get(&format!("/api/v1/infants/{kept}/screening"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s["cards"].as_array().unwrap().len(), 1);
+    let cases: Value = app
+        .get(&format!("/api/v1/cases?infant_id={dup}"), &lab)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        cases["items"].as_array().unwrap().len(),
+        1,
+        "the case went back"
+    );
+    assert_eq!(app.infant_count().await, 2);
+    let trail: Value = app
+        .get(
+            &format!("/api/v1/audit?entity=infant&id={dup}"),
+            &app.admin_token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(trail[0]["changes"]["merged_into"], json!([kept, null]));
+}

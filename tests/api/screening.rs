@@ -24,6 +24,11 @@ pub async fn infant_with_card(app: &TestApp, token: &str, mrn: &str) -> (String,
     let mut body = infant_body(mrn);
     let birth = chrono::Utc::now() - chrono::Duration::days(3);
     body["birth_at"] = json!(birth.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    // Distinct babies of distinct mothers (the same mother ID and birth second would be a duplicate).
+    body["mother"]
+        .as_object_mut()
+        .unwrap()
+        .remove("id_document");
     let r = app.post("/api/v1/infants", token, &body).await;
     assert_eq!(r.status(), 201);
     let infant = r.json::<Value>().await.unwrap()["id"]

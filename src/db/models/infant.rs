@@ -41,6 +41,8 @@ pub struct Infant {
     pub updated_at: NaiveDateTime,
     /// Set when a contact attempt found the details wrong; cleared when they are corrected.
     pub contact_problem: bool,
+    /// Set when an administrator merged this record into another (the kept one).
+    pub merged_into: Option<String>,
 }
 
 /// Contact and status changes.
@@ -58,6 +60,7 @@ pub struct InfantUpdateForm {
     pub status_note: Option<Option<String>>,
     pub updated_at: Option<NaiveDateTime>,
     pub contact_problem: Option<bool>,
+    pub merged_into: Option<Option<String>>,
 }
 
 /// List filters; `None` means "any".
@@ -133,7 +136,9 @@ pub fn list(
     f: &InfantFilter,
     limit: i64,
 ) -> QueryResult<Vec<Infant>> {
-    let mut q = infants::table.into_boxed();
+    let mut q = infants::table
+        .filter(infants::merged_into.is_null())
+        .into_boxed();
     if let Some(h) = scope.hospital_filter() {
         q = q.filter(infants::hospital_id.eq(h.to_string()));
     }

@@ -1,0 +1,2 @@
+DROP TABLE infant_merges;
+ALTER TABLE infants DROP COLUMN merged_into;

@@ -13,7 +13,9 @@ use crate::db::{AnyConnection, DbPool, now_micros, write_transaction};
 use crate::domain::catalogue::MarkerExpr;
 use crate::domain::due::DuePolicy;
 use crate::domain::ids::InfantId;
-use crate::domain::interpretation::{CardFacts, InfantFacts, Interpretation, Interpreter};
+use crate::domain::interpretation::{
+    CardFacts, CardOutcome, InfantFacts, Interpretation, Interpreter,
+};
 use crate::domain::principal::{Principal, Scope};
 use crate::domain::validation::FieldErrors;
 use crate::error::{AppError, is_unique_violation};
@@ -226,6 +228,8 @@ pub fn interpret_and_store(
     )?;
     if let Some(spec) = cases::spec_for_card(&result, &card.id, &card.barcode) {
         cases::open_or_update(conn, rules.policy, infant, spec, rules.who, now)?;
+    } else if result.outcome == CardOutcome::Normal && card.repeat_of.is_some() {
+        cases::propose_resolution(conn, infant, &card.id, &card.barcode, rules.who, now)?;
     }
     Ok(result)
 }

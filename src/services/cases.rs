@@ -285,6 +285,39 @@ pub fn open_or_update(
     Ok(row)
 }
 
+/// A normal repeat card answers the infant's open blood-spot repeat or recollection cases: each
+/// gets a `resolution_proposed` timeline entry naming the card, for staff to confirm (resolving
+/// stays a human decision).
+pub fn propose_resolution(
+    conn: &mut AnyConnection,
+    infant: &Infant,
+    card_id: &str,
+    barcode: &str,
+    who: &Principal,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    for reason in [Reason::Repeat, Reason::Recollect] {
+        let key = format!("{}|DBS|{}", infant.id, reason.as_str());
+        if let Some(c) = case::find_open(conn, &key)? {
+            let detail = json!({"card_id": card_id, "barcode": barcode, "proposed_outcome": "ruled_out",
+                                "why": "a repeat card was normal"});
+            case::insert_event(
+                conn,
+                &event(
+                    &c.id,
+                    "resolution_proposed",
+                    None,
+                    None,
+                    detail,
+                    &who.key(),
+                    now,
+                ),
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// A staff action on a case: a state transition with an optional note, or a note or assignment
 /// alone. `expected_version` is the ETag the client read.
 #[derive(Debug, Clone)]

@@ -504,3 +504,41 @@ async fn contact_attempts_and_worklists() {
         .unwrap();
     assert_eq!(w["count"], 1);
 }
+
+#[tokio::test]
+async fn a_normal_repeat_card_proposes_resolving_a_borderline_case() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.hospital_with_token("A").await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let (infant, barcode) = infant_with_card(&app, &token, "RP1").await;
+    post_results(&app, &lab, &barcode, &[("Tyr", 400.0)]).await;
+    let cases = cases_of(&app, &lab, &infant).await;
+    assert_eq!(
+        (cases[0]["reason"].as_str(), cases[0]["tier"].as_str()),
+        (Some("repeat"), Some("T2"))
+    );
+    let r = app
+        .post("/api/v1/cards", &token, &json!({"infant_id": infant, "barcode": "RP1-R", "collected_at": chrono::Utc::now().to_rfc3339(),
+              "feeding": "breast", "collector": "n", "repeat_of_barcode": barcode}))
+        .await;
+    assert_eq!(r.status(), 201);
+    post_results(&app, &lab, "RP1-R", &[]).await;
+    let detail: Value = app
+        .get(
+            &format!("/api/v1/cases/{}", cases[0]["id"].as_str().unwrap()),
+            &lab,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let last = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["kind"], "resolution_proposed");
+    assert_eq!(last["detail"]["barcode"], "RP1-R");
+    assert_eq!(detail["state"], "open", "staff decide");
+}

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, problem};
+use crate::helpers::{TestApp, problem, register_card};
 use crate::screening::{infant_with_card, panel};
 
 async fn post_results(app: &TestApp, lab: &str, barcode: &str, values: &[(&str, f64)]) -> Value {
@@ -70,11 +70,16 @@ async fn a_critical_result_opens_a_t0_case_and_a_second_positive_updates_it() {
     );
 
     // A repeat card with another positive marker updates the same case.
-    let r = app
-        .post("/api/v1/cards", &token, &json!({"infant_id": infant, "barcode": "K1-R", "collected_at": chrono::Utc::now().to_rfc3339(),
-              "feeding": "breast", "collector": "n", "repeat_of_barcode": barcode}))
-        .await;
-    assert_eq!(r.status(), 201);
+    let status = register_card(
+        &app,
+        &token,
+        &infant,
+        "K1-R",
+        chrono::Utc::now(),
+        Some(&barcode),
+    )
+    .await;
+    assert_eq!(status, 201);
     post_results(&app, &lab, "K1-R", &[("TSH", 12.0)]).await;
     let cases = cases_of(&app, &lab, &infant).await;
     assert_eq!(cases.len(), 1, "updated, not duplicated");
@@ -517,11 +522,16 @@ async fn a_normal_repeat_card_proposes_resolving_a_borderline_case() {
         (cases[0]["reason"].as_str(), cases[0]["tier"].as_str()),
         (Some("repeat"), Some("T2"))
     );
-    let r = app
-        .post("/api/v1/cards", &token, &json!({"infant_id": infant, "barcode": "RP1-R", "collected_at": chrono::Utc::now().to_rfc3339(),
-              "feeding": "breast", "collector": "n", "repeat_of_barcode": barcode}))
-        .await;
-    assert_eq!(r.status(), 201);
+    let status = register_card(
+        &app,
+        &token,
+        &infant,
+        "RP1-R",
+        chrono::Utc::now(),
+        Some(&barcode),
+    )
+    .await;
+    assert_eq!(status, 201);
     post_results(&app, &lab, "RP1-R", &[]).await;
     let detail: Value = app
         .get(

@@ -323,3 +323,46 @@ pub async fn problem(r: Response) -> Value {
     assert_eq!(ct.as_deref(), Some("application/problem+json"));
     r.json().await.unwrap()
 }
+
+/// Registers an infant born `hours_old` hours ago, without a mother's ID document (so babies of
+/// different tests never collide as duplicates); returns (id, birth time).
+pub async fn register_infant(
+    app: &TestApp,
+    token: &str,
+    mrn: &str,
+    hours_old: i64,
+) -> (String, chrono::DateTime<Utc>) {
+    let birth = Utc::now() - chrono::Duration::hours(hours_old);
+    let mut body = infant_body(mrn);
+    body["birth_at"] = json!(birth.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    body["mother"]
+        .as_object_mut()
+        .unwrap()
+        .remove("id_document");
+    let r = app.post("/api/v1/infants", token, &body).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    (
+        r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        birth,
+    )
+}
+
+/// Registers a card; `repeat_of` names the card it repeats. Returns the response status.
+pub async fn register_card(
+    app: &TestApp,
+    token: &str,
+    infant: &str,
+    barcode: &str,
+    collected_at: chrono::DateTime<Utc>,
+    repeat_of: Option<&str>,
+) -> u16 {
+    let body = json!({"infant_id": infant, "barcode": barcode, "collected_at": collected_at.to_rfc3339(),
+                      "feeding": "breast", "collector": "nurse 12", "repeat_of_barcode": repeat_of});
+    app.post("/api/v1/cards", token, &body)
+        .await
+        .status()
+        .as_u16()
+}

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, infant_body, problem};
+use crate::helpers::{TestApp, infant_body, problem, register_card, register_infant};
 use crate::seed::{full_panel, seed_cards};
 
 /// The full 40-analyte normal panel with some values replaced.
@@ -21,31 +21,18 @@ pub fn panel(overrides: &[(&str, f64)]) -> Vec<Value> {
 
 /// Registers an infant born 3 days ago and a card collected at 72 h; returns (infant id, barcode).
 pub async fn infant_with_card(app: &TestApp, token: &str, mrn: &str) -> (String, String) {
-    let mut body = infant_body(mrn);
-    let birth = chrono::Utc::now() - chrono::Duration::days(3);
-    body["birth_at"] = json!(birth.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    // Distinct babies of distinct mothers (the same mother ID and birth second would be a duplicate).
-    body["mother"]
-        .as_object_mut()
-        .unwrap()
-        .remove("id_document");
-    let r = app.post("/api/v1/infants", token, &body).await;
-    assert_eq!(r.status(), 201);
-    let infant = r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (infant, birth) = register_infant(app, token, mrn, 72).await;
     let barcode = format!("BC{mrn}");
-    let collected = birth + chrono::Duration::hours(72);
-    let r = app
-        .post(
-            "/api/v1/cards",
-            token,
-            &json!({"infant_id": infant, "barcode": barcode, "collected_at": collected.to_rfc3339(),
-                    "feeding": "breast", "collector": "nurse 12"}),
-        )
-        .await;
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let status = register_card(
+        app,
+        token,
+        &infant,
+        &barcode,
+        birth + chrono::Duration::hours(72),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201);
     (infant, barcode)
 }
 

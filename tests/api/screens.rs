@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, infant_body, problem};
+use crate::helpers::{TestApp, problem, register_infant};
 
 async fn infant(
     app: &TestApp,
@@ -10,22 +10,7 @@ async fn infant(
     mrn: &str,
     hours_old: i64,
 ) -> (String, chrono::DateTime<chrono::Utc>) {
-    let birth = chrono::Utc::now() - chrono::Duration::hours(hours_old);
-    let mut body = infant_body(mrn);
-    body["birth_at"] = json!(birth.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    body["mother"]
-        .as_object_mut()
-        .unwrap()
-        .remove("id_document");
-    let r = app.post("/api/v1/infants", token, &body).await;
-    assert_eq!(r.status(), 201);
-    (
-        r.json::<Value>().await.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string(),
-        birth,
-    )
+    register_infant(app, token, mrn, hours_old).await
 }
 
 #[tokio::test]

@@ -18,11 +18,10 @@ use crate::domain::principal::Principal;
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
 use crate::services::cards::Rules;
-use crate::services::cards::{
-    self as svc, CardResultOutcome, CardResults, CollectionTiming, NewCard,
-};
+use crate::services::cards::{self as svc, CollectionTiming, NewCard};
 use crate::services::catalogue::current;
 use crate::services::policy;
+use crate::services::results::{self, CardResultOutcome, CardResults};
 use crate::state::AppState;
 
 /// Roles that act as the laboratory: screening-centre staff and the lab's REST client.
@@ -256,7 +255,7 @@ pub async fn submit_results(
             policy: &policy,
             who: &p,
         };
-        svc::submit_plate_parallel(&pool, rules, &cards, now, workers)
+        results::submit_plate_parallel(&pool, rules, &cards, now, workers)
     })
     .await
     .map_err(|e| AppError::Unexpected(anyhow::anyhow!("results task failed: {e}")))?;

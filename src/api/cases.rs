@@ -22,7 +22,8 @@ use crate::domain::principal::Principal;
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
 use crate::services::audit;
-use crate::services::cases::{self as svc, AttemptInput, CaseAction};
+use crate::services::cases::{self as svc, CaseAction};
+use crate::services::contacts::{self, AttemptInput};
 use crate::state::AppState;
 
 /// Roles that work cases.
@@ -448,7 +449,7 @@ pub async fn record_contact_attempt(
     let scope = p.scope();
     let c = db::run(&state.pool, move |conn| {
         db::write_transaction(conn, |conn| {
-            svc::record_attempt(conn, &scope, &id.to_string(), input, &p, now)
+            contacts::record_attempt(conn, &scope, &id.to_string(), input, &p, now)
         })
     })
     .await?;

@@ -64,7 +64,7 @@ pub struct CaseSpec {
     pub trigger: Value,
 }
 
-fn text<T: serde::Serialize>(v: T) -> String {
+pub(crate) fn text<T: serde::Serialize>(v: T) -> String {
     serde_json::to_value(v)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
@@ -152,7 +152,7 @@ pub fn spec_for_cchd(
     })
 }
 
-fn event(
+pub(crate) fn event(
     case_id: &str,
     kind: &str,
     from: Option<&str>,
@@ -447,119 +447,4 @@ pub fn outcome_of(c: &Case) -> Option<CaseOutcome> {
     c.outcome
         .as_deref()
         .and_then(|o| serde_json::from_str(o).ok())
-}
-
-/// A contact attempt as submitted.
-#[derive(Debug, Clone)]
-pub struct AttemptInput {
-    /// `phone`, `sms`, `email`, `home_visit`, `via_hospital`.
-    pub channel: String,
-    /// `reached`, `no_answer`, `wrong_number`, `refused`, `moved`.
-    pub outcome: String,
-    /// Who tried (name or role); defaults to the recording principal.
-    pub contacted_by: Option<String>,
-    /// When.
-    pub attempted_at: DateTime<Utc>,
-    /// Free text.
-    pub note: Option<String>,
-}
-
-/// Channels of contact attempts.
-pub const CHANNELS: [&str; 5] = ["phone", "sms", "email", "home_visit", "via_hospital"];
-/// Outcomes of contact attempts.
-pub const ATTEMPT_OUTCOMES: [&str; 5] =
-    ["reached", "no_answer", "wrong_number", "refused", "moved"];
-
-/// Records a contact attempt on an open case. `wrong_number` and `moved` flag the case and the
-/// infant's contact details for correction (the contact-problem worklist); `reached` on an open
-/// case moves it to family contacted.
-pub fn record_attempt(
-    conn: &mut AnyConnection,
-    scope: &Scope,
-    id: &str,
-    a: AttemptInput,
-    who: &Principal,
-    now: DateTime<Utc>,
-) -> Result<Case, AppError> {
-    use crate::db::models::contact::{self, ContactAttempt};
-    use crate::db::models::infant::{self, InfantUpdateForm};
-    use crate::domain::validation::FieldErrors;
-    let current = case::get(conn, scope, id)?.ok_or(AppError::NotFound { entity: "case" })?;
-    if current.state == "resolved" {
-        return Err(AppError::conflict(
-            "case_resolved",
-            None,
-            "the case is resolved; reopen it first",
-        ));
-    }
-    let mut e = FieldErrors::new();
-    if !CHANNELS.contains(&a.channel.as_str()) {
-        e.add("channel", format!("must be one of {}", CHANNELS.join(", ")));
-    }
-    if !ATTEMPT_OUTCOMES.contains(&a.outcome.as_str()) {
-        e.add(
-            "outcome",
-            format!("must be one of {}", ATTEMPT_OUTCOMES.join(", ")),
-        );
-    }
-    if a.attempted_at > now + chrono::Duration::minutes(5) {
-        e.add("attempted_at", "must not be in the future");
-    }
-    let contacted_by = a
-        .contacted_by
-        .map(|c| e.text("contacted_by", &c, 64))
-        .unwrap_or_else(|| who.key());
-    let note = a
-        .note
-        .map(|n| e.text("note", &n, 500))
-        .filter(|n| !n.is_empty());
-    e.into_result().map_err(AppError::Validation)?;
-    let t = now_micros(now);
-    let attempt = ContactAttempt {
-        id: uuid::Uuid::now_v7().to_string(),
-        case_id: current.id.clone(),
-        channel: a.channel,
-        outcome: a.outcome,
-        contacted_by,
-        attempted_at: now_micros(a.attempted_at),
-        note,
-        recorded_by: who.key(),
-        created_at: t,
-    };
-    contact::insert(conn, &attempt)?;
-    let problem = matches!(attempt.outcome.as_str(), "wrong_number" | "moved");
-    let reached_now = attempt.outcome == "reached" && current.state == "open";
-    let mut form = CaseUpdateForm {
-        updated_at: Some(t),
-        ..Default::default()
-    };
-    if problem {
-        form.contact_problem = Some(true);
-        let flag = InfantUpdateForm {
-            contact_problem: Some(true),
-            updated_at: Some(t),
-            ..Default::default()
-        };
-        infant::update(conn, &Scope::unrestricted(), &current.infant_id, &flag)?;
-    }
-    if reached_now {
-        form.state = Some(text(CaseState::FamilyContacted));
-    }
-    if case::update_if_version(conn, id, current.version, &form)? == 0 {
-        return Err(AppError::conflict(
-            "case_busy",
-            None,
-            "the case changed concurrently; retry",
-        ));
-    }
-    let detail = json!({"attempt_id": attempt.id, "channel": attempt.channel, "outcome": attempt.outcome, "contact_problem": problem});
-    let to = reached_now.then_some("family_contacted");
-    let from = reached_now.then_some("open");
-    case::insert_event(
-        conn,
-        &event(id, "contact_attempt", from, to, detail, &who.key(), now),
-    )?;
-    let updated = case::get(conn, scope, id)?.ok_or(AppError::NotFound { entity: "case" })?;
-    audit::write(conn, who, "case", id, Some(&current), &updated, now)?;
-    Ok(updated)
 }

@@ -53,6 +53,18 @@ pub enum Command {
     /// Hospitals' REST API clients.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Fill an EMPTY database with synthetic hospitals, infants and open cases (benchmarks).
+    Generate {
+        /// Hospitals.
+        #[arg(long, default_value_t = 100)]
+        hospitals: usize,
+        /// Infants.
+        #[arg(long, default_value_t = 1_000_000)]
+        infants: usize,
+        /// Open follow-up cases (a tenth overdue).
+        #[arg(long, default_value_t = 50_000)]
+        open_cases: usize,
+    },
 }
 
 /// `guthrie user …`
@@ -167,6 +179,29 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             tracing::info!(port = app.port(), "guthrie listening");
             app.run_until_stopped().await?;
             tracing::info!("guthrie stopped");
+        }
+        Command::Generate {
+            hospitals,
+            infants,
+            open_cases,
+        } => {
+            let pool = open_database(&settings)?;
+            // Stores the catalogue and due-policy versions the generated cases name.
+            crate::startup::build_state(
+                settings,
+                pool.clone(),
+                std::sync::Arc::new(crate::state::SystemClock),
+            )?;
+            let mut conn = pool.get()?;
+            let started = std::time::Instant::now();
+            let g = crate::demo_data::generate(&mut conn, hospitals, infants, open_cases, now)?;
+            println!(
+                "generated {} hospitals, {} infants, {} open cases in {:.1} s",
+                g.hospitals,
+                g.infants,
+                g.open_cases,
+                started.elapsed().as_secs_f64()
+            );
         }
         Command::Migrate => {
             let mut s = settings;

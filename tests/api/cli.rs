@@ -187,3 +187,26 @@ async fn hospital_client_and_user_commands_create_working_accounts() {
         assert!(out.contains(cmd), "{cmd} missing from --help");
     }
 }
+
+#[tokio::test]
+async fn generate_fills_an_empty_database_only() {
+    let db = TestDb::new();
+    let (code, out, err) = output(guthrie(&db).args([
+        "generate",
+        "--hospitals",
+        "3",
+        "--infants",
+        "250",
+        "--open-cases",
+        "40",
+    ]))
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("generated 3 hospitals, 250 infants, 40 open cases"),
+        "{out}"
+    );
+    let (code, _, err) = output(guthrie(&db).args(["generate", "--infants", "10"])).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("already holds 250 infants"), "{err}");
+}

@@ -159,6 +159,8 @@ pub fn generate(
             Ok(())
         })?;
     }
+    // Fresh planner statistics, as a live database would have (both backends know ANALYZE).
+    diesel::sql_query("ANALYZE").execute(conn)?;
     Ok(Generated {
         hospitals: hs.len(),
         infants: n_infants,

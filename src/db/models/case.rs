@@ -133,7 +133,9 @@ fn filtered<'a>(scope: &Scope, f: &'a CaseFilter) -> cases::BoxedQuery<'a, Db> {
     if f.open_only {
         // Written as literal SQL, identical to the partial index's predicate, so both planners
         // can use `cases_open_due` (a bound parameter would hide the match from SQLite).
-        q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("cases.state <> 'resolved'"));
+        q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "cases.state <> 'resolved'",
+        ));
     }
     if let Some(v) = &f.programme {
         q = q.filter(cases::programme.eq(v));

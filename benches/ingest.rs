@@ -5,16 +5,13 @@
 //! Run with `cargo bench --bench ingest`. Prints cards/s and analyte values/s.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 #[path = "../tests/api/seed.rs"]
 mod seed;
 
-use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::Instant;
 
-use diesel::{Connection, PgConnection, RunQueryDsl};
-use guthrie::config::Settings;
-use guthrie::startup::Application;
 use serde_json::{Value, json};
 
 const PLATE: usize = 1000;
@@ -28,58 +25,12 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
-    let dir = tempfile::tempdir().unwrap();
-    let (url, pg) = match std::env::var("BENCH_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    {
-        Some(admin) => {
-            let name = format!("guthrie_bench_{}", std::process::id());
-            let mut c = PgConnection::establish(&admin).unwrap();
-            diesel::sql_query(format!("CREATE DATABASE {name}"))
-                .execute(&mut c)
-                .unwrap();
-            let base = admin.rsplit_once('/').unwrap().0.to_string();
-            (format!("{base}/{name}"), Some((admin, name)))
-        }
-        None => (format!("sqlite://{}/bench.db", dir.path().display()), None),
-    };
-    let vars: HashMap<String, String> = [
-        ("GUTHRIE_ENV", "test"),
-        ("GUTHRIE__SERVER__PORT", "0"),
-        (
-            "GUTHRIE__AUTH__JWT_SECRET",
-            "bench-secret-0123456789-abcdefghijklmno",
-        ),
-        ("DATABASE_URL", url.as_str()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
-    let mut settings = Settings::load_with(&config, vars).unwrap();
-    settings.catalogue.directory = config.join("catalogue").display().to_string();
-    let mut app = Application::build(settings).unwrap();
-    let admin = app.take_first_admin().unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let state = app.state().clone();
-    tokio::spawn(app.run_until_stopped());
-    let http = reqwest::Client::new();
-    let token = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": admin.username, "password": admin.password}))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let server = common::BenchServer::start("guthrie_bench").await;
+    let (base, token, http) = (&server.base, &server.token, &server.http);
+    let state = &server.state;
     let hospital = http
         .post(format!("{base}/api/v1/hospitals"))
-        .bearer_auth(&token)
+        .bearer_auth(token)
         .json(&json!({"code": "BENCH", "name": "Bench"}))
         .send()
         .await
@@ -111,7 +62,7 @@ async fn main() {
     for plate in &plates {
         let r = http
             .post(format!("{base}/api/v1/results"))
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .json(plate)
             .send()
             .await
@@ -121,16 +72,11 @@ async fn main() {
         assert_eq!(v["rejected"], 0);
     }
     let secs = started.elapsed().as_secs_f64();
-    let backend = if pg.is_some() { "PostgreSQL" } else { "SQLite" };
+    let backend = server.backend();
     println!(
         "{backend}: {total} cards x {} analytes in {secs:.2} s = {:.0} cards/s, {:.0} values/s",
         panel.len(),
         total as f64 / secs,
         (total * panel.len()) as f64 / secs
     );
-    if let Some((admin, name)) = pg {
-        let mut c = PgConnection::establish(&admin).unwrap();
-        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut c);
-    }
 }

@@ -5,14 +5,9 @@
 //! `cargo bench --bench worklist`; target p99 < 20 ms.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::time::Instant;
+mod common;
 
-use diesel::{Connection, PgConnection, RunQueryDsl};
-use guthrie::config::Settings;
-use guthrie::startup::Application;
-use serde_json::{Value, json};
+use std::time::Instant;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -34,46 +29,9 @@ async fn main() {
         env_usize("BENCH_INFANTS", 1_000_000),
         env_usize("BENCH_CASES", 50_000),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let (url, pg) = match std::env::var("BENCH_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    {
-        Some(admin) => {
-            let name = format!("guthrie_wl_{}", std::process::id());
-            let mut c = PgConnection::establish(&admin).unwrap();
-            diesel::sql_query(format!("CREATE DATABASE {name}"))
-                .execute(&mut c)
-                .unwrap();
-            (
-                format!("{}/{name}", admin.rsplit_once('/').unwrap().0),
-                Some((admin, name)),
-            )
-        }
-        None => (format!("sqlite://{}/bench.db", dir.path().display()), None),
-    };
-    let vars: HashMap<String, String> = [
-        ("GUTHRIE_ENV", "test"),
-        ("GUTHRIE__SERVER__PORT", "0"),
-        (
-            "GUTHRIE__AUTH__JWT_SECRET",
-            "bench-secret-0123456789-abcdefghijklmno",
-        ),
-        ("DATABASE_URL", url.as_str()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
-    let mut settings = Settings::load_with(&config, vars).unwrap();
-    settings.catalogue.directory = config.join("catalogue").display().to_string();
-    settings.follow_up.policy_directory = config.join("policy").display().to_string();
-    let mut app = Application::build(settings).unwrap();
-    let admin = app.take_first_admin().unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let pool = app.state().pool.clone();
-    tokio::spawn(app.run_until_stopped());
-
+    let server = common::BenchServer::start("guthrie_wl").await;
+    let (base, token, http) = (&server.base, &server.token, &server.http);
+    let pool = server.state.pool.clone();
     let started = Instant::now();
     let g = tokio::task::spawn_blocking(move || {
         let mut c = pool.get().unwrap();
@@ -88,27 +46,14 @@ async fn main() {
         started.elapsed().as_secs_f64()
     );
 
-    let http = reqwest::Client::new();
-    let token = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": admin.username, "password": admin.password}))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let backend = if pg.is_some() { "PostgreSQL" } else { "SQLite" };
+    let backend = server.backend();
     for path in ["/api/v1/worklists/overdue", "/api/v1/worklists"] {
         let mut times = vec![];
         for i in 0..320 {
             let t = Instant::now();
             let r = http
                 .get(format!("{base}{path}"))
-                .bearer_auth(&token)
+                .bearer_auth(token)
                 .send()
                 .await
                 .unwrap();
@@ -126,10 +71,5 @@ async fn main() {
             percentile(&times, 0.5),
             percentile(&times, 0.99)
         );
-    }
-    if let Some((admin, name)) = pg {
-        let mut c = PgConnection::establish(&admin).unwrap();
-        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut c);
     }
 }

@@ -80,6 +80,8 @@ CREATE TABLE idempotency_keys (
     created_at TIMESTAMP NOT NULL,
     PRIMARY KEY (principal, idem_key)
 );
+-- Expired keys are purged by age.
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
 
 CREATE TABLE instance_secrets (
     name TEXT PRIMARY KEY NOT NULL,

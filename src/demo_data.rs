@@ -109,6 +109,8 @@ fn open_case(n: usize, inf: &Infant, now: DateTime<Utc>, t: chrono::NaiveDateTim
         updated_at: t,
         resolved_at: None,
         contact_problem: n.is_multiple_of(25),
+        appointment_at: None,
+        appointment_place: None,
     }
 }
 

@@ -70,6 +70,10 @@ pub struct CaseResponse {
     pub updated_at: DateTime<Utc>,
     /// Resolved.
     pub resolved_at: Option<DateTime<Utc>>,
+    /// Booked recall visit.
+    pub appointment_at: Option<DateTime<Utc>>,
+    /// Where.
+    pub appointment_place: Option<String>,
 }
 
 impl CaseResponse {
@@ -95,6 +99,8 @@ impl CaseResponse {
             opened_at: c.opened_at.and_utc(),
             updated_at: c.updated_at.and_utc(),
             resolved_at: c.resolved_at.map(|t| t.and_utc()),
+            appointment_at: c.appointment_at.map(|t| t.and_utc()),
+            appointment_place: c.appointment_place,
         }
     }
 }

@@ -264,6 +264,8 @@ diesel::table! {
         updated_at -> Timestamp,
         resolved_at -> Nullable<Timestamp>,
         contact_problem -> Bool,
+        appointment_at -> Nullable<Timestamp>,
+        appointment_place -> Nullable<Text>,
     }
 }
 

@@ -67,9 +67,20 @@ pub enum CaseEvent {
     /// The family or hospital was reached.
     ContactFamily,
     /// A recall is booked (again, when rescheduled).
-    ScheduleRecall,
+    ScheduleRecall {
+        /// Appointment time.
+        #[serde(default)]
+        appointment_at: Option<chrono::DateTime<chrono::Utc>>,
+        /// Where (clinic, hospital).
+        #[serde(default)]
+        place: Option<String>,
+    },
     /// The recheck is done.
-    RecordRecheck,
+    RecordRecheck {
+        /// The repeat card's barcode or the diagnostic test's reference.
+        #[serde(default)]
+        reference: Option<String>,
+    },
     /// Diagnostic work-up begins.
     StartWorkup,
     /// Close the case.
@@ -107,8 +118,8 @@ impl CaseEvent {
     pub fn kind(&self) -> EventKind {
         match self {
             Self::ContactFamily => EventKind::ContactFamily,
-            Self::ScheduleRecall => EventKind::ScheduleRecall,
-            Self::RecordRecheck => EventKind::RecordRecheck,
+            Self::ScheduleRecall { .. } => EventKind::ScheduleRecall,
+            Self::RecordRecheck { .. } => EventKind::RecordRecheck,
             Self::StartWorkup => EventKind::StartWorkup,
             Self::Resolve { .. } => EventKind::Resolve,
             Self::Reopen { .. } => EventKind::Reopen,
@@ -164,8 +175,8 @@ pub fn transition(from: CaseState, event: &CaseEvent) -> Result<CaseState, Inval
     Ok(match event {
         CaseEvent::ContactFamily if from == RecallScheduled => RecallScheduled,
         CaseEvent::ContactFamily => FamilyContacted,
-        CaseEvent::ScheduleRecall => RecallScheduled,
-        CaseEvent::RecordRecheck => RecheckDone,
+        CaseEvent::ScheduleRecall { .. } => RecallScheduled,
+        CaseEvent::RecordRecheck { .. } => RecheckDone,
         CaseEvent::StartWorkup => DiagnosticWorkup,
         CaseEvent::Resolve { outcome } => {
             if outcome.needs_recheck() && !matches!(from, RecheckDone | DiagnosticWorkup) {
@@ -209,8 +220,11 @@ mod tests {
     fn events() -> Vec<CaseEvent> {
         vec![
             CaseEvent::ContactFamily,
-            CaseEvent::ScheduleRecall,
-            CaseEvent::RecordRecheck,
+            CaseEvent::ScheduleRecall {
+                appointment_at: None,
+                place: None,
+            },
+            CaseEvent::RecordRecheck { reference: None },
             CaseEvent::StartWorkup,
             CaseEvent::Resolve {
                 outcome: CaseOutcome::Declined,

@@ -259,6 +259,8 @@ pub fn open_or_update(
         updated_at: t,
         resolved_at: None,
         contact_problem: false,
+        appointment_at: None,
+        appointment_place: None,
     };
     case::insert(conn, &row).map_err(|e| {
         if is_unique_violation(&e) {
@@ -363,6 +365,25 @@ pub fn act(
                 ));
                 form.open_key = Some(None);
                 form.resolved_at = Some(Some(t));
+            }
+            CaseEvent::ScheduleRecall {
+                appointment_at,
+                place,
+            } => {
+                if place.as_ref().is_some_and(|p| p.chars().count() > 128) {
+                    return Err(AppError::invalid(
+                        "transition.place",
+                        "must be at most 128 characters",
+                    ));
+                }
+                if appointment_at.is_some_and(|a| a < now - chrono::Duration::days(1)) {
+                    return Err(AppError::invalid(
+                        "transition.appointment_at",
+                        "must not be in the past",
+                    ));
+                }
+                form.appointment_at = Some(appointment_at.map(now_micros));
+                form.appointment_place = Some(place.clone());
             }
             CaseEvent::Reopen { .. } => {
                 let key = format!(

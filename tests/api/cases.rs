@@ -218,8 +218,8 @@ async fn transitions_need_the_current_etag_and_follow_the_state_machine() {
         .unwrap()
         .to_string();
     for step in [
-        json!({"transition": {"event": "schedule_recall"}}),
-        json!({"transition": {"event": "record_recheck"}}),
+        json!({"transition": {"event": "schedule_recall", "appointment_at": (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339(), "place": "省妇幼遗传代谢病门诊"}}),
+        json!({"transition": {"event": "record_recheck", "reference": "K3-R"}}),
         json!({"transition": {"event": "resolve", "outcome": {"outcome": "ruled_out"}}}),
         json!({"transition": {"event": "reopen", "reason": "new result"}}),
     ] {
@@ -234,6 +234,16 @@ async fn transitions_need_the_current_etag_and_follow_the_state_machine() {
         .await
         .unwrap();
     assert_eq!(detail["state"], "open");
+    assert_eq!(detail["appointment_place"], "省妇幼遗传代谢病门诊");
+    assert!(detail["appointment_at"].is_string());
+    let recheck = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["to_state"] == "recheck_done")
+        .unwrap()
+        .clone();
+    assert_eq!(recheck["detail"]["event"]["reference"], "K3-R");
     let states: Vec<&str> = detail["timeline"]
         .as_array()
         .unwrap()

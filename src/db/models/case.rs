@@ -36,6 +36,10 @@ pub struct Case {
     pub resolved_at: Option<NaiveDateTime>,
     /// A contact attempt found the family's details wrong or the family gone.
     pub contact_problem: bool,
+    /// Booked recall visit.
+    pub appointment_at: Option<NaiveDateTime>,
+    /// Where.
+    pub appointment_place: Option<String>,
 }
 
 /// Changes to a case.
@@ -53,6 +57,8 @@ pub struct CaseUpdateForm {
     pub updated_at: Option<NaiveDateTime>,
     pub resolved_at: Option<Option<NaiveDateTime>>,
     pub contact_problem: Option<bool>,
+    pub appointment_at: Option<Option<NaiveDateTime>>,
+    pub appointment_place: Option<Option<String>>,
 }
 
 /// One timeline entry.

@@ -1,0 +1,2 @@
+ALTER TABLE cases DROP COLUMN appointment_place;
+ALTER TABLE cases DROP COLUMN appointment_at;

@@ -36,7 +36,19 @@ pub enum Tier {
 }
 
 /// Screening programme.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub enum Programme {
     /// Dried blood spot (metabolic and endocrine).
     #[serde(rename = "DBS")]

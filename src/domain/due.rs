@@ -67,6 +67,8 @@ pub struct DuePolicy {
     pub time_zone: String,
     /// Per-tier deadlines.
     pub tiers: BTreeMap<Tier, TierDue>,
+    /// Tier of the case opened for a missed screen, per programme.
+    pub missed_screen_tiers: BTreeMap<super::catalogue::Programme, Tier>,
     /// Working-day calendar.
     pub calendar: Calendar,
 }
@@ -87,6 +89,18 @@ impl DuePolicy {
     pub fn from_toml(text: &str) -> Result<Self, String> {
         let p: DuePolicy = toml::from_str(text).map_err(|e| e.to_string())?;
         p.tz()?;
+        for prog in [
+            super::catalogue::Programme::Dbs,
+            super::catalogue::Programme::Hear,
+            super::catalogue::Programme::Cchd,
+        ] {
+            if !p.missed_screen_tiers.contains_key(&prog) {
+                return Err(format!(
+                    "due policy {}: missed_screen_tiers has no {prog:?}",
+                    p.version
+                ));
+            }
+        }
         for t in [Tier::T0, Tier::T1, Tier::T2, Tier::T3] {
             if !p.tiers.contains_key(&t) {
                 return Err(format!(

@@ -469,3 +469,66 @@ pub fn outcome_of(c: &Case) -> Option<CaseOutcome> {
         .as_deref()
         .and_then(|o| serde_json::from_str(o).ok())
 }
+
+/// Opens a `missed` case for every active infant past a programme's screening age with no
+/// valid screen and no refusal (at most `limit` infants, oldest first), unless one is already
+/// open. Each infant is its own transaction; one failure is logged and skipped. Returns the
+/// number of cases opened. The missed-screen sweep job calls this.
+pub fn open_missed(
+    conn: &mut AnyConnection,
+    cat: &crate::domain::catalogue::Catalogue,
+    policy: &DuePolicy,
+    programme: Programme,
+    as_of: DateTime<Utc>,
+    limit: i64,
+    who: &Principal,
+) -> Result<usize, AppError> {
+    let missed = crate::services::screening::missed(
+        conn,
+        cat,
+        &Scope::unrestricted(),
+        programme,
+        as_of,
+        limit,
+    )?;
+    let tier = policy
+        .missed_screen_tiers
+        .get(&programme)
+        .copied()
+        .unwrap_or(Tier::T2);
+    let mut opened = 0;
+    for m in missed {
+        let key = format!(
+            "{}|{}|{}",
+            m.infant_id,
+            text(programme),
+            Reason::Missed.as_str()
+        );
+        let result = crate::db::write_transaction(conn, |conn| -> Result<bool, AppError> {
+            if case::find_open(conn, &key)?.is_some() {
+                return Ok(false);
+            }
+            let infant =
+                crate::db::models::infant::get(conn, &Scope::unrestricted(), &m.infant_id)?
+                    .ok_or(AppError::NotFound { entity: "infant" })?;
+            let spec = CaseSpec {
+                programme,
+                reason: Reason::Missed,
+                tier,
+                suspected: vec![],
+                catalogue_version: cat.version.clone(),
+                trigger: json!({"kind": "missed_screen", "screen_due_by": m.screen_due_by}),
+            };
+            open_or_update(conn, policy, &infant, spec, who, as_of)?;
+            Ok(true)
+        });
+        match result {
+            Ok(true) => opened += 1,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(infant.id = %m.infant_id, error.code = e.code(), "missed-screen case not opened")
+            }
+        }
+    }
+    Ok(opened)
+}

@@ -562,3 +562,68 @@ async fn a_normal_repeat_card_proposes_resolving_a_borderline_case() {
     assert_eq!(last["detail"]["barcode"], "RP1-R");
     assert_eq!(detail["state"], "open", "staff decide");
 }
+
+#[tokio::test]
+async fn missed_screens_open_cases_once_and_refusals_none() {
+    use guthrie::domain::catalogue::Programme;
+    use guthrie::domain::principal::{Principal, PrincipalKind};
+    use guthrie::domain::role::Role;
+    let app = TestApp::spawn().await;
+    let (_, token) = app.hospital_with_token("A").await;
+    let coord = app.staff_token("coord", "coordinator", None).await;
+    let (late, _) = crate::helpers::register_infant(&app, &token, "MS1", 24 * 10).await;
+    let (refused, _) = crate::helpers::register_infant(&app, &token, "MS2", 24 * 10).await;
+    crate::helpers::register_infant(&app, &token, "MS3", 24).await;
+    app.post(
+        &format!("/api/v1/infants/{refused}/consents"),
+        &token,
+        &json!({"programme": "DBS", "decision": "refusal", "guardian_name": "王芳", "signed_at": chrono::Utc::now().to_rfc3339()}),
+    )
+    .await;
+    let state = app.state.clone();
+    let sweep = move || {
+        let state = state.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let now = chrono::Utc::now();
+                let cat = guthrie::services::catalogue::current(&state.catalogues, now).unwrap();
+                let policy = guthrie::services::policy::current(&state.policies, now).unwrap();
+                let who = Principal {
+                    subject: "missed-screen-sweep".into(),
+                    kind: PrincipalKind::Client,
+                    role: Role::Admin,
+                    hospital_id: None,
+                    request_id: None,
+                };
+                let mut c = state.pool.get().unwrap();
+                guthrie::services::cases::open_missed(
+                    &mut c,
+                    cat.catalogue(),
+                    &policy,
+                    Programme::Dbs,
+                    now,
+                    1000,
+                    &who,
+                )
+                .unwrap()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(sweep().await, 1);
+    assert_eq!(sweep().await, 0, "never twice");
+    let cases: Value = app
+        .get("/api/v1/cases?programme=DBS", &coord)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = cases["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["infant_id"], late.as_str());
+    assert_eq!(
+        (items[0]["reason"].as_str(), items[0]["tier"].as_str()),
+        (Some("missed"), Some("T3"))
+    );
+}

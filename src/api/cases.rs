@@ -146,6 +146,9 @@ pub struct CaseDetail {
     pub case: CaseResponse,
     /// Contact attempts, oldest first.
     pub contact_attempts: Vec<AttemptResponse>,
+    /// Long-term follow-up visits of a confirmed case, soonest first.
+    #[schema(value_type = Vec<Object>)]
+    pub follow_up_visits: Vec<serde_json::Value>,
     /// Oldest first.
     pub timeline: Vec<TimelineEntry>,
 }
@@ -346,14 +349,15 @@ pub async fn get_case(
     require_personal_data(&p)?;
     let id: uuid::Uuid = path_id(&id, "case")?;
     let (scope, now) = (p.scope(), state.now());
-    let (c, events, attempts) = db::run(&state.pool, move |conn| {
+    let (c, events, attempts, visits) = db::run(&state.pool, move |conn| {
         let c = case::get(conn, &scope, &id.to_string())?
             .ok_or(AppError::NotFound { entity: "case" })?;
         let events = case::events_of(conn, &c.id)?;
         let attempts = contact::of_case(conn, &c.id)?;
+        let visits = crate::db::models::visit::of_case(conn, &c.id)?;
         // Reading a case's personal data is itself audited.
         audit::read(conn, &p, "case", &c.id, now)?;
-        Ok((c, events, attempts))
+        Ok((c, events, attempts, visits))
     })
     .await?;
     let contact_attempts = attempts
@@ -383,6 +387,10 @@ pub async fn get_case(
         .json(CaseDetail {
             case: CaseResponse::new(c, state.now()),
             contact_attempts,
+            follow_up_visits: visits
+                .into_iter()
+                .map(|v| serde_json::json!({"condition": v.condition_code, "due_at": v.due_at.and_utc(), "done_at": v.done_at.map(|d| d.and_utc())}))
+                .collect(),
             timeline,
         }))
 }
@@ -410,14 +418,16 @@ pub async fn act_on_case(
         ));
     }
     let action = CaseAction {
+        expected_version: expected,
         event: b.transition,
         note: b.note.filter(|n| !n.trim().is_empty()),
         assignee: b.assignee,
     };
     let (scope, now) = (p.scope(), state.now());
+    let policy = crate::services::policy::current(&state.policies, now)?;
     let c = db::run(&state.pool, move |conn| {
         db::write_transaction(conn, |conn| {
-            svc::act(conn, &scope, &id.to_string(), expected, action, &p, now)
+            svc::act(conn, &scope, &id.to_string(), action, &policy, &p, now)
         })
     })
     .await?;

@@ -331,3 +331,16 @@ diesel::table! {
         undone_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    follow_up_visits (id) {
+        id -> Text,
+        case_id -> Text,
+        infant_id -> Text,
+        hospital_id -> Text,
+        condition_code -> Text,
+        due_at -> Timestamp,
+        done_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}

@@ -69,6 +69,8 @@ pub struct DuePolicy {
     pub tiers: BTreeMap<Tier, TierDue>,
     /// Tier of the case opened for a missed screen, per programme.
     pub missed_screen_tiers: BTreeMap<super::catalogue::Programme, Tier>,
+    /// Long-term follow-up visits after a confirmed diagnosis, in months after confirmation.
+    pub long_term_visit_months: Vec<u32>,
     /// Working-day calendar.
     pub calendar: Calendar,
 }

@@ -320,10 +320,43 @@ pub fn propose_resolution(
     Ok(())
 }
 
+/// Schedules the long-term follow-up visits of a confirmed case, in months after confirmation.
+fn schedule_visits(
+    conn: &mut AnyConnection,
+    policy: &DuePolicy,
+    c: &Case,
+    condition: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    use crate::db::models::visit::{self, Visit};
+    let t = now_micros(now);
+    let rows: Vec<Visit> = policy
+        .long_term_visit_months
+        .iter()
+        .filter_map(|m| now.checked_add_months(chrono::Months::new(*m)))
+        .map(|due| Visit {
+            id: uuid::Uuid::now_v7().to_string(),
+            case_id: c.id.clone(),
+            infant_id: c.infant_id.clone(),
+            hospital_id: c.hospital_id.clone(),
+            condition_code: condition.to_string(),
+            due_at: now_micros(due),
+            done_at: None,
+            created_at: t,
+        })
+        .collect();
+    if !rows.is_empty() {
+        visit::insert_all(conn, &rows)?;
+    }
+    Ok(())
+}
+
 /// A staff action on a case: a state transition with an optional note, or a note or assignment
 /// alone. `expected_version` is the ETag the client read.
 #[derive(Debug, Clone)]
 pub struct CaseAction {
+    /// The version (ETag) the client read.
+    pub expected_version: i32,
     /// Transition, if any.
     pub event: Option<CaseEvent>,
     /// Free-text note.
@@ -337,11 +370,12 @@ pub fn act(
     conn: &mut AnyConnection,
     scope: &Scope,
     id: &str,
-    expected_version: i32,
     action: CaseAction,
+    policy: &DuePolicy,
     who: &Principal,
     now: DateTime<Utc>,
 ) -> Result<Case, AppError> {
+    let expected_version = action.expected_version;
     let current = case::get(conn, scope, id)?.ok_or(AppError::NotFound { entity: "case" })?;
     if current.version != expected_version {
         return Err(AppError::PreconditionFailed);
@@ -406,6 +440,12 @@ pub fn act(
     }
     if case::update_if_version(conn, id, expected_version, &form)? == 0 {
         return Err(AppError::PreconditionFailed);
+    }
+    if let Some(CaseEvent::Resolve {
+        outcome: CaseOutcome::Confirmed { condition },
+    }) = &action.event
+    {
+        schedule_visits(conn, policy, &current, condition, now)?;
     }
     if let Some(e) = &action.event {
         let detail = json!({"event": e, "note": action.note});

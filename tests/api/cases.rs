@@ -627,3 +627,89 @@ async fn missed_screens_open_cases_once_and_refusals_none() {
         (Some("missed"), Some("T3"))
     );
 }
+
+#[tokio::test]
+async fn a_confirmed_case_schedules_long_term_visits_and_screens_are_audited() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.hospital_with_token("A").await;
+    let coord = app.staff_token("coord", "coordinator", None).await;
+    let (infant, barcode) = infant_with_card(&app, &token, "LT1").await;
+    post_results(&app, &coord, &barcode, &[("TSH", 40.0)]).await;
+    let id = cases_of(&app, &coord, &infant).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut tag = app
+        .get(&format!("/api/v1/cases/{id}"), &coord)
+        .await
+        .headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    for step in [
+        json!({"transition": {"event": "contact_family"}}),
+        json!({"transition": {"event": "schedule_recall"}}),
+        json!({"transition": {"event": "record_recheck", "reference": "venous TSH 52"}}),
+        json!({"transition": {"event": "start_workup"}}),
+        json!({"transition": {"event": "resolve", "outcome": {"outcome": "confirmed", "condition": "CH"}}}),
+    ] {
+        let r = app
+            .req(
+                Method::POST,
+                &format!("/api/v1/cases/{id}/events"),
+                Some(&coord),
+            )
+            .header("If-Match", tag)
+            .json(&step)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{step}");
+        tag = r.headers()["etag"].to_str().unwrap().to_string();
+    }
+    let detail: Value = app
+        .get(&format!("/api/v1/cases/{id}"), &coord)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        detail["outcome"],
+        json!({"outcome": "confirmed", "condition": "CH"})
+    );
+    let visits = detail["follow_up_visits"].as_array().unwrap();
+    assert_eq!(visits.len(), 6, "1, 3, 6, 12, 24 and 36 months");
+    assert_eq!(visits[0]["condition"], "CH");
+
+    // Hearing, heart and consent writes are audited too.
+    let now = chrono::Utc::now().to_rfc3339();
+    app.post(&format!("/api/v1/infants/{infant}/hearing-screens"), &token, &json!({"stage": "initial", "method": "OAE", "left": "pass", "right": "pass", "tested_at": now})).await;
+    app.post(
+        &format!("/api/v1/infants/{infant}/cchd-screens"),
+        &token,
+        &json!({"measured_at": now, "right_hand_spo2": 98, "foot_spo2": 98}),
+    )
+    .await;
+    app.post(&format!("/api/v1/infants/{infant}/consents"), &token, &json!({"programme": "HEAR", "decision": "consent", "guardian_name": "王芳", "signed_at": now})).await;
+    let s: Value = app
+        .get(&format!("/api/v1/infants/{infant}/screening"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    for (entity, id) in [
+        ("hearing_screen", &s["hearing_tests"][0]["id"]),
+        ("cchd_screen", &s["cchd_measurements"][0]["id"]),
+    ] {
+        let t: Value = app
+            .get(
+                &format!("/api/v1/audit?entity={entity}&id={}", id.as_str().unwrap()),
+                &app.admin_token,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(t[0]["action"], "create", "{entity}");
+    }
+}

@@ -14,3 +14,4 @@ pub mod instance_secret;
 pub mod policy;
 pub mod screens;
 pub mod user;
+pub mod visit;

@@ -52,14 +52,7 @@ pub async fn get_audit(
 ) -> Result<HttpResponse, AppError> {
     require(&p, &[Role::Admin])?;
     let q = q.into_inner();
-    let limit = q.limit.unwrap_or(200);
-    if !(1..=1000).contains(&limit) {
-        return Err(AppError::bad_field(
-            "invalid_query",
-            "limit",
-            "must be between 1 and 1000",
-        ));
-    }
+    let limit = crate::api::page_limit(q.limit, 200, 1000)?;
     let rows = db::run(&state.pool, move |c| {
         Ok(audit::of_entity(c, &q.entity, &q.id, limit)?)
     })

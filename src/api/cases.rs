@@ -281,25 +281,13 @@ pub async fn list_cases(
 ) -> Result<HttpResponse, AppError> {
     require_personal_data(&p)?;
     let q = q.into_inner();
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(AppError::bad_field(
-            "invalid_query",
-            "limit",
-            "must be between 1 and 200",
-        ));
-    }
+    let limit = crate::api::page_limit(q.limit, 50, 200)?;
     let now = state.now();
     let overdue = q.overdue == Some(true);
     let filter = CaseFilter {
         state: q.state,
         open_only: q.open == Some(true) || overdue,
-        programme: q.programme.map(|p| {
-            serde_json::to_value(p)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default()
-        }),
+        programme: q.programme.map(crate::domain::wire_name),
         tier: q.tier.map(|t| format!("{t:?}")),
         hospital_id: q.hospital_id,
         infant_id: q.infant_id,

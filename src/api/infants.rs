@@ -319,14 +319,7 @@ pub async fn list_infants(
 ) -> Result<HttpResponse, AppError> {
     require_personal_data(&p)?;
     let q = q.into_inner();
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(AppError::bad_field(
-            "invalid_query",
-            "limit",
-            "must be between 1 and 200",
-        ));
-    }
+    let limit = crate::api::page_limit(q.limit, 50, 200)?;
     let before_id = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let filter = InfantFilter {
         hospital_id: q.hospital_id.map(|h| h.to_string()),

@@ -32,6 +32,20 @@ pub fn path_id<T: FromStr>(raw: &str, entity: &'static str) -> Result<T, AppErro
     raw.parse().map_err(|_| AppError::NotFound { entity })
 }
 
+/// A list's page size: `asked` or `default`, refused with 400 naming `limit` outside `1..=max`.
+pub fn page_limit(asked: Option<i64>, default: i64, max: i64) -> Result<i64, AppError> {
+    let limit = asked.unwrap_or(default);
+    if (1..=max).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(AppError::bad_field(
+            "invalid_query",
+            "limit",
+            format!("must be between 1 and {max}"),
+        ))
+    }
+}
+
 /// The OpenAPI 3 document, generated from the handlers' annotations.
 #[derive(OpenApi)]
 #[openapi(

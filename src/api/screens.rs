@@ -284,14 +284,7 @@ pub async fn list_missed_screens(
 ) -> Result<HttpResponse, AppError> {
     require_personal_data(&p)?;
     let q = q.into_inner();
-    let limit = q.limit.unwrap_or(500);
-    if !(1..=5000).contains(&limit) {
-        return Err(AppError::bad_field(
-            "invalid_query",
-            "limit",
-            "must be between 1 and 5000",
-        ));
-    }
+    let limit = crate::api::page_limit(q.limit, 500, 5000)?;
     let as_of = q.as_of.unwrap_or_else(|| state.now());
     let interp = current(&state.catalogues, as_of)?;
     let scope = p.scope();

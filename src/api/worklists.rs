@@ -131,14 +131,7 @@ pub async fn get_worklist(
     q: web::Query<WorklistQuery>,
 ) -> Result<HttpResponse, AppError> {
     require_personal_data(&p)?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(AppError::bad_field(
-            "invalid_query",
-            "limit",
-            "must be between 1 and 200",
-        ));
-    }
+    let limit = crate::api::page_limit(q.limit, 50, 200)?;
     let now = state.now();
     let name = name.into_inner();
     let filter = worklist_filter(&name, now).ok_or(AppError::NotFound { entity: "worklist" })?;

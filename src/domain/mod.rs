@@ -12,3 +12,12 @@ pub mod interpretation;
 pub mod principal;
 pub mod role;
 pub mod validation;
+
+/// The wire name of a unit enum value as serde writes it (`Programme::Dbs` → `"DBS"`): the one
+/// text form used in the database, the API and case keys.
+pub fn wire_name<T: serde::Serialize>(v: T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}

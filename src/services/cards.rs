@@ -210,7 +210,6 @@ pub fn interpret_and_store(
         tpn: card.tpn,
     };
     let result = rules.interp.interpret(&facts, &card_facts, results);
-    let outcome = serde_json::to_value(result.outcome).map_err(anyhow::Error::from)?;
     let tier = result.tier.map(|t| format!("{t:?}"));
     dbs::insert_interpretation(
         conn,
@@ -218,7 +217,7 @@ pub fn interpret_and_store(
             id: uuid::Uuid::now_v7().to_string(),
             card_id: card.id.clone(),
             catalogue_version: result.catalogue_version.clone(),
-            outcome: outcome.as_str().unwrap_or_default().to_string(),
+            outcome: crate::domain::wire_name(result.outcome),
             tier,
             detail: serde_json::to_string(&result).map_err(anyhow::Error::from)?,
             interpreted_at: now_micros(now),

@@ -17,6 +17,7 @@ use crate::domain::due::DuePolicy;
 use crate::domain::hearing::{HearingAssessment, HearingStatus};
 use crate::domain::interpretation::{CardOutcome, Interpretation, Level};
 use crate::domain::principal::{Principal, Scope};
+use crate::domain::wire_name as text;
 use crate::error::{AppError, is_unique_violation};
 use crate::services::audit;
 
@@ -62,13 +63,6 @@ pub struct CaseSpec {
     pub catalogue_version: String,
     /// The triggering result, for the timeline.
     pub trigger: Value,
-}
-
-pub(crate) fn text<T: serde::Serialize>(v: T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 fn tier_text(t: Tier) -> String {

@@ -8,9 +8,10 @@ use crate::db::models::case::{self, Case, CaseUpdateForm};
 use crate::db::{AnyConnection, now_micros};
 use crate::domain::case::CaseState;
 use crate::domain::principal::{Principal, Scope};
+use crate::domain::wire_name as text;
 use crate::error::AppError;
 use crate::services::audit;
-use crate::services::cases::{event, text};
+use crate::services::cases::event;
 
 /// A contact attempt as submitted.
 #[derive(Debug, Clone)]

@@ -395,10 +395,7 @@ pub fn missed(
         .limit(limit)
         .select(Infant::as_select())
         .load(conn)?;
-    let code = serde_json::to_value(programme)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let code = crate::domain::wire_name(programme);
     let mut out = vec![];
     for i in rows {
         let consents = screens::consents_of(conn, scope, &i.id)?;

@@ -15,6 +15,7 @@ use crate::domain::hearing::{
 use crate::domain::ids::InfantId;
 use crate::domain::principal::{Principal, Scope};
 use crate::domain::validation::FieldErrors;
+use crate::domain::wire_name as text;
 use crate::error::AppError;
 use crate::services::{audit, cases};
 
@@ -39,13 +40,6 @@ fn check_time(
     if at < infant.birth_at.and_utc() {
         e.add(field, "must not be before the birth");
     }
-}
-
-fn text<T: serde::Serialize>(v: T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, AppError> {

@@ -103,7 +103,7 @@ fn open_case(n: usize, inf: &Infant, now: DateTime<Utc>, t: chrono::NaiveDateTim
         recall_due_at: now_micros(due),
         assignee: None,
         outcome: None,
-        open_key: Some(format!("{}|DBS|positive", inf.id)),
+        open_key: Some(crate::services::cases::open_key(&inf.id, "DBS", "positive")),
         version: 1,
         opened_at: t,
         updated_at: t,

@@ -48,6 +48,11 @@ impl Reason {
     }
 }
 
+/// The key that makes an open case unique per infant, programme and reason (NULL once resolved).
+pub fn open_key(infant_id: &str, programme: &str, reason: &str) -> String {
+    format!("{infant_id}|{programme}|{reason}")
+}
+
 /// What a result asks for.
 #[derive(Debug, Clone)]
 pub struct CaseSpec {
@@ -178,12 +183,7 @@ pub fn open_or_update(
     who: &Principal,
     now: DateTime<Utc>,
 ) -> Result<Case, AppError> {
-    let key = format!(
-        "{}|{}|{}",
-        infant.id,
-        text(spec.programme),
-        spec.reason.as_str()
-    );
+    let key = open_key(&infant.id, &text(spec.programme), spec.reason.as_str());
     let due = policy
         .due(spec.tier, now, infant.birth_at.and_utc())
         .map_err(|m| AppError::Unexpected(anyhow::anyhow!(m)))?;
@@ -293,7 +293,7 @@ pub fn propose_resolution(
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     for reason in [Reason::Repeat, Reason::Recollect] {
-        let key = format!("{}|DBS|{}", infant.id, reason.as_str());
+        let key = open_key(&infant.id, &text(Programme::Dbs), reason.as_str());
         if let Some(c) = case::find_open(conn, &key)? {
             let detail = json!({"card_id": card_id, "barcode": barcode, "proposed_outcome": "ruled_out",
                                 "why": "a repeat card was normal"});
@@ -414,10 +414,7 @@ pub fn act(
                 form.appointment_place = Some(place.clone());
             }
             CaseEvent::Reopen { .. } => {
-                let key = format!(
-                    "{}|{}|{}",
-                    current.infant_id, current.programme, current.reason
-                );
+                let key = open_key(&current.infant_id, &current.programme, &current.reason);
                 if case::find_open(conn, &key)?.is_some() {
                     return Err(AppError::conflict(
                         "case_already_open",
@@ -532,12 +529,7 @@ pub fn open_missed(
         .unwrap_or(Tier::T2);
     let mut opened = 0;
     for m in missed {
-        let key = format!(
-            "{}|{}|{}",
-            m.infant_id,
-            text(programme),
-            Reason::Missed.as_str()
-        );
+        let key = open_key(&m.infant_id, &text(programme), Reason::Missed.as_str());
         let result = crate::db::write_transaction(conn, |conn| -> Result<bool, AppError> {
             if case::find_open(conn, &key)?.is_some() {
                 return Ok(false);

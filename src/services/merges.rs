@@ -76,7 +76,7 @@ fn rekey_cases(conn: &mut AnyConnection, ids: &[String], infant_id: &str) -> Que
         if row.2.is_none() {
             continue;
         }
-        let key = format!("{infant_id}|{}|{}", row.0, row.1);
+        let key = crate::services::cases::open_key(infant_id, &row.0, &row.1);
         let taken: i64 = cases::table
             .filter(cases::open_key.eq(&key))
             .count()

@@ -19,6 +19,16 @@ async fn post_results(app: &TestApp, lab: &str, barcode: &str, values: &[(&str, 
     r.json().await.unwrap()
 }
 
+/// The case's current ETag, as a client reads it before acting.
+async fn etag_of(app: &TestApp, token: &str, id: &str) -> String {
+    app.get(&format!("/api/v1/cases/{id}"), token)
+        .await
+        .headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
 async fn cases_of(app: &TestApp, token: &str, infant: &str) -> Vec<Value> {
     let v: Value = app
         .get(&format!("/api/v1/cases?infant_id={infant}"), token)
@@ -172,8 +182,7 @@ async fn transitions_need_the_current_etag_and_follow_the_state_machine() {
         .unwrap()
         .to_string();
     let url = format!("/api/v1/cases/{id}/events");
-    let r = app.get(&format!("/api/v1/cases/{id}"), &lab).await;
-    let tag = r.headers()["etag"].to_str().unwrap().to_string();
+    let tag = etag_of(&app, &lab, &id).await;
     let act = |tag: Option<String>, body: Value| {
         let mut r = app.req(Method::POST, &url, Some(&lab)).json(&body);
         if let Some(t) = tag {
@@ -196,8 +205,7 @@ async fn transitions_need_the_current_etag_and_follow_the_state_machine() {
     statuses.sort();
     assert_eq!(statuses, vec![200, 412]);
 
-    let r = app.get(&format!("/api/v1/cases/{id}"), &lab).await;
-    let tag = r.headers()["etag"].to_str().unwrap().to_string();
+    let tag = etag_of(&app, &lab, &id).await;
     // Illegal: confirming a diagnosis before any recheck.
     let r = act(Some(tag.clone()), json!({"transition": {"event": "resolve", "outcome": {"outcome": "confirmed", "condition": "CH"}}})).await.unwrap();
     assert_eq!(r.status(), 409);
@@ -210,13 +218,7 @@ async fn transitions_need_the_current_etag_and_follow_the_state_machine() {
     assert_eq!(r.status(), 409);
 
     // Through to resolution, then reopened.
-    let mut tag = app
-        .get(&format!("/api/v1/cases/{id}"), &lab)
-        .await
-        .headers()["etag"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let mut tag = etag_of(&app, &lab, &id).await;
     for step in [
         json!({"transition": {"event": "schedule_recall", "appointment_at": (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339(), "place": "省妇幼遗传代谢病门诊"}}),
         json!({"transition": {"event": "record_recheck", "reference": "K3-R"}}),
@@ -458,13 +460,7 @@ async fn contact_attempts_and_worklists() {
     assert_eq!(detail["contact_attempts"].as_array().unwrap().len(), 2);
 
     // Assignment takes it off the unassigned list.
-    let tag = app
-        .get(&format!("/api/v1/cases/{id}"), &coord)
-        .await
-        .headers()["etag"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let tag = etag_of(&app, &coord, &id).await;
     let me: Value = app
         .get("/api/v1/auth/me", &coord)
         .await
@@ -639,13 +635,7 @@ async fn a_confirmed_case_schedules_long_term_visits_and_screens_are_audited() {
         .as_str()
         .unwrap()
         .to_string();
-    let mut tag = app
-        .get(&format!("/api/v1/cases/{id}"), &coord)
-        .await
-        .headers()["etag"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let mut tag = etag_of(&app, &coord, &id).await;
     for step in [
         json!({"transition": {"event": "contact_family"}}),
         json!({"transition": {"event": "schedule_recall"}}),

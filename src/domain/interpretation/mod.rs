@@ -136,8 +136,8 @@ pub struct ConditionFinding {
     pub level: Level,
     /// Tier when borderline or worse.
     pub tier: Option<Tier>,
-    /// Criteria of the rules that suggest it and did not come out normal, or all of them when
-    /// the condition is abnormal.
+    /// The criteria of every rule that made it borderline or worse (all of a rule's criteria,
+    /// including those within limits, so the whole rule can be read).
     pub markers: Vec<MarkerFinding>,
 }
 

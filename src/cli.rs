@@ -86,6 +86,9 @@ pub struct UserAdd {
     /// Hospital code or id (hospital_staff only).
     #[arg(long)]
     pub hospital: Option<String>,
+    /// E-mail for escalations of the user's assigned cases.
+    #[arg(long)]
+    pub email: Option<String>,
     /// Display name (defaults to the username).
     #[arg(long)]
     pub display_name: Option<String>,
@@ -230,6 +233,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                 password: password.clone(),
                 role: a.role,
                 hospital_id,
+                email: a.email,
             };
             let u = accounts::create_user(&mut conn, input, now).map_err(app_err)?;
             println!("created user {} ({}) id {}", u.username, u.role, u.id);

@@ -77,6 +77,7 @@ fn infant(
         updated_at: t,
         contact_problem: false,
         merged_into: None,
+        sms_opt_out: false,
     }
 }
 
@@ -111,6 +112,8 @@ fn open_case(n: usize, inf: &Infant, now: DateTime<Utc>, t: chrono::NaiveDateTim
         contact_problem: n.is_multiple_of(25),
         appointment_at: None,
         appointment_place: None,
+        next_rung: None,
+        next_rung_at: None,
     }
 }
 

@@ -122,6 +122,8 @@ pub struct UpdateInfantRequest {
     pub status_changed_at: Option<DateTime<FixedOffset>>,
     /// Why, e.g. receiving hospital.
     pub status_note: Option<String>,
+    /// The family declines (true) or accepts again (false) SMS reminders.
+    pub sms_opt_out: Option<bool>,
 }
 
 /// Identity document as returned: masked.
@@ -189,6 +191,8 @@ pub struct InfantResponse {
     pub contact_problem: bool,
     /// When this record was merged into another: the kept record's id.
     pub merged_into: Option<String>,
+    /// The family declined SMS; follow-up uses other channels.
+    pub sms_opt_out: bool,
 }
 
 impl From<Infant> for InfantResponse {
@@ -225,6 +229,7 @@ impl From<Infant> for InfantResponse {
             created_at: i.created_at.and_utc(),
             updated_at: i.updated_at.and_utc(),
             contact_problem: i.contact_problem,
+            sms_opt_out: i.sms_opt_out,
             merged_into: i.merged_into,
         }
     }
@@ -407,6 +412,7 @@ pub async fn update_infant(
         status: b.status,
         status_changed_at: b.status_changed_at,
         status_note: b.status_note,
+        sms_opt_out: b.sms_opt_out,
     };
     let (now, key) = (state.now(), state.id_hash_key.0.clone());
     let row = db::run(&state.pool, move |c| {

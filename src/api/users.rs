@@ -37,6 +37,8 @@ pub struct UserResponse {
     pub created_at: DateTime<Utc>,
     /// Last successful login (UTC).
     pub last_login_at: Option<DateTime<Utc>>,
+    /// E-mail for escalations of assigned cases.
+    pub email: Option<String>,
 }
 
 impl From<User> for UserResponse {
@@ -50,6 +52,7 @@ impl From<User> for UserResponse {
             active: u.active,
             created_at: u.created_at.and_utc(),
             last_login_at: u.last_login_at.map(|t| t.and_utc()),
+            email: u.email,
         }
     }
 }
@@ -68,6 +71,8 @@ pub struct CreateUserRequest {
     pub role: Role,
     /// Required for `hospital_staff`.
     pub hospital_id: Option<HospitalId>,
+    /// E-mail for escalations of assigned cases.
+    pub email: Option<String>,
 }
 
 /// Changes to a user.
@@ -86,6 +91,9 @@ pub struct UpdateUserRequest {
     pub active: Option<bool>,
     /// Reset the password.
     pub password: Option<String>,
+    /// New e-mail (`null` clears).
+    #[serde(default, deserialize_with = "double_option")]
+    pub email: Option<Option<String>>,
 }
 
 /// Create a user (admin).
@@ -105,6 +113,7 @@ pub async fn create_user(
         password: b.password,
         role: b.role,
         hospital_id: b.hospital_id,
+        email: b.email,
     };
     let now = state.now();
     let u = db::run(&state.pool, move |c| accounts::create_user(c, input, now)).await?;
@@ -171,6 +180,7 @@ pub async fn update_user(
         hospital_id: b.hospital_id,
         active: b.active,
         password: b.password,
+        email: b.email,
     };
     let now = state.now();
     let u = db::run(&state.pool, move |c| {

@@ -28,6 +28,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         last_login_at -> Nullable<Timestamp>,
+        email -> Nullable<Text>,
     }
 }
 
@@ -74,6 +75,7 @@ diesel::table! {
         updated_at -> Timestamp,
         contact_problem -> Bool,
         merged_into -> Nullable<Text>,
+        sms_opt_out -> Bool,
     }
 }
 
@@ -266,6 +268,8 @@ diesel::table! {
         contact_problem -> Bool,
         appointment_at -> Nullable<Timestamp>,
         appointment_place -> Nullable<Text>,
+        next_rung -> Nullable<Text>,
+        next_rung_at -> Nullable<Timestamp>,
     }
 }
 
@@ -344,3 +348,51 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    notifications (id) {
+        id -> Text,
+        dedup_key -> Text,
+        case_id -> Nullable<Text>,
+        hospital_id -> Nullable<Text>,
+        template -> Text,
+        channel -> Text,
+        recipient_role -> Text,
+        recipient -> Text,
+        locale -> Text,
+        subject -> Nullable<Text>,
+        body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_until -> Nullable<Timestamp>,
+        provider_message_id -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    case_escalations (case_id, rung) {
+        case_id -> Text,
+        rung -> Text,
+        fired_at -> Timestamp,
+        recipients -> Text,
+    }
+}
+
+diesel::table! {
+    job_runs (name) {
+        name -> Text,
+        last_started_at -> Nullable<Timestamp>,
+        last_finished_at -> Nullable<Timestamp>,
+        last_ok -> Nullable<Bool>,
+        last_report -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(notifications -> cases (case_id));
+diesel::allow_tables_to_appear_in_same_query!(notifications, cases, case_escalations);

@@ -73,6 +73,9 @@ pub struct DuePolicy {
     pub long_term_visit_months: Vec<u32>,
     /// Working-day calendar.
     pub calendar: Calendar,
+    /// Escalation ladder timing (catalogue §7); the defaults when the file has no section.
+    #[serde(default)]
+    pub escalation: super::escalation::Ladder,
 }
 
 /// Deadlines of a case.

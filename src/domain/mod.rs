@@ -4,6 +4,7 @@ pub mod case;
 pub mod catalogue;
 pub mod cchd;
 pub mod due;
+pub mod escalation;
 pub mod hearing;
 pub mod id_card;
 pub mod ids;

@@ -40,6 +40,22 @@ pub struct HospitalPatch {
     pub active: Option<bool>,
 }
 
+/// Whether `m` looks like an e-mail address (one `@`, a dotted domain, no spaces).
+pub fn is_email(m: &str) -> bool {
+    m.len() <= 254
+        && m.split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
+        && !m.chars().any(char::is_whitespace)
+}
+
+fn check_email(field: &str, m: Option<String>, e: &mut FieldErrors) -> Option<String> {
+    let m = m.map(|m| m.trim().to_string()).filter(|m| !m.is_empty())?;
+    if !is_email(&m) {
+        e.add(field, "is not an e-mail address");
+    }
+    Some(m)
+}
+
 fn check_emails(emails: &[String], e: &mut FieldErrors) -> String {
     if emails.len() > 10 {
         e.add("contact_emails", "at most 10 addresses");
@@ -49,11 +65,7 @@ fn check_emails(emails: &[String], e: &mut FieldErrors) -> String {
         .enumerate()
         .map(|(i, m)| {
             let m = m.trim().to_string();
-            let ok = m.len() <= 254
-                && m.split_once('@')
-                    .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
-                && !m.chars().any(char::is_whitespace);
-            if !ok {
+            if !is_email(&m) {
                 e.add(format!("contact_emails[{i}]"), "is not an e-mail address");
             }
             m
@@ -149,6 +161,8 @@ pub struct UserInput {
     pub role: Role,
     /// Required for `hospital_staff`, refused otherwise.
     pub hospital_id: Option<HospitalId>,
+    /// Where escalations for this user's cases go.
+    pub email: Option<String>,
 }
 
 fn check_role_hospital(
@@ -196,6 +210,7 @@ pub fn create_user(
         e.add("password", m);
     }
     check_role_hospital(conn, input.role, input.hospital_id, &mut e)?;
+    let email = check_email("email", input.email, &mut e);
     e.into_result().map_err(AppError::Validation)?;
     let t = now_micros(now);
     let row = User {
@@ -209,6 +224,7 @@ pub fn create_user(
         created_at: t,
         updated_at: t,
         last_login_at: None,
+        email,
     };
     user::insert(conn, &row).map_err(|err| {
         if is_unique_violation(&err) {
@@ -233,6 +249,8 @@ pub struct UserPatch {
     pub active: Option<bool>,
     /// Reset the password.
     pub password: Option<String>,
+    /// New or cleared e-mail address.
+    pub email: Option<Option<String>>,
 }
 
 /// Updates a user.
@@ -261,6 +279,7 @@ pub fn update_user(
         if let Some(Err(m)) = patch.password.as_deref().map(password::check_strength) {
             e.add("password", m);
         }
+        let email = patch.email.map(|m| check_email("email", m, &mut e));
         e.into_result().map_err(AppError::Validation)?;
         let form = UserUpdateForm {
             display_name,
@@ -270,6 +289,7 @@ pub fn update_user(
             active: patch.active,
             updated_at: Some(now_micros(now)),
             last_login_at: None,
+            email,
         };
         user::update(c, id, &form)?;
         user::get(c, id)?.ok_or(AppError::NotFound { entity: "user" })

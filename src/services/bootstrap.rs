@@ -41,6 +41,7 @@ pub fn ensure_first_admin(
                 password: password.clone(),
                 role: Role::Admin,
                 hospital_id: None,
+                email: None,
             },
             now,
         )?;

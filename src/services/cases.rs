@@ -14,6 +14,7 @@ use crate::domain::case::{CaseEvent, CaseOutcome, CaseState, InvalidTransition, 
 use crate::domain::catalogue::{Programme, Tier};
 use crate::domain::cchd::CchdOutcome;
 use crate::domain::due::DuePolicy;
+use crate::domain::escalation::Rung;
 use crate::domain::hearing::{HearingAssessment, HearingStatus};
 use crate::domain::interpretation::{CardOutcome, Interpretation, Level};
 use crate::domain::principal::{Principal, Scope};
@@ -204,6 +205,8 @@ pub fn open_or_update(
                     .min(now_micros(due.first_contact_by))
             }),
             recall_due_at: raised.then(|| existing.recall_due_at.min(now_micros(due.recall_by))),
+            // Earlier deadlines may bring rungs forward: wake the escalation sweep to recompute.
+            next_rung_at: raised.then_some(Some(t)),
             updated_at: Some(t),
             ..Default::default()
         };
@@ -255,6 +258,8 @@ pub fn open_or_update(
         contact_problem: false,
         appointment_at: None,
         appointment_place: None,
+        next_rung: Some(Rung::L0.as_str().into()),
+        next_rung_at: Some(t),
     };
     case::insert(conn, &row).map_err(|e| {
         if is_unique_violation(&e) {
@@ -393,6 +398,8 @@ pub fn act(
                 ));
                 form.open_key = Some(None);
                 form.resolved_at = Some(Some(t));
+                form.next_rung = Some(None);
+                form.next_rung_at = Some(None);
             }
             CaseEvent::ScheduleRecall {
                 appointment_at,
@@ -425,6 +432,8 @@ pub fn act(
                 form.open_key = Some(Some(key));
                 form.outcome = Some(None);
                 form.resolved_at = Some(None);
+                // The sweep picks the ladder up again where it stopped.
+                form.next_rung_at = Some(Some(t));
             }
             _ => {}
         }

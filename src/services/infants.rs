@@ -64,6 +64,8 @@ pub struct InfantPatch {
     pub status_changed_at: Option<DateTime<FixedOffset>>,
     /// Why (e.g. receiving hospital).
     pub status_note: Option<String>,
+    /// The family opts out of (true) or back into (false) SMS.
+    pub sms_opt_out: Option<bool>,
 }
 
 /// Keyed hash, masked form and type of a checked document, for storage.
@@ -197,6 +199,7 @@ pub fn register(
             updated_at: t,
             contact_problem: false,
             merged_into: None,
+            sms_opt_out: false,
         };
         infant::insert(c, &row).map_err(|err| {
             if is_unique_violation(&err) {
@@ -311,6 +314,7 @@ pub fn update(
             // New phone numbers or address answer a contact problem.
             contact_problem: (phones_changed || address_changed).then_some(false),
             merged_into: None,
+            sms_opt_out: patch.sms_opt_out,
         };
         infant::update(c, &scope, id, &form)?;
         if form.contact_problem == Some(false) {

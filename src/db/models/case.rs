@@ -40,6 +40,10 @@ pub struct Case {
     pub appointment_at: Option<NaiveDateTime>,
     /// Where.
     pub appointment_place: Option<String>,
+    /// The escalation rung due next (`L0`…`L4`), NULL when none is left or the case is resolved.
+    pub next_rung: Option<String>,
+    /// When it is due.
+    pub next_rung_at: Option<NaiveDateTime>,
 }
 
 /// Changes to a case.
@@ -59,6 +63,8 @@ pub struct CaseUpdateForm {
     pub contact_problem: Option<bool>,
     pub appointment_at: Option<Option<NaiveDateTime>>,
     pub appointment_place: Option<Option<String>>,
+    pub next_rung: Option<Option<String>>,
+    pub next_rung_at: Option<Option<NaiveDateTime>>,
 }
 
 /// One timeline entry.

@@ -43,6 +43,8 @@ pub struct Infant {
     pub contact_problem: bool,
     /// Set when an administrator merged this record into another (the kept one).
     pub merged_into: Option<String>,
+    /// The family asked not to receive SMS; follow-up needs another channel.
+    pub sms_opt_out: bool,
 }
 
 /// Contact and status changes.
@@ -61,6 +63,7 @@ pub struct InfantUpdateForm {
     pub updated_at: Option<NaiveDateTime>,
     pub contact_problem: Option<bool>,
     pub merged_into: Option<Option<String>>,
+    pub sms_opt_out: Option<bool>,
 }
 
 /// List filters; `None` means "any".

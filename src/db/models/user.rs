@@ -20,6 +20,8 @@ pub struct User {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub last_login_at: Option<NaiveDateTime>,
+    /// Where escalations for this user (as assignee) are sent.
+    pub email: Option<String>,
 }
 
 /// Changes to a user.
@@ -33,6 +35,7 @@ pub struct UserUpdateForm {
     pub active: Option<bool>,
     pub updated_at: Option<NaiveDateTime>,
     pub last_login_at: Option<Option<NaiveDateTime>>,
+    pub email: Option<Option<String>>,
 }
 
 /// Inserts a user.

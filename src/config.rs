@@ -72,6 +72,10 @@ pub struct Settings {
     pub catalogue: CatalogueSettings,
     /// Follow-up cases.
     pub follow_up: FollowUpSettings,
+    /// Notifications: channels, templates, recipients.
+    pub notify: NotifySettings,
+    /// Timed jobs.
+    pub jobs: JobSettings,
     /// Logging.
     pub log: LogSettings,
     /// Set from `GUTHRIE_ENV`, never from files.
@@ -186,6 +190,138 @@ pub struct FollowUpSettings {
     pub policy_directory: String,
 }
 
+/// `[notify]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySettings {
+    /// Directory holding one `<locale>.toml` of message templates per locale.
+    pub template_directory: String,
+    /// Locale of messages to families.
+    pub family_locale: String,
+    /// Locale of messages to staff and institutions.
+    pub staff_locale: String,
+    /// The screening centre's phone number, quoted in family messages.
+    pub centre_phone: String,
+    /// Family SMS (except for T0 cases) wait out these hours, local time of the due policy.
+    pub quiet_hours_start: String,
+    /// End of the quiet hours.
+    pub quiet_hours_end: String,
+    /// Delivery attempts before a notification is marked failed.
+    pub max_attempts: i32,
+    /// First retry delay; doubled per attempt.
+    pub retry_base_secs: i64,
+    /// Longest retry delay.
+    pub retry_max_secs: i64,
+    /// How long a dispatcher holds a claimed notification before another may take it over.
+    pub claim_secs: i64,
+    /// Notifications claimed per dispatcher pass.
+    pub batch_size: i64,
+    /// Notifications sent at once by one dispatcher.
+    pub concurrency: usize,
+    /// Overdue-recall reminders to families: one every this many days …
+    pub overdue_reminder_every_days: i64,
+    /// … at most this many per case.
+    pub overdue_reminder_max: i64,
+    /// SMTP e-mail.
+    pub email: EmailSettings,
+    /// SMS gateway.
+    pub sms: SmsSettings,
+    /// Who receives escalations.
+    pub recipients: RecipientSettings,
+}
+
+/// `[notify.email]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailSettings {
+    /// Send e-mail at all (when off, e-mail notifications stay queued).
+    pub enabled: bool,
+    /// SMTP host.
+    pub host: String,
+    /// SMTP port.
+    pub port: u16,
+    /// `plain` (local relay), `starttls` or `tls`.
+    pub security: String,
+    /// SMTP user (empty: no authentication).
+    pub username: String,
+    /// SMTP password.
+    pub password: SecretString,
+    /// From header.
+    pub from: String,
+    /// Seconds before an SMTP conversation is given up.
+    pub timeout_secs: u64,
+}
+
+/// `[notify.sms]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsSettings {
+    /// Send SMS at all (when off, SMS notifications stay queued).
+    pub enabled: bool,
+    /// Gateway URL the message is POSTed to.
+    pub url: String,
+    /// Name of the authentication header (e.g. `Authorization`); empty: none.
+    pub auth_header_name: String,
+    /// Its value (e.g. `Bearer …`).
+    pub auth_header_value: SecretString,
+    /// JSON body with `{{to}}`, `{{text}}` and `{{id}}` placeholders inside string values.
+    pub body_template: String,
+    /// Field of the gateway's JSON answer that holds its message id.
+    pub message_id_field: String,
+    /// Token the gateway sends in `X-Receipt-Token` with delivery receipts.
+    pub receipt_token: SecretString,
+    /// Seconds before a gateway call is given up.
+    pub timeout_secs: u64,
+}
+
+/// `[notify.recipients]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientSettings {
+    /// The centre's on-call clinician (L0 of urgent tiers).
+    pub on_call_emails: Vec<String>,
+    /// Screening-centre supervisors (L2).
+    pub supervisor_emails: Vec<String>,
+    /// Coordinators' shared address, used when a case has no assignee with an e-mail (L1).
+    pub coordinator_emails: Vec<String>,
+    /// The screening centre's own address (summaries).
+    pub centre_emails: Vec<String>,
+    /// Per district: MCH institution (L3) and health bureau (L4) contacts.
+    pub districts: Vec<DistrictContacts>,
+}
+
+/// One district's institutions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistrictContacts {
+    /// District name as on the hospital (`*` matches hospitals of any other district).
+    pub district: String,
+    /// District MCH institution (妇幼保健院).
+    pub mch_emails: Vec<String>,
+    /// District health bureau.
+    pub bureau_emails: Vec<String>,
+}
+
+/// `[jobs]`: cron strings with six fields (seconds first), in UTC; an empty string disables a job.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSettings {
+    /// Run the scheduler inside `guthrie serve`.
+    pub enabled: bool,
+    /// Escalation sweep.
+    pub escalation: String,
+    /// Missed-screen sweep.
+    pub missed_screens: String,
+    /// Family reminders.
+    pub family_reminders: String,
+    /// Hospital digest.
+    pub hospital_digest: String,
+    /// Outbox dispatcher.
+    pub dispatcher: String,
+    /// Items one sweep handles at most (the rest waits for the next run).
+    pub batch_size: i64,
+}
+
 /// `[log]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -285,8 +421,68 @@ impl Settings {
                 self.log.format
             )));
         }
+        self.validate_notify()?;
         if a.staff_token_ttl_secs <= 0 || a.client_token_ttl_secs <= 0 {
             return Err(ConfigError("auth token lifetimes must be positive".into()));
+        }
+        Ok(())
+    }
+}
+
+impl Settings {
+    fn validate_notify(&self) -> Result<(), ConfigError> {
+        let n = &self.notify;
+        for (k, v) in [
+            ("quiet_hours_start", &n.quiet_hours_start),
+            ("quiet_hours_end", &n.quiet_hours_end),
+        ] {
+            if chrono::NaiveTime::parse_from_str(v, "%H:%M").is_err() {
+                return Err(ConfigError(format!("notify.{k} = {v:?} is not HH:MM")));
+            }
+        }
+        if !matches!(n.email.security.as_str(), "plain" | "starttls" | "tls") {
+            return Err(ConfigError(format!(
+                "notify.email.security = {:?} is not one of plain, starttls, tls",
+                n.email.security
+            )));
+        }
+        if n.max_attempts < 1 || n.retry_base_secs < 1 || n.retry_max_secs < n.retry_base_secs {
+            return Err(ConfigError(
+                "notify.max_attempts and retry delays must be positive (retry_max_secs >= retry_base_secs)"
+                    .into(),
+            ));
+        }
+        if n.batch_size < 1 || n.concurrency < 1 || n.claim_secs < 1 || self.jobs.batch_size < 1 {
+            return Err(ConfigError(
+                "notify.batch_size, notify.concurrency, notify.claim_secs and jobs.batch_size must be positive"
+                    .into(),
+            ));
+        }
+        if n.sms.enabled {
+            if n.sms.url.is_empty() {
+                return Err(ConfigError(
+                    "notify.sms.enabled needs notify.sms.url".into(),
+                ));
+            }
+            let body: serde_json::Value = serde_json::from_str(&n.sms.body_template)
+                .map_err(|e| ConfigError(format!("notify.sms.body_template is not JSON: {e}")))?;
+            if !body.to_string().contains("{{text}}") || !body.to_string().contains("{{to}}") {
+                return Err(ConfigError(
+                    "notify.sms.body_template must place {{to}} and {{text}}".into(),
+                ));
+            }
+        }
+        if n.sms.enabled && n.sms.receipt_token.expose_secret().len() < 16 {
+            return Err(ConfigError(
+                "notify.sms.receipt_token must be at least 16 characters when SMS is enabled"
+                    .into(),
+            ));
+        }
+        if n.email.enabled && !n.email.from.contains('@') {
+            return Err(ConfigError(format!(
+                "notify.email.from = {:?} is not an address",
+                n.email.from
+            )));
         }
         Ok(())
     }

@@ -12,6 +12,8 @@ pub mod db;
 pub mod demo_data;
 pub mod domain;
 pub mod error;
+pub mod jobs;
+pub mod notify;
 pub mod services;
 pub mod startup;
 pub mod state;

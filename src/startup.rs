@@ -35,6 +35,12 @@ pub struct Application {
     first_admin: Option<FirstAdmin>,
 }
 
+/// Installs ring as the process's TLS crypto provider (the SMS gateway client needs one); a
+/// second call is harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Opens the pool and applies migrations when configured.
 pub fn open_database(settings: &Settings) -> anyhow::Result<DbPool> {
     let d = &settings.database;
@@ -88,6 +94,8 @@ pub fn build_state(
     policy::sync(&mut conn, &policy_files, now)?;
     let policies = Arc::new(RwLock::new(policy::load_store(&mut conn)?));
     drop(conn);
+    let condition_names = catalogue::condition_names(&catalogues);
+    let notifier = crate::notify::Notifier::from_settings(&settings, &condition_names)?;
     let jwt = JwtKeys::from_settings(&settings.auth, &hs)?;
     Ok(AppState {
         login_limiter: Arc::new(RateLimiter::new(settings.auth.login_attempts_per_minute)),
@@ -99,6 +107,8 @@ pub fn build_state(
         metrics: Arc::new(Metrics::new()),
         catalogues,
         policies,
+        notifier,
+        running_jobs: Arc::default(),
     })
 }
 
@@ -110,6 +120,7 @@ impl Application {
 
     /// Builds with an injected clock (tests).
     pub fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        install_crypto_provider();
         let pool = open_database(&settings)?;
         let first_admin = {
             let mut conn = pool.get()?;
@@ -145,9 +156,15 @@ impl Application {
         self.first_admin.take()
     }
 
-    /// Serves until SIGINT/SIGTERM, letting in-flight requests finish.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+    /// Starts the job scheduler (when `jobs.enabled`) and serves until SIGINT/SIGTERM, letting
+    /// in-flight requests finish.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let mut scheduler = crate::jobs::scheduler::start(self.state.clone()).await?;
+        let served = self.server.await;
+        if let Some(s) = scheduler.as_mut() {
+            let _ = s.shutdown().await;
+        }
+        Ok(served?)
     }
 }
 

@@ -82,6 +82,11 @@ pub struct AppState {
     pub catalogues: SharedCatalogues,
     /// Every stored due-time policy version.
     pub policies: SharedPolicies,
+    /// Message templates and delivery channels.
+    pub notifier: crate::notify::Notifier,
+    /// Timed jobs currently running in this process (a tick that finds its job still running
+    /// is skipped).
+    pub running_jobs: Arc<std::sync::Mutex<std::collections::HashSet<&'static str>>>,
 }
 
 impl AppState {

@@ -277,6 +277,7 @@ pub async fn me(p: Principal) -> HttpResponse {
         kind: match p.kind {
             PrincipalKind::User => "user".into(),
             PrincipalKind::Client => "client".into(),
+            PrincipalKind::Job => "job".into(),
         },
         role: p.role,
         hospital_id: p.hospital_id.map(|h| h.to_string()),

@@ -74,6 +74,10 @@ pub struct CaseResponse {
     pub appointment_at: Option<DateTime<Utc>>,
     /// Where.
     pub appointment_place: Option<String>,
+    /// The escalation rung due next (`L0`…`L4`); none once the ladder is done or the case resolved.
+    pub next_rung: Option<String>,
+    /// When the escalation sweep will look at the case next.
+    pub next_rung_at: Option<DateTime<Utc>>,
 }
 
 impl CaseResponse {
@@ -101,6 +105,8 @@ impl CaseResponse {
             resolved_at: c.resolved_at.map(|t| t.and_utc()),
             appointment_at: c.appointment_at.map(|t| t.and_utc()),
             appointment_place: c.appointment_place,
+            next_rung: c.next_rung,
+            next_rung_at: c.next_rung_at.map(|t| t.and_utc()),
         }
     }
 }
@@ -149,6 +155,11 @@ pub struct CaseDetail {
     /// Long-term follow-up visits of a confirmed case, soonest first.
     #[schema(value_type = Vec<Object>)]
     pub follow_up_visits: Vec<serde_json::Value>,
+    /// Escalation rungs fired, with when and to whom (roles and counts).
+    #[schema(value_type = Vec<Object>)]
+    pub escalations: Vec<serde_json::Value>,
+    /// Notifications about the case (e-mail, SMS) with their delivery status, oldest first.
+    pub notifications: Vec<crate::api::notifications::NotificationResponse>,
     /// Oldest first.
     pub timeline: Vec<TimelineEntry>,
 }
@@ -337,15 +348,22 @@ pub async fn get_case(
     require_personal_data(&p)?;
     let id: uuid::Uuid = path_id(&id, "case")?;
     let (scope, now) = (p.scope(), state.now());
-    let (c, events, attempts, visits) = db::run(&state.pool, move |conn| {
+    let (c, events, attempts, visits, fired, notes) = db::run(&state.pool, move |conn| {
         let c = case::get(conn, &scope, &id.to_string())?
             .ok_or(AppError::NotFound { entity: "case" })?;
         let events = case::events_of(conn, &c.id)?;
         let attempts = contact::of_case(conn, &c.id)?;
         let visits = crate::db::models::visit::of_case(conn, &c.id)?;
+        let fired = crate::db::models::notification::escalations_of(conn, &c.id)?;
+        let filter = crate::db::models::notification::NotificationFilter {
+            case_id: Some(c.id.clone()),
+            ..Default::default()
+        };
+        let mut notes = crate::db::models::notification::list(conn, &scope, &filter, 500)?;
+        notes.reverse();
         // Reading a case's personal data is itself audited.
         audit::read(conn, &p, "case", &c.id, now)?;
-        Ok((c, events, attempts, visits))
+        Ok((c, events, attempts, visits, fired, notes))
     })
     .await?;
     let contact_attempts = attempts
@@ -379,6 +397,12 @@ pub async fn get_case(
                 .into_iter()
                 .map(|v| serde_json::json!({"condition": v.condition_code, "due_at": v.due_at.and_utc(), "done_at": v.done_at.map(|d| d.and_utc())}))
                 .collect(),
+            escalations: fired
+                .into_iter()
+                .map(|e| serde_json::json!({"rung": e.rung, "fired_at": e.fired_at.and_utc(),
+                    "recipients": serde_json::from_str::<serde_json::Value>(&e.recipients).unwrap_or_default()}))
+                .collect(),
+            notifications: notes.into_iter().map(Into::into).collect(),
             timeline,
         }))
 }

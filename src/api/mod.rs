@@ -11,8 +11,10 @@ pub mod health;
 pub mod hospitals;
 pub mod idempotency;
 pub mod infants;
+pub mod jobs;
 pub mod json;
 pub mod merges;
+pub mod notifications;
 pub mod observe;
 pub mod screens;
 pub mod users;
@@ -64,6 +66,9 @@ pub fn page_limit(asked: Option<i64>, default: i64, max: i64) -> Result<i64, App
         cases::list_cases, cases::get_case, cases::act_on_case, cases::record_contact_attempt,
         worklists::list_worklists, worklists::get_worklist, audit::get_audit,
         merges::merge_infants, merges::undo_merge,
+        notifications::list_notifications, notifications::get_notification,
+        notifications::retry_notification, notifications::sms_receipt,
+        jobs::list_jobs, jobs::run_job,
     ),
     modifiers(&ApiModifier),
     tags(
@@ -76,6 +81,8 @@ pub fn page_limit(asked: Option<i64>, default: i64, max: i64) -> Result<i64, App
         (name = "cards", description = "Blood-spot cards, lab receipt and results"),
         (name = "cases", description = "Follow-up cases"),
         (name = "screening", description = "Hearing and heart screens, consent, summaries, missed screens"),
+        (name = "notifications", description = "Outbox: e-mail and SMS notices, retries, SMS delivery receipts"),
+        (name = "jobs", description = "Timed jobs: schedules, last runs, run now"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -161,7 +168,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(worklists::get_worklist)
             .service(audit::get_audit)
             .service(merges::merge_infants)
-            .service(merges::undo_merge),
+            .service(merges::undo_merge)
+            .service(notifications::sms_receipt)
+            .service(notifications::list_notifications)
+            .service(notifications::get_notification)
+            .service(notifications::retry_notification)
+            .service(jobs::list_jobs)
+            .service(jobs::run_job),
     )
     .service(health::healthz)
     .service(health::readyz)

@@ -289,7 +289,15 @@ pub async fn list_missed_screens(
     let interp = current(&state.catalogues, as_of)?;
     let scope = p.scope();
     let items = db::run(&state.pool, move |c| {
-        screening::missed(c, interp.catalogue(), &scope, q.programme, as_of, limit)
+        screening::missed(
+            c,
+            interp.catalogue(),
+            &scope,
+            q.programme,
+            as_of,
+            limit,
+            false,
+        )
     })
     .await?;
     Ok(HttpResponse::Ok().json(MissedResponse { items }))

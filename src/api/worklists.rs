@@ -105,7 +105,7 @@ pub async fn list_worklists(
     require_personal_data(&p)?;
     let (scope, now) = (p.scope(), state.now());
     let counts = db::run(&state.pool, move |c| {
-        WORKLISTS
+        let mut counts = WORKLISTS
             .iter()
             .filter_map(|n| worklist_filter(n, now).map(|f| (n, f)))
             .map(|(n, f)| {
@@ -114,7 +114,13 @@ pub async fn list_worklists(
                     count: case::count(c, &scope, &f)?,
                 })
             })
-            .collect::<Result<Vec<_>, AppError>>()
+            .collect::<Result<Vec<_>, AppError>>()?;
+        // Notices that could not be delivered; listed at GET /notifications?status=failed.
+        counts.push(WorklistCount {
+            name: "failed_notifications".into(),
+            count: crate::db::models::notification::count_status(c, &scope, "failed")?,
+        });
+        Ok(counts)
     })
     .await?;
     Ok(HttpResponse::Ok().json(counts))

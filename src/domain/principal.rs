@@ -13,6 +13,8 @@ pub enum PrincipalKind {
     User,
     /// A hospital's REST client.
     Client,
+    /// A timed job of the server itself (never issued a token).
+    Job,
 }
 
 /// The authenticated caller, built from a verified token.
@@ -31,6 +33,17 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The principal a timed job acts as: unrestricted, named in the audit trail as `job:<name>`.
+    pub fn job(name: &str) -> Self {
+        Self {
+            subject: name.to_string(),
+            kind: PrincipalKind::Job,
+            role: Role::Admin,
+            hospital_id: None,
+            request_id: None,
+        }
+    }
+
     /// The data this principal may see.
     pub fn scope(&self) -> Scope {
         match (self.role.is_hospital_bound(), self.hospital_id) {
@@ -46,6 +59,7 @@ impl Principal {
         let kind = match self.kind {
             PrincipalKind::User => "user",
             PrincipalKind::Client => "client",
+            PrincipalKind::Job => "job",
         };
         format!("{kind}:{}", self.subject)
     }

@@ -71,11 +71,11 @@ pub struct CaseSpec {
     pub trigger: Value,
 }
 
-fn tier_text(t: Tier) -> String {
+pub(crate) fn tier_text(t: Tier) -> String {
     format!("{t:?}")
 }
 
-fn parse_tier(s: &str) -> Tier {
+pub(crate) fn parse_tier(s: &str) -> Tier {
     match s {
         "T0" => Tier::T0,
         "T1" => Tier::T1,
@@ -530,6 +530,7 @@ pub fn open_missed(
         programme,
         as_of,
         limit,
+        true,
     )?;
     let tier = policy
         .missed_screen_tiers

@@ -88,6 +88,28 @@ pub fn load_store(conn: &mut AnyConnection) -> anyhow::Result<CatalogueStore> {
     Ok(store)
 }
 
+/// Every condition name (both languages) of every stored version: family messages must not
+/// contain any of them.
+pub fn condition_names(store: &SharedCatalogues) -> Vec<String> {
+    let Ok(s) = store.read() else {
+        return vec![];
+    };
+    let mut names: Vec<String> = s
+        .all()
+        .iter()
+        .flat_map(|i| {
+            i.catalogue()
+                .conditions
+                .iter()
+                .flat_map(|c| [c.name_zh.clone(), c.name_en.clone()])
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// Reads the current version from the shared store.
 pub fn current(store: &SharedCatalogues, now: DateTime<Utc>) -> Result<Arc<Interpreter>, AppError> {
     store

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::db::models::case::{self, Case, CaseUpdateForm};
+use crate::db::models::infant::{self, InfantUpdateForm};
 use crate::db::{AnyConnection, now_micros};
 use crate::domain::case::CaseState;
 use crate::domain::principal::{Principal, Scope};
@@ -46,7 +47,6 @@ pub fn record_attempt(
     now: DateTime<Utc>,
 ) -> Result<Case, AppError> {
     use crate::db::models::contact::{self, ContactAttempt};
-    use crate::db::models::infant::{self, InfantUpdateForm};
     use crate::domain::validation::FieldErrors;
     let current = case::get(conn, scope, id)?.ok_or(AppError::NotFound { entity: "case" })?;
     if current.state == "resolved" {
@@ -126,4 +126,51 @@ pub fn record_attempt(
     let updated = case::get(conn, scope, id)?.ok_or(AppError::NotFound { entity: "case" })?;
     audit::write(conn, who, "case", id, Some(&current), &updated, now)?;
     Ok(updated)
+}
+
+/// Flags a case (and its infant) for the contact-problem worklist because a channel failed on
+/// its own: an SMS receipt said wrong number, an e-mail bounced hard, or the family opted out of
+/// SMS and needs another channel. `why` goes on the timeline. Does nothing to resolved cases.
+pub fn flag_contact_problem(
+    conn: &mut AnyConnection,
+    case_id: &str,
+    why: serde_json::Value,
+    who: &Principal,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let Some(current) = case::get(conn, &Scope::unrestricted(), case_id)? else {
+        return Ok(());
+    };
+    if current.state == text(CaseState::Resolved) {
+        return Ok(());
+    }
+    let t = now_micros(now);
+    let flag = InfantUpdateForm {
+        contact_problem: Some(true),
+        updated_at: Some(t),
+        ..Default::default()
+    };
+    infant::update(conn, &Scope::unrestricted(), &current.infant_id, &flag)?;
+    if !current.contact_problem {
+        let form = CaseUpdateForm {
+            contact_problem: Some(true),
+            updated_at: Some(t),
+            ..Default::default()
+        };
+        if case::update_if_version(conn, case_id, current.version, &form)? == 0 {
+            return Err(AppError::conflict(
+                "case_busy",
+                None,
+                "the case changed concurrently; retry",
+            ));
+        }
+    }
+    case::insert_event(
+        conn,
+        &event(case_id, "contact_problem", None, None, why, &who.key(), now),
+    )?;
+    let updated = case::get(conn, &Scope::unrestricted(), case_id)?
+        .ok_or(AppError::NotFound { entity: "case" })?;
+    audit::write(conn, who, "case", case_id, Some(&current), &updated, now)?;
+    Ok(())
 }

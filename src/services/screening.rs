@@ -358,6 +358,7 @@ pub fn missed(
     programme: Programme,
     as_of: DateTime<Utc>,
     limit: i64,
+    without_missed_case: bool,
 ) -> Result<Vec<MissedScreen>, AppError> {
     let age = match programme {
         Programme::Dbs => Duration::days(cat.specimen.normal_collection_max_days),
@@ -372,6 +373,16 @@ pub fn missed(
         .into_boxed();
     if let Some(h) = scope.hospital_filter() {
         q = q.filter(infants::hospital_id.eq(h.to_string()));
+    }
+    if without_missed_case {
+        // The sweep skips infants that already had a missed-screen case for the programme, so
+        // its batches move on to new infants.
+        q = q.filter(not(exists(
+            crate::db::schema::cases::table
+                .filter(crate::db::schema::cases::infant_id.eq(infants::id))
+                .filter(crate::db::schema::cases::programme.eq(crate::domain::wire_name(programme)))
+                .filter(crate::db::schema::cases::reason.eq("missed")),
+        )));
     }
     q = match programme {
         Programme::Dbs => q.filter(not(exists(

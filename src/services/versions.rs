@@ -46,7 +46,12 @@ impl<T> Versions<T> {
         );
     }
 
-    /// A version by id.
+    /// Every version.
+    pub fn all(&self) -> Vec<Arc<T>> {
+        self.items.values().map(|e| e.value.clone()).collect()
+    }
+
+    /// One version by id.
     pub fn get(&self, version: &str) -> Option<Arc<T>> {
         self.items.get(version).map(|e| e.value.clone())
     }

@@ -11,6 +11,7 @@ pub mod hospital;
 pub mod idempotency;
 pub mod infant;
 pub mod instance_secret;
+pub mod notification;
 pub mod policy;
 pub mod screens;
 pub mod user;

@@ -1,0 +1,75 @@
+//! `/api/v1/admin/jobs`: the timed jobs with their schedules and last runs, and running one now
+//! (administrators). A run uses the server's clock, like a scheduled tick.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::extract::require;
+use crate::domain::principal::Principal;
+use crate::domain::role::Role;
+use crate::error::{AppError, Problem};
+use crate::jobs::{self, JOBS, JobReport};
+use crate::state::AppState;
+
+/// A job as listed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobInfo {
+    /// Name.
+    pub name: String,
+    /// Cron string (six fields, UTC); empty when disabled.
+    pub schedule: String,
+    /// The scheduler runs in this server.
+    pub scheduler_enabled: bool,
+    /// Last run started (any server).
+    pub last_started_at: Option<DateTime<Utc>>,
+    /// Last run finished.
+    pub last_finished_at: Option<DateTime<Utc>>,
+    /// Whether it succeeded.
+    pub last_ok: Option<bool>,
+    /// Its counts.
+    #[schema(value_type = Option<Object>)]
+    pub last_report: Option<serde_json::Value>,
+}
+
+/// The jobs and their last runs (admin).
+#[utoipa::path(tag = "jobs", security(("bearer" = [])), responses((status = 200, body = [JobInfo]), (status = 403, body = Problem)))]
+#[get("/admin/jobs")]
+pub async fn list_jobs(p: Principal, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    require(&p, &[Role::Admin])?;
+    let runs = jobs::last_runs(&state).await?;
+    let out: Vec<JobInfo> = JOBS
+        .iter()
+        .map(|name| {
+            let r = runs.iter().find(|r| r.name == *name);
+            JobInfo {
+                name: name.to_string(),
+                schedule: jobs::schedule_of(&state, name),
+                scheduler_enabled: state.settings.jobs.enabled,
+                last_started_at: r.and_then(|r| r.last_started_at).map(|t| t.and_utc()),
+                last_finished_at: r.and_then(|r| r.last_finished_at).map(|t| t.and_utc()),
+                last_ok: r.and_then(|r| r.last_ok),
+                last_report: r
+                    .and_then(|r| r.last_report.as_deref())
+                    .and_then(|s| serde_json::from_str(s).ok()),
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Run a job now (admin): `escalation`, `missed_screens`, `family_reminders`,
+/// `hospital_digest` or `dispatcher`.
+#[utoipa::path(tag = "jobs", security(("bearer" = [])), params(("name" = String, Path)),
+    responses((status = 200, body = JobReport), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[post("/admin/jobs/{name}/run")]
+pub async fn run_job(
+    p: Principal,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    require(&p, &[Role::Admin])?;
+    let report = jobs::run(&state, &name, state.now()).await?;
+    Ok(HttpResponse::Ok().json(report))
+}

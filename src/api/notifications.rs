@@ -1,0 +1,340 @@
+//! `/api/v1/notifications`: the outbox as staff see it (filters: status, channel, case,
+//! template), a retry action for failed or cancelled messages, and the SMS gateway's
+//! delivery-receipt callback (authenticated by its shared `X-Receipt-Token`, not a bearer token).
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use subtle::ConstantTimeEq;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::api::json::ApiJson;
+use crate::api::{page_limit, path_id};
+use crate::auth::extract::{require, require_personal_data};
+use crate::db::models::notification::{self, Notification, NotificationFilter, NotificationUpdate};
+use crate::db::{self, now_micros, write_transaction};
+use crate::domain::principal::Principal;
+use crate::domain::role::Role;
+use crate::error::{AppError, Problem};
+use crate::services::contacts::flag_contact_problem;
+use crate::state::AppState;
+
+/// A notification as returned.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationResponse {
+    /// Id.
+    pub id: String,
+    /// Case it is about.
+    pub case_id: Option<String>,
+    /// Hospital it concerns.
+    pub hospital_id: Option<String>,
+    /// Template.
+    pub template: String,
+    /// `email` or `sms`.
+    pub channel: String,
+    /// `family`, `hospital`, `coordinator`, `supervisor`, `on_call`, `district_mch`,
+    /// `health_bureau`.
+    pub recipient_role: String,
+    /// Address or phone number.
+    pub recipient: String,
+    /// Locale.
+    pub locale: String,
+    /// Subject (e-mail).
+    pub subject: Option<String>,
+    /// Text.
+    pub body: String,
+    /// `queued`, `sending`, `sent`, `delivered`, `failed`, `cancelled`.
+    pub status: String,
+    /// Delivery attempts so far.
+    pub attempts: i32,
+    /// Next attempt (queued).
+    pub next_attempt_at: DateTime<Utc>,
+    /// Provider's message id.
+    pub provider_message_id: Option<String>,
+    /// Last error.
+    pub last_error: Option<String>,
+    /// Queued.
+    pub created_at: DateTime<Utc>,
+    /// Handed over.
+    pub sent_at: Option<DateTime<Utc>>,
+    /// Delivery confirmed by a receipt.
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+impl From<Notification> for NotificationResponse {
+    fn from(n: Notification) -> Self {
+        Self {
+            id: n.id,
+            case_id: n.case_id,
+            hospital_id: n.hospital_id,
+            template: n.template,
+            channel: n.channel,
+            recipient_role: n.recipient_role,
+            recipient: n.recipient,
+            locale: n.locale,
+            subject: n.subject,
+            body: n.body,
+            status: n.status,
+            attempts: n.attempts,
+            next_attempt_at: n.next_attempt_at.and_utc(),
+            provider_message_id: n.provider_message_id,
+            last_error: n.last_error,
+            created_at: n.created_at.and_utc(),
+            sent_at: n.sent_at.map(|t| t.and_utc()),
+            delivered_at: n.delivered_at.map(|t| t.and_utc()),
+        }
+    }
+}
+
+/// Statuses.
+pub const STATUSES: [&str; 6] = [
+    "queued",
+    "sending",
+    "sent",
+    "delivered",
+    "failed",
+    "cancelled",
+];
+
+/// Filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationQuery {
+    /// One of `queued`, `sending`, `sent`, `delivered`, `failed`, `cancelled`.
+    pub status: Option<String>,
+    /// `email` or `sms`.
+    pub channel: Option<String>,
+    /// Case id.
+    pub case_id: Option<String>,
+    /// Template name.
+    pub template: Option<String>,
+    /// 1–200 (default 50).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A page of notifications.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationPage {
+    /// Newest first.
+    pub items: Vec<NotificationResponse>,
+    /// Cursor of the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// List notifications, newest first. Hospital principals see their hospital's.
+#[utoipa::path(tag = "notifications", security(("bearer" = [])), params(NotificationQuery),
+    responses((status = 200, body = NotificationPage), (status = 400, body = Problem)))]
+#[get("/notifications")]
+pub async fn list_notifications(
+    p: Principal,
+    state: web::Data<AppState>,
+    q: web::Query<NotificationQuery>,
+) -> Result<HttpResponse, AppError> {
+    require_personal_data(&p)?;
+    let q = q.into_inner();
+    let limit = page_limit(q.limit, 50, 200)?;
+    if let Some(s) = &q.status
+        && !STATUSES.contains(&s.as_str())
+    {
+        return Err(AppError::bad_field(
+            "invalid_query",
+            "status",
+            format!("must be one of {}", STATUSES.join(", ")),
+        ));
+    }
+    if let Some(c) = &q.channel
+        && !matches!(c.as_str(), "email" | "sms")
+    {
+        return Err(AppError::bad_field(
+            "invalid_query",
+            "channel",
+            "must be email or sms",
+        ));
+    }
+    let f = NotificationFilter {
+        status: q.status,
+        channel: q.channel,
+        case_id: q.case_id,
+        template: q.template,
+        before_id: q.cursor,
+    };
+    let scope = p.scope();
+    let rows = db::run(&state.pool, move |c| {
+        Ok(notification::list(c, &scope, &f, limit + 1)?)
+    })
+    .await?;
+    let more = rows.len() as i64 > limit;
+    let items: Vec<NotificationResponse> = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(Into::into)
+        .collect();
+    let next_cursor = more.then(|| items.last().map(|n| n.id.clone())).flatten();
+    Ok(HttpResponse::Ok().json(NotificationPage { items, next_cursor }))
+}
+
+/// One notification.
+#[utoipa::path(tag = "notifications", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = NotificationResponse), (status = 404, body = Problem)))]
+#[get("/notifications/{id}")]
+pub async fn get_notification(
+    p: Principal,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    require_personal_data(&p)?;
+    let id: uuid::Uuid = path_id(&id, "notification")?;
+    let scope = p.scope();
+    let n = db::run(&state.pool, move |c| {
+        notification::get(c, &scope, &id.to_string())?.ok_or(AppError::NotFound {
+            entity: "notification",
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(NotificationResponse::from(n)))
+}
+
+/// Queue a failed or cancelled notification again, now (staff).
+#[utoipa::path(tag = "notifications", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = NotificationResponse), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[post("/notifications/{id}/retry")]
+pub async fn retry_notification(
+    p: Principal,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    require(&p, &[Role::Admin, Role::Coordinator, Role::Clinician])?;
+    let id: uuid::Uuid = path_id(&id, "notification")?;
+    let (scope, now) = (p.scope(), state.now());
+    let n = db::run(&state.pool, move |c| {
+        write_transaction(c, |c| {
+            let id = id.to_string();
+            let current = notification::get(c, &scope, &id)?.ok_or(AppError::NotFound {
+                entity: "notification",
+            })?;
+            let t = now_micros(now);
+            let form = NotificationUpdate {
+                status: Some("queued".into()),
+                next_attempt_at: Some(t),
+                claimed_until: Some(None),
+                updated_at: Some(t),
+                ..Default::default()
+            };
+            if notification::update_from(c, &id, &["failed", "cancelled"], &form)? == 0 {
+                return Err(AppError::conflict(
+                    "not_retryable",
+                    None,
+                    format!("a {} notification cannot be retried", current.status),
+                ));
+            }
+            crate::services::audit::write(
+                c,
+                &p,
+                "notification",
+                &id,
+                Some(&json!({"status": current.status})),
+                &json!({"status": "queued"}),
+                now,
+            )?;
+            notification::get(c, &scope, &id)?.ok_or(AppError::NotFound {
+                entity: "notification",
+            })
+        })
+    })
+    .await?;
+    tracing::info!(notification.id = %n.id, "notification queued again by staff");
+    Ok(HttpResponse::Ok().json(NotificationResponse::from(n)))
+}
+
+/// A delivery receipt from the SMS gateway.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmsReceipt {
+    /// The gateway's message id (as it answered when the message was sent).
+    pub message_id: String,
+    /// `delivered`, `failed`, `undeliverable` or `wrong_number`.
+    pub status: String,
+    /// Gateway's error text.
+    pub error: Option<String>,
+}
+
+/// Receipt statuses.
+pub const RECEIPT_STATUSES: [&str; 4] = ["delivered", "failed", "undeliverable", "wrong_number"];
+
+/// Delivery receipt callback for the SMS gateway (header `X-Receipt-Token`). A wrong-number
+/// receipt puts the case on the contact-problem worklist.
+#[utoipa::path(tag = "notifications", request_body = SmsReceipt, params(("X-Receipt-Token" = String, Header)),
+    responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[post("/notifications/sms-receipts")]
+pub async fn sms_receipt(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: ApiJson<SmsReceipt>,
+) -> Result<HttpResponse, AppError> {
+    use secrecy::ExposeSecret;
+    let expected = state
+        .settings
+        .notify
+        .sms
+        .receipt_token
+        .expose_secret()
+        .as_bytes();
+    let given = req
+        .headers()
+        .get("x-receipt-token")
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if expected.is_empty() || !bool::from(given.ct_eq(expected)) {
+        return Err(AppError::Unauthorized {
+            code: "invalid_receipt_token",
+            detail: "X-Receipt-Token is missing or wrong".into(),
+        });
+    }
+    let r = body.0;
+    if !RECEIPT_STATUSES.contains(&r.status.as_str()) {
+        return Err(AppError::invalid(
+            "status",
+            format!("must be one of {}", RECEIPT_STATUSES.join(", ")),
+        ));
+    }
+    let now = state.now();
+    let id = db::run(&state.pool, move |c| {
+        write_transaction(c, |c| {
+            let n = notification::by_provider_id(c, "sms", &r.message_id)?.ok_or(
+                AppError::NotFound {
+                    entity: "notification",
+                },
+            )?;
+            let t = now_micros(now);
+            let delivered = r.status == "delivered";
+            let form = NotificationUpdate {
+                status: Some(if delivered { "delivered" } else { "failed" }.into()),
+                delivered_at: delivered.then_some(Some(t)),
+                last_error: (!delivered)
+                    .then(|| Some(r.error.clone().unwrap_or_else(|| r.status.clone()))),
+                updated_at: Some(t),
+                ..Default::default()
+            };
+            notification::update_from(c, &n.id, &["sent", "delivered", "failed"], &form)?;
+            if r.status == "wrong_number"
+                && n.recipient_role == "family"
+                && let Some(case_id) = &n.case_id
+            {
+                flag_contact_problem(
+                    c,
+                    case_id,
+                    json!({"source": "sms_receipt", "notification_id": n.id, "status": r.status}),
+                    &Principal::job("sms_receipts"),
+                    now,
+                )?;
+            }
+            Ok(n.id)
+        })
+    })
+    .await?;
+    tracing::info!(notification.id = %id, "sms receipt recorded");
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,282 @@
+//! `notifications` (the outbox), `case_escalations` (fired rungs) and `job_runs`.
+//!
+//! A notification is written in the transaction of the change that causes it, with a unique
+//! `dedup_key`, so a retried or concurrent sweep can never queue the same message twice.
+//! Dispatchers claim due rows (row locks with `SKIP LOCKED` on PostgreSQL; the single writer of
+//! SQLite's `BEGIN IMMEDIATE` there) and hold them for a lease; a crashed dispatcher's rows are
+//! taken over when the lease ends.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::AnyConnection;
+use crate::db::schema::{case_escalations, job_runs, notifications};
+use crate::domain::principal::Scope;
+use crate::with_conn;
+
+/// An outbox row. `recipient` is personal data: never log it.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = notifications)]
+pub struct Notification {
+    pub id: String,
+    pub dedup_key: String,
+    pub case_id: Option<String>,
+    pub hospital_id: Option<String>,
+    pub template: String,
+    /// `email` or `sms`.
+    pub channel: String,
+    /// `family`, `hospital`, `coordinator`, `supervisor`, `on_call`, `district_mch`,
+    /// `health_bureau`, `centre`.
+    pub recipient_role: String,
+    pub recipient: String,
+    pub locale: String,
+    pub subject: Option<String>,
+    pub body: String,
+    /// `queued`, `sending`, `sent`, `delivered`, `failed`, `cancelled`.
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub claimed_until: Option<NaiveDateTime>,
+    pub provider_message_id: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
+    pub delivered_at: Option<NaiveDateTime>,
+}
+
+/// Changes after a delivery attempt or a receipt.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = notifications)]
+pub struct NotificationUpdate {
+    pub status: Option<String>,
+    pub next_attempt_at: Option<NaiveDateTime>,
+    pub claimed_until: Option<Option<NaiveDateTime>>,
+    pub provider_message_id: Option<Option<String>>,
+    pub last_error: Option<Option<String>>,
+    pub updated_at: Option<NaiveDateTime>,
+    pub sent_at: Option<Option<NaiveDateTime>>,
+    pub delivered_at: Option<Option<NaiveDateTime>>,
+}
+
+/// A fired rung.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = case_escalations)]
+pub struct Escalation {
+    pub case_id: String,
+    pub rung: String,
+    pub fired_at: NaiveDateTime,
+    /// JSON list of `{role, channel, count}`; no addresses.
+    pub recipients: String,
+}
+
+/// Queues a notification unless one with the same `dedup_key` exists. Returns whether it was
+/// queued. `ON CONFLICT DO NOTHING` keeps the surrounding transaction usable on PostgreSQL.
+pub fn enqueue(conn: &mut AnyConnection, row: &Notification) -> QueryResult<bool> {
+    with_conn!(conn, |c| diesel::insert_into(notifications::table)
+        .values(row)
+        .on_conflict(notifications::dedup_key)
+        .do_nothing()
+        .execute(c))
+    .map(|n| n == 1)
+}
+
+/// Claims up to `limit` notifications of `channels` that are due (queued and due, or held by a
+/// dispatcher whose lease ran out), marks them `sending` until `lease_until` and counts the
+/// attempt. Call inside a write transaction.
+pub fn claim(
+    conn: &mut AnyConnection,
+    channels: &[&str],
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<Notification>> {
+    use notifications::dsl as n;
+    let due = n::notifications
+        .filter(n::channel.eq_any(channels))
+        .filter(
+            n::status
+                .eq("queued")
+                .and(n::next_attempt_at.le(now))
+                .or(n::status.eq("sending").and(n::claimed_until.lt(now))),
+        )
+        .order(n::next_attempt_at.asc())
+        .limit(limit)
+        .select(n::id);
+    let ids: Vec<String> = match conn {
+        AnyConnection::Postgresql(c) => due.for_update().skip_locked().load(c)?,
+        AnyConnection::Sqlite(c) => due.load(c)?,
+    };
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    diesel::update(n::notifications.filter(n::id.eq_any(&ids)))
+        .set((
+            n::status.eq("sending"),
+            n::claimed_until.eq(Some(lease_until)),
+            n::attempts.eq(n::attempts + 1),
+            n::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    n::notifications
+        .filter(n::id.eq_any(&ids))
+        .order(n::next_attempt_at.asc())
+        .select(Notification::as_select())
+        .load(conn)
+}
+
+/// Records the result of an attempt on a row this dispatcher still holds (`sending`).
+pub fn finish(conn: &mut AnyConnection, id: &str, form: &NotificationUpdate) -> QueryResult<usize> {
+    diesel::update(
+        notifications::table
+            .filter(notifications::id.eq(id))
+            .filter(notifications::status.eq("sending")),
+    )
+    .set(form)
+    .execute(conn)
+}
+
+/// Applies `form` to a notification in one of `from` states; returns rows changed.
+pub fn update_from(
+    conn: &mut AnyConnection,
+    id: &str,
+    from: &[&str],
+    form: &NotificationUpdate,
+) -> QueryResult<usize> {
+    diesel::update(
+        notifications::table
+            .filter(notifications::id.eq(id))
+            .filter(notifications::status.eq_any(from)),
+    )
+    .set(form)
+    .execute(conn)
+}
+
+/// One notification within scope.
+pub fn get(conn: &mut AnyConnection, scope: &Scope, id: &str) -> QueryResult<Option<Notification>> {
+    let mut q = notifications::table
+        .filter(notifications::id.eq(id))
+        .into_boxed();
+    if let Some(h) = scope.hospital_filter() {
+        q = q.filter(notifications::hospital_id.eq(h.to_string()));
+    }
+    q.select(Notification::as_select()).first(conn).optional()
+}
+
+/// The notification a gateway knows by `provider_id`.
+pub fn by_provider_id(
+    conn: &mut AnyConnection,
+    channel: &str,
+    provider_id: &str,
+) -> QueryResult<Option<Notification>> {
+    notifications::table
+        .filter(notifications::channel.eq(channel))
+        .filter(notifications::provider_message_id.eq(provider_id))
+        .select(Notification::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// List filters.
+#[derive(Debug, Default, Clone)]
+pub struct NotificationFilter {
+    pub status: Option<String>,
+    pub channel: Option<String>,
+    pub case_id: Option<String>,
+    pub template: Option<String>,
+    /// Rows with ids below this one (newest first).
+    pub before_id: Option<String>,
+}
+
+/// Notifications within scope, newest first.
+pub fn list(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    f: &NotificationFilter,
+    limit: i64,
+) -> QueryResult<Vec<Notification>> {
+    let mut q = notifications::table.into_boxed();
+    if let Some(h) = scope.hospital_filter() {
+        q = q.filter(notifications::hospital_id.eq(h.to_string()));
+    }
+    if let Some(s) = &f.status {
+        q = q.filter(notifications::status.eq(s.clone()));
+    }
+    if let Some(c) = &f.channel {
+        q = q.filter(notifications::channel.eq(c.clone()));
+    }
+    if let Some(c) = &f.case_id {
+        q = q.filter(notifications::case_id.eq(c.clone()));
+    }
+    if let Some(t) = &f.template {
+        q = q.filter(notifications::template.eq(t.clone()));
+    }
+    if let Some(b) = &f.before_id {
+        q = q.filter(notifications::id.lt(b.clone()));
+    }
+    q.order(notifications::id.desc())
+        .limit(limit)
+        .select(Notification::as_select())
+        .load(conn)
+}
+
+/// How many notifications within scope have `status`.
+pub fn count_status(conn: &mut AnyConnection, scope: &Scope, status: &str) -> QueryResult<i64> {
+    let mut q = notifications::table
+        .filter(notifications::status.eq(status.to_string()))
+        .into_boxed();
+    if let Some(h) = scope.hospital_filter() {
+        q = q.filter(notifications::hospital_id.eq(h.to_string()));
+    }
+    q.count().get_result(conn)
+}
+
+/// Records a fired rung; `false` when it had already fired (another sweep won).
+pub fn insert_escalation(conn: &mut AnyConnection, row: &Escalation) -> QueryResult<bool> {
+    with_conn!(conn, |c| diesel::insert_into(case_escalations::table)
+        .values(row)
+        .on_conflict((case_escalations::case_id, case_escalations::rung))
+        .do_nothing()
+        .execute(c))
+    .map(|n| n == 1)
+}
+
+/// The rungs a case has fired.
+pub fn escalations_of(conn: &mut AnyConnection, case_id: &str) -> QueryResult<Vec<Escalation>> {
+    case_escalations::table
+        .filter(case_escalations::case_id.eq(case_id))
+        .order(case_escalations::rung.asc())
+        .select(Escalation::as_select())
+        .load(conn)
+}
+
+/// A job's last run.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = job_runs)]
+#[diesel(treat_none_as_null = true)]
+pub struct JobRun {
+    pub name: String,
+    pub last_started_at: Option<NaiveDateTime>,
+    pub last_finished_at: Option<NaiveDateTime>,
+    pub last_ok: Option<bool>,
+    pub last_report: Option<String>,
+}
+
+/// Stores a job's last run.
+pub fn save_run(conn: &mut AnyConnection, row: &JobRun) -> QueryResult<()> {
+    with_conn!(conn, |c| diesel::insert_into(job_runs::table)
+        .values(row)
+        .on_conflict(job_runs::name)
+        .do_update()
+        .set(row)
+        .execute(c))
+    .map(|_| ())
+}
+
+/// Every job's last run.
+pub fn runs(conn: &mut AnyConnection) -> QueryResult<Vec<JobRun>> {
+    job_runs::table
+        .order(job_runs::name.asc())
+        .select(JobRun::as_select())
+        .load(conn)
+}

@@ -1,0 +1,175 @@
+//! Timed jobs. Each job is a plain function of the state and `now`, so the scheduler, the admin
+//! endpoint (`POST /api/v1/admin/jobs/{name}/run`) and tests run the same code. Jobs are
+//! idempotent (fired rungs and deduplication keys), so overlapping runs on several servers are
+//! safe; within one process a job whose previous run is still going skips its tick.
+
+pub mod scheduler;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::db::models::notification::{self, JobRun};
+use crate::db::{self, now_micros};
+use crate::domain::catalogue::Programme;
+use crate::domain::principal::Principal;
+use crate::error::AppError;
+use crate::services::notices::NoticeContext;
+use crate::services::{catalogue, escalation, policy, reminders};
+use crate::state::AppState;
+
+/// The jobs, by name.
+pub const JOBS: [&str; 5] = [
+    "escalation",
+    "missed_screens",
+    "family_reminders",
+    "hospital_digest",
+    "dispatcher",
+];
+
+/// Batches one escalation run works through at most.
+const MAX_BATCHES: usize = 100;
+
+/// What a run did.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct JobReport {
+    /// Job name.
+    pub job: String,
+    /// The `now` it ran for.
+    pub at: DateTime<Utc>,
+    /// Counts, per job.
+    #[schema(value_type = Object)]
+    pub report: Value,
+}
+
+/// The cron string configured for a job.
+pub fn schedule_of(state: &AppState, name: &str) -> String {
+    let j = &state.settings.jobs;
+    match name {
+        "escalation" => j.escalation.clone(),
+        "missed_screens" => j.missed_screens.clone(),
+        "family_reminders" => j.family_reminders.clone(),
+        "hospital_digest" => j.hospital_digest.clone(),
+        "dispatcher" => j.dispatcher.clone(),
+        _ => String::new(),
+    }
+}
+
+struct RunningGuard<'a> {
+    state: &'a AppState,
+    name: &'static str,
+}
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut r) = self.state.running_jobs.lock() {
+            r.remove(self.name);
+        }
+    }
+}
+
+/// Runs job `name` for `now`. A job already running in this process → 409 `job_running`.
+pub async fn run(state: &AppState, name: &str, now: DateTime<Utc>) -> Result<JobReport, AppError> {
+    let name: &'static str = JOBS
+        .into_iter()
+        .find(|j| *j == name)
+        .ok_or(AppError::NotFound { entity: "job" })?;
+    {
+        let mut r = state
+            .running_jobs
+            .lock()
+            .map_err(|_| AppError::Unexpected(anyhow::anyhow!("job registry poisoned")))?;
+        if !r.insert(name) {
+            return Err(AppError::conflict(
+                "job_running",
+                None,
+                format!("job {name} is already running"),
+            ));
+        }
+    }
+    let _guard = RunningGuard { state, name };
+    let started = now_micros(state.now());
+    let result = run_body(state, name, now).await;
+    let (ok, report) = match &result {
+        Ok(v) => (true, v.clone()),
+        Err(e) => (false, serde_json::json!({"error": e.code()})),
+    };
+    let row = JobRun {
+        name: name.to_string(),
+        last_started_at: Some(started),
+        last_finished_at: Some(now_micros(state.now())),
+        last_ok: Some(ok),
+        last_report: Some(report.to_string()),
+    };
+    if let Err(e) = db::run(&state.pool, move |c| Ok(notification::save_run(c, &row)?)).await {
+        tracing::warn!(job = name, error.code = e.code(), "job run not recorded");
+    }
+    match &result {
+        Ok(v) => tracing::info!(job = name, report = %v, "job finished"),
+        Err(e) => tracing::error!(job = name, error.code = e.code(), error = %e, "job failed"),
+    }
+    Ok(JobReport {
+        job: name.into(),
+        at: now,
+        report: result?,
+    })
+}
+
+fn to_value<T: Serialize>(t: T) -> Result<Value, AppError> {
+    serde_json::to_value(t).map_err(|e| AppError::Unexpected(e.into()))
+}
+
+async fn run_body(state: &AppState, name: &str, now: DateTime<Utc>) -> Result<Value, AppError> {
+    let ctx = NoticeContext::of(state);
+    let batch = state.settings.jobs.batch_size;
+    match name {
+        "escalation" => to_value(
+            db::run(&state.pool, move |c| {
+                escalation::sweep(c, &ctx, now, batch, MAX_BATCHES)
+            })
+            .await?,
+        ),
+        "missed_screens" => {
+            let interp = catalogue::current(&state.catalogues, now)?;
+            let pol = policy::current(&state.policies, now)?;
+            let opened = db::run(&state.pool, move |c| {
+                let who = Principal::job("missed_screens");
+                let mut out = serde_json::Map::new();
+                for p in [Programme::Dbs, Programme::Hear, Programme::Cchd] {
+                    let n = crate::services::cases::open_missed(
+                        c,
+                        interp.catalogue(),
+                        &pol,
+                        p,
+                        now,
+                        batch,
+                        &who,
+                    )?;
+                    out.insert(crate::domain::wire_name(p), n.into());
+                }
+                Ok(out)
+            })
+            .await?;
+            Ok(serde_json::json!({ "opened": opened }))
+        }
+        "family_reminders" => to_value(
+            db::run(&state.pool, move |c| {
+                reminders::family_reminders(c, &ctx, now, batch)
+            })
+            .await?,
+        ),
+        "hospital_digest" => to_value(
+            db::run(&state.pool, move |c| {
+                reminders::hospital_digest(c, &ctx, now)
+            })
+            .await?,
+        ),
+        "dispatcher" => to_value(crate::notify::dispatch::run(state, now).await?),
+        _ => Err(AppError::NotFound { entity: "job" }),
+    }
+}
+
+/// Every job's last recorded run.
+pub async fn last_runs(state: &AppState) -> Result<Vec<JobRun>, AppError> {
+    db::run(&state.pool, |c| Ok(notification::runs(c)?)).await
+}

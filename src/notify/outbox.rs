@@ -1,0 +1,193 @@
+//! Writing to the outbox: a message is rendered once per locale and queued once per recipient,
+//! inside the caller's transaction, under a deduplication key built from the cause (for example
+//! `esc:<case>:L2`), the recipient's role and a hash of the address, so no cause ever queues the
+//! same message to the same person twice.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use sha2::{Digest, Sha256};
+
+use super::templates::Templates;
+use crate::db::models::notification::{self, Notification};
+use crate::db::{AnyConnection, now_micros};
+use crate::error::AppError;
+
+/// A message to queue.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// The cause, e.g. `esc:<case id>:L0` or `digest:<hospital>:<date>`.
+    pub dedup_base: String,
+    /// Case it is about.
+    pub case_id: Option<String>,
+    /// Hospital it concerns (scopes hospital users' view of the outbox).
+    pub hospital_id: Option<String>,
+    /// Template name.
+    pub template: &'static str,
+    /// `email` or `sms`.
+    pub channel: &'static str,
+    /// Recipient role.
+    pub role: &'static str,
+    /// Addresses or phone numbers.
+    pub recipients: Vec<String>,
+    /// Locale of the text.
+    pub locale: String,
+    /// Template variables.
+    pub vars: BTreeMap<&'static str, String>,
+    /// Not to be sent before (quiet hours).
+    pub not_before: DateTime<Utc>,
+}
+
+fn recipient_hash(r: &str) -> String {
+    let d = Sha256::digest(r.as_bytes());
+    d.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Renders and queues `o`; returns how many rows were queued (duplicates are skipped).
+pub fn queue(
+    conn: &mut AnyConnection,
+    templates: &Templates,
+    o: &Outgoing,
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
+    if o.recipients.is_empty() {
+        return Ok(0);
+    }
+    let vars: BTreeMap<&str, String> = o.vars.iter().map(|(k, v)| (*k, v.clone())).collect();
+    let r = templates
+        .render(o.template, &o.locale, &vars)
+        .map_err(|m| AppError::Unexpected(anyhow::anyhow!(m)))?;
+    let t = now_micros(now);
+    let mut queued = 0;
+    for to in &o.recipients {
+        let row = Notification {
+            id: uuid::Uuid::now_v7().to_string(),
+            dedup_key: format!("{}|{}|{}", o.dedup_base, o.role, recipient_hash(to)),
+            case_id: o.case_id.clone(),
+            hospital_id: o.hospital_id.clone(),
+            template: o.template.into(),
+            channel: o.channel.into(),
+            recipient_role: o.role.into(),
+            recipient: to.clone(),
+            locale: o.locale.clone(),
+            subject: r.subject.clone(),
+            body: r.body.clone(),
+            status: "queued".into(),
+            attempts: 0,
+            next_attempt_at: now_micros(o.not_before.max(now)),
+            claimed_until: None,
+            provider_message_id: None,
+            last_error: None,
+            created_at: t,
+            updated_at: t,
+            sent_at: None,
+            delivered_at: None,
+        };
+        if notification::enqueue(conn, &row)? {
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}
+
+/// The first moment at or after `t` outside the quiet hours `start`–`end` (local time in `tz`;
+/// the window may run over midnight).
+pub fn after_quiet_hours(
+    t: DateTime<Utc>,
+    tz: Tz,
+    start: NaiveTime,
+    end: NaiveTime,
+) -> DateTime<Utc> {
+    if start == end {
+        return t;
+    }
+    let local = t.with_timezone(&tz);
+    let (day, time) = (local.date_naive(), local.time());
+    let wraps = start > end;
+    let quiet = if wraps {
+        time >= start || time < end
+    } else {
+        time >= start && time < end
+    };
+    if !quiet {
+        return t;
+    }
+    let end_day = if wraps && time >= start {
+        day + Duration::days(1)
+    } else {
+        day
+    };
+    tz.from_local_datetime(&end_day.and_time(end))
+        .earliest()
+        .map_or(t, |d| d.with_timezone(&Utc))
+}
+
+/// Capped exponential backoff: `base · 2^(attempts-1)`, at most `max` seconds.
+pub fn backoff(attempts: i32, base_secs: i64, max_secs: i64) -> Duration {
+    let exp = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(0);
+    let secs = base_secs.saturating_mul(2_i64.saturating_pow(exp));
+    Duration::seconds(secs.min(max_secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        // 2026-03-02 local Asia/Shanghai (UTC+8)
+        chrono_tz::Asia::Shanghai
+            .with_ymd_and_hms(2026, 3, 2, h, m, 0)
+            .single()
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn hm(h: u32, m: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn quiet_hours_over_midnight_hold_until_morning() {
+        let tz = chrono_tz::Asia::Shanghai;
+        let (s, e) = (hm(21, 0), hm(8, 0));
+        assert_eq!(after_quiet_hours(at(12, 0), tz, s, e), at(12, 0));
+        assert_eq!(after_quiet_hours(at(20, 59), tz, s, e), at(20, 59));
+        assert_eq!(
+            after_quiet_hours(at(21, 0), tz, s, e),
+            at(8, 0) + Duration::days(1)
+        );
+        assert_eq!(
+            after_quiet_hours(at(23, 30), tz, s, e),
+            at(8, 0) + Duration::days(1)
+        );
+        assert_eq!(after_quiet_hours(at(3, 0), tz, s, e), at(8, 0));
+        assert_eq!(after_quiet_hours(at(8, 0), tz, s, e), at(8, 0));
+    }
+
+    #[test]
+    fn quiet_hours_within_a_day_and_disabled() {
+        let tz = chrono_tz::Asia::Shanghai;
+        assert_eq!(
+            after_quiet_hours(at(13, 0), tz, hm(12, 0), hm(14, 0)),
+            at(14, 0)
+        );
+        assert_eq!(
+            after_quiet_hours(at(15, 0), tz, hm(12, 0), hm(14, 0)),
+            at(15, 0)
+        );
+        assert_eq!(
+            after_quiet_hours(at(3, 0), tz, hm(0, 0), hm(0, 0)),
+            at(3, 0)
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1, 60, 3600), Duration::seconds(60));
+        assert_eq!(backoff(2, 60, 3600), Duration::seconds(120));
+        assert_eq!(backoff(4, 60, 3600), Duration::seconds(480));
+        assert_eq!(backoff(10, 60, 3600), Duration::seconds(3600));
+        assert_eq!(backoff(1000, 60, 3600), Duration::seconds(3600));
+    }
+}

@@ -1,0 +1,271 @@
+//! The escalation sweep: for every open case whose next rung is due (an indexed column, so the
+//! sweep reads only those cases), fire each due rung once — queue its notices, record it with
+//! its recipients on the case timeline — and schedule the next one. A rung is recorded under a
+//! unique (case, rung) key in the same transaction as its notices, so two sweeps on two servers
+//! can never both fire it; a failing case is logged and skipped.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::config::RecipientSettings;
+use crate::db::models::case;
+use crate::db::models::notification::{self, Escalation};
+use crate::db::schema::cases;
+use crate::db::{AnyConnection, now_micros, write_transaction};
+use crate::domain::escalation::{CaseTimes, Rung};
+use crate::domain::principal::Principal;
+use crate::error::AppError;
+use crate::notify::outbox::{Outgoing, queue};
+use crate::services::cases::event;
+use crate::services::notices::{self, CaseFacts, NoticeContext};
+
+/// What a sweep did.
+#[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
+pub struct SweepReport {
+    /// Cases looked at.
+    pub cases: usize,
+    /// Rungs fired.
+    pub rungs_fired: usize,
+    /// Notifications queued.
+    pub notifications_queued: usize,
+    /// Cases that failed (logged, retried next run).
+    pub errors: usize,
+}
+
+/// Open cases with a rung due at `now`, soonest first.
+pub fn due_cases(
+    conn: &mut AnyConnection,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    cases::table
+        .filter(cases::next_rung_at.le(now_micros(now)))
+        .order(cases::next_rung_at.asc())
+        .limit(limit)
+        .select(cases::id)
+        .load(conn)
+}
+
+/// Runs the sweep at `now` over at most `limit` due cases per batch, until none is left or
+/// `max_batches` batches are done.
+pub fn sweep(
+    conn: &mut AnyConnection,
+    ctx: &NoticeContext,
+    now: DateTime<Utc>,
+    limit: i64,
+    max_batches: usize,
+) -> Result<SweepReport, AppError> {
+    let who = Principal::job("escalation");
+    let mut report = SweepReport::default();
+    let mut failed: Vec<String> = Vec::new();
+    for _ in 0..max_batches {
+        let ids: Vec<String> = due_cases(conn, now, limit + failed.len() as i64)?
+            .into_iter()
+            .filter(|id| !failed.contains(id))
+            .collect();
+        if ids.is_empty() {
+            break;
+        }
+        for id in ids {
+            report.cases += 1;
+            match write_transaction(conn, |c| escalate(c, ctx, &id, &who, now)) {
+                Ok((rungs, queued)) => {
+                    report.rungs_fired += rungs;
+                    report.notifications_queued += queued;
+                }
+                Err(e) => {
+                    report.errors += 1;
+                    tracing::error!(case.id = %id, error.code = e.code(), error = %e, "escalation failed for a case");
+                    failed.push(id);
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// The role, channel and addresses of one rung's notices.
+struct Notice {
+    role: &'static str,
+    template: &'static str,
+    recipients: Vec<String>,
+}
+
+fn district_contacts<'a>(
+    r: &'a RecipientSettings,
+    district: Option<&str>,
+) -> Option<&'a crate::config::DistrictContacts> {
+    district
+        .and_then(|d| r.districts.iter().find(|x| x.district == d))
+        .or_else(|| r.districts.iter().find(|x| x.district == "*"))
+}
+
+fn staff_notices(
+    conn: &mut AnyConnection,
+    ctx: &NoticeContext,
+    f: &CaseFacts,
+    rung: Rung,
+    pages_on_call: bool,
+) -> Result<Vec<Notice>, AppError> {
+    let r = &ctx.notify.recipients;
+    let district = district_contacts(r, f.hospital.district.as_deref());
+    Ok(match rung {
+        Rung::L0 => {
+            let mut v = vec![Notice {
+                role: "hospital",
+                template: "case_opened",
+                recipients: f.hospital_emails(),
+            }];
+            if pages_on_call {
+                v.push(Notice {
+                    role: "on_call",
+                    template: "case_opened",
+                    recipients: r.on_call_emails.clone(),
+                });
+            }
+            v
+        }
+        Rung::L1 => {
+            let assignee_email = match &f.case.assignee {
+                Some(a) => crate::db::models::user::get(conn, a)?.and_then(|u| u.email),
+                None => None,
+            };
+            vec![
+                Notice {
+                    role: "hospital",
+                    template: "first_contact_overdue",
+                    recipients: f.hospital_emails(),
+                },
+                Notice {
+                    role: "coordinator",
+                    template: "first_contact_overdue",
+                    recipients: assignee_email
+                        .map_or_else(|| r.coordinator_emails.clone(), |m| vec![m]),
+                },
+            ]
+        }
+        Rung::L2 => vec![Notice {
+            role: "supervisor",
+            template: "recall_overdue",
+            recipients: r.supervisor_emails.clone(),
+        }],
+        Rung::L3 => vec![Notice {
+            role: "district_mch",
+            template: "home_visit_request",
+            recipients: district.map(|d| d.mch_emails.clone()).unwrap_or_default(),
+        }],
+        Rung::L4 => vec![Notice {
+            role: "health_bureau",
+            template: "lost_to_follow_up_risk",
+            recipients: district
+                .map(|d| d.bureau_emails.clone())
+                .unwrap_or_default(),
+        }],
+    })
+}
+
+/// Fires the due rungs of one case; returns (rungs fired, notifications queued).
+fn escalate(
+    conn: &mut AnyConnection,
+    ctx: &NoticeContext,
+    case_id: &str,
+    who: &Principal,
+    now: DateTime<Utc>,
+) -> Result<(usize, usize), AppError> {
+    let Some(f) = notices::load(conn, ctx, case_id, now)? else {
+        return Ok((0, 0));
+    };
+    let clear = |conn: &mut AnyConnection, next: Option<(Rung, DateTime<Utc>)>| {
+        diesel::update(cases::table.filter(cases::id.eq(case_id)))
+            .set((
+                cases::next_rung.eq(next.map(|(r, _)| r.as_str().to_string())),
+                cases::next_rung_at.eq(next.map(|(_, t)| now_micros(t))),
+            ))
+            .execute(conn)
+    };
+    if f.case.open_key.is_none() || f.case.state == "resolved" {
+        clear(conn, None)?;
+        return Ok((0, 0));
+    }
+    let ladder = ctx.policy_of(&f.case, now)?.escalation.clone();
+    let mut fired: Vec<Rung> = notification::escalations_of(conn, case_id)?
+        .iter()
+        .filter_map(|e| Rung::parse(&e.rung))
+        .collect();
+    let times = CaseTimes {
+        tier: f.tier,
+        opened_at: f.case.opened_at.and_utc(),
+        first_contact_due_at: f.case.first_contact_due_at.and_utc(),
+        recall_due_at: f.case.recall_due_at.and_utc(),
+        contacted: f.case.state != "open",
+    };
+    let (mut rungs, mut queued) = (0, 0);
+    let staff_locale = ctx.notify.staff_locale.clone();
+    for rung in ladder.due(&fired, &times, now) {
+        let base = format!("esc:{case_id}:{}", rung.as_str());
+        let mut summary = Vec::new();
+        let mut missing = Vec::new();
+        if rung == Rung::L0 {
+            let n =
+                notices::queue_family_sms(conn, ctx, &f, "family_recall", base.clone(), who, now)?;
+            summary.push(json!({"role": "family", "channel": "sms", "count": n}));
+            queued += n;
+        }
+        for n in staff_notices(conn, ctx, &f, rung, ladder.pages_on_call(f.tier))? {
+            if n.recipients.is_empty() {
+                missing.push(n.role);
+                continue;
+            }
+            let o = Outgoing {
+                dedup_base: base.clone(),
+                case_id: Some(case_id.to_string()),
+                hospital_id: Some(f.case.hospital_id.clone()),
+                template: n.template,
+                channel: "email",
+                role: n.role,
+                recipients: n.recipients,
+                vars: f.staff_vars(ctx, &staff_locale, rung.as_str()),
+                locale: staff_locale.clone(),
+                not_before: now,
+            };
+            let k = queue(conn, &ctx.templates, &o, now)?;
+            summary.push(json!({"role": n.role, "channel": "email", "count": k}));
+            queued += k;
+        }
+        let recorded = notification::insert_escalation(
+            conn,
+            &Escalation {
+                case_id: case_id.to_string(),
+                rung: rung.as_str().into(),
+                fired_at: now_micros(now),
+                recipients: serde_json::to_string(&summary).map_err(anyhow::Error::from)?,
+            },
+        )?;
+        if !recorded {
+            // Another sweep fired it first: undo everything this one queued.
+            return Err(AppError::conflict(
+                "rung_already_fired",
+                None,
+                "another sweep escalated this case",
+            ));
+        }
+        if !missing.is_empty() {
+            tracing::warn!(case.id = %case_id, rung = rung.as_str(), roles = ?missing, "escalation rung has recipients with no address configured");
+        }
+        let mut detail = json!({"rung": rung.as_str(), "recipients": summary, "unconfigured": missing,
+                                "due_at": ladder.at(rung, &times)});
+        if rung == Rung::L4 {
+            detail["proposed_outcome"] = json!("lost_to_follow_up");
+        }
+        case::insert_event(
+            conn,
+            &event(case_id, "escalation", None, None, detail, &who.key(), now),
+        )?;
+        fired.push(rung);
+        rungs += 1;
+    }
+    clear(conn, ladder.next(&fired, &times))?;
+    Ok((rungs, queued))
+}

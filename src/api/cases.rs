@@ -74,6 +74,8 @@ pub struct CaseResponse {
     pub appointment_at: Option<DateTime<Utc>>,
     /// Where.
     pub appointment_place: Option<String>,
+    /// On the contact-problem worklist: the family's details need correcting or another channel.
+    pub contact_problem: bool,
     /// The escalation rung due next (`L0`…`L4`); none once the ladder is done or the case resolved.
     pub next_rung: Option<String>,
     /// When the escalation sweep will look at the case next.
@@ -105,6 +107,7 @@ impl CaseResponse {
             resolved_at: c.resolved_at.map(|t| t.and_utc()),
             appointment_at: c.appointment_at.map(|t| t.and_utc()),
             appointment_place: c.appointment_place,
+            contact_problem: c.contact_problem,
             next_rung: c.next_rung,
             next_rung_at: c.next_rung_at.map(|t| t.and_utc()),
         }

@@ -32,6 +32,8 @@ pub struct SweepReport {
     pub notifications_queued: usize,
     /// Cases that failed (logged, retried next run).
     pub errors: usize,
+    /// Cases another server escalated at the same moment (nothing was sent twice).
+    pub lost_races: usize,
 }
 
 /// Open cases with a rung due at `now`, soonest first.
@@ -74,6 +76,10 @@ pub fn sweep(
                 Ok((rungs, queued)) => {
                     report.rungs_fired += rungs;
                     report.notifications_queued += queued;
+                }
+                Err(e) if e.code() == "rung_already_fired" => {
+                    report.lost_races += 1;
+                    tracing::debug!(case.id = %id, "another server escalated this case first");
                 }
                 Err(e) => {
                     report.errors += 1;

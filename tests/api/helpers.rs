@@ -87,6 +87,12 @@ pub fn config_dir() -> PathBuf {
 
 /// Test settings over `db`, with extra `GUTHRIE__…` variables.
 pub fn settings(db: &TestDb, extra: &[(&str, &str)]) -> Settings {
+    settings_toml(db, extra, "")
+}
+
+/// Test settings with extra TOML appended to `config/test.toml` (for lists and tables, which
+/// environment variables cannot express).
+pub fn settings_toml(db: &TestDb, extra: &[(&str, &str)], toml: &str) -> Settings {
     let mut vars: HashMap<String, String> = [
         ("GUTHRIE_ENV", "test"),
         ("GUTHRIE__SERVER__PORT", "0"),
@@ -100,7 +106,13 @@ pub fn settings(db: &TestDb, extra: &[(&str, &str)]) -> Settings {
     for (k, v) in extra {
         vars.insert(k.to_string(), v.to_string());
     }
-    Settings::load_with(&config_dir(), vars).unwrap()
+    if toml.is_empty() {
+        return Settings::load_with(&config_dir(), vars).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string(config_dir().join("test.toml")).unwrap();
+    std::fs::write(dir.path().join("test.toml"), format!("{base}\n{toml}")).unwrap();
+    Settings::load_with(dir.path(), vars).unwrap()
 }
 
 /// A running server and a client for it.
@@ -122,8 +134,13 @@ impl TestApp {
 
     /// Starts a server with extra settings.
     pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
-        let db = TestDb::new();
-        let settings = settings(&db, extra);
+        Self::spawn_full(extra, "", TestDb::new()).await
+    }
+
+    /// Starts a server with extra settings and TOML over `db`.
+    pub async fn spawn_full(extra: &[(&str, &str)], toml: &str, db: TestDb) -> Self {
+        guthrie::startup::install_crypto_provider();
+        let settings = settings_toml(&db, extra, toml);
         let clock = Arc::new(ManualClock::new(Utc::now()));
         let mut app = Application::build_with_clock(settings, clock.clone()).unwrap();
         let admin = app
@@ -147,6 +164,19 @@ impl TestApp {
         };
         t.admin_token = t.login(&admin.username, &admin.password).await;
         t
+    }
+
+    /// Runs a job now (at the manual clock's time) through the admin endpoint; returns its report.
+    pub async fn run_job(&self, name: &str) -> Value {
+        let r = self
+            .post(
+                &format!("/api/v1/admin/jobs/{name}/run"),
+                &self.admin_token,
+                &json!({}),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "job {name}");
+        r.json::<Value>().await.unwrap()["report"].clone()
     }
 
     /// A request to `path` with an optional bearer token.

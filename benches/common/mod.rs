@@ -25,6 +25,11 @@ pub struct BenchServer {
 impl BenchServer {
     /// Starts the server and logs the administrator in.
     pub async fn start(prefix: &str) -> Self {
+        Self::start_with(prefix, |_| {}).await
+    }
+
+    /// Starts the server after `adjust` has changed its settings.
+    pub async fn start_with(prefix: &str, adjust: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (url, pg) = match std::env::var("BENCH_DATABASE_URL")
             .ok()
@@ -59,6 +64,8 @@ impl BenchServer {
         let mut settings = Settings::load_with(&config, vars).unwrap();
         settings.catalogue.directory = config.join("catalogue").display().to_string();
         settings.follow_up.policy_directory = config.join("policy").display().to_string();
+        settings.notify.template_directory = config.join("templates").display().to_string();
+        adjust(&mut settings);
         let mut app = Application::build(settings).unwrap();
         let admin = app.take_first_admin().unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());

@@ -526,6 +526,68 @@ async fn a_message_that_keeps_failing_is_marked_failed_and_can_be_retried() {
 }
 
 #[tokio::test]
+async fn a_hard_bounce_fails_at_once_without_retries() {
+    let env = Env::start().await;
+    let r = env
+        .app
+        .post(
+            "/api/v1/hospitals",
+            &env.app.admin_token,
+            &json!({"code": "HB", "name": "Hospital B", "contact_emails": ["bounce@hospital-b.test"]}),
+        )
+        .await;
+    let h = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (id, secret) = env.app.client(&h).await;
+    let token = env
+        .app
+        .client_token(&id, &secret)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t0 = next_local(12);
+    env.app.clock.set(t0);
+    let (infant, birth) = register_infant(&env.app, &token, "B1", 72).await;
+    register_card(
+        &env.app,
+        &token,
+        &infant,
+        "BCB1",
+        birth + Duration::hours(72),
+        None,
+    )
+    .await;
+    env.app
+        .post(
+            "/api/v1/results",
+            &env.lab,
+            &json!({"cards": [{"barcode": "BCB1", "results": panel(&[("Tyr", 400.0)])}]}),
+        )
+        .await;
+    let (_, d) = env.tick(t0).await;
+    assert_eq!(d["failed"], 1, "{d}");
+    let failed: Value = env
+        .app
+        .get(
+            "/api/v1/notifications?status=failed&channel=email",
+            &env.lab,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let n = &failed["items"][0];
+    assert_eq!(n["attempts"], 1);
+    assert!(n["last_error"].as_str().unwrap().contains("550"), "{n}");
+}
+
+#[tokio::test]
 async fn receipts_opt_out_and_missing_phones_reach_the_contact_problem_worklist() {
     let env = Env::start().await;
     let t0 = next_local(12);

@@ -180,6 +180,11 @@ async fn session(sock: tokio::net::TcpStream, store: Arc<Mutex<Vec<Mail>>>) -> s
                 .and_then(|(_, a)| a.split_once('>'))
                 .map(|(a, _)| a.to_string())
                 .unwrap_or_default();
+            // Addresses starting with "bounce" do not exist: a permanent (hard) failure.
+            if addr.starts_with("bounce") {
+                w.write_all(b"550 5.1.1 no such user\r\n").await?;
+                continue;
+            }
             to.push(addr);
             w.write_all(b"250 ok\r\n").await?;
         } else if upper == "DATA" {

@@ -1,0 +1,167 @@
+//! Escalation sweep and outbox throughput.
+//!
+//! 1. `BENCH_CASES` open cases (default 50,000) from the `guthrie generate` generator, of which
+//!    `BENCH_DUE` (default 5,000) have a rung due; the sweep is timed twice: with the other cases
+//!    scheduled for later (all 50,000 open) and with only a fifth of them scheduled, to show that
+//!    the sweep's time follows the due rungs, not the open cases.
+//! 2. The e-mails the sweep queued are delivered by the dispatcher to a local SMTP listener;
+//!    messages per second are reported.
+//!
+//! SQLite by default; PostgreSQL with `BENCH_DATABASE_URL`. `cargo bench --bench escalation`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+
+mod common;
+#[path = "../tests/api/sinks.rs"]
+mod sinks;
+
+use std::time::Instant;
+
+use chrono::{Duration, Utc};
+use diesel::prelude::*;
+use guthrie::db::now_micros;
+use guthrie::db::schema::{case_escalations, cases, hospitals, notifications};
+use guthrie::services::notices::NoticeContext;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Schedules `due` cases' next rung in the past, `later` cases' in the future, the rest none,
+/// and forgets earlier runs.
+fn arrange(c: &mut guthrie::db::AnyConnection, due: usize, later: usize) {
+    let now = Utc::now();
+    diesel::delete(notifications::table).execute(c).unwrap();
+    diesel::delete(case_escalations::table).execute(c).unwrap();
+    diesel::update(cases::table)
+        .set((
+            cases::next_rung.eq(None::<String>),
+            cases::next_rung_at.eq(None::<chrono::NaiveDateTime>),
+        ))
+        .execute(c)
+        .unwrap();
+    let ids: Vec<String> = cases::table
+        .order(cases::id.asc())
+        .limit((due + later) as i64)
+        .select(cases::id)
+        .load(c)
+        .unwrap();
+    let (d, l) = ids.split_at(due.min(ids.len()));
+    // The due ones opened an hour ago (L0 due; T-tier deadlines decide the rest).
+    for chunk in d.chunks(1000) {
+        diesel::update(cases::table.filter(cases::id.eq_any(chunk)))
+            .set((
+                cases::next_rung.eq(Some("L0")),
+                cases::next_rung_at.eq(Some(now_micros(now - Duration::hours(1)))),
+                cases::opened_at.eq(now_micros(now - Duration::hours(1))),
+            ))
+            .execute(c)
+            .unwrap();
+    }
+    for chunk in l.chunks(1000) {
+        diesel::update(cases::table.filter(cases::id.eq_any(chunk)))
+            .set((
+                cases::next_rung.eq(Some("L2")),
+                cases::next_rung_at.eq(Some(now_micros(now + Duration::days(30)))),
+            ))
+            .execute(c)
+            .unwrap();
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let (n_cases, n_due) = (
+        env_usize("BENCH_CASES", 50_000),
+        env_usize("BENCH_DUE", 5_000),
+    );
+    let smtp = sinks::SmtpSink::start().await;
+    let port = smtp.port;
+    let server = common::BenchServer::start_with("guthrie_esc", |s| {
+        s.notify.email.enabled = true;
+        s.notify.email.host = "127.0.0.1".into();
+        s.notify.email.port = port;
+        s.notify.recipients.on_call_emails = vec!["oncall@centre.test".into()];
+        s.notify.batch_size = 500;
+        s.notify.concurrency = 16;
+        s.jobs.batch_size = 1000;
+    })
+    .await;
+    let state = server.state.clone();
+    let pool = state.pool.clone();
+    let t = Instant::now();
+    tokio::task::spawn_blocking(move || {
+        let mut c = pool.get().unwrap();
+        guthrie::demo_data::generate(&mut c, 100, n_cases.max(1000), n_cases, Utc::now()).unwrap();
+        diesel::update(hospitals::table)
+            .set(hospitals::contact_emails.eq(r#"["follow-up@hospital.test"]"#))
+            .execute(&mut c)
+            .unwrap();
+    })
+    .await
+    .unwrap();
+    eprintln!(
+        "generated {n_cases} open cases in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let backend = server.backend();
+
+    for scheduled in [n_cases - n_due, (n_cases - n_due) / 5] {
+        let pool = state.pool.clone();
+        let ctx = NoticeContext::of(&state);
+        let (elapsed, report) = tokio::task::spawn_blocking(move || {
+            let mut c = pool.get().unwrap();
+            arrange(&mut c, n_due, scheduled);
+            let t = Instant::now();
+            let r =
+                guthrie::services::escalation::sweep(&mut c, &ctx, Utc::now(), 1000, 1000).unwrap();
+            (t.elapsed(), r)
+        })
+        .await
+        .unwrap();
+        println!(
+            "{backend}: escalation sweep, {} open cases with a rung scheduled, {n_due} due: {:.2} s \
+             ({} rungs fired, {} notifications queued, {:.0} cases/s)",
+            n_due + scheduled,
+            elapsed.as_secs_f64(),
+            report.rungs_fired,
+            report.notifications_queued,
+            report.cases as f64 / elapsed.as_secs_f64()
+        );
+        assert_eq!(report.cases, n_due);
+        assert_eq!(report.errors, 0);
+    }
+
+    // Deliver the e-mails the last sweep queued.
+    let queued: i64 = {
+        let mut c = state.pool.get().unwrap();
+        notifications::table
+            .filter(notifications::channel.eq("email"))
+            .count()
+            .get_result(&mut c)
+            .unwrap()
+    };
+    let t = Instant::now();
+    let mut sent = 0;
+    loop {
+        let r = guthrie::notify::dispatch::run(&state, Utc::now())
+            .await
+            .unwrap();
+        sent += r.sent;
+        if r.claimed == 0 {
+            break;
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(sent as i64, queued);
+    assert_eq!(smtp.mails().len(), sent);
+    println!(
+        "{backend}: outbox to a local SMTP listener: {sent} e-mails in {secs:.2} s = {:.0} messages/s",
+        sent as f64 / secs
+    );
+}

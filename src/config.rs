@@ -76,6 +76,8 @@ pub struct Settings {
     pub notify: NotifySettings,
     /// Timed jobs.
     pub jobs: JobSettings,
+    /// Quality indicators.
+    pub quality: QualitySettings,
     /// Logging.
     pub log: LogSettings,
     /// Set from `GUTHRIE_ENV`, never from files.
@@ -318,8 +320,25 @@ pub struct JobSettings {
     pub hospital_digest: String,
     /// Outbox dispatcher.
     pub dispatcher: String,
+    /// Monthly quality scorecards.
+    pub quality_scorecard: String,
     /// Items one sweep handles at most (the rest waits for the next run).
     pub batch_size: i64,
+}
+
+/// `[quality]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QualitySettings {
+    /// Jurisdiction the targets belong to.
+    pub jurisdiction: String,
+    /// A card received more than this many days after collection is late.
+    pub late_card_days: i64,
+    /// A result reported more than this many days after receipt is late.
+    pub report_days: i64,
+    /// Target per indicator id: a minimum for rates of good events, a maximum for rates of
+    /// problems.
+    pub targets: std::collections::BTreeMap<String, f64>,
 }
 
 /// `[log]`

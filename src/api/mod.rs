@@ -16,6 +16,7 @@ pub mod json;
 pub mod merges;
 pub mod notifications;
 pub mod observe;
+pub mod reports;
 pub mod screens;
 pub mod users;
 pub mod worklists;
@@ -69,6 +70,7 @@ pub fn page_limit(asked: Option<i64>, default: i64, max: i64) -> Result<i64, App
         notifications::list_notifications, notifications::get_notification,
         notifications::retry_notification, notifications::sms_receipt,
         jobs::list_jobs, jobs::run_job,
+        reports::quality_report, reports::quality_members,
     ),
     modifiers(&ApiModifier),
     tags(
@@ -82,6 +84,7 @@ pub fn page_limit(asked: Option<i64>, default: i64, max: i64) -> Result<i64, App
         (name = "cases", description = "Follow-up cases"),
         (name = "screening", description = "Hearing and heart screens, consent, summaries, missed screens"),
         (name = "notifications", description = "Outbox: e-mail and SMS notices, retries, SMS delivery receipts"),
+        (name = "reports", description = "Quality indicators and coverage"),
         (name = "jobs", description = "Timed jobs: schedules, last runs, run now"),
         (name = "operations", description = "Health and metrics"),
     )
@@ -174,7 +177,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(notifications::get_notification)
             .service(notifications::retry_notification)
             .service(jobs::list_jobs)
-            .service(jobs::run_job),
+            .service(jobs::run_job)
+            .service(reports::quality_report)
+            .service(reports::quality_members),
     )
     .service(health::healthz)
     .service(health::readyz)

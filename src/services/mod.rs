@@ -13,6 +13,7 @@ pub mod infants;
 pub mod merges;
 pub mod notices;
 pub mod policy;
+pub mod quality;
 pub mod reminders;
 pub mod results;
 pub mod screening;

@@ -1,0 +1,507 @@
+//! Quality indicators computed from stored event times (birth, collection, receipt, result,
+//! contact, recheck, resolution) for the infants born in a period: counts in SQL (one query per
+//! indicator, the same text on both databases but for date arithmetic), interval statistics in
+//! Rust over the follow-up cases (few). Every literal put into the SQL is generated here
+//! (timestamps, enum values) or checked (a hospital id parsed as a UUID), never raw input.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+use serde::Serialize;
+
+use crate::config::QualitySettings;
+use crate::db::{AnyConnection, Backend};
+use crate::domain::catalogue::Catalogue;
+use crate::domain::quality::{INDICATORS, IndicatorDef, IntervalStats, Level, stats};
+use crate::error::AppError;
+
+/// The cohort: infants born in `[from, to]` (local dates), optionally of one hospital.
+#[derive(Debug, Clone)]
+pub struct Cohort {
+    /// First day (local).
+    pub from: NaiveDate,
+    /// Last day (local, inclusive).
+    pub to: NaiveDate,
+    /// One hospital (a checked UUID).
+    pub hospital_id: Option<uuid::Uuid>,
+    /// One programme (`DBS`, `HEAR`, `CCHD`): indicators of other programmes are left out.
+    pub programme: Option<String>,
+}
+
+/// Age limits used by the coverage indicators, from the catalogue.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// DBS card by this age.
+    pub dbs: Duration,
+    /// Initial hearing screen by this age.
+    pub hearing: Duration,
+    /// Heart screen by this age.
+    pub cchd: Duration,
+}
+
+impl Limits {
+    /// From a catalogue.
+    pub fn of(c: &Catalogue) -> Self {
+        Self {
+            dbs: Duration::days(20),
+            hearing: Duration::days(c.hearing.initial_by_days),
+            cchd: Duration::hours(c.cchd.screen_by_hours),
+        }
+    }
+}
+
+/// One indicator's value.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct IndicatorValue {
+    /// Id.
+    pub id: String,
+    /// Programme.
+    pub programme: Option<String>,
+    /// What is counted.
+    pub level: Level,
+    /// English name.
+    pub name: String,
+    /// Chinese name.
+    pub name_zh: String,
+    /// Numerator.
+    pub numerator: i64,
+    /// Denominator.
+    pub denominator: i64,
+    /// numerator / denominator; none when the denominator is 0.
+    pub value: Option<f64>,
+    /// Target (a minimum, or a maximum when `lower_is_better`).
+    pub target: Option<f64>,
+    /// A lower value is better.
+    pub lower_is_better: bool,
+    /// Whether the target is met (none without target or value).
+    pub met: Option<bool>,
+    /// Definition.
+    pub definition: String,
+    /// Source of the definition.
+    pub source: String,
+    /// Interval statistics (timeliness indicators): all cases, then by tier.
+    #[schema(value_type = Option<Object>)]
+    pub intervals: Option<BTreeMap<String, IntervalStats>>,
+    /// Per suspected condition (PPV): [confirmed, screen-positive].
+    #[schema(value_type = Option<Object>)]
+    pub by_condition: Option<BTreeMap<String, [i64; 2]>>,
+}
+
+/// SQL pieces of one indicator: `FROM … WHERE …` of the denominator, the numerator condition,
+/// and the member id column.
+struct Spec {
+    from: &'static str,
+    den: String,
+    num: String,
+    member: &'static str,
+}
+
+fn ts(t: NaiveDateTime) -> String {
+    format!("'{}'", t.format("%Y-%m-%d %H:%M:%S%.6f"))
+}
+
+fn plus(b: Backend, col: &str, d: Duration) -> String {
+    let secs = d.num_seconds();
+    match b {
+        Backend::Sqlite => format!("datetime({col}, '+{secs} seconds')"),
+        Backend::Postgres => format!("({col} + interval '{secs} seconds')"),
+    }
+}
+
+/// Start and end (exclusive) of the cohort's birth times, UTC, in China Standard Time.
+pub fn bounds(c: &Cohort) -> (NaiveDateTime, NaiveDateTime) {
+    let tz = chrono_tz::Asia::Shanghai;
+    let at = |d: NaiveDate| -> NaiveDateTime {
+        tz.from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
+            .earliest()
+            .map_or_else(|| d.and_time(chrono::NaiveTime::MIN), |t| t.naive_utc())
+    };
+    (at(c.from), at(c.to + Duration::days(1)))
+}
+
+fn cohort_where(c: &Cohort) -> String {
+    let (from, to) = bounds(c);
+    let mut w = format!(
+        "i.birth_at >= {} AND i.birth_at < {} AND i.merged_into IS NULL",
+        ts(from),
+        ts(to)
+    );
+    if let Some(h) = c.hospital_id {
+        w.push_str(&format!(" AND i.hospital_id = '{h}'"));
+    }
+    w
+}
+
+const POSITIVE_REASONS: &str = "k.reason IN ('positive','repeat','refer')";
+const RECHECKED: &str = "(EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = k.id AND e.to_state IN ('recheck_done','diagnostic_workup')) \
+    OR k.outcome LIKE '%\"confirmed\"%' OR k.outcome LIKE '%\"ruled_out\"%' OR k.outcome LIKE '%\"carrier\"%' OR k.outcome LIKE '%\"diagnosed_elsewhere\"%')";
+
+fn screened(b: Backend, prog: &str, lim: &Limits) -> String {
+    match prog {
+        "DBS" => format!(
+            "EXISTS (SELECT 1 FROM dbs_cards c WHERE c.infant_id = i.id AND (c.quality IS NULL OR c.quality = 'acceptable') AND c.collected_at <= {})",
+            plus(b, "i.birth_at", lim.dbs)
+        ),
+        "HEAR" => "EXISTS (SELECT 1 FROM hearing_screens h WHERE h.infant_id = i.id AND h.stage IN ('initial','rescreen'))".into(),
+        _ => "EXISTS (SELECT 1 FROM cchd_screens s WHERE s.infant_id = i.id)".into(),
+    }
+}
+
+fn eligible(b: Backend, prog: &str, lim: &Limits) -> String {
+    let age = match prog {
+        "DBS" => lim.dbs,
+        "HEAR" => lim.hearing,
+        _ => lim.cchd,
+    };
+    format!(
+        "NOT (i.status = 'deceased' AND i.status_changed_at < {} AND NOT {})",
+        plus(b, "i.birth_at", age),
+        screened(b, prog, lim)
+    )
+}
+
+fn refused(prog: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM screening_consents s WHERE s.infant_id = i.id AND s.programme = '{prog}' AND s.decision = 'refusal' \
+         AND NOT EXISTS (SELECT 1 FROM screening_consents s2 WHERE s2.infant_id = i.id AND s2.programme = '{prog}' AND s2.signed_at > s.signed_at))"
+    )
+}
+
+fn prog_filter(c: &Cohort, col: &str) -> String {
+    match &c.programme {
+        Some(p) => format!(" AND {col} = '{p}'"),
+        None => String::new(),
+    }
+}
+
+fn spec(d: &IndicatorDef, c: &Cohort, b: Backend, q: &QualitySettings, lim: &Limits) -> Spec {
+    let cohort = cohort_where(c);
+    let infants = |den_extra: String, num: String| Spec {
+        from: "infants i",
+        den: format!("{cohort}{den_extra}"),
+        num,
+        member: "i.id",
+    };
+    let cards = |den_extra: &str, num: String| Spec {
+        from: "dbs_cards c JOIN infants i ON i.id = c.infant_id",
+        den: format!("{cohort} AND {den_extra}"),
+        num,
+        member: "c.id",
+    };
+    let cases = |den_extra: String, num: String| Spec {
+        from: "cases k JOIN infants i ON i.id = k.infant_id",
+        den: format!("{cohort} AND {den_extra}"),
+        num,
+        member: "k.id",
+    };
+    match d.id {
+        "dbs_coverage" | "hearing_coverage" | "cchd_coverage" => {
+            let p = d.programme.unwrap_or("DBS");
+            infants(format!(" AND {}", eligible(b, p, lim)), screened(b, p, lim))
+        }
+        "dbs_refusal_rate" => infants(String::new(), refused("DBS")),
+        "hearing_refusal_rate" => infants(String::new(), refused("HEAR")),
+        "cchd_refusal_rate" => infants(String::new(), refused("CCHD")),
+        "consent_awareness" => infants(
+            String::new(),
+            "EXISTS (SELECT 1 FROM screening_consents s WHERE s.infant_id = i.id)".into(),
+        ),
+        "unsatisfactory_cards" => cards("c.quality IS NOT NULL", "c.quality <> 'acceptable'".into()),
+        "unsatisfactory_not_recollected" => infants(
+            " AND EXISTS (SELECT 1 FROM dbs_cards u WHERE u.infant_id = i.id AND u.quality <> 'acceptable')".into(),
+            "NOT EXISTS (SELECT 1 FROM dbs_cards r WHERE r.infant_id = i.id AND (r.quality IS NULL OR r.quality = 'acceptable') \
+             AND r.collected_at > (SELECT MAX(u.collected_at) FROM dbs_cards u WHERE u.infant_id = i.id AND u.quality <> 'acceptable'))".into(),
+        ),
+        "late_cards" => cards(
+            "c.received_at IS NOT NULL",
+            format!("c.received_at > {}", plus(b, "c.collected_at", Duration::days(q.late_card_days))),
+        ),
+        "early_collection" => cards(
+            "c.repeat_of IS NULL",
+            format!("c.collected_at < {}", plus(b, "i.birth_at", Duration::hours(48))),
+        ),
+        "late_collection" => cards(
+            "c.repeat_of IS NULL",
+            format!("c.collected_at > {}", plus(b, "i.birth_at", Duration::days(7))),
+        ),
+        "report_timeliness" => cards(
+            "c.received_at IS NOT NULL AND EXISTS (SELECT 1 FROM dbs_interpretations d WHERE d.card_id = c.id)",
+            format!(
+                "EXISTS (SELECT 1 FROM dbs_interpretations d WHERE d.card_id = c.id AND d.interpreted_at <= {})",
+                plus(b, "c.received_at", Duration::days(q.report_days))
+            ),
+        ),
+        "positive_rate" => {
+            let progs: Vec<&str> = match &c.programme {
+                Some(p) => vec![p.as_str()],
+                None => vec!["DBS", "HEAR", "CCHD"],
+            };
+            let any_screened: Vec<String> = progs.iter().map(|p| screened(b, p, lim)).collect();
+            infants(
+                format!(" AND ({})", any_screened.join(" OR ")),
+                format!(
+                    "EXISTS (SELECT 1 FROM cases k WHERE k.infant_id = i.id AND {POSITIVE_REASONS}{})",
+                    prog_filter(c, "k.programme")
+                ),
+            )
+        }
+        "recall_rate" | "first_contact_timeliness" | "recall_timeliness" | "lost_to_follow_up"
+        | "confirmed_ppv" => {
+            let den = format!("{POSITIVE_REASONS}{}", prog_filter(c, "k.programme"));
+            let num = match d.id {
+                "recall_rate" => RECHECKED.to_string(),
+                "first_contact_timeliness" => format!("{FIRST_CONTACT} <= k.first_contact_due_at"),
+                "recall_timeliness" => format!("{RECHECK} <= k.recall_due_at"),
+                "lost_to_follow_up" => {
+                    "(k.state = 'resolved' AND k.outcome LIKE '%\"lost_to_follow_up\"%')".into()
+                }
+                _ => "(k.state = 'resolved' AND k.outcome LIKE '%\"confirmed\"%')".into(),
+            };
+            cases(den, num)
+        }
+        "hearing_rescreen_by_42d" => infants(
+            " AND EXISTS (SELECT 1 FROM hearing_screens h WHERE h.infant_id = i.id AND h.stage = 'initial' AND (h.left_ear = 'refer' OR h.right_ear = 'refer'))".into(),
+            format!(
+                "EXISTS (SELECT 1 FROM hearing_screens h WHERE h.infant_id = i.id AND h.stage = 'rescreen' AND h.tested_at <= {})",
+                plus(b, "i.birth_at", Duration::days(42))
+            ),
+        ),
+        "hearing_diagnosis_by_3m" => infants(
+            " AND EXISTS (SELECT 1 FROM cases k WHERE k.infant_id = i.id AND k.programme = 'HEAR' AND k.reason = 'refer')".into(),
+            format!(
+                "EXISTS (SELECT 1 FROM hearing_screens h WHERE h.infant_id = i.id AND h.stage = 'diagnostic' AND h.tested_at <= {})",
+                plus(b, "i.birth_at", Duration::days(90))
+            ),
+        ),
+        _ => cases(
+            "k.programme = 'CCHD' AND k.reason = 'positive'".into(),
+            RECHECKED.into(),
+        ),
+    }
+}
+
+/// First time the family was reached: a `reached` contact attempt or the move to family contacted.
+const FIRST_CONTACT: &str = "(SELECT MIN(x.t) FROM (SELECT a.attempted_at AS t FROM contact_attempts a WHERE a.case_id = k.id AND a.outcome = 'reached' \
+    UNION ALL SELECT e.at AS t FROM case_events e WHERE e.case_id = k.id AND e.to_state = 'family_contacted') x)";
+/// First time the case was rechecked: the move to recheck done or work-up, else a diagnostic resolution.
+const RECHECK: &str = "(SELECT MIN(x.t) FROM (SELECT e.at AS t FROM case_events e WHERE e.case_id = k.id AND e.to_state IN ('recheck_done','diagnostic_workup') \
+    UNION ALL SELECT k2.resolved_at AS t FROM cases k2 WHERE k2.id = k.id AND (k2.outcome LIKE '%\"confirmed\"%' OR k2.outcome LIKE '%\"ruled_out\"%' OR k2.outcome LIKE '%\"carrier\"%' OR k2.outcome LIKE '%\"diagnosed_elsewhere\"%')) x)";
+
+#[derive(QueryableByName)]
+struct Counts {
+    #[diesel(sql_type = BigInt)]
+    den: i64,
+    #[diesel(sql_type = BigInt)]
+    num: i64,
+}
+
+#[derive(QueryableByName)]
+struct CaseTimesRow {
+    #[diesel(sql_type = Text)]
+    tier: String,
+    #[diesel(sql_type = Text)]
+    suspected: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    outcome: Option<String>,
+    #[diesel(sql_type = Timestamp)]
+    opened_at: NaiveDateTime,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    first_contact: Option<NaiveDateTime>,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    recheck: Option<NaiveDateTime>,
+}
+
+/// The indicators that apply to the cohort's programme filter.
+pub fn applicable(c: &Cohort) -> Vec<&'static IndicatorDef> {
+    INDICATORS
+        .iter()
+        .filter(|d| match (&c.programme, d.programme) {
+            (Some(p), Some(dp)) => p == dp,
+            _ => true,
+        })
+        .collect()
+}
+
+/// Computes every applicable indicator.
+pub fn report(
+    conn: &mut AnyConnection,
+    c: &Cohort,
+    q: &QualitySettings,
+    lim: &Limits,
+) -> Result<Vec<IndicatorValue>, AppError> {
+    let b = conn.backend();
+    let mut out = Vec::new();
+    let mut case_rows: Option<Vec<CaseTimesRow>> = None;
+    for d in applicable(c) {
+        let s = spec(d, c, b, q, lim);
+        let sql = format!(
+            "SELECT COUNT(*) AS den, CAST(COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0) AS BIGINT) AS num FROM {} WHERE {}",
+            s.num, s.from, s.den
+        );
+        let counts: Counts = diesel::sql_query(sql).get_result(conn)?;
+        let mut v = value(d, counts.num, counts.den, q);
+        if matches!(
+            d.id,
+            "first_contact_timeliness" | "recall_timeliness" | "confirmed_ppv"
+        ) {
+            if case_rows.is_none() {
+                let sql = format!(
+                    "SELECT k.tier, k.suspected, k.outcome, k.opened_at, {FIRST_CONTACT} AS first_contact, {RECHECK} AS recheck FROM {} WHERE {}",
+                    s.from, s.den
+                );
+                case_rows = Some(diesel::sql_query(sql).load(conn)?);
+            }
+            let rows = case_rows.as_deref().unwrap_or_default();
+            match d.id {
+                "confirmed_ppv" => v.by_condition = Some(ppv_by_condition(rows)),
+                "first_contact_timeliness" => {
+                    v.intervals = Some(intervals(rows, |r| r.first_contact));
+                }
+                _ => v.intervals = Some(intervals(rows, |r| r.recheck)),
+            }
+        }
+        out.push(v);
+    }
+    Ok(out)
+}
+
+fn value(d: &IndicatorDef, num: i64, den: i64, q: &QualitySettings) -> IndicatorValue {
+    let value = (den > 0).then(|| num as f64 / den as f64);
+    let target = q.targets.get(d.id).copied();
+    let met = match (value, target) {
+        (Some(v), Some(t)) if d.lower_is_better => Some(v <= t),
+        (Some(v), Some(t)) => Some(v >= t),
+        _ => None,
+    };
+    IndicatorValue {
+        id: d.id.into(),
+        programme: d.programme.map(String::from),
+        level: d.level,
+        name: d.name_en.into(),
+        name_zh: d.name_zh.into(),
+        numerator: num,
+        denominator: den,
+        value,
+        target,
+        lower_is_better: d.lower_is_better,
+        met,
+        definition: d.definition.into(),
+        source: d.source.into(),
+        intervals: None,
+        by_condition: None,
+    }
+}
+
+fn intervals(
+    rows: &[CaseTimesRow],
+    end: impl Fn(&CaseTimesRow) -> Option<NaiveDateTime>,
+) -> BTreeMap<String, IntervalStats> {
+    let mut by: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for r in rows {
+        if let Some(t) = end(r) {
+            let h = (t - r.opened_at).num_seconds() as f64 / 3600.0;
+            by.entry("all".into()).or_default().push(h);
+            by.entry(r.tier.clone()).or_default().push(h);
+        }
+    }
+    by.into_iter()
+        .filter_map(|(k, v)| stats(v).map(|s| (k, s)))
+        .collect()
+}
+
+fn ppv_by_condition(rows: &[CaseTimesRow]) -> BTreeMap<String, [i64; 2]> {
+    let mut by: BTreeMap<String, [i64; 2]> = BTreeMap::new();
+    for r in rows {
+        let codes: Vec<String> = serde_json::from_str(&r.suspected).unwrap_or_default();
+        let confirmed: Option<String> = r
+            .outcome
+            .as_deref()
+            .and_then(|o| serde_json::from_str::<serde_json::Value>(o).ok())
+            .filter(|o| o["outcome"] == "confirmed")
+            .and_then(|o| o["condition"].as_str().map(String::from));
+        for code in codes {
+            let e = by.entry(code.clone()).or_default();
+            e[1] += 1;
+            if confirmed.as_deref() == Some(code.as_str()) {
+                e[0] += 1;
+            }
+        }
+    }
+    by
+}
+
+/// Which members of an indicator to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The denominator.
+    Denominator,
+    /// The numerator.
+    Numerator,
+    /// The members that miss the goal: the denominator less the numerator, or for rates of
+    /// problems the numerator.
+    Gap,
+}
+
+/// One member of an indicator.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, QueryableByName)]
+pub struct Member {
+    /// Infant, card or case id (by the indicator's level).
+    #[diesel(sql_type = Text)]
+    pub id: String,
+    /// Infant.
+    #[diesel(sql_type = Text)]
+    pub infant_id: String,
+    /// Hospital.
+    #[diesel(sql_type = Text)]
+    pub hospital_id: String,
+    /// Medical record number.
+    #[diesel(sql_type = Text)]
+    pub mrn: String,
+    /// Birth (UTC).
+    #[diesel(sql_type = Timestamp)]
+    pub birth_at: NaiveDateTime,
+    /// Counted in the numerator.
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub in_numerator: bool,
+}
+
+/// Lists the members of an indicator, by id, at most `limit` after `after`.
+pub fn members(
+    conn: &mut AnyConnection,
+    d: &IndicatorDef,
+    c: &Cohort,
+    q: &QualitySettings,
+    lim: &Limits,
+    part: Part,
+    after: Option<uuid::Uuid>,
+    limit: i64,
+) -> Result<Vec<Member>, AppError> {
+    let b = conn.backend();
+    let s = spec(d, c, b, q, lim);
+    let filter = match part {
+        Part::Denominator => String::new(),
+        Part::Numerator => format!(" AND {}", s.num),
+        Part::Gap if d.lower_is_better => format!(" AND {}", s.num),
+        Part::Gap => format!(" AND NOT {}", s.num),
+    };
+    let after = after.map_or_else(String::new, |a| format!(" AND {} > '{a}'", s.member));
+    let sql = format!(
+        "SELECT {m} AS id, i.id AS infant_id, i.hospital_id AS hospital_id, i.mrn AS mrn, i.birth_at AS birth_at, \
+         CASE WHEN {num} THEN 1=1 ELSE 1=0 END AS in_numerator FROM {from} WHERE {den}{filter}{after} ORDER BY {m} LIMIT {limit}",
+        m = s.member,
+        num = s.num,
+        from = s.from,
+        den = s.den,
+    );
+    Ok(diesel::sql_query(sql).load(conn)?)
+}
+
+/// The previous calendar month of `now` (China Standard Time).
+pub fn previous_month(now: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
+    let today = crate::services::versions::local_day(now);
+    let first_this = today.with_day0(0).unwrap_or(today);
+    let last_prev = first_this - Duration::days(1);
+    (last_prev.with_day0(0).unwrap_or(last_prev), last_prev)
+}

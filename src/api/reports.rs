@@ -73,20 +73,36 @@ pub struct MemberPage {
 
 fn cohort(p: &Principal, q: &QualityQuery) -> Result<Cohort, AppError> {
     if q.to < q.from {
-        return Err(AppError::bad_field("invalid_query", "to", "must not be before from"));
+        return Err(AppError::bad_field(
+            "invalid_query",
+            "to",
+            "must not be before from",
+        ));
     }
     if (q.to - q.from).num_days() > 731 {
-        return Err(AppError::bad_field("invalid_query", "to", "a period is at most two years"));
+        return Err(AppError::bad_field(
+            "invalid_query",
+            "to",
+            "a period is at most two years",
+        ));
     }
     if let Some(prog) = &q.programme
         && !matches!(prog.as_str(), "DBS" | "HEAR" | "CCHD")
     {
-        return Err(AppError::bad_field("invalid_query", "programme", "must be DBS, HEAR or CCHD"));
+        return Err(AppError::bad_field(
+            "invalid_query",
+            "programme",
+            "must be DBS, HEAR or CCHD",
+        ));
     }
     let asked: Option<uuid::Uuid> = q
         .hospital
         .as_deref()
-        .map(|h| h.parse().map_err(|_| AppError::bad_field("invalid_query", "hospital", "is not a hospital id")))
+        .map(|h| {
+            h.parse().map_err(|_| {
+                AppError::bad_field("invalid_query", "hospital", "is not a hospital id")
+            })
+        })
         .transpose()?;
     let hospital_id = match p.scope().hospital_filter() {
         Some(own) => {
@@ -125,7 +141,10 @@ fn csv_response(name: &str, header: &[&str], rows: Vec<Vec<String>>) -> HttpResp
     }
     HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
-        .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}.csv\"")))
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{name}.csv\""),
+        ))
         .body(out)
 }
 
@@ -133,7 +152,11 @@ fn wants_csv(q: &QualityQuery) -> Result<bool, AppError> {
     match q.format.as_deref() {
         None | Some("json") => Ok(false),
         Some("csv") => Ok(true),
-        Some(_) => Err(AppError::bad_field("invalid_query", "format", "must be json or csv")),
+        Some(_) => Err(AppError::bad_field(
+            "invalid_query",
+            "format",
+            "must be json or csv",
+        )),
     }
 }
 
@@ -193,8 +216,18 @@ pub async fn quality_report(
         return Ok(csv_response(
             &format!("quality-{}-{}", q.from, q.to),
             &[
-                "indicator", "name", "name_zh", "programme", "numerator", "denominator", "value",
-                "target", "met", "median_hours", "p90_hours", "definition",
+                "indicator",
+                "name",
+                "name_zh",
+                "programme",
+                "numerator",
+                "denominator",
+                "value",
+                "target",
+                "met",
+                "median_hours",
+                "p90_hours",
+                "definition",
             ],
             rows,
         ));
@@ -221,7 +254,9 @@ pub async fn quality_members(
     q: web::Query<QualityQuery>,
 ) -> Result<HttpResponse, AppError> {
     require_personal_data(&p)?;
-    let d = quality::find(&indicator).ok_or(AppError::NotFound { entity: "indicator" })?;
+    let d = quality::find(&indicator).ok_or(AppError::NotFound {
+        entity: "indicator",
+    })?;
     let q = q.into_inner();
     let csv = wants_csv(&q)?;
     let c = cohort(&p, &q)?;
@@ -242,12 +277,26 @@ pub async fn quality_members(
     let after: Option<uuid::Uuid> = q
         .cursor
         .as_deref()
-        .map(|s| s.parse().map_err(|_| AppError::bad_field("invalid_query", "cursor", "is not a cursor")))
+        .map(|s| {
+            s.parse()
+                .map_err(|_| AppError::bad_field("invalid_query", "cursor", "is not a cursor"))
+        })
         .transpose()?;
     let lim = Limits::of(catalogue::current(&state.catalogues, state.now())?.catalogue());
     let settings = state.settings.quality.clone();
     let rows = db::run(&state.pool, move |conn| {
-        crate::services::quality::members(conn, d, &c, &settings, &lim, part, after, limit + 1)
+        crate::services::quality::members(
+            conn,
+            d,
+            &c,
+            &settings,
+            &lim,
+            crate::services::quality::Page {
+                part,
+                after,
+                limit: limit + 1,
+            },
+        )
     })
     .await?;
     let more = rows.len() as i64 > limit;
@@ -268,7 +317,14 @@ pub async fn quality_members(
             .collect();
         return Ok(csv_response(
             &format!("{}-{part_name}-{}-{}", d.id, q.from, q.to),
-            &["id", "infant_id", "hospital_id", "mrn", "birth_at", "in_numerator"],
+            &[
+                "id",
+                "infant_id",
+                "hospital_id",
+                "mrn",
+                "birth_at",
+                "in_numerator",
+            ],
             rows,
         ));
     }

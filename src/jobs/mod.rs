@@ -19,12 +19,13 @@ use crate::services::{catalogue, escalation, policy, reminders};
 use crate::state::AppState;
 
 /// The jobs, by name.
-pub const JOBS: [&str; 5] = [
+pub const JOBS: [&str; 6] = [
     "escalation",
     "missed_screens",
     "family_reminders",
     "hospital_digest",
     "dispatcher",
+    "quality_scorecard",
 ];
 
 /// Batches one escalation run works through at most.
@@ -51,6 +52,7 @@ pub fn schedule_of(state: &AppState, name: &str) -> String {
         "family_reminders" => j.family_reminders.clone(),
         "hospital_digest" => j.hospital_digest.clone(),
         "dispatcher" => j.dispatcher.clone(),
+        "quality_scorecard" => j.quality_scorecard.clone(),
         _ => String::new(),
     }
 }
@@ -165,6 +167,18 @@ async fn run_body(state: &AppState, name: &str, now: DateTime<Utc>) -> Result<Va
             .await?,
         ),
         "dispatcher" => to_value(crate::notify::dispatch::run(state, now).await?),
+        "quality_scorecard" => {
+            let limits = crate::services::quality::Limits::of(
+                catalogue::current(&state.catalogues, now)?.catalogue(),
+            );
+            let quality = state.settings.quality.clone();
+            to_value(
+                db::run(&state.pool, move |c| {
+                    reminders::quality_scorecards(c, &ctx, &quality, &limits, now)
+                })
+                .await?,
+            )
+        }
         _ => Err(AppError::NotFound { entity: "job" }),
     }
 }

@@ -48,7 +48,10 @@ async fn catch_up(state: AppState, enabled: Vec<&'static str>) {
     let runs = last_runs(&state).await.unwrap_or_default();
     let now = state.now();
     for name in enabled {
-        let daily = matches!(name, "family_reminders" | "hospital_digest");
+        let daily = matches!(
+            name,
+            "family_reminders" | "hospital_digest" | "quality_scorecard"
+        );
         let last = runs
             .iter()
             .find(|r| r.name == name)

@@ -11,6 +11,8 @@ use serde_json::json;
 use super::outbox::backoff;
 use super::{Notifier, SendError};
 use crate::db::models::notification::{self, Notification, NotificationUpdate};
+use diesel::Connection;
+
 use crate::db::{self, now_micros, write_transaction};
 use crate::domain::principal::Principal;
 use crate::error::AppError;
@@ -91,19 +93,23 @@ pub async fn run(state: &AppState, now: DateTime<Utc>) -> Result<DispatchReport,
             .collect()
             .await;
     let (max_attempts, base, cap) = (n.max_attempts, n.retry_base_secs, n.retry_max_secs);
+    // One transaction for the batch, a savepoint per message: a result that cannot be recorded
+    // rolls back alone (its lease then runs out and it is sent again).
     let outcomes = db::run(&state.pool, move |c| {
         let who = Principal::job("dispatcher");
-        let mut outcomes = Vec::with_capacity(results.len());
-        for (row, result) in results {
-            let r = write_transaction(c, |c| record(c, &row, &result, now, (max_attempts, base, cap), &who));
-            match r {
-                Ok(o) => outcomes.push(o),
-                Err(e) => {
-                    tracing::error!(notification.id = %row.id, error.code = e.code(), "delivery result not recorded");
+        write_transaction(c, |c| {
+            let mut outcomes = Vec::with_capacity(results.len());
+            for (row, result) in &results {
+                let r = c.transaction(|c| record(c, row, result, now, (max_attempts, base, cap), &who));
+                match r {
+                    Ok(o) => outcomes.push(o),
+                    Err(e) => {
+                        tracing::error!(notification.id = %row.id, error.code = e.code(), "delivery result not recorded");
+                    }
                 }
             }
-        }
-        Ok(outcomes)
+            Ok::<_, AppError>(outcomes)
+        })
     })
     .await?;
     for o in outcomes {

@@ -60,6 +60,9 @@ pub const DIGEST_VARS: &[&str] = &[
     "case_lines",
 ];
 
+/// Variables of the monthly quality scorecard.
+pub const SCORECARD_VARS: &[&str] = &["hospital", "period", "lines"];
+
 /// A template the code sends, with its audience and variables.
 #[derive(Debug, Clone, Copy)]
 pub struct TemplateSpec {
@@ -117,6 +120,11 @@ pub const SPECS: &[TemplateSpec] = &[
         name: "hospital_digest",
         audience: Audience::Staff,
         vars: DIGEST_VARS,
+    },
+    TemplateSpec {
+        name: "quality_scorecard",
+        audience: Audience::Staff,
+        vars: SCORECARD_VARS,
     },
 ];
 

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Datelike, DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use serde::Serialize;
@@ -99,7 +99,8 @@ struct Spec {
 }
 
 fn ts(t: NaiveDateTime) -> String {
-    format!("'{}'", t.format("%Y-%m-%d %H:%M:%S%.6f"))
+    // `%.f` prints no fraction when it is zero, as SQLite stores it (text compares by prefix).
+    format!("'{}'", t.format("%Y-%m-%d %H:%M:%S%.f"))
 }
 
 fn plus(b: Backend, col: &str, d: Duration) -> String {
@@ -134,6 +135,8 @@ fn cohort_where(c: &Cohort) -> String {
     w
 }
 
+/// An interpretation that reports results (not "awaiting results", not a rejected card).
+const REPORTED: &str = "d.outcome NOT IN ('awaiting_results','unsatisfactory_recollect')";
 const POSITIVE_REASONS: &str = "k.reason IN ('positive','repeat','refer')";
 const RECHECKED: &str = "(EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = k.id AND e.to_state IN ('recheck_done','diagnostic_workup')) \
     OR k.outcome LIKE '%\"confirmed\"%' OR k.outcome LIKE '%\"ruled_out\"%' OR k.outcome LIKE '%\"carrier\"%' OR k.outcome LIKE '%\"diagnosed_elsewhere\"%')";
@@ -227,9 +230,9 @@ fn spec(d: &IndicatorDef, c: &Cohort, b: Backend, q: &QualitySettings, lim: &Lim
             format!("c.collected_at > {}", plus(b, "i.birth_at", Duration::days(7))),
         ),
         "report_timeliness" => cards(
-            "c.received_at IS NOT NULL AND EXISTS (SELECT 1 FROM dbs_interpretations d WHERE d.card_id = c.id)",
+            &format!("c.received_at IS NOT NULL AND EXISTS (SELECT 1 FROM dbs_interpretations d WHERE d.card_id = c.id AND {REPORTED})"),
             format!(
-                "EXISTS (SELECT 1 FROM dbs_interpretations d WHERE d.card_id = c.id AND d.interpreted_at <= {})",
+                "EXISTS (SELECT 1 FROM dbs_interpretations d WHERE d.card_id = c.id AND {REPORTED} AND d.interpreted_at <= {})",
                 plus(b, "c.received_at", Duration::days(q.report_days))
             ),
         ),
@@ -467,17 +470,27 @@ pub struct Member {
     pub in_numerator: bool,
 }
 
-/// Lists the members of an indicator, by id, at most `limit` after `after`.
+/// A page of an indicator's members.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    /// Which members.
+    pub part: Part,
+    /// After this id.
+    pub after: Option<uuid::Uuid>,
+    /// At most this many.
+    pub limit: i64,
+}
+
+/// Lists the members of an indicator, by id.
 pub fn members(
     conn: &mut AnyConnection,
     d: &IndicatorDef,
     c: &Cohort,
     q: &QualitySettings,
     lim: &Limits,
-    part: Part,
-    after: Option<uuid::Uuid>,
-    limit: i64,
+    page: Page,
 ) -> Result<Vec<Member>, AppError> {
+    let Page { part, after, limit } = page;
     let b = conn.backend();
     let s = spec(d, c, b, q, lim);
     let filter = match part {

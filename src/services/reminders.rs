@@ -207,3 +207,114 @@ pub fn hospital_digest(
     }
     Ok(report)
 }
+
+/// What a scorecard run did.
+#[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
+pub struct ScorecardReport {
+    /// The month reported (`YYYY-MM`).
+    pub period: String,
+    /// Hospitals that got a scorecard.
+    pub hospitals: usize,
+    /// E-mails queued (hospitals and the centre's summary).
+    pub emails_queued: usize,
+}
+
+fn scorecard_lines(values: &[crate::services::quality::IndicatorValue], locale: &str) -> String {
+    values
+        .iter()
+        .filter(|v| v.denominator > 0)
+        .map(|v| {
+            let name = if locale == "en" { &v.name } else { &v.name_zh };
+            let value = v
+                .value
+                .map_or_else(|| "—".to_string(), |x| format!("{:.1}%", x * 100.0));
+            let target = v.target.map_or_else(String::new, |t| {
+                let sign = if v.lower_is_better { "≤" } else { "≥" };
+                format!(", {sign}{:.0}%", t * 100.0)
+            });
+            let mark = if v.met == Some(false) { " ✗" } else { "" };
+            format!(
+                "- {name}: {value} ({}/{}{target}){mark}",
+                v.numerator, v.denominator
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Queues last month's quality scorecard to each active hospital with contact e-mails and the
+/// all-hospital summary to the centre (`notify.recipients.centre_emails`), once per month each.
+pub fn quality_scorecards(
+    conn: &mut AnyConnection,
+    ctx: &NoticeContext,
+    quality: &crate::config::QualitySettings,
+    limits: &crate::services::quality::Limits,
+    now: DateTime<Utc>,
+) -> Result<ScorecardReport, AppError> {
+    use crate::services::quality::{Cohort, previous_month, report};
+    let (from, to) = previous_month(now);
+    let period = from.format("%Y-%m").to_string();
+    let locale = ctx.notify.staff_locale.clone();
+    let mut out = ScorecardReport {
+        period: period.clone(),
+        ..Default::default()
+    };
+    let mut targets: Vec<(Option<Hospital>, Vec<String>)> =
+        hospital::list(conn, &Scope::unrestricted(), Some(true))?
+            .into_iter()
+            .map(|h| {
+                let emails: Vec<String> =
+                    serde_json::from_str(&h.contact_emails).unwrap_or_default();
+                (Some(h), emails)
+            })
+            .filter(|(_, e)| !e.is_empty())
+            .collect();
+    targets.push((None, ctx.notify.recipients.centre_emails.clone()));
+    for (h, emails) in targets {
+        if emails.is_empty() {
+            continue;
+        }
+        let cohort = Cohort {
+            from,
+            to,
+            hospital_id: h.as_ref().and_then(|h| h.id.parse().ok()),
+            programme: None,
+        };
+        let values = report(conn, &cohort, quality, limits)?;
+        let name = h.as_ref().map_or_else(
+            || {
+                if locale == "en" {
+                    "All hospitals".to_string()
+                } else {
+                    "全部医院".to_string()
+                }
+            },
+            |h| h.name.clone(),
+        );
+        let o = Outgoing {
+            dedup_base: format!(
+                "scorecard:{}:{period}",
+                h.as_ref().map_or("centre", |h| h.id.as_str())
+            ),
+            case_id: None,
+            hospital_id: h.as_ref().map(|h| h.id.clone()),
+            template: "quality_scorecard",
+            channel: "email",
+            role: if h.is_some() { "hospital" } else { "centre" },
+            recipients: emails,
+            locale: locale.clone(),
+            vars: std::collections::BTreeMap::from([
+                ("hospital", name),
+                ("period", period.clone()),
+                ("lines", scorecard_lines(&values, &locale)),
+            ]),
+            not_before: now,
+        };
+        let n = write_transaction(conn, |c| queue(c, &ctx.templates, &o, now))?;
+        if n > 0 && h.is_some() {
+            out.hospitals += 1;
+        }
+        out.emails_queued += n;
+    }
+    Ok(out)
+}

@@ -942,7 +942,7 @@ async fn jobs_are_listed_run_by_admins_only_and_unknown_ones_are_404() {
         .await
         .unwrap();
     let jobs = jobs.as_array().unwrap();
-    assert_eq!(jobs.len(), 5);
+    assert_eq!(jobs.len(), 6);
     let esc = jobs.iter().find(|j| j["name"] == "escalation").unwrap();
     assert_eq!(esc["last_ok"], true);
     assert_eq!(esc["schedule"], "0 * * * * *");

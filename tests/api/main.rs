@@ -13,6 +13,7 @@ mod infants;
 mod isolation;
 mod jobs;
 mod operations;
+mod quality;
 mod screening;
 mod screens;
 mod seed;

@@ -1,0 +1,553 @@
+//! Quality indicators over a fixed synthetic cohort with known expected values, including infants
+//! born on the period's boundaries, a transferred and a deceased infant, refusals, repeat cards,
+//! a late report and a case reopened after resolution; drill-down, CSV and hospital scoping.
+
+use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, infant_body};
+use crate::screening::panel;
+
+/// Local (Beijing) date `days` from today at `hour`:00, in UTC.
+fn local(days: i64, hour: u32) -> DateTime<Utc> {
+    let cst = FixedOffset::east_opt(8 * 3600).unwrap();
+    let today = Utc::now().with_timezone(&cst).date_naive();
+    cst.from_local_datetime(
+        &(today + Duration::days(days))
+            .and_hms_opt(hour, 0, 0)
+            .unwrap(),
+    )
+    .unwrap()
+    .with_timezone(&Utc)
+}
+
+fn day(days: i64) -> String {
+    (Utc::now()
+        .with_timezone(&FixedOffset::east_opt(8 * 3600).unwrap())
+        .date_naive()
+        + Duration::days(days))
+    .to_string()
+}
+
+struct Cohort<'a> {
+    app: &'a TestApp,
+    hospital: String,
+    lab: String,
+    coord: String,
+}
+
+impl Cohort<'_> {
+    fn at(&self, t: DateTime<Utc>) {
+        self.app.clock.set(t + Duration::minutes(1));
+    }
+
+    async fn infant(&self, mrn: &str, birth: DateTime<Utc>) -> String {
+        self.app.clock.set(Utc::now());
+        let mut body = infant_body(mrn);
+        body["birth_at"] = json!(birth.to_rfc3339());
+        body["mother"]
+            .as_object_mut()
+            .unwrap()
+            .remove("id_document");
+        let r = self
+            .app
+            .post("/api/v1/infants", &self.hospital, &body)
+            .await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    async fn card(
+        &self,
+        infant: &str,
+        barcode: &str,
+        collected: DateTime<Utc>,
+        repeat_of: Option<&str>,
+    ) {
+        self.at(collected);
+        let body = json!({"infant_id": infant, "barcode": barcode, "collected_at": collected.to_rfc3339(),
+                          "feeding": "breast", "collector": "nurse", "repeat_of_barcode": repeat_of});
+        let r = self.app.post("/api/v1/cards", &self.hospital, &body).await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+
+    async fn receive(&self, barcode: &str, at: DateTime<Utc>, quality: &str) {
+        self.at(at);
+        let r = self
+            .app
+            .post(
+                &format!("/api/v1/cards/{barcode}/receipt"),
+                &self.lab,
+                &json!({"received_at": at.to_rfc3339(), "quality": quality}),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    }
+
+    async fn results(&self, barcode: &str, at: DateTime<Utc>, values: &[(&str, f64)]) {
+        self.at(at);
+        let r = self
+            .app
+            .post(
+                "/api/v1/results",
+                &self.lab,
+                &json!({"cards": [{"barcode": barcode, "results": panel(values)}]}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+
+    async fn hearing(&self, infant: &str, stage: &str, left: &str, at: DateTime<Utc>) {
+        self.at(at);
+        let r = self
+            .app
+            .post(&format!("/api/v1/infants/{infant}/hearing-screens"), &self.hospital,
+                  &json!({"stage": stage, "method": "OAE", "left": left, "right": "pass", "tested_at": at.to_rfc3339()}))
+            .await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+
+    async fn heart(&self, infant: &str, at: DateTime<Utc>) {
+        self.at(at);
+        let r = self
+            .app
+            .post(&format!("/api/v1/infants/{infant}/cchd-screens"), &self.hospital,
+                  &json!({"measured_at": at.to_rfc3339(), "right_hand_spo2": 98, "foot_spo2": 98, "murmur_grade": 0}))
+            .await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+
+    async fn decision(&self, infant: &str, programme: &str, decision: &str, at: DateTime<Utc>) {
+        self.at(at);
+        let r = self
+            .app
+            .post(&format!("/api/v1/infants/{infant}/consents"), &self.hospital,
+                  &json!({"programme": programme, "decision": decision, "guardian_name": "王芳", "signed_at": at.to_rfc3339()}))
+            .await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+
+    async fn case_of(&self, infant: &str, programme: &str) -> String {
+        let v: Value = self
+            .app
+            .get(
+                &format!("/api/v1/cases?infant_id={infant}&programme={programme}"),
+                &self.coord,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        v["items"][0]["id"].as_str().unwrap().to_string()
+    }
+
+    async fn act(&self, case: &str, at: DateTime<Utc>, body: Value) {
+        self.at(at);
+        let etag = self
+            .app
+            .get(&format!("/api/v1/cases/{case}"), &self.coord)
+            .await
+            .headers()["etag"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let r = self
+            .app
+            .req(
+                Method::POST,
+                &format!("/api/v1/cases/{case}/events"),
+                Some(&self.coord),
+            )
+            .header("If-Match", etag)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    }
+}
+
+fn indicator<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == id)
+        .unwrap_or_else(|| panic!("no indicator {id}"))
+}
+
+#[tokio::test]
+async fn a_fixed_cohort_gives_the_expected_value_of_every_indicator() {
+    let app = TestApp::spawn().await;
+    let (hq, hospital) = app.hospital_with_token("HQ").await;
+    let (_, other_hospital) = app.hospital_with_token("HR").await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let coord = app.staff_token("coord", "coordinator", None).await;
+    let c = Cohort {
+        app: &app,
+        hospital,
+        lab,
+        coord,
+    };
+    let h = Duration::hours;
+
+    // A: fully screened, consent recorded, card reported 4 h after receipt.
+    let a_birth = local(-25, 10);
+    let a = c.infant("QA", a_birth).await;
+    c.decision(&a, "DBS", "consent", a_birth + h(1)).await;
+    c.heart(&a, a_birth + h(24)).await;
+    c.hearing(&a, "initial", "pass", a_birth + h(48)).await;
+    c.card(&a, "QA1", a_birth + h(72), None).await;
+    c.receive("QA1", a_birth + h(96), "acceptable").await;
+    c.results("QA1", a_birth + h(100), &[]).await;
+
+    // B: unsatisfactory first card, acceptable repeat reported late (4 days after receipt);
+    // hearing refer then rescreen pass on day 20; refuses the heart screen.
+    let b_birth = local(-25, 11);
+    let b = c.infant("QB", b_birth).await;
+    c.decision(&b, "CCHD", "refusal", b_birth + h(2)).await;
+    c.hearing(&b, "initial", "refer", b_birth + h(48)).await;
+    c.card(&b, "QB1", b_birth + h(72), None).await;
+    c.receive("QB1", b_birth + h(96), "insufficient").await;
+    c.card(&b, "QB2", b_birth + h(150), Some("QB1")).await;
+    c.receive("QB2", b_birth + h(160), "acceptable").await;
+    c.results("QB2", b_birth + h(160) + Duration::days(4), &[])
+        .await;
+    c.hearing(&b, "rescreen", "pass", b_birth + Duration::days(20))
+        .await;
+
+    // C: unsatisfactory card never recollected; heart screened; transferred (still counted).
+    let c_birth = local(-24, 10);
+    let ci = c.infant("QC", c_birth).await;
+    c.heart(&ci, c_birth + h(24)).await;
+    c.card(&ci, "QC1", c_birth + h(72), None).await;
+    c.receive("QC1", c_birth + h(80), "insufficient").await;
+    app.clock.set(Utc::now());
+    let r = app
+        .patch(
+            &format!("/api/v1/infants/{ci}"),
+            &c.hospital,
+            &json!({"status": "transferred", "status_note": "to Ningbo"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+
+    // D: died at 30 h, unscreened: not eligible for any coverage denominator.
+    let d_birth = local(-24, 12);
+    let d = c.infant("QD", d_birth).await;
+    app.clock.set(Utc::now());
+    let r = app
+        .patch(
+            &format!("/api/v1/infants/{d}"),
+            &c.hospital,
+            &json!({"status": "deceased", "status_changed_at": (d_birth + h(30)).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+
+    // E: born at 00:00 on the first day (inside); refuses the blood spot; hearing and heart done.
+    let e_birth = local(-30, 0);
+    let e = c.infant("QE", e_birth).await;
+    c.decision(&e, "DBS", "refusal", e_birth + h(3)).await;
+    c.heart(&e, e_birth + h(24)).await;
+    c.hearing(&e, "initial", "pass", e_birth + h(48)).await;
+
+    // F: born at 00:00 the day after the period (outside): counts nowhere.
+    let f_birth = local(-10, 0);
+    let f = c.infant("QF", f_birth).await;
+    c.card(&f, "QF1", f_birth + h(30), None).await;
+
+    // G: critical result, T0 case reached at 2 h, rechecked at 16 h, confirmed, then reopened.
+    let g_birth = local(-22, 10);
+    let g = c.infant("QG", g_birth).await;
+    c.heart(&g, g_birth + h(24)).await;
+    c.hearing(&g, "initial", "pass", g_birth + h(48)).await;
+    c.card(&g, "QG1", g_birth + h(72), None).await;
+    c.receive("QG1", g_birth + h(80), "acceptable").await;
+    c.results("QG1", g_birth + h(84), &[("C16-OH", 0.5)]).await;
+    let g_case = c.case_of(&g, "DBS").await;
+    let opened = g_birth + h(84) + Duration::minutes(1);
+    c.at(opened + h(2) - Duration::minutes(1));
+    let r = app
+        .post(&format!("/api/v1/cases/{g_case}/contact-attempts"), &c.coord,
+              &json!({"channel": "phone", "outcome": "reached", "attempted_at": (opened + h(2)).to_rfc3339()}))
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    c.act(
+        &g_case,
+        opened + h(3) - Duration::minutes(1),
+        json!({"transition": {"event": "schedule_recall"}}),
+    )
+    .await;
+    c.act(
+        &g_case,
+        opened + h(16) - Duration::minutes(1),
+        json!({"transition": {"event": "record_recheck", "reference": "QG2"}}),
+    )
+    .await;
+    c.act(&g_case, opened + h(40), json!({"transition": {"event": "resolve", "outcome": {"outcome": "confirmed", "condition": "LCHAD"}}})).await;
+    c.act(
+        &g_case,
+        opened + h(60),
+        json!({"transition": {"event": "reopen", "reason": "diagnosis revised"}}),
+    )
+    .await;
+
+    // H: borderline card, never reached, resolved lost to follow-up.
+    let h_birth = local(-21, 10);
+    let hi = c.infant("QH", h_birth).await;
+    c.heart(&hi, h_birth + h(24)).await;
+    c.hearing(&hi, "initial", "pass", h_birth + h(30)).await;
+    c.card(&hi, "QH1", h_birth + h(50), None).await;
+    c.receive("QH1", h_birth + h(60), "acceptable").await;
+    c.results("QH1", h_birth + h(65), &[("Tyr", 400.0)]).await;
+    let h_case = c.case_of(&hi, "DBS").await;
+    c.act(&h_case, h_birth + Duration::days(15), json!({"transition": {"event": "resolve", "outcome": {"outcome": "lost_to_follow_up", "reason": "3 calls, 2 SMS, home visit: moved away"}}})).await;
+
+    // K: card collected at 40 h (too early: a repeat is due) and received 6 days later (late).
+    let k_birth = local(-20, 10);
+    let k = c.infant("QK", k_birth).await;
+    c.heart(&k, k_birth + h(24)).await;
+    c.hearing(&k, "initial", "pass", k_birth + h(48)).await;
+    c.card(&k, "QK1", k_birth + h(40), None).await;
+    c.receive("QK1", k_birth + h(40) + Duration::days(6), "acceptable")
+        .await;
+    c.results("QK1", k_birth + h(40) + Duration::days(7), &[])
+        .await;
+
+    // L: card collected on day 8 (late collection).
+    let l_birth = local(-20, 11);
+    let l = c.infant("QL", l_birth).await;
+    c.heart(&l, l_birth + h(24)).await;
+    c.hearing(&l, "initial", "pass", l_birth + h(48)).await;
+    c.card(&l, "QL1", l_birth + Duration::days(8), None).await;
+    c.receive("QL1", l_birth + Duration::days(9), "acceptable")
+        .await;
+    c.results("QL1", l_birth + Duration::days(9) + h(1), &[])
+        .await;
+
+    app.clock.set(Utc::now());
+    let (from, to) = (day(-30), day(-11));
+    let report: Value = app
+        .get(
+            &format!("/api/v1/reports/quality?from={from}&to={to}"),
+            &c.coord,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let expected: &[(&str, i64, i64)] = &[
+        ("dbs_coverage", 6, 8),
+        ("hearing_coverage", 7, 8),
+        ("cchd_coverage", 7, 8),
+        ("dbs_refusal_rate", 1, 9),
+        ("hearing_refusal_rate", 0, 9),
+        ("cchd_refusal_rate", 1, 9),
+        ("consent_awareness", 3, 9),
+        ("unsatisfactory_cards", 2, 8),
+        ("unsatisfactory_not_recollected", 1, 2),
+        ("late_cards", 1, 8),
+        ("early_collection", 1, 7),
+        ("late_collection", 1, 7),
+        ("report_timeliness", 5, 6),
+        ("positive_rate", 3, 8),
+        ("recall_rate", 1, 3),
+        ("first_contact_timeliness", 1, 3),
+        ("recall_timeliness", 1, 3),
+        ("lost_to_follow_up", 1, 3),
+        ("confirmed_ppv", 0, 3),
+        ("hearing_rescreen_by_42d", 1, 1),
+        ("hearing_diagnosis_by_3m", 0, 1),
+        ("cchd_echo_completion", 0, 0),
+    ];
+    let ids: Vec<&str> = report["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        expected.iter().map(|e| e.0).collect::<Vec<_>>(),
+        "every indicator, in order"
+    );
+    for (id, num, den) in expected {
+        let i = indicator(&report, id);
+        assert_eq!(
+            (i["numerator"].as_i64(), i["denominator"].as_i64()),
+            (Some(*num), Some(*den)),
+            "{id}"
+        );
+        assert!(!i["definition"].as_str().unwrap().is_empty());
+    }
+    let dbs = indicator(&report, "dbs_coverage");
+    assert_eq!(
+        (
+            dbs["value"].as_f64(),
+            dbs["target"].as_f64(),
+            dbs["met"].as_bool()
+        ),
+        (Some(0.75), Some(0.98), Some(false))
+    );
+    assert!(indicator(&report, "cchd_echo_completion")["value"].is_null());
+    let contact = &indicator(&report, "first_contact_timeliness")["intervals"];
+    assert_eq!(
+        (
+            contact["T0"]["n"].as_u64(),
+            contact["T0"]["median_hours"].as_f64()
+        ),
+        (Some(1), Some(2.0))
+    );
+    let recall = &indicator(&report, "recall_timeliness")["intervals"];
+    assert_eq!(recall["all"]["p90_hours"].as_f64(), Some(16.0));
+    assert_eq!(
+        indicator(&report, "confirmed_ppv")["by_condition"]["LCHAD"],
+        json!([0, 1])
+    );
+    assert_eq!(indicator(&report, "lost_to_follow_up")["met"], false);
+
+    // Drill-down: the unscreened eligible infants are C and E.
+    let gap: Value = app
+        .get(
+            &format!("/api/v1/reports/quality/dbs_coverage/cases?from={from}&to={to}"),
+            &c.coord,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut ids: Vec<&str> = gap["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["infant_id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    let mut want = vec![ci.as_str(), e.as_str()];
+    want.sort_unstable();
+    assert_eq!(ids, want);
+    let lost: Value = app
+        .get(
+            &format!("/api/v1/reports/quality/lost_to_follow_up/cases?from={from}&to={to}"),
+            &c.coord,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        lost["items"][0]["id"],
+        h_case.as_str(),
+        "a problem rate's gap is its numerator"
+    );
+    let den: Value = app
+        .get(&format!("/api/v1/reports/quality/dbs_coverage/cases?from={from}&to={to}&part=denominator&limit=5"), &c.coord)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(den["items"].as_array().unwrap().len(), 5);
+    let cursor = den["next_cursor"].as_str().unwrap();
+    let rest: Value = app
+        .get(&format!("/api/v1/reports/quality/dbs_coverage/cases?from={from}&to={to}&part=denominator&limit=5&cursor={cursor}"), &c.coord)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest["items"].as_array().unwrap().len(), 3);
+    assert!(rest["next_cursor"].is_null());
+
+    // CSV with a BOM, for the report and a drill-down.
+    let r = app
+        .get(
+            &format!("/api/v1/reports/quality?from={from}&to={to}&format=csv"),
+            &c.coord,
+        )
+        .await;
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let bytes = r.bytes().await.unwrap();
+    assert_eq!(&bytes[..3], b"\xEF\xBB\xBF");
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    assert!(text.starts_with("indicator,name,name_zh,"));
+    assert!(text.contains("dbs_coverage,Blood-spot screening coverage,新筛率（遗传代谢病）,DBS,6,8,0.7500,0.9800,false"), "{text}");
+    let r = app
+        .get(
+            &format!("/api/v1/reports/quality/late_cards/cases?from={from}&to={to}&format=csv"),
+            &c.coord,
+        )
+        .await;
+    let text = String::from_utf8(r.bytes().await.unwrap()[3..].to_vec()).unwrap();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.contains("QK"));
+
+    // One programme; one hospital; hospital principals see only their own.
+    let hear: Value = app
+        .get(
+            &format!("/api/v1/reports/quality?from={from}&to={to}&programme=HEAR"),
+            &c.coord,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        hear["indicators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["programme"].is_null() || i["programme"] == "HEAR")
+    );
+    assert_eq!(indicator(&hear, "recall_rate")["denominator"], 1);
+    assert_eq!(indicator(&hear, "positive_rate")["numerator"], 1);
+    let mine: Value = app
+        .get(
+            &format!("/api/v1/reports/quality?from={from}&to={to}&hospital={hq}"),
+            &c.hospital,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(indicator(&mine, "dbs_coverage")["denominator"], 8);
+    let theirs: Value = app
+        .get(
+            &format!("/api/v1/reports/quality?from={from}&to={to}"),
+            &other_hospital,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(indicator(&theirs, "dbs_coverage")["denominator"], 0);
+    let r = app
+        .get(
+            &format!("/api/v1/reports/quality?from={from}&to={to}&hospital={hq}"),
+            &other_hospital,
+        )
+        .await;
+    assert_eq!(r.status(), 404);
+    let r = app
+        .get(
+            &format!("/api/v1/reports/quality?from={to}&to={from}"),
+            &c.coord,
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let r = app
+        .get(
+            &format!("/api/v1/reports/quality/nope/cases?from={from}&to={to}"),
+            &c.coord,
+        )
+        .await;
+    assert_eq!(r.status(), 404);
+}

@@ -103,7 +103,8 @@ fn ts(t: NaiveDateTime) -> String {
     format!("'{}'", t.format("%Y-%m-%d %H:%M:%S%.f"))
 }
 
-fn plus(b: Backend, col: &str, d: Duration) -> String {
+/// `col` plus `d`, in the backend's SQL.
+pub fn plus(b: Backend, col: &str, d: Duration) -> String {
     let secs = d.num_seconds();
     match b {
         Backend::Sqlite => format!("datetime({col}, '+{secs} seconds')"),

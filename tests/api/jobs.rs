@@ -2,7 +2,7 @@
 //! real HTTP SMS gateway: the escalation ladder, quiet hours, the outbox's retries, receipts,
 //! opt-out, catch-up and two servers racing on one database.
 
-use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, TimeZone, Utc};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestDb, register_card, register_infant};
@@ -15,6 +15,7 @@ const SUPERVISOR: &str = "supervisor@centre.test";
 const COORDINATORS: &str = "coordinators@centre.test";
 const MCH: &str = "mch@xihu.test";
 const BUREAU: &str = "bureau@xihu.test";
+const CENTRE: &str = "centre@centre.test";
 pub const RECEIPT_TOKEN: &str = "receipt-token-0123456789";
 
 /// The notification settings of these tests: SMTP at `smtp_port`, SMS at `sms_url`.
@@ -45,7 +46,7 @@ timeout_secs = 3
 on_call_emails = ["{ON_CALL}"]
 supervisor_emails = ["{SUPERVISOR}"]
 coordinator_emails = ["{COORDINATORS}"]
-centre_emails = []
+centre_emails = ["{CENTRE}"]
 
 [[notify.recipients.districts]]
 district = "西湖区"
@@ -1059,4 +1060,68 @@ async fn an_invalid_schedule_or_template_stops_start_up() {
         .unwrap()
         .to_string();
     assert!(err.contains("due_day") && err.contains("en.toml"), "{err}");
+}
+
+#[tokio::test]
+async fn the_monthly_scorecard_goes_to_each_hospital_and_the_centre_once() {
+    let env = Env::start().await;
+    // An infant born in the middle of last month, screened for the heart only.
+    let cst = FixedOffset::east_opt(8 * 3600).unwrap();
+    let today = Utc::now().with_timezone(&cst).date_naive();
+    let first = today.with_day(1).unwrap();
+    let last_month_mid = (first - Duration::days(15)).and_hms_opt(10, 0, 0).unwrap();
+    let birth = cst
+        .from_local_datetime(&last_month_mid)
+        .unwrap()
+        .with_timezone(&Utc);
+    let mut body = crate::helpers::infant_body("SCM1");
+    body["birth_at"] = json!(birth.to_rfc3339());
+    body["mother"]
+        .as_object_mut()
+        .unwrap()
+        .remove("id_document");
+    let r = env.app.post("/api/v1/infants", &env.hospital, &body).await;
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = env
+        .app
+        .post(&format!("/api/v1/infants/{id}/cchd-screens"), &env.hospital,
+              &json!({"measured_at": (birth + Duration::hours(24)).to_rfc3339(), "right_hand_spo2": 98, "foot_spo2": 98}))
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = env.app.run_job("quality_scorecard").await;
+    let period = (first - Duration::days(1)).format("%Y-%m").to_string();
+    assert_eq!(r["period"], period.as_str());
+    assert_eq!(
+        (r["hospitals"].as_u64(), r["emails_queued"].as_u64()),
+        (Some(1), Some(2)),
+        "{r}"
+    );
+    assert_eq!(
+        env.app.run_job("quality_scorecard").await["emails_queued"],
+        0,
+        "once a month"
+    );
+    env.app.run_job("dispatcher").await;
+    let mail = env.smtp.to(HOSPITAL_EMAIL);
+    assert_eq!(mail.len(), 1);
+    assert_eq!(
+        mail[0].subject(),
+        format!("Hospital A newborn screening quality scorecard {period}")
+    );
+    let body = mail[0].body();
+    assert!(
+        body.contains("Heart (CCHD) screening coverage: 100.0% (1/1, ≥95%)"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Blood-spot screening coverage: 0.0% (0/1, ≥98%) ✗"),
+        "{body}"
+    );
+    let centre = env.smtp.to(CENTRE);
+    assert_eq!(centre.len(), 1);
+    assert!(centre[0].subject().starts_with("All hospitals"));
 }

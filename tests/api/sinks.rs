@@ -157,6 +157,8 @@ impl SmtpSink {
 }
 
 async fn session(sock: tokio::net::TcpStream, store: Arc<Mutex<Vec<Mail>>>) -> std::io::Result<()> {
+    // Small replies must not wait for delayed ACKs (Nagle), as a real mail server's do not.
+    sock.set_nodelay(true)?;
     let (r, mut w) = sock.into_split();
     let mut r = BufReader::new(r);
     w.write_all(b"220 sink ESMTP\r\n").await?;

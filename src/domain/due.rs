@@ -244,6 +244,21 @@ mod tests {
     }
 
     #[test]
+    fn the_2027_policy_knows_the_statutory_holidays() {
+        let p = DuePolicy::from_toml(include_str!("../../config/policy/due-2027.toml")).unwrap();
+        assert_eq!(p.version, "due-2027");
+        let d = |m, day| NaiveDate::from_ymd_opt(2027, m, day).unwrap();
+        // Thu 4 Feb works; 5–8 Feb (除夕 to 初三) do not; Tue 9 Feb works again.
+        assert!(p.calendar.is_working_day(d(2, 4)));
+        assert!((5..=8).all(|x| !p.calendar.is_working_day(d(2, x))));
+        assert!(p.calendar.is_working_day(d(2, 9)));
+        assert!(!p.calendar.is_working_day(d(10, 1)) && !p.calendar.is_working_day(d(1, 1)));
+        // Same deadlines and ladder as 2026.
+        assert_eq!(p.tiers, policy().tiers);
+        assert_eq!(p.escalation, policy().escalation);
+    }
+
+    #[test]
     fn working_days_skip_public_holidays_and_count_make_up_days() {
         let p = policy();
         // Wed 30 Sep, before the National Day week (1–7 Oct): Thu 8, Fri 9 Oct.

@@ -5,6 +5,7 @@
 //! can never both fire it; a failing case is logged and skipped.
 
 use chrono::{DateTime, Utc};
+use diesel::Connection;
 use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::json;
@@ -35,6 +36,9 @@ pub struct SweepReport {
     /// Cases another server escalated at the same moment (nothing was sent twice).
     pub lost_races: usize,
 }
+
+/// Cases escalated per transaction.
+const CHUNK: usize = 100;
 
 /// Open cases with a rung due at `now`, soonest first.
 pub fn due_cases(
@@ -70,22 +74,36 @@ pub fn sweep(
         if ids.is_empty() {
             break;
         }
-        for id in ids {
-            report.cases += 1;
-            match write_transaction(conn, |c| escalate(c, ctx, &id, &who, now)) {
-                Ok((rungs, queued)) => {
-                    report.rungs_fired += rungs;
-                    report.notifications_queued += queued;
+        // A transaction per chunk of cases and a savepoint per case: a case that fails (or
+        // that another server escalated first) rolls back alone; commits stay few.
+        for chunk in ids.chunks(CHUNK) {
+            let outcome = write_transaction(conn, |c| -> Result<(), AppError> {
+                for id in chunk {
+                    report.cases += 1;
+                    match c.transaction(|c| escalate(c, ctx, id, &who, now)) {
+                        Ok((rungs, queued)) => {
+                            report.rungs_fired += rungs;
+                            report.notifications_queued += queued;
+                        }
+                        Err(e) if e.code() == "rung_already_fired" => {
+                            report.lost_races += 1;
+                            tracing::debug!(case.id = %id, "another server escalated this case first");
+                        }
+                        Err(e) => {
+                            report.errors += 1;
+                            tracing::error!(case.id = %id, error.code = e.code(), error = %e, "escalation failed for a case");
+                            failed.push(id.clone());
+                        }
+                    }
                 }
-                Err(e) if e.code() == "rung_already_fired" => {
-                    report.lost_races += 1;
-                    tracing::debug!(case.id = %id, "another server escalated this case first");
-                }
-                Err(e) => {
-                    report.errors += 1;
-                    tracing::error!(case.id = %id, error.code = e.code(), error = %e, "escalation failed for a case");
-                    failed.push(id);
-                }
+                Ok(())
+            });
+            if let Err(e) = outcome {
+                // The chunk was rolled back (e.g. a deadlock with another server): its cases
+                // stay due and the next run takes them again.
+                report.errors += chunk.len();
+                tracing::error!(error.code = e.code(), error = %e, "an escalation chunk was rolled back");
+                failed.extend(chunk.iter().cloned());
             }
         }
     }

@@ -40,8 +40,8 @@ async fn main() {
                 "INSERT INTO dbs_cards (id, infant_id, hospital_id, barcode, collected_at, feeding, transfusion, tpn, antibiotics, \
                  collector, repeat_of, received_at, quality, quality_recorded_at, created_by, created_at, updated_at) \
                  SELECT 'c' || i.id, i.id, i.hospital_id, 'B' || i.mrn, {}, 'breast', false, false, false, 'bench', NULL, {}, \
-                 CASE WHEN substr(i.mrn, 8, 2) = '50' THEN 'insufficient' ELSE 'acceptable' END, {}, 'bench', i.created_at, i.created_at \
-                 FROM infants i WHERE substr(i.mrn, 8, 2) >= '03'",
+                 CASE WHEN substr(i.mrn, 6, 2) = '50' THEN 'insufficient' ELSE 'acceptable' END, {}, 'bench', i.created_at, i.created_at \
+                 FROM infants i WHERE substr(i.mrn, 6, 2) >= '03'",
                 p("i.birth_at", 72), p("i.birth_at", 96), p("i.birth_at", 96)
             ),
             format!(
@@ -52,13 +52,13 @@ async fn main() {
             format!(
                 "INSERT INTO hearing_screens (id, infant_id, hospital_id, stage, method, left_ear, right_ear, tested_at, nicu_days, \
                  risk_factors, created_by, created_at) SELECT 'h' || i.id, i.id, i.hospital_id, 'initial', 'OAE', 'pass', 'pass', {}, \
-                 NULL, '[]', 'bench', i.created_at FROM infants i WHERE substr(i.mrn, 8, 2) >= '02'",
+                 NULL, '[]', 'bench', i.created_at FROM infants i WHERE substr(i.mrn, 6, 2) >= '02'",
                 p("i.birth_at", 48)
             ),
             format!(
                 "INSERT INTO cchd_screens (id, infant_id, hospital_id, protocol, measured_at, right_hand_spo2, foot_spo2, murmur_grade, \
                  clinical_signs, created_by, created_at) SELECT 'x' || i.id, i.id, i.hospital_id, 'cn-dual-index', {}, 98, 98, NULL, \
-                 '[]', 'bench', i.created_at FROM infants i WHERE substr(i.mrn, 8, 2) >= '05'",
+                 '[]', 'bench', i.created_at FROM infants i WHERE substr(i.mrn, 6, 2) >= '05'",
                 p("i.birth_at", 24)
             ),
             "ANALYZE".to_string(),

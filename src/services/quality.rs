@@ -1,7 +1,9 @@
 //! Quality indicators computed from stored event times (birth, collection, receipt, result,
 //! contact, recheck, resolution) for the infants born in a period: counts in SQL (one query per
 //! indicator, the same text on both databases but for date arithmetic), interval statistics in
-//! Rust over the follow-up cases (few). Every literal put into the SQL is generated here
+//! Rust over the follow-up cases (few). Conditions on related rows are uncorrelated
+//! `id IN (SELECT …)` sets, which both databases build once per query (a hashed subplan or an
+//! ephemeral index) instead of probing per infant. Every literal put into the SQL is generated here
 //! (timestamps, enum values) or checked (a hospital id parsed as a UUID), never raw input.
 
 use std::collections::BTreeMap;
@@ -139,17 +141,17 @@ fn cohort_where(c: &Cohort) -> String {
 /// An interpretation that reports results (not "awaiting results", not a rejected card).
 const REPORTED: &str = "d.outcome NOT IN ('awaiting_results','unsatisfactory_recollect')";
 const POSITIVE_REASONS: &str = "k.reason IN ('positive','repeat','refer')";
-const RECHECKED: &str = "(EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = k.id AND e.to_state IN ('recheck_done','diagnostic_workup')) \
+const RECHECKED: &str = "(k.id IN (SELECT e.case_id FROM case_events e WHERE e.to_state IN ('recheck_done','diagnostic_workup')) \
     OR k.outcome LIKE '%\"confirmed\"%' OR k.outcome LIKE '%\"ruled_out\"%' OR k.outcome LIKE '%\"carrier\"%' OR k.outcome LIKE '%\"diagnosed_elsewhere\"%')";
 
 fn screened(b: Backend, prog: &str, lim: &Limits) -> String {
     match prog {
         "DBS" => format!(
-            "EXISTS (SELECT 1 FROM dbs_cards c WHERE c.infant_id = i.id AND (c.quality IS NULL OR c.quality = 'acceptable') AND c.collected_at <= {})",
-            plus(b, "i.birth_at", lim.dbs)
+            "i.id IN (SELECT c.infant_id FROM dbs_cards c JOIN infants i2 ON i2.id = c.infant_id WHERE (c.quality IS NULL OR c.quality = 'acceptable') AND c.collected_at <= {})",
+            plus(b, "i2.birth_at", lim.dbs)
         ),
-        "HEAR" => "EXISTS (SELECT 1 FROM hearing_screens h WHERE h.infant_id = i.id AND h.stage IN ('initial','rescreen'))".into(),
-        _ => "EXISTS (SELECT 1 FROM cchd_screens s WHERE s.infant_id = i.id)".into(),
+        "HEAR" => "i.id IN (SELECT h.infant_id FROM hearing_screens h WHERE h.stage IN ('initial','rescreen'))".into(),
+        _ => "i.id IN (SELECT s.infant_id FROM cchd_screens s)".into(),
     }
 }
 
@@ -168,8 +170,8 @@ fn eligible(b: Backend, prog: &str, lim: &Limits) -> String {
 
 fn refused(prog: &str) -> String {
     format!(
-        "EXISTS (SELECT 1 FROM screening_consents s WHERE s.infant_id = i.id AND s.programme = '{prog}' AND s.decision = 'refusal' \
-         AND NOT EXISTS (SELECT 1 FROM screening_consents s2 WHERE s2.infant_id = i.id AND s2.programme = '{prog}' AND s2.signed_at > s.signed_at))"
+        "i.id IN (SELECT s.infant_id FROM screening_consents s WHERE s.programme = '{prog}' AND s.decision = 'refusal' \
+         AND NOT EXISTS (SELECT 1 FROM screening_consents s2 WHERE s2.infant_id = s.infant_id AND s2.programme = '{prog}' AND s2.signed_at > s.signed_at))"
     )
 }
 
@@ -210,13 +212,13 @@ fn spec(d: &IndicatorDef, c: &Cohort, b: Backend, q: &QualitySettings, lim: &Lim
         "cchd_refusal_rate" => infants(String::new(), refused("CCHD")),
         "consent_awareness" => infants(
             String::new(),
-            "EXISTS (SELECT 1 FROM screening_consents s WHERE s.infant_id = i.id)".into(),
+            "i.id IN (SELECT s.infant_id FROM screening_consents s)".into(),
         ),
         "unsatisfactory_cards" => cards("c.quality IS NOT NULL", "c.quality <> 'acceptable'".into()),
         "unsatisfactory_not_recollected" => infants(
-            " AND EXISTS (SELECT 1 FROM dbs_cards u WHERE u.infant_id = i.id AND u.quality <> 'acceptable')".into(),
-            "NOT EXISTS (SELECT 1 FROM dbs_cards r WHERE r.infant_id = i.id AND (r.quality IS NULL OR r.quality = 'acceptable') \
-             AND r.collected_at > (SELECT MAX(u.collected_at) FROM dbs_cards u WHERE u.infant_id = i.id AND u.quality <> 'acceptable'))".into(),
+            " AND i.id IN (SELECT u.infant_id FROM dbs_cards u WHERE u.quality <> 'acceptable')".into(),
+            "i.id NOT IN (SELECT r.infant_id FROM dbs_cards r WHERE (r.quality IS NULL OR r.quality = 'acceptable') \
+             AND r.collected_at > (SELECT MAX(u.collected_at) FROM dbs_cards u WHERE u.infant_id = r.infant_id AND u.quality <> 'acceptable'))".into(),
         ),
         "late_cards" => cards(
             "c.received_at IS NOT NULL",
@@ -231,10 +233,10 @@ fn spec(d: &IndicatorDef, c: &Cohort, b: Backend, q: &QualitySettings, lim: &Lim
             format!("c.collected_at > {}", plus(b, "i.birth_at", Duration::days(7))),
         ),
         "report_timeliness" => cards(
-            &format!("c.received_at IS NOT NULL AND EXISTS (SELECT 1 FROM dbs_interpretations d WHERE d.card_id = c.id AND {REPORTED})"),
+            &format!("c.received_at IS NOT NULL AND c.id IN (SELECT d.card_id FROM dbs_interpretations d WHERE {REPORTED})"),
             format!(
-                "EXISTS (SELECT 1 FROM dbs_interpretations d WHERE d.card_id = c.id AND {REPORTED} AND d.interpreted_at <= {})",
-                plus(b, "c.received_at", Duration::days(q.report_days))
+                "c.id IN (SELECT d.card_id FROM dbs_interpretations d JOIN dbs_cards c2 ON c2.id = d.card_id WHERE {REPORTED} AND d.interpreted_at <= {})",
+                plus(b, "c2.received_at", Duration::days(q.report_days))
             ),
         ),
         "positive_rate" => {
@@ -246,7 +248,7 @@ fn spec(d: &IndicatorDef, c: &Cohort, b: Backend, q: &QualitySettings, lim: &Lim
             infants(
                 format!(" AND ({})", any_screened.join(" OR ")),
                 format!(
-                    "EXISTS (SELECT 1 FROM cases k WHERE k.infant_id = i.id AND {POSITIVE_REASONS}{})",
+                    "i.id IN (SELECT k.infant_id FROM cases k WHERE {POSITIVE_REASONS}{})",
                     prog_filter(c, "k.programme")
                 ),
             )
@@ -266,17 +268,17 @@ fn spec(d: &IndicatorDef, c: &Cohort, b: Backend, q: &QualitySettings, lim: &Lim
             cases(den, num)
         }
         "hearing_rescreen_by_42d" => infants(
-            " AND EXISTS (SELECT 1 FROM hearing_screens h WHERE h.infant_id = i.id AND h.stage = 'initial' AND (h.left_ear = 'refer' OR h.right_ear = 'refer'))".into(),
+            " AND i.id IN (SELECT h.infant_id FROM hearing_screens h WHERE h.stage = 'initial' AND (h.left_ear = 'refer' OR h.right_ear = 'refer'))".into(),
             format!(
-                "EXISTS (SELECT 1 FROM hearing_screens h WHERE h.infant_id = i.id AND h.stage = 'rescreen' AND h.tested_at <= {})",
-                plus(b, "i.birth_at", Duration::days(42))
+                "i.id IN (SELECT h.infant_id FROM hearing_screens h JOIN infants i2 ON i2.id = h.infant_id WHERE h.stage = 'rescreen' AND h.tested_at <= {})",
+                plus(b, "i2.birth_at", Duration::days(42))
             ),
         ),
         "hearing_diagnosis_by_3m" => infants(
-            " AND EXISTS (SELECT 1 FROM cases k WHERE k.infant_id = i.id AND k.programme = 'HEAR' AND k.reason = 'refer')".into(),
+            " AND i.id IN (SELECT k.infant_id FROM cases k WHERE k.programme = 'HEAR' AND k.reason = 'refer')".into(),
             format!(
-                "EXISTS (SELECT 1 FROM hearing_screens h WHERE h.infant_id = i.id AND h.stage = 'diagnostic' AND h.tested_at <= {})",
-                plus(b, "i.birth_at", Duration::days(90))
+                "i.id IN (SELECT h.infant_id FROM hearing_screens h JOIN infants i2 ON i2.id = h.infant_id WHERE h.stage = 'diagnostic' AND h.tested_at <= {})",
+                plus(b, "i2.birth_at", Duration::days(90))
             ),
         ),
         _ => cases(

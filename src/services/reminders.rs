@@ -62,58 +62,40 @@ pub fn family_reminders(
         .select((cases::id, cases::recall_due_at))
         .load(conn)?;
     let mut report = ReminderReport::default();
+    // One transaction per reminder; a failing case is logged and skipped.
+    let mut remind = |conn: &mut AnyConnection, id: &str, template: &'static str, key: String| {
+        let r = write_transaction(conn, |c| -> Result<usize, AppError> {
+            let Some(f) = notices::load(c, ctx, id, now)? else {
+                return Ok(0);
+            };
+            notices::queue_family_sms(c, ctx, &f, template, key, &who, now)
+        });
+        r.unwrap_or_else(|e| {
+            report.errors += 1;
+            tracing::error!(case.id = %id, template, error.code = e.code(), "family reminder failed");
+            0
+        })
+    };
+    let mut visit_reminders = 0;
     for (id, at) in visits {
         let at = at.map(|a| a.and_utc().timestamp()).unwrap_or_default();
-        let r = write_transaction(conn, |c| -> Result<usize, AppError> {
-            let Some(f) = notices::load(c, ctx, &id, now)? else {
-                return Ok(0);
-            };
-            notices::queue_family_sms(
-                c,
-                ctx,
-                &f,
-                "family_visit_reminder",
-                format!("visit:{id}:{at}"),
-                &who,
-                now,
-            )
-        });
-        match r {
-            Ok(n) => report.visit_reminders += n,
-            Err(e) => {
-                report.errors += 1;
-                tracing::error!(case.id = %id, error.code = e.code(), "visit reminder failed");
-            }
-        }
+        visit_reminders += remind(
+            conn,
+            &id,
+            "family_visit_reminder",
+            format!("visit:{id}:{at}"),
+        );
     }
     let every = ctx.notify.overdue_reminder_every_days.max(1);
+    let mut overdue_reminders = 0;
     for (id, due) in overdue {
         let n = (now - due.and_utc()).num_days() / every;
-        if n >= ctx.notify.overdue_reminder_max {
-            continue;
-        }
-        let r = write_transaction(conn, |c| -> Result<usize, AppError> {
-            let Some(f) = notices::load(c, ctx, &id, now)? else {
-                return Ok(0);
-            };
-            notices::queue_family_sms(
-                c,
-                ctx,
-                &f,
-                "family_overdue",
-                format!("overdue:{id}:{n}"),
-                &who,
-                now,
-            )
-        });
-        match r {
-            Ok(k) => report.overdue_reminders += k,
-            Err(e) => {
-                report.errors += 1;
-                tracing::error!(case.id = %id, error.code = e.code(), "overdue reminder failed");
-            }
+        if n < ctx.notify.overdue_reminder_max {
+            overdue_reminders += remind(conn, &id, "family_overdue", format!("overdue:{id}:{n}"));
         }
     }
+    report.visit_reminders = visit_reminders;
+    report.overdue_reminders = overdue_reminders;
     Ok(report)
 }
 

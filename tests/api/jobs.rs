@@ -56,6 +56,39 @@ bureau_emails = ["{BUREAU}"]
     )
 }
 
+/// Creates a hospital with follow-up e-mails and a REST client token for it: (id, token).
+pub async fn hospital_with_emails(
+    app: &TestApp,
+    code: &str,
+    district: Option<&str>,
+    emails: &[&str],
+) -> (String, String) {
+    let r = app
+        .post(
+            "/api/v1/hospitals",
+            &app.admin_token,
+            &json!({"code": code, "name": format!("Hospital {}", &code[1..]), "district": district,
+                    "contact_emails": emails}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let h = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (id, secret) = app.client(&h).await;
+    let token = app
+        .client_token(&id, &secret)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (h, token)
+}
+
 /// A server wired to a fresh SMTP listener and SMS gateway.
 pub struct Env {
     pub app: TestApp,
@@ -77,29 +110,8 @@ impl Env {
     pub async fn start_with(smtp: SmtpSink, sms: SmsSink, db: TestDb) -> Self {
         let toml = notify_toml(smtp.port, &sms.url);
         let app = TestApp::spawn_full(&[], &toml, db).await;
-        let r = app
-            .post(
-                "/api/v1/hospitals",
-                &app.admin_token,
-                &json!({"code": "HA", "name": "Hospital A", "district": "西湖区",
-                        "contact_emails": [HOSPITAL_EMAIL]}),
-            )
-            .await;
-        assert_eq!(r.status(), 201);
-        let h = r.json::<Value>().await.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let (id, secret) = app.client(&h).await;
-        let hospital = app
-            .client_token(&id, &secret)
-            .await
-            .json::<Value>()
-            .await
-            .unwrap()["access_token"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let (_, hospital) =
+            hospital_with_emails(&app, "HA", Some("西湖区"), &[HOSPITAL_EMAIL]).await;
         let lab = app.staff_token("lab", "clinician", None).await;
         Self {
             app,
@@ -529,29 +541,7 @@ async fn a_message_that_keeps_failing_is_marked_failed_and_can_be_retried() {
 #[tokio::test]
 async fn a_hard_bounce_fails_at_once_without_retries() {
     let env = Env::start().await;
-    let r = env
-        .app
-        .post(
-            "/api/v1/hospitals",
-            &env.app.admin_token,
-            &json!({"code": "HB", "name": "Hospital B", "contact_emails": ["bounce@hospital-b.test"]}),
-        )
-        .await;
-    let h = r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let (id, secret) = env.app.client(&h).await;
-    let token = env
-        .app
-        .client_token(&id, &secret)
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (_, token) = hospital_with_emails(&env.app, "HB", None, &["bounce@hospital-b.test"]).await;
     let t0 = next_local(12);
     env.app.clock.set(t0);
     let (infant, birth) = register_infant(&env.app, &token, "B1", 72).await;
@@ -971,27 +961,7 @@ async fn the_scheduler_runs_the_jobs_inside_the_server() {
         db,
     )
     .await;
-    let r = app
-        .post(
-            "/api/v1/hospitals",
-            &app.admin_token,
-            &json!({"code": "HS", "name": "Hospital S", "contact_emails": [HOSPITAL_EMAIL]}),
-        )
-        .await;
-    let h = r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let (id, secret) = app.client(&h).await;
-    let token = app
-        .client_token(&id, &secret)
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (_, token) = hospital_with_emails(&app, "HS", None, &[HOSPITAL_EMAIL]).await;
     let lab = app.staff_token("lab", "clinician", None).await;
     let (infant, birth) = register_infant(&app, &token, "SC1", 72).await;
     register_card(

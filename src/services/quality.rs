@@ -337,6 +337,32 @@ pub fn report(
     q: &QualitySettings,
     lim: &Limits,
 ) -> Result<Vec<IndicatorValue>, AppError> {
+    with_set_memory(conn, |conn| report_in(conn, c, q, lim))
+}
+
+/// Runs `f` in a read transaction that, on PostgreSQL, lets the `IN (SELECT …)` sets of a
+/// year's births (hundreds of thousands of ids) be hashed in memory: with the default 4 MB
+/// `work_mem` they would be searched row by row.
+fn with_set_memory<T>(
+    conn: &mut AnyConnection,
+    f: impl FnOnce(&mut AnyConnection) -> Result<T, AppError>,
+) -> Result<T, AppError> {
+    use diesel::Connection;
+    if conn.backend() != Backend::Postgres {
+        return f(conn);
+    }
+    conn.transaction(|conn| {
+        diesel::sql_query("SET LOCAL work_mem = '256MB'").execute(conn)?;
+        f(conn)
+    })
+}
+
+fn report_in(
+    conn: &mut AnyConnection,
+    c: &Cohort,
+    q: &QualitySettings,
+    lim: &Limits,
+) -> Result<Vec<IndicatorValue>, AppError> {
     let b = conn.backend();
     let mut out = Vec::new();
     let mut case_rows: Option<Vec<CaseTimesRow>> = None;
@@ -486,6 +512,17 @@ pub struct Page {
 
 /// Lists the members of an indicator, by id.
 pub fn members(
+    conn: &mut AnyConnection,
+    d: &IndicatorDef,
+    c: &Cohort,
+    q: &QualitySettings,
+    lim: &Limits,
+    page: Page,
+) -> Result<Vec<Member>, AppError> {
+    with_set_memory(conn, |conn| members_in(conn, d, c, q, lim, page))
+}
+
+fn members_in(
     conn: &mut AnyConnection,
     d: &IndicatorDef,
     c: &Cohort,

@@ -144,18 +144,37 @@ const POSITIVE_REASONS: &str = "k.reason IN ('positive','repeat','refer')";
 const RECHECKED: &str = "(k.id IN (SELECT e.case_id FROM case_events e WHERE e.to_state IN ('recheck_done','diagnostic_workup')) \
     OR k.outcome LIKE '%\"confirmed\"%' OR k.outcome LIKE '%\"ruled_out\"%' OR k.outcome LIKE '%\"carrier\"%' OR k.outcome LIKE '%\"diagnosed_elsewhere\"%')";
 
-fn screened(b: Backend, prog: &str, lim: &Limits) -> String {
+/// `i.id IN (…)`: the cohort's infants with a row in `from` (keyed by `key`) meeting `cond`. The
+/// set is built once per query from the cohort's rows only (`i2` is the cohort again).
+fn set(c: &Cohort, from: &str, key: &str, cond: &str) -> String {
+    format!(
+        "i.id IN (SELECT {key} FROM {from} JOIN infants i2 ON i2.id = {key} WHERE {} AND {cond})",
+        cohort_where(c).replace("i.", "i2.")
+    )
+}
+
+fn screened(c: &Cohort, b: Backend, prog: &str, lim: &Limits) -> String {
     match prog {
-        "DBS" => format!(
-            "i.id IN (SELECT c.infant_id FROM dbs_cards c JOIN infants i2 ON i2.id = c.infant_id WHERE (c.quality IS NULL OR c.quality = 'acceptable') AND c.collected_at <= {})",
-            plus(b, "i2.birth_at", lim.dbs)
+        "DBS" => set(
+            c,
+            "dbs_cards c",
+            "c.infant_id",
+            &format!(
+                "(c.quality IS NULL OR c.quality = 'acceptable') AND c.collected_at <= {}",
+                plus(b, "i2.birth_at", lim.dbs)
+            ),
         ),
-        "HEAR" => "i.id IN (SELECT h.infant_id FROM hearing_screens h WHERE h.stage IN ('initial','rescreen'))".into(),
-        _ => "i.id IN (SELECT s.infant_id FROM cchd_screens s)".into(),
+        "HEAR" => set(
+            c,
+            "hearing_screens h",
+            "h.infant_id",
+            "h.stage IN ('initial','rescreen')",
+        ),
+        _ => set(c, "cchd_screens s", "s.infant_id", "1 = 1"),
     }
 }
 
-fn eligible(b: Backend, prog: &str, lim: &Limits) -> String {
+fn eligible(c: &Cohort, b: Backend, prog: &str, lim: &Limits) -> String {
     let age = match prog {
         "DBS" => lim.dbs,
         "HEAR" => lim.hearing,
@@ -164,14 +183,19 @@ fn eligible(b: Backend, prog: &str, lim: &Limits) -> String {
     format!(
         "NOT (i.status = 'deceased' AND i.status_changed_at < {} AND NOT {})",
         plus(b, "i.birth_at", age),
-        screened(b, prog, lim)
+        screened(c, b, prog, lim)
     )
 }
 
-fn refused(prog: &str) -> String {
-    format!(
-        "i.id IN (SELECT s.infant_id FROM screening_consents s WHERE s.programme = '{prog}' AND s.decision = 'refusal' \
-         AND NOT EXISTS (SELECT 1 FROM screening_consents s2 WHERE s2.infant_id = s.infant_id AND s2.programme = '{prog}' AND s2.signed_at > s.signed_at))"
+fn refused(c: &Cohort, prog: &str) -> String {
+    set(
+        c,
+        "screening_consents s",
+        "s.infant_id",
+        &format!(
+            "s.programme = '{prog}' AND s.decision = 'refusal' AND NOT EXISTS (SELECT 1 FROM screening_consents s2 \
+             WHERE s2.infant_id = s.infant_id AND s2.programme = '{prog}' AND s2.signed_at > s.signed_at)"
+        ),
     )
 }
 
@@ -184,6 +208,7 @@ fn prog_filter(c: &Cohort, col: &str) -> String {
 
 fn spec(d: &IndicatorDef, c: &Cohort, b: Backend, q: &QualitySettings, lim: &Limits) -> Spec {
     let cohort = cohort_where(c);
+    let cohort2 = cohort.replace("i.", "i2.");
     let infants = |den_extra: String, num: String| Spec {
         from: "infants i",
         den: format!("{cohort}{den_extra}"),
@@ -205,37 +230,67 @@ fn spec(d: &IndicatorDef, c: &Cohort, b: Backend, q: &QualitySettings, lim: &Lim
     match d.id {
         "dbs_coverage" | "hearing_coverage" | "cchd_coverage" => {
             let p = d.programme.unwrap_or("DBS");
-            infants(format!(" AND {}", eligible(b, p, lim)), screened(b, p, lim))
+            infants(
+                format!(" AND {}", eligible(c, b, p, lim)),
+                screened(c, b, p, lim),
+            )
         }
-        "dbs_refusal_rate" => infants(String::new(), refused("DBS")),
-        "hearing_refusal_rate" => infants(String::new(), refused("HEAR")),
-        "cchd_refusal_rate" => infants(String::new(), refused("CCHD")),
+        "dbs_refusal_rate" => infants(String::new(), refused(c, "DBS")),
+        "hearing_refusal_rate" => infants(String::new(), refused(c, "HEAR")),
+        "cchd_refusal_rate" => infants(String::new(), refused(c, "CCHD")),
         "consent_awareness" => infants(
             String::new(),
-            "i.id IN (SELECT s.infant_id FROM screening_consents s)".into(),
+            set(c, "screening_consents s", "s.infant_id", "1 = 1"),
         ),
-        "unsatisfactory_cards" => cards("c.quality IS NOT NULL", "c.quality <> 'acceptable'".into()),
+        "unsatisfactory_cards" => {
+            cards("c.quality IS NOT NULL", "c.quality <> 'acceptable'".into())
+        }
         "unsatisfactory_not_recollected" => infants(
-            " AND i.id IN (SELECT u.infant_id FROM dbs_cards u WHERE u.quality <> 'acceptable')".into(),
-            "i.id NOT IN (SELECT r.infant_id FROM dbs_cards r WHERE (r.quality IS NULL OR r.quality = 'acceptable') \
-             AND r.collected_at > (SELECT MAX(u.collected_at) FROM dbs_cards u WHERE u.infant_id = r.infant_id AND u.quality <> 'acceptable'))".into(),
+            format!(
+                " AND {}",
+                set(c, "dbs_cards u", "u.infant_id", "u.quality <> 'acceptable'")
+            ),
+            format!(
+                "NOT {}",
+                set(
+                    c,
+                    "dbs_cards r",
+                    "r.infant_id",
+                    "(r.quality IS NULL OR r.quality = 'acceptable') AND r.collected_at > \
+                     (SELECT MAX(u.collected_at) FROM dbs_cards u WHERE u.infant_id = r.infant_id AND u.quality <> 'acceptable')"
+                )
+            ),
         ),
         "late_cards" => cards(
             "c.received_at IS NOT NULL",
-            format!("c.received_at > {}", plus(b, "c.collected_at", Duration::days(q.late_card_days))),
+            format!(
+                "c.received_at > {}",
+                plus(b, "c.collected_at", Duration::days(q.late_card_days))
+            ),
         ),
         "early_collection" => cards(
             "c.repeat_of IS NULL",
-            format!("c.collected_at < {}", plus(b, "i.birth_at", Duration::hours(48))),
+            format!(
+                "c.collected_at < {}",
+                plus(b, "i.birth_at", Duration::hours(48))
+            ),
         ),
         "late_collection" => cards(
             "c.repeat_of IS NULL",
-            format!("c.collected_at > {}", plus(b, "i.birth_at", Duration::days(7))),
+            format!(
+                "c.collected_at > {}",
+                plus(b, "i.birth_at", Duration::days(7))
+            ),
         ),
         "report_timeliness" => cards(
-            &format!("c.received_at IS NOT NULL AND c.id IN (SELECT d.card_id FROM dbs_interpretations d WHERE {REPORTED})"),
+            &format!(
+                "c.received_at IS NOT NULL AND c.id IN (SELECT d.card_id FROM dbs_interpretations d \
+                JOIN dbs_cards c2 ON c2.id = d.card_id JOIN infants i2 ON i2.id = c2.infant_id WHERE {} AND {REPORTED})",
+                cohort2
+            ),
             format!(
-                "c.id IN (SELECT d.card_id FROM dbs_interpretations d JOIN dbs_cards c2 ON c2.id = d.card_id WHERE {REPORTED} AND d.interpreted_at <= {})",
+                "c.id IN (SELECT d.card_id FROM dbs_interpretations d JOIN dbs_cards c2 ON c2.id = d.card_id \
+                 JOIN infants i2 ON i2.id = c2.infant_id WHERE {cohort2} AND {REPORTED} AND d.interpreted_at <= {})",
                 plus(b, "c2.received_at", Duration::days(q.report_days))
             ),
         ),
@@ -244,16 +299,21 @@ fn spec(d: &IndicatorDef, c: &Cohort, b: Backend, q: &QualitySettings, lim: &Lim
                 Some(p) => vec![p.as_str()],
                 None => vec!["DBS", "HEAR", "CCHD"],
             };
-            let any_screened: Vec<String> = progs.iter().map(|p| screened(b, p, lim)).collect();
+            let any_screened: Vec<String> = progs.iter().map(|p| screened(c, b, p, lim)).collect();
             infants(
                 format!(" AND ({})", any_screened.join(" OR ")),
-                format!(
-                    "i.id IN (SELECT k.infant_id FROM cases k WHERE {POSITIVE_REASONS}{})",
-                    prog_filter(c, "k.programme")
+                set(
+                    c,
+                    "cases k",
+                    "k.infant_id",
+                    &format!("{POSITIVE_REASONS}{}", prog_filter(c, "k.programme")),
                 ),
             )
         }
-        "recall_rate" | "first_contact_timeliness" | "recall_timeliness" | "lost_to_follow_up"
+        "recall_rate"
+        | "first_contact_timeliness"
+        | "recall_timeliness"
+        | "lost_to_follow_up"
         | "confirmed_ppv" => {
             let den = format!("{POSITIVE_REASONS}{}", prog_filter(c, "k.programme"));
             let num = match d.id {
@@ -268,17 +328,43 @@ fn spec(d: &IndicatorDef, c: &Cohort, b: Backend, q: &QualitySettings, lim: &Lim
             cases(den, num)
         }
         "hearing_rescreen_by_42d" => infants(
-            " AND i.id IN (SELECT h.infant_id FROM hearing_screens h WHERE h.stage = 'initial' AND (h.left_ear = 'refer' OR h.right_ear = 'refer'))".into(),
             format!(
-                "i.id IN (SELECT h.infant_id FROM hearing_screens h JOIN infants i2 ON i2.id = h.infant_id WHERE h.stage = 'rescreen' AND h.tested_at <= {})",
-                plus(b, "i2.birth_at", Duration::days(42))
+                " AND {}",
+                set(
+                    c,
+                    "hearing_screens h",
+                    "h.infant_id",
+                    "h.stage = 'initial' AND (h.left_ear = 'refer' OR h.right_ear = 'refer')"
+                )
+            ),
+            set(
+                c,
+                "hearing_screens h",
+                "h.infant_id",
+                &format!(
+                    "h.stage = 'rescreen' AND h.tested_at <= {}",
+                    plus(b, "i2.birth_at", Duration::days(42))
+                ),
             ),
         ),
         "hearing_diagnosis_by_3m" => infants(
-            " AND i.id IN (SELECT k.infant_id FROM cases k WHERE k.programme = 'HEAR' AND k.reason = 'refer')".into(),
             format!(
-                "i.id IN (SELECT h.infant_id FROM hearing_screens h JOIN infants i2 ON i2.id = h.infant_id WHERE h.stage = 'diagnostic' AND h.tested_at <= {})",
-                plus(b, "i2.birth_at", Duration::days(90))
+                " AND {}",
+                set(
+                    c,
+                    "cases k",
+                    "k.infant_id",
+                    "k.programme = 'HEAR' AND k.reason = 'refer'"
+                )
+            ),
+            set(
+                c,
+                "hearing_screens h",
+                "h.infant_id",
+                &format!(
+                    "h.stage = 'diagnostic' AND h.tested_at <= {}",
+                    plus(b, "i2.birth_at", Duration::days(90))
+                ),
             ),
         ),
         _ => cases(

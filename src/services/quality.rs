@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use serde::Serialize;
 
 use crate::config::QualitySettings;
@@ -95,11 +95,6 @@ pub struct IndicatorValue {
 /// and the member id column.
 struct Spec {
     from: &'static str,
-    /// The cohort condition (shared by every indicator of a level).
-    base: String,
-    /// The indicator's own denominator condition.
-    extra: String,
-    /// `base AND extra`.
     den: String,
     num: String,
     member: &'static str,
@@ -216,28 +211,19 @@ fn spec(d: &IndicatorDef, c: &Cohort, b: Backend, q: &QualitySettings, lim: &Lim
     let cohort2 = cohort.replace("i.", "i2.");
     let infants = |den_extra: String, num: String| Spec {
         from: "infants i",
-        base: cohort.clone(),
-        extra: match den_extra.strip_prefix(" AND ") {
-            Some(e) => e.to_string(),
-            None => "1 = 1".into(),
-        },
         den: format!("{cohort}{den_extra}"),
         num,
         member: "i.id",
     };
     let cards = |den_extra: &str, num: String| Spec {
         from: "dbs_cards c JOIN infants i ON i.id = c.infant_id",
-        base: cohort.clone(),
-        extra: den_extra.to_string(),
         den: format!("{cohort} AND {den_extra}"),
         num,
         member: "c.id",
     };
     let cases = |den_extra: String, num: String| Spec {
         from: "cases k JOIN infants i ON i.id = k.infant_id",
-        base: cohort.clone(),
         den: format!("{cohort} AND {den_extra}"),
-        extra: den_extra,
         num,
         member: "k.id",
     };
@@ -396,9 +382,11 @@ const RECHECK: &str = "(SELECT MIN(x.t) FROM (SELECT e.at AS t FROM case_events 
     UNION ALL SELECT k2.resolved_at AS t FROM cases k2 WHERE k2.id = k.id AND (k2.outcome LIKE '%\"confirmed\"%' OR k2.outcome LIKE '%\"ruled_out\"%' OR k2.outcome LIKE '%\"carrier\"%' OR k2.outcome LIKE '%\"diagnosed_elsewhere\"%')) x)";
 
 #[derive(QueryableByName)]
-struct Joined {
-    #[diesel(sql_type = Text)]
-    v: String,
+struct Counts {
+    #[diesel(sql_type = BigInt)]
+    den: i64,
+    #[diesel(sql_type = BigInt)]
+    num: i64,
 }
 
 #[derive(QueryableByName)]
@@ -462,59 +450,16 @@ fn report_in(
     lim: &Limits,
 ) -> Result<Vec<IndicatorValue>, AppError> {
     let b = conn.backend();
-    let defs = applicable(c);
-    let specs: Vec<Spec> = defs.iter().map(|d| spec(d, c, b, q, lim)).collect();
-    // One scan per level (infants, cards, cases): every indicator of the level is a pair of
-    // sums in the same query, returned as one comma-separated text.
-    let mut counts: Vec<(i64, i64)> = vec![(0, 0); specs.len()];
-    let mut froms: Vec<&'static str> = Vec::new();
-    for s in &specs {
-        if !froms.contains(&s.from) {
-            froms.push(s.from);
-        }
-    }
-    for from in froms {
-        let idx: Vec<usize> = (0..specs.len())
-            .filter(|i| specs[*i].from == from)
-            .collect();
-        let sums: Vec<String> = idx
-            .iter()
-            .flat_map(|i| {
-                let s = &specs[*i];
-                [
-                    format!(
-                        "CAST(COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0) AS TEXT)",
-                        s.extra
-                    ),
-                    format!(
-                        "CAST(COALESCE(SUM(CASE WHEN ({}) AND ({}) THEN 1 ELSE 0 END), 0) AS TEXT)",
-                        s.extra, s.num
-                    ),
-                ]
-            })
-            .collect();
-        let sql = format!(
-            "SELECT {} AS v FROM {from} WHERE {}",
-            sums.join(" || ',' || "),
-            specs[idx[0]].base
-        );
-        let row: Joined = diesel::sql_query(sql).get_result(conn)?;
-        let nums: Vec<i64> = row
-            .v
-            .split(',')
-            .map(|x| x.trim().parse().unwrap_or(0))
-            .collect();
-        for (k, i) in idx.iter().enumerate() {
-            counts[*i] = (
-                nums.get(2 * k + 1).copied().unwrap_or(0),
-                nums.get(2 * k).copied().unwrap_or(0),
-            );
-        }
-    }
     let mut out = Vec::new();
     let mut case_rows: Option<Vec<CaseTimesRow>> = None;
-    for ((d, s), (num, den)) in defs.iter().zip(&specs).zip(counts) {
-        let mut v = value(d, num, den, q);
+    for d in applicable(c) {
+        let s = spec(d, c, b, q, lim);
+        let sql = format!(
+            "SELECT COUNT(*) AS den, CAST(COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0) AS BIGINT) AS num FROM {} WHERE {}",
+            s.num, s.from, s.den
+        );
+        let counts: Counts = diesel::sql_query(sql).get_result(conn)?;
+        let mut v = value(d, counts.num, counts.den, q);
         if matches!(
             d.id,
             "first_contact_timeliness" | "recall_timeliness" | "confirmed_ppv"

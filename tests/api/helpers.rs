@@ -179,6 +179,31 @@ impl TestApp {
         r.json::<Value>().await.unwrap()["report"].clone()
     }
 
+    /// Acts on a case as a client does: reads its `ETag`, then posts `body` with `If-Match`;
+    /// asserts success and returns the updated case.
+    pub async fn act_on_case(&self, token: &str, case: &str, body: &Value) -> Value {
+        let etag = self
+            .get(&format!("/api/v1/cases/{case}"), token)
+            .await
+            .headers()["etag"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let r = self
+            .req(
+                Method::POST,
+                &format!("/api/v1/cases/{case}/events"),
+                Some(token),
+            )
+            .header("If-Match", etag)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{body}");
+        r.json().await.unwrap()
+    }
+
     /// A request to `path` with an optional bearer token.
     pub fn req(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
         let r = self.http.request(method, format!("{}{}", self.base, path));

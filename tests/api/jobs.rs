@@ -224,27 +224,9 @@ async fn a_t0_case_climbs_the_ladder_once_per_rung_and_resolving_stops_it() {
         (c["tier"].as_str(), c["next_rung"].as_str()),
         (Some("T0"), Some("L0"))
     );
-    let etag = env
-        .app
-        .get(&format!("/api/v1/cases/{case}"), &env.lab)
-        .await
-        .headers()["etag"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let r = env
-        .app
-        .req(
-            reqwest::Method::POST,
-            &format!("/api/v1/cases/{case}/events"),
-            Some(&env.lab),
-        )
-        .header("If-Match", etag)
-        .json(&json!({"assignee": coord_id}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    env.app
+        .act_on_case(&env.lab, &case, &json!({"assignee": coord_id}))
+        .await;
 
     // L0 at once: family SMS (T0 ignores quiet hours), hospital and on-call e-mail.
     let (e, d) = env.tick(t0).await;
@@ -340,23 +322,9 @@ async fn a_t0_case_climbs_the_ladder_once_per_rung_and_resolving_stops_it() {
     env.app.clock.set(t0);
     let (_, other) = env.case_with("E2", &[("C16-OH", 0.5)]).await;
     env.tick(t0).await;
-    let etag = env
-        .app
-        .get(&format!("/api/v1/cases/{other}"), &env.lab)
-        .await
-        .headers()["etag"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let r = env
-        .app
-        .req(reqwest::Method::POST, &format!("/api/v1/cases/{other}/events"), Some(&env.lab))
-        .header("If-Match", etag)
-        .json(&json!({"transition": {"event": "resolve", "outcome": {"outcome": "diagnosed_elsewhere"}}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let resolve =
+        json!({"transition": {"event": "resolve", "outcome": {"outcome": "diagnosed_elsewhere"}}});
+    env.app.act_on_case(&env.lab, &other, &resolve).await;
     let (e, _) = env.tick(t0 + Duration::days(20)).await;
     assert_eq!(e["rungs_fired"], 0);
     assert_eq!(rungs(&env.case(&other).await), ["L0"]);
@@ -801,51 +769,14 @@ async fn family_reminders_and_the_hospital_digest_go_once_per_cause() {
     let t0 = next_local(12);
     env.app.clock.set(t0);
     let (_, case) = env.case_with("D1", &[("Tyr", 400.0)]).await;
-    let etag = env
-        .app
-        .get(&format!("/api/v1/cases/{case}"), &env.lab)
-        .await
-        .headers()["etag"]
-        .to_str()
-        .unwrap()
-        .to_string();
     let appointment = t0 + Duration::days(1) - Duration::hours(2);
-    for (event, extra) in [
-        ("contact_family", json!({})),
-        (
-            "schedule_recall",
-            json!({"appointment_at": appointment.to_rfc3339(), "place": "Clinic 3"}),
-        ),
+    for transition in [
+        json!({"event": "contact_family"}),
+        json!({"event": "schedule_recall", "appointment_at": appointment.to_rfc3339(), "place": "Clinic 3"}),
     ] {
-        let etag = if event == "contact_family" {
-            etag.clone()
-        } else {
-            env.app
-                .get(&format!("/api/v1/cases/{case}"), &env.lab)
-                .await
-                .headers()["etag"]
-                .to_str()
-                .unwrap()
-                .to_string()
-        };
-        let mut transition = json!({"event": event});
-        transition
-            .as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        let r = env
-            .app
-            .req(
-                reqwest::Method::POST,
-                &format!("/api/v1/cases/{case}/events"),
-                Some(&env.lab),
-            )
-            .header("If-Match", etag)
-            .json(&json!({"transition": transition}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{event}: {}", r.text().await.unwrap());
+        env.app
+            .act_on_case(&env.lab, &case, &json!({ "transition": transition }))
+            .await;
     }
     let r = env.app.run_job("family_reminders").await;
     assert_eq!(r["visit_reminders"], 1, "{r}");

@@ -3,7 +3,6 @@
 //! a late report and a case reopened after resolution; drill-down, CSV and hospital scoping.
 
 use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, infant_body};
@@ -147,27 +146,7 @@ impl Cohort<'_> {
 
     async fn act(&self, case: &str, at: DateTime<Utc>, body: Value) {
         self.at(at);
-        let etag = self
-            .app
-            .get(&format!("/api/v1/cases/{case}"), &self.coord)
-            .await
-            .headers()["etag"]
-            .to_str()
-            .unwrap()
-            .to_string();
-        let r = self
-            .app
-            .req(
-                Method::POST,
-                &format!("/api/v1/cases/{case}/events"),
-                Some(&self.coord),
-            )
-            .header("If-Match", etag)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        self.app.act_on_case(&self.coord, case, &body).await;
     }
 }
 

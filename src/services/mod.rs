@@ -14,6 +14,7 @@ pub mod merges;
 pub mod notices;
 pub mod policy;
 pub mod quality;
+pub mod quality_facts;
 pub mod reminders;
 pub mod results;
 pub mod screening;

@@ -125,7 +125,7 @@ pub fn bounds(c: &Cohort) -> (NaiveDateTime, NaiveDateTime) {
     (at(c.from), at(c.to + Duration::days(1)))
 }
 
-fn cohort_where(c: &Cohort) -> String {
+pub(crate) fn cohort_where(c: &Cohort) -> String {
     let (from, to) = bounds(c);
     let mut w = format!(
         "i.birth_at >= {} AND i.birth_at < {} AND i.merged_into IS NULL",
@@ -450,16 +450,24 @@ fn report_in(
     lim: &Limits,
 ) -> Result<Vec<IndicatorValue>, AppError> {
     let b = conn.backend();
+    // Infant- and card-level indicators in one pass each; case-level ones (few rows) one by one.
+    let fast = crate::services::quality_facts::counts(conn, c, q, lim)?;
     let mut out = Vec::new();
     let mut case_rows: Option<Vec<CaseTimesRow>> = None;
     for d in applicable(c) {
         let s = spec(d, c, b, q, lim);
-        let sql = format!(
-            "SELECT COUNT(*) AS den, CAST(COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0) AS BIGINT) AS num FROM {} WHERE {}",
-            s.num, s.from, s.den
-        );
-        let counts: Counts = diesel::sql_query(sql).get_result(conn)?;
-        let mut v = value(d, counts.num, counts.den, q);
+        let (num, den) = match fast.get(d.id) {
+            Some(nd) => *nd,
+            None => {
+                let sql = format!(
+                    "SELECT COUNT(*) AS den, CAST(COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0) AS BIGINT) AS num FROM {} WHERE {}",
+                    s.num, s.from, s.den
+                );
+                let counts: Counts = diesel::sql_query(sql).get_result(conn)?;
+                (counts.num, counts.den)
+            }
+        };
+        let mut v = value(d, num, den, q);
         if matches!(
             d.id,
             "first_contact_timeliness" | "recall_timeliness" | "confirmed_ppv"

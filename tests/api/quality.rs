@@ -364,6 +364,22 @@ async fn a_fixed_cohort_gives_the_expected_value_of_every_indicator() {
         );
         assert!(!i["definition"].as_str().unwrap().is_empty());
     }
+    // The drill-down lists exactly the members the report counts, for every indicator.
+    for (id, num, den) in expected {
+        for (part, n) in [("numerator", num), ("denominator", den)] {
+            let v: Value = app
+                .get(&format!("/api/v1/reports/quality/{id}/cases?from={from}&to={to}&part={part}&limit=1000"), &c.coord)
+                .await
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(
+                v["items"].as_array().unwrap().len() as i64,
+                *n,
+                "{id} {part}"
+            );
+        }
+    }
     let dbs = indicator(&report, "dbs_coverage");
     assert_eq!(
         (

@@ -89,6 +89,34 @@ async fn main() {
             .unwrap();
         v[0]["id"].as_str().unwrap_or_default().to_string()
     };
+    // Where the time goes: the one-pass infant and card counts versus the whole report.
+    {
+        let state = server.state.clone();
+        let cohort = guthrie::services::quality::Cohort {
+            from,
+            to: today,
+            hospital_id: None,
+            programme: None,
+        };
+        let (facts, whole) = tokio::task::spawn_blocking(move || {
+            let mut c = state.pool.get().unwrap();
+            let lim = guthrie::services::quality::Limits {
+                dbs: Duration::days(20),
+                hearing: Duration::days(7),
+                cchd: Duration::hours(72),
+            };
+            let q = state.settings.quality.clone();
+            let t = Instant::now();
+            guthrie::services::quality_facts::counts(&mut c, &cohort, &q, &lim).unwrap();
+            let facts = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            guthrie::services::quality::report(&mut c, &cohort, &q, &lim).unwrap();
+            (facts, t.elapsed().as_secs_f64())
+        })
+        .await
+        .unwrap();
+        eprintln!("infant and card counts {facts:.2} s of a whole report of {whole:.2} s");
+    }
     for (label, extra) in [
         ("all hospitals", String::new()),
         ("one hospital", format!("&hospital={hospital}")),

@@ -1,7 +1,9 @@
 //! Quality indicators computed from stored event times (birth, collection, receipt, result,
-//! contact, recheck, resolution) for the infants born in a period: counts in SQL (one query per
-//! indicator, the same text on both databases but for date arithmetic), interval statistics in
-//! Rust over the follow-up cases (few). Conditions on related rows are uncorrelated
+//! contact, recheck, resolution) for the infants born in a period. Each indicator's definition
+//! is a [`Spec`] (SQL conditions, the same text on both databases but for date arithmetic), used
+//! for the drill-down and for the case-level counts; infant- and card-level counts come in one
+//! pass from `services::quality_facts`. Interval statistics are computed in Rust over the
+//! follow-up cases (few). Conditions on related rows are uncorrelated
 //! `id IN (SELECT …)` sets, which both databases build once per query (a hashed subplan or an
 //! ephemeral index) instead of probing per infant. Every literal put into the SQL is generated here
 //! (timestamps, enum values) or checked (a hospital id parsed as a UUID), never raw input.

@@ -149,8 +149,11 @@ impl TestApp {
         let base = format!("http://127.0.0.1:{}", app.port());
         let state = app.state().clone();
         tokio::spawn(app.run_until_stopped());
+        // Idle connections are dropped well before the server's 5 s keep-alive closes them, so
+        // a POST never goes out on a connection the server is closing (a broken pipe).
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
             .build()
             .unwrap();
         let mut t = TestApp {

@@ -43,7 +43,7 @@ pub struct HospitalResponse {
 impl From<Hospital> for HospitalResponse {
     fn from(h: Hospital) -> Self {
         Self {
-            contact_emails: serde_json::from_str(&h.contact_emails).unwrap_or_default(),
+            contact_emails: h.emails(),
             id: h.id,
             code: h.code,
             name: h.name,

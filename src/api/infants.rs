@@ -198,6 +198,7 @@ pub struct InfantResponse {
 impl From<Infant> for InfantResponse {
     fn from(i: Infant) -> Self {
         let offset = FixedOffset::east_opt(i.birth_utc_offset_minutes * 60).unwrap_or(Utc.fix());
+        let phones = i.phones();
         let id_document = match (i.mother_id_type, i.mother_id_masked) {
             (Some(kind), Some(number_masked)) => Some(IdDocumentResponse {
                 kind,
@@ -209,7 +210,7 @@ impl From<Infant> for InfantResponse {
             birth_at: i.birth_at.and_utc().with_timezone(&offset),
             mother: MotherResponse {
                 name: i.mother_name,
-                phones: serde_json::from_str(&i.mother_phones).unwrap_or_default(),
+                phones,
                 id_document,
             },
             id: i.id,

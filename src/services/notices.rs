@@ -219,7 +219,7 @@ impl CaseFacts {
 
     /// Hospital follow-up contacts.
     pub fn hospital_emails(&self) -> Vec<String> {
-        serde_json::from_str(&self.hospital.contact_emails).unwrap_or_default()
+        self.hospital.emails()
     }
 }
 
@@ -239,7 +239,7 @@ pub fn queue_family_sms(
     if f.infant.status != "active" || f.infant.merged_into.is_some() {
         return Ok(0);
     }
-    let phones: Vec<String> = serde_json::from_str(&f.infant.mother_phones).unwrap_or_default();
+    let phones = f.infant.phones();
     let blocked = if f.infant.sms_opt_out {
         Some("sms_opt_out")
     } else if phones.is_empty() {

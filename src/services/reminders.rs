@@ -127,7 +127,7 @@ pub fn hospital_digest(
     let mut report = DigestReport::default();
     let t = now_micros(now);
     for h in hospitals {
-        let emails: Vec<String> = serde_json::from_str(&h.contact_emails).unwrap_or_default();
+        let emails = h.emails();
         if emails.is_empty() {
             continue;
         }
@@ -245,8 +245,7 @@ pub fn quality_scorecards(
         hospital::list(conn, &Scope::unrestricted(), Some(true))?
             .into_iter()
             .map(|h| {
-                let emails: Vec<String> =
-                    serde_json::from_str(&h.contact_emails).unwrap_or_default();
+                let emails = h.emails();
                 (Some(h), emails)
             })
             .filter(|(_, e)| !e.is_empty())

@@ -22,6 +22,13 @@ pub struct Hospital {
     pub updated_at: NaiveDateTime,
 }
 
+impl Hospital {
+    /// The follow-up contact addresses (stored as a JSON array).
+    pub fn emails(&self) -> Vec<String> {
+        serde_json::from_str(&self.contact_emails).unwrap_or_default()
+    }
+}
+
 /// Changes to a hospital; `None` leaves a column alone, `Some(None)` clears a nullable one.
 #[derive(Debug, Default, AsChangeset)]
 #[diesel(table_name = hospitals)]

@@ -47,6 +47,13 @@ pub struct Infant {
     pub sms_opt_out: bool,
 }
 
+impl Infant {
+    /// The mother's phone numbers (stored as a JSON array).
+    pub fn phones(&self) -> Vec<String> {
+        serde_json::from_str(&self.mother_phones).unwrap_or_default()
+    }
+}
+
 /// Contact and status changes.
 #[derive(Debug, Default, AsChangeset)]
 #[diesel(table_name = infants)]

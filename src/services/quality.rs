@@ -127,15 +127,21 @@ pub fn bounds(c: &Cohort) -> (NaiveDateTime, NaiveDateTime) {
     (at(c.from), at(c.to + Duration::days(1)))
 }
 
+/// The cohort condition on the infants table aliased `i`.
 pub(crate) fn cohort_where(c: &Cohort) -> String {
+    cohort_where_as(c, "i")
+}
+
+/// The cohort condition on the infants table aliased `alias` (subqueries use `i2`).
+pub(crate) fn cohort_where_as(c: &Cohort, alias: &str) -> String {
     let (from, to) = bounds(c);
     let mut w = format!(
-        "i.birth_at >= {} AND i.birth_at < {} AND i.merged_into IS NULL",
+        "{alias}.birth_at >= {} AND {alias}.birth_at < {} AND {alias}.merged_into IS NULL",
         ts(from),
         ts(to)
     );
     if let Some(h) = c.hospital_id {
-        w.push_str(&format!(" AND i.hospital_id = '{h}'"));
+        w.push_str(&format!(" AND {alias}.hospital_id = '{h}'"));
     }
     w
 }
@@ -151,7 +157,7 @@ const RECHECKED: &str = "(k.id IN (SELECT e.case_id FROM case_events e WHERE e.t
 fn set(c: &Cohort, from: &str, key: &str, cond: &str) -> String {
     format!(
         "i.id IN (SELECT {key} FROM {from} JOIN infants i2 ON i2.id = {key} WHERE {} AND {cond})",
-        cohort_where(c).replace("i.", "i2.")
+        cohort_where_as(c, "i2")
     )
 }
 
@@ -210,7 +216,7 @@ fn prog_filter(c: &Cohort, col: &str) -> String {
 
 fn spec(d: &IndicatorDef, c: &Cohort, b: Backend, q: &QualitySettings, lim: &Limits) -> Spec {
     let cohort = cohort_where(c);
-    let cohort2 = cohort.replace("i.", "i2.");
+    let cohort2 = cohort_where_as(c, "i2");
     let infants = |den_extra: String, num: String| Spec {
         from: "infants i",
         den: format!("{cohort}{den_extra}"),

@@ -11,7 +11,7 @@ use chrono::Duration;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
-use super::quality::{Cohort, Limits, cohort_where, plus};
+use super::quality::{Cohort, Limits, cohort_where, cohort_where_as, plus};
 use crate::config::QualitySettings;
 use crate::db::{AnyConnection, Backend};
 use crate::error::AppError;
@@ -73,7 +73,7 @@ pub fn counts(
 ) -> Result<Counts, AppError> {
     let b: Backend = conn.backend();
     let cohort = cohort_where(c);
-    let cohort2 = cohort.replace("i.", "i2.");
+    let cohort2 = cohort_where_as(c, "i2");
     let p = |col: &str, d: Duration| plus(b, col, d);
     let prog = |col: &str| match &c.programme {
         Some(x) => format!(" AND {col} = '{x}'"),

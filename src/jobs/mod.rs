@@ -15,7 +15,7 @@ use crate::domain::catalogue::Programme;
 use crate::domain::principal::Principal;
 use crate::error::AppError;
 use crate::services::notices::NoticeContext;
-use crate::services::{catalogue, escalation, policy, reminders};
+use crate::services::{catalogue, digests, escalation, policy, reminders};
 use crate::state::AppState;
 
 /// The jobs, by name.
@@ -160,12 +160,9 @@ async fn run_body(state: &AppState, name: &str, now: DateTime<Utc>) -> Result<Va
             })
             .await?,
         ),
-        "hospital_digest" => to_value(
-            db::run(&state.pool, move |c| {
-                reminders::hospital_digest(c, &ctx, now)
-            })
-            .await?,
-        ),
+        "hospital_digest" => {
+            to_value(db::run(&state.pool, move |c| digests::hospital_digest(c, &ctx, now)).await?)
+        }
         "dispatcher" => to_value(crate::notify::dispatch::run(state, now).await?),
         "quality_scorecard" => {
             let limits = crate::services::quality::Limits::of(
@@ -174,7 +171,7 @@ async fn run_body(state: &AppState, name: &str, now: DateTime<Utc>) -> Result<Va
             let quality = state.settings.quality.clone();
             to_value(
                 db::run(&state.pool, move |c| {
-                    reminders::quality_scorecards(c, &ctx, &quality, &limits, now)
+                    digests::quality_scorecards(c, &ctx, &quality, &limits, now)
                 })
                 .await?,
             )

@@ -8,6 +8,7 @@ pub mod cards;
 pub mod cases;
 pub mod catalogue;
 pub mod contacts;
+pub mod digests;
 pub mod escalation;
 pub mod infants;
 pub mod merges;

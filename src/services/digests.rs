@@ -1,0 +1,216 @@
+//! Messages to institutions: each hospital's daily digest of its open and overdue cases, and the
+//! monthly quality scorecards (each hospital's, and the all-hospital summary for the centre).
+//! One per hospital and day (digest) or month (scorecard), by deduplication key.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::models::hospital::{self, Hospital};
+use crate::db::schema::cases;
+use crate::db::{AnyConnection, now_micros, write_transaction};
+use crate::domain::principal::Scope;
+use crate::error::AppError;
+use crate::notify::outbox::{Outgoing, queue};
+use crate::services::notices::NoticeContext;
+
+/// What a digest run did.
+#[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
+pub struct DigestReport {
+    /// Hospitals that got a digest.
+    pub hospitals: usize,
+    /// E-mails queued.
+    pub emails_queued: usize,
+}
+
+/// Lines listed in a digest at most (the counts cover all).
+const DIGEST_LINES: i64 = 50;
+
+/// Queues each active hospital's daily digest (hospitals with open cases and contact e-mails),
+/// at most one per hospital per local day.
+pub fn hospital_digest(
+    conn: &mut AnyConnection,
+    ctx: &NoticeContext,
+    now: DateTime<Utc>,
+) -> Result<DigestReport, AppError> {
+    let tz = crate::services::policy::current(&ctx.policies, now)?
+        .tz()
+        .map_err(|m| AppError::Unexpected(anyhow::anyhow!(m)))?;
+    let day = now.with_timezone(&tz).date_naive();
+    let hospitals: Vec<Hospital> = hospital::list(conn, &Scope::unrestricted(), Some(true))?;
+    let locale = ctx.notify.staff_locale.clone();
+    let mut report = DigestReport::default();
+    let t = now_micros(now);
+    for h in hospitals {
+        let emails = h.emails();
+        if emails.is_empty() {
+            continue;
+        }
+        let open = cases::table
+            .filter(cases::hospital_id.eq(&h.id))
+            .filter(cases::state.ne("resolved"));
+        let open_count: i64 = open.count().get_result(conn)?;
+        if open_count == 0 {
+            continue;
+        }
+        let overdue_count: i64 = open
+            .filter(cases::recall_due_at.lt(t))
+            .count()
+            .get_result(conn)?;
+        let rows: Vec<(String, String, String, chrono::NaiveDateTime)> = open
+            .order(cases::recall_due_at.asc())
+            .limit(DIGEST_LINES)
+            .select((
+                cases::id,
+                cases::tier,
+                cases::programme,
+                cases::recall_due_at,
+            ))
+            .load(conn)?;
+        let lines: Vec<String> = rows
+            .iter()
+            .map(|(id, tier, prog, due)| {
+                let mark = if *due < t { " !" } else { "" };
+                format!(
+                    "{tier} {prog} {} {id}{mark}",
+                    due.and_utc().with_timezone(&tz).format("%Y-%m-%d %H:%M")
+                )
+            })
+            .collect();
+        let vars = std::collections::BTreeMap::from([
+            ("hospital", h.name.clone()),
+            ("date", day.to_string()),
+            ("open_count", open_count.to_string()),
+            ("overdue_count", overdue_count.to_string()),
+            ("case_lines", lines.join("\n")),
+        ]);
+        let o = Outgoing {
+            dedup_base: format!("digest:{}:{day}", h.id),
+            case_id: None,
+            hospital_id: Some(h.id.clone()),
+            template: "hospital_digest",
+            channel: "email",
+            role: "hospital",
+            recipients: emails,
+            locale: locale.clone(),
+            vars,
+            not_before: now,
+        };
+        let n = write_transaction(conn, |c| queue(c, &ctx.templates, &o, now))?;
+        if n > 0 {
+            report.hospitals += 1;
+            report.emails_queued += n;
+        }
+    }
+    Ok(report)
+}
+
+/// What a scorecard run did.
+#[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
+pub struct ScorecardReport {
+    /// The month reported (`YYYY-MM`).
+    pub period: String,
+    /// Hospitals that got a scorecard.
+    pub hospitals: usize,
+    /// E-mails queued (hospitals and the centre's summary).
+    pub emails_queued: usize,
+}
+
+fn scorecard_lines(values: &[crate::services::quality::IndicatorValue], locale: &str) -> String {
+    values
+        .iter()
+        .filter(|v| v.denominator > 0)
+        .map(|v| {
+            let name = if locale == "en" { &v.name } else { &v.name_zh };
+            let value = v
+                .value
+                .map_or_else(|| "—".to_string(), |x| format!("{:.1}%", x * 100.0));
+            let target = v.target.map_or_else(String::new, |t| {
+                let sign = if v.lower_is_better { "≤" } else { "≥" };
+                format!(", {sign}{:.0}%", t * 100.0)
+            });
+            let mark = if v.met == Some(false) { " ✗" } else { "" };
+            format!(
+                "- {name}: {value} ({}/{}{target}){mark}",
+                v.numerator, v.denominator
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Queues last month's quality scorecard to each active hospital with contact e-mails and the
+/// all-hospital summary to the centre (`notify.recipients.centre_emails`), once per month each.
+pub fn quality_scorecards(
+    conn: &mut AnyConnection,
+    ctx: &NoticeContext,
+    quality: &crate::config::QualitySettings,
+    limits: &crate::services::quality::Limits,
+    now: DateTime<Utc>,
+) -> Result<ScorecardReport, AppError> {
+    use crate::services::quality::{Cohort, previous_month, report};
+    let (from, to) = previous_month(now);
+    let period = from.format("%Y-%m").to_string();
+    let locale = ctx.notify.staff_locale.clone();
+    let mut out = ScorecardReport {
+        period: period.clone(),
+        ..Default::default()
+    };
+    let mut targets: Vec<(Option<Hospital>, Vec<String>)> =
+        hospital::list(conn, &Scope::unrestricted(), Some(true))?
+            .into_iter()
+            .map(|h| {
+                let emails = h.emails();
+                (Some(h), emails)
+            })
+            .filter(|(_, e)| !e.is_empty())
+            .collect();
+    targets.push((None, ctx.notify.recipients.centre_emails.clone()));
+    for (h, emails) in targets {
+        if emails.is_empty() {
+            continue;
+        }
+        let cohort = Cohort {
+            from,
+            to,
+            hospital_id: h.as_ref().and_then(|h| h.id.parse().ok()),
+            programme: None,
+        };
+        let values = report(conn, &cohort, quality, limits)?;
+        let name = h.as_ref().map_or_else(
+            || {
+                if locale == "en" {
+                    "All hospitals".to_string()
+                } else {
+                    "全部医院".to_string()
+                }
+            },
+            |h| h.name.clone(),
+        );
+        let o = Outgoing {
+            dedup_base: format!(
+                "scorecard:{}:{period}",
+                h.as_ref().map_or("centre", |h| h.id.as_str())
+            ),
+            case_id: None,
+            hospital_id: h.as_ref().map(|h| h.id.clone()),
+            template: "quality_scorecard",
+            channel: "email",
+            role: if h.is_some() { "hospital" } else { "centre" },
+            recipients: emails,
+            locale: locale.clone(),
+            vars: std::collections::BTreeMap::from([
+                ("hospital", name),
+                ("period", period.clone()),
+                ("lines", scorecard_lines(&values, &locale)),
+            ]),
+            not_before: now,
+        };
+        let n = write_transaction(conn, |c| queue(c, &ctx.templates, &o, now))?;
+        if n > 0 && h.is_some() {
+            out.hospitals += 1;
+        }
+        out.emails_queued += n;
+    }
+    Ok(out)
+}

@@ -156,6 +156,19 @@ impl Env {
         (infant, id)
     }
 
+    /// `GET /api/v1/notifications?{query}`: the items, newest first.
+    pub async fn notifications(&self, query: &str) -> Vec<Value> {
+        let r = self
+            .app
+            .get(&format!("/api/v1/notifications?{query}"), &self.lab)
+            .await;
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.unwrap()["items"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
     pub async fn case(&self, id: &str) -> Value {
         let r = self
             .app
@@ -336,7 +349,7 @@ async fn quiet_hours_hold_family_sms_except_for_t0() {
     let night = next_local(22);
     env.app.clock.set(night);
     let (_, routine) = env.case_with("Q1", &[("Tyr", 400.0)]).await;
-    let (_, critical) = env.case_with("Q2", &[("C16-OH", 0.5)]).await;
+    env.case_with("Q2", &[("C16-OH", 0.5)]).await;
     assert_eq!(env.case(&routine).await["tier"], "T2");
     let (_, d) = env.tick(night).await;
     // The T0 family SMS and both hospital e-mails (plus on-call) go now; the T2 SMS waits.
@@ -348,17 +361,10 @@ async fn quiet_hours_hold_family_sms_except_for_t0() {
             .contains("HA-Q2")
     );
     assert_eq!(d["sent"], 4, "{d}");
-    let queued: Value = env
-        .app
-        .get(
-            &format!("/api/v1/notifications?case_id={routine}&channel=sms"),
-            &env.lab,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let n = &queued["items"][0];
+    let queued = env
+        .notifications(&format!("case_id={routine}&channel=sms"))
+        .await;
+    let n = &queued[0];
     assert_eq!(n["status"], "queued");
     let release = night + Duration::hours(10); // 08:00 the next morning
     assert_eq!(
@@ -375,7 +381,6 @@ async fn quiet_hours_hold_family_sms_except_for_t0() {
             .unwrap()
             .contains("HA-Q1")
     );
-    let _ = critical;
 }
 
 #[tokio::test]
@@ -391,17 +396,10 @@ async fn smtp_down_keeps_mail_queued_and_delivers_it_once_when_back() {
     let (_, d) = env.tick(t0).await;
     assert_eq!(d["retried"], 1, "{d}");
     assert_eq!(d["sent"], 1, "the SMS still goes: {d}");
-    let list: Value = env
-        .app
-        .get(
-            &format!("/api/v1/notifications?case_id={case}&channel=email"),
-            &env.lab,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let n = &list["items"][0];
+    let list = env
+        .notifications(&format!("case_id={case}&channel=email"))
+        .await;
+    let n = &list[0];
     assert_eq!(
         (n["status"].as_str(), n["attempts"].as_i64()),
         (Some("queued"), Some(1))
@@ -450,14 +448,8 @@ async fn a_message_that_keeps_failing_is_marked_failed_and_can_be_retried() {
         env.tick(t).await;
         t += Duration::hours(2);
     }
-    let failed: Value = env
-        .app
-        .get("/api/v1/notifications?status=failed", &env.lab)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let items = failed["items"].as_array().unwrap();
+    let failed = env.notifications("status=failed").await;
+    let items = failed;
     assert_eq!(items.len(), 1);
     assert_eq!(
         (items[0]["channel"].as_str(), items[0]["attempts"].as_i64()),
@@ -531,17 +523,8 @@ async fn a_hard_bounce_fails_at_once_without_retries() {
         .await;
     let (_, d) = env.tick(t0).await;
     assert_eq!(d["failed"], 1, "{d}");
-    let failed: Value = env
-        .app
-        .get(
-            "/api/v1/notifications?status=failed&channel=email",
-            &env.lab,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let n = &failed["items"][0];
+    let failed = env.notifications("status=failed&channel=email").await;
+    let n = &failed[0];
     assert_eq!(n["attempts"], 1);
     assert!(n["last_error"].as_str().unwrap().contains("550"), "{n}");
 }
@@ -553,20 +536,10 @@ async fn receipts_opt_out_and_missing_phones_reach_the_contact_problem_worklist(
     env.app.clock.set(t0);
     let (_, case) = env.case_with("R1", &[("C16-OH", 0.5)]).await;
     env.tick(t0).await;
-    let sms: Value = env
-        .app
-        .get(
-            &format!("/api/v1/notifications?case_id={case}&channel=sms"),
-            &env.lab,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let provider = sms["items"][0]["provider_message_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let sms = env
+        .notifications(&format!("case_id={case}&channel=sms"))
+        .await;
+    let provider = sms[0]["provider_message_id"].as_str().unwrap().to_string();
     let receipt = |token: &str, body: Value| {
         env.app
             .req(

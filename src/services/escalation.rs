@@ -213,7 +213,7 @@ fn escalate(
         clear(conn, None)?;
         return Ok((0, 0));
     }
-    let ladder = ctx.policy_of(&f.case, now)?.escalation.clone();
+    let ladder = f.policy.escalation.clone();
     let mut fired: Vec<Rung> = notification::escalations_of(conn, case_id)?
         .iter()
         .filter_map(|e| Rung::parse(&e.rung))

@@ -72,6 +72,8 @@ pub struct CaseFacts {
     pub infant: Infant,
     /// The birth hospital.
     pub hospital: Hospital,
+    /// The due policy the case was opened under (ladder, time zone).
+    pub policy: Arc<DuePolicy>,
     /// The policy's time zone.
     pub tz: Tz,
     /// Tier.
@@ -93,11 +95,12 @@ pub fn load(
         infant::get(conn, &all, &c.infant_id)?.ok_or(AppError::NotFound { entity: "infant" })?;
     let h = hospital::get(conn, &all, &c.hospital_id)?
         .ok_or(AppError::NotFound { entity: "hospital" })?;
-    let tz = ctx
-        .policy_of(&c, now)?
+    let policy = ctx.policy_of(&c, now)?;
+    let tz = policy
         .tz()
         .map_err(|m| AppError::Unexpected(anyhow::anyhow!(m)))?;
     Ok(Some(CaseFacts {
+        policy,
         tier: parse_tier(&c.tier),
         case: c,
         infant: i,

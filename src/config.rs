@@ -322,6 +322,9 @@ pub struct JobSettings {
     pub dispatcher: String,
     /// Monthly quality scorecards.
     pub quality_scorecard: String,
+    /// Recompute the quality facts tables from the source tables (a safety net: every write
+    /// keeps them current).
+    pub quality_facts: String,
     /// Items one sweep handles at most (the rest waits for the next run).
     pub batch_size: i64,
 }

@@ -53,6 +53,7 @@ pub fn open_database(settings: &Settings) -> anyhow::Result<DbPool> {
         let mut conn = pool.get()?;
         let n = db::run_migrations(&mut conn)?;
         tracing::info!(migrations.applied = n, "database schema up to date");
+        crate::services::quality_facts::ensure_built(&mut conn)?;
     }
     Ok(pool)
 }

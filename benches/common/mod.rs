@@ -104,9 +104,15 @@ impl BenchServer {
 
 impl Drop for BenchServer {
     fn drop(&mut self) {
-        if let Some((admin, name)) = &self.pg
-            && let Ok(mut c) = PgConnection::establish(admin)
-        {
+        if let Some((admin, name)) = &self.pg {
+            // `BENCH_KEEP_DB=1` keeps the generated database for looking at query plans.
+            if std::env::var("BENCH_KEEP_DB").is_ok_and(|v| v == "1") {
+                eprintln!("kept database {name}");
+                return;
+            }
+            let Ok(mut c) = PgConnection::establish(admin) else {
+                return;
+            };
             let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                 .execute(&mut c);
         }

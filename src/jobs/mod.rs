@@ -19,13 +19,14 @@ use crate::services::{catalogue, digests, escalation, policy, reminders};
 use crate::state::AppState;
 
 /// The jobs, by name.
-pub const JOBS: [&str; 6] = [
+pub const JOBS: [&str; 7] = [
     "escalation",
     "missed_screens",
     "family_reminders",
     "hospital_digest",
     "dispatcher",
     "quality_scorecard",
+    "quality_facts",
 ];
 
 /// Batches one escalation run works through at most.
@@ -53,6 +54,7 @@ pub fn schedule_of(state: &AppState, name: &str) -> String {
         "hospital_digest" => j.hospital_digest.clone(),
         "dispatcher" => j.dispatcher.clone(),
         "quality_scorecard" => j.quality_scorecard.clone(),
+        "quality_facts" => j.quality_facts.clone(),
         _ => String::new(),
     }
 }
@@ -175,6 +177,10 @@ async fn run_body(state: &AppState, name: &str, now: DateTime<Utc>) -> Result<Va
                 })
                 .await?,
             )
+        }
+        "quality_facts" => {
+            let months = db::run(&state.pool, crate::services::quality_facts::rebuild_all).await?;
+            Ok(serde_json::json!({ "months_rebuilt": months }))
         }
         _ => Err(AppError::NotFound { entity: "job" }),
     }

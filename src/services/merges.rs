@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::db::models::infant::{self, Infant, InfantUpdateForm};
+use crate::db::models::quality_facts;
 use crate::db::schema::{
     cases, cchd_screens, dbs_cards, hearing_screens, infant_merges, screening_consents,
 };
@@ -181,6 +182,7 @@ pub fn merge(
         .values(&m)
         .execute(conn)?;
     audit::write(conn, who, "merge", &m.id, None, &m, now)?;
+    quality_facts::touch(conn, &[kept_id, merged_id])?;
     Ok(m)
 }
 
@@ -257,5 +259,6 @@ pub fn undo(
         ..m.clone()
     };
     audit::write(conn, who, "merge", &m.id, Some(&m), &done, now)?;
+    quality_facts::touch(conn, &[m.kept_id.as_str(), m.merged_id.as_str()])?;
     Ok(done)
 }

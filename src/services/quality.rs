@@ -146,6 +146,8 @@ pub(crate) fn cohort_where_as(c: &Cohort, alias: &str) -> String {
     w
 }
 
+/// The source of the case-level indicators.
+const CASES_FROM: &str = "cases k JOIN infants i ON i.id = k.infant_id";
 /// An interpretation that reports results (not "awaiting results", not a rejected card).
 const REPORTED: &str = "d.outcome NOT IN ('awaiting_results','unsatisfactory_recollect')";
 const POSITIVE_REASONS: &str = "k.reason IN ('positive','repeat','refer')";
@@ -230,7 +232,7 @@ fn spec(d: &IndicatorDef, c: &Cohort, b: Backend, q: &QualitySettings, lim: &Lim
         member: "c.id",
     };
     let cases = |den_extra: String, num: String| Spec {
-        from: "cases k JOIN infants i ON i.id = k.infant_id",
+        from: CASES_FROM,
         den: format!("{cohort} AND {den_extra}"),
         num,
         member: "k.id",
@@ -458,8 +460,20 @@ fn report_in(
     lim: &Limits,
 ) -> Result<Vec<IndicatorValue>, AppError> {
     let b = conn.backend();
-    // Infant- and card-level indicators in one pass each; case-level ones (few rows) one by one.
-    let fast = crate::services::quality_facts::counts(conn, c, q, lim)?;
+    // Infant- and card-level indicators from the facts tables, one scan each; case-level ones
+    // in one pass over the cohort's cases; anything else (none today) by its own definition.
+    let mut fast = crate::services::quality_facts::counts(conn, c, q, lim)?;
+    let case_items: Vec<(&'static str, String, String)> = applicable(c)
+        .into_iter()
+        .filter(|d| !fast.contains_key(d.id))
+        .map(|d| (d, spec(d, c, b, q, lim)))
+        .filter(|(_, s)| s.from == CASES_FROM)
+        .map(|(d, s)| (d.id, s.den, s.num))
+        .collect();
+    if !case_items.is_empty() {
+        let from_where = format!("FROM {CASES_FROM} WHERE {}", cohort_where(c));
+        crate::services::quality_facts::run(conn, &case_items, &from_where, &mut fast)?;
+    }
     let mut out = Vec::new();
     let mut case_rows: Option<Vec<CaseTimesRow>> = None;
     for d in applicable(c) {

@@ -182,6 +182,56 @@ impl TestApp {
         r.json::<Value>().await.unwrap()["report"].clone()
     }
 
+    /// Every row of the quality facts tables, as text, in key order.
+    pub fn quality_facts(&self) -> Vec<String> {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            v: String,
+        }
+        let text = |cols: &str| {
+            cols.split(',')
+                .map(|c| format!("COALESCE(CAST({} AS TEXT), '-')", c.trim()))
+                .collect::<Vec<_>>()
+                .join(" || '|' || ")
+        };
+        let infants = text(
+            "infant_id, hospital_id, birth_at, merged_into, status, status_changed_at, dbs_ok_first, dbs_ok_last, \
+             dbs_bad_last, hear_screened, hear_initial_refer, hear_rescreen_at, hear_diagnostic_at, cchd_screened, \
+             dbs_decided_at, dbs_refused_at, hear_decided_at, hear_refused_at, cchd_decided_at, cchd_refused_at, \
+             positive_dbs, positive_hear, positive_cchd, hear_refer_case",
+        );
+        let cards = text(
+            "card_id, infant_id, hospital_id, birth_at, merged_into, collected_at, received_at, quality, first_card, \
+             reported_at",
+        );
+        let mut c = self.state.pool.get().unwrap();
+        let mut rows: Vec<Row> = diesel::sql_query(format!(
+            "SELECT {infants} AS v FROM quality_infant_facts ORDER BY infant_id"
+        ))
+        .load(&mut c)
+        .unwrap();
+        rows.extend(
+            diesel::sql_query(format!(
+                "SELECT {cards} AS v FROM quality_card_facts ORDER BY card_id"
+            ))
+            .load::<Row>(&mut c)
+            .unwrap(),
+        );
+        rows.into_iter().map(|r| r.v).collect()
+    }
+
+    /// Asserts that the quality facts kept by the writes so far are what a rebuild from the
+    /// source tables gives.
+    pub async fn assert_quality_facts_current(&self) {
+        let kept = self.quality_facts();
+        assert!(!kept.is_empty(), "some facts are kept");
+        let r = self.run_job("quality_facts").await;
+        assert!(r["months_rebuilt"].as_u64().unwrap() >= 1, "{r}");
+        let rebuilt = self.quality_facts();
+        assert_eq!(kept, rebuilt, "the facts kept by writes equal a rebuild");
+    }
+
     /// Acts on a case as a client does: reads its `ETag`, then posts `body` with `If-Match`;
     /// asserts success and returns the updated case.
     pub async fn act_on_case(&self, token: &str, case: &str, body: &Value) -> Value {

@@ -354,6 +354,7 @@ async fn an_admin_merge_moves_screens_and_cases_and_can_be_undone() {
         .await;
     assert_eq!(r.status(), 200);
     let m: Value = r.json().await.unwrap();
+    app.assert_quality_facts_current().await;
     let s: Value = app
         .get(&format!("/api/v1/infants/{kept}/screening"), &token)
         .await
@@ -418,6 +419,7 @@ async fn an_admin_merge_moves_screens_and_cases_and_can_be_undone() {
         "the case went back"
     );
     assert_eq!(app.infant_count().await, 2);
+    app.assert_quality_facts_current().await;
     let trail: Value = app
         .get(
             &format!("/api/v1/audit?entity=infant&id={dup}"),

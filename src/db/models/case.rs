@@ -109,8 +109,8 @@ pub struct CaseFilter {
 pub fn insert(conn: &mut AnyConnection, row: &Case) -> QueryResult<()> {
     diesel::insert_into(cases::table)
         .values(row)
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    super::quality_facts::touch(conn, &[row.infant_id.as_str()])
 }
 
 /// The open case with this key.

@@ -60,8 +60,8 @@ pub struct InterpretationRow {
 pub fn insert_card(conn: &mut AnyConnection, row: &Card) -> QueryResult<()> {
     diesel::insert_into(dbs_cards::table)
         .values(row)
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    super::quality_facts::touch(conn, &[row.infant_id.as_str()])
 }
 
 /// A card by id within `scope`.
@@ -113,14 +113,16 @@ pub fn set_receipt(
     quality: &str,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    diesel::update(dbs_cards::table.find(id))
+    let n = diesel::update(dbs_cards::table.find(id))
         .set((
             dbs_cards::received_at.eq(Some(received_at)),
             dbs_cards::quality.eq(Some(quality)),
             dbs_cards::quality_recorded_at.eq(Some(now)),
             dbs_cards::updated_at.eq(now),
         ))
-        .execute(conn)
+        .execute(conn)?;
+    super::quality_facts::touch_card(conn, id)?;
+    Ok(n)
 }
 
 /// Stores values, replacing any earlier value of the same analyte on the card (a corrected
@@ -178,8 +180,8 @@ pub fn results_of(conn: &mut AnyConnection, card_id: &str) -> QueryResult<Vec<Re
 pub fn insert_interpretation(conn: &mut AnyConnection, row: &InterpretationRow) -> QueryResult<()> {
     diesel::insert_into(dbs_interpretations::table)
         .values(row)
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    super::quality_facts::touch_card(conn, &row.card_id)
 }
 
 /// The latest interpretation of a card.

@@ -90,8 +90,8 @@ pub struct InfantFilter {
 pub fn insert(conn: &mut AnyConnection, row: &Infant) -> QueryResult<()> {
     diesel::insert_into(infants::table)
         .values(row)
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    super::quality_facts::touch(conn, &[row.id.as_str()])
 }
 
 /// Reads an infant visible in `scope`.
@@ -186,16 +186,20 @@ pub fn update(
     id: &str,
     form: &InfantUpdateForm,
 ) -> QueryResult<usize> {
-    match scope.hospital_filter() {
+    let n = match scope.hospital_filter() {
         Some(h) => diesel::update(
             infants::table
                 .filter(infants::id.eq(id))
                 .filter(infants::hospital_id.eq(h.to_string())),
         )
         .set(form)
-        .execute(conn),
+        .execute(conn)?,
         None => diesel::update(infants::table.filter(infants::id.eq(id)))
             .set(form)
-            .execute(conn),
+            .execute(conn)?,
+    };
+    if n > 0 {
+        super::quality_facts::touch(conn, &[id])?;
     }
+    Ok(n)
 }

@@ -13,6 +13,7 @@ pub mod infant;
 pub mod instance_secret;
 pub mod notification;
 pub mod policy;
+pub mod quality_facts;
 pub mod screens;
 pub mod user;
 pub mod visit;

@@ -62,8 +62,8 @@ pub struct ConsentRow {
 pub fn insert_hearing(conn: &mut AnyConnection, row: &HearingRow) -> QueryResult<()> {
     diesel::insert_into(hearing_screens::table)
         .values(row)
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    super::quality_facts::touch(conn, &[row.infant_id.as_str()])
 }
 
 /// An infant's hearing tests within `scope`, oldest first.
@@ -87,8 +87,8 @@ pub fn hearing_of(
 pub fn insert_cchd(conn: &mut AnyConnection, row: &CchdRow) -> QueryResult<()> {
     diesel::insert_into(cchd_screens::table)
         .values(row)
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    super::quality_facts::touch(conn, &[row.infant_id.as_str()])
 }
 
 /// An infant's measurements within `scope`, oldest first.
@@ -112,8 +112,8 @@ pub fn cchd_of(
 pub fn insert_consent(conn: &mut AnyConnection, row: &ConsentRow) -> QueryResult<()> {
     diesel::insert_into(screening_consents::table)
         .values(row)
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    super::quality_facts::touch(conn, &[row.infant_id.as_str()])
 }
 
 /// An infant's decisions within `scope`, oldest first.

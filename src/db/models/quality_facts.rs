@@ -1,0 +1,190 @@
+//! The quality facts tables (`quality_infant_facts`, `quality_card_facts`): per infant and per
+//! card, the event times and flags the quality indicators count, recomputed from the source
+//! tables. Every write that can change them (infant, card, interpretation, hearing or heart
+//! screen, consent, case, merge) calls [`touch`] in its own transaction, so the report never
+//! reads stale facts; [`rebuild`] recomputes a range of births (start-up fills the tables when
+//! they are missing, and the `quality_facts` job recomputes everything as a safety net).
+//!
+//! The same SQL runs on both databases: aggregates per table, joined back to the infant.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+
+use crate::db::AnyConnection;
+
+/// Which infants to recompute.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// These infants (ids as stored).
+    Infants(&'a [&'a str]),
+    /// The infants born in `[from, to)` (UTC).
+    Born(NaiveDateTime, NaiveDateTime),
+}
+
+impl Scope<'_> {
+    /// The condition that `col` (an infant id column) is in scope.
+    fn on(&self, col: &str) -> String {
+        match self {
+            Scope::Infants(ids) => {
+                let list: Vec<String> = ids
+                    .iter()
+                    .map(|id| format!("'{}'", id.replace('\'', "''")))
+                    .collect();
+                if list.is_empty() {
+                    "1 = 0".into()
+                } else {
+                    format!("{col} IN ({})", list.join(","))
+                }
+            }
+            Scope::Born(from, to) => format!(
+                "{col} IN (SELECT b.id FROM infants b WHERE b.birth_at >= '{}' AND b.birth_at < '{}')",
+                from.format("%Y-%m-%d %H:%M:%S%.f"),
+                to.format("%Y-%m-%d %H:%M:%S%.f")
+            ),
+        }
+    }
+}
+
+/// A reporting interpretation: results were reported (not awaiting, not a rejected card).
+const REPORTED: &str = "d.outcome NOT IN ('awaiting_results','unsatisfactory_recollect')";
+
+fn infant_facts_sql(s: &Scope) -> String {
+    format!(
+        "INSERT INTO quality_infant_facts (infant_id, hospital_id, birth_at, merged_into, status, status_changed_at, \
+           dbs_ok_first, dbs_ok_last, dbs_bad_last, hear_screened, hear_initial_refer, hear_rescreen_at, hear_diagnostic_at, \
+           cchd_screened, dbs_decided_at, dbs_refused_at, hear_decided_at, hear_refused_at, cchd_decided_at, cchd_refused_at, \
+           positive_dbs, positive_hear, positive_cchd, hear_refer_case) \
+         SELECT i.id, i.hospital_id, i.birth_at, i.merged_into, i.status, i.status_changed_at, \
+           cf.ok_first, cf.ok_last, cf.bad_last, COALESCE(hf.screened, 0), COALESCE(hf.initial_refer, 0), \
+           hf.rescreen_at, hf.diagnostic_at, COALESCE(xf.screened, 0), \
+           df.dbs_last, df.dbs_refused, df.hear_last, df.hear_refused, df.cchd_last, df.cchd_refused, \
+           COALESCE(kf.positive_dbs, 0), COALESCE(kf.positive_hear, 0), COALESCE(kf.positive_cchd, 0), COALESCE(kf.hear_refer, 0) \
+         FROM infants i \
+         LEFT JOIN (SELECT c.infant_id, \
+             MIN(CASE WHEN c.quality IS NULL OR c.quality = 'acceptable' THEN c.collected_at END) AS ok_first, \
+             MAX(CASE WHEN c.quality IS NULL OR c.quality = 'acceptable' THEN c.collected_at END) AS ok_last, \
+             MAX(CASE WHEN c.quality <> 'acceptable' THEN c.collected_at END) AS bad_last \
+           FROM dbs_cards c WHERE {cards} GROUP BY c.infant_id) cf ON cf.infant_id = i.id \
+         LEFT JOIN (SELECT h.infant_id, \
+             MAX(CASE WHEN h.stage IN ('initial','rescreen') THEN 1 ELSE 0 END) AS screened, \
+             MAX(CASE WHEN h.stage = 'initial' AND (h.left_ear = 'refer' OR h.right_ear = 'refer') THEN 1 ELSE 0 END) AS initial_refer, \
+             MIN(CASE WHEN h.stage = 'rescreen' THEN h.tested_at END) AS rescreen_at, \
+             MIN(CASE WHEN h.stage = 'diagnostic' THEN h.tested_at END) AS diagnostic_at \
+           FROM hearing_screens h WHERE {hearing} GROUP BY h.infant_id) hf ON hf.infant_id = i.id \
+         LEFT JOIN (SELECT x.infant_id, 1 AS screened FROM cchd_screens x WHERE {heart} GROUP BY x.infant_id) xf \
+           ON xf.infant_id = i.id \
+         LEFT JOIN (SELECT s.infant_id, \
+             MAX(CASE WHEN s.programme = 'DBS' THEN s.signed_at END) AS dbs_last, \
+             MAX(CASE WHEN s.programme = 'DBS' AND s.decision = 'refusal' THEN s.signed_at END) AS dbs_refused, \
+             MAX(CASE WHEN s.programme = 'HEAR' THEN s.signed_at END) AS hear_last, \
+             MAX(CASE WHEN s.programme = 'HEAR' AND s.decision = 'refusal' THEN s.signed_at END) AS hear_refused, \
+             MAX(CASE WHEN s.programme = 'CCHD' THEN s.signed_at END) AS cchd_last, \
+             MAX(CASE WHEN s.programme = 'CCHD' AND s.decision = 'refusal' THEN s.signed_at END) AS cchd_refused \
+           FROM screening_consents s WHERE {consents} GROUP BY s.infant_id) df ON df.infant_id = i.id \
+         LEFT JOIN (SELECT k.infant_id, \
+             MAX(CASE WHEN k.programme = 'DBS' AND k.reason IN ('positive','repeat','refer') THEN 1 ELSE 0 END) AS positive_dbs, \
+             MAX(CASE WHEN k.programme = 'HEAR' AND k.reason IN ('positive','repeat','refer') THEN 1 ELSE 0 END) AS positive_hear, \
+             MAX(CASE WHEN k.programme = 'CCHD' AND k.reason IN ('positive','repeat','refer') THEN 1 ELSE 0 END) AS positive_cchd, \
+             MAX(CASE WHEN k.programme = 'HEAR' AND k.reason = 'refer' THEN 1 ELSE 0 END) AS hear_refer \
+           FROM cases k WHERE {cases} GROUP BY k.infant_id) kf ON kf.infant_id = i.id \
+         WHERE {infants}",
+        cards = s.on("c.infant_id"),
+        hearing = s.on("h.infant_id"),
+        heart = s.on("x.infant_id"),
+        consents = s.on("s.infant_id"),
+        cases = s.on("k.infant_id"),
+        infants = s.on("i.id"),
+    )
+}
+
+fn card_facts_sql(s: &Scope) -> String {
+    format!(
+        "INSERT INTO quality_card_facts (card_id, infant_id, hospital_id, birth_at, merged_into, collected_at, received_at, \
+           quality, first_card, reported_at) \
+         SELECT c.id, i.id, i.hospital_id, i.birth_at, i.merged_into, c.collected_at, c.received_at, c.quality, \
+           CASE WHEN c.repeat_of IS NULL THEN 1 ELSE 0 END, rf.reported_at \
+         FROM dbs_cards c JOIN infants i ON i.id = c.infant_id \
+         LEFT JOIN (SELECT d.card_id, MIN(d.interpreted_at) AS reported_at FROM dbs_interpretations d \
+           JOIN dbs_cards c2 ON c2.id = d.card_id WHERE {cards2} AND {REPORTED} GROUP BY d.card_id) rf ON rf.card_id = c.id \
+         WHERE {cards}",
+        cards2 = s.on("c2.infant_id"),
+        cards = s.on("c.infant_id"),
+    )
+}
+
+/// Recomputes the facts of the infants in `scope` (and of their cards). Call it in the
+/// transaction of the write; a card moved between infants needs both in one call.
+pub fn refresh(conn: &mut AnyConnection, scope: &Scope) -> QueryResult<()> {
+    diesel::sql_query(format!(
+        "DELETE FROM quality_card_facts WHERE {} OR card_id IN (SELECT c.id FROM dbs_cards c WHERE {})",
+        scope.on("infant_id"),
+        scope.on("c.infant_id")
+    ))
+    .execute(conn)?;
+    diesel::sql_query(format!(
+        "DELETE FROM quality_infant_facts WHERE {}",
+        scope.on("infant_id")
+    ))
+    .execute(conn)?;
+    diesel::sql_query(infant_facts_sql(scope)).execute(conn)?;
+    diesel::sql_query(card_facts_sql(scope)).execute(conn)?;
+    Ok(())
+}
+
+/// Recomputes the facts of these infants.
+pub fn touch(conn: &mut AnyConnection, infant_ids: &[&str]) -> QueryResult<()> {
+    refresh(conn, &Scope::Infants(infant_ids))
+}
+
+/// Recomputes the facts of a card's infant.
+pub fn touch_card(conn: &mut AnyConnection, card_id: &str) -> QueryResult<()> {
+    use crate::db::schema::dbs_cards;
+    let infant: Option<String> = dbs_cards::table
+        .find(card_id)
+        .select(dbs_cards::infant_id)
+        .first(conn)
+        .optional()?;
+    match infant {
+        Some(id) => touch(conn, &[id.as_str()]),
+        None => Ok(()),
+    }
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct Bound {
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    t: Option<String>,
+}
+
+/// Whether some infant has no facts row (the tables are new, or were emptied).
+pub fn incomplete(conn: &mut AnyConnection) -> QueryResult<bool> {
+    let missing: Count = diesel::sql_query(
+        "SELECT COUNT(*) AS n FROM (SELECT i.id FROM infants i WHERE NOT EXISTS \
+         (SELECT 1 FROM quality_infant_facts f WHERE f.infant_id = i.id) LIMIT 1) m",
+    )
+    .get_result(conn)?;
+    Ok(missing.n > 0)
+}
+
+/// The earliest and latest birth on record (UTC), to rebuild in ranges.
+pub fn birth_range(
+    conn: &mut AnyConnection,
+) -> QueryResult<Option<(NaiveDateTime, NaiveDateTime)>> {
+    let parse = |t: Option<String>| {
+        t.and_then(|t| {
+            NaiveDateTime::parse_from_str(t.get(..19).unwrap_or(&t), "%Y-%m-%d %H:%M:%S").ok()
+        })
+    };
+    let lo: Bound = diesel::sql_query("SELECT CAST(MIN(birth_at) AS TEXT) AS t FROM infants")
+        .get_result(conn)?;
+    let hi: Bound = diesel::sql_query("SELECT CAST(MAX(birth_at) AS TEXT) AS t FROM infants")
+        .get_result(conn)?;
+    Ok(parse(lo.t).zip(parse(hi.t)))
+}

@@ -48,6 +48,11 @@ async fn catch_up(state: AppState, enabled: Vec<&'static str>) {
     let runs = last_runs(&state).await.unwrap_or_default();
     let now = state.now();
     for name in enabled {
+        // The facts rebuild is a weekly safety net and start-up already fills missing facts:
+        // a missed run waits for the next one rather than slowing every start.
+        if name == "quality_facts" {
+            continue;
+        }
         let daily = matches!(
             name,
             "family_reminders" | "hospital_digest" | "quality_scorecard"

@@ -181,7 +181,7 @@ pub fn insert_interpretation(conn: &mut AnyConnection, row: &InterpretationRow) 
     diesel::insert_into(dbs_interpretations::table)
         .values(row)
         .execute(conn)?;
-    super::quality_facts::touch_card(conn, &row.card_id)
+    super::quality_facts::touch_reported(conn, &row.card_id)
 }
 
 /// The latest interpretation of a card.

@@ -137,6 +137,18 @@ pub fn touch(conn: &mut AnyConnection, infant_ids: &[&str]) -> QueryResult<()> {
     refresh(conn, &Scope::Infants(infant_ids))
 }
 
+/// Recomputes when a card's results were first reported (after an interpretation is stored):
+/// one indexed statement, as it runs for every card of a plate.
+pub fn touch_reported(conn: &mut AnyConnection, card_id: &str) -> QueryResult<()> {
+    let id = card_id.replace('\'', "''");
+    diesel::sql_query(format!(
+        "UPDATE quality_card_facts SET reported_at = (SELECT MIN(d.interpreted_at) FROM dbs_interpretations d \
+         WHERE d.card_id = '{id}' AND {REPORTED}) WHERE card_id = '{id}'"
+    ))
+    .execute(conn)
+    .map(|_| ())
+}
+
 /// Recomputes the facts of a card's infant.
 pub fn touch_card(conn: &mut AnyConnection, card_id: &str) -> QueryResult<()> {
     use crate::db::schema::dbs_cards;

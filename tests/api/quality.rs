@@ -548,3 +548,63 @@ async fn a_fixed_cohort_gives_the_expected_value_of_every_indicator() {
     // The report above counted the facts the writes kept; a rebuild gives the same rows.
     app.assert_quality_facts_current().await;
 }
+
+#[tokio::test]
+async fn concurrent_writes_for_one_infant_keep_its_facts_exact() {
+    let app = TestApp::spawn().await;
+    let (_, hospital) = app.hospital_with_token("HC").await;
+    let (infant, _) = crate::helpers::register_infant(&app, &hospital, "CW1", 30).await;
+    let at = (Utc::now() - Duration::hours(2)).to_rfc3339();
+    let mut writes = vec![];
+    for (k, programme) in ["DBS", "HEAR", "CCHD"].iter().enumerate() {
+        writes.push((
+            format!("/api/v1/infants/{infant}/consents"),
+            json!({"programme": programme, "decision": if k == 1 { "refusal" } else { "consent" },
+                   "guardian_name": "王芳", "signed_at": at}),
+        ));
+    }
+    for k in 0..3 {
+        writes.push((
+            format!("/api/v1/infants/{infant}/hearing-screens"),
+            json!({"stage": "initial", "method": "OAE", "left": if k == 0 { "refer" } else { "pass" },
+                   "right": "pass", "tested_at": at}),
+        ));
+        writes.push((
+            format!("/api/v1/infants/{infant}/cchd-screens"),
+            json!({"measured_at": at, "right_hand_spo2": 98, "foot_spo2": 98, "murmur_grade": 0}),
+        ));
+        writes.push((
+            "/api/v1/cards".to_string(),
+            json!({"infant_id": infant, "barcode": format!("CW1-{k}"), "collected_at": at,
+                   "feeding": "breast", "collector": "nurse"}),
+        ));
+    }
+    let sent = writes
+        .iter()
+        .map(|(path, body)| app.post(path, &hospital, body));
+    for r in futures_util::future::join_all(sent).await {
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+    app.assert_quality_facts_current().await;
+    let facts = app.quality_facts();
+    let row: Vec<&str> = facts
+        .iter()
+        .find(|r| r.starts_with(&infant))
+        .unwrap()
+        .split('|')
+        .collect();
+    // hear_screened, hear_initial_refer, cchd_screened; the DBS consent and the hearing refusal.
+    assert_eq!((row[9], row[10], row[13]), ("1", "1", "1"), "{row:?}");
+    assert_ne!(row[14], "-");
+    assert_ne!(row[17], "-");
+    assert_eq!(
+        facts.iter().filter(|r| r.contains("CW1")).count(),
+        0,
+        "facts hold no barcodes"
+    );
+    let cards = facts
+        .iter()
+        .filter(|r| r.split('|').nth(1) == Some(infant.as_str()))
+        .count();
+    assert_eq!(cards, 3, "one card row per card");
+}

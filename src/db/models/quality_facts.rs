@@ -11,7 +11,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
-use crate::db::AnyConnection;
+use crate::db::{AnyConnection, Backend};
 
 /// Which infants to recompute.
 #[derive(Debug, Clone, Copy)]
@@ -113,9 +113,26 @@ fn card_facts_sql(s: &Scope) -> String {
     )
 }
 
+/// On PostgreSQL, locks the infants in scope until the transaction ends, so two writes for the
+/// same infant recompute its facts one after the other, the second seeing the first's rows
+/// (under READ COMMITTED each statement sees what committed before it began). `NO KEY UPDATE`
+/// does not conflict with the key-share locks that inserting a card or screen takes on its
+/// infant. SQLite needs nothing: a write transaction there holds the database.
+fn lock(conn: &mut AnyConnection, scope: &Scope) -> QueryResult<()> {
+    if conn.backend() == Backend::Postgres {
+        diesel::sql_query(format!(
+            "SELECT i.id FROM infants i WHERE {} ORDER BY i.id FOR NO KEY UPDATE",
+            scope.on("i.id")
+        ))
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
 /// Recomputes the facts of the infants in `scope` (and of their cards). Call it in the
 /// transaction of the write; a card moved between infants needs both in one call.
 pub fn refresh(conn: &mut AnyConnection, scope: &Scope) -> QueryResult<()> {
+    lock(conn, scope)?;
     diesel::sql_query(format!(
         "DELETE FROM quality_card_facts WHERE {} OR card_id IN (SELECT c.id FROM dbs_cards c WHERE {})",
         scope.on("infant_id"),
@@ -141,6 +158,12 @@ pub fn touch(conn: &mut AnyConnection, infant_ids: &[&str]) -> QueryResult<()> {
 /// one indexed statement, as it runs for every card of a plate.
 pub fn touch_reported(conn: &mut AnyConnection, card_id: &str) -> QueryResult<()> {
     let id = card_id.replace('\'', "''");
+    if conn.backend() == Backend::Postgres {
+        diesel::sql_query(format!(
+            "SELECT i.id FROM infants i JOIN dbs_cards c ON c.infant_id = i.id WHERE c.id = '{id}' FOR NO KEY UPDATE OF i"
+        ))
+        .execute(conn)?;
+    }
     diesel::sql_query(format!(
         "UPDATE quality_card_facts SET reported_at = (SELECT MIN(d.interpreted_at) FROM dbs_interpretations d \
          WHERE d.card_id = '{id}' AND {REPORTED}) WHERE card_id = '{id}'"

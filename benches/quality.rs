@@ -113,6 +113,7 @@ async fn main() {
                 dbs: Duration::days(20),
                 hearing: Duration::days(7),
                 cchd: Duration::hours(72),
+                groups: Default::default(),
             };
             let q = state.settings.quality.clone();
             let t = Instant::now();

@@ -15,6 +15,7 @@ pub mod merges;
 pub mod notices;
 pub mod policy;
 pub mod quality;
+pub mod quality_breakdowns;
 pub mod quality_facts;
 pub mod reminders;
 pub mod results;

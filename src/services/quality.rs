@@ -12,14 +12,15 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Text, Timestamp};
 use serde::Serialize;
 
 use crate::config::QualitySettings;
 use crate::db::{AnyConnection, Backend};
 use crate::domain::catalogue::Catalogue;
-use crate::domain::quality::{INDICATORS, IndicatorDef, IntervalStats, Level, stats};
+use crate::domain::quality::{INDICATORS, IndicatorDef, IntervalStats, Level};
 use crate::error::AppError;
+use crate::services::quality_breakdowns as breakdowns;
 
 /// The cohort: infants born in `[from, to]` (local dates), optionally of one hospital.
 #[derive(Debug, Clone)]
@@ -34,8 +35,9 @@ pub struct Cohort {
     pub programme: Option<String>,
 }
 
-/// Age limits used by the coverage indicators, from the catalogue.
-#[derive(Debug, Clone, Copy)]
+/// What the report takes from the catalogue: the coverage indicators' age limits and the
+/// condition groups.
+#[derive(Debug, Clone)]
 pub struct Limits {
     /// DBS card by this age.
     pub dbs: Duration,
@@ -43,6 +45,8 @@ pub struct Limits {
     pub hearing: Duration,
     /// Heart screen by this age.
     pub cchd: Duration,
+    /// Condition code → group (`E`, `AA`, `OA`, `FAO`), for the positive rate per group.
+    pub groups: BTreeMap<String, String>,
 }
 
 impl Limits {
@@ -52,6 +56,11 @@ impl Limits {
             dbs: Duration::days(20),
             hearing: Duration::days(c.hearing.initial_by_days),
             cchd: Duration::hours(c.cchd.screen_by_hours),
+            groups: c
+                .conditions
+                .iter()
+                .map(|k| (k.code.clone(), k.group.clone()))
+                .collect(),
         }
     }
 }
@@ -91,6 +100,15 @@ pub struct IndicatorValue {
     /// Per suspected condition (PPV): [confirmed, screen-positive].
     #[schema(value_type = Option<Object>)]
     pub by_condition: Option<BTreeMap<String, [i64; 2]>>,
+    /// Per condition group (positive rate): [screen-positive infants, screened infants].
+    #[schema(value_type = Option<Object>)]
+    pub by_group: Option<BTreeMap<String, [i64; 2]>>,
+    /// Per catalogue version that opened the case (PPV): [confirmed, screen-positive].
+    #[schema(value_type = Option<Object>)]
+    pub by_catalogue_version: Option<BTreeMap<String, [i64; 2]>>,
+    /// First cards per collection-age band (early and late collection).
+    #[schema(value_type = Option<Object>)]
+    pub distribution: Option<BTreeMap<String, i64>>,
 }
 
 /// SQL pieces of one indicator: `FROM … WHERE …` of the denominator, the numerator condition,
@@ -147,10 +165,10 @@ pub(crate) fn cohort_where_as(c: &Cohort, alias: &str) -> String {
 }
 
 /// The source of the case-level indicators.
-const CASES_FROM: &str = "cases k JOIN infants i ON i.id = k.infant_id";
+pub(crate) const CASES_FROM: &str = "cases k JOIN infants i ON i.id = k.infant_id";
 /// An interpretation that reports results (not "awaiting results", not a rejected card).
 const REPORTED: &str = "d.outcome NOT IN ('awaiting_results','unsatisfactory_recollect')";
-const POSITIVE_REASONS: &str = "k.reason IN ('positive','repeat','refer')";
+pub(crate) const POSITIVE_REASONS: &str = "k.reason IN ('positive','repeat','refer')";
 const RECHECKED: &str = "(k.id IN (SELECT e.case_id FROM case_events e WHERE e.to_state IN ('recheck_done','diagnostic_workup')) \
     OR k.outcome LIKE '%\"confirmed\"%' OR k.outcome LIKE '%\"ruled_out\"%' OR k.outcome LIKE '%\"carrier\"%' OR k.outcome LIKE '%\"diagnosed_elsewhere\"%')";
 
@@ -209,7 +227,7 @@ fn refused(c: &Cohort, prog: &str) -> String {
     )
 }
 
-fn prog_filter(c: &Cohort, col: &str) -> String {
+pub(crate) fn prog_filter(c: &Cohort, col: &str) -> String {
     match &c.programme {
         Some(p) => format!(" AND {col} = '{p}'"),
         None => String::new(),
@@ -385,10 +403,10 @@ fn spec(d: &IndicatorDef, c: &Cohort, b: Backend, q: &QualitySettings, lim: &Lim
 }
 
 /// First time the family was reached: a `reached` contact attempt or the move to family contacted.
-const FIRST_CONTACT: &str = "(SELECT MIN(x.t) FROM (SELECT a.attempted_at AS t FROM contact_attempts a WHERE a.case_id = k.id AND a.outcome = 'reached' \
+pub(crate) const FIRST_CONTACT: &str = "(SELECT MIN(x.t) FROM (SELECT a.attempted_at AS t FROM contact_attempts a WHERE a.case_id = k.id AND a.outcome = 'reached' \
     UNION ALL SELECT e.at AS t FROM case_events e WHERE e.case_id = k.id AND e.to_state = 'family_contacted') x)";
 /// First time the case was rechecked: the move to recheck done or work-up, else a diagnostic resolution.
-const RECHECK: &str = "(SELECT MIN(x.t) FROM (SELECT e.at AS t FROM case_events e WHERE e.case_id = k.id AND e.to_state IN ('recheck_done','diagnostic_workup') \
+pub(crate) const RECHECK: &str = "(SELECT MIN(x.t) FROM (SELECT e.at AS t FROM case_events e WHERE e.case_id = k.id AND e.to_state IN ('recheck_done','diagnostic_workup') \
     UNION ALL SELECT k2.resolved_at AS t FROM cases k2 WHERE k2.id = k.id AND (k2.outcome LIKE '%\"confirmed\"%' OR k2.outcome LIKE '%\"ruled_out\"%' OR k2.outcome LIKE '%\"carrier\"%' OR k2.outcome LIKE '%\"diagnosed_elsewhere\"%')) x)";
 
 #[derive(QueryableByName)]
@@ -397,22 +415,6 @@ struct Counts {
     den: i64,
     #[diesel(sql_type = BigInt)]
     num: i64,
-}
-
-#[derive(QueryableByName)]
-struct CaseTimesRow {
-    #[diesel(sql_type = Text)]
-    tier: String,
-    #[diesel(sql_type = Text)]
-    suspected: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    outcome: Option<String>,
-    #[diesel(sql_type = Timestamp)]
-    opened_at: NaiveDateTime,
-    #[diesel(sql_type = Nullable<Timestamp>)]
-    first_contact: Option<NaiveDateTime>,
-    #[diesel(sql_type = Nullable<Timestamp>)]
-    recheck: Option<NaiveDateTime>,
 }
 
 /// The indicators that apply to the cohort's programme filter.
@@ -474,13 +476,13 @@ fn report_in(
         let from_where = format!("FROM {CASES_FROM} WHERE {}", cohort_where(c));
         crate::services::quality_facts::run(conn, &case_items, &from_where, &mut fast)?;
     }
+    let positives = breakdowns::positive_cases(conn, c, lim)?;
     let mut out = Vec::new();
-    let mut case_rows: Option<Vec<CaseTimesRow>> = None;
     for d in applicable(c) {
-        let s = spec(d, c, b, q, lim);
         let (num, den) = match fast.get(d.id) {
             Some(nd) => *nd,
             None => {
+                let s = spec(d, c, b, q, lim);
                 let sql = format!(
                     "SELECT COUNT(*) AS den, CAST(COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0) AS BIGINT) AS num FROM {} WHERE {}",
                     s.num, s.from, s.den
@@ -490,25 +492,30 @@ fn report_in(
             }
         };
         let mut v = value(d, num, den, q);
-        if matches!(
-            d.id,
-            "first_contact_timeliness" | "recall_timeliness" | "confirmed_ppv"
-        ) {
-            if case_rows.is_none() {
-                let sql = format!(
-                    "SELECT k.tier, k.suspected, k.outcome, k.opened_at, {FIRST_CONTACT} AS first_contact, {RECHECK} AS recheck FROM {} WHERE {}",
-                    s.from, s.den
+        match d.id {
+            "first_contact_timeliness" => {
+                v.intervals = Some(breakdowns::intervals(&positives, |r| r.first_contact));
+            }
+            "recall_timeliness" => {
+                v.intervals = Some(breakdowns::intervals(&positives, |r| r.recheck));
+            }
+            "confirmed_ppv" => {
+                v.by_condition = Some(breakdowns::ppv_by_condition(&positives));
+                v.by_catalogue_version = Some(breakdowns::ppv_by_version(&positives));
+            }
+            "positive_rate" => {
+                v.by_group = Some(breakdowns::positive_by_group(&positives, &lim.groups, den));
+            }
+            "report_timeliness" => v.intervals = Some(breakdowns::turnaround(conn, c)?),
+            "early_collection" | "late_collection" => {
+                v.distribution = Some(
+                    breakdowns::AGE_BANDS
+                        .iter()
+                        .map(|(k, _, _)| (k.to_string(), fast.get(k).map_or(0, |x| x.0)))
+                        .collect(),
                 );
-                case_rows = Some(diesel::sql_query(sql).load(conn)?);
             }
-            let rows = case_rows.as_deref().unwrap_or_default();
-            match d.id {
-                "confirmed_ppv" => v.by_condition = Some(ppv_by_condition(rows)),
-                "first_contact_timeliness" => {
-                    v.intervals = Some(intervals(rows, |r| r.first_contact));
-                }
-                _ => v.intervals = Some(intervals(rows, |r| r.recheck)),
-            }
+            _ => {}
         }
         out.push(v);
     }
@@ -539,45 +546,10 @@ fn value(d: &IndicatorDef, num: i64, den: i64, q: &QualitySettings) -> Indicator
         source: d.source.into(),
         intervals: None,
         by_condition: None,
+        by_group: None,
+        by_catalogue_version: None,
+        distribution: None,
     }
-}
-
-fn intervals(
-    rows: &[CaseTimesRow],
-    end: impl Fn(&CaseTimesRow) -> Option<NaiveDateTime>,
-) -> BTreeMap<String, IntervalStats> {
-    let mut by: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for r in rows {
-        if let Some(t) = end(r) {
-            let h = (t - r.opened_at).num_seconds() as f64 / 3600.0;
-            by.entry("all".into()).or_default().push(h);
-            by.entry(r.tier.clone()).or_default().push(h);
-        }
-    }
-    by.into_iter()
-        .filter_map(|(k, v)| stats(v).map(|s| (k, s)))
-        .collect()
-}
-
-fn ppv_by_condition(rows: &[CaseTimesRow]) -> BTreeMap<String, [i64; 2]> {
-    let mut by: BTreeMap<String, [i64; 2]> = BTreeMap::new();
-    for r in rows {
-        let codes: Vec<String> = serde_json::from_str(&r.suspected).unwrap_or_default();
-        let confirmed: Option<String> = r
-            .outcome
-            .as_deref()
-            .and_then(|o| serde_json::from_str::<serde_json::Value>(o).ok())
-            .filter(|o| o["outcome"] == "confirmed")
-            .and_then(|o| o["condition"].as_str().map(String::from));
-        for code in codes {
-            let e = by.entry(code.clone()).or_default();
-            e[1] += 1;
-            if confirmed.as_deref() == Some(code.as_str()) {
-                e[0] += 1;
-            }
-        }
-    }
-    by
 }
 
 /// Which members of an indicator to list.

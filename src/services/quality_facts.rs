@@ -13,6 +13,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 
 use super::quality::{Cohort, Limits, cohort_where_as, plus};
+use super::quality_breakdowns::AGE_BANDS;
 use crate::config::QualitySettings;
 use crate::db::models::quality_facts::{self as facts, Scope};
 use crate::db::{AnyConnection, Backend, write_transaction};
@@ -66,7 +67,37 @@ pub(crate) fn run(
     Ok(())
 }
 
-/// Counts every infant-level and card-level indicator of the cohort, one scan of each facts table.
+/// "Screened" for a programme, on the facts alias `f`.
+fn screened(b: Backend, lim: &Limits, prog: &str) -> String {
+    match prog {
+        "DBS" => format!(
+            "(f.dbs_ok_first IS NOT NULL AND f.dbs_ok_first <= {})",
+            plus(b, "f.birth_at", lim.dbs)
+        ),
+        "HEAR" => "f.hear_screened = 1".into(),
+        _ => "f.cchd_screened = 1".into(),
+    }
+}
+
+fn programmes(c: &Cohort) -> Vec<&str> {
+    match &c.programme {
+        Some(x) => vec![x.as_str()],
+        None => vec!["DBS", "HEAR", "CCHD"],
+    }
+}
+
+/// Screened in any programme of the cohort's filter (the positive rate's denominator), on the
+/// facts alias `f`.
+pub(crate) fn screened_any(c: &Cohort, b: Backend, lim: &Limits) -> String {
+    programmes(c)
+        .iter()
+        .map(|x| screened(b, lim, x))
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+/// Counts every infant-level and card-level indicator of the cohort, one scan of each facts
+/// table; also the first cards per collection-age band (keyed by the band).
 pub fn counts(
     conn: &mut AnyConnection,
     c: &Cohort,
@@ -76,16 +107,7 @@ pub fn counts(
     let b: Backend = conn.backend();
     let cohort = cohort_where_as(c, "f");
     let p = |col: &str, d: Duration| plus(b, col, d);
-    let screened = |prog: &str| -> String {
-        match prog {
-            "DBS" => format!(
-                "(f.dbs_ok_first IS NOT NULL AND f.dbs_ok_first <= {})",
-                p("f.birth_at", lim.dbs)
-            ),
-            "HEAR" => "f.hear_screened = 1".into(),
-            _ => "f.cchd_screened = 1".into(),
-        }
-    };
+    let screened = |prog: &str| screened(b, lim, prog);
     let eligible = |prog: &str, age: Duration| -> String {
         format!(
             "NOT (f.status = 'deceased' AND f.status_changed_at < {} AND NOT {})",
@@ -93,16 +115,8 @@ pub fn counts(
             screened(prog)
         )
     };
-    let progs: Vec<&str> = match &c.programme {
-        Some(x) => vec![x.as_str()],
-        None => vec!["DBS", "HEAR", "CCHD"],
-    };
-    let any_screened = progs
-        .iter()
-        .map(|x| screened(x))
-        .collect::<Vec<_>>()
-        .join(" OR ");
-    let positive = progs
+    let any_screened = screened_any(c, b, lim);
+    let positive = programmes(c)
         .iter()
         .map(|x| match *x {
             "DBS" => "f.positive_dbs = 1",
@@ -150,7 +164,7 @@ pub fn counts(
         &format!("FROM quality_infant_facts f WHERE {cohort}"),
         &mut out,
     )?;
-    let card_items: Vec<(&'static str, String, String)> = vec![
+    let mut card_items: Vec<(&'static str, String, String)> = vec![
         (
             "unsatisfactory_cards",
             "f.quality IS NOT NULL".into(),
@@ -183,6 +197,16 @@ pub fn counts(
             ),
         ),
     ];
+    for (key, lo, hi) in AGE_BANDS {
+        let mut band = format!("f.collected_at >= {}", p("f.birth_at", Duration::hours(lo)));
+        if hi < i64::MAX {
+            band.push_str(&format!(
+                " AND f.collected_at < {}",
+                p("f.birth_at", Duration::hours(hi))
+            ));
+        }
+        card_items.push((key, "f.first_card = 1".into(), band));
+    }
     run(
         conn,
         &card_items,

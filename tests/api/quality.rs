@@ -405,6 +405,28 @@ async fn a_fixed_cohort_gives_the_expected_value_of_every_indicator() {
         json!([0, 1])
     );
     assert_eq!(indicator(&report, "lost_to_follow_up")["met"], false);
+    // Breakdowns: positive rate per condition group (G: LCHAD is FAO, H: TYR1 is AA, B: a
+    // hearing refer), PPV per catalogue version, receipt-to-report hours (K's too-early card
+    // was reported at receipt + 1 min; B's repeat 96 h after receipt), collection-age bands.
+    assert_eq!(
+        indicator(&report, "positive_rate")["by_group"],
+        json!({"AA": [1, 8], "FAO": [1, 8], "HEAR": [1, 8]})
+    );
+    assert_eq!(
+        indicator(&report, "confirmed_ppv")["by_catalogue_version"],
+        json!({"zj-2023": [0, 3]})
+    );
+    let turnaround = &indicator(&report, "report_timeliness")["intervals"]["all"];
+    assert_eq!(turnaround["n"], 6);
+    let minutes = |v: &Value| (v.as_f64().unwrap() * 60.0).round() as i64;
+    assert_eq!(minutes(&turnaround["median_hours"]), 4 * 60 + 1);
+    assert_eq!(minutes(&turnaround["p90_hours"]), 96 * 60 + 1);
+    let bands = json!({"under_24h": 0, "24h_to_48h": 1, "48h_to_72h": 1, "72h_to_7d": 4, "7d_to_20d": 1, "over_20d": 0});
+    assert_eq!(
+        indicator(&report, "early_collection")["distribution"],
+        bands
+    );
+    assert_eq!(indicator(&report, "late_collection")["distribution"], bands);
 
     // Drill-down: the unscreened eligible infants are C and E.
     let gap: Value = app

@@ -477,6 +477,7 @@ fn report_in(
         crate::services::quality_facts::run(conn, &case_items, &from_where, &mut fast)?;
     }
     let positives = breakdowns::positive_cases(conn, c, lim)?;
+    let mut ages = None;
     let mut out = Vec::new();
     for d in applicable(c) {
         let (num, den) = match fast.get(d.id) {
@@ -508,12 +509,10 @@ fn report_in(
             }
             "report_timeliness" => v.intervals = Some(breakdowns::turnaround(conn, c)?),
             "early_collection" | "late_collection" => {
-                v.distribution = Some(
-                    breakdowns::AGE_BANDS
-                        .iter()
-                        .map(|(k, _, _)| (k.to_string(), fast.get(k).map_or(0, |x| x.0)))
-                        .collect(),
-                );
+                if ages.is_none() {
+                    ages = Some(breakdowns::collection_ages(conn, c)?);
+                }
+                v.distribution = ages.clone();
             }
             _ => {}
         }

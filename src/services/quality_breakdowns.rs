@@ -158,8 +158,9 @@ pub(crate) fn positive_by_group(
 
 #[derive(QueryableByName)]
 struct Bucket {
+    /// Minutes or hours, by the query.
     #[diesel(sql_type = BigInt)]
-    minutes: i64,
+    key: i64,
     #[diesel(sql_type = BigInt)]
     n: i64,
 }
@@ -184,7 +185,7 @@ pub(crate) fn turnaround(
 ) -> Result<BTreeMap<String, IntervalStats>, AppError> {
     let b = conn.backend();
     let sql = format!(
-        "SELECT {m} AS minutes, COUNT(*) AS n FROM quality_card_facts f \
+        "SELECT {m} AS key, COUNT(*) AS n FROM quality_card_facts f \
          WHERE {cohort} AND f.received_at IS NOT NULL AND f.reported_at IS NOT NULL GROUP BY {m}",
         m = minutes(b, "f.received_at", "f.reported_at"),
         cohort = cohort_where_as(c, "f"),
@@ -192,11 +193,54 @@ pub(crate) fn turnaround(
     let buckets: Vec<Bucket> = diesel::sql_query(sql).load(conn)?;
     let hours: Vec<f64> = buckets
         .iter()
-        .flat_map(|k| std::iter::repeat_n(k.minutes as f64 / 60.0, k.n.max(0) as usize))
+        .flat_map(|k| std::iter::repeat_n(k.key as f64 / 60.0, k.n.max(0) as usize))
         .collect();
     Ok(stats(hours)
         .map(|s| BTreeMap::from([("all".to_string(), s)]))
         .unwrap_or_default())
+}
+
+/// First cards per collection-age band (hours of life when collected), from an hourly
+/// histogram grouped in SQL.
+pub(crate) fn collection_ages(
+    conn: &mut AnyConnection,
+    c: &Cohort,
+) -> Result<BTreeMap<String, i64>, AppError> {
+    let b = conn.backend();
+    // Whole hours, rounded down: SQL integer division truncates toward zero, and a card is
+    // never collected before birth.
+    let sql = format!(
+        "SELECT {m} / 60 AS key, COUNT(*) AS n FROM quality_card_facts f \
+         WHERE {cohort} AND f.first_card = 1 GROUP BY {m} / 60",
+        m = minutes_floor(b, "f.birth_at", "f.collected_at"),
+        cohort = cohort_where_as(c, "f"),
+    );
+    let hours: Vec<Bucket> = diesel::sql_query(sql).load(conn)?;
+    let mut out: BTreeMap<String, i64> = AGE_BANDS
+        .iter()
+        .map(|(k, _, _)| (k.to_string(), 0))
+        .collect();
+    for h in hours {
+        if let Some((k, _, _)) = AGE_BANDS
+            .iter()
+            .find(|(_, lo, hi)| h.key >= *lo && h.key < *hi)
+        {
+            *out.entry(k.to_string()).or_default() += h.n;
+        }
+    }
+    Ok(out)
+}
+
+/// Whole minutes from `from` to `to`, rounded down.
+fn minutes_floor(b: Backend, from: &str, to: &str) -> String {
+    match b {
+        Backend::Sqlite => {
+            format!("CAST((julianday({to}) - julianday({from})) * 1440 + 0.0001 AS INTEGER)")
+        }
+        Backend::Postgres => {
+            format!("CAST(FLOOR(EXTRACT(EPOCH FROM ({to} - {from})) / 60 + 0.0001) AS BIGINT)")
+        }
+    }
 }
 
 /// Collection-age bands of first cards: `(key, from hours, to hours)`, lower bound included.

@@ -13,7 +13,6 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 
 use super::quality::{Cohort, Limits, cohort_where_as, plus};
-use super::quality_breakdowns::AGE_BANDS;
 use crate::config::QualitySettings;
 use crate::db::models::quality_facts::{self as facts, Scope};
 use crate::db::{AnyConnection, Backend, write_transaction};
@@ -97,7 +96,7 @@ pub(crate) fn screened_any(c: &Cohort, b: Backend, lim: &Limits) -> String {
 }
 
 /// Counts every infant-level and card-level indicator of the cohort, one scan of each facts
-/// table; also the first cards per collection-age band (keyed by the band).
+/// table.
 pub fn counts(
     conn: &mut AnyConnection,
     c: &Cohort,
@@ -164,7 +163,7 @@ pub fn counts(
         &format!("FROM quality_infant_facts f WHERE {cohort}"),
         &mut out,
     )?;
-    let mut card_items: Vec<(&'static str, String, String)> = vec![
+    let card_items: Vec<(&'static str, String, String)> = vec![
         (
             "unsatisfactory_cards",
             "f.quality IS NOT NULL".into(),
@@ -197,16 +196,6 @@ pub fn counts(
             ),
         ),
     ];
-    for (key, lo, hi) in AGE_BANDS {
-        let mut band = format!("f.collected_at >= {}", p("f.birth_at", Duration::hours(lo)));
-        if hi < i64::MAX {
-            band.push_str(&format!(
-                " AND f.collected_at < {}",
-                p("f.birth_at", Duration::hours(hi))
-            ));
-        }
-        card_items.push((key, "f.first_card = 1".into(), band));
-    }
     run(
         conn,
         &card_items,

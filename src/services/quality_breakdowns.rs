@@ -172,7 +172,7 @@ fn minutes(b: Backend, from: &str, to: &str) -> String {
             format!("CAST(ROUND((julianday({to}) - julianday({from})) * 1440) AS INTEGER)")
         }
         Backend::Postgres => {
-            format!("CAST(ROUND(EXTRACT(EPOCH FROM ({to} - {from})) / 60) AS BIGINT)")
+            format!("CAST(ROUND(date_part('epoch', {to} - {from}) / 60) AS BIGINT)")
         }
     }
 }
@@ -238,7 +238,7 @@ fn minutes_floor(b: Backend, from: &str, to: &str) -> String {
             format!("CAST((julianday({to}) - julianday({from})) * 1440 + 0.0001 AS INTEGER)")
         }
         Backend::Postgres => {
-            format!("CAST(FLOOR(EXTRACT(EPOCH FROM ({to} - {from})) / 60 + 0.0001) AS BIGINT)")
+            format!("CAST(FLOOR(date_part('epoch', {to} - {from}) / 60 + 0.0001) AS BIGINT)")
         }
     }
 }

@@ -109,12 +109,11 @@ async fn main() {
         };
         let (facts, whole) = tokio::task::spawn_blocking(move || {
             let mut c = state.pool.get().unwrap();
-            let lim = guthrie::services::quality::Limits {
-                dbs: Duration::days(20),
-                hearing: Duration::days(7),
-                cchd: Duration::hours(72),
-                groups: Default::default(),
-            };
+            let lim = guthrie::services::quality::Limits::of(
+                guthrie::services::catalogue::current(&state.catalogues, Utc::now())
+                    .unwrap()
+                    .catalogue(),
+            );
             let q = state.settings.quality.clone();
             let t = Instant::now();
             guthrie::services::quality_facts::counts(&mut c, &cohort, &q, &lim).unwrap();

@@ -18,7 +18,7 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
-    /// `infant`, `card`, `card_results`, `hearing_screen`, `cchd_screen`, `consent`, `case`.
+    /// `infant`, `card`, `card_results`, `hearing_screen`, `cchd_screen`, `consent`, `hearing_intervention`, `case`.
     pub entity: String,
     /// Its id.
     pub id: String,

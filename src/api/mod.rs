@@ -63,6 +63,7 @@ pub fn page_limit(asked: Option<i64>, default: i64, max: i64) -> Result<i64, App
         catalogue::current_catalogue, catalogue::list_catalogue_versions, catalogue::get_catalogue, catalogue::publish_catalogue,
         cards::create_card, cards::get_card, cards::receive_card, cards::submit_results,
         screens::create_hearing_screen, screens::create_cchd_screen, screens::create_consent,
+        screens::create_hearing_intervention,
         screens::get_screening_summary, screens::list_missed_screens,
         cases::list_cases, cases::get_case, cases::act_on_case, cases::record_contact_attempt,
         worklists::list_worklists, worklists::get_worklist, audit::get_audit,
@@ -161,6 +162,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(screens::create_hearing_screen)
             .service(screens::create_cchd_screen)
             .service(screens::create_consent)
+            .service(screens::create_hearing_intervention)
             .service(screens::get_screening_summary)
             .service(screens::list_missed_screens)
             .service(cases::list_cases)

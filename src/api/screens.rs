@@ -11,6 +11,7 @@ use crate::api::json::ApiJson;
 use crate::api::path_id;
 use crate::auth::extract::require_personal_data;
 use crate::db;
+use crate::db::models::screens::InterventionRow;
 use crate::domain::catalogue::Programme;
 use crate::domain::cchd::{CchdMeasurement, CchdOutcome};
 use crate::domain::hearing::{
@@ -22,7 +23,7 @@ use crate::error::{AppError, Problem};
 use crate::services::catalogue::current;
 use crate::services::policy;
 use crate::services::screening::{self, MissedScreen, ScreeningSummary};
-use crate::services::screens::{self as svc, ConsentInput, HearingInput};
+use crate::services::screens::{self as svc, ConsentInput, HearingInput, InterventionInput};
 use crate::state::AppState;
 
 /// A hearing test.
@@ -249,6 +250,51 @@ pub async fn create_consent(
             signed_at: row.signed_at.and_utc(),
             recorded_by: row.recorded_by,
         }))
+}
+
+/// A hearing intervention that started.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InterventionRequest {
+    /// `hearing_aids`, `cochlear_implant`, `early_intervention` or `other`.
+    pub kind: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// Who provides it (a centre or programme name).
+    #[serde(default)]
+    pub provider: Option<String>,
+}
+
+/// Record that a hearing intervention started for an infant (hearing aids, cochlear implant,
+/// early-intervention services): the last step of the 1-3-6 pathway, due by 6 months of age.
+#[utoipa::path(tag = "screening", security(("bearer" = [])), params(("id" = String, Path)), request_body = InterventionRequest,
+    responses((status = 201, body = InterventionRow), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[post("/infants/{id}/hearing-interventions")]
+pub async fn create_hearing_intervention(
+    p: Principal,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: ApiJson<InterventionRequest>,
+) -> Result<HttpResponse, AppError> {
+    if !p.role.can_write_infants() {
+        return Err(AppError::Forbidden);
+    }
+    let id = infant_id(&id)?;
+    let b = body.0;
+    let input = InterventionInput {
+        kind: b.kind,
+        started_at: b.started_at,
+        provider: b.provider,
+    };
+    let now = state.now();
+    let row = db::run(&state.pool, move |c| {
+        svc::record_intervention(c, &p, &id, input, now)
+    })
+    .await?;
+    tracing::info!(infant.id = %id, intervention.id = %row.id, "hearing intervention recorded");
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/infants/{id}/screening")))
+        .json(row))
 }
 
 /// Screening status of an infant in every programme, with specimens, tests, interpretations and

@@ -216,12 +216,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    hearing_interventions (id) {
+        id -> Text,
+        infant_id -> Text,
+        hospital_id -> Text,
+        kind -> Text,
+        started_at -> Timestamp,
+        provider -> Nullable<Text>,
+        recorded_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(dbs_cards -> infants (infant_id));
 diesel::joinable!(dbs_results -> dbs_cards (card_id));
 diesel::joinable!(dbs_interpretations -> dbs_cards (card_id));
 diesel::joinable!(hearing_screens -> infants (infant_id));
 diesel::joinable!(cchd_screens -> infants (infant_id));
 diesel::joinable!(screening_consents -> infants (infant_id));
+diesel::joinable!(hearing_interventions -> infants (infant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     infants,
@@ -232,6 +246,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     hearing_screens,
     cchd_screens,
     screening_consents,
+    hearing_interventions,
 );
 
 diesel::table! {

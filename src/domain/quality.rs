@@ -277,6 +277,16 @@ pub const INDICATORS: &[IndicatorDef] = &[
         "1-3-6 pathway (catalogue §4)",
     ),
     def(
+        "hearing_intervention_by_6m",
+        Some("HEAR"),
+        Level::Case,
+        false,
+        "Hearing intervention by 6 months",
+        "6月龄干预率",
+        "hearing cases resolved as a confirmed hearing loss whose infant started an intervention by day 180 / hearing cases resolved as a confirmed hearing loss",
+        "1-3-6 pathway (catalogue §4); Jiangsu hearing-screening QC standard (intervene within 6 months)",
+    ),
+    def(
         "cchd_echo_completion",
         Some("CCHD"),
         Level::Case,

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::db::models::infant::{self, Infant, InfantUpdateForm};
 use crate::db::models::quality_facts;
 use crate::db::schema::{
-    cases, cchd_screens, dbs_cards, hearing_screens, infant_merges, screening_consents,
+    cases, cchd_screens, dbs_cards, hearing_interventions, hearing_screens, infant_merges,
+    screening_consents,
 };
 use crate::db::{AnyConnection, now_micros};
 use crate::domain::principal::{Principal, Scope};
@@ -153,6 +154,14 @@ pub fn merge(
     move_rows!(
         conn,
         moved,
+        "hearing_interventions",
+        hearing_interventions,
+        ids_of!(conn, hearing_interventions, &dup.id),
+        &kept.id
+    );
+    move_rows!(
+        conn,
+        moved,
         "cases",
         cases,
         ids_of!(conn, cases, &dup.id),
@@ -233,6 +242,14 @@ pub fn undo(
         "screening_consents",
         screening_consents,
         back("screening_consents"),
+        to
+    );
+    move_rows!(
+        conn,
+        ignored,
+        "hearing_interventions",
+        hearing_interventions,
+        back("hearing_interventions"),
         to
     );
     move_rows!(conn, ignored, "cases", cases, back("cases"), to);

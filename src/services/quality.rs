@@ -39,10 +39,20 @@ pub struct Cohort {
 /// condition groups.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// DBS card by this age.
+    /// DBS card by this age (the absolute latest collection age).
     pub dbs: Duration,
+    /// A card collected before this age is early.
+    pub dbs_early: Duration,
+    /// A card collected after this age is late.
+    pub dbs_late: Duration,
     /// Initial hearing screen by this age.
     pub hearing: Duration,
+    /// Hearing rescreen by this age.
+    pub hearing_rescreen: Duration,
+    /// Diagnostic audiology by this age.
+    pub hearing_diagnosis: Duration,
+    /// Hearing intervention by this age.
+    pub hearing_intervention: Duration,
     /// Heart screen by this age.
     pub cchd: Duration,
     /// Condition code → group (`E`, `AA`, `OA`, `FAO`), for the positive rate per group.
@@ -53,8 +63,13 @@ impl Limits {
     /// From a catalogue.
     pub fn of(c: &Catalogue) -> Self {
         Self {
-            dbs: Duration::days(20),
+            dbs: Duration::days(c.specimen.max_collection_age_days),
+            dbs_early: Duration::hours(c.specimen.min_collection_age_hours),
+            dbs_late: Duration::days(c.specimen.normal_collection_max_days),
             hearing: Duration::days(c.hearing.initial_by_days),
+            hearing_rescreen: Duration::days(c.hearing.rescreen_by_days),
+            hearing_diagnosis: Duration::days(c.hearing.diagnosis_by_days),
+            hearing_intervention: Duration::days(c.hearing.intervention_by_days),
             cchd: Duration::hours(c.cchd.screen_by_hours),
             groups: c
                 .conditions
@@ -298,17 +313,11 @@ fn spec(d: &IndicatorDef, c: &Cohort, b: Backend, q: &QualitySettings, lim: &Lim
         ),
         "early_collection" => cards(
             "c.repeat_of IS NULL",
-            format!(
-                "c.collected_at < {}",
-                plus(b, "i.birth_at", Duration::hours(48))
-            ),
+            format!("c.collected_at < {}", plus(b, "i.birth_at", lim.dbs_early)),
         ),
         "late_collection" => cards(
             "c.repeat_of IS NULL",
-            format!(
-                "c.collected_at > {}",
-                plus(b, "i.birth_at", Duration::days(7))
-            ),
+            format!("c.collected_at > {}", plus(b, "i.birth_at", lim.dbs_late)),
         ),
         "report_timeliness" => cards(
             &format!(
@@ -371,7 +380,7 @@ fn spec(d: &IndicatorDef, c: &Cohort, b: Backend, q: &QualitySettings, lim: &Lim
                 "h.infant_id",
                 &format!(
                     "h.stage = 'rescreen' AND h.tested_at <= {}",
-                    plus(b, "i2.birth_at", Duration::days(42))
+                    plus(b, "i2.birth_at", lim.hearing_rescreen)
                 ),
             ),
         ),
@@ -391,8 +400,17 @@ fn spec(d: &IndicatorDef, c: &Cohort, b: Backend, q: &QualitySettings, lim: &Lim
                 "h.infant_id",
                 &format!(
                     "h.stage = 'diagnostic' AND h.tested_at <= {}",
-                    plus(b, "i2.birth_at", Duration::days(90))
+                    plus(b, "i2.birth_at", lim.hearing_diagnosis)
                 ),
+            ),
+        ),
+        "hearing_intervention_by_6m" => cases(
+            "k.programme = 'HEAR' AND k.state = 'resolved' AND k.outcome LIKE '%\"confirmed\"%'"
+                .into(),
+            format!(
+                "k.infant_id IN (SELECT v.infant_id FROM hearing_interventions v JOIN infants i2 ON i2.id = v.infant_id \
+                 WHERE {cohort2} AND v.started_at <= {})",
+                plus(b, "i2.birth_at", lim.hearing_intervention)
             ),
         ),
         _ => cases(

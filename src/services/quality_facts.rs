@@ -148,12 +148,12 @@ pub fn counts(
         (
             "hearing_rescreen_by_42d",
             "f.hear_initial_refer = 1".into(),
-            format!("f.hear_rescreen_at <= {}", p("f.birth_at", Duration::days(42))),
+            format!("f.hear_rescreen_at <= {}", p("f.birth_at", lim.hearing_rescreen)),
         ),
         (
             "hearing_diagnosis_by_3m",
             "f.hear_refer_case = 1".into(),
-            format!("f.hear_diagnostic_at <= {}", p("f.birth_at", Duration::days(90))),
+            format!("f.hear_diagnostic_at <= {}", p("f.birth_at", lim.hearing_diagnosis)),
         ),
     ];
     let mut out = Counts::new();
@@ -180,12 +180,12 @@ pub fn counts(
         (
             "early_collection",
             "f.first_card = 1".into(),
-            format!("f.collected_at < {}", p("f.birth_at", Duration::hours(48))),
+            format!("f.collected_at < {}", p("f.birth_at", lim.dbs_early)),
         ),
         (
             "late_collection",
             "f.first_card = 1".into(),
-            format!("f.collected_at > {}", p("f.birth_at", Duration::days(7))),
+            format!("f.collected_at > {}", p("f.birth_at", lim.dbs_late)),
         ),
         (
             "report_timeliness",

@@ -101,6 +101,8 @@ pub struct ScreeningSummary {
     /// Hearing tests.
     #[schema(value_type = Vec<Object>)]
     pub hearing_tests: Vec<serde_json::Value>,
+    /// Hearing interventions started, oldest first.
+    pub hearing_interventions: Vec<crate::db::models::screens::InterventionRow>,
     /// Heart.
     pub cchd: ProgrammeSummary,
     /// Heart screen outcome.
@@ -147,7 +149,20 @@ pub fn summary(
     let dbs = dbs_status(cat, birth, &cards, dbs_consent, now);
 
     let hearing_rows = screens::hearing_of(conn, scope, &infant.id)?;
-    let assessment = hearing_assessment(conn, cat, scope, &infant, now)?;
+    let mut assessment = hearing_assessment(conn, cat, scope, &infant, now)?;
+    let interventions = screens::interventions_of(conn, scope, &infant.id)?;
+    if let (HearingStatus::InterventionDue, Some(first)) =
+        (&assessment.status, interventions.first())
+    {
+        // The pathway's last step is done: nothing is due any more.
+        assessment.next_action = None;
+        assessment.due_by = None;
+        assessment.notes.push(format!(
+            "intervention started {} ({})",
+            first.started_at.and_utc().to_rfc3339(),
+            first.kind
+        ));
+    }
     let hear_consent = latest_decision(&consents, "HEAR");
     let hearing = ProgrammeSummary {
         status: if hear_consent.as_deref() == Some("refusal") {
@@ -212,6 +227,7 @@ pub fn summary(
         hearing,
         hearing_assessment: assessment,
         hearing_tests: hearing_rows.iter().map(hearing_json).collect(),
+        hearing_interventions: interventions,
         cchd,
         cchd_outcome: outcome,
         cchd_measurements: cchd_rows.iter().map(cchd_json).collect(),

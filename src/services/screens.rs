@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::db::models::infant::{self, Infant};
-use crate::db::models::screens::{self, CchdRow, ConsentRow, HearingRow};
+use crate::db::models::screens::{self, CchdRow, ConsentRow, HearingRow, InterventionRow};
 use crate::db::{AnyConnection, now_micros, write_transaction};
 use crate::domain::catalogue::{Catalogue, Programme, Tier};
 use crate::domain::cchd::{self, CchdMeasurement, CchdOutcome};
@@ -291,6 +291,62 @@ pub fn record_consent(
         };
         screens::insert_consent(conn, &row)?;
         audit::write(conn, p, "consent", &row.id, None, &row, now)?;
+        Ok(row)
+    })
+}
+
+/// A hearing intervention as submitted.
+#[derive(Debug, Clone)]
+pub struct InterventionInput {
+    /// `hearing_aids`, `cochlear_implant`, `early_intervention` or `other`.
+    pub kind: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// Who provides it.
+    pub provider: Option<String>,
+}
+
+/// The kinds of hearing intervention.
+pub const INTERVENTION_KINDS: [&str; 4] = [
+    "hearing_aids",
+    "cochlear_implant",
+    "early_intervention",
+    "other",
+];
+
+/// Records that a hearing intervention started (the 1-3-6 pathway's last step).
+pub fn record_intervention(
+    conn: &mut AnyConnection,
+    p: &Principal,
+    infant_id: &InfantId,
+    i: InterventionInput,
+    now: DateTime<Utc>,
+) -> Result<InterventionRow, AppError> {
+    let scope = p.scope();
+    write_transaction(conn, |conn| {
+        let infant = visible_infant(conn, &scope, infant_id)?;
+        let mut e = FieldErrors::new();
+        if !INTERVENTION_KINDS.contains(&i.kind.as_str()) {
+            e.add(
+                "kind",
+                format!("must be one of {}", INTERVENTION_KINDS.join(", ")),
+            );
+        }
+        check_time(&mut e, "started_at", i.started_at, &infant, now);
+        let provider = i.provider.as_deref().map(|v| e.text("provider", v, 128));
+        e.into_result().map_err(AppError::Validation)?;
+        let row = InterventionRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            infant_id: infant.id.clone(),
+            hospital_id: infant.hospital_id.clone(),
+            kind: i.kind,
+            started_at: now_micros(i.started_at),
+            provider,
+            recorded_by: p.key(),
+            created_at: now_micros(now),
+        };
+        screens::insert_intervention(conn, &row)?;
+        audit::write(conn, p, "hearing_intervention", &row.id, None, &row, now)?;
         Ok(row)
     })
 }

@@ -336,6 +336,14 @@ async fn an_admin_merge_moves_screens_and_cases_and_can_be_undone() {
     let (kept, _) = crate::screening::infant_with_card(&app, &token, "MG1").await;
     let (dup, barcode) = crate::screening::infant_with_card(&app, &token, "MG2").await;
     app.post("/api/v1/results", &lab, &json!({"cards": [{"barcode": barcode, "results": crate::screening::panel(&[("TSH", 30.0)])}]})).await;
+    let r = app
+        .post(
+            &format!("/api/v1/infants/{dup}/hearing-interventions"),
+            &token,
+            &json!({"kind": "early_intervention", "started_at": chrono::Utc::now().to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
 
     let r = app
         .post(
@@ -362,6 +370,7 @@ async fn an_admin_merge_moves_screens_and_cases_and_can_be_undone() {
         .await
         .unwrap();
     assert_eq!(s["cards"].as_array().unwrap().len(), 2);
+    assert_eq!(s["hearing_interventions"].as_array().unwrap().len(), 1);
     let cases: Value = app
         .get(&format!("/api/v1/cases?infant_id={kept}"), &lab)
         .await
@@ -407,6 +416,7 @@ async fn an_admin_merge_moves_screens_and_cases_and_can_be_undone() {
         .await
         .unwrap();
     assert_eq!(s["cards"].as_array().unwrap().len(), 1);
+    assert_eq!(s["hearing_interventions"], json!([]), "moved back");
     let cases: Value = app
         .get(&format!("/api/v1/cases?infant_id={dup}"), &lab)
         .await

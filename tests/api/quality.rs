@@ -342,6 +342,7 @@ async fn a_fixed_cohort_gives_the_expected_value_of_every_indicator() {
         ("confirmed_ppv", 0, 3),
         ("hearing_rescreen_by_42d", 1, 1),
         ("hearing_diagnosis_by_3m", 0, 1),
+        ("hearing_intervention_by_6m", 0, 0),
         ("cchd_echo_completion", 0, 0),
     ];
     let ids: Vec<&str> = report["indicators"]
@@ -629,4 +630,136 @@ async fn concurrent_writes_for_one_infant_keep_its_facts_exact() {
         .filter(|r| r.split('|').nth(1) == Some(infant.as_str()))
         .count();
     assert_eq!(cards, 3, "one card row per card");
+}
+
+#[tokio::test]
+async fn hearing_intervention_by_6_months_counts_confirmed_hearing_loss() {
+    let app = TestApp::spawn().await;
+    let (_, hospital) = app.hospital_with_token("HI").await;
+    let (_, other) = app.hospital_with_token("HJ").await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let coord = app.staff_token("coord", "coordinator", None).await;
+    let c = Cohort {
+        app: &app,
+        hospital,
+        lab,
+        coord,
+    };
+    let d = Duration::days;
+    // Hearing loss confirmed for each: refer, refer at rescreen, diagnostic hearing loss,
+    // then the case resolved confirmed. X1 starts hearing aids on day 150, X2 on day 200 (late),
+    // X3 never; X4 (born after the period) on day 100.
+    let mut cases = vec![];
+    let mut infants = vec![];
+    for (k, born) in [-250, -249, -248, -200].into_iter().enumerate() {
+        let birth = local(born, 10);
+        let x = c.infant(&format!("HL{k}"), birth).await;
+        c.hearing(&x, "initial", "refer", birth + d(2)).await;
+        c.hearing(&x, "rescreen", "refer", birth + d(20)).await;
+        c.at(birth + d(60));
+        let r = app
+            .post(&format!("/api/v1/infants/{x}/hearing-screens"), &c.hospital,
+                  &json!({"stage": "diagnostic", "method": "DIAGNOSTIC", "left": "refer", "right": "refer", "tested_at": (birth + d(60)).to_rfc3339()}))
+            .await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let case = c.case_of(&x, "HEAR").await;
+        c.act(
+            &case,
+            birth + d(61),
+            json!({"transition": {"event": "schedule_recall"}}),
+        )
+        .await;
+        c.act(
+            &case,
+            birth + d(62),
+            json!({"transition": {"event": "record_recheck", "reference": "ABR"}}),
+        )
+        .await;
+        c.act(&case, birth + d(63), json!({"transition": {"event": "resolve", "outcome": {"outcome": "confirmed", "condition": "HL"}}}))
+            .await;
+        cases.push(case);
+        infants.push((x, birth));
+    }
+    let start = |k: usize, day: i64| {
+        let (x, birth) = &infants[k];
+        (
+            format!("/api/v1/infants/{x}/hearing-interventions"),
+            json!({"kind": "hearing_aids", "started_at": (*birth + d(day)).to_rfc3339(), "provider": "省儿保听力中心"}),
+        )
+    };
+    app.clock.set(Utc::now());
+    for (k, day) in [(0, 150), (1, 200), (3, 100)] {
+        let (path, body) = start(k, day);
+        let r = app.post(&path, &c.hospital, &body).await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        assert_eq!(r.json::<Value>().await.unwrap()["kind"], "hearing_aids");
+    }
+
+    // Bad input changes nothing: an unknown kind, a start before birth, another hospital.
+    let (path, mut body) = start(2, 30);
+    body["kind"] = json!("magic");
+    let p = crate::helpers::problem(app.post(&path, &c.hospital, &body).await).await;
+    assert!(p["errors"]["kind"].is_array(), "{p}");
+    let (path, body) = start(2, -1);
+    let p = crate::helpers::problem(app.post(&path, &c.hospital, &body).await).await;
+    assert!(p["errors"]["started_at"].is_array(), "{p}");
+    let (path, body) = start(2, 30);
+    assert_eq!(app.post(&path, &other, &body).await.status(), 404);
+    let s: Value = app
+        .get(
+            &format!("/api/v1/infants/{}/screening", infants[2].0),
+            &c.hospital,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s["hearing_interventions"], json!([]));
+    assert_eq!(s["hearing_assessment"]["next_action"], "intervention");
+    let s: Value = app
+        .get(
+            &format!("/api/v1/infants/{}/screening", infants[0].0),
+            &c.hospital,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s["hearing_interventions"].as_array().unwrap().len(), 1);
+    assert!(s["hearing_assessment"]["next_action"].is_null(), "{s}");
+
+    let (from, to) = (day(-250), day(-248));
+    let report: Value = app
+        .get(
+            &format!("/api/v1/reports/quality?from={from}&to={to}&programme=HEAR"),
+            &c.coord,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let i = indicator(&report, "hearing_intervention_by_6m");
+    assert_eq!((&i["numerator"], &i["denominator"]), (&json!(1), &json!(3)));
+    assert_eq!(i["met"], false);
+    let gap: Value = app
+        .get(
+            &format!(
+                "/api/v1/reports/quality/hearing_intervention_by_6m/cases?from={from}&to={to}"
+            ),
+            &c.coord,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut ids: Vec<&str> = gap["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    let mut want = vec![cases[1].as_str(), cases[2].as_str()];
+    want.sort_unstable();
+    assert_eq!(ids, want, "the late and the missing intervention");
 }

@@ -1,11 +1,11 @@
-//! `hearing_screens`, `cchd_screens`, `screening_consents`: rows per test, measurement or
-//! guardian decision. Reads take a [`Scope`].
+//! `hearing_screens`, `cchd_screens`, `screening_consents`, `hearing_interventions`: rows per
+//! test, measurement, guardian decision or intervention started. Reads take a [`Scope`].
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
-use crate::db::schema::{cchd_screens, hearing_screens, screening_consents};
+use crate::db::schema::{cchd_screens, hearing_interventions, hearing_screens, screening_consents};
 use crate::domain::principal::Scope;
 
 /// A hearing test row.
@@ -24,6 +24,55 @@ pub struct HearingRow {
     pub risk_factors: String,
     pub created_by: String,
     pub created_at: NaiveDateTime,
+}
+
+/// A hearing intervention row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize, utoipa::ToSchema)]
+#[diesel(table_name = hearing_interventions)]
+pub struct InterventionRow {
+    /// Id.
+    pub id: String,
+    /// Infant.
+    pub infant_id: String,
+    /// The infant's hospital.
+    pub hospital_id: String,
+    /// `hearing_aids`, `cochlear_implant`, `early_intervention` or `other`.
+    pub kind: String,
+    /// When the intervention started (UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub started_at: NaiveDateTime,
+    /// Who provides it (a centre or programme name).
+    pub provider: Option<String>,
+    /// Who recorded it.
+    pub recorded_by: String,
+    /// When it was recorded.
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: NaiveDateTime,
+}
+
+/// Inserts a hearing intervention.
+pub fn insert_intervention(conn: &mut AnyConnection, row: &InterventionRow) -> QueryResult<()> {
+    diesel::insert_into(hearing_interventions::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// An infant's hearing interventions within `scope`, oldest first.
+pub fn interventions_of(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    infant_id: &str,
+) -> QueryResult<Vec<InterventionRow>> {
+    let mut q = hearing_interventions::table
+        .filter(hearing_interventions::infant_id.eq(infant_id))
+        .into_boxed();
+    if let Some(h) = scope.hospital_filter() {
+        q = q.filter(hearing_interventions::hospital_id.eq(h.to_string()));
+    }
+    q.order(hearing_interventions::started_at.asc())
+        .select(InterventionRow::as_select())
+        .load(conn)
 }
 
 /// A pulse-oximetry measurement row.

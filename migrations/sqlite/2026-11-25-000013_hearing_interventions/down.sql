@@ -1,0 +1,1 @@
+DROP TABLE hearing_interventions;

@@ -68,7 +68,9 @@ async fn main() {
         }
         // The screens above bypassed the writes that keep the quality facts: rebuild them all.
         let t = Instant::now();
-        let months = guthrie::services::quality_facts::rebuild_all(&mut c).unwrap();
+        let months = guthrie::services::quality_facts::rebuild_all(&mut c)
+            .unwrap()
+            .months;
         let rebuild = t.elapsed().as_secs_f64();
         diesel::sql_query("ANALYZE").execute(&mut c).unwrap();
         (months, rebuild)

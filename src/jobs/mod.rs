@@ -179,8 +179,15 @@ async fn run_body(state: &AppState, name: &str, now: DateTime<Utc>) -> Result<Va
             )
         }
         "quality_facts" => {
-            let months = db::run(&state.pool, crate::services::quality_facts::rebuild_all).await?;
-            Ok(serde_json::json!({ "months_rebuilt": months }))
+            let r = db::run(&state.pool, crate::services::quality_facts::rebuild_all).await?;
+            if r.infants_corrected > 0 {
+                // Some write path missed keeping the facts: the report was wrong until now.
+                tracing::warn!(
+                    infants = r.infants_corrected,
+                    "quality facts differed from the source tables and were corrected"
+                );
+            }
+            to_value(r)
         }
         _ => Err(AppError::NotFound { entity: "job" }),
     }

@@ -205,22 +205,33 @@ pub fn counts(
     Ok(out)
 }
 
+/// What a rebuild did.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Rebuilt {
+    /// Months of births recomputed.
+    pub months: usize,
+    /// Infants whose kept facts differed from the recompute (and are now corrected).
+    pub infants_corrected: i64,
+}
+
 /// Recomputes the facts of every infant, one month of births per transaction (the facts of a
-/// month are replaced at once, so a report never sees a half-built month). Returns the number
-/// of months.
-pub fn rebuild_all(conn: &mut AnyConnection) -> Result<usize, AppError> {
+/// month are replaced at once, so a report never sees a half-built month), counting the
+/// infants whose kept facts had drifted.
+pub fn rebuild_all(conn: &mut AnyConnection) -> Result<Rebuilt, AppError> {
+    let mut out = Rebuilt::default();
     let Some((lo, hi)) = facts::birth_range(conn)? else {
-        return Ok(0);
+        return Ok(out);
     };
     let mut from = month_start(lo.date());
-    let mut months = 0;
     while from <= hi {
         let next = month_start(from.date() + Duration::days(32));
-        write_transaction(conn, |conn| facts::refresh(conn, &Scope::Born(from, next)))?;
-        months += 1;
+        out.infants_corrected += write_transaction(conn, |conn| {
+            facts::refresh_counting(conn, &Scope::Born(from, next))
+        })?;
+        out.months += 1;
         from = next;
     }
-    Ok(months)
+    Ok(out)
 }
 
 fn month_start(d: NaiveDate) -> NaiveDateTime {
@@ -232,9 +243,9 @@ fn month_start(d: NaiveDate) -> NaiveDateTime {
 pub fn ensure_built(conn: &mut AnyConnection) -> Result<(), AppError> {
     if facts::incomplete(conn)? {
         let t = std::time::Instant::now();
-        let months = rebuild_all(conn)?;
+        let r = rebuild_all(conn)?;
         tracing::info!(
-            months,
+            months = r.months,
             seconds = t.elapsed().as_secs_f64(),
             "quality facts rebuilt"
         );

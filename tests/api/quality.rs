@@ -763,3 +763,37 @@ async fn hearing_intervention_by_6_months_counts_confirmed_hearing_loss() {
     want.sort_unstable();
     assert_eq!(ids, want, "the late and the missing intervention");
 }
+
+#[tokio::test]
+async fn the_weekly_rebuild_corrects_and_counts_drifted_facts() {
+    let app = TestApp::spawn().await;
+    let (_, hospital) = app.hospital_with_token("HD").await;
+    let (a, _) = crate::helpers::register_infant(&app, &hospital, "DR1", 30).await;
+    let (b, _) = crate::helpers::register_infant(&app, &hospital, "DR2", 30).await;
+    let body = json!({"infant_id": b, "barcode": "DR2-1", "collected_at": Utc::now().to_rfc3339(),
+                      "feeding": "breast", "collector": "nurse"});
+    assert_eq!(
+        app.post("/api/v1/cards", &hospital, &body).await.status(),
+        201
+    );
+    let kept = app.quality_facts();
+    // Damage one infant row and one card row, as a write path that forgot its touch would.
+    {
+        use diesel::RunQueryDsl;
+        let mut c = app.state.pool.get().unwrap();
+        diesel::sql_query(format!(
+            "UPDATE quality_infant_facts SET hear_screened = 1 WHERE infant_id = '{a}'"
+        ))
+        .execute(&mut c)
+        .unwrap();
+        diesel::sql_query("UPDATE quality_card_facts SET quality = 'insufficient'")
+            .execute(&mut c)
+            .unwrap();
+    }
+    assert_ne!(app.quality_facts(), kept);
+    let r = app.run_job("quality_facts").await;
+    assert_eq!(r["infants_corrected"], 2, "{r}");
+    assert_eq!(app.quality_facts(), kept, "the rebuild restored the facts");
+    let r = app.run_job("quality_facts").await;
+    assert_eq!(r["infants_corrected"], 0, "nothing left to correct");
+}

@@ -154,6 +154,41 @@ pub fn refresh(conn: &mut AnyConnection, scope: &Scope) -> QueryResult<()> {
     Ok(())
 }
 
+/// Like [`refresh`], and counts the infants whose facts (their own row or one of their cards')
+/// were not what the recompute gives: kept facts that drifted from the source tables. Zero
+/// unless some write path missed its [`touch`].
+pub fn refresh_counting(conn: &mut AnyConnection, scope: &Scope) -> QueryResult<i64> {
+    let keep = |table: &str, copy: &str| {
+        format!(
+            "CREATE TEMP TABLE {copy} AS SELECT * FROM {table} WHERE {}",
+            scope.on("infant_id")
+        )
+    };
+    for copy in ["quality_old_infants", "quality_old_cards"] {
+        diesel::sql_query(format!("DROP TABLE IF EXISTS {copy}")).execute(conn)?;
+    }
+    diesel::sql_query(keep("quality_infant_facts", "quality_old_infants")).execute(conn)?;
+    diesel::sql_query(keep("quality_card_facts", "quality_old_cards")).execute(conn)?;
+    refresh(conn, scope)?;
+    let differ = |table: &str, copy: &str| {
+        let now = format!("SELECT * FROM {table} WHERE {}", scope.on("infant_id"));
+        format!(
+            "SELECT infant_id FROM ({now} EXCEPT SELECT * FROM {copy}) a \
+             UNION SELECT infant_id FROM (SELECT * FROM {copy} EXCEPT {now}) b"
+        )
+    };
+    let n: Count = diesel::sql_query(format!(
+        "SELECT COUNT(*) AS n FROM ({} UNION {}) d",
+        differ("quality_infant_facts", "quality_old_infants"),
+        differ("quality_card_facts", "quality_old_cards")
+    ))
+    .get_result(conn)?;
+    for copy in ["quality_old_infants", "quality_old_cards"] {
+        diesel::sql_query(format!("DROP TABLE {copy}")).execute(conn)?;
+    }
+    Ok(n.n)
+}
+
 /// Recomputes the facts of these infants.
 pub fn touch(conn: &mut AnyConnection, infant_ids: &[&str]) -> QueryResult<()> {
     refresh(conn, &Scope::Infants(infant_ids))

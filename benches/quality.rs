@@ -68,9 +68,7 @@ async fn main() {
         }
         // The screens above bypassed the writes that keep the quality facts: rebuild them all.
         let t = Instant::now();
-        let months = guthrie::services::quality_facts::rebuild_all(&mut c)
-            .unwrap()
-            .months;
+        let months = guthrie::services::quality_facts::fill_all(&mut c).unwrap();
         let rebuild = t.elapsed().as_secs_f64();
         diesel::sql_query("ANALYZE").execute(&mut c).unwrap();
         (months, rebuild)
@@ -158,4 +156,18 @@ async fn main() {
             times[0], times[2], dbs["numerator"], dbs["denominator"]
         );
     }
+    // The weekly safety net: recompute everything and compare with what the writes kept.
+    let state = server.state.clone();
+    let (r, secs) = tokio::task::spawn_blocking(move || {
+        let mut c = state.pool.get().unwrap();
+        let t = Instant::now();
+        let r = guthrie::services::quality_facts::rebuild_all(&mut c).unwrap();
+        (r, t.elapsed().as_secs_f64())
+    })
+    .await
+    .unwrap();
+    println!(
+        "{backend}: weekly quality_facts rebuild with drift count: {secs:.1} s ({} months, {} infants corrected)",
+        r.months, r.infants_corrected
+    );
 }

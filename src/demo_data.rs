@@ -165,7 +165,7 @@ pub fn generate(
         })?;
     }
     // Rows written here bypass the model functions that keep the quality facts.
-    crate::services::quality_facts::rebuild_all(conn)?;
+    crate::services::quality_facts::fill_all(conn)?;
     // Fresh planner statistics, as a live database would have (both backends know ANALYZE).
     diesel::sql_query("ANALYZE").execute(conn)?;
     Ok(Generated {

@@ -218,6 +218,16 @@ pub struct Rebuilt {
 /// month are replaced at once, so a report never sees a half-built month), counting the
 /// infants whose kept facts had drifted.
 pub fn rebuild_all(conn: &mut AnyConnection) -> Result<Rebuilt, AppError> {
+    rebuild(conn, true)
+}
+
+/// Computes the facts of every infant without comparing them with what is kept (they are
+/// missing, or the rows were loaded by SQL); returns the months of births.
+pub fn fill_all(conn: &mut AnyConnection) -> Result<usize, AppError> {
+    Ok(rebuild(conn, false)?.months)
+}
+
+fn rebuild(conn: &mut AnyConnection, counting: bool) -> Result<Rebuilt, AppError> {
     let mut out = Rebuilt::default();
     let Some((lo, hi)) = facts::birth_range(conn)? else {
         return Ok(out);
@@ -225,8 +235,13 @@ pub fn rebuild_all(conn: &mut AnyConnection) -> Result<Rebuilt, AppError> {
     let mut from = month_start(lo.date());
     while from <= hi {
         let next = month_start(from.date() + Duration::days(32));
+        let scope = Scope::Born(from, next);
         out.infants_corrected += write_transaction(conn, |conn| {
-            facts::refresh_counting(conn, &Scope::Born(from, next))
+            if counting {
+                facts::refresh_counting(conn, &scope)
+            } else {
+                facts::refresh(conn, &scope).map(|()| 0)
+            }
         })?;
         out.months += 1;
         from = next;
@@ -243,9 +258,9 @@ fn month_start(d: NaiveDate) -> NaiveDateTime {
 pub fn ensure_built(conn: &mut AnyConnection) -> Result<(), AppError> {
     if facts::incomplete(conn)? {
         let t = std::time::Instant::now();
-        let r = rebuild_all(conn)?;
+        let months = fill_all(conn)?;
         tracing::info!(
-            months = r.months,
+            months,
             seconds = t.elapsed().as_secs_f64(),
             "quality facts rebuilt"
         );

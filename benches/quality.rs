@@ -81,7 +81,7 @@ async fn main() {
     );
     let (months, rebuild) = generated;
     println!(
-        "{backend}: quality facts rebuilt from the source tables, {months} months of births: {rebuild:.1} s"
+        "{backend}: quality facts filled from the source tables (as at start-up after an upgrade), {months} months of births: {rebuild:.1} s"
     );
     let today = Utc::now().date_naive();
     let from = today - Duration::days(365);

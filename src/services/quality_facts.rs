@@ -262,7 +262,7 @@ pub fn ensure_built(conn: &mut AnyConnection) -> Result<(), AppError> {
         tracing::info!(
             months,
             seconds = t.elapsed().as_secs_f64(),
-            "quality facts rebuilt"
+            "quality facts filled: some infants had none"
         );
     }
     Ok(())

@@ -36,7 +36,22 @@ struct Cohort<'a> {
     coord: String,
 }
 
-impl Cohort<'_> {
+impl<'a> Cohort<'a> {
+    /// A hospital (code `code`) with its token, a lab clinician and a coordinator; returns the
+    /// hospital's id too.
+    async fn start(app: &'a TestApp, code: &str) -> (Self, String) {
+        let (id, hospital) = app.hospital_with_token(code).await;
+        let lab = app.staff_token("lab", "clinician", None).await;
+        let coord = app.staff_token("coord", "coordinator", None).await;
+        let c = Cohort {
+            app,
+            hospital,
+            lab,
+            coord,
+        };
+        (c, id)
+    }
+
     fn at(&self, t: DateTime<Utc>) {
         self.app.clock.set(t + Duration::minutes(1));
     }
@@ -162,16 +177,8 @@ fn indicator<'a>(report: &'a Value, id: &str) -> &'a Value {
 #[tokio::test]
 async fn a_fixed_cohort_gives_the_expected_value_of_every_indicator() {
     let app = TestApp::spawn().await;
-    let (hq, hospital) = app.hospital_with_token("HQ").await;
+    let (c, hq) = Cohort::start(&app, "HQ").await;
     let (_, other_hospital) = app.hospital_with_token("HR").await;
-    let lab = app.staff_token("lab", "clinician", None).await;
-    let coord = app.staff_token("coord", "coordinator", None).await;
-    let c = Cohort {
-        app: &app,
-        hospital,
-        lab,
-        coord,
-    };
     let h = Duration::hours;
 
     // A: fully screened, consent recorded, card reported 4 h after receipt.
@@ -635,16 +642,8 @@ async fn concurrent_writes_for_one_infant_keep_its_facts_exact() {
 #[tokio::test]
 async fn hearing_intervention_by_6_months_counts_confirmed_hearing_loss() {
     let app = TestApp::spawn().await;
-    let (_, hospital) = app.hospital_with_token("HI").await;
+    let (c, _) = Cohort::start(&app, "HI").await;
     let (_, other) = app.hospital_with_token("HJ").await;
-    let lab = app.staff_token("lab", "clinician", None).await;
-    let coord = app.staff_token("coord", "coordinator", None).await;
-    let c = Cohort {
-        app: &app,
-        hospital,
-        lab,
-        coord,
-    };
     let d = Duration::days;
     // Hearing loss confirmed for each: refer, refer at rescreen, diagnostic hearing loss,
     // then the case resolved confirmed. X1 starts hearing aids on day 150, X2 on day 200 (late),

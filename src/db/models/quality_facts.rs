@@ -20,6 +20,8 @@ pub enum Scope<'a> {
     Infants(&'a [&'a str]),
     /// The infants born in `[from, to)` (UTC).
     Born(NaiveDateTime, NaiveDateTime),
+    /// One infant given as the first parameter (`$1`) of a prepared statement.
+    Param,
 }
 
 impl Scope<'_> {
@@ -37,6 +39,7 @@ impl Scope<'_> {
                     format!("{col} IN ({})", list.join(","))
                 }
             }
+            Scope::Param => format!("{col} = $1"),
             Scope::Born(from, to) => format!(
                 "{col} IN (SELECT b.id FROM infants b WHERE b.birth_at >= '{}' AND b.birth_at < '{}')",
                 from.format("%Y-%m-%d %H:%M:%S%.f"),
@@ -113,44 +116,74 @@ fn card_facts_sql(s: &Scope) -> String {
     )
 }
 
-/// On PostgreSQL, locks the infants in scope until the transaction ends, so two writes for the
-/// same infant recompute its facts one after the other, the second seeing the first's rows
-/// (under READ COMMITTED each statement sees what committed before it began). `NO KEY UPDATE`
-/// does not conflict with the key-share locks that inserting a card or screen takes on its
-/// infant. SQLite needs nothing: a write transaction there holds the database.
-fn lock(conn: &mut AnyConnection, scope: &Scope) -> QueryResult<()> {
-    if conn.backend() == Backend::Postgres {
-        diesel::sql_query(format!(
+/// The statements that recompute the facts of the infants in `scope`, in order. On PostgreSQL
+/// the first locks the infants until the transaction ends, so two writes for the same infant
+/// recompute its facts one after the other, the second seeing the first's rows (under READ
+/// COMMITTED each statement sees what committed before it began). `NO KEY UPDATE` does not
+/// conflict with the key-share locks that inserting a card or screen takes on its infant.
+/// SQLite needs no lock: a write transaction there holds the database. The card facts are
+/// deleted in two statements, each served by an index (an OR of the two would scan the table).
+fn statements(b: Backend, scope: &Scope) -> Vec<String> {
+    let mut out = vec![];
+    if b == Backend::Postgres {
+        out.push(format!(
             "SELECT i.id FROM infants i WHERE {} ORDER BY i.id FOR NO KEY UPDATE",
             scope.on("i.id")
-        ))
-        .execute(conn)?;
+        ));
     }
-    Ok(())
+    out.push(format!(
+        "DELETE FROM quality_card_facts WHERE {}",
+        scope.on("infant_id")
+    ));
+    out.push(format!(
+        "DELETE FROM quality_card_facts WHERE card_id IN (SELECT c.id FROM dbs_cards c WHERE {})",
+        scope.on("c.infant_id")
+    ));
+    out.push(format!(
+        "DELETE FROM quality_infant_facts WHERE {}",
+        scope.on("infant_id")
+    ));
+    out.push(infant_facts_sql(scope));
+    out.push(card_facts_sql(scope));
+    out
 }
 
 /// Recomputes the facts of the infants in `scope` (and of their cards). Call it in the
 /// transaction of the write; a card moved between infants needs both in one call.
 pub fn refresh(conn: &mut AnyConnection, scope: &Scope) -> QueryResult<()> {
-    lock(conn, scope)?;
-    // Two statements, each served by an index (an OR of the two would scan the table).
-    diesel::sql_query(format!(
-        "DELETE FROM quality_card_facts WHERE {}",
-        scope.on("infant_id")
+    for sql in statements(conn.backend(), scope) {
+        diesel::sql_query(sql).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// On PostgreSQL, runs `list` (statements over one id, `$1`) as statements prepared once per
+/// session under `name`, so a write pays their execution, not their planning (about 1 ms per
+/// write otherwise: diesel does not cache raw SQL). Prepared statements outlive transactions;
+/// the check reads the session's own list.
+fn run_prepared(
+    conn: &mut AnyConnection,
+    name: &str,
+    list: &[String],
+    id: &str,
+) -> QueryResult<()> {
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = Text)]
+        name: String,
+    }
+    let have: Vec<Name> = diesel::sql_query(format!(
+        "SELECT name FROM pg_prepared_statements WHERE name LIKE '{name}%'"
     ))
-    .execute(conn)?;
-    diesel::sql_query(format!(
-        "DELETE FROM quality_card_facts WHERE card_id IN (SELECT c.id FROM dbs_cards c WHERE {})",
-        scope.on("c.infant_id")
-    ))
-    .execute(conn)?;
-    diesel::sql_query(format!(
-        "DELETE FROM quality_infant_facts WHERE {}",
-        scope.on("infant_id")
-    ))
-    .execute(conn)?;
-    diesel::sql_query(infant_facts_sql(scope)).execute(conn)?;
-    diesel::sql_query(card_facts_sql(scope)).execute(conn)?;
+    .load(conn)?;
+    let id = id.replace('\'', "''");
+    for (k, sql) in list.iter().enumerate() {
+        let statement = format!("{name}_{k}");
+        if !have.iter().any(|h| h.name == statement) {
+            diesel::sql_query(format!("PREPARE {statement}(text) AS {sql}")).execute(conn)?;
+        }
+        diesel::sql_query(format!("EXECUTE {statement}('{id}')")).execute(conn)?;
+    }
     Ok(())
 }
 
@@ -191,25 +224,37 @@ pub fn refresh_counting(conn: &mut AnyConnection, scope: &Scope) -> QueryResult<
 
 /// Recomputes the facts of these infants.
 pub fn touch(conn: &mut AnyConnection, infant_ids: &[&str]) -> QueryResult<()> {
-    refresh(conn, &Scope::Infants(infant_ids))
+    match infant_ids {
+        [id] if conn.backend() == Backend::Postgres => {
+            let list = statements(Backend::Postgres, &Scope::Param);
+            run_prepared(conn, "quality_touch", &list, id)
+        }
+        _ => refresh(conn, &Scope::Infants(infant_ids)),
+    }
 }
 
 /// Recomputes when a card's results were first reported (after an interpretation is stored):
 /// one indexed statement, as it runs for every card of a plate.
 pub fn touch_reported(conn: &mut AnyConnection, card_id: &str) -> QueryResult<()> {
-    let id = card_id.replace('\'', "''");
+    let update = |card: &str| {
+        format!(
+            "UPDATE quality_card_facts SET reported_at = (SELECT MIN(d.interpreted_at) FROM dbs_interpretations d \
+             WHERE d.card_id = {card} AND {REPORTED}) WHERE card_id = {card}"
+        )
+    };
     if conn.backend() == Backend::Postgres {
-        diesel::sql_query(format!(
-            "SELECT i.id FROM infants i JOIN dbs_cards c ON c.infant_id = i.id WHERE c.id = '{id}' FOR NO KEY UPDATE OF i"
-        ))
-        .execute(conn)?;
+        // The card's infant is locked first, as for a full recompute.
+        let list = [
+            "SELECT i.id FROM infants i JOIN dbs_cards c ON c.infant_id = i.id WHERE c.id = $1 FOR NO KEY UPDATE OF i"
+                .to_string(),
+            update("$1"),
+        ];
+        return run_prepared(conn, "quality_reported", &list, card_id);
     }
-    diesel::sql_query(format!(
-        "UPDATE quality_card_facts SET reported_at = (SELECT MIN(d.interpreted_at) FROM dbs_interpretations d \
-         WHERE d.card_id = '{id}' AND {REPORTED}) WHERE card_id = '{id}'"
-    ))
-    .execute(conn)
-    .map(|_| ())
+    let id = card_id.replace('\'', "''");
+    diesel::sql_query(update(&format!("'{id}'")))
+        .execute(conn)
+        .map(|_| ())
 }
 
 /// Recomputes the facts of a card's infant.

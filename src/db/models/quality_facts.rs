@@ -234,7 +234,8 @@ pub fn touch(conn: &mut AnyConnection, infant_ids: &[&str]) -> QueryResult<()> {
 }
 
 /// Recomputes when a card's results were first reported (after an interpretation is stored):
-/// one indexed statement, as it runs for every card of a plate.
+/// one indexed update (after the infant's lock on PostgreSQL), as it runs for every card of a
+/// plate.
 pub fn touch_reported(conn: &mut AnyConnection, card_id: &str) -> QueryResult<()> {
     let update = |card: &str| {
         format!(

@@ -96,6 +96,8 @@ pub enum HearingStatus {
     DiagnosisDue,
     /// Hearing loss confirmed: intervention due.
     InterventionDue,
+    /// Hearing loss confirmed and intervention started: the pathway is complete.
+    InterventionStarted,
 }
 
 /// The next action and its deadline.
@@ -122,6 +124,8 @@ pub struct HearingInfant {
     pub nicu_days: Option<i64>,
     /// Risk-factor codes recorded.
     pub risk_factors: Vec<String>,
+    /// When intervention (hearing aids, implant, early-intervention services) first started.
+    pub intervention_started: Option<DateTime<Utc>>,
 }
 
 /// Decides the pathway status from all tests so far.
@@ -175,6 +179,15 @@ pub fn assess(
     {
         return if both_pass(d) {
             surveillance(HearingStatus::Pass, notes, risk_factors)
+        } else if let Some(started) = infant.intervention_started {
+            notes.push(format!("intervention started {}", started.to_rfc3339()));
+            HearingAssessment {
+                status: HearingStatus::InterventionStarted,
+                next_action: None,
+                due_by: None,
+                notes,
+                risk_factors,
+            }
         } else {
             HearingAssessment {
                 status: HearingStatus::InterventionDue,
@@ -263,6 +276,7 @@ mod tests {
             birth_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
             nicu_days,
             risk_factors: risks.iter().map(|s| s.to_string()).collect(),
+            intervention_started: None,
         }
     }
 
@@ -316,6 +330,21 @@ mod tests {
         let a = assess(&p, &i, &confirmed, now(81));
         assert_eq!(a.status, HearingStatus::InterventionDue);
         assert_eq!(a.due_by, Some(i.birth_at + Duration::days(180)));
+        let started = HearingInfant {
+            intervention_started: Some(i.birth_at + Duration::days(100)),
+            ..i.clone()
+        };
+        let a = assess(&p, &started, &confirmed, now(101));
+        assert_eq!(
+            (a.status, a.next_action, a.due_by),
+            (HearingStatus::InterventionStarted, None, None)
+        );
+        // An intervention does not make a pass into anything else.
+        let normal_started = [refer_twice[0].clone(), t(Diagnostic, Dx, P, P, 80)];
+        assert_eq!(
+            assess(&p, &started, &normal_started, now(101)).status,
+            HearingStatus::Pass
+        );
         let normal = [
             refer_twice[0].clone(),
             refer_twice[1].clone(),

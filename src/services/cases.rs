@@ -119,7 +119,8 @@ pub fn spec_for_hearing(
     let reason = match a.status {
         HearingStatus::RescreenDue
         | HearingStatus::DiagnosisDue
-        | HearingStatus::InterventionDue => Reason::Refer,
+        | HearingStatus::InterventionDue
+        | HearingStatus::InterventionStarted => Reason::Refer,
         HearingStatus::Missed => Reason::Missed,
         HearingStatus::NotScreened | HearingStatus::Pass => return None,
     };

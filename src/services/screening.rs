@@ -149,20 +149,8 @@ pub fn summary(
     let dbs = dbs_status(cat, birth, &cards, dbs_consent, now);
 
     let hearing_rows = screens::hearing_of(conn, scope, &infant.id)?;
-    let mut assessment = hearing_assessment(conn, cat, scope, &infant, now)?;
+    let assessment = hearing_assessment(conn, cat, scope, &infant, now)?;
     let interventions = screens::interventions_of(conn, scope, &infant.id)?;
-    if let (HearingStatus::InterventionDue, Some(first)) =
-        (&assessment.status, interventions.first())
-    {
-        // The pathway's last step is done: nothing is due any more.
-        assessment.next_action = None;
-        assessment.due_by = None;
-        assessment.notes.push(format!(
-            "intervention started {} ({})",
-            first.started_at.and_utc().to_rfc3339(),
-            first.kind
-        ));
-    }
     let hear_consent = latest_decision(&consents, "HEAR");
     let hearing = ProgrammeSummary {
         status: if hear_consent.as_deref() == Some("refusal") {
@@ -173,9 +161,9 @@ pub fn summary(
                 HearingStatus::Missed => ProgrammeStatus::Missed,
                 HearingStatus::Pass => ProgrammeStatus::Pass,
                 HearingStatus::RescreenDue => ProgrammeStatus::NeedsRepeat,
-                HearingStatus::DiagnosisDue | HearingStatus::InterventionDue => {
-                    ProgrammeStatus::Positive
-                }
+                HearingStatus::DiagnosisDue
+                | HearingStatus::InterventionDue
+                | HearingStatus::InterventionStarted => ProgrammeStatus::Positive,
             }
         },
         next_action: assessment

@@ -144,10 +144,14 @@ pub fn hearing_assessment(
             tested_at: r.tested_at.and_utc(),
         });
     }
+    let intervention_started = screens::interventions_of(conn, scope, &infant.id)?
+        .first()
+        .map(|v| v.started_at.and_utc());
     let who = HearingInfant {
         birth_at: infant.birth_at.and_utc(),
         nicu_days,
         risk_factors,
+        intervention_started,
     };
     Ok(hearing::assess(&cat.hearing, &who, &tests, now))
 }

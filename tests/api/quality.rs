@@ -726,6 +726,7 @@ async fn hearing_intervention_by_6_months_counts_confirmed_hearing_loss() {
         .unwrap();
     assert_eq!(s["hearing_interventions"].as_array().unwrap().len(), 1);
     assert!(s["hearing_assessment"]["next_action"].is_null(), "{s}");
+    assert_eq!(s["hearing_assessment"]["status"], "intervention_started");
 
     let (from, to) = (day(-250), day(-248));
     let report: Value = app

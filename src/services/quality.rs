@@ -181,9 +181,7 @@ pub(crate) fn cohort_where_as(c: &Cohort, alias: &str) -> String {
 
 /// The source of the case-level indicators.
 pub(crate) const CASES_FROM: &str = "cases k JOIN infants i ON i.id = k.infant_id";
-/// An interpretation that reports results (not "awaiting results", not a rejected card).
-const REPORTED: &str = "d.outcome NOT IN ('awaiting_results','unsatisfactory_recollect')";
-pub(crate) const POSITIVE_REASONS: &str = "k.reason IN ('positive','repeat','refer')";
+pub(crate) use crate::db::models::quality_facts::{POSITIVE_REASONS, REPORTED};
 const RECHECKED: &str = "(k.id IN (SELECT e.case_id FROM case_events e WHERE e.to_state IN ('recheck_done','diagnostic_workup')) \
     OR k.outcome LIKE '%\"confirmed\"%' OR k.outcome LIKE '%\"ruled_out\"%' OR k.outcome LIKE '%\"carrier\"%' OR k.outcome LIKE '%\"diagnosed_elsewhere\"%')";
 
@@ -240,6 +238,14 @@ fn refused(c: &Cohort, prog: &str) -> String {
              WHERE s2.infant_id = s.infant_id AND s2.programme = '{prog}' AND s2.signed_at > s.signed_at)"
         ),
     )
+}
+
+/// The programmes the cohort's filter covers.
+pub(crate) fn programmes(c: &Cohort) -> Vec<&str> {
+    match &c.programme {
+        Some(x) => vec![x.as_str()],
+        None => vec!["DBS", "HEAR", "CCHD"],
+    }
 }
 
 pub(crate) fn prog_filter(c: &Cohort, col: &str) -> String {
@@ -332,11 +338,10 @@ fn spec(d: &IndicatorDef, c: &Cohort, b: Backend, q: &QualitySettings, lim: &Lim
             ),
         ),
         "positive_rate" => {
-            let progs: Vec<&str> = match &c.programme {
-                Some(p) => vec![p.as_str()],
-                None => vec!["DBS", "HEAR", "CCHD"],
-            };
-            let any_screened: Vec<String> = progs.iter().map(|p| screened(c, b, p, lim)).collect();
+            let any_screened: Vec<String> = programmes(c)
+                .iter()
+                .map(|p| screened(c, b, p, lim))
+                .collect();
             infants(
                 format!(" AND ({})", any_screened.join(" OR ")),
                 set(

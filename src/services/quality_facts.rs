@@ -12,7 +12,7 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
-use super::quality::{Cohort, Limits, cohort_where_as, plus};
+use super::quality::{Cohort, Limits, cohort_where_as, plus, programmes};
 use crate::config::QualitySettings;
 use crate::db::models::quality_facts::{self as facts, Scope};
 use crate::db::{AnyConnection, Backend, write_transaction};
@@ -41,6 +41,7 @@ fn sums(items: &[(&'static str, String, String)]) -> String {
         .join(" || ',' || ")
 }
 
+/// Runs the sums of `items` over `from_where` (one row) into `out`.
 pub(crate) fn run(
     conn: &mut AnyConnection,
     items: &[(&'static str, String, String)],
@@ -75,13 +76,6 @@ fn screened(b: Backend, lim: &Limits, prog: &str) -> String {
         ),
         "HEAR" => "f.hear_screened = 1".into(),
         _ => "f.cchd_screened = 1".into(),
-    }
-}
-
-fn programmes(c: &Cohort) -> Vec<&str> {
-    match &c.programme {
-        Some(x) => vec![x.as_str()],
-        None => vec!["DBS", "HEAR", "CCHD"],
     }
 }
 

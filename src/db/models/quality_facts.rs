@@ -2,8 +2,9 @@
 //! card, the event times and flags the quality indicators count, recomputed from the source
 //! tables. Every write that can change them (infant, card, interpretation, hearing or heart
 //! screen, consent, case, merge) calls [`touch`] in its own transaction, so the report never
-//! reads stale facts; [`rebuild`] recomputes a range of births (start-up fills the tables when
-//! they are missing, and the `quality_facts` job recomputes everything as a safety net).
+//! reads stale facts; [`refresh`] recomputes a range of births and [`refresh_counting`] also
+//! counts what had drifted (`services::quality_facts` fills the tables at start-up when they
+//! are missing, and its `quality_facts` job recomputes everything weekly as a safety net).
 //!
 //! The same SQL runs on both databases: aggregates per table, joined back to the infant.
 
@@ -49,8 +50,10 @@ impl Scope<'_> {
     }
 }
 
-/// A reporting interpretation: results were reported (not awaiting, not a rejected card).
-const REPORTED: &str = "d.outcome NOT IN ('awaiting_results','unsatisfactory_recollect')";
+/// An interpretation (alias `d`) that reports results (not awaiting, not a rejected card).
+pub const REPORTED: &str = "d.outcome NOT IN ('awaiting_results','unsatisfactory_recollect')";
+/// A screen-positive case (alias `k`): positive, borderline repeat, or hearing refer.
+pub const POSITIVE_REASONS: &str = "k.reason IN ('positive','repeat','refer')";
 
 fn infant_facts_sql(s: &Scope) -> String {
     format!(
@@ -86,9 +89,9 @@ fn infant_facts_sql(s: &Scope) -> String {
              MAX(CASE WHEN s.programme = 'CCHD' AND s.decision = 'refusal' THEN s.signed_at END) AS cchd_refused \
            FROM screening_consents s WHERE {consents} GROUP BY s.infant_id) df ON df.infant_id = i.id \
          LEFT JOIN (SELECT k.infant_id, \
-             MAX(CASE WHEN k.programme = 'DBS' AND k.reason IN ('positive','repeat','refer') THEN 1 ELSE 0 END) AS positive_dbs, \
-             MAX(CASE WHEN k.programme = 'HEAR' AND k.reason IN ('positive','repeat','refer') THEN 1 ELSE 0 END) AS positive_hear, \
-             MAX(CASE WHEN k.programme = 'CCHD' AND k.reason IN ('positive','repeat','refer') THEN 1 ELSE 0 END) AS positive_cchd, \
+             MAX(CASE WHEN k.programme = 'DBS' AND {POSITIVE_REASONS} THEN 1 ELSE 0 END) AS positive_dbs, \
+             MAX(CASE WHEN k.programme = 'HEAR' AND {POSITIVE_REASONS} THEN 1 ELSE 0 END) AS positive_hear, \
+             MAX(CASE WHEN k.programme = 'CCHD' AND {POSITIVE_REASONS} THEN 1 ELSE 0 END) AS positive_cchd, \
              MAX(CASE WHEN k.programme = 'HEAR' AND k.reason = 'refer' THEN 1 ELSE 0 END) AS hear_refer \
            FROM cases k WHERE {cases} GROUP BY k.infant_id) kf ON kf.infant_id = i.id \
          WHERE {infants}",
@@ -279,9 +282,11 @@ struct Count {
 }
 
 #[derive(QueryableByName)]
-struct Bound {
+struct Bounds {
     #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
-    t: Option<String>,
+    lo: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    hi: Option<String>,
 }
 
 /// Whether some infant has no facts row (the tables are new, or were emptied).
@@ -303,9 +308,9 @@ pub fn birth_range(
             NaiveDateTime::parse_from_str(t.get(..19).unwrap_or(&t), "%Y-%m-%d %H:%M:%S").ok()
         })
     };
-    let lo: Bound = diesel::sql_query("SELECT CAST(MIN(birth_at) AS TEXT) AS t FROM infants")
-        .get_result(conn)?;
-    let hi: Bound = diesel::sql_query("SELECT CAST(MAX(birth_at) AS TEXT) AS t FROM infants")
-        .get_result(conn)?;
-    Ok(parse(lo.t).zip(parse(hi.t)))
+    let b: Bounds = diesel::sql_query(
+        "SELECT CAST(MIN(birth_at) AS TEXT) AS lo, CAST(MAX(birth_at) AS TEXT) AS hi FROM infants",
+    )
+    .get_result(conn)?;
+    Ok(parse(b.lo).zip(parse(b.hi)))
 }

@@ -159,10 +159,34 @@ impl<'a> Cohort<'a> {
         v["items"][0]["id"].as_str().unwrap().to_string()
     }
 
+    /// The `field` of every member a drill-down (`/api/v1/reports/quality/{path}`) lists, sorted.
+    async fn members(&self, path: &str, field: &str) -> Vec<String> {
+        let v: Value = self
+            .app
+            .get(&format!("/api/v1/reports/quality/{path}"), &self.coord)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let ids: Vec<&str> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m[field].as_str().unwrap())
+            .collect();
+        sorted(&ids)
+    }
+
     async fn act(&self, case: &str, at: DateTime<Utc>, body: Value) {
         self.at(at);
         self.app.act_on_case(&self.coord, case, &body).await;
     }
+}
+
+fn sorted<S: AsRef<str>>(ids: &[S]) -> Vec<String> {
+    let mut v: Vec<String> = ids.iter().map(|s| s.as_ref().to_string()).collect();
+    v.sort_unstable();
+    v
 }
 
 fn indicator<'a>(report: &'a Value, id: &str) -> &'a Value {
@@ -437,25 +461,13 @@ async fn a_fixed_cohort_gives_the_expected_value_of_every_indicator() {
     assert_eq!(indicator(&report, "late_collection")["distribution"], bands);
 
     // Drill-down: the unscreened eligible infants are C and E.
-    let gap: Value = app
-        .get(
-            &format!("/api/v1/reports/quality/dbs_coverage/cases?from={from}&to={to}"),
-            &c.coord,
+    let ids = c
+        .members(
+            &format!("dbs_coverage/cases?from={from}&to={to}"),
+            "infant_id",
         )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let mut ids: Vec<&str> = gap["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["infant_id"].as_str().unwrap())
-        .collect();
-    ids.sort_unstable();
-    let mut want = vec![ci.as_str(), e.as_str()];
-    want.sort_unstable();
-    assert_eq!(ids, want);
+        .await;
+    assert_eq!(ids, sorted(&[&ci, &e]));
     let lost: Value = app
         .get(
             &format!("/api/v1/reports/quality/lost_to_follow_up/cases?from={from}&to={to}"),
@@ -741,27 +753,17 @@ async fn hearing_intervention_by_6_months_counts_confirmed_hearing_loss() {
     let i = indicator(&report, "hearing_intervention_by_6m");
     assert_eq!((&i["numerator"], &i["denominator"]), (&json!(1), &json!(3)));
     assert_eq!(i["met"], false);
-    let gap: Value = app
-        .get(
-            &format!(
-                "/api/v1/reports/quality/hearing_intervention_by_6m/cases?from={from}&to={to}"
-            ),
-            &c.coord,
+    let ids = c
+        .members(
+            &format!("hearing_intervention_by_6m/cases?from={from}&to={to}"),
+            "id",
         )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let mut ids: Vec<&str> = gap["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap())
-        .collect();
-    ids.sort_unstable();
-    let mut want = vec![cases[1].as_str(), cases[2].as_str()];
-    want.sort_unstable();
-    assert_eq!(ids, want, "the late and the missing intervention");
+        .await;
+    assert_eq!(
+        ids,
+        sorted(&[&cases[1], &cases[2]]),
+        "the late and the missing intervention"
+    );
 }
 
 #[tokio::test]

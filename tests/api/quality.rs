@@ -716,26 +716,15 @@ async fn hearing_intervention_by_6_months_counts_confirmed_hearing_loss() {
     assert!(p["errors"]["started_at"].is_array(), "{p}");
     let (path, body) = start(2, 30);
     assert_eq!(app.post(&path, &other, &body).await.status(), 404);
-    let s: Value = app
-        .get(
-            &format!("/api/v1/infants/{}/screening", infants[2].0),
-            &c.hospital,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let summary = |k: usize| {
+        let path = format!("/api/v1/infants/{}/screening", infants[k].0);
+        let (app, token) = (&app, c.hospital.clone());
+        async move { app.get(&path, &token).await.json::<Value>().await.unwrap() }
+    };
+    let s = summary(2).await;
     assert_eq!(s["hearing_interventions"], json!([]));
     assert_eq!(s["hearing_assessment"]["next_action"], "intervention");
-    let s: Value = app
-        .get(
-            &format!("/api/v1/infants/{}/screening", infants[0].0),
-            &c.hospital,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let s = summary(0).await;
     assert_eq!(s["hearing_interventions"].as_array().unwrap().len(), 1);
     assert!(s["hearing_assessment"]["next_action"].is_null(), "{s}");
     assert_eq!(s["hearing_assessment"]["status"], "intervention_started");

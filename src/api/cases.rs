@@ -56,7 +56,10 @@ pub struct CaseResponse {
     pub first_contact_due_at: DateTime<Utc>,
     /// Recall due.
     pub recall_due_at: DateTime<Utc>,
-    /// Open and past its recall due time.
+    /// The earliest deadline still pending: first contact while nobody has been reached, then
+    /// the recall (none once resolved).
+    pub next_due_at: Option<DateTime<Utc>>,
+    /// Open and past its earliest pending deadline.
     pub overdue: bool,
     /// Assigned coordinator.
     pub assignee: Option<String>,
@@ -86,7 +89,8 @@ impl CaseResponse {
     /// Builds the response; `overdue` is judged at `now`.
     pub fn new(c: Case, now: DateTime<Utc>) -> Self {
         Self {
-            overdue: c.state != "resolved" && c.recall_due_at.and_utc() < now,
+            next_due_at: (c.state != "resolved").then(|| c.next_deadline().and_utc()),
+            overdue: c.state != "resolved" && c.next_deadline().and_utc() < now,
             outcome: svc::outcome_of(&c),
             suspected: serde_json::from_str(&c.suspected).unwrap_or_default(),
             id: c.id,
@@ -306,11 +310,11 @@ pub async fn list_cases(
         hospital_id: q.hospital_id,
         infant_id: q.infant_id,
         assignee: q.assignee,
-        recall_due_before: match (overdue, q.due_before) {
-            (true, Some(b)) => Some(b.min(now).naive_utc()),
-            (true, None) => Some(now.naive_utc()),
-            (false, b) => b.map(|b| b.naive_utc()),
-        },
+        recall_due_before: q.due_before.map(|b| b.naive_utc()),
+        // Overdue as on the worklist: past the earliest pending deadline.
+        deadline_before: overdue.then(|| now.naive_utc()),
+        deadline_from: None,
+        by_deadline: false,
         after: q.cursor.as_deref().map(decode_cursor).transpose()?,
         unassigned: q.unassigned == Some(true),
         contact_problem: q.contact_problem,

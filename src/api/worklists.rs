@@ -1,5 +1,6 @@
 //! `/api/v1/worklists`: the queues staff work from — overdue, due today, due in 48 h, unassigned,
-//! contact problems, critical (T0) open — each sorted by recall due time and counted. Hospital
+//! contact problems, critical (T0) open — each counted; the deadline lists by the earliest pending
+//! deadline (first contact, then recall), the others by recall due time. Hospital
 //! principals see their own hospital's.
 
 use actix_web::{HttpResponse, get, web};
@@ -37,18 +38,23 @@ pub fn worklist_filter(name: &str, now: DateTime<Utc>) -> Option<CaseFilter> {
         (local_day(now) + Duration::days(1)).and_time(NaiveTime::MIN) - Duration::hours(8);
     let n = now.naive_utc();
     Some(match name {
+        // Counted by the earliest pending deadline: first contact while nobody was reached,
+        // then the recall.
         "overdue" => CaseFilter {
-            recall_due_before: Some(n),
+            deadline_before: Some(n),
+            by_deadline: true,
             ..open
         },
         "due_today" => CaseFilter {
-            recall_due_from: Some(n),
-            recall_due_before: Some(end_of_today),
+            deadline_from: Some(n),
+            deadline_before: Some(end_of_today),
+            by_deadline: true,
             ..open
         },
         "due_48h" => CaseFilter {
-            recall_due_from: Some(n),
-            recall_due_before: Some(n + Duration::hours(48)),
+            deadline_from: Some(n),
+            deadline_before: Some(n + Duration::hours(48)),
+            by_deadline: true,
             ..open
         },
         "unassigned" => CaseFilter {

@@ -542,7 +542,9 @@ pub fn open_missed(
     for m in missed {
         let key = open_key(&m.infant_id, &text(programme), Reason::Missed.as_str());
         let result = crate::db::write_transaction(conn, |conn| -> Result<bool, AppError> {
-            if case::find_open(conn, &key)?.is_some() {
+            if case::find_open(conn, &key)?.is_some()
+                || case::has_open_of_programme(conn, &m.infant_id, &text(programme))?
+            {
                 return Ok(false);
             }
             let infant =

@@ -320,6 +320,20 @@ pub fn update(
         if form.contact_problem == Some(false) {
             crate::db::models::case::clear_contact_problem(c, id, now_micros(now))?;
         }
+        if patch.sms_opt_out == Some(true) && !current.sms_opt_out {
+            // The family can no longer be reached by SMS: every open case needs another channel
+            // now, not when the next SMS would have gone out.
+            for case_id in crate::db::models::case::open_ids_of_infant(c, id)? {
+                crate::services::contacts::flag_contact_problem(
+                    c,
+                    &case_id,
+                    serde_json::json!({"source": "infant_update", "reason": "sms_opt_out",
+                        "needs": "another channel (phone call, home visit, via hospital)"}),
+                    p,
+                    now,
+                )?;
+            }
+        }
         let updated = get(c, &scope, id)?;
         audit::write(c, p, "infant", id, Some(&current), &updated, now)?;
         Ok(updated)

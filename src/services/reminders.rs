@@ -6,6 +6,9 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
+use std::collections::BTreeSet;
+
+use crate::db::models::notification;
 use crate::db::schema::cases;
 use crate::db::{AnyConnection, now_micros, write_transaction};
 use crate::domain::principal::Principal;
@@ -83,15 +86,39 @@ pub fn family_reminders(
             format!("visit:{id}:{at}"),
         );
     }
-    let every = ctx.notify.overdue_reminder_every_days.max(1);
+    let every = Duration::days(ctx.notify.overdue_reminder_every_days.max(1));
     let mut overdue_reminders = 0;
-    for (id, due) in overdue {
-        let n = (now - due.and_utc()).num_days() / every;
-        if n < ctx.notify.overdue_reminder_max {
+    for (id, _) in overdue {
+        // Counted by the reminders already queued, not by days since the due date, so a case
+        // that became overdue long ago (e.g. an age-capped late recollection) still gets them.
+        let sent = overdue_rounds(conn, &id)?;
+        let n = i64::try_from(sent.rounds).unwrap_or(i64::MAX);
+        let rested = sent.last.is_none_or(|last| now - last >= every);
+        if n < ctx.notify.overdue_reminder_max && rested {
             overdue_reminders += remind(conn, &id, "family_overdue", format!("overdue:{id}:{n}"));
         }
     }
     report.visit_reminders = visit_reminders;
     report.overdue_reminders = overdue_reminders;
     Ok(report)
+}
+
+/// The overdue reminders a case has had: how many rounds (one round may reach several phones)
+/// and when the last one was queued.
+struct Rounds {
+    rounds: usize,
+    last: Option<DateTime<Utc>>,
+}
+
+fn overdue_rounds(conn: &mut AnyConnection, case_id: &str) -> Result<Rounds, AppError> {
+    let rows = notification::keys_of_case(conn, case_id, "family_overdue")?;
+    // Keys are `overdue:{case}:{round}|{role}|{recipient}`.
+    let rounds: BTreeSet<&str> = rows
+        .iter()
+        .filter_map(|(k, _)| k.split('|').next())
+        .collect();
+    Ok(Rounds {
+        rounds: rounds.len(),
+        last: rows.iter().map(|(_, at)| at.and_utc()).max(),
+    })
 }

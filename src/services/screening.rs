@@ -146,7 +146,13 @@ pub fn summary(
         cards.push(summarise_card(conn, interp, &infant, c)?);
     }
     let dbs_consent = latest_decision(&consents, "DBS");
-    let dbs = dbs_status(cat, birth, &cards, dbs_consent, now);
+    let mut dbs = dbs_status(cat, birth, &cards, dbs_consent, now);
+    if let Some(next) = dbs.next_action.as_mut().filter(|n| n.action == "recall") {
+        // A positive card's deadline is its case's recall due time.
+        let key = crate::services::cases::open_key(&infant.id, "DBS", "positive");
+        next.due_by =
+            crate::db::models::case::find_open(conn, &key)?.map(|c| c.recall_due_at.and_utc());
+    }
 
     let hearing_rows = screens::hearing_of(conn, scope, &infant.id)?;
     let assessment = hearing_assessment(conn, cat, scope, &infant, now)?;
@@ -380,12 +386,14 @@ pub fn missed(
     }
     if without_missed_case {
         // The sweep skips infants that already had a missed-screen case for the programme, so
-        // its batches move on to new infants.
+        // its batches move on to new infants, and infants whose open case of the programme
+        // (e.g. a recollection after an unsatisfactory card) already covers the missing screen.
+        use crate::db::schema::cases;
         q = q.filter(not(exists(
-            crate::db::schema::cases::table
-                .filter(crate::db::schema::cases::infant_id.eq(infants::id))
-                .filter(crate::db::schema::cases::programme.eq(crate::domain::wire_name(programme)))
-                .filter(crate::db::schema::cases::reason.eq("missed")),
+            cases::table
+                .filter(cases::infant_id.eq(infants::id))
+                .filter(cases::programme.eq(crate::domain::wire_name(programme)))
+                .filter(cases::reason.eq("missed").or(cases::open_key.is_not_null())),
         )));
     }
     q = match programme {

@@ -7,6 +7,7 @@ mod auth;
 mod cases;
 mod catalogue;
 mod cli;
+mod fidelity;
 mod helpers;
 mod hospitals;
 mod infants;

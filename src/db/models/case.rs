@@ -101,6 +101,13 @@ pub struct CaseFilter {
     pub recall_due_before: Option<NaiveDateTime>,
     pub opened_from: Option<NaiveDateTime>,
     pub opened_before: Option<NaiveDateTime>,
+    /// The earliest pending deadline (first contact while nobody was reached, else recall) at
+    /// or after this time.
+    pub deadline_from: Option<NaiveDateTime>,
+    /// The earliest pending deadline before this time.
+    pub deadline_before: Option<NaiveDateTime>,
+    /// Order by the earliest pending deadline instead of the recall due time (first page only).
+    pub by_deadline: bool,
     /// Rows after this (recall_due_at, id) position.
     pub after: Option<(NaiveDateTime, String)>,
 }
@@ -122,6 +129,32 @@ pub fn find_open(conn: &mut AnyConnection, open_key: &str) -> QueryResult<Option
         .optional()
 }
 
+/// Whether the infant has an open case of `programme`, whatever its reason (a programme's open
+/// case covers a missing specimen too: one recall, one ladder).
+pub fn has_open_of_programme(
+    conn: &mut AnyConnection,
+    infant_id: &str,
+    programme: &str,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        cases::table
+            .filter(cases::infant_id.eq(infant_id))
+            .filter(cases::programme.eq(programme))
+            .filter(cases::open_key.is_not_null()),
+    ))
+    .get_result(conn)
+}
+
+/// The ids of an infant's open cases, oldest first.
+pub fn open_ids_of_infant(conn: &mut AnyConnection, infant_id: &str) -> QueryResult<Vec<String>> {
+    cases::table
+        .filter(cases::infant_id.eq(infant_id))
+        .filter(cases::open_key.is_not_null())
+        .order(cases::opened_at.asc())
+        .select(cases::id)
+        .load(conn)
+}
+
 /// A case within `scope`.
 pub fn get(conn: &mut AnyConnection, scope: &Scope, id: &str) -> QueryResult<Option<Case>> {
     let mut q = cases::table.filter(cases::id.eq(id)).into_boxed();
@@ -132,6 +165,29 @@ pub fn get(conn: &mut AnyConnection, scope: &Scope, id: &str) -> QueryResult<Opt
 }
 
 type Db = <AnyConnection as Connection>::Backend;
+
+/// The state in which the first-contact deadline is still pending (nobody reached yet).
+const AWAITING_FIRST_CONTACT: &str = "open";
+
+/// A case's earliest pending deadline, as SQL (the same rule as `Case::next_deadline`).
+fn next_deadline_sql() -> diesel::expression::SqlLiteral<diesel::sql_types::Timestamp> {
+    diesel::dsl::sql::<diesel::sql_types::Timestamp>(
+        "CASE WHEN cases.state = 'open' AND cases.first_contact_due_at < cases.recall_due_at \
+         THEN cases.first_contact_due_at ELSE cases.recall_due_at END",
+    )
+}
+
+impl Case {
+    /// The earliest deadline still pending: first contact while nobody has been reached, then
+    /// the recall.
+    pub fn next_deadline(&self) -> NaiveDateTime {
+        if self.state == AWAITING_FIRST_CONTACT {
+            self.first_contact_due_at.min(self.recall_due_at)
+        } else {
+            self.recall_due_at
+        }
+    }
+}
 
 /// The filtered query shared by [`list`] and [`count`].
 fn filtered<'a>(scope: &Scope, f: &'a CaseFilter) -> cases::BoxedQuery<'a, Db> {
@@ -180,6 +236,22 @@ fn filtered<'a>(scope: &Scope, f: &'a CaseFilter) -> cases::BoxedQuery<'a, Db> {
     if let Some(t) = f.recall_due_before {
         q = q.filter(cases::recall_due_at.lt(t));
     }
+    if let Some(t) = f.deadline_from {
+        q = q.filter(
+            cases::recall_due_at.ge(t).and(
+                cases::state
+                    .ne(AWAITING_FIRST_CONTACT)
+                    .or(cases::first_contact_due_at.ge(t)),
+            ),
+        );
+    }
+    if let Some(t) = f.deadline_before {
+        q = q.filter(
+            cases::recall_due_at.lt(t).or(cases::state
+                .eq(AWAITING_FIRST_CONTACT)
+                .and(cases::first_contact_due_at.lt(t))),
+        );
+    }
     if let Some(t) = f.opened_from {
         q = q.filter(cases::opened_at.ge(t));
     }
@@ -203,6 +275,13 @@ pub fn list(
                 .gt(*t)
                 .or(cases::recall_due_at.eq(*t).and(cases::id.gt(id.clone()))),
         );
+    }
+    if f.by_deadline {
+        return q
+            .order((next_deadline_sql().asc(), cases::id.asc()))
+            .limit(limit)
+            .select(Case::as_select())
+            .load(conn);
     }
     q.order((cases::recall_due_at.asc(), cases::id.asc()))
         .limit(limit)

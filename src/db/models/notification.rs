@@ -220,6 +220,19 @@ pub fn list(
         .load(conn)
 }
 
+/// The deduplication keys and queue times of a case's notifications from `template`.
+pub fn keys_of_case(
+    conn: &mut AnyConnection,
+    case_id: &str,
+    template: &str,
+) -> QueryResult<Vec<(String, NaiveDateTime)>> {
+    notifications::table
+        .filter(notifications::case_id.eq(case_id))
+        .filter(notifications::template.eq(template))
+        .select((notifications::dedup_key, notifications::created_at))
+        .load(conn)
+}
+
 /// How many notifications within scope have `status`.
 pub fn count_status(conn: &mut AnyConnection, scope: &Scope, status: &str) -> QueryResult<i64> {
     let mut q = notifications::table

@@ -114,6 +114,20 @@ pub struct ReceiptResponse {
 pub struct ResultsRequest {
     /// Cards.
     pub cards: Vec<CardResults>,
+    /// The plate's test time, for cards that carry none.
+    #[serde(default)]
+    pub tested_at: Option<DateTime<Utc>>,
+    /// The plate's report time, for cards that carry none.
+    #[serde(default)]
+    pub reported_at: Option<DateTime<Utc>>,
+}
+
+/// Receipts of many cards.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptsRequest {
+    /// Cards.
+    pub cards: Vec<svc::CardReceipt>,
 }
 
 /// Per-card outcomes.
@@ -233,12 +247,15 @@ pub async fn submit_results(
     body: ApiJson<ResultsRequest, true>,
 ) -> Result<HttpResponse, AppError> {
     require(&p, LAB_ROLES)?;
-    let cards = body.0.cards;
-    if cards.is_empty() || cards.len() > MAX_CARDS_PER_REQUEST {
-        return Err(AppError::invalid(
-            "cards",
-            format!("must hold 1 to {MAX_CARDS_PER_REQUEST} cards"),
-        ));
+    let ResultsRequest {
+        mut cards,
+        tested_at,
+        reported_at,
+    } = body.0;
+    check_card_count(cards.len())?;
+    for c in &mut cards {
+        c.tested_at = c.tested_at.or(tested_at);
+        c.reported_at = c.reported_at.or(reported_at);
     }
     let now = state.now();
     let interp = current(&state.catalogues, now)?;
@@ -259,15 +276,57 @@ pub async fn submit_results(
     })
     .await
     .map_err(|e| AppError::Unexpected(anyhow::anyhow!("results task failed: {e}")))?;
+    Ok(outcomes_response(outcomes, "results submitted"))
+}
+
+fn check_card_count(n: usize) -> Result<(), AppError> {
+    if n == 0 || n > MAX_CARDS_PER_REQUEST {
+        return Err(AppError::invalid(
+            "cards",
+            format!("must hold 1 to {MAX_CARDS_PER_REQUEST} cards"),
+        ));
+    }
+    Ok(())
+}
+
+fn outcomes_response(outcomes: Vec<CardResultOutcome>, what: &'static str) -> HttpResponse {
     let accepted = outcomes.iter().filter(|o| o.status == "accepted").count();
     tracing::info!(
         cards.accepted = accepted,
         cards.rejected = outcomes.len() - accepted,
-        "results submitted"
+        "{what}"
     );
-    Ok(HttpResponse::Ok().json(ResultsResponse {
+    HttpResponse::Ok().json(ResultsResponse {
         accepted,
         rejected: outcomes.len() - accepted,
         cards: outcomes,
-    }))
+    })
+}
+
+/// Record the receipt and quality of many cards at once (laboratory roles), with per-card
+/// outcomes like a results plate: a rejected card changes nothing and the others still land.
+#[utoipa::path(tag = "cards", security(("bearer" = [])), request_body = ReceiptsRequest, responses(
+    (status = 200, body = ResultsResponse), (status = 413, body = Problem), (status = 422, body = Problem)))]
+#[post("/cards/receipts")]
+pub async fn receive_cards(
+    p: Principal,
+    state: web::Data<AppState>,
+    body: ApiJson<ReceiptsRequest, true>,
+) -> Result<HttpResponse, AppError> {
+    require(&p, LAB_ROLES)?;
+    let cards = body.0.cards;
+    check_card_count(cards.len())?;
+    let now = state.now();
+    let interp = current(&state.catalogues, now)?;
+    let policy = policy::current(&state.policies, now)?;
+    let outcomes = db::run(&state.pool, move |c| {
+        let rules = Rules {
+            interp: &interp,
+            policy: &policy,
+            who: &p,
+        };
+        Ok(svc::receive_many(c, rules, &cards, now))
+    })
+    .await?;
+    Ok(outcomes_response(outcomes, "receipts recorded"))
 }

@@ -61,7 +61,7 @@ pub fn page_limit(asked: Option<i64>, default: i64, max: i64) -> Result<i64, App
         clients::create_client, clients::list_clients, clients::update_client, clients::rotate_client_secret,
         infants::create_infant, infants::list_infants, infants::get_infant, infants::update_infant,
         catalogue::current_catalogue, catalogue::list_catalogue_versions, catalogue::get_catalogue, catalogue::publish_catalogue,
-        cards::create_card, cards::get_card, cards::receive_card, cards::submit_results,
+        cards::create_card, cards::get_card, cards::receive_card, cards::receive_cards, cards::submit_results,
         screens::create_hearing_screen, screens::create_cchd_screen, screens::create_consent,
         screens::create_hearing_intervention,
         screens::get_screening_summary, screens::list_missed_screens,
@@ -157,6 +157,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(catalogue::publish_catalogue)
             .service(cards::create_card)
             .service(cards::get_card)
+            .service(cards::receive_cards)
             .service(cards::receive_card)
             .service(cards::submit_results)
             .service(screens::create_hearing_screen)

@@ -154,6 +154,7 @@ diesel::table! {
         value -> Double,
         unit -> Text,
         reported_at -> Timestamp,
+        tested_at -> Nullable<Timestamp>,
     }
 }
 

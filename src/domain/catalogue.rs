@@ -159,6 +159,14 @@ pub struct Analyte {
     pub name_en: String,
     /// UCUM-style unit results must be sent in.
     pub unit: String,
+    /// Other spellings a laboratory may send (e.g. `C5OH`, a LIS code); values are stored under
+    /// `code`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// The largest value a laboratory can produce for this analyte; a larger one is an
+    /// instrument or transcription error and rejects the card.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plausible_max: Option<f64>,
     /// LOINC code, when one exists for DBS.
     #[serde(default)]
     pub loinc: Option<String>,
@@ -421,6 +429,23 @@ impl Catalogue {
         if analytes.len() != self.analytes.len() {
             return err("duplicate analyte code".into());
         }
+        let mut names = analytes.clone();
+        for a in &self.analytes {
+            for alias in &a.aliases {
+                if alias.trim().is_empty() || !names.insert(alias.as_str()) {
+                    return err(format!(
+                        "analyte {}: alias {alias:?} is empty or names another analyte",
+                        a.code
+                    ));
+                }
+            }
+            if a.plausible_max.is_some_and(|m| !(m.is_finite() && m > 0.0)) {
+                return err(format!(
+                    "analyte {}: plausible_max must be a positive number",
+                    a.code
+                ));
+            }
+        }
         let conditions: BTreeSet<&str> = self.conditions.iter().map(|c| c.code.as_str()).collect();
         if conditions.len() != self.conditions.len() {
             return err("duplicate condition code".into());
@@ -492,6 +517,15 @@ impl Catalogue {
         self.analytes.iter().find(|a| a.code == code)
     }
 
+    /// Looks up an analyte by its code or one of its aliases.
+    pub fn analyte_by_any_name(&self, name: &str) -> Option<&Analyte> {
+        self.analyte(name).or_else(|| {
+            self.analytes
+                .iter()
+                .find(|a| a.aliases.iter().any(|x| x == name))
+        })
+    }
+
     /// Looks up a condition.
     pub fn condition(&self, code: &str) -> Option<&Condition> {
         self.conditions.iter().find(|c| c.code == code)
@@ -513,7 +547,7 @@ impl Catalogue {
 }
 
 /// The default catalogue shipped with Guthrie.
-pub const DEFAULT_CATALOGUE_TOML: &str = include_str!("../../config/catalogue/zj-2023.toml");
+pub const DEFAULT_CATALOGUE_TOML: &str = include_str!("../../config/catalogue/zj-2026.toml");
 
 #[cfg(test)]
 mod tests {
@@ -522,7 +556,7 @@ mod tests {
     #[test]
     fn default_catalogue_loads_with_29_metabolic_conditions() {
         let c = Catalogue::from_toml(DEFAULT_CATALOGUE_TOML).unwrap();
-        assert_eq!(c.version, "zj-2023");
+        assert_eq!(c.version, "zj-2026");
         assert_eq!(c.conditions_of(Programme::Dbs).len(), 29);
         assert_eq!(c.conditions_of(Programme::Hear).len(), 1);
         assert_eq!(c.conditions_of(Programme::Cchd).len(), 1);
@@ -581,6 +615,22 @@ mod tests {
             })
             .contains("duplicate analyte")
         );
+        assert!(broken(|c| c.analytes[1].aliases = vec!["TSH".into()]).contains("alias \"TSH\""));
+        assert!(broken(|c| c.analytes[0].plausible_max = Some(-1.0)).contains("plausible_max"));
+    }
+
+    #[test]
+    fn aliases_name_their_analyte() {
+        let c = Catalogue::from_toml(DEFAULT_CATALOGUE_TOML).unwrap();
+        assert_eq!(
+            c.analyte_by_any_name("C5OH").map(|a| a.code.as_str()),
+            Some("C5-OH")
+        );
+        assert_eq!(
+            c.analyte_by_any_name("C5-OH").map(|a| a.code.as_str()),
+            Some("C5-OH")
+        );
+        assert!(c.analyte_by_any_name("C5_OH").is_none());
     }
 
     #[test]

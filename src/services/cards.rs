@@ -273,3 +273,35 @@ pub fn receive(
         Ok((card, i))
     })
 }
+
+/// One card's receipt in a bulk request.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CardReceipt {
+    /// Barcode.
+    pub barcode: String,
+    /// When the lab received the card.
+    pub received_at: DateTime<Utc>,
+    /// `acceptable` or an unsatisfactory reason code of the catalogue.
+    pub quality: String,
+}
+
+/// Records many receipts, each card in its own transaction: a rejected card changes nothing and
+/// does not stop the others. Outcomes are in the request's order.
+pub fn receive_many(
+    conn: &mut AnyConnection,
+    rules: Rules<'_>,
+    cards: &[CardReceipt],
+    now: DateTime<Utc>,
+) -> Vec<crate::services::results::CardResultOutcome> {
+    use crate::services::results::{accepted, failed};
+    cards
+        .iter()
+        .map(
+            |c| match receive(conn, rules, &c.barcode, c.received_at, &c.quality, now) {
+                Ok((_, i)) => accepted(&c.barcode, i),
+                Err(e) => failed(&c.barcode, e),
+            },
+        )
+        .collect()
+}

@@ -31,13 +31,6 @@ pub struct ResultInput {
     pub unit: String,
 }
 
-impl ResultInput {
-    /// The value as a number (checked before use; 0 otherwise).
-    pub fn number(&self) -> f64 {
-        self.value.as_f64().unwrap_or_default()
-    }
-}
-
 /// The outcome of one card in a results request.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CardResultOutcome {
@@ -65,27 +58,35 @@ fn ratio_markers(interp: &Interpreter) -> BTreeSet<&str> {
         .collect()
 }
 
-/// Checks a card's values against the catalogue.
+/// One checked value under its canonical analyte code.
+struct Checked {
+    analyte: String,
+    value: f64,
+    unit: String,
+}
+
+/// Checks a card's values against the catalogue; returns them under their canonical codes (an
+/// alias such as `C5OH` is stored as `C5-OH`).
 fn check_results(
     interp: &Interpreter,
     ratios: &BTreeSet<&str>,
     results: &[ResultInput],
-) -> Result<(), FieldErrors> {
+) -> Result<Vec<Checked>, FieldErrors> {
     let cat = interp.catalogue();
     let mut e = FieldErrors::new();
     if results.is_empty() {
         e.add("results", "at least one value is required");
     }
     let mut seen = BTreeSet::new();
+    let mut out = Vec::with_capacity(results.len());
     for (i, r) in results.iter().enumerate() {
         let f = format!("results[{i}]");
-        if !seen.insert(r.analyte.as_str()) {
-            e.add(
-                format!("{f}.analyte"),
-                format!("{} appears twice", r.analyte),
-            );
+        let analyte = cat.analyte_by_any_name(&r.analyte);
+        let code = analyte.map_or(r.analyte.as_str(), |a| a.code.as_str());
+        if !seen.insert(code) {
+            e.add(format!("{f}.analyte"), format!("{code} appears twice"));
         }
-        let unit = match cat.analyte(&r.analyte) {
+        let unit = match analyte {
             Some(a) => Some(a.unit.as_str()),
             None if ratios.contains(r.analyte.as_str()) => Some("ratio"),
             None => {
@@ -99,16 +100,58 @@ fn check_results(
         if let Some(u) = unit.filter(|u| *u != r.unit) {
             e.add(format!("{f}.unit"), format!("must be {u}"));
         }
-        if !r.value.as_f64().is_some_and(|v| v.is_finite() && v >= 0.0) {
-            e.add(format!("{f}.value"), "must be a non-negative number");
+        match r.value.as_f64().filter(|v| v.is_finite() && *v >= 0.0) {
+            None => e.add(format!("{f}.value"), "must be a non-negative number"),
+            Some(v) => match analyte.and_then(|a| a.plausible_max.map(|m| (a, m))) {
+                Some((a, max)) if v > max => e.add(
+                    format!("{f}.value"),
+                    format!(
+                        "{} {v} {} is above the plausible maximum {max} {}: an instrument or transcription error",
+                        a.code, a.unit, a.unit
+                    ),
+                ),
+                _ => out.push(Checked {
+                    analyte: code.to_string(),
+                    value: v,
+                    unit: r.unit.clone(),
+                }),
+            },
         }
     }
-    e.into_result()
+    e.into_result().map(|()| out)
 }
 
 /// Cards committed together. Each card still runs in its own savepoint, so a failing card rolls
 /// back alone; grouping only saves commits (one disk flush per group instead of per card).
 pub const CARDS_PER_COMMIT: usize = 100;
+
+/// A card's outcome when it was stored and interpreted.
+pub fn accepted(barcode: &str, interpretation: Interpretation) -> CardResultOutcome {
+    CardResultOutcome {
+        barcode: barcode.to_string(),
+        status: "accepted",
+        errors: BTreeMap::new(),
+        interpretation: Some(interpretation),
+    }
+}
+
+/// A card's outcome when its write failed for `e`: validation errors name the fields, anything
+/// else asks for a retry (and is logged).
+pub fn failed(barcode: &str, e: AppError) -> CardResultOutcome {
+    match e {
+        AppError::Validation(errors) => rejected(barcode, errors),
+        AppError::NotFound { .. } => {
+            rejected(barcode, FieldErrors::single("barcode", "unknown barcode"))
+        }
+        other => {
+            tracing::error!(error.code = other.code(), "card write failed");
+            rejected(
+                barcode,
+                FieldErrors::single("card", "could not be stored; retry"),
+            )
+        }
+    }
+}
 
 /// One card's barcode and values.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -118,9 +161,44 @@ pub struct CardResults {
     pub barcode: String,
     /// Analyte values.
     pub results: Vec<ResultInput>,
+    /// When the laboratory tested the card (RFC 3339); not before receipt, not in the future.
+    #[serde(default)]
+    pub tested_at: Option<DateTime<Utc>>,
+    /// When the laboratory reported the result (RFC 3339); the interpretation, the case's due
+    /// times and the timeliness indicators count from it. Arrival time when absent.
+    #[serde(default)]
+    pub reported_at: Option<DateTime<Utc>>,
 }
 
-fn rejected(barcode: &str, errors: FieldErrors) -> CardResultOutcome {
+/// The time a card's result counts from: the laboratory's report time, checked against the card
+/// (not before receipt or collection, test before report, neither in the future), else `now`.
+fn result_times(
+    card: &crate::db::models::dbs::Card,
+    c: &CardResults,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, AppError> {
+    let mut e = FieldErrors::new();
+    let floor = card.received_at.unwrap_or(card.collected_at).and_utc();
+    for (field, t) in [("tested_at", c.tested_at), ("reported_at", c.reported_at)] {
+        let Some(t) = t else { continue };
+        if t > now + chrono::Duration::minutes(5) {
+            e.add(field, "must not be in the future");
+        }
+        if t < floor {
+            e.add(field, "must not be before the card's receipt");
+        }
+    }
+    if let (Some(tested), Some(reported)) = (c.tested_at, c.reported_at)
+        && reported < tested
+    {
+        e.add("reported_at", "must not be before tested_at");
+    }
+    e.into_result().map_err(AppError::Validation)?;
+    Ok(c.reported_at.unwrap_or(now).min(now))
+}
+
+/// A card's outcome when it was refused for `errors`.
+pub fn rejected(barcode: &str, errors: FieldErrors) -> CardResultOutcome {
     CardResultOutcome {
         barcode: barcode.to_string(),
         status: "rejected",
@@ -218,28 +296,29 @@ fn one_card(
     c: &CardResults,
     now: DateTime<Utc>,
 ) -> CardResultOutcome {
-    if let Err(e) = check_results(rules.interp, ratios, &c.results) {
-        return rejected(&c.barcode, e);
-    }
+    let checked = match check_results(rules.interp, ratios, &c.results) {
+        Ok(v) => v,
+        Err(e) => return rejected(&c.barcode, e),
+    };
     // A nested transaction is a savepoint: this card's writes roll back alone on error.
     let outcome = conn.transaction(|conn| {
         let Some((card, infant)) = dbs::card_with_infant(conn, &c.barcode)? else {
             return Err(AppError::invalid("barcode", "unknown barcode"));
         };
+        let at = result_times(&card, c, now)?;
         // Earlier values of other analytes still count; new values replace old ones.
         let before = stored_results(conn, &card.id)?;
         let mut values = before.clone();
-        values.extend(c.results.iter().map(|r| (r.analyte.clone(), r.number())));
-        let t = now_micros(now);
-        let rows: Vec<ResultRow> = c
-            .results
+        values.extend(checked.iter().map(|r| (r.analyte.clone(), r.value)));
+        let rows: Vec<ResultRow> = checked
             .iter()
             .map(|r| ResultRow {
                 card_id: card.id.clone(),
                 analyte: r.analyte.clone(),
-                value: r.number(),
+                value: r.value,
                 unit: r.unit.clone(),
-                reported_at: t,
+                reported_at: now_micros(at),
+                tested_at: c.tested_at.map(now_micros),
             })
             .collect();
         dbs::upsert_results(conn, &rows)?;
@@ -252,22 +331,10 @@ fn one_card(
             &values,
             now,
         )?;
-        interpret_and_store(conn, rules, &card, &infant, &values, now)
+        interpret_and_store(conn, rules, &card, &infant, &values, at)
     });
     match outcome {
-        Ok(i) => CardResultOutcome {
-            barcode: c.barcode.clone(),
-            status: "accepted",
-            errors: BTreeMap::new(),
-            interpretation: Some(i),
-        },
-        Err(AppError::Validation(e)) => rejected(&c.barcode, e),
-        Err(other) => {
-            tracing::error!(error.code = other.code(), "card results failed");
-            rejected(
-                &c.barcode,
-                FieldErrors::single("card", "could not be stored; retry"),
-            )
-        }
+        Ok(i) => accepted(&c.barcode, i),
+        Err(e) => failed(&c.barcode, e),
     }
 }

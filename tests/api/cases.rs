@@ -74,7 +74,7 @@ async fn a_critical_result_opens_a_t0_case_and_a_second_positive_updates_it() {
             c["catalogue_version"].as_str(),
             c["policy_version"].as_str()
         ),
-        (Some("zj-2023"), Some(expected_policy()))
+        (Some("zj-2026"), Some(expected_policy()))
     );
     let contact =
         chrono::DateTime::parse_from_rfc3339(c["first_contact_due_at"].as_str().unwrap()).unwrap();

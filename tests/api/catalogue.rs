@@ -15,7 +15,7 @@ async fn the_current_catalogue_and_its_versions_are_readable() {
         .json()
         .await
         .unwrap();
-    assert_eq!(c["version"], "zj-2023");
+    assert_eq!(c["version"], "zj-2026");
     assert_eq!(c["jurisdiction"], "CN-ZJ");
     let dbs = c["conditions"]
         .as_array()
@@ -78,13 +78,8 @@ async fn a_published_version_takes_over_and_old_interpretations_keep_theirs() {
         .await
         .unwrap();
     c["version"] = json!("zj-2026a");
-    c["effective_from"] = json!(
-        chrono::Utc::now()
-            .date_naive()
-            .pred_opt()
-            .unwrap()
-            .to_string()
-    );
+    // The same day as the shipped zj-2026: the later publication wins the tie.
+    c["effective_from"] = json!("2026-12-01");
     let rule = c["rules"]
         .as_array_mut()
         .unwrap()
@@ -134,7 +129,7 @@ async fn a_published_version_takes_over_and_old_interpretations_keep_theirs() {
         .unwrap();
     assert_eq!(
         s["cards"][0]["interpretation"]["catalogue_version"],
-        "zj-2023"
+        "zj-2026"
     );
     assert_eq!(s["cards"][0]["interpretation"]["outcome"], "normal");
 }

@@ -176,3 +176,191 @@ async fn deadlines_reach_the_summary_and_the_worklists() {
     assert_eq!(time(&c["next_due_at"]), recall);
     assert_eq!(c["overdue"], false);
 }
+
+/// Posts one card's results; returns the response body.
+async fn post_results(env: &Env, body: Value) -> Value {
+    let r = env.app.post("/api/v1/results", &env.lab, &body).await;
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn results_carry_the_laboratorys_times_and_receipts_come_in_bulk() {
+    let env = Env::start().await;
+    let mut barcodes = vec![];
+    let mut births = vec![];
+    for mrn in ["T1", "T2", "T3"] {
+        let (infant, birth) = register_infant(&env.app, &env.hospital, mrn, 24 * 6).await;
+        let bc = format!("BC{mrn}");
+        let s = register_card(
+            &env.app,
+            &env.hospital,
+            &infant,
+            &bc,
+            birth + Duration::hours(72),
+            None,
+        )
+        .await;
+        assert_eq!(s, 201);
+        barcodes.push(bc);
+        births.push(birth);
+    }
+    let received = births[0] + Duration::hours(96);
+    let r = env
+        .app
+        .post(
+            "/api/v1/cards/receipts",
+            &env.lab,
+            &json!({"cards": [
+                {"barcode": "BCT1", "received_at": received.to_rfc3339(), "quality": "acceptable"},
+                {"barcode": "BCNONE", "received_at": received.to_rfc3339(), "quality": "acceptable"},
+                {"barcode": "BCT2", "received_at": received.to_rfc3339(), "quality": "soggy"},
+                {"barcode": "BCT3", "received_at": (births[2] + Duration::hours(96)).to_rfc3339(), "quality": "acceptable"},
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (v["accepted"].as_u64(), v["rejected"].as_u64()),
+        (Some(2), Some(2)),
+        "{v}"
+    );
+    assert_eq!(v["cards"][1]["errors"]["barcode"][0], "unknown barcode");
+    assert!(v["cards"][2]["errors"]["quality"].is_array(), "{v}");
+    assert_eq!(
+        v["cards"][0]["interpretation"]["outcome"],
+        "awaiting_results"
+    );
+
+    // A report time before receipt, or in the future, rejects the card and changes nothing.
+    let positive = crate::screening::panel(&[("C16-OH", 0.5)]);
+    let v = post_results(&env, json!({"cards": [
+        {"barcode": "BCT1", "results": positive, "tested_at": (received - Duration::hours(1)).to_rfc3339()},
+        {"barcode": "BCT3", "results": positive, "reported_at": (Utc::now() + Duration::hours(2)).to_rfc3339()},
+    ]}))
+    .await;
+    assert_eq!(v["rejected"], 2, "{v}");
+    assert!(v["cards"][0]["errors"]["tested_at"].is_array(), "{v}");
+    assert!(v["cards"][1]["errors"]["reported_at"].is_array(), "{v}");
+    assert!(cases_of_barcode(&env, "BCT1").await.is_empty());
+
+    // The plate's report time is the case's start; a card's own time wins over the plate's.
+    let reported = received + Duration::hours(20);
+    let v = post_results(
+        &env,
+        json!({
+            "reported_at": reported.to_rfc3339(),
+            "tested_at": (received + Duration::hours(10)).to_rfc3339(),
+            "cards": [{"barcode": "BCT1", "results": positive}],
+        }),
+    )
+    .await;
+    assert_eq!(v["accepted"], 1, "{v}");
+    let cases = cases_of_barcode(&env, "BCT1").await;
+    assert_eq!(cases.len(), 1);
+    assert_eq!(
+        time(&cases[0]["opened_at"]).timestamp_micros(),
+        reported.timestamp_micros()
+    );
+    let own = received + Duration::hours(30);
+    let v = post_results(
+        &env,
+        json!({
+            "reported_at": reported.to_rfc3339(),
+            "cards": [{"barcode": "BCT3", "results": positive, "reported_at": own.to_rfc3339()}],
+        }),
+    )
+    .await;
+    assert_eq!(v["accepted"], 1, "{v}");
+    let opened = time(&cases_of_barcode(&env, "BCT3").await[0]["opened_at"]);
+    assert_eq!(opened.timestamp_micros(), own.timestamp_micros());
+}
+
+async fn cases_of_barcode(env: &Env, barcode: &str) -> Vec<Value> {
+    let v: Value = env
+        .app
+        .get("/api/v1/cases", &env.lab)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut out = vec![];
+    for c in v["items"].as_array().unwrap() {
+        let d = env.case(c["id"].as_str().unwrap()).await;
+        if d["timeline"][0]["detail"]["trigger"]["barcode"] == barcode {
+            out.push(c.clone());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn analyte_aliases_are_stored_under_the_catalogue_code_and_impossible_values_are_refused() {
+    let env = Env::start().await;
+    for mrn in ["A1", "A2"] {
+        let (infant, birth) = register_infant(&env.app, &env.hospital, mrn, 24 * 4).await;
+        let s = register_card(
+            &env.app,
+            &env.hospital,
+            &infant,
+            &format!("BC{mrn}"),
+            birth + Duration::hours(72),
+            None,
+        )
+        .await;
+        assert_eq!(s, 201);
+    }
+    // The laboratory spells C5-OH as C5OH: accepted, nothing reported as not tested.
+    let mut p = crate::screening::panel(&[]);
+    for v in p.iter_mut().filter(|v| v["analyte"] == "C5-OH") {
+        v["analyte"] = json!("C5OH");
+    }
+    let v = post_results(&env, json!({"cards": [{"barcode": "BCA1", "results": p}]})).await;
+    assert_eq!(v["accepted"], 1, "{v}");
+    assert_eq!(v["cards"][0]["interpretation"]["outcome"], "normal", "{v}");
+    assert_eq!(v["cards"][0]["interpretation"]["not_tested"], json!([]));
+    // Both spellings in one card are the same analyte twice.
+    let mut twice = crate::screening::panel(&[]);
+    twice.push(json!({"analyte": "C5OH", "value": 0.2, "unit": "umol/L"}));
+    let v = post_results(
+        &env,
+        json!({"cards": [{"barcode": "BCA1", "results": twice}]}),
+    )
+    .await;
+    assert_eq!(v["rejected"], 1, "{v}");
+    assert!(
+        v["cards"][0]["errors"]
+            .to_string()
+            .contains("C5-OH appears twice"),
+        "{v}"
+    );
+
+    // TSH 1e308 and a negative value are refused per card, naming the analyte; no case opens.
+    let v = post_results(
+        &env,
+        json!({"cards": [
+            {"barcode": "BCA2", "results": crate::screening::panel(&[("TSH", 1e308)])},
+            {"barcode": "BCA2", "results": crate::screening::panel(&[("Phe", -3.0)])},
+        ]}),
+    )
+    .await;
+    assert_eq!(v["rejected"], 2, "{v}");
+    assert!(v["cards"][0]["errors"].to_string().contains("TSH"), "{v}");
+    assert!(
+        v["cards"][0]["errors"].to_string().contains("plausible"),
+        "{v}"
+    );
+    assert!(
+        v["cards"][1]["errors"].to_string().contains("non-negative"),
+        "{v}"
+    );
+    let all: Value = env
+        .app
+        .get("/api/v1/cases", &env.lab)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["items"], json!([]));
+}

@@ -75,7 +75,7 @@ async fn a_card_is_registered_received_and_interpreted() {
     let i = &v["cards"][0]["interpretation"];
     assert_eq!(i["outcome"], "critical");
     assert_eq!(i["tier"], "T1");
-    assert_eq!(i["catalogue_version"], "zj-2023");
+    assert_eq!(i["catalogue_version"], "zj-2026");
     let why = &i["suspected"][0]["markers"][0];
     assert_eq!(
         (
@@ -96,7 +96,7 @@ async fn a_card_is_registered_received_and_interpreted() {
     assert_eq!(s["dbs"]["status"], "positive");
     assert_eq!(s["cards"][0]["interpretation"]["outcome"], "critical");
     assert_eq!(s["cards"][0]["timing"], "on_time");
-    assert_eq!(s["catalogue_version"], "zj-2023");
+    assert_eq!(s["catalogue_version"], "zj-2026");
 }
 
 #[tokio::test]

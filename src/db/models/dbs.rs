@@ -41,6 +41,7 @@ pub struct ResultRow {
     pub value: f64,
     pub unit: String,
     pub reported_at: NaiveDateTime,
+    pub tested_at: Option<NaiveDateTime>,
 }
 
 /// One interpretation; `detail` is the engine's output as JSON.
@@ -139,6 +140,7 @@ pub fn upsert_results(conn: &mut AnyConnection, rows: &[ResultRow]) -> QueryResu
                     dbs_results::value.eq(excluded(dbs_results::value)),
                     dbs_results::unit.eq(excluded(dbs_results::unit)),
                     dbs_results::reported_at.eq(excluded(dbs_results::reported_at)),
+                    dbs_results::tested_at.eq(excluded(dbs_results::tested_at)),
                 ))
                 .execute($c)
         };

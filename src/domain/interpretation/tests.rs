@@ -90,7 +90,7 @@ fn a_normal_panel_is_normal_and_complete() {
     assert!(i.suspected.is_empty(), "{:?}", i.suspected);
     assert!(i.not_tested.is_empty(), "{:?}", i.not_tested);
     assert_eq!(i.tier, None);
-    assert_eq!(i.catalogue_version, "zj-2023");
+    assert_eq!(i.catalogue_version, "zj-2026");
     assert_eq!(i.age_at_collection_hours, 72);
 }
 

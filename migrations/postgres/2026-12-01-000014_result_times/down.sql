@@ -1,0 +1,1 @@
+ALTER TABLE dbs_results DROP COLUMN tested_at;

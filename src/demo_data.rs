@@ -78,6 +78,7 @@ fn infant(
         contact_problem: false,
         merged_into: None,
         sms_opt_out: false,
+        nicu_days: None,
     }
 }
 

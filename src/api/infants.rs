@@ -124,6 +124,11 @@ pub struct UpdateInfantRequest {
     pub status_note: Option<String>,
     /// The family declines (true) or accepts again (false) SMS reminders.
     pub sms_opt_out: Option<bool>,
+    /// Days the infant spent in the NICU (0–365), or `null` to clear; recorded once here and
+    /// used by every hearing assessment (more than the catalogue's limit needs AABR).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub nicu_days: Option<Option<i64>>,
 }
 
 /// Identity document as returned: masked.
@@ -193,6 +198,8 @@ pub struct InfantResponse {
     pub merged_into: Option<String>,
     /// The family declined SMS; follow-up uses other channels.
     pub sms_opt_out: bool,
+    /// Days in the NICU, when recorded.
+    pub nicu_days: Option<i32>,
 }
 
 impl From<Infant> for InfantResponse {
@@ -231,6 +238,7 @@ impl From<Infant> for InfantResponse {
             updated_at: i.updated_at.and_utc(),
             contact_problem: i.contact_problem,
             sms_opt_out: i.sms_opt_out,
+            nicu_days: i.nicu_days,
             merged_into: i.merged_into,
         }
     }
@@ -414,10 +422,18 @@ pub async fn update_infant(
         status_changed_at: b.status_changed_at,
         status_note: b.status_note,
         sms_opt_out: b.sms_opt_out,
+        nicu_days: b.nicu_days,
     };
     let (now, key) = (state.now(), state.id_hash_key.0.clone());
+    let interp = crate::services::catalogue::current(&state.catalogues, now)?;
+    let policy = crate::services::policy::current(&state.policies, now)?;
     let row = db::run(&state.pool, move |c| {
-        svc::update(c, &p, &id.to_string(), patch, &key, now)
+        let rules = crate::services::cards::Rules {
+            interp: &interp,
+            policy: &policy,
+            who: &p,
+        };
+        svc::update(c, &p, rules, &id.to_string(), patch, &key, now)
     })
     .await?;
     tracing::info!(infant.id = %row.id, "infant updated");

@@ -40,7 +40,8 @@ pub struct HearingRequest {
     pub right: EarResult,
     /// When.
     pub tested_at: DateTime<Utc>,
-    /// Days in NICU, when known (over 5 requires AABR).
+    /// Deprecated: record the stay once with `PATCH /infants/{id}` (`nicu_days`), which wins
+    /// over this field. Days in NICU, when known (over the catalogue's limit requires AABR).
     #[serde(default)]
     pub nicu_days: Option<i64>,
     /// Risk-factor codes of the catalogue.

@@ -76,6 +76,7 @@ diesel::table! {
         contact_problem -> Bool,
         merged_into -> Nullable<Text>,
         sms_opt_out -> Bool,
+        nicu_days -> Nullable<Integer>,
     }
 }
 

@@ -66,6 +66,8 @@ pub struct InfantPatch {
     pub status_note: Option<String>,
     /// The family opts out of (true) or back into (false) SMS.
     pub sms_opt_out: Option<bool>,
+    /// Days in the NICU, or `Some(None)` to clear.
+    pub nicu_days: Option<Option<i64>>,
 }
 
 /// Keyed hash, masked form and type of a checked document, for storage.
@@ -200,6 +202,7 @@ pub fn register(
             contact_problem: false,
             merged_into: None,
             sms_opt_out: false,
+            nicu_days: None,
         };
         infant::insert(c, &row).map_err(|err| {
             if is_unique_violation(&err) {
@@ -231,10 +234,12 @@ pub fn get(conn: &mut AnyConnection, scope: &Scope, id: &str) -> Result<Infant, 
     infant::get(conn, scope, id)?.ok_or(AppError::NotFound { entity: "infant" })
 }
 
-/// Applies contact and status changes in the caller's scope.
+/// Applies contact, status and NICU changes in the caller's scope. A changed NICU stay
+/// re-assesses the hearing pathway under `rules` (it may now need AABR: a case opens).
 pub fn update(
     conn: &mut AnyConnection,
     p: &Principal,
+    rules: crate::services::cards::Rules<'_>,
     id: &str,
     patch: InfantPatch,
     id_key: &[u8],
@@ -255,6 +260,16 @@ pub fn update(
             .address
             .map(|a| optional_text("address", a, 256, &mut e));
         let note = optional_text("status_note", patch.status_note, 256, &mut e);
+        if patch
+            .nicu_days
+            .flatten()
+            .is_some_and(|d| !(0..=365).contains(&d))
+        {
+            e.add("nicu_days", "must be between 0 and 365");
+        }
+        let nicu_days = patch
+            .nicu_days
+            .map(|d| d.and_then(|d| i32::try_from(d).ok()));
         let mut status_form = (None, None, None);
         if let Some(to) = patch.status {
             let from = InfantStatus::parse(&current.status).unwrap_or(InfantStatus::Active);
@@ -315,6 +330,8 @@ pub fn update(
             contact_problem: (phones_changed || address_changed).then_some(false),
             merged_into: None,
             sms_opt_out: patch.sms_opt_out,
+            nicu_admitted: nicu_days.flatten().is_some_and(|d| d > 0).then_some(true),
+            nicu_days,
         };
         infant::update(c, &scope, id, &form)?;
         if form.contact_problem == Some(false) {
@@ -336,6 +353,9 @@ pub fn update(
         }
         let updated = get(c, &scope, id)?;
         audit::write(c, p, "infant", id, Some(&current), &updated, now)?;
+        if updated.nicu_days != current.nicu_days {
+            crate::services::screens::reassess_hearing(c, rules, &updated, now)?;
+        }
         Ok(updated)
     })
 }

@@ -108,13 +108,49 @@ pub fn record_hearing(
         };
         screens::insert_hearing(conn, &row)?;
         audit::write(conn, p, "hearing_screen", &row.id, None, &row, now)?;
-        let a = hearing_assessment(conn, cat, &scope, &infant, now)?;
-        let tier = cat.condition("HL").map_or(Tier::T2, |c| c.tier);
-        if let Some(spec) = cases::spec_for_hearing(&a, tier, &cat.version, &row.id) {
-            cases::open_or_update(conn, policy, &infant, spec, p, now)?;
-        }
-        Ok(a)
+        open_hearing_case(conn, cat, policy, p, &infant, &row.id, now)
     })
+}
+
+/// Assesses the infant's hearing pathway and opens (or updates) the case it calls for; `cause`
+/// names what changed (a test id, or the infant's id for a changed NICU stay).
+fn open_hearing_case(
+    conn: &mut AnyConnection,
+    cat: &Catalogue,
+    policy: &DuePolicy,
+    p: &Principal,
+    infant: &Infant,
+    cause: &str,
+    now: DateTime<Utc>,
+) -> Result<HearingAssessment, AppError> {
+    let a = hearing_assessment(conn, cat, &Scope::unrestricted(), infant, now)?;
+    let tier = cat.condition("HL").map_or(Tier::T2, |c| c.tier);
+    if let Some(spec) = cases::spec_for_hearing(&a, tier, &cat.version, cause) {
+        cases::open_or_update(conn, policy, infant, spec, p, now)?;
+    }
+    Ok(a)
+}
+
+/// Re-assesses the hearing pathway after the infant's NICU stay changed, once it has a test.
+pub fn reassess_hearing(
+    conn: &mut AnyConnection,
+    rules: crate::services::cards::Rules<'_>,
+    infant: &Infant,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    if screens::hearing_of(conn, &Scope::unrestricted(), &infant.id)?.is_empty() {
+        return Ok(());
+    }
+    open_hearing_case(
+        conn,
+        rules.interp.catalogue(),
+        rules.policy,
+        rules.who,
+        infant,
+        &infant.id,
+        now,
+    )
+    .map(|_| ())
 }
 
 /// The hearing pathway of an infant from all its tests.
@@ -144,6 +180,8 @@ pub fn hearing_assessment(
             tested_at: r.tested_at.and_utc(),
         });
     }
+    // The infant's recorded stay wins over what tests carried (the older way to send it).
+    let nicu_days = infant.nicu_days.map(i64::from).or(nicu_days);
     let intervention_started = screens::interventions_of(conn, scope, &infant.id)?
         .first()
         .map(|v| v.started_at.and_utc());

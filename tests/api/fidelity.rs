@@ -364,3 +364,72 @@ async fn analyte_aliases_are_stored_under_the_catalogue_code_and_impossible_valu
         .unwrap();
     assert_eq!(all["items"], json!([]));
 }
+
+#[tokio::test]
+async fn the_nicu_stay_is_the_infants_and_every_hearing_assessment_uses_it() {
+    let env = Env::start().await;
+    let (infant, birth) = register_infant(&env.app, &env.hospital, "N11", 24 * 8).await;
+    let url = format!("/api/v1/infants/{infant}/hearing-screens");
+    let at = (birth + Duration::days(7)).to_rfc3339();
+    let v: Value = env
+        .app
+        .post(&url, &env.hospital, &json!({"stage": "initial", "method": "OAE", "left": "pass", "right": "pass", "tested_at": at}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["status"], "pass");
+    assert!(cases_of(&env, &infant).await.is_empty());
+
+    // Recorded once on the infant: the OAE pass no longer counts, and a case opens at once.
+    let r = env
+        .app
+        .patch(
+            &format!("/api/v1/infants/{infant}"),
+            &env.hospital,
+            &json!({"nicu_days": 6}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let i: Value = r.json().await.unwrap();
+    assert_eq!(
+        (i["nicu_days"].as_i64(), i["nicu_admitted"].as_bool()),
+        (Some(6), Some(true))
+    );
+    let cases = cases_of(&env, &infant).await;
+    assert_eq!(cases.len(), 1, "{cases:?}");
+    assert_eq!(
+        (cases[0]["programme"].as_str(), cases[0]["reason"].as_str()),
+        (Some("HEAR"), Some("refer"))
+    );
+    let s: Value = env
+        .app
+        .get(
+            &format!("/api/v1/infants/{infant}/screening"),
+            &env.hospital,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s["hearing_assessment"]["status"], "rescreen_due", "{s}");
+    // A later OAE rescreen without nicu_days is still judged with the stay: not a pass.
+    let v: Value = env
+        .app
+        .post(&url, &env.hospital, &json!({"stage": "rescreen", "method": "OAE", "left": "pass", "right": "pass", "tested_at": Utc::now().to_rfc3339()}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(v["status"], "pass", "{v}");
+    let r = env
+        .app
+        .patch(
+            &format!("/api/v1/infants/{infant}"),
+            &env.hospital,
+            &json!({"nicu_days": 400}),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(crate::helpers::problem(r).await["errors"]["nicu_days"].is_array());
+}

@@ -45,6 +45,8 @@ pub struct Infant {
     pub merged_into: Option<String>,
     /// The family asked not to receive SMS; follow-up needs another channel.
     pub sms_opt_out: bool,
+    /// Days in the NICU, when known; every hearing assessment uses it.
+    pub nicu_days: Option<i32>,
 }
 
 impl Infant {
@@ -71,6 +73,8 @@ pub struct InfantUpdateForm {
     pub contact_problem: Option<bool>,
     pub merged_into: Option<Option<String>>,
     pub sms_opt_out: Option<bool>,
+    pub nicu_admitted: Option<bool>,
+    pub nicu_days: Option<Option<i32>>,
 }
 
 /// List filters; `None` means "any".

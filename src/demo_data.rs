@@ -36,6 +36,7 @@ fn hospital(i: usize, t: chrono::NaiveDateTime) -> Hospital {
         active: true,
         created_at: t,
         updated_at: t,
+        cchd_protocol: None,
     }
 }
 

@@ -38,6 +38,8 @@ pub struct HospitalResponse {
     pub created_at: DateTime<Utc>,
     /// Last changed (UTC).
     pub updated_at: DateTime<Utc>,
+    /// Its heart-screening protocol; `null` means the catalogue's default.
+    pub cchd_protocol: Option<String>,
 }
 
 impl From<Hospital> for HospitalResponse {
@@ -51,6 +53,7 @@ impl From<Hospital> for HospitalResponse {
             active: h.active,
             created_at: h.created_at.and_utc(),
             updated_at: h.updated_at.and_utc(),
+            cchd_protocol: h.cchd_protocol,
         }
     }
 }
@@ -85,6 +88,11 @@ pub struct UpdateHospitalRequest {
     pub contact_emails: Option<Vec<String>>,
     /// Activate or deactivate.
     pub active: Option<bool>,
+    /// The heart-screening protocol this hospital's screens start under (a catalogue protocol
+    /// code), or `null` for the catalogue's default.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub cchd_protocol: Option<Option<String>>,
 }
 
 /// List filters.
@@ -177,10 +185,12 @@ pub async fn update_hospital(
         district: b.district,
         contact_emails: b.contact_emails,
         active: b.active,
+        cchd_protocol: b.cchd_protocol,
     };
     let now = state.now();
+    let interp = crate::services::catalogue::current(&state.catalogues, now)?;
     let h = db::run(&state.pool, move |c| {
-        accounts::update_hospital(c, &id.to_string(), patch, now)
+        accounts::update_hospital(c, interp.catalogue(), &id.to_string(), patch, now)
     })
     .await?;
     tracing::info!(hospital.id = %h.id, "hospital updated");

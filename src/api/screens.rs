@@ -53,7 +53,8 @@ pub struct HearingRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CchdRequest {
-    /// Protocol code (default: the catalogue's, `cn-dual-index`).
+    /// Protocol code. A repeat continues its sequence's protocol (naming another is refused);
+    /// a first measurement defaults to the hospital's protocol, else the catalogue's.
     #[serde(default)]
     pub protocol: Option<String>,
     /// When.
@@ -68,6 +69,10 @@ pub struct CchdRequest {
     /// Clinical signs (family history of CHD, special facial features, other malformations).
     #[serde(default)]
     pub clinical_signs: Vec<String>,
+    /// A device's heart-sound auscultation (AI stethoscope), beside or instead of a clinician's
+    /// murmur grade; where the protocol says so, its suspected murmur is the murmur sign.
+    #[serde(default)]
+    pub auscultation: Option<crate::domain::cchd::Auscultation>,
 }
 
 /// The heart screen after this measurement.
@@ -191,6 +196,7 @@ pub async fn create_cchd_screen(
         foot_spo2: b.foot_spo2,
         murmur_grade: b.murmur_grade,
         clinical_signs: b.clinical_signs,
+        auscultation: b.auscultation,
     };
     let now = state.now();
     let interp = current(&state.catalogues, now)?;

@@ -13,6 +13,7 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        cchd_protocol -> Nullable<Text>,
     }
 }
 
@@ -201,6 +202,11 @@ diesel::table! {
         clinical_signs -> Text,
         created_by -> Text,
         created_at -> Timestamp,
+        auscultation_method -> Nullable<Text>,
+        auscultation_device_id -> Nullable<Text>,
+        auscultation_result -> Nullable<Text>,
+        auscultation_grade -> Nullable<Integer>,
+        auscultation_score -> Nullable<Double>,
     }
 }
 

@@ -47,6 +47,61 @@ pub struct CchdProtocol {
     /// Murmur grade (of 6) that makes the clinical index positive; absent = no clinical index.
     #[serde(default)]
     pub murmur_min_grade: Option<i64>,
+    /// A device's heart-sound analysis (AI stethoscope) reporting a suspected murmur counts as
+    /// the clinical index's murmur sign, beside or instead of a clinician's grade.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ai_murmur_sign: bool,
+    /// The device score (0–1) at or above which a suspected murmur counts; absent = the device's
+    /// own result decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai_min_score: Option<f64>,
+}
+
+/// Who or what listened to the heart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuscultationMethod {
+    /// An intelligent (AI) stethoscope's heart-sound analysis.
+    AiHeartSound,
+}
+
+/// A device's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuscultationResult {
+    /// No murmur detected.
+    Normal,
+    /// A murmur is suspected.
+    SuspectedMurmur,
+}
+
+/// A device's heart-sound auscultation, sent with a heart screen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Auscultation {
+    /// `ai_heart_sound`.
+    pub method: AuscultationMethod,
+    /// The device's identifier (serial number or registration code).
+    pub device_id: String,
+    /// `normal` or `suspected_murmur`.
+    pub result: AuscultationResult,
+    /// Murmur grade 1–6 the device estimated, when it gives one.
+    #[serde(default)]
+    pub grade: Option<i64>,
+    /// The device's confidence score, 0–1, when it gives one.
+    #[serde(default)]
+    pub score: Option<f64>,
+}
+
+impl CchdProtocol {
+    /// Whether a device's auscultation counts as this protocol's murmur sign.
+    pub fn ai_murmur(&self, a: &Auscultation) -> bool {
+        self.ai_murmur_sign
+            && a.result == AuscultationResult::SuspectedMurmur
+            && self
+                .ai_min_score
+                .is_none_or(|min| a.score.is_some_and(|s| s >= min))
+    }
 }
 
 /// One measurement.
@@ -64,6 +119,9 @@ pub struct CchdMeasurement {
     /// Clinical signs recorded (family history of CHD, special facial features, other malformations…).
     #[serde(default)]
     pub clinical_signs: Vec<String>,
+    /// A device's heart-sound auscultation, when one was made.
+    #[serde(default)]
+    pub auscultation: Option<Auscultation>,
 }
 
 /// What the screen decided.
@@ -123,6 +181,12 @@ pub fn evaluate(
                 reasons.push(format!(
                     "murmur grade {}/6",
                     m.murmur_grade.unwrap_or_default()
+                ));
+            }
+            if let Some(a) = m.auscultation.as_ref().filter(|a| p.ai_murmur(a)) {
+                reasons.push(format!(
+                    "AI heart-sound analysis: suspected murmur (device {})",
+                    a.device_id
                 ));
             }
             reasons.extend(
@@ -219,7 +283,45 @@ mod tests {
             foot_spo2: foot,
             murmur_grade: Some(0),
             clinical_signs: vec![],
+            auscultation: None,
         }
+    }
+
+    fn ai(result: AuscultationResult, score: Option<f64>) -> Auscultation {
+        Auscultation {
+            method: AuscultationMethod::AiHeartSound,
+            device_id: "AI-STETH-7".into(),
+            result,
+            grade: None,
+            score,
+        }
+    }
+
+    #[test]
+    fn an_ai_suspected_murmur_is_the_murmur_sign_where_the_protocol_says_so() {
+        let mut p = protocol("cn-dual-index");
+        assert!(p.ai_murmur_sign, "the shipped dual index uses it");
+        let mut heard = m(24, 97.0, 98.0);
+        heard.murmur_grade = None;
+        heard.auscultation = Some(ai(AuscultationResult::SuspectedMurmur, Some(0.8)));
+        let (o, _) = evaluate(&p, birth(), std::slice::from_ref(&heard));
+        assert!(is_positive(&o, Tier::T1), "{o:?}");
+        heard.auscultation = Some(ai(AuscultationResult::Normal, Some(0.9)));
+        assert_eq!(
+            evaluate(&p, birth(), std::slice::from_ref(&heard)).0,
+            CchdOutcome::Pass
+        );
+        // A score floor: below it the device's suspicion does not count.
+        p.ai_min_score = Some(0.9);
+        heard.auscultation = Some(ai(AuscultationResult::SuspectedMurmur, Some(0.8)));
+        assert_eq!(
+            evaluate(&p, birth(), std::slice::from_ref(&heard)).0,
+            CchdOutcome::Pass
+        );
+        // A protocol without the setting ignores the device.
+        p.ai_min_score = None;
+        p.ai_murmur_sign = false;
+        assert_eq!(evaluate(&p, birth(), &[heard]).0, CchdOutcome::Pass);
     }
 
     fn outcome(code: &str, ms: &[CchdMeasurement]) -> CchdOutcome {

@@ -38,6 +38,9 @@ pub struct HospitalPatch {
     pub contact_emails: Option<Vec<String>>,
     /// Activate or deactivate.
     pub active: Option<bool>,
+    /// The heart-screening protocol its screens start under (`Some(None)`: the catalogue's
+    /// default).
+    pub cchd_protocol: Option<Option<String>>,
 }
 
 /// Whether `m` looks like an e-mail address (one `@`, a dotted domain, no spaces).
@@ -105,6 +108,7 @@ pub fn create_hospital(
         active: true,
         created_at: t,
         updated_at: t,
+        cchd_protocol: None,
     };
     hospital::insert(conn, &row).map_err(|err| {
         if is_unique_violation(&err) {
@@ -123,11 +127,21 @@ pub fn create_hospital(
 /// Updates a hospital (admin).
 pub fn update_hospital(
     conn: &mut AnyConnection,
+    cat: &crate::domain::catalogue::Catalogue,
     id: &str,
     patch: HospitalPatch,
     now: DateTime<Utc>,
 ) -> Result<Hospital, AppError> {
     let mut e = FieldErrors::new();
+    if let Some(Some(code)) = &patch.cchd_protocol
+        && cat.cchd_protocol(code).is_none()
+    {
+        let codes: Vec<&str> = cat.cchd.protocols.iter().map(|p| p.code.as_str()).collect();
+        e.add(
+            "cchd_protocol",
+            format!("must be one of {}", codes.join(", ")),
+        );
+    }
     let form = HospitalUpdateForm {
         name: patch.name.map(|n| e.text("name", &n, 128)),
         district: patch.district.map(|d| {
@@ -137,6 +151,7 @@ pub fn update_hospital(
         contact_emails: patch.contact_emails.map(|m| check_emails(&m, &mut e)),
         active: patch.active,
         updated_at: Some(now_micros(now)),
+        cchd_protocol: patch.cchd_protocol,
     };
     e.into_result().map_err(AppError::Validation)?;
     write_transaction(conn, |c| {

@@ -124,6 +124,11 @@ pub struct IndicatorValue {
     /// First cards per collection-age band (early and late collection).
     #[schema(value_type = Option<Object>)]
     pub distribution: Option<BTreeMap<String, i64>>,
+    /// Heart screens with a device's heart-sound auscultation (AI stethoscope), on the heart
+    /// screening coverage: `screens`, `infants`, `suspected_murmur_infants`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub auscultation: Option<BTreeMap<String, i64>>,
 }
 
 /// SQL pieces of one indicator: `FROM … WHERE …` of the denominator, the numerator condition,
@@ -531,6 +536,7 @@ fn report_in(
                 v.by_group = Some(breakdowns::positive_by_group(&positives, &lim.groups, den));
             }
             "report_timeliness" => v.intervals = Some(breakdowns::turnaround(conn, c)?),
+            "cchd_coverage" => v.auscultation = Some(breakdowns::auscultation(conn, c)?),
             "early_collection" | "late_collection" => {
                 if ages.is_none() {
                     ages = Some(breakdowns::collection_ages(conn, c)?);
@@ -571,6 +577,7 @@ fn value(d: &IndicatorDef, num: i64, den: i64, q: &QualitySettings) -> Indicator
         by_group: None,
         by_catalogue_version: None,
         distribution: None,
+        auscultation: None,
     }
 }
 

@@ -200,6 +200,36 @@ pub(crate) fn turnaround(
         .unwrap_or_default())
 }
 
+/// The cohort's heart screens with a device auscultation (AI stethoscope): how many screens,
+/// infants, and infants with a suspected murmur.
+pub(crate) fn auscultation(
+    conn: &mut AnyConnection,
+    c: &Cohort,
+) -> Result<BTreeMap<String, i64>, AppError> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = BigInt)]
+        screens: i64,
+        #[diesel(sql_type = BigInt)]
+        infants: i64,
+        #[diesel(sql_type = BigInt)]
+        suspected: i64,
+    }
+    let sql = format!(
+        "SELECT COUNT(*) AS screens, COUNT(DISTINCT s.infant_id) AS infants, \
+         COUNT(DISTINCT CASE WHEN s.auscultation_result = 'suspected_murmur' THEN s.infant_id END) AS suspected \
+         FROM cchd_screens s JOIN infants i ON i.id = s.infant_id \
+         WHERE {} AND s.auscultation_method IS NOT NULL",
+        cohort_where(c)
+    );
+    let r: Row = diesel::sql_query(sql).get_result(conn)?;
+    Ok(BTreeMap::from([
+        ("screens".to_string(), r.screens),
+        ("infants".to_string(), r.infants),
+        ("suspected_murmur_infants".to_string(), r.suspected),
+    ]))
+}
+
 /// First cards per collection-age band (hours of life when collected), from an hourly
 /// histogram grouped in SQL.
 pub(crate) fn collection_ages(

@@ -224,7 +224,7 @@ pub fn summary(
         hearing_interventions: interventions,
         cchd,
         cchd_outcome: outcome,
-        cchd_measurements: cchd_rows.iter().map(cchd_json).collect(),
+        cchd_measurements: cchd_rows.iter().map(cchd_json).collect::<Result<_, _>>()?,
     })
 }
 
@@ -336,12 +336,13 @@ fn hearing_json(r: &HearingRow) -> serde_json::Value {
     })
 }
 
-fn cchd_json(r: &CchdRow) -> serde_json::Value {
-    serde_json::json!({
+fn cchd_json(r: &CchdRow) -> Result<serde_json::Value, AppError> {
+    Ok(serde_json::json!({
         "id": r.id, "protocol": r.protocol, "measured_at": r.measured_at.and_utc(),
         "right_hand_spo2": r.right_hand_spo2, "foot_spo2": r.foot_spo2, "murmur_grade": r.murmur_grade,
         "clinical_signs": serde_json::from_str::<serde_json::Value>(&r.clinical_signs).unwrap_or_default(),
-    })
+        "auscultation": crate::services::screens::auscultation_of(r)?,
+    }))
 }
 
 /// An infant past a programme's screening age with no valid screen.

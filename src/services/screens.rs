@@ -7,7 +7,7 @@ use crate::db::models::infant::{self, Infant};
 use crate::db::models::screens::{self, CchdRow, ConsentRow, HearingRow, InterventionRow};
 use crate::db::{AnyConnection, now_micros, write_transaction};
 use crate::domain::catalogue::{Catalogue, Programme, Tier};
-use crate::domain::cchd::{self, CchdMeasurement, CchdOutcome};
+use crate::domain::cchd::{self, Auscultation, CchdMeasurement, CchdOutcome};
 use crate::domain::due::DuePolicy;
 use crate::domain::hearing::{
     self, EarResult, HearingAssessment, HearingInfant, HearingMethod, HearingStage, HearingTest,
@@ -194,8 +194,56 @@ pub fn hearing_assessment(
     Ok(hearing::assess(&cat.hearing, &who, &tests, now))
 }
 
-/// Records a pulse-oximetry measurement (under `protocol`, default the catalogue's) and returns the protocol's outcome over the infant's
-/// measurements under that protocol.
+/// The protocol a new measurement is read under: the sequence's, once the infant has one (a
+/// repeat naming another protocol is refused, naming both); else the one named, the hospital's
+/// configured protocol, or the catalogue's default.
+fn sequence_protocol(
+    conn: &mut AnyConnection,
+    cat: &Catalogue,
+    infant: &Infant,
+    requested: Option<String>,
+    e: &mut FieldErrors,
+) -> Result<String, AppError> {
+    let sequence = screens::cchd_of(conn, &Scope::unrestricted(), &infant.id)?
+        .pop()
+        .map(|r| r.protocol);
+    match (sequence, requested) {
+        (Some(seq), Some(req)) if seq != req => {
+            e.add(
+                "protocol",
+                format!(
+                    "this infant's heart screen runs under {seq}; a repeat cannot switch to {req}"
+                ),
+            );
+            Ok(seq)
+        }
+        (Some(seq), _) => Ok(seq),
+        (None, Some(req)) => Ok(req),
+        (None, None) => Ok(crate::db::models::hospital::get(
+            conn,
+            &Scope::unrestricted(),
+            &infant.hospital_id,
+        )?
+        .and_then(|h| h.cchd_protocol)
+        .unwrap_or_else(|| cat.cchd.default_protocol.clone())),
+    }
+}
+
+fn check_auscultation(e: &mut FieldErrors, a: &Auscultation) {
+    let id = a.device_id.trim();
+    if id.is_empty() || id.chars().count() > 64 {
+        e.add("auscultation.device_id", "must be 1 to 64 characters");
+    }
+    if a.grade.is_some_and(|g| !(1..=6).contains(&g)) {
+        e.add("auscultation.grade", "must be between 1 and 6");
+    }
+    if a.score.is_some_and(|s| !(0.0..=1.0).contains(&s)) {
+        e.add("auscultation.score", "must be between 0 and 1");
+    }
+}
+
+/// Records a pulse-oximetry measurement (under the protocol [`sequence_protocol`] chooses) and
+/// returns the protocol's outcome over the infant's measurements under that protocol.
 pub fn record_cchd(
     conn: &mut AnyConnection,
     cat: &Catalogue,
@@ -206,10 +254,13 @@ pub fn record_cchd(
     now: DateTime<Utc>,
 ) -> Result<(String, CchdOutcome, Vec<String>), AppError> {
     let scope = p.scope();
-    let protocol = protocol.unwrap_or_else(|| cat.cchd.default_protocol.clone());
     write_transaction(conn, |conn| {
         let infant = visible_infant(conn, &scope, infant_id)?;
         let mut e = FieldErrors::new();
+        let protocol = sequence_protocol(conn, cat, &infant, protocol, &mut e)?;
+        if let Some(a) = &m.auscultation {
+            check_auscultation(&mut e, a);
+        }
         if cat.cchd_protocol(&protocol).is_none() {
             let codes: Vec<&str> = cat.cchd.protocols.iter().map(|p| p.code.as_str()).collect();
             e.add("protocol", format!("must be one of {}", codes.join(", ")));
@@ -241,6 +292,18 @@ pub fn record_cchd(
                 .map_err(anyhow::Error::from)?,
             created_by: p.key(),
             created_at: now_micros(now),
+            auscultation_method: m.auscultation.as_ref().map(|a| text(a.method)),
+            auscultation_device_id: m
+                .auscultation
+                .as_ref()
+                .map(|a| a.device_id.trim().to_string()),
+            auscultation_result: m.auscultation.as_ref().map(|a| text(a.result)),
+            auscultation_grade: m
+                .auscultation
+                .as_ref()
+                .and_then(|a| a.grade)
+                .and_then(|g| i32::try_from(g).ok()),
+            auscultation_score: m.auscultation.as_ref().and_then(|a| a.score),
         };
         screens::insert_cchd(conn, &row)?;
         audit::write(conn, p, "cchd_screen", &row.id, None, &row, now)?;
@@ -276,15 +339,36 @@ pub fn cchd_outcome(
     let ms: Vec<CchdMeasurement> = rows
         .iter()
         .filter(|r| r.protocol == last.protocol)
-        .map(|r| CchdMeasurement {
-            measured_at: r.measured_at.and_utc(),
-            right_hand_spo2: r.right_hand_spo2,
-            foot_spo2: r.foot_spo2,
-            murmur_grade: r.murmur_grade.map(i64::from),
-            clinical_signs: serde_json::from_str(&r.clinical_signs).unwrap_or_default(),
+        .map(|r| -> Result<CchdMeasurement, AppError> {
+            Ok(CchdMeasurement {
+                measured_at: r.measured_at.and_utc(),
+                right_hand_spo2: r.right_hand_spo2,
+                foot_spo2: r.foot_spo2,
+                murmur_grade: r.murmur_grade.map(i64::from),
+                clinical_signs: serde_json::from_str(&r.clinical_signs).unwrap_or_default(),
+                auscultation: auscultation_of(r)?,
+            })
         })
-        .collect();
+        .collect::<Result<_, AppError>>()?;
     Ok(cchd::evaluate(protocol, infant.birth_at.and_utc(), &ms))
+}
+
+/// A stored heart screen's device auscultation, if it has one.
+pub fn auscultation_of(r: &CchdRow) -> Result<Option<Auscultation>, AppError> {
+    let (Some(method), Some(device_id), Some(result)) = (
+        r.auscultation_method.as_deref(),
+        r.auscultation_device_id.clone(),
+        r.auscultation_result.as_deref(),
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(Auscultation {
+        method: parse(method)?,
+        device_id,
+        result: parse(result)?,
+        grade: r.auscultation_grade.map(i64::from),
+        score: r.auscultation_score,
+    }))
 }
 
 /// A guardian's decision as submitted.

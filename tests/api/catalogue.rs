@@ -80,7 +80,8 @@ async fn a_published_version_takes_over_and_old_interpretations_keep_theirs() {
     c["version"] = json!("zj-2026a");
     // The same day as the shipped zj-2026: the later publication wins the tie.
     c["effective_from"] = json!("2026-12-01");
-    app.clock.set(app.state.now() + chrono::Duration::seconds(1));
+    app.clock
+        .set(app.state.now() + chrono::Duration::seconds(1));
     let rule = c["rules"]
         .as_array_mut()
         .unwrap()

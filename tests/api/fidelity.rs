@@ -433,3 +433,168 @@ async fn the_nicu_stay_is_the_infants_and_every_hearing_assessment_uses_it() {
     assert_eq!(r.status(), 422);
     assert!(crate::helpers::problem(r).await["errors"]["nicu_days"].is_array());
 }
+
+/// Posts a heart screen; returns (status, body).
+async fn heart(env: &Env, infant: &str, body: Value) -> (u16, Value) {
+    let r = env
+        .app
+        .post(
+            &format!("/api/v1/infants/{infant}/cchd-screens"),
+            &env.hospital,
+            &body,
+        )
+        .await;
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_heart_screen_sequence_keeps_its_protocol_and_hospitals_choose_theirs() {
+    let env = Env::start().await;
+    let (infant, birth) = register_infant(&env.app, &env.hospital, "H3", 40).await;
+    let at = |h: i64| (birth + Duration::hours(h)).to_rfc3339();
+    // Foot 94: a repeat is needed under AAP 2020.
+    let (s, v) = heart(&env, &infant, json!({"protocol": "aap-2020", "measured_at": at(25), "right_hand_spo2": 97, "foot_spo2": 94})).await;
+    assert_eq!(
+        (s, v["outcome"]["outcome"].as_str()),
+        (201, Some("repeat_needed")),
+        "{v}"
+    );
+    // The repeat names no protocol: it continues AAP 2020, and a second failure refers.
+    let (s, v) = heart(
+        &env,
+        &infant,
+        json!({"measured_at": at(26), "right_hand_spo2": 97, "foot_spo2": 94}),
+    )
+    .await;
+    assert_eq!(s, 201);
+    assert_eq!(v["protocol"], "aap-2020");
+    assert_eq!(v["outcome"]["outcome"], "positive", "{v}");
+    // A repeat naming another protocol is refused, naming both.
+    let (s, v) = heart(&env, &infant, json!({"protocol": "cn-dual-index", "measured_at": at(27), "right_hand_spo2": 97, "foot_spo2": 98})).await;
+    assert_eq!(s, 422);
+    let msg = v["errors"]["protocol"][0].as_str().unwrap();
+    assert!(
+        msg.contains("aap-2020") && msg.contains("cn-dual-index"),
+        "{msg}"
+    );
+
+    // A hospital's configured protocol is where its screens start.
+    let hospitals: Value = env
+        .app
+        .get("/api/v1/hospitals", &env.app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let h = hospitals
+        .as_array()
+        .map_or_else(|| hospitals["items"][0].clone(), |a| a[0].clone());
+    let url = format!("/api/v1/hospitals/{}", h["id"].as_str().unwrap());
+    let r = env
+        .app
+        .patch(
+            &url,
+            &env.app.admin_token,
+            &json!({"cchd_protocol": "nope"}),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(crate::helpers::problem(r).await["errors"]["cchd_protocol"].is_array());
+    let r = env
+        .app
+        .patch(
+            &url,
+            &env.app.admin_token,
+            &json!({"cchd_protocol": "aap-2011"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["cchd_protocol"],
+        "aap-2011"
+    );
+    let (other, birth2) = register_infant(&env.app, &env.hospital, "H3B", 40).await;
+    let (s, v) = heart(&env, &other, json!({"measured_at": (birth2 + Duration::hours(25)).to_rfc3339(), "right_hand_spo2": 97, "foot_spo2": 94})).await;
+    assert_eq!((s, v["protocol"].as_str()), (201, Some("aap-2011")), "{v}");
+    // Either limb at 95 passes under AAP 2011 (a hand–foot gap of 3).
+    assert_eq!(v["outcome"]["outcome"], "pass", "{v}");
+}
+
+#[tokio::test]
+async fn an_ai_stethoscope_suspected_murmur_is_the_dual_index_murmur_sign() {
+    let env = Env::start().await;
+    let (infant, birth) = register_infant(&env.app, &env.hospital, "AI14", 30).await;
+    let body = |result: &str, score: f64| {
+        json!({"measured_at": (birth + Duration::hours(24)).to_rfc3339(), "right_hand_spo2": 98, "foot_spo2": 98,
+               "auscultation": {"method": "ai_heart_sound", "device_id": "STETH-0042", "result": result, "grade": 2, "score": score}})
+    };
+    let (s, v) = heart(&env, &infant, body("bad", 0.5)).await;
+    assert_eq!(s, 400, "{v}");
+    let mut wrong = body("normal", 1.5);
+    wrong["auscultation"]["device_id"] = json!(" ");
+    let (s, v) = heart(&env, &infant, wrong).await;
+    assert_eq!(s, 422);
+    assert!(
+        v["errors"]["auscultation.score"].is_array()
+            && v["errors"]["auscultation.device_id"].is_array(),
+        "{v}"
+    );
+
+    let (s, v) = heart(&env, &infant, body("suspected_murmur", 0.87)).await;
+    assert_eq!(s, 201);
+    assert_eq!(v["outcome"]["outcome"], "positive", "{v}");
+    assert!(
+        v["outcome"]["reasons"]
+            .to_string()
+            .contains("AI heart-sound"),
+        "{v}"
+    );
+    let cases = cases_of(&env, &infant).await;
+    assert_eq!(cases[0]["programme"], "CCHD");
+
+    let s: Value = env
+        .app
+        .get(&format!("/api/v1/infants/{infant}/screening"), &env.lab)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let a = &s["cchd_measurements"][0]["auscultation"];
+    assert_eq!(
+        (
+            a["method"].as_str(),
+            a["device_id"].as_str(),
+            a["result"].as_str()
+        ),
+        (
+            Some("ai_heart_sound"),
+            Some("STETH-0042"),
+            Some("suspected_murmur")
+        ),
+        "{s}"
+    );
+    assert_eq!(a["score"], 0.87);
+
+    let day = |d: i64| (Utc::now() + Duration::days(d)).date_naive();
+    let report: Value = env
+        .app
+        .get(
+            &format!("/api/v1/reports/quality?from={}&to={}", day(-3), day(0)),
+            &env.lab,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cov = report["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "cchd_coverage")
+        .unwrap();
+    assert_eq!(
+        cov["auscultation"],
+        json!({"screens": 1, "infants": 1, "suspected_murmur_infants": 1}),
+        "{cov}"
+    );
+}

@@ -3,3 +3,11 @@
 ALTER TABLE dbs_results ADD COLUMN tested_at TIMESTAMP;
 -- The infant's NICU stay, recorded once and used by every hearing assessment.
 ALTER TABLE infants ADD COLUMN nicu_days INTEGER;
+-- The heart-screening protocol a hospital uses (the catalogue default when NULL).
+ALTER TABLE hospitals ADD COLUMN cchd_protocol TEXT;
+-- A device's heart-sound auscultation (AI stethoscope) sent with a heart screen.
+ALTER TABLE cchd_screens ADD COLUMN auscultation_method TEXT CHECK (auscultation_method IN ('ai_heart_sound'));
+ALTER TABLE cchd_screens ADD COLUMN auscultation_device_id TEXT;
+ALTER TABLE cchd_screens ADD COLUMN auscultation_result TEXT CHECK (auscultation_result IN ('normal', 'suspected_murmur'));
+ALTER TABLE cchd_screens ADD COLUMN auscultation_grade INTEGER;
+ALTER TABLE cchd_screens ADD COLUMN auscultation_score DOUBLE PRECISION;

@@ -20,6 +20,8 @@ pub struct Hospital {
     pub active: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The heart-screening protocol its screens start under; the catalogue default when `None`.
+    pub cchd_protocol: Option<String>,
 }
 
 impl Hospital {
@@ -38,6 +40,7 @@ pub struct HospitalUpdateForm {
     pub contact_emails: Option<String>,
     pub active: Option<bool>,
     pub updated_at: Option<NaiveDateTime>,
+    pub cchd_protocol: Option<Option<String>>,
 }
 
 /// Inserts a hospital.

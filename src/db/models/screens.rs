@@ -90,6 +90,11 @@ pub struct CchdRow {
     pub clinical_signs: String,
     pub created_by: String,
     pub created_at: NaiveDateTime,
+    pub auscultation_method: Option<String>,
+    pub auscultation_device_id: Option<String>,
+    pub auscultation_result: Option<String>,
+    pub auscultation_grade: Option<i32>,
+    pub auscultation_score: Option<f64>,
 }
 
 /// A consent or refusal row.

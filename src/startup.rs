@@ -100,6 +100,7 @@ pub fn build_state(
     let jwt = JwtKeys::from_settings(&settings.auth, &hs)?;
     Ok(AppState {
         login_limiter: Arc::new(RateLimiter::new(settings.auth.login_attempts_per_minute)),
+        token_versions: Arc::default(),
         settings: Arc::new(settings),
         pool,
         jwt: Arc::new(jwt),

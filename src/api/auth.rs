@@ -108,8 +108,14 @@ fn rate_limit(req: &HttpRequest, state: &AppState) -> Result<(), AppError> {
     })
 }
 
-fn token_response(state: &AppState, p: &Principal, ttl: i64) -> Result<HttpResponse, AppError> {
-    let access_token = state.jwt.issue(p, ttl, state.now())?;
+/// A token for `p` under its principal's token `version`. Tokens live in real time, not the
+/// injected clock that domain logic runs on: they are checked against the wall clock.
+fn token_response(
+    state: &AppState,
+    (p, version): &(Principal, i32),
+    ttl: i64,
+) -> Result<HttpResponse, AppError> {
+    let access_token = state.jwt.issue(p, *version, ttl, chrono::Utc::now())?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(TokenResponse {
@@ -137,15 +143,15 @@ pub async fn login(
         accounts::login_user(c, &username, &password, now)
     })
     .await?;
-    let Some(p) = found else {
+    let Some(issued) = found else {
         tracing::info!("staff login refused");
         return Err(AppError::Unauthorized {
             code: "invalid_credentials",
             detail: "username or password is wrong".into(),
         });
     };
-    tracing::info!(user.id = %p.subject, "staff login");
-    token_response(&state, &p, state.settings.auth.staff_token_ttl_secs)
+    tracing::info!(user.id = %issued.0.subject, "staff login");
+    token_response(&state, &issued, state.settings.auth.staff_token_ttl_secs)
 }
 
 /// OAuth2 client-credentials grant for a hospital's REST client.
@@ -196,15 +202,15 @@ pub async fn token(
         accounts::login_client(c, &id, &secret)
     })
     .await?;
-    let Some(p) = found else {
+    let Some(issued) = found else {
         tracing::info!("client token refused");
         return Err(AppError::Unauthorized {
             code: "invalid_client",
             detail: "client authentication failed".into(),
         });
     };
-    tracing::info!(client.id = %p.subject, "client token issued");
-    token_response(&state, &p, state.settings.auth.client_token_ttl_secs)
+    tracing::info!(client.id = %issued.0.subject, "client token issued");
+    token_response(&state, &issued, state.settings.auth.client_token_ttl_secs)
 }
 
 /// Parses a form body through `actix_web::web::Form`'s own decoder rules (serde_urlencoded).
@@ -284,11 +290,14 @@ pub async fn me(p: Principal) -> HttpResponse {
     })
 }
 
-/// Change one's own password (staff users).
+/// Change one's own password (staff users). Rate-limited per address like login; every token
+/// of the user, this one included, stops working (log in again with the new password).
 #[utoipa::path(tag = "auth", security(("bearer" = [])), request_body = ChangePasswordRequest, responses(
-    (status = 204), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+    (status = 204), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
+    (status = 429, body = crate::error::Problem)))]
 #[post("/auth/password")]
 pub async fn change_password(
+    req: HttpRequest,
     p: Principal,
     state: web::Data<AppState>,
     body: ApiJson<ChangePasswordRequest>,
@@ -296,6 +305,8 @@ pub async fn change_password(
     if p.kind != PrincipalKind::User {
         return Err(AppError::Forbidden);
     }
+    rate_limit(&req, &state)?;
+    let key = p.key();
     let ChangePasswordRequest {
         current_password,
         new_password,
@@ -313,5 +324,6 @@ pub async fn change_password(
         accounts::update_user(c, &u.id, patch, now).map(|_| ())
     })
     .await?;
+    state.token_versions.forget(&key);
     Ok(HttpResponse::NoContent().finish())
 }

@@ -176,6 +176,7 @@ pub async fn update_client(
         accounts::update_client(c, &id.to_string(), b.name, b.active, now)
     })
     .await?;
+    state.token_versions.forget(&format!("client:{}", c.id));
     tracing::info!(client.id = %c.id, "api client updated");
     Ok(HttpResponse::Ok().json(ClientResponse::from(c)))
 }
@@ -196,6 +197,9 @@ pub async fn rotate_client_secret(
         accounts::rotate_client_secret(c, &id.to_string(), now)
     })
     .await?;
+    state
+        .token_versions
+        .forget(&format!("client:{}", issued.client.id));
     tracing::info!(client.id = %issued.client.id, "api client secret rotated");
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -187,6 +187,7 @@ pub async fn update_user(
         accounts::update_user(c, &id.to_string(), patch, now)
     })
     .await?;
+    state.token_versions.forget(&format!("user:{}", u.id));
     tracing::info!(user.id = %u.id, "user updated");
     Ok(HttpResponse::Ok().json(UserResponse::from(u)))
 }

@@ -33,6 +33,9 @@ pub struct Claims {
     /// Hospital of a hospital-bound principal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hospital: Option<String>,
+    /// The principal's token version when issued; a later bump revokes the token.
+    #[serde(default)]
+    pub ver: i32,
 }
 
 /// Why a token was refused; the text goes into the 401's `WWW-Authenticate` description.
@@ -53,6 +56,9 @@ pub enum TokenError {
     /// Algorithm other than the configured one, including `none`.
     #[error("algorithm not accepted")]
     BadAlgorithm,
+    /// `iat` or `nbf` later than now (beyond the leeway).
+    #[error("token not yet valid")]
+    NotYetValid,
     /// Anything else: not a JWT, missing claims, bad claim values.
     #[error("malformed token")]
     Malformed,
@@ -115,6 +121,7 @@ impl JwtKeys {
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = auth.leeway_secs;
         validation.validate_exp = true;
+        validation.validate_nbf = true;
         Ok(Self {
             algorithm,
             encoding,
@@ -125,10 +132,12 @@ impl JwtKeys {
         })
     }
 
-    /// Issues a token for `p`, valid for `ttl_secs` from `now`.
+    /// Issues a token for `p` under its principal's token `version`, valid for `ttl_secs` from
+    /// `now`.
     pub fn issue(
         &self,
         p: &Principal,
+        version: i32,
         ttl_secs: i64,
         now: DateTime<Utc>,
     ) -> anyhow::Result<String> {
@@ -142,6 +151,7 @@ impl JwtKeys {
             role: p.role,
             kind: p.kind,
             hospital: p.hospital_id.map(|h| h.to_string()),
+            ver: version,
         };
         Ok(encode(
             &Header::new(self.algorithm),
@@ -150,12 +160,13 @@ impl JwtKeys {
         )?)
     }
 
-    /// Verifies a token and returns its principal.
-    pub fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+    /// Verifies a token (against the wall clock) and returns its principal and token version.
+    pub fn verify(&self, token: &str) -> Result<(Principal, i32), TokenError> {
         let data =
             decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
                 match e.kind() {
                     ErrorKind::ExpiredSignature => TokenError::Expired,
+                    ErrorKind::ImmatureSignature => TokenError::NotYetValid,
                     ErrorKind::InvalidSignature => TokenError::BadSignature,
                     ErrorKind::InvalidIssuer => TokenError::BadIssuer,
                     ErrorKind::InvalidAudience => TokenError::BadAudience,
@@ -166,6 +177,10 @@ impl JwtKeys {
                 }
             })?;
         let c = data.claims;
+        let leeway = i64::try_from(self.validation.leeway).unwrap_or(i64::MAX);
+        if c.iat > Utc::now().timestamp().saturating_add(leeway) {
+            return Err(TokenError::NotYetValid);
+        }
         let hospital_id = match c.hospital {
             Some(h) => Some(h.parse().map_err(|_| TokenError::Malformed)?),
             None => None,
@@ -173,12 +188,13 @@ impl JwtKeys {
         if c.role.is_hospital_bound() && hospital_id.is_none() {
             return Err(TokenError::Malformed);
         }
-        Ok(Principal {
+        let p = Principal {
             subject: c.sub,
             kind: c.kind,
             role: c.role,
             hospital_id,
             request_id: None,
-        })
+        };
+        Ok((p, c.ver))
     }
 }

@@ -40,13 +40,25 @@ pub async fn authenticate(
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("application state missing")))?;
-    let mut principal = state
-        .jwt
-        .verify(&token)
-        .map_err(|e| AppError::Unauthorized {
+    let (mut principal, version) =
+        state
+            .jwt
+            .verify(&token)
+            .map_err(|e| AppError::Unauthorized {
+                code: "invalid_token",
+                detail: e.to_string(),
+            })?;
+    if !state
+        .token_versions
+        .still_valid(&state.pool, &principal, version)
+        .await?
+    {
+        return Err(AppError::Unauthorized {
             code: "invalid_token",
-            detail: e.to_string(),
-        })?;
+            detail: "token revoked".into(),
+        }
+        .into());
+    }
     principal.request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
     tracing::Span::current().record("principal", principal.key());
     req.extensions_mut().insert(principal);

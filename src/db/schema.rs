@@ -30,6 +30,7 @@ diesel::table! {
         updated_at -> Timestamp,
         last_login_at -> Nullable<Timestamp>,
         email -> Nullable<Text>,
+        token_version -> Integer,
     }
 }
 
@@ -45,6 +46,7 @@ diesel::table! {
         secret_rotated_at -> Timestamp,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        token_version -> Integer,
     }
 }
 

@@ -71,6 +71,11 @@ impl Role {
     }
 
     /// May register births and edit infants' contact details and status.
+    /// May act on follow-up cases (and so be assigned one).
+    pub fn works_cases(self) -> bool {
+        matches!(self, Role::Admin | Role::Coordinator | Role::Clinician)
+    }
+
     pub fn can_write_infants(self) -> bool {
         matches!(
             self,

@@ -240,6 +240,7 @@ pub fn create_user(
         updated_at: t,
         last_login_at: None,
         email,
+        token_version: 0,
     };
     user::insert(conn, &row).map_err(|err| {
         if is_unique_violation(&err) {
@@ -306,19 +307,31 @@ pub fn update_user(
             last_login_at: None,
             email,
         };
+        // A changed role or hospital, a deactivation or a password reset ends every session.
+        let revoke = role.as_str() != current.role
+            || form
+                .hospital_id
+                .as_ref()
+                .is_some_and(|h| *h != current.hospital_id)
+            || (patch.active == Some(false) && current.active)
+            || form.password_hash.is_some();
         user::update(c, id, &form)?;
+        if revoke {
+            user::revoke_tokens(c, id)?;
+        }
         user::get(c, id)?.ok_or(AppError::NotFound { entity: "user" })
     })
 }
 
-/// Checks a username and password. Unknown users, wrong passwords and inactive accounts all
+/// Checks a username and password; returns the principal and the token version its tokens
+/// carry. Unknown users, wrong passwords and inactive accounts all
 /// give `None` after the same amount of work, so the answer never reveals which usernames exist.
 pub fn login_user(
     conn: &mut AnyConnection,
     username: &str,
     pw: &str,
     now: DateTime<Utc>,
-) -> Result<Option<Principal>, AppError> {
+) -> Result<Option<(Principal, i32)>, AppError> {
     let Some(u) = user::find_by_username(conn, username.trim())? else {
         password::verify_dummy(pw);
         return Ok(None);
@@ -346,13 +359,14 @@ pub fn login_user(
         ..Default::default()
     };
     user::update(conn, &u.id, &form)?;
-    Ok(Some(Principal {
+    let p = Principal {
         subject: u.id,
         kind: PrincipalKind::User,
         role,
         hospital_id,
         request_id: None,
-    }))
+    };
+    Ok(Some((p, u.token_version)))
 }
 
 /// A client as created: the secret is shown once and only its hash is kept.
@@ -406,13 +420,14 @@ pub fn create_client(
         secret_rotated_at: t,
         created_at: t,
         updated_at: t,
+        token_version: 0,
     };
     api_client::insert(conn, &client)?;
     Ok(IssuedClient { client, secret })
 }
 
-/// Replaces a client's secret; the old one stops working at once (tokens already issued
-/// run to their short expiry).
+/// Replaces a client's secret; the old secret and every token issued under it stop working at
+/// once.
 pub fn rotate_client_secret(
     conn: &mut AnyConnection,
     id: &str,
@@ -432,6 +447,7 @@ pub fn rotate_client_secret(
                 entity: "api client",
             });
         }
+        api_client::revoke_tokens(c, id)?;
         let client = api_client::get(c, id)?.ok_or(AppError::NotFound {
             entity: "api client",
         })?;
@@ -462,6 +478,9 @@ pub fn update_client(
                 entity: "api client",
             });
         }
+        if active == Some(false) {
+            api_client::revoke_tokens(c, id)?;
+        }
         api_client::get(c, id)?.ok_or(AppError::NotFound {
             entity: "api client",
         })
@@ -473,7 +492,7 @@ pub fn login_client(
     conn: &mut AnyConnection,
     client_id: &str,
     secret: &str,
-) -> Result<Option<Principal>, AppError> {
+) -> Result<Option<(Principal, i32)>, AppError> {
     let Some(c) = api_client::find_by_client_id(conn, client_id.trim())? else {
         return Ok(None);
     };
@@ -499,11 +518,12 @@ pub fn login_client(
     if role.is_hospital_bound() != hospital_id.is_some() {
         return Ok(None);
     }
-    Ok(Some(Principal {
+    let p = Principal {
         subject: c.id,
         kind: PrincipalKind::Client,
         role,
         hospital_id,
         request_id: None,
-    }))
+    };
+    Ok(Some((p, c.token_version)))
 }

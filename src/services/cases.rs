@@ -365,6 +365,15 @@ pub struct CaseAction {
     pub assignee: Option<Option<String>>,
 }
 
+/// Whether `u` may hold a case of `hospital_id`: an active user whose role works cases and who
+/// can see that hospital's data. Assignment and the escalation's assignee notices both ask.
+pub(crate) fn may_hold_case(u: &crate::db::models::user::User, hospital_id: &str) -> bool {
+    let works = u.role.parse::<crate::domain::role::Role>().is_ok_and(|r| {
+        r.works_cases() && (!r.is_hospital_bound() || u.hospital_id.as_deref() == Some(hospital_id))
+    });
+    u.active && works
+}
+
 /// Applies a staff action with optimistic concurrency.
 pub fn act(
     conn: &mut AnyConnection,
@@ -379,6 +388,13 @@ pub fn act(
     let current = case::get(conn, scope, id)?.ok_or(AppError::NotFound { entity: "case" })?;
     if current.version != expected_version {
         return Err(AppError::PreconditionFailed);
+    }
+    if let Some(Some(a)) = &action.assignee
+        && !crate::db::models::user::get(conn, a)?
+            .is_some_and(|u| may_hold_case(&u, &current.hospital_id))
+    {
+        // Unknown, inactive, or not allowed to see or work this case: as if it did not exist.
+        return Err(AppError::NotFound { entity: "assignee" });
     }
     let from: CaseState = serde_json::from_value(Value::String(current.state.clone()))
         .map_err(|e| AppError::Unexpected(e.into()))?;

@@ -152,8 +152,12 @@ fn staff_notices(
             v
         }
         Rung::L1 => {
+            // Only an assignee who may still hold the case is mailed (never another hospital's
+            // staff, nor a deactivated account); otherwise the coordinators are.
             let assignee_email = match &f.case.assignee {
-                Some(a) => crate::db::models::user::get(conn, a)?.and_then(|u| u.email),
+                Some(a) => crate::db::models::user::get(conn, a)?
+                    .filter(|u| crate::services::cases::may_hold_case(u, &f.case.hospital_id))
+                    .and_then(|u| u.email),
                 None => None,
             };
             vec![

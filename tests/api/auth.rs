@@ -79,7 +79,7 @@ async fn status_and_challenge(app: &TestApp, token: &str) -> (u16, String, Strin
 fn claims(overrides: Value) -> Value {
     let now = Utc::now().timestamp();
     let mut c = json!({
-        "iss": "guthrie", "aud": "guthrie-api", "sub": "u1", "iat": now, "exp": now + 600,
+        "iss": "guthrie", "aud": "guthrie-api", "sub": "u1", "iat": now, "exp": now + 600, "ver": 0,
         "jti": "j", "role": "admin", "kind": "user"
     });
     for (k, v) in overrides.as_object().unwrap() {
@@ -100,6 +100,20 @@ fn hs256(c: &Value, secret: &str) -> String {
 #[tokio::test]
 async fn every_bad_token_is_refused_with_401_and_a_challenge() {
     let app = TestApp::spawn().await;
+    let me: Value = app
+        .get("/api/v1/auth/me", &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let admin = json!({"sub": me["subject"]});
+    let claims = |extra: Value| {
+        let mut c = claims(admin.clone());
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        c
+    };
     // Sanity: a well-formed token signed with the configured secret is accepted.
     assert_eq!(
         app.get("/api/v1/auth/me", &hs256(&claims(json!({})), JWT_SECRET))
@@ -149,6 +163,28 @@ async fn every_bad_token_is_refused_with_401_and_a_challenge() {
             ),
         ),
         ("garbage", "not.a.jwt".to_string()),
+        (
+            "issued in the future",
+            hs256(
+                &claims(json!({"iat": Utc::now().timestamp() + 600})),
+                JWT_SECRET,
+            ),
+        ),
+        (
+            "not valid before a future time",
+            hs256(
+                &claims(json!({"nbf": Utc::now().timestamp() + 600})),
+                JWT_SECRET,
+            ),
+        ),
+        (
+            "an older token version",
+            hs256(&claims(json!({"ver": -1})), JWT_SECRET),
+        ),
+        (
+            "an unknown subject",
+            hs256(&claims(json!({"sub": "u1"})), JWT_SECRET),
+        ),
     ];
     for (name, token) in cases {
         let (status, challenge, code) = status_and_challenge(&app, &token).await;

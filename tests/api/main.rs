@@ -8,6 +8,7 @@ mod cases;
 mod catalogue;
 mod cli;
 mod fidelity;
+mod hardening;
 mod helpers;
 mod hospitals;
 mod infants;

@@ -1,3 +1,5 @@
+ALTER TABLE api_clients DROP COLUMN token_version;
+ALTER TABLE users DROP COLUMN token_version;
 ALTER TABLE cchd_screens DROP COLUMN auscultation_score;
 ALTER TABLE cchd_screens DROP COLUMN auscultation_grade;
 ALTER TABLE cchd_screens DROP COLUMN auscultation_result;

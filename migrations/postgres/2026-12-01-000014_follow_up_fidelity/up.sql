@@ -11,3 +11,7 @@ ALTER TABLE cchd_screens ADD COLUMN auscultation_device_id TEXT;
 ALTER TABLE cchd_screens ADD COLUMN auscultation_result TEXT CHECK (auscultation_result IN ('normal', 'suspected_murmur'));
 ALTER TABLE cchd_screens ADD COLUMN auscultation_grade INTEGER;
 ALTER TABLE cchd_screens ADD COLUMN auscultation_score DOUBLE PRECISION;
+-- Tokens carry the version of their principal; a demotion, deactivation, password reset or
+-- secret rotation bumps it, so earlier tokens stop working at once.
+ALTER TABLE users ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE api_clients ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;

@@ -21,6 +21,9 @@ pub struct ApiClient {
     pub secret_rotated_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Bumped to revoke every token issued before (tokens carry the version they were issued
+    /// under).
+    pub token_version: i32,
 }
 
 /// Changes to a client.
@@ -83,4 +86,20 @@ pub fn update(
     diesel::update(api_clients::table.find(id))
         .set(form)
         .execute(conn)
+}
+
+/// Revokes every token issued so far (they carry the old version).
+pub fn revoke_tokens(conn: &mut AnyConnection, id: &str) -> QueryResult<usize> {
+    diesel::update(api_clients::table.find(id))
+        .set(api_clients::token_version.eq(api_clients::token_version + 1))
+        .execute(conn)
+}
+
+/// The version tokens must carry and whether the principal is active; `None` when unknown.
+pub fn token_state(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<(i32, bool)>> {
+    api_clients::table
+        .find(id)
+        .select((api_clients::token_version, api_clients::active))
+        .first(conn)
+        .optional()
 }

@@ -22,6 +22,9 @@ pub struct User {
     pub last_login_at: Option<NaiveDateTime>,
     /// Where escalations for this user (as assignee) are sent.
     pub email: Option<String>,
+    /// Bumped to revoke every token issued before (tokens carry the version they were issued
+    /// under).
+    pub token_version: i32,
 }
 
 /// Changes to a user.
@@ -82,4 +85,20 @@ pub fn update(conn: &mut AnyConnection, id: &str, form: &UserUpdateForm) -> Quer
     diesel::update(users::table.find(id))
         .set(form)
         .execute(conn)
+}
+
+/// Revokes every token issued so far (they carry the old version).
+pub fn revoke_tokens(conn: &mut AnyConnection, id: &str) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set(users::token_version.eq(users::token_version + 1))
+        .execute(conn)
+}
+
+/// The version tokens must carry and whether the principal is active; `None` when unknown.
+pub fn token_state(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<(i32, bool)>> {
+    users::table
+        .find(id)
+        .select((users::token_version, users::active))
+        .first(conn)
+        .optional()
 }

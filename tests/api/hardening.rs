@@ -1,0 +1,231 @@
+//! Security hardening: immediate revocation, scoped assignment, audited reads, formula-safe CSV,
+//! bounded metrics, and the smaller items of the hardening list.
+
+use chrono::Duration;
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+use crate::jobs::{Env, next_local};
+
+async fn user_id(app: &TestApp, token: &str) -> String {
+    let me: Value = app
+        .get("/api/v1/auth/me", token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    me["subject"].as_str().unwrap().to_string()
+}
+
+async fn status(app: &TestApp, path: &str, token: &str) -> u16 {
+    app.get(path, token).await.status().as_u16()
+}
+
+#[tokio::test]
+async fn demoted_deactivated_and_rotated_principals_lose_their_tokens_at_once() {
+    let app = TestApp::spawn().await;
+    let admin2 = app.staff_token("second.admin", "admin", None).await;
+    let id = user_id(&app, &admin2).await;
+    assert_eq!(status(&app, "/api/v1/users", &admin2).await, 200);
+
+    // Demoted: the admin token stops working, and it can no longer create admins.
+    let r = app
+        .patch(
+            &format!("/api/v1/users/{id}"),
+            &app.admin_token,
+            &json!({"role": "coordinator"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(status(&app, "/api/v1/auth/me", &admin2).await, 401);
+    let new_admin = json!({"username": "sneaky", "display_name": "x", "password": "a-long-test-password", "role": "admin"});
+    assert_eq!(
+        app.post("/api/v1/users", &admin2, &new_admin)
+            .await
+            .status(),
+        401
+    );
+    let coord = app.login("second.admin", "a-long-test-password").await;
+    assert_eq!(
+        app.post("/api/v1/users", &coord, &new_admin).await.status(),
+        403
+    );
+    assert_eq!(status(&app, "/api/v1/cases", &coord).await, 200);
+
+    // A display-name change keeps the session; deactivation ends it.
+    let r = app
+        .patch(
+            &format!("/api/v1/users/{id}"),
+            &app.admin_token,
+            &json!({"display_name": "Li"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(status(&app, "/api/v1/cases", &coord).await, 200);
+    let r = app
+        .patch(
+            &format!("/api/v1/users/{id}"),
+            &app.admin_token,
+            &json!({"active": false}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(status(&app, "/api/v1/cases", &coord).await, 401);
+
+    // A rotated client's earlier tokens stop working; so do a deactivated client's.
+    let h = app.hospital("RV").await;
+    let (client_id, secret) = app.client(&h).await;
+    let token = |r: reqwest::Response| async move {
+        r.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let t1 = token(app.client_token(&client_id, &secret).await).await;
+    assert_eq!(status(&app, "/api/v1/infants", &t1).await, 200);
+    let clients: Value = app
+        .get("/api/v1/clients", &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let list = clients
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| clients["items"].as_array().unwrap().clone());
+    let row = list
+        .iter()
+        .find(|c| c["client_id"] == client_id.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = app
+        .post(
+            &format!("/api/v1/clients/{row}/rotate-secret"),
+            &app.admin_token,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let secret2 = r.json::<Value>().await.unwrap()["client_secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(status(&app, "/api/v1/infants", &t1).await, 401);
+    let t2 = token(app.client_token(&client_id, &secret2).await).await;
+    assert_eq!(status(&app, "/api/v1/infants", &t2).await, 200);
+    let r = app
+        .patch(
+            &format!("/api/v1/clients/{row}"),
+            &app.admin_token,
+            &json!({"active": false}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(status(&app, "/api/v1/infants", &t2).await, 401);
+
+    // One's own password change ends one's sessions; the new password works.
+    let viewer = app.staff_token("viewer.one", "viewer", None).await;
+    let r = app
+        .post("/api/v1/auth/password", &viewer, &json!({"current_password": "a-long-test-password", "new_password": "another-long-password"}))
+        .await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(status(&app, "/api/v1/auth/me", &viewer).await, 401);
+    app.login("viewer.one", "another-long-password").await;
+}
+
+/// Assigns `case` to user `who`; returns the status.
+async fn assign(env: &Env, case: &str, who: &str) -> u16 {
+    let app = &env.app;
+    let etag = app
+        .get(&format!("/api/v1/cases/{case}"), &env.lab)
+        .await
+        .headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    app.req(
+        reqwest::Method::POST,
+        &format!("/api/v1/cases/{case}/events"),
+        Some(&env.lab),
+    )
+    .header("If-Match", etag)
+    .json(&json!({"assignee": who}))
+    .send()
+    .await
+    .unwrap()
+    .status()
+    .as_u16()
+}
+
+#[tokio::test]
+async fn cases_are_assigned_only_to_staff_who_may_see_them_and_escalation_respects_it() {
+    let env = Env::start().await;
+    let t0 = next_local(12);
+    env.app.clock.set(t0);
+    let app = &env.app;
+    let other = app.hospital("HB").await;
+    let mk = |username: &str, role: &str, hospital: Option<String>, email: &str| {
+        json!({"username": username, "display_name": username, "password": "a-long-test-password",
+               "role": role, "hospital_id": hospital, "email": email})
+    };
+    let mut ids = vec![];
+    for body in [
+        mk(
+            "b.staff",
+            "hospital_staff",
+            Some(other.clone()),
+            "b@hospital-b.test",
+        ),
+        mk("gone", "coordinator", None, "gone@centre.test"),
+        mk("coord", "coordinator", None, "coord@centre.test"),
+        mk("viewer", "viewer", None, "viewer@centre.test"),
+    ] {
+        let r = app.post("/api/v1/users", &app.admin_token, &body).await;
+        assert_eq!(r.status(), 201);
+        ids.push(
+            r.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let r = app
+        .patch(
+            &format!("/api/v1/users/{}", ids[1]),
+            &app.admin_token,
+            &json!({"active": false}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let (_, case) = env.case_with("AS1", &[("C16-OH", 0.5)]).await;
+    for (who, why) in [
+        (&ids[0], "another hospital's staff"),
+        (&ids[1], "inactive"),
+        (&ids[3], "a viewer"),
+        (
+            &"0193a7d0-0000-7000-8000-000000000000".to_string(),
+            "unknown",
+        ),
+    ] {
+        assert_eq!(assign(&env, &case, who).await, 404, "{why}");
+    }
+    assert_eq!(env.case(&case).await["assignee"], Value::Null);
+    assert_eq!(assign(&env, &case, &ids[2]).await, 200);
+
+    // The assignee is deactivated later: L1 goes to the coordinators' address, not to them.
+    let r = app
+        .patch(
+            &format!("/api/v1/users/{}", ids[2]),
+            &app.admin_token,
+            &json!({"active": false}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    env.tick(t0).await;
+    env.tick(t0 + Duration::hours(4)).await;
+    assert!(env.smtp.to("coord@centre.test").is_empty());
+    assert!(env.smtp.to("b@hospital-b.test").is_empty());
+    assert_eq!(env.smtp.to("coordinators@centre.test").len(), 1);
+}

@@ -18,7 +18,9 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
-    /// `infant`, `card`, `card_results`, `hearing_screen`, `cchd_screen`, `consent`, `hearing_intervention`, `case`.
+    /// `infant`, `infant_screening`, `card`, `card_results`, `hearing_screen`, `cchd_screen`,
+    /// `consent`, `hearing_intervention`, `case`, `notification`. List reads naming the id are
+    /// included.
     pub entity: String,
     /// Its id.
     pub id: String,
@@ -37,7 +39,8 @@ pub struct AuditEntryResponse {
     pub request_id: Option<String>,
     /// `create`, `update` or `read`.
     pub action: String,
-    /// `{field: [before, after]}`.
+    /// `{field: [before, after]}`; for a list read (one row per list request), `{ids: [...]}`
+    /// naming every record it returned.
     #[schema(value_type = Object)]
     pub changes: serde_json::Value,
 }

@@ -192,11 +192,17 @@ pub async fn get_card(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
+    // The role table: hospital principals (their own infants) and centre staff; the
+    // laboratory records receipts and results but reads no infant's record.
+    crate::auth::extract::require_personal_data(&p)?;
     let id: uuid::Uuid = path_id(&id, "card")?;
-    let interp = current(&state.catalogues, state.now())?;
+    let now = state.now();
+    let interp = current(&state.catalogues, now)?;
     let scope = p.scope();
     let card = db::run(&state.pool, move |c| {
-        crate::services::screening::card(c, &interp, &scope, &id.to_string())
+        let card = crate::services::screening::card(c, &interp, &scope, &id.to_string())?;
+        crate::services::audit::read(c, &p, "card", &card.id, now)?;
+        Ok(card)
     })
     .await?;
     Ok(HttpResponse::Ok().json(card))

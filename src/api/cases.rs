@@ -325,7 +325,10 @@ pub async fn list_cases(
     };
     let scope = p.scope();
     let mut rows = db::run(&state.pool, move |c| {
-        Ok(case::list(c, &scope, &filter, limit + 1)?)
+        let rows = case::list(c, &scope, &filter, limit + 1)?;
+        let shown = rows.iter().take(usize::try_from(limit).unwrap_or(0));
+        audit::list_read(c, &p, "case", shown.map(|r| r.id.as_str()), now)?;
+        Ok(rows)
     })
     .await?;
     let more = rows.len() as i64 > limit;

@@ -344,9 +344,12 @@ pub async fn list_infants(
         born_to: q.born_to.map(|t| t.naive_utc()),
         before_id,
     };
-    let scope = p.scope();
+    let (scope, now) = (p.scope(), state.now());
     let mut rows = db::run(&state.pool, move |c| {
-        Ok(infant::list(c, &scope, &filter, limit + 1)?)
+        let rows = infant::list(c, &scope, &filter, limit + 1)?;
+        let shown = rows.iter().take(usize::try_from(limit).unwrap_or(0));
+        audit::list_read(c, &p, "infant", shown.map(|r| r.id.as_str()), now)?;
+        Ok(rows)
     })
     .await?;
     let more = rows.len() as i64 > limit;

@@ -161,9 +161,18 @@ pub async fn list_notifications(
         template: q.template,
         before_id: q.cursor,
     };
-    let scope = p.scope();
+    let (scope, now) = (p.scope(), state.now());
     let rows = db::run(&state.pool, move |c| {
-        Ok(notification::list(c, &scope, &f, limit + 1)?)
+        let rows = notification::list(c, &scope, &f, limit + 1)?;
+        let shown = rows.iter().take(usize::try_from(limit).unwrap_or(0));
+        crate::services::audit::list_read(
+            c,
+            &p,
+            "notification",
+            shown.map(|r| r.id.as_str()),
+            now,
+        )?;
+        Ok(rows)
     })
     .await?;
     let more = rows.len() as i64 > limit;
@@ -187,11 +196,13 @@ pub async fn get_notification(
 ) -> Result<HttpResponse, AppError> {
     require_personal_data(&p)?;
     let id: uuid::Uuid = path_id(&id, "notification")?;
-    let scope = p.scope();
+    let (scope, now) = (p.scope(), state.now());
     let n = db::run(&state.pool, move |c| {
-        notification::get(c, &scope, &id.to_string())?.ok_or(AppError::NotFound {
+        let n = notification::get(c, &scope, &id.to_string())?.ok_or(AppError::NotFound {
             entity: "notification",
-        })
+        })?;
+        crate::services::audit::read(c, &p, "notification", &n.id, now)?;
+        Ok(n)
     })
     .await?;
     Ok(HttpResponse::Ok().json(NotificationResponse::from(n)))

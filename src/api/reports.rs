@@ -122,11 +122,40 @@ fn cohort(p: &Principal, q: &QualityQuery) -> Result<Cohort, AppError> {
     })
 }
 
+/// One CSV cell. Text a spreadsheet would evaluate as a formula (starting with `=`, `+`, `-`,
+/// `@`, a tab or a carriage return; OWASP CSV injection) is prefixed with `'`; plain numbers
+/// (e.g. `-0.5`) stay numbers.
 fn csv_cell(s: &str) -> String {
+    let formula = s.starts_with(['=', '+', '-', '@', '\t', '\r'])
+        && !s.parse::<f64>().is_ok_and(f64::is_finite);
+    let s = if formula {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_string()
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_cell;
+
+    #[test]
+    fn csv_cells_never_start_a_formula() {
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_cell("+1+1"), "'+1+1");
+        assert_eq!(csv_cell("-1+cmd|' /C calc'!A0"), "'-1+cmd|' /C calc'!A0");
+        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_cell("\tx"), "'\tx");
+        assert_eq!(csv_cell("\rx"), "\"'\rx\"");
+        assert_eq!(csv_cell("-0.5"), "-0.5");
+        assert_eq!(csv_cell("0.98"), "0.98");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("ZJ001-000123"), "ZJ001-000123");
     }
 }
 
@@ -284,8 +313,9 @@ pub async fn quality_members(
         .transpose()?;
     let lim = Limits::of(catalogue::current(&state.catalogues, state.now())?.catalogue());
     let settings = state.settings.quality.clone();
+    let now = state.now();
     let rows = db::run(&state.pool, move |conn| {
-        crate::services::quality::members(
+        let rows = crate::services::quality::members(
             conn,
             d,
             &c,
@@ -296,7 +326,16 @@ pub async fn quality_members(
                 after,
                 limit: limit + 1,
             },
-        )
+        )?;
+        let shown = rows.iter().take(usize::try_from(limit).unwrap_or(0));
+        crate::services::audit::list_read(
+            conn,
+            &p,
+            "infant",
+            shown.map(|m| m.infant_id.as_str()),
+            now,
+        )?;
+        Ok(rows)
     })
     .await?;
     let more = rows.len() as i64 > limit;

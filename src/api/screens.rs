@@ -320,7 +320,9 @@ pub async fn get_screening_summary(
     let interp = current(&state.catalogues, now)?;
     let scope = p.scope();
     let s = db::run(&state.pool, move |c| {
-        screening::summary(c, &interp, &scope, &id.to_string(), now)
+        let s = screening::summary(c, &interp, &scope, &id.to_string(), now)?;
+        crate::services::audit::read(c, &p, "infant_screening", &s.infant_id, now)?;
+        Ok(s)
     })
     .await?;
     Ok(HttpResponse::Ok().json(s))
@@ -341,8 +343,9 @@ pub async fn list_missed_screens(
     let as_of = q.as_of.unwrap_or_else(|| state.now());
     let interp = current(&state.catalogues, as_of)?;
     let scope = p.scope();
+    let now = state.now();
     let items = db::run(&state.pool, move |c| {
-        screening::missed(
+        let items = screening::missed(
             c,
             interp.catalogue(),
             &scope,
@@ -350,7 +353,10 @@ pub async fn list_missed_screens(
             as_of,
             limit,
             false,
-        )
+        )?;
+        let ids = items.iter().map(|m| m.infant_id.as_str());
+        crate::services::audit::list_read(c, &p, "infant", ids, now)?;
+        Ok(items)
     })
     .await?;
     Ok(HttpResponse::Ok().json(MissedResponse { items }))

@@ -149,10 +149,9 @@ pub async fn get_worklist(
     let filter = worklist_filter(&name, now).ok_or(AppError::NotFound { entity: "worklist" })?;
     let scope = p.scope();
     let (count, rows) = db::run(&state.pool, move |c| {
-        Ok((
-            case::count(c, &scope, &filter)?,
-            case::list(c, &scope, &filter, limit)?,
-        ))
+        let rows = case::list(c, &scope, &filter, limit)?;
+        crate::services::audit::list_read(c, &p, "case", rows.iter().map(|r| r.id.as_str()), now)?;
+        Ok((case::count(c, &scope, &filter)?, rows))
     })
     .await?;
     Ok(HttpResponse::Ok().json(Worklist {

@@ -81,6 +81,23 @@ pub fn write<T: Serialize>(
     append(conn, who, entity, id, action, diff(&before, &after), now)
 }
 
+/// Records one list request that returned personal data: one `read` row of `entity` with an
+/// empty entity id, naming every id returned in `changes.ids`, so "who saw this infant?" finds
+/// list reads too. An empty list records nothing.
+pub fn list_read<'a>(
+    conn: &mut AnyConnection,
+    who: &Principal,
+    entity: &str,
+    ids: impl IntoIterator<Item = &'a str>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let ids: Vec<&str> = ids.into_iter().collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    append(conn, who, entity, "", "read", json!({ "ids": ids }), now)
+}
+
 /// Records a read of personal data.
 pub fn read(
     conn: &mut AnyConnection,

@@ -66,7 +66,9 @@ async fn writes_and_case_reads_are_audited_with_request_ids() {
     app.get(&format!("/api/v1/cases/{case_id}"), &lab).await;
     let t = trail(&app, "case", case_id).await;
     let actions: Vec<&str> = t.iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, vec!["read", "create"]);
+    // The case's read, the list read naming it, its creation.
+    assert_eq!(actions, vec!["read", "read", "create"]);
+    assert_eq!(t[1]["changes"]["ids"], json!([case_id]));
     let detail: Value = app
         .get(&format!("/api/v1/cases/{case_id}"), &lab)
         .await

@@ -229,3 +229,124 @@ async fn cases_are_assigned_only_to_staff_who_may_see_them_and_escalation_respec
     assert!(env.smtp.to("b@hospital-b.test").is_empty());
     assert_eq!(env.smtp.to("coordinators@centre.test").len(), 1);
 }
+
+#[tokio::test]
+async fn every_read_of_personal_data_is_audited_and_csv_cells_cannot_be_formulas() {
+    let env = Env::start().await;
+    let app = &env.app;
+    let coord = app.staff_token("reader", "coordinator", None).await;
+    let reader = user_id(app, &coord).await;
+    let (infant, birth) = crate::helpers::register_infant(app, &env.hospital, "=1+2", 72).await;
+    let s = crate::helpers::register_card(
+        app,
+        &env.hospital,
+        &infant,
+        "BCF1",
+        birth + Duration::hours(72),
+        None,
+    )
+    .await;
+    assert_eq!(s, 201);
+    let r = app
+        .post("/api/v1/results", &env.lab, &json!({"cards": [{"barcode": "BCF1", "results": crate::screening::panel(&[("C16-OH", 0.5)])}]}))
+        .await;
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["accepted"], 1, "{v}");
+    let cases: Value = app
+        .get(&format!("/api/v1/cases?infant_id={infant}"), &env.lab)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let case = cases["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let barcode_card: Value = app
+        .get(&format!("/api/v1/infants/{infant}/screening"), &coord)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let card_id = barcode_card["cards"][0]["id"].as_str().unwrap().to_string();
+    for path in [
+        "/api/v1/infants".to_string(),
+        "/api/v1/cases".to_string(),
+        "/api/v1/worklists/critical".to_string(),
+        format!("/api/v1/cards/{card_id}"),
+        "/api/v1/notifications".to_string(),
+    ] {
+        assert_eq!(status(app, &path, &coord).await, 200, "{path}");
+    }
+    let actor = format!("user:{reader}");
+    let trail = |entity: &str, id: &str| {
+        let url = format!("/api/v1/audit?entity={entity}&id={id}");
+        let actor = actor.clone();
+        let id = id.to_string();
+        async move {
+            let v: Value = app.get(&url, &app.admin_token).await.json().await.unwrap();
+            v.as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["actor"] == actor.as_str())
+                .map(|e| match e["changes"]["ids"].as_array() {
+                    Some(ids) => {
+                        assert!(ids.contains(&json!(id)));
+                        "list".to_string()
+                    }
+                    None => e["action"].as_str().unwrap().to_string(),
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(trail("infant", &infant).await, vec!["list"]);
+    assert_eq!(trail("infant_screening", &infant).await, vec!["read"]);
+    assert_eq!(
+        trail("case", &case).await,
+        vec!["list", "list"],
+        "cases and a worklist"
+    );
+    assert_eq!(trail("card", &card_id).await, vec!["read"]);
+
+    // The laboratory reads no infant's card record.
+    let lab_client = {
+        let r = app
+            .post(
+                "/api/v1/clients",
+                &app.admin_token,
+                &json!({"name": "LIS", "role": "lab_client"}),
+            )
+            .await;
+        let v: Value = r.json().await.unwrap();
+        let r = app
+            .client_token(
+                v["client_id"].as_str().unwrap(),
+                v["client_secret"].as_str().unwrap(),
+            )
+            .await;
+        r.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        status(app, &format!("/api/v1/cards/{card_id}"), &lab_client).await,
+        403
+    );
+
+    // A drill-down CSV holding the MRN "=1+2" hands it to Excel as text.
+    let day = |d: i64| (chrono::Utc::now() + Duration::days(d)).date_naive();
+    let r = app
+        .get(
+            &format!(
+                "/api/v1/reports/quality/dbs_coverage/cases?from={}&to={}&part=denominator&format=csv",
+                day(-5),
+                day(0)
+            ),
+            &coord,
+        )
+        .await;
+    let text = String::from_utf8(r.bytes().await.unwrap()[3..].to_vec()).unwrap();
+    assert!(text.contains(",'=1+2,"), "{text}");
+    assert!(!text.contains(",=1+2"), "{text}");
+}

@@ -35,9 +35,15 @@ pub fn of_entity(
     id: &str,
     limit: i64,
 ) -> QueryResult<Vec<AuditEntry>> {
+    // List reads are one `read` row naming every id returned (`entity_id` empty): found by the
+    // id's quoted form in that list.
+    let listed = audit_log::entity_id
+        .eq("")
+        .and(audit_log::action.eq("read"))
+        .and(audit_log::changes.like(format!("%\"{}\"%", id.replace(['%', '_', '"'], ""))));
     audit_log::table
         .filter(audit_log::entity.eq(entity))
-        .filter(audit_log::entity_id.eq(id))
+        .filter(audit_log::entity_id.eq(id).or(listed))
         .order((audit_log::at.desc(), audit_log::id.desc()))
         .limit(limit)
         .select(AuditEntry::as_select())

@@ -35,8 +35,10 @@ pub struct AuditEntryResponse {
     pub at: DateTime<Utc>,
     /// Who (`user:<id>` or `client:<id>`).
     pub actor: String,
-    /// Request id.
+    /// The server's request id (also in the access log and the response's `X-Request-Id`).
     pub request_id: Option<String>,
+    /// The caller's own request id, when it sent `X-Request-Id`.
+    pub correlation_id: Option<String>,
     /// `create`, `update` or `read`.
     pub action: String,
     /// `{field: [before, after]}`; for a list read (one row per list request), `{ids: [...]}`
@@ -66,6 +68,7 @@ pub async fn get_audit(
             at: r.at.and_utc(),
             actor: r.actor,
             request_id: r.request_id,
+            correlation_id: r.correlation_id,
             action: r.action,
             changes: serde_json::from_str(&r.changes).unwrap_or_default(),
         })

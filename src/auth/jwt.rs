@@ -194,6 +194,7 @@ impl JwtKeys {
             role: c.role,
             hospital_id,
             request_id: None,
+            correlation_id: None,
         };
         Ok((p, c.ver))
     }

@@ -59,7 +59,10 @@ pub async fn authenticate(
         }
         .into());
     }
-    principal.request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    if let Some(r) = req.extensions().get::<RequestId>() {
+        principal.request_id = Some(r.id.clone());
+        principal.correlation_id = r.correlation.clone();
+    }
     tracing::Span::current().record("principal", principal.key());
     req.extensions_mut().insert(principal);
     next.call(req).await

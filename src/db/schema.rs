@@ -345,6 +345,7 @@ diesel::table! {
         entity_id -> Text,
         action -> Text,
         changes -> Text,
+        correlation_id -> Nullable<Text>,
     }
 }
 

@@ -30,6 +30,8 @@ pub struct Principal {
     pub hospital_id: Option<HospitalId>,
     /// The request this principal acts in (for the audit trail); `None` outside HTTP.
     pub request_id: Option<String>,
+    /// The caller's own id for the request (its `X-Request-Id`), kept beside the server's.
+    pub correlation_id: Option<String>,
 }
 
 impl Principal {
@@ -41,6 +43,7 @@ impl Principal {
             role: Role::Admin,
             hospital_id: None,
             request_id: None,
+            correlation_id: None,
         }
     }
 
@@ -111,6 +114,7 @@ mod tests {
             role,
             hospital_id: h,
             request_id: None,
+            correlation_id: None,
         }
     }
 

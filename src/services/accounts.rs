@@ -365,6 +365,7 @@ pub fn login_user(
         role,
         hospital_id,
         request_id: None,
+        correlation_id: None,
     };
     Ok(Some((p, u.token_version)))
 }
@@ -524,6 +525,7 @@ pub fn login_client(
         role,
         hospital_id,
         request_id: None,
+        correlation_id: None,
     };
     Ok(Some((p, c.token_version)))
 }

@@ -55,6 +55,7 @@ fn append(
             entity_id: id.into(),
             action: action.into(),
             changes: changes.to_string(),
+            correlation_id: who.correlation_id.clone(),
         },
     )?;
     Ok(())

@@ -30,6 +30,8 @@ async fn writes_and_case_reads_are_audited_with_request_ids() {
         .send()
         .await
         .unwrap();
+    let r_id = r.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_ne!(r_id, "req-create-1");
     let infant: Value = r.json().await.unwrap();
     let id = infant["id"].as_str().unwrap();
     app.patch(
@@ -47,7 +49,9 @@ async fn writes_and_case_reads_are_audited_with_request_ids() {
     );
     assert!(t[0]["changes"].get("mrn").is_none(), "only changed fields");
     assert_eq!(t[1]["action"], "create");
-    assert_eq!(t[1]["request_id"], "req-create-1");
+    // The caller's id is the correlation id; the request id is the server's own.
+    assert_eq!(t[1]["correlation_id"], "req-create-1");
+    assert_eq!(t[1]["request_id"], r_id);
     assert!(t[1]["actor"].as_str().unwrap().starts_with("client:"));
     assert!(
         !t[1]["changes"].to_string().contains("11010519491231002X"),

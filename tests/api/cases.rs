@@ -600,6 +600,7 @@ async fn missed_screens_open_cases_once_and_refusals_none() {
                     role: Role::Admin,
                     hospital_id: None,
                     request_id: None,
+                    correlation_id: None,
                 };
                 let mut c = state.pool.get().unwrap();
                 guthrie::services::cases::open_missed(

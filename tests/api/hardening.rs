@@ -258,10 +258,7 @@ async fn every_read_of_personal_data_is_audited_and_csv_cells_cannot_be_formulas
         .json()
         .await
         .unwrap();
-    let case = cases["items"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let case = cases["items"][0]["id"].as_str().unwrap().to_string();
     let barcode_card: Value = app
         .get(&format!("/api/v1/infants/{infant}/screening"), &coord)
         .await

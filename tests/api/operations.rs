@@ -23,7 +23,22 @@ async fn health_readiness_and_metrics() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.headers()["x-request-id"], "abc-123");
+    // The server's own id answers; the caller's is its correlation id.
+    assert_ne!(r.headers()["x-request-id"], "abc-123");
+    assert_eq!(r.headers()["x-correlation-id"], "abc-123");
+    // Unknown methods and unmatched paths fold into one label each.
+    for i in 0..20 {
+        let method = Method::from_bytes(format!("BREW{i}").as_bytes()).unwrap();
+        app.req(method, "/healthz", None).send().await.unwrap();
+        app.req(Method::GET, &format!("/api/v1/nothing-{i}/x{i}"), None)
+            .send()
+            .await
+            .unwrap();
+        app.req(Method::GET, &format!("/random-{i}"), None)
+            .send()
+            .await
+            .unwrap();
+    }
     let text = app
         .req(Method::GET, "/metrics", None)
         .send()
@@ -39,6 +54,16 @@ async fn health_readiness_and_metrics() {
         "{text}"
     );
     assert!(text.contains("guthrie_http_request_duration_seconds"));
+    assert!(
+        !text.contains("BREW") && !text.contains("nothing-") && !text.contains("random-"),
+        "{text}"
+    );
+    assert!(text.contains("method=\"other\""), "{text}");
+    let series = text
+        .lines()
+        .filter(|l| l.starts_with("guthrie_http_requests_total{"))
+        .count();
+    assert!(series <= 8, "{text}");
 }
 
 #[tokio::test]

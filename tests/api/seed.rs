@@ -24,6 +24,7 @@ pub fn seed_cards(
         role: Role::HospitalClient,
         hospital_id: Some(hospital_id.parse().unwrap()),
         request_id: None,
+        correlation_id: None,
     };
     let mut c = pool.get().unwrap();
     let now = chrono::Utc::now();

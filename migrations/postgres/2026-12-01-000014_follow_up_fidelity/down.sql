@@ -1,3 +1,4 @@
+ALTER TABLE audit_log DROP COLUMN correlation_id;
 ALTER TABLE api_clients DROP COLUMN token_version;
 ALTER TABLE users DROP COLUMN token_version;
 ALTER TABLE cchd_screens DROP COLUMN auscultation_score;

@@ -15,3 +15,5 @@ ALTER TABLE cchd_screens ADD COLUMN auscultation_score DOUBLE PRECISION;
 -- secret rotation bumps it, so earlier tokens stop working at once.
 ALTER TABLE users ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE api_clients ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
+-- The audit's request id is the server's own; a caller's X-Request-Id is kept beside it.
+ALTER TABLE audit_log ADD COLUMN correlation_id TEXT;

@@ -18,6 +18,8 @@ pub struct AuditEntry {
     pub entity_id: String,
     pub action: String,
     pub changes: String,
+    /// The caller's own request id (`X-Request-Id`), when it sent one.
+    pub correlation_id: Option<String>,
 }
 
 /// Appends an entry.

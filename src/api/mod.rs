@@ -112,6 +112,20 @@ impl Modify for ApiModifier {
                 }
             })
             .collect();
+        for item in api.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                problem_responses(op);
+            }
+        }
         let components = api.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
@@ -125,12 +139,49 @@ impl Modify for ApiModifier {
     }
 }
 
+/// Every error response of an operation is `application/problem+json` with the `Problem`
+/// schema; every operation documents 400 (malformed request or header), 401 when it needs a
+/// token, and 500.
+fn problem_responses(op: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::{Content, Ref, RefOr, Response};
+    let problem = || Content::new(Some(Ref::from_schema_name("Problem")));
+    let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+    let defaults: &[(&str, &str)] = &[
+        ("400", "Malformed request, query or header"),
+        ("401", "Missing, invalid, expired or revoked token"),
+        ("500", "Internal error (logged with the request id)"),
+    ];
+    for (code, what) in defaults {
+        if *code == "401" && !secured {
+            continue;
+        }
+        op.responses
+            .responses
+            .entry((*code).to_string())
+            .or_insert_with(|| RefOr::T(Response::new(*what)));
+    }
+    for (code, r) in op.responses.responses.iter_mut() {
+        if (code.starts_with('4') || code.starts_with('5'))
+            && let RefOr::T(r) = r
+        {
+            r.content.shift_remove("application/json");
+            r.content
+                .insert("application/problem+json".into(), RefOr::T(problem()));
+        }
+    }
+}
+
 /// Registers `/api/v1` with its middleware: authentication, then idempotency for POSTs.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
             .wrap(from_fn(idempotency::idempotency))
             .wrap(from_fn(crate::auth::middleware::authenticate))
+            // API answers may carry personal data: no browser or proxy may keep them.
+            .wrap(
+                actix_web::middleware::DefaultHeaders::new()
+                    .add((actix_web::http::header::CACHE_CONTROL, "no-store")),
+            )
             .service(auth::login)
             .service(auth::token)
             .service(auth::me)

@@ -17,16 +17,24 @@ pub async fn authenticate(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    // Only Bearer credentials are ours to check; Basic is read by the token endpoint.
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.get(..7)
-                .filter(|s| s.eq_ignore_ascii_case("bearer "))
-                .map(|_| v[7..].trim().to_string())
-        });
+    // Only Bearer credentials are ours to check; Basic is read by the token endpoint. A header
+    // that is not visible ASCII is malformed, not absent.
+    let authorization = match req.headers().get(header::AUTHORIZATION).map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(v)) => Some(v),
+        Some(Err(_)) => {
+            return Err(AppError::Unauthorized {
+                code: "invalid_token",
+                detail: "the Authorization header is not visible ASCII".into(),
+            }
+            .into());
+        }
+    };
+    let token = authorization.and_then(|v| {
+        v.get(..7)
+            .filter(|s| s.eq_ignore_ascii_case("bearer "))
+            .map(|_| v[7..].trim().to_string())
+    });
     let Some(token) = token else {
         return next.call(req).await;
     };

@@ -347,3 +347,51 @@ async fn every_read_of_personal_data_is_audited_and_csv_cells_cannot_be_formulas
     assert!(text.contains(",'=1+2,"), "{text}");
     assert!(!text.contains(",=1+2"), "{text}");
 }
+
+#[tokio::test]
+async fn personal_data_is_never_cached_and_malformed_headers_get_problems() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.hospital_with_token("NS").await;
+    crate::helpers::register_infant(&app, &token, "NS1", 10).await;
+    for path in ["/api/v1/infants", "/api/v1/cases", "/api/v1/auth/me"] {
+        let r = app.get(path, &token).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["cache-control"], "no-store", "{path}");
+    }
+    let bad = reqwest::header::HeaderValue::from_bytes(b"Bearer abc\xff").unwrap();
+    let r = app
+        .req(reqwest::Method::GET, "/api/v1/cases", None)
+        .header("authorization", bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(crate::helpers::problem(r).await["code"], "invalid_token");
+    let r = app
+        .req(reqwest::Method::POST, "/api/v1/infants", Some(&token))
+        .header(
+            "idempotency-key",
+            reqwest::header::HeaderValue::from_bytes(b"\xfe").unwrap(),
+        )
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        crate::helpers::problem(r).await["code"],
+        "invalid_idempotency_key"
+    );
+    let r = app
+        .req(reqwest::Method::POST, "/api/v1/infants", Some(&token))
+        .header(
+            "content-type",
+            reqwest::header::HeaderValue::from_bytes(b"appl\xffication/json").unwrap(),
+        )
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    crate::helpers::problem(r).await;
+}

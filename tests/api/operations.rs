@@ -92,6 +92,34 @@ async fn openapi_document_and_viewer_are_served() {
     }
     assert!(doc["components"]["schemas"]["CreateInfantRequest"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    // Every operation's error responses are problem+json with the Problem schema.
+    let mut errors = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            assert!(responses.contains_key("500"), "{method} {path}");
+            for (code, r) in responses {
+                if code.starts_with('4') || code.starts_with('5') {
+                    errors += 1;
+                    assert_eq!(
+                        r["content"]["application/problem+json"]["schema"]["$ref"],
+                        "#/components/schemas/Problem",
+                        "{method} {path} {code}"
+                    );
+                    assert!(
+                        r["content"]["application/json"].is_null(),
+                        "{method} {path} {code}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(errors > 100, "{errors}");
+    assert!(doc["paths"]["/api/v1/cases"]["get"]["responses"]["401"].is_object());
+    assert!(doc["paths"]["/api/v1/auth/login"]["post"]["responses"]["401"].is_object());
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
+    let case = &doc["components"]["schemas"]["CaseResponse"]["properties"];
+    assert!(case["next_due_at"].is_object());
     let r = app
         .req(Method::GET, "/api/docs/", None)
         .send()

@@ -101,6 +101,7 @@ pub fn build_state(
     Ok(AppState {
         login_limiter: Arc::new(RateLimiter::new(settings.auth.login_attempts_per_minute)),
         token_versions: Arc::default(),
+        instance_id: uuid::Uuid::now_v7().to_string().into(),
         settings: Arc::new(settings),
         pool,
         jwt: Arc::new(jwt),

@@ -74,6 +74,8 @@ pub struct AppState {
     pub id_hash_key: SecretKey,
     /// Login and token attempts per address.
     pub login_limiter: Arc<RateLimiter>,
+    /// This process's id among the servers on one database (owner of running keyed requests).
+    pub instance_id: Arc<str>,
     /// Principals' token versions, briefly cached (revocation).
     pub token_versions: Arc<crate::auth::revocation::TokenVersions>,
     /// Injected clock.

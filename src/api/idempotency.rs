@@ -3,6 +3,12 @@
 //! writes nothing; the same key with a different body is 422; a retry while the first request
 //! is still running is 409. Failed first attempts (non-2xx) release the key so the client can
 //! retry after fixing the request. Keys are kept for 24 hours.
+//!
+//! A running request's claim belongs to its server (`instance_id`) under a lease on the wall
+//! clock, renewed every third of `server.idempotency_lease_secs` while it runs. If the server
+//! dies, the lease lapses and a retry takes the key over and runs the request again; every
+//! write it repeats is idempotent by itself (results replace values, cases are unique per
+//! infant, programme and reason), so a partly applied plate ends with every card once.
 
 use actix_web::body::{BoxBody, MessageBody, to_bytes};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -73,6 +79,11 @@ pub async fn idempotency(
     let path = req.path().to_string();
     let hash = sha256_hex(&[b"POST ", path.as_bytes(), b"\n", &body].concat());
 
+    let lease = chrono::Duration::seconds(
+        i64::try_from(state.settings.server.idempotency_lease_secs.max(1)).unwrap_or(30),
+    );
+    let owner: String = state.instance_id.to_string();
+    let wall = chrono::Utc::now();
     let record = IdempotencyRecord {
         principal: principal.key(),
         idem_key: key.clone(),
@@ -83,9 +94,12 @@ pub async fn idempotency(
         response_body: None,
         response_location: None,
         created_at: now_micros(state.now()),
+        owner: Some(owner.clone()),
+        lease_until: Some(now_micros(wall + lease)),
     };
     let (pk, kk) = (record.principal.clone(), record.idem_key.clone());
     let cutoff = now_micros(state.now() - chrono::Duration::hours(KEEP_HOURS));
+    let owner_db = owner.clone();
     let claim = db::run(&state.pool, move |c| {
         idempotency::purge_before(c, cutoff)?;
         match idempotency::claim(c, &record) {
@@ -99,6 +113,20 @@ pub async fn idempotency(
                         code: "idempotency_key_reused",
                         detail: "this Idempotency-Key was used with a different request".into(),
                     });
+                }
+                // Its server died: the lease lapsed, and this request takes the key over.
+                if existing.response_status.is_none()
+                    && idempotency::take_over(
+                        c,
+                        &record.principal,
+                        &record.idem_key,
+                        &owner_db,
+                        now_micros(wall),
+                        now_micros(wall + lease),
+                    )?
+                {
+                    tracing::warn!("idempotency key taken over from a request that died");
+                    return Ok(Claim::Fresh);
                 }
                 if existing.response_status.is_none() {
                     return Err(AppError::conflict(
@@ -119,10 +147,19 @@ pub async fn idempotency(
         return Ok(ServiceResponse::new(http_req, replay(&r)));
     }
 
-    let res = match next.call(req).await {
+    let renewal = Renewal(tokio::spawn(renew_while_running(
+        state.clone(),
+        pk.clone(),
+        kk.clone(),
+        owner.clone(),
+        lease,
+    )));
+    let res = next.call(req).await;
+    drop(renewal);
+    let res = match res {
         Ok(res) => res,
         Err(e) => {
-            release(&state, pk, kk).await;
+            release(&state, pk, kk, owner).await;
             return Err(e);
         }
     };
@@ -137,7 +174,7 @@ pub async fn idempotency(
     let bytes = match to_bytes(body).await {
         Ok(b) => b,
         Err(_) => {
-            release(&state, pk, kk).await;
+            release(&state, pk, kk, owner).await;
             return Err(
                 AppError::Unexpected(anyhow::anyhow!("could not buffer the response")).into(),
             );
@@ -151,6 +188,7 @@ pub async fn idempotency(
                 c,
                 &pk,
                 &kk,
+                &owner,
                 code,
                 &text,
                 location.as_deref(),
@@ -158,7 +196,7 @@ pub async fn idempotency(
         })
         .await?;
     } else {
-        release(&state, pk, kk).await;
+        release(&state, pk, kk, owner).await;
     }
     Ok(ServiceResponse::new(
         http_req,
@@ -166,9 +204,48 @@ pub async fn idempotency(
     ))
 }
 
-async fn release(state: &AppState, principal: String, key: String) {
+/// Aborts the lease renewal when the request is done (or dropped).
+struct Renewal(tokio::task::JoinHandle<()>);
+
+impl Drop for Renewal {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Renews the claim's lease every third of it until aborted or the claim is lost.
+async fn renew_while_running(
+    state: web::Data<AppState>,
+    principal: String,
+    key: String,
+    owner: String,
+    lease: chrono::Duration,
+) {
+    let every = (lease / 3)
+        .to_std()
+        .unwrap_or(std::time::Duration::from_secs(1));
+    loop {
+        tokio::time::sleep(every).await;
+        let (p, k, o) = (principal.clone(), key.clone(), owner.clone());
+        let until = now_micros(chrono::Utc::now() + lease);
+        match db::run(&state.pool, move |c| {
+            Ok(idempotency::renew(c, &p, &k, &o, until)?)
+        })
+        .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!("a running request lost its idempotency key");
+                return;
+            }
+            Err(e) => tracing::warn!(error.code = e.code(), "idempotency lease not renewed"),
+        }
+    }
+}
+
+async fn release(state: &AppState, principal: String, key: String, owner: String) {
     let res = db::run(&state.pool, move |c| {
-        Ok(idempotency::release(c, &principal, &key)?)
+        Ok(idempotency::release(c, &principal, &key, &owner)?)
     })
     .await;
     if let Err(e) = res {

@@ -94,6 +94,8 @@ diesel::table! {
         response_body -> Nullable<Text>,
         response_location -> Nullable<Text>,
         created_at -> Timestamp,
+        owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
     }
 }
 

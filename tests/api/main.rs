@@ -16,6 +16,7 @@ mod isolation;
 mod jobs;
 mod operations;
 mod quality;
+mod recovery;
 mod screening;
 mod screens;
 mod seed;

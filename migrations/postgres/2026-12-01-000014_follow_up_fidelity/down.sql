@@ -1,3 +1,5 @@
+ALTER TABLE idempotency_keys DROP COLUMN lease_until;
+ALTER TABLE idempotency_keys DROP COLUMN owner;
 ALTER TABLE audit_log DROP COLUMN correlation_id;
 ALTER TABLE api_clients DROP COLUMN token_version;
 ALTER TABLE users DROP COLUMN token_version;

@@ -17,3 +17,7 @@ ALTER TABLE users ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE api_clients ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
 -- The audit's request id is the server's own; a caller's X-Request-Id is kept beside it.
 ALTER TABLE audit_log ADD COLUMN correlation_id TEXT;
+-- A pending Idempotency-Key belongs to a living request: the claiming server and a lease it
+-- renews while the request runs. A retry after the lease lapsed (the server died) runs again.
+ALTER TABLE idempotency_keys ADD COLUMN owner TEXT;
+ALTER TABLE idempotency_keys ADD COLUMN lease_until TIMESTAMP;

@@ -20,6 +20,10 @@ pub struct IdempotencyRecord {
     pub response_body: Option<String>,
     pub response_location: Option<String>,
     pub created_at: NaiveDateTime,
+    /// The server instance running the first request, while it runs.
+    pub owner: Option<String>,
+    /// Until when the running request holds the key (wall clock), unless renewed.
+    pub lease_until: Option<NaiveDateTime>,
 }
 
 /// Claims a key by inserting a pending record. A unique violation means it was already used.
@@ -43,27 +47,92 @@ pub fn get(
         .optional()
 }
 
-/// Stores the response of the first request.
+/// Takes over a pending key whose lease lapsed (its request died with its server): `true` when
+/// this caller now holds it. Only one of several concurrent retries wins.
+pub fn take_over(
+    conn: &mut AnyConnection,
+    principal: &str,
+    key: &str,
+    owner: &str,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(
+        idempotency_keys::table
+            .find((principal, key))
+            .filter(idempotency_keys::response_status.is_null())
+            .filter(
+                idempotency_keys::lease_until
+                    .lt(now)
+                    .or(idempotency_keys::lease_until.is_null()),
+            ),
+    )
+    .set((
+        idempotency_keys::owner.eq(owner),
+        idempotency_keys::lease_until.eq(lease_until),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// Extends the lease of a key this owner holds; `false` when it no longer holds it.
+pub fn renew(
+    conn: &mut AnyConnection,
+    principal: &str,
+    key: &str,
+    owner: &str,
+    lease_until: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(
+        idempotency_keys::table
+            .find((principal, key))
+            .filter(idempotency_keys::owner.eq(owner))
+            .filter(idempotency_keys::response_status.is_null()),
+    )
+    .set(idempotency_keys::lease_until.eq(lease_until))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// Stores the response of the request `owner` ran (nothing if another took the key over).
 pub fn complete(
     conn: &mut AnyConnection,
     principal: &str,
     key: &str,
+    owner: &str,
     status: i32,
     body: &str,
     location: Option<&str>,
 ) -> QueryResult<usize> {
-    diesel::update(idempotency_keys::table.find((principal, key)))
-        .set((
-            idempotency_keys::response_status.eq(Some(status)),
-            idempotency_keys::response_body.eq(Some(body)),
-            idempotency_keys::response_location.eq(location),
-        ))
-        .execute(conn)
+    diesel::update(
+        idempotency_keys::table
+            .find((principal, key))
+            .filter(idempotency_keys::owner.eq(owner)),
+    )
+    .set((
+        idempotency_keys::response_status.eq(Some(status)),
+        idempotency_keys::response_body.eq(Some(body)),
+        idempotency_keys::response_location.eq(location),
+        idempotency_keys::owner.eq(None::<String>),
+        idempotency_keys::lease_until.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)
 }
 
-/// Forgets a key whose request failed, so the client may retry with it.
-pub fn release(conn: &mut AnyConnection, principal: &str, key: &str) -> QueryResult<usize> {
-    diesel::delete(idempotency_keys::table.find((principal, key))).execute(conn)
+/// Forgets a key whose request (run by `owner`) failed, so the client may retry with it.
+pub fn release(
+    conn: &mut AnyConnection,
+    principal: &str,
+    key: &str,
+    owner: &str,
+) -> QueryResult<usize> {
+    diesel::delete(
+        idempotency_keys::table
+            .find((principal, key))
+            .filter(idempotency_keys::owner.eq(owner))
+            .filter(idempotency_keys::response_status.is_null()),
+    )
+    .execute(conn)
 }
 
 /// Deletes records older than `cutoff` (keys are honoured for a limited window).

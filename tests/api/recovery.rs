@@ -1,0 +1,168 @@
+//! Recovery: a server killed half-way through a keyed plate does not lock the laboratory's
+//! retry; the retry runs again and every card ends up stored once, with no duplicate case.
+
+use std::time::Duration;
+
+use diesel::RunQueryDsl;
+use serde_json::{Value, json};
+use tokio::process::Command;
+
+use crate::helpers::{JWT_SECRET, TestApp, config_dir};
+use crate::screening::panel;
+use crate::seed::seed_cards;
+
+const CARDS: usize = 1500;
+const LEASE_SECS: u64 = 2;
+
+fn count(app: &TestApp, sql: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut c = app.state.pool.get().unwrap();
+    diesel::sql_query(sql).get_result::<N>(&mut c).unwrap().n
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn a_retry_after_the_server_died_mid_plate_runs_again_and_stores_every_card_once() {
+    let app = TestApp::spawn_with(&[("GUTHRIE__SERVER__IDEMPOTENCY_LEASE_SECS", "2")]).await;
+    let h = app.hospital("A").await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let (pool, key) = (app.state.pool.clone(), app.state.id_hash_key.0.clone());
+    let barcodes = tokio::task::spawn_blocking(move || seed_cards(&pool, &key, &h, 0, CARDS))
+        .await
+        .unwrap();
+    // Every 50th card is positive: 30 cases, each opened once whatever the retries.
+    let cards: Vec<Value> = barcodes
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let values = if i % 50 == 0 {
+                panel(&[("C16-OH", 0.5)])
+            } else {
+                panel(&[])
+            };
+            json!({"barcode": b, "results": values})
+        })
+        .collect();
+    let plate = json!({ "cards": cards });
+
+    // A second server on the same database takes the plate and is killed half-way.
+    let port = free_port();
+    let mut doomed = Command::new(env!("CARGO_BIN_EXE_guthrie"))
+        .env_clear()
+        .env("GUTHRIE_CONFIG_DIR", config_dir())
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("GUTHRIE_ENV", "test")
+        .env("GUTHRIE__AUTH__JWT_SECRET", JWT_SECRET)
+        .env("GUTHRIE__SERVER__PORT", port.to_string())
+        .env(
+            "GUTHRIE__SERVER__IDEMPOTENCY_LEASE_SECS",
+            LEASE_SECS.to_string(),
+        )
+        .env("DATABASE_URL", &app.db.url)
+        .arg("serve")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..100 {
+        if http.get(format!("{base}/healthz")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the second server started");
+    let send = {
+        let (http, url, lab, plate) = (
+            http.clone(),
+            format!("{base}/api/v1/results"),
+            lab.clone(),
+            plate.clone(),
+        );
+        tokio::spawn(async move {
+            http.post(url)
+                .bearer_auth(lab)
+                .header("Idempotency-Key", "plate-2026-12-01-A")
+                .json(&plate)
+                .send()
+                .await
+        })
+    };
+    let total = i64::try_from(CARDS).unwrap() * 40;
+    let mut stored = 0;
+    for _ in 0..3000 {
+        stored = count(&app, "SELECT COUNT(*) AS n FROM dbs_results");
+        if stored > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    doomed.start_kill().unwrap();
+    doomed.wait().await.unwrap();
+    assert!(
+        send.await.unwrap().is_err(),
+        "the doomed server never answered"
+    );
+    let stored_at_death = count(&app, "SELECT COUNT(*) AS n FROM dbs_results");
+    assert!(
+        stored > 0 && stored_at_death < total,
+        "killed mid-plate: {stored_at_death} of {total} values stored"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) AS n FROM idempotency_keys WHERE response_status IS NULL"
+        ),
+        1,
+        "the dead request's claim is left pending"
+    );
+
+    // While its lease runs, a retry is told the request is in progress; once it lapsed, the
+    // retry takes the key over, runs the plate again and answers for every card.
+    let retry = || {
+        app.req(reqwest::Method::POST, "/api/v1/results", Some(&lab))
+            .header("Idempotency-Key", "plate-2026-12-01-A")
+            .json(&plate)
+            .send()
+    };
+    let r = retry().await.unwrap();
+    assert_eq!(r.status(), 409);
+    assert_eq!(
+        crate::helpers::problem(r).await["code"],
+        "idempotency_in_progress"
+    );
+    tokio::time::sleep(Duration::from_secs(LEASE_SECS + 1)).await;
+    let r = retry().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("idempotency-replayed").is_none());
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["accepted"], CARDS, "{}", v["cards"][0]);
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM dbs_results"), total);
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM cases"), 30);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) AS n FROM (SELECT infant_id FROM cases GROUP BY infant_id, programme, reason HAVING COUNT(*) > 1) d"
+        ),
+        0
+    );
+    // The next retry is answered from the stored response.
+    let r = retry().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["idempotency-replayed"], "true");
+}

@@ -37,7 +37,7 @@ enum Claim {
     /// This request owns the key now.
     Fresh,
     /// A stored response to give back.
-    Replay(IdempotencyRecord),
+    Replay(Box<IdempotencyRecord>),
 }
 
 /// The middleware.
@@ -135,7 +135,7 @@ pub async fn idempotency(
                         "a request with this Idempotency-Key is still being processed",
                     ));
                 }
-                Ok(Claim::Replay(existing))
+                Ok(Claim::Replay(Box::new(existing)))
             }
             Err(e) => Err(e.into()),
         }

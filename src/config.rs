@@ -483,6 +483,15 @@ impl Settings {
                     .into(),
             ));
         }
+        // A message's lease is extended just before its send, so one send must end (or time
+        // out) within the lease: no other server can take over a message still being sent.
+        let longest_send = n.email.timeout_secs.max(n.sms.timeout_secs);
+        if u64::try_from(n.claim_secs).unwrap_or(0) <= longest_send {
+            return Err(ConfigError(format!(
+                "notify.claim_secs ({}) must exceed the longest channel timeout ({longest_send} s)",
+                n.claim_secs
+            )));
+        }
         if n.sms.enabled {
             if n.sms.url.is_empty() {
                 return Err(ConfigError(

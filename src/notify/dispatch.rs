@@ -11,7 +11,6 @@ use serde_json::json;
 use super::outbox::backoff;
 use super::{Notifier, SendError};
 use crate::db::models::notification::{self, Notification, NotificationUpdate};
-use diesel::Connection;
 
 use crate::db::{self, now_micros, write_transaction};
 use crate::domain::principal::Principal;
@@ -30,6 +29,9 @@ pub struct DispatchReport {
     pub retried: usize,
     /// Given up.
     pub failed: usize,
+    /// Claimed by this pass but taken over by another dispatcher before its turn (its lease had
+    /// run out): not sent by this one.
+    pub taken_over: usize,
 }
 
 async fn send(notifier: &Notifier, n: &Notification) -> Result<String, SendError> {
@@ -79,53 +81,78 @@ pub async fn run(state: &AppState, now: DateTime<Utc>) -> Result<DispatchReport,
     if claimed.is_empty() {
         return Ok(report);
     }
-    let notifier = state.notifier.clone();
-    let results: Vec<(Notification, Result<String, SendError>)> =
-        futures_util::stream::iter(claimed)
-            .map(|row| {
-                let notifier = notifier.clone();
-                async move {
-                    let r = send(&notifier, &row).await;
-                    (row, r)
-                }
-            })
-            .buffer_unordered(n.concurrency)
-            .collect()
-            .await;
-    let (max_attempts, base, cap) = (n.max_attempts, n.retry_base_secs, n.retry_max_secs);
-    // One transaction for the batch, a savepoint per message: a result that cannot be recorded
-    // rolls back alone (its lease then runs out and it is sent again).
-    let outcomes = db::run(&state.pool, move |c| {
-        let who = Principal::job("dispatcher");
-        write_transaction(c, |c| {
-            let mut outcomes = Vec::with_capacity(results.len());
-            for (row, result) in &results {
-                let r = c.transaction(|c| record(c, row, result, now, (max_attempts, base, cap), &who));
-                match r {
-                    Ok(o) => outcomes.push(o),
-                    Err(e) => {
-                        tracing::error!(notification.id = %row.id, error.code = e.code(), "delivery result not recorded");
-                    }
-                }
-            }
-            Ok::<_, AppError>(outcomes)
+    // Each message: confirm the claim is still this dispatcher's and extend its lease (a slow
+    // batch may have outlived it and another server taken the message over), send, and record
+    // the result at once, so no message is sent by two servers or left looking unsent.
+    let started = std::time::Instant::now();
+    let claim_secs = chrono::Duration::seconds(n.claim_secs);
+    let limits = (n.max_attempts, n.retry_base_secs, n.retry_max_secs);
+    let outcomes: Vec<Option<Outcome>> = futures_util::stream::iter(claimed)
+        .map(|row| {
+            let elapsed = chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
+            deliver(state, row, now + elapsed, claim_secs, limits)
         })
-    })
-    .await?;
+        .buffer_unordered(n.concurrency)
+        .collect()
+        .await;
     for o in outcomes {
         match o {
-            Outcome::Sent => report.sent += 1,
-            Outcome::Retry => report.retried += 1,
-            Outcome::Failed => report.failed += 1,
+            Some(Outcome::Sent) => report.sent += 1,
+            Some(Outcome::Retry) => report.retried += 1,
+            Some(Outcome::Failed) => report.failed += 1,
+            Some(Outcome::Lost) => report.taken_over += 1,
+            None => {}
         }
     }
     Ok(report)
+}
+
+/// One message of a pass at time `at`: hold, send, record. `None` when the result could not be
+/// recorded (logged; its lease then runs out and it is sent again).
+async fn deliver(
+    state: &AppState,
+    row: Notification,
+    at: DateTime<Utc>,
+    claim_secs: chrono::Duration,
+    limits: (i32, i64, i64),
+) -> Option<Outcome> {
+    let (id, attempts, until) = (row.id.clone(), row.attempts, now_micros(at + claim_secs));
+    let held = db::run(&state.pool, move |c| {
+        Ok(notification::hold(c, &id, attempts, until)?)
+    })
+    .await;
+    match held {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(notification.id = %row.id, "notification taken over by another dispatcher; not sent here");
+            return Some(Outcome::Lost);
+        }
+        Err(e) => {
+            tracing::error!(notification.id = %row.id, error.code = e.code(), "notification lease not extended");
+            return None;
+        }
+    }
+    let result = send(&state.notifier, &row).await;
+    let recorded = db::run(&state.pool, move |c| {
+        let who = Principal::job("dispatcher");
+        write_transaction(c, |c| record(c, &row, &result, at, limits, &who))
+    })
+    .await;
+    match recorded {
+        Ok(o) => Some(o),
+        Err(e) => {
+            tracing::error!(error.code = e.code(), "delivery result not recorded");
+            None
+        }
+    }
 }
 
 enum Outcome {
     Sent,
     Retry,
     Failed,
+    /// Another dispatcher had taken the message over: not sent here.
+    Lost,
 }
 
 fn record(
@@ -148,7 +175,7 @@ fn record(
                 sent_at: Some(Some(t)),
                 ..Default::default()
             };
-            notification::finish(c, &row.id, &form)?;
+            notification::finish(c, &row.id, row.attempts, &form)?;
             tracing::info!(notification.id = %row.id, channel = %row.channel, template = %row.template, "notification sent");
             Ok(Outcome::Sent)
         }
@@ -160,7 +187,7 @@ fn record(
                 updated_at: Some(t),
                 ..Default::default()
             };
-            notification::finish(c, &row.id, &form)?;
+            notification::finish(c, &row.id, row.attempts, &form)?;
             tracing::warn!(notification.id = %row.id, channel = %row.channel, attempts = row.attempts, permanent = e.permanent, "notification failed");
             if e.permanent
                 && row.recipient_role == "family"
@@ -185,7 +212,7 @@ fn record(
                 updated_at: Some(t),
                 ..Default::default()
             };
-            notification::finish(c, &row.id, &form)?;
+            notification::finish(c, &row.id, row.attempts, &form)?;
             tracing::info!(notification.id = %row.id, channel = %row.channel, attempts = row.attempts, "notification will be retried");
             Ok(Outcome::Retry)
         }

@@ -166,3 +166,83 @@ async fn a_retry_after_the_server_died_mid_plate_runs_again_and_stores_every_car
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["idempotency-replayed"], "true");
 }
+
+#[tokio::test]
+async fn a_dispatcher_whose_lease_ran_out_never_sends_what_another_took_over() {
+    use crate::jobs::{Env, HOSPITAL_EMAIL, hospital_with_emails, next_local, notify_toml};
+    use crate::sinks::{SmsSink, SmtpSink};
+    use chrono::Duration as Span;
+
+    let (smtp, sms) = (SmtpSink::start().await, SmsSink::start().await);
+    let toml = notify_toml(smtp.port, &sms.url);
+    let extra = [
+        ("GUTHRIE__NOTIFY__CONCURRENCY", "1"),
+        ("GUTHRIE__NOTIFY__CLAIM_SECS", "60"),
+    ];
+    let app = TestApp::spawn_full(&extra, &toml, crate::helpers::TestDb::new()).await;
+    let (_, hospital) = hospital_with_emails(&app, "HA", Some("西湖区"), &[HOSPITAL_EMAIL]).await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let env = Env {
+        app,
+        smtp,
+        sms,
+        hospital,
+        lab,
+    };
+    let t0 = next_local(12);
+    env.app.clock.set(t0);
+    for k in 0..2 {
+        env.case_with(&format!("SL{k}"), &[("C16-OH", 0.5)]).await;
+    }
+    env.app.run_job("escalation").await;
+    // A second server over the same database.
+    let settings = crate::helpers::settings_toml(&env.app.db, &extra, &toml);
+    let pool = guthrie::startup::open_database(&settings).unwrap();
+    let other = guthrie::startup::build_state(settings, pool, env.app.clock.clone()).unwrap();
+
+    // The mail server is slow: the first dispatcher's batch outlives its 60 s lease (as the
+    // second server's clock sees it) and the second takes over what it has not reached.
+    env.smtp
+        .delay_ms
+        .store(1500, std::sync::atomic::Ordering::SeqCst);
+    let one = env.app.state.clone();
+    let first = tokio::spawn(async move { guthrie::jobs::run(&one, "dispatcher", t0).await });
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let second = guthrie::jobs::run(&other, "dispatcher", t0 + Span::seconds(61))
+        .await
+        .unwrap()
+        .report;
+    let first = first.await.unwrap().unwrap().report;
+    assert!(
+        second["sent"].as_u64().unwrap() >= 1,
+        "the second server took over: {second}"
+    );
+    assert_eq!(
+        first["taken_over"], second["sent"],
+        "what the second sent, the first left alone: {first} {second}"
+    );
+    // Nothing is left to send, and every message arrived exactly once.
+    env.smtp
+        .delay_ms
+        .store(0, std::sync::atomic::Ordering::SeqCst);
+    let later = guthrie::jobs::run(&other, "dispatcher", t0 + Span::minutes(30))
+        .await
+        .unwrap();
+    assert_eq!(later.report["claimed"], 0, "{}", later.report);
+    let mails = env.smtp.mails();
+    let mut ids: Vec<String> = mails
+        .iter()
+        .map(|m| {
+            m.data
+                .lines()
+                .find(|l| l.to_ascii_lowercase().starts_with("message-id"))
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(mails.len(), 4, "two cases × hospital and on-call: {ids:?}");
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 4);
+    assert_eq!(env.sms.received().len(), 2);
+}

@@ -101,6 +101,8 @@ impl Mail {
 /// A local SMTP server.
 pub struct SmtpSink {
     pub port: u16,
+    /// Milliseconds the sink takes to accept each message (a slow mail server).
+    pub delay_ms: Arc<std::sync::atomic::AtomicU64>,
     mails: Arc<Mutex<Vec<Mail>>>,
     tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
@@ -119,20 +121,27 @@ impl SmtpSink {
         let store = mails.clone();
         let tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
         let sessions = tasks.clone();
+        let delay_ms: Arc<std::sync::atomic::AtomicU64> = Arc::default();
+        let delay = delay_ms.clone();
         let accept = tokio::spawn(async move {
             loop {
                 let Ok((sock, _)) = listener.accept().await else {
                     return;
                 };
-                let store = store.clone();
+                let (store, delay) = (store.clone(), delay.clone());
                 let s = tokio::spawn(async move {
-                    let _ = session(sock, store).await;
+                    let _ = session(sock, store, delay).await;
                 });
                 sessions.lock().unwrap().push(s);
             }
         });
         tasks.lock().unwrap().push(accept);
-        Self { port, mails, tasks }
+        Self {
+            port,
+            delay_ms,
+            mails,
+            tasks,
+        }
     }
 
     /// Everything received so far.
@@ -156,7 +165,11 @@ impl SmtpSink {
     }
 }
 
-async fn session(sock: tokio::net::TcpStream, store: Arc<Mutex<Vec<Mail>>>) -> std::io::Result<()> {
+async fn session(
+    sock: tokio::net::TcpStream,
+    store: Arc<Mutex<Vec<Mail>>>,
+    delay_ms: Arc<std::sync::atomic::AtomicU64>,
+) -> std::io::Result<()> {
     // Small replies must not wait for delayed ACKs (Nagle), as a real mail server's do not.
     sock.set_nodelay(true)?;
     let (r, mut w) = sock.into_split();
@@ -207,6 +220,8 @@ async fn session(sock: tokio::net::TcpStream, store: Arc<Mutex<Vec<Mail>>>) -> s
                 to: std::mem::take(&mut to),
                 data,
             });
+            let delay = delay_ms.load(std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
             w.write_all(b"250 queued\r\n").await?;
         } else if upper == "QUIT" {
             w.write_all(b"221 bye\r\n").await?;

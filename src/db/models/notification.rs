@@ -125,12 +125,39 @@ pub fn claim(
         .load(conn)
 }
 
-/// Records the result of an attempt on a row this dispatcher still holds (`sending`).
-pub fn finish(conn: &mut AnyConnection, id: &str, form: &NotificationUpdate) -> QueryResult<usize> {
+/// Extends the lease of a notification this dispatcher still holds: `sending` under the claim
+/// that counted attempt `attempts` (a later claim by another dispatcher counted another).
+/// `false` means another dispatcher took it over: do not send.
+pub fn hold(
+    conn: &mut AnyConnection,
+    id: &str,
+    attempts: i32,
+    lease_until: NaiveDateTime,
+) -> QueryResult<bool> {
     diesel::update(
         notifications::table
             .filter(notifications::id.eq(id))
-            .filter(notifications::status.eq("sending")),
+            .filter(notifications::status.eq("sending"))
+            .filter(notifications::attempts.eq(attempts)),
+    )
+    .set(notifications::claimed_until.eq(Some(lease_until)))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// Records the result of attempt `attempts` on a row this dispatcher still holds (`sending`
+/// under its own claim).
+pub fn finish(
+    conn: &mut AnyConnection,
+    id: &str,
+    attempts: i32,
+    form: &NotificationUpdate,
+) -> QueryResult<usize> {
+    diesel::update(
+        notifications::table
+            .filter(notifications::id.eq(id))
+            .filter(notifications::status.eq("sending"))
+            .filter(notifications::attempts.eq(attempts)),
     )
     .set(form)
     .execute(conn)

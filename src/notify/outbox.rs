@@ -39,7 +39,7 @@ pub struct Outgoing {
     pub not_before: DateTime<Utc>,
 }
 
-fn recipient_hash(r: &str) -> String {
+pub(crate) fn recipient_hash(r: &str) -> String {
     let d = Sha256::digest(r.as_bytes());
     d.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
@@ -89,6 +89,98 @@ pub fn queue(
         }
     }
     Ok(queued)
+}
+
+/// Combines the staff e-mails one sweep queued at `now` (held until `held_until`): a recipient
+/// with several gets one `escalation_summary` message listing them (the originals are cancelled,
+/// naming it), a recipient with one gets it as it is. Either way they are due at once. Each
+/// case's rung and notices stay recorded on the case. Returns the messages now due.
+pub fn combine_staff_emails(
+    conn: &mut AnyConnection,
+    templates: &Templates,
+    now: DateTime<Utc>,
+    held_until: DateTime<Utc>,
+) -> Result<usize, AppError> {
+    let t = now_micros(now);
+    let rows = notification::held_staff_emails(conn, t, now_micros(held_until))?;
+    let mut groups: BTreeMap<(String, String), Vec<Notification>> = BTreeMap::new();
+    for r in rows {
+        groups
+            .entry((r.recipient.clone(), r.locale.clone()))
+            .or_default()
+            .push(r);
+    }
+    let mut due = 0;
+    for ((recipient, locale), mut rows) in groups {
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        if rows.len() == 1 {
+            due += notification::release(conn, &ids, t)?;
+            continue;
+        }
+        // Most urgent first: subjects start with the tier, `[T0]` before `[T1]`.
+        rows.sort_by(|a, b| a.subject.cmp(&b.subject));
+        let case_ids: Vec<String> = rows.iter().filter_map(|r| r.case_id.clone()).collect();
+        let refs = crate::db::models::case::infant_refs(conn, &case_ids)?;
+        let lines: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                let subject = r.subject.as_deref().unwrap_or(&r.template);
+                match r.case_id.as_ref().and_then(|c| refs.get(c)) {
+                    Some(infant) => format!("- {subject} · {infant}"),
+                    None => format!("- {subject}"),
+                }
+            })
+            .collect();
+        let vars: BTreeMap<&str, String> = [
+            ("count", rows.len().to_string()),
+            ("case_lines", lines.join("\n")),
+        ]
+        .into_iter()
+        .collect();
+        let rendered = templates
+            .render("escalation_summary", &locale, &vars)
+            .map_err(|m| AppError::Unexpected(anyhow::anyhow!(m)))?;
+        let same = |f: fn(&Notification) -> Option<&str>| {
+            let first = f(&rows[0]);
+            rows.iter()
+                .all(|r| f(r) == first)
+                .then_some(first)
+                .flatten()
+        };
+        let row = Notification {
+            id: uuid::Uuid::now_v7().to_string(),
+            // The group's first original makes the key unique to this combination.
+            dedup_key: format!("esc-summary:{}|{}", ids[0], recipient_hash(&recipient)),
+            case_id: None,
+            hospital_id: same(|r| r.hospital_id.as_deref()).map(str::to_string),
+            template: "escalation_summary".into(),
+            channel: "email".into(),
+            recipient_role: same(|r| Some(r.recipient_role.as_str()))
+                .unwrap_or("staff")
+                .to_string(),
+            recipient,
+            locale,
+            subject: rendered.subject,
+            body: rendered.body,
+            status: "queued".into(),
+            attempts: 0,
+            next_attempt_at: t,
+            claimed_until: None,
+            provider_message_id: None,
+            last_error: None,
+            created_at: t,
+            updated_at: t,
+            sent_at: None,
+            delivered_at: None,
+        };
+        if notification::enqueue(conn, &row)? {
+            notification::combine_into(conn, &ids, &row.id, t)?;
+            due += 1;
+        } else {
+            due += notification::release(conn, &ids, t)?;
+        }
+    }
+    Ok(due)
 }
 
 /// The first moment at or after `t` outside the quiet hours `start`–`end` (local time in `tz`;

@@ -60,6 +60,9 @@ pub const DIGEST_VARS: &[&str] = &[
     "case_lines",
 ];
 
+/// Variables of the one e-mail that carries a sweep's notices to one recipient.
+pub const SUMMARY_VARS: &[&str] = &["count", "case_lines"];
+
 /// Variables of the monthly quality scorecard.
 pub const SCORECARD_VARS: &[&str] = &["hospital", "period", "lines"];
 
@@ -115,6 +118,11 @@ pub const SPECS: &[TemplateSpec] = &[
         name: "lost_to_follow_up_risk",
         audience: Audience::Staff,
         vars: CASE_VARS,
+    },
+    TemplateSpec {
+        name: "escalation_summary",
+        audience: Audience::Staff,
+        vars: SUMMARY_VARS,
     },
     TemplateSpec {
         name: "hospital_digest",

@@ -35,10 +35,17 @@ pub struct SweepReport {
     pub errors: usize,
     /// Cases another server escalated at the same moment (nothing was sent twice).
     pub lost_races: usize,
+    /// Staff e-mails due after combining: one per recipient (listing its cases), or the case's
+    /// own when it had one.
+    pub staff_emails: usize,
 }
 
 /// Cases escalated per transaction.
 const CHUNK: usize = 100;
+
+/// How long a sweep's staff e-mails are held for combining. The sweep releases or combines
+/// them when it ends; if it dies first, they go out one by one after this.
+pub const COMBINE_HOLD_SECS: i64 = 300;
 
 /// Open cases with a rung due at `now`, soonest first.
 pub fn due_cases(
@@ -107,6 +114,11 @@ pub fn sweep(
             }
         }
     }
+    // One e-mail per staff recipient per sweep.
+    let held_until = now + chrono::Duration::seconds(COMBINE_HOLD_SECS);
+    report.staff_emails = write_transaction(conn, |c| {
+        crate::notify::outbox::combine_staff_emails(c, &ctx.templates, now, held_until)
+    })?;
     Ok(report)
 }
 
@@ -256,7 +268,8 @@ fn escalate(
                 recipients: n.recipients,
                 vars: f.staff_vars(ctx, &staff_locale, rung.as_str()),
                 locale: staff_locale.clone(),
-                not_before: now,
+                // Held for the sweep's end, which combines them per recipient.
+                not_before: now + chrono::Duration::seconds(COMBINE_HOLD_SECS),
             };
             let k = queue(conn, &ctx.templates, &o, now)?;
             summary.push(json!({"role": n.role, "channel": "email", "count": k}));

@@ -598,3 +598,71 @@ async fn an_ai_stethoscope_suspected_murmur_is_the_dual_index_murmur_sign() {
         "{cov}"
     );
 }
+
+#[tokio::test]
+async fn one_sweep_sends_each_staff_recipient_one_email_listing_its_cases() {
+    use crate::jobs::HOSPITAL_EMAIL;
+    let env = Env::start().await;
+    let t0 = next_local(12);
+    env.app.clock.set(t0);
+    let mut cases = vec![];
+    for k in 0..5 {
+        cases.push(env.case_with(&format!("ONE{k}"), &[("Tyr", 400.0)]).await.1);
+    }
+    let (e, d) = env.tick(t0).await;
+    assert_eq!(e["rungs_fired"], 5, "{e}");
+    assert_eq!(e["staff_emails"], 1, "{e}");
+    let mails = env.smtp.to(HOSPITAL_EMAIL);
+    assert_eq!(mails.len(), 1, "one e-mail for five cases");
+    assert!(
+        mails[0].subject().contains("5 cases"),
+        "{}",
+        mails[0].subject()
+    );
+    let body = mails[0].body();
+    for k in 0..5 {
+        assert!(body.contains(&format!("HA-ONE{k}")), "{body}");
+    }
+    assert_eq!(d["sent"], 6, "five family SMS and one e-mail: {d}");
+    // Each case still records its rung and its own notice, which names the combined e-mail.
+    for case in &cases {
+        let c = env.case(case).await;
+        let esc = c["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["kind"] == "escalation")
+            .count();
+        assert_eq!(esc, 1, "{c}");
+        let own = c["notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["channel"] == "email")
+            .unwrap()
+            .clone();
+        assert_eq!(own["status"], "cancelled", "{own}");
+        assert!(
+            own["last_error"]
+                .as_str()
+                .unwrap()
+                .starts_with("combined into "),
+            "{own}"
+        );
+    }
+    // A later sweep with one case for the hospital sends that case's own e-mail.
+    let (_, late) = env.case_with("ONE9", &[("Tyr", 400.0)]).await;
+    let t1 = t0 + Duration::minutes(10);
+    let (e, _) = env.tick(t1).await;
+    assert_eq!(e["staff_emails"], 1, "{e}");
+    let mails = env.smtp.to(HOSPITAL_EMAIL);
+    assert_eq!(mails.len(), 2);
+    assert!(mails[1].body().contains("HA-ONE9"));
+    assert!(
+        env.case(&late).await["notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["channel"] == "email" && n["status"] == "sent")
+    );
+}

@@ -352,7 +352,8 @@ async fn quiet_hours_hold_family_sms_except_for_t0() {
     env.case_with("Q2", &[("C16-OH", 0.5)]).await;
     assert_eq!(env.case(&routine).await["tier"], "T2");
     let (_, d) = env.tick(night).await;
-    // The T0 family SMS and both hospital e-mails (plus on-call) go now; the T2 SMS waits.
+    // The T0 family SMS, one hospital e-mail listing both cases, and on-call's go now; the T2
+    // SMS waits.
     assert_eq!(env.sms.received().len(), 1);
     assert!(
         env.sms.received()[0]["text"]
@@ -360,7 +361,8 @@ async fn quiet_hours_hold_family_sms_except_for_t0() {
             .unwrap()
             .contains("HA-Q2")
     );
-    assert_eq!(d["sent"], 4, "{d}");
+    assert_eq!(d["sent"], 3, "{d}");
+    assert_eq!(notice_lines(&env, HOSPITAL_EMAIL).len(), 2);
     let queued = env
         .notifications(&format!("case_id={routine}&channel=sms"))
         .await;
@@ -658,7 +660,10 @@ async fn a_missed_tick_catches_up_every_due_rung_once() {
     // The server was down for three weeks: one run fires every due rung, in order, once.
     let (e, d) = env.tick(t0 + Duration::days(21)).await;
     assert_eq!(e["rungs_fired"], 5, "{e}");
-    assert_eq!(d["sent"], 8, "one SMS and seven e-mails: {d}");
+    // One sweep, one e-mail per recipient: the hospital's L0 and L1 notices come in one.
+    assert_eq!(d["sent"], 7, "one SMS and six e-mails: {d}");
+    assert_eq!(notice_lines(&env, HOSPITAL_EMAIL).len(), 2);
+    assert_eq!(env.smtp.to(HOSPITAL_EMAIL).len(), 1);
     assert_eq!(
         rungs(&env.case(&case).await),
         ["L0", "L1", "L2", "L3", "L4"]
@@ -704,14 +709,46 @@ async fn two_servers_racing_on_one_database_never_fire_or_send_twice() {
             b.unwrap();
         }
     }
-    // Per case: L0 family SMS; e-mails L0 ×2 (hospital, on-call), L1 ×2, L2, L3, L4.
+    // Per case: L0 family SMS; notices L0 ×2 (hospital, on-call), L1 ×2, L2, L3, L4, each
+    // delivered exactly once (in the case's own e-mail or in one listing a sweep's cases).
     assert_eq!(env.sms.received().len(), 6);
-    assert_eq!(env.smtp.to(HOSPITAL_EMAIL).len(), 12);
-    assert_eq!(env.smtp.to(ON_CALL).len(), 6);
-    assert_eq!(env.smtp.to(COORDINATORS).len(), 6);
-    assert_eq!(env.smtp.to(SUPERVISOR).len(), 6);
-    assert_eq!(env.smtp.to(MCH).len(), 6);
-    assert_eq!(env.smtp.to(BUREAU).len(), 6);
+    for (to, n) in [
+        (HOSPITAL_EMAIL, 12),
+        (ON_CALL, 6),
+        (COORDINATORS, 6),
+        (SUPERVISOR, 6),
+        (MCH, 6),
+        (BUREAU, 6),
+    ] {
+        let mut lines = notice_lines(&env, to);
+        assert_eq!(lines.len(), n, "{to}: {lines:?}");
+        lines.sort();
+        lines.dedup();
+        assert_eq!(lines.len(), n, "{to}: each notice once");
+        assert!(
+            env.smtp.to(to).len() <= n / 6 * 2,
+            "{to}: combined per sweep"
+        );
+    }
+}
+
+/// The case notices `to` received: the subject of each case's own e-mail, and each line of an
+/// e-mail that lists a sweep's cases.
+pub fn notice_lines(env: &Env, to: &str) -> Vec<String> {
+    let mut out = vec![];
+    for m in env.smtp.to(to) {
+        if m.subject().contains("cases need your action") {
+            out.extend(
+                m.body()
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("- "))
+                    .map(str::to_string),
+            );
+        } else {
+            out.push(m.subject());
+        }
+    }
+    out
 }
 
 #[tokio::test]

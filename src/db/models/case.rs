@@ -155,6 +155,31 @@ pub fn open_ids_of_infant(conn: &mut AnyConnection, infant_id: &str) -> QueryRes
         .load(conn)
 }
 
+/// `HOSPITALCODE-MRN` of each case's infant (what staff quote; never a name), by case id.
+pub fn infant_refs(
+    conn: &mut AnyConnection,
+    case_ids: &[String],
+) -> QueryResult<std::collections::HashMap<String, String>> {
+    use crate::db::schema::{hospitals, infants};
+    let by_case: Vec<(String, String)> = cases::table
+        .filter(cases::id.eq_any(case_ids))
+        .select((cases::id, cases::infant_id))
+        .load(conn)?;
+    let infant_ids: Vec<&String> = by_case.iter().map(|(_, i)| i).collect();
+    let refs: std::collections::HashMap<String, String> = infants::table
+        .inner_join(hospitals::table)
+        .filter(infants::id.eq_any(infant_ids))
+        .select((infants::id, hospitals::code, infants::mrn))
+        .load::<(String, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, code, mrn)| (id, format!("{code}-{mrn}")))
+        .collect();
+    Ok(by_case
+        .into_iter()
+        .filter_map(|(case, infant)| refs.get(&infant).map(|r| (case, r.clone())))
+        .collect())
+}
+
 /// A case within `scope`.
 pub fn get(conn: &mut AnyConnection, scope: &Scope, id: &str) -> QueryResult<Option<Case>> {
     let mut q = cases::table.filter(cases::id.eq(id)).into_boxed();

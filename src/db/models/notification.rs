@@ -81,6 +81,63 @@ pub fn enqueue(conn: &mut AnyConnection, row: &Notification) -> QueryResult<bool
     .map(|n| n == 1)
 }
 
+/// Staff e-mails a sweep queued at `created_at` and held until `held_until` for combining
+/// (locked on PostgreSQL; another server's sweep skips them). Call inside a write transaction.
+pub fn held_staff_emails(
+    conn: &mut AnyConnection,
+    created_at: NaiveDateTime,
+    held_until: NaiveDateTime,
+) -> QueryResult<Vec<Notification>> {
+    use notifications::dsl as n;
+    let q = n::notifications
+        .filter(n::status.eq("queued"))
+        .filter(n::channel.eq("email"))
+        .filter(n::recipient_role.ne("family"))
+        .filter(n::created_at.eq(created_at))
+        .filter(n::next_attempt_at.eq(held_until))
+        .select(n::id);
+    let ids: Vec<String> = match conn {
+        AnyConnection::Postgresql(c) => q.for_update().skip_locked().load(c)?,
+        AnyConnection::Sqlite(c) => q.load(c)?,
+    };
+    n::notifications
+        .filter(n::id.eq_any(&ids))
+        .order(n::id.asc())
+        .select(Notification::as_select())
+        .load(conn)
+}
+
+/// Makes held notifications due at `at`.
+pub fn release(conn: &mut AnyConnection, ids: &[String], at: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        notifications::table
+            .filter(notifications::id.eq_any(ids))
+            .filter(notifications::status.eq("queued")),
+    )
+    .set(notifications::next_attempt_at.eq(at))
+    .execute(conn)
+}
+
+/// Cancels queued notifications that one combined message (`combined_id`) now carries.
+pub fn combine_into(
+    conn: &mut AnyConnection,
+    ids: &[String],
+    combined_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        notifications::table
+            .filter(notifications::id.eq_any(ids))
+            .filter(notifications::status.eq("queued")),
+    )
+    .set((
+        notifications::status.eq("cancelled"),
+        notifications::last_error.eq(Some(format!("combined into {combined_id}"))),
+        notifications::updated_at.eq(now),
+    ))
+    .execute(conn)
+}
+
 /// Claims up to `limit` notifications of `channels` that are due (queued and due, or held by a
 /// dispatcher whose lease ran out), marks them `sending` until `lease_until` and counts the
 /// attempt. Call inside a write transaction.

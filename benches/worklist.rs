@@ -2,6 +2,8 @@
 //! `BENCH_CASES` open cases (default 50,000, a tenth overdue) built by the same generator as
 //! `guthrie generate`, then the first page of the overdue worklist fetched over HTTP.
 //! SQLite by default; PostgreSQL with `BENCH_DATABASE_URL` (a maintenance database URL).
+//! Each list is fetched by a plain client and by one accepting gzip, as every browser does (a
+//! compressed body on a keep-alive connection is where Nagle's algorithm used to add ~40 ms).
 //! `cargo bench --bench worklist`; target p99 < 20 ms.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -47,13 +49,18 @@ async fn main() {
     );
 
     let backend = server.backend();
-    for path in ["/api/v1/worklists/overdue", "/api/v1/worklists"] {
+    let paths = ["/api/v1/worklists/overdue", "/api/v1/worklists"];
+    for (path, encoding) in paths
+        .iter()
+        .flat_map(|p| [(*p, "identity"), (*p, "gzip")])
+    {
         let mut times = vec![];
         for i in 0..320 {
             let t = Instant::now();
             let r = http
                 .get(format!("{base}{path}"))
                 .bearer_auth(token)
+                .header("Accept-Encoding", encoding)
                 .send()
                 .await
                 .unwrap();
@@ -65,7 +72,7 @@ async fn main() {
         }
         times.sort_by(|a, b| a.partial_cmp(b).unwrap());
         println!(
-            "{backend}: GET {path} over {} infants / {} open cases: p50 {:.2} ms, p99 {:.2} ms",
+            "{backend}: GET {path} ({encoding}) over {} infants / {} open cases: p50 {:.2} ms, p99 {:.2} ms",
             g.infants,
             g.open_cases,
             percentile(&times, 0.5),

@@ -189,6 +189,15 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", openapi.clone()))
             .default_service(web::to(api::not_found))
     })
+    // A compressed body leaves in several writes; with Nagle's algorithm the last waits for the
+    // client's delayed ACK (~40 ms on every keep-alive response). Send each write at once.
+    .on_connect(|conn, _| {
+        if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>()
+            && let Err(e) = tcp.set_nodelay(true)
+        {
+            tracing::warn!(error = %e, "TCP_NODELAY not set");
+        }
+    })
     .listen(listener)?
     .shutdown_timeout(s.shutdown_timeout_secs);
     if s.workers > 0 {

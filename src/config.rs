@@ -295,6 +295,14 @@ pub struct RecipientSettings {
     pub districts: Vec<DistrictContacts>,
 }
 
+/// The recipient lists that environment variables may set (comma-separated).
+const RECIPIENT_LISTS: [&str; 4] = [
+    "on_call_emails",
+    "supervisor_emails",
+    "coordinator_emails",
+    "centre_emails",
+];
+
 /// One district's institutions.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -377,16 +385,20 @@ impl Settings {
             .filter(|(k, _)| k.starts_with("GUTHRIE__"))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        let mut env = EnvSource::with_prefix("GUTHRIE")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .list_separator(",");
+        // Recipient lists may be set as comma-separated variables, e.g.
+        // GUTHRIE__NOTIFY__RECIPIENTS__ON_CALL_EMAILS="a@centre.cn,b@centre.cn".
+        for key in RECIPIENT_LISTS {
+            env = env.with_list_parse_key(&format!("notify.recipients.{key}"));
+        }
         let mut builder = Config::builder()
             .add_source(File::from_str(BASE_TOML, FileFormat::Toml))
             .add_source(File::from(env_file).required(false))
-            .add_source(
-                EnvSource::with_prefix("GUTHRIE")
-                    .prefix_separator("__")
-                    .separator("__")
-                    .try_parsing(true)
-                    .source(Some(overrides)),
-            );
+            .add_source(env.source(Some(overrides)));
         if let Some(url) = vars.get("DATABASE_URL").filter(|u| !u.is_empty()) {
             builder = builder
                 .set_override("database.url", url.as_str())
@@ -397,6 +409,19 @@ impl Settings {
             .try_deserialize()
             .map_err(|e| ConfigError(e.to_string()))?;
         settings.environment = environment;
+        let r = &mut settings.notify.recipients;
+        for list in [
+            &mut r.on_call_emails,
+            &mut r.supervisor_emails,
+            &mut r.coordinator_emails,
+            &mut r.centre_emails,
+        ] {
+            *list = list
+                .iter()
+                .map(|m| m.trim().to_string())
+                .filter(|m| !m.is_empty())
+                .collect();
+        }
         settings.validate()?;
         Ok(settings)
     }
@@ -559,6 +584,25 @@ mod tests {
         .unwrap();
         assert_eq!(s.server.port, 9123);
         assert_eq!(s.database.url.expose_secret(), "postgres://u:pw@db/guthrie");
+    }
+
+    #[test]
+    fn recipient_lists_come_from_comma_separated_variables() {
+        let s = Settings::load_with(
+            &dir(),
+            vars(&[
+                ("GUTHRIE__NOTIFY__RECIPIENTS__ON_CALL_EMAILS", "a@centre.cn, b@centre.cn"),
+                ("GUTHRIE__NOTIFY__RECIPIENTS__SUPERVISOR_EMAILS", "chief@centre.cn"),
+                ("GUTHRIE__NOTIFY__RECIPIENTS__CENTRE_EMAILS", ""),
+                ("GUTHRIE__SERVER__HOST", "0.0.0.0"),
+            ]),
+        )
+        .unwrap();
+        let r = &s.notify.recipients;
+        assert_eq!(r.on_call_emails, ["a@centre.cn", "b@centre.cn"]);
+        assert_eq!(r.supervisor_emails, ["chief@centre.cn"]);
+        assert!(r.centre_emails.is_empty());
+        assert_eq!(s.server.host, "0.0.0.0", "other strings stay strings");
     }
 
     #[test]

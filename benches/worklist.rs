@@ -50,10 +50,7 @@ async fn main() {
 
     let backend = server.backend();
     let paths = ["/api/v1/worklists/overdue", "/api/v1/worklists"];
-    for (path, encoding) in paths
-        .iter()
-        .flat_map(|p| [(*p, "identity"), (*p, "gzip")])
-    {
+    for (path, encoding) in paths.iter().flat_map(|p| [(*p, "identity"), (*p, "gzip")]) {
         let mut times = vec![];
         for i in 0..320 {
             let t = Instant::now();

@@ -591,8 +591,14 @@ mod tests {
         let s = Settings::load_with(
             &dir(),
             vars(&[
-                ("GUTHRIE__NOTIFY__RECIPIENTS__ON_CALL_EMAILS", "a@centre.cn, b@centre.cn"),
-                ("GUTHRIE__NOTIFY__RECIPIENTS__SUPERVISOR_EMAILS", "chief@centre.cn"),
+                (
+                    "GUTHRIE__NOTIFY__RECIPIENTS__ON_CALL_EMAILS",
+                    "a@centre.cn, b@centre.cn",
+                ),
+                (
+                    "GUTHRIE__NOTIFY__RECIPIENTS__SUPERVISOR_EMAILS",
+                    "chief@centre.cn",
+                ),
                 ("GUTHRIE__NOTIFY__RECIPIENTS__CENTRE_EMAILS", ""),
                 ("GUTHRIE__SERVER__HOST", "0.0.0.0"),
             ]),

@@ -116,6 +116,8 @@ fn open_case(n: usize, inf: &Infant, now: DateTime<Utc>, t: chrono::NaiveDateTim
         appointment_place: None,
         next_rung: None,
         next_rung_at: None,
+        // Open and nobody reached: the first-contact deadline comes first.
+        next_due_at: Some(now_micros(due - Duration::hours(4))),
     }
 }
 

@@ -297,6 +297,7 @@ diesel::table! {
         appointment_place -> Nullable<Text>,
         next_rung -> Nullable<Text>,
         next_rung_at -> Nullable<Timestamp>,
+        next_due_at -> Nullable<Timestamp>,
     }
 }
 

@@ -117,9 +117,9 @@ pub fn register(
         let collector = e.text("collector", &c.collector, 64);
         let repeat_of = match &c.repeat_of_barcode {
             None => None,
-            Some(b) => match dbs::find_by_barcode(conn, &scope, b)? {
-                Some(prev) if prev.infant_id == infant.id => Some(prev.id),
-                _ => {
+            Some(b) => match dbs::find_of_infant(conn, &infant.id, b)? {
+                Some(prev) => Some(prev.id),
+                None => {
                     e.add(
                         "repeat_of_barcode",
                         "no earlier card of this infant has this barcode",
@@ -231,6 +231,21 @@ pub fn interpret_and_store(
     Ok(result)
 }
 
+/// The one card a laboratory's barcode names. Barcodes are unique per hospital; should two
+/// hospitals use the same one, the laboratory's message is refused for that card until the
+/// screening centre resolves it (never stored on a guess).
+pub fn sole_card<T>(rows: Vec<T>) -> Result<T, AppError> {
+    let mut rows = rows.into_iter();
+    match (rows.next(), rows.next()) {
+        (Some(one), None) => Ok(one),
+        (None, _) => Err(AppError::NotFound { entity: "card" }),
+        (Some(_), Some(_)) => Err(AppError::invalid(
+            "barcode",
+            "is registered by more than one hospital; the screening centre must resolve it",
+        )),
+    }
+}
+
 /// Records lab receipt and quality (`acceptable` or a catalogue reason), then re-interprets.
 pub fn receive(
     conn: &mut AnyConnection,
@@ -242,8 +257,7 @@ pub fn receive(
 ) -> Result<(Card, Interpretation), AppError> {
     let scope = Scope::unrestricted();
     write_transaction(conn, |conn| {
-        let card = dbs::find_by_barcode(conn, &scope, barcode)?
-            .ok_or(AppError::NotFound { entity: "card" })?;
+        let card = sole_card(dbs::find_by_barcode(conn, &scope, barcode)?)?;
         let mut e = FieldErrors::new();
         let reasons = &rules.interp.catalogue().specimen.unsatisfactory_reasons;
         if quality != "acceptable" && !reasons.iter().any(|r| r.code == quality) {

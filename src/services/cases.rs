@@ -261,6 +261,7 @@ pub fn open_or_update(
         appointment_place: None,
         next_rung: Some(Rung::L0.as_str().into()),
         next_rung_at: Some(t),
+        next_due_at: None,
     };
     case::insert(conn, &row).map_err(|e| {
         if is_unique_violation(&e) {

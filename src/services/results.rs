@@ -302,9 +302,8 @@ fn one_card(
     };
     // A nested transaction is a savepoint: this card's writes roll back alone on error.
     let outcome = conn.transaction(|conn| {
-        let Some((card, infant)) = dbs::card_with_infant(conn, &c.barcode)? else {
-            return Err(AppError::invalid("barcode", "unknown barcode"));
-        };
+        let (card, infant) =
+            crate::services::cards::sole_card(dbs::card_with_infant(conn, &c.barcode)?)?;
         let at = result_times(&card, c, now)?;
         // Earlier values of other analytes still count; new values replace old ones.
         let before = stored_results(conn, &card.id)?;

@@ -38,6 +38,21 @@ async fn worklist(env: &Env, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// Registers an infant born `hours_old` hours ago with a card `BC<mrn>` collected at 72 h;
+/// returns (infant id, birth).
+pub async fn infant_with_card_aged(
+    app: &crate::helpers::TestApp,
+    token: &str,
+    mrn: &str,
+    hours_old: i64,
+) -> (String, DateTime<Utc>) {
+    let (infant, birth) = register_infant(app, token, mrn, hours_old).await;
+    let collected = birth + Duration::hours(72);
+    let s = register_card(app, token, &infant, &format!("BC{mrn}"), collected, None).await;
+    assert_eq!(s, 201);
+    (infant, birth)
+}
+
 fn time(v: &Value) -> DateTime<Utc> {
     v.as_str().unwrap().parse().unwrap()
 }
@@ -45,17 +60,7 @@ fn time(v: &Value) -> DateTime<Utc> {
 #[tokio::test]
 async fn an_open_case_of_the_programme_covers_its_missing_screen() {
     let env = Env::start().await;
-    let (infant, birth) = register_infant(&env.app, &env.hospital, "M4", 24 * 25).await;
-    let status = register_card(
-        &env.app,
-        &env.hospital,
-        &infant,
-        "BCM4",
-        birth + Duration::hours(72),
-        None,
-    )
-    .await;
-    assert_eq!(status, 201);
+    let (infant, birth) = infant_with_card_aged(&env.app, &env.hospital, "M4", 24 * 25).await;
     let r = env
         .app
         .post(
@@ -187,23 +192,13 @@ async fn post_results(env: &Env, body: Value) -> Value {
 #[tokio::test]
 async fn results_carry_the_laboratorys_times_and_receipts_come_in_bulk() {
     let env = Env::start().await;
-    let mut barcodes = vec![];
     let mut births = vec![];
     for mrn in ["T1", "T2", "T3"] {
-        let (infant, birth) = register_infant(&env.app, &env.hospital, mrn, 24 * 6).await;
-        let bc = format!("BC{mrn}");
-        let s = register_card(
-            &env.app,
-            &env.hospital,
-            &infant,
-            &bc,
-            birth + Duration::hours(72),
-            None,
-        )
-        .await;
-        assert_eq!(s, 201);
-        barcodes.push(bc);
-        births.push(birth);
+        births.push(
+            infant_with_card_aged(&env.app, &env.hospital, mrn, 24 * 6)
+                .await
+                .1,
+        );
     }
     let received = births[0] + Duration::hours(96);
     let r = env
@@ -299,17 +294,7 @@ async fn cases_of_barcode(env: &Env, barcode: &str) -> Vec<Value> {
 async fn analyte_aliases_are_stored_under_the_catalogue_code_and_impossible_values_are_refused() {
     let env = Env::start().await;
     for mrn in ["A1", "A2"] {
-        let (infant, birth) = register_infant(&env.app, &env.hospital, mrn, 24 * 4).await;
-        let s = register_card(
-            &env.app,
-            &env.hospital,
-            &infant,
-            &format!("BC{mrn}"),
-            birth + Duration::hours(72),
-            None,
-        )
-        .await;
-        assert_eq!(s, 201);
+        infant_with_card_aged(&env.app, &env.hospital, mrn, 24 * 4).await;
     }
     // The laboratory spells C5-OH as C5OH: accepted, nothing reported as not tested.
     let mut p = crate::screening::panel(&[]);

@@ -395,3 +395,65 @@ async fn personal_data_is_never_cached_and_malformed_headers_get_problems() {
     assert_eq!(r.status(), 415);
     crate::helpers::problem(r).await;
 }
+
+#[tokio::test]
+async fn barcodes_are_unique_per_hospital_and_a_foreign_one_answers_like_a_free_one() {
+    use crate::helpers::{register_card, register_infant};
+    let app = TestApp::spawn().await;
+    let (_, a) = app.hospital_with_token("BA").await;
+    let (_, b) = app.hospital_with_token("BB").await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let (a1, birth) = register_infant(&app, &a, "A1", 80).await;
+    let (a2, _) = register_infant(&app, &a, "A2", 80).await;
+    let (b1, _) = register_infant(&app, &b, "B1", 80).await;
+    let at = birth + Duration::hours(72);
+    assert_eq!(register_card(&app, &a, &a1, "CARD-1", at, None).await, 201);
+    // Another hospital's barcode: answered exactly like a free one.
+    assert_eq!(register_card(&app, &b, &b1, "CARD-1", at, None).await, 201);
+    assert_eq!(
+        register_card(&app, &b, &b1, "CARD-FREE", at, None).await,
+        201
+    );
+    // The hospital's own barcode again: a duplicate.
+    let r = app
+        .post("/api/v1/cards", &a, &json!({"infant_id": a2, "barcode": "CARD-1", "collected_at": at.to_rfc3339(), "feeding": "breast", "collector": "n"}))
+        .await;
+    assert_eq!(r.status(), 409);
+    assert_eq!(
+        crate::helpers::problem(r).await["code"],
+        "duplicate_barcode"
+    );
+    // The laboratory cannot tell the two apart: that card waits for the centre, the others land.
+    let v: Value = app
+        .post(
+            "/api/v1/results",
+            &lab,
+            &json!({"cards": [
+                {"barcode": "CARD-1", "results": crate::screening::panel(&[])},
+                {"barcode": "CARD-FREE", "results": crate::screening::panel(&[])},
+            ]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (v["accepted"].as_u64(), v["rejected"].as_u64()),
+        (Some(1), Some(1)),
+        "{v}"
+    );
+    assert!(
+        v["cards"][0]["errors"]["barcode"][0]
+            .as_str()
+            .unwrap()
+            .contains("more than one hospital")
+    );
+    let r = app
+        .post(
+            "/api/v1/cards/CARD-1/receipt",
+            &lab,
+            &json!({"received_at": chrono::Utc::now().to_rfc3339(), "quality": "acceptable"}),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+}

@@ -1,3 +1,5 @@
+DROP INDEX cases_open_next_due;
+ALTER TABLE cases DROP COLUMN next_due_at;
 ALTER TABLE idempotency_keys DROP COLUMN lease_until;
 ALTER TABLE idempotency_keys DROP COLUMN owner;
 ALTER TABLE audit_log DROP COLUMN correlation_id;

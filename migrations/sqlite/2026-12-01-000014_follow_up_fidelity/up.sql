@@ -21,3 +21,9 @@ ALTER TABLE audit_log ADD COLUMN correlation_id TEXT;
 -- renews while the request runs. A retry after the lease lapsed (the server died) runs again.
 ALTER TABLE idempotency_keys ADD COLUMN owner TEXT;
 ALTER TABLE idempotency_keys ADD COLUMN lease_until TIMESTAMP;
+-- A case's earliest pending deadline (first contact while nobody was reached, then the recall),
+-- kept by every case write, so the deadline worklists read an index instead of an expression.
+ALTER TABLE cases ADD COLUMN next_due_at TIMESTAMP;
+UPDATE cases SET next_due_at = CASE WHEN state = 'open' AND first_contact_due_at < recall_due_at
+                                    THEN first_contact_due_at ELSE recall_due_at END;
+CREATE INDEX cases_open_next_due ON cases (next_due_at, id) WHERE state <> 'resolved';

@@ -44,6 +44,9 @@ pub struct Case {
     pub next_rung: Option<String>,
     /// When it is due.
     pub next_rung_at: Option<NaiveDateTime>,
+    /// The earliest pending deadline ([`Case::next_deadline`]), kept by [`insert`] and
+    /// [`update_if_version`] for the deadline worklists' index.
+    pub next_due_at: Option<NaiveDateTime>,
 }
 
 /// Changes to a case.
@@ -112,10 +115,14 @@ pub struct CaseFilter {
     pub after: Option<(NaiveDateTime, String)>,
 }
 
-/// Inserts a case.
+/// Inserts a case (its `next_due_at` computed here).
 pub fn insert(conn: &mut AnyConnection, row: &Case) -> QueryResult<()> {
+    let row = Case {
+        next_due_at: Some(row.next_deadline()),
+        ..row.clone()
+    };
     diesel::insert_into(cases::table)
-        .values(row)
+        .values(&row)
         .execute(conn)?;
     super::quality_facts::touch(conn, &[row.infant_id.as_str()])
 }
@@ -194,7 +201,8 @@ type Db = <AnyConnection as Connection>::Backend;
 /// The state in which the first-contact deadline is still pending (nobody reached yet).
 const AWAITING_FIRST_CONTACT: &str = "open";
 
-/// A case's earliest pending deadline, as SQL (the same rule as `Case::next_deadline`).
+/// A case's earliest pending deadline, as SQL (the same rule as `Case::next_deadline`), for
+/// keeping `next_due_at`.
 fn next_deadline_sql() -> diesel::expression::SqlLiteral<diesel::sql_types::Timestamp> {
     diesel::dsl::sql::<diesel::sql_types::Timestamp>(
         "CASE WHEN cases.state = 'open' AND cases.first_contact_due_at < cases.recall_due_at \
@@ -262,20 +270,10 @@ fn filtered<'a>(scope: &Scope, f: &'a CaseFilter) -> cases::BoxedQuery<'a, Db> {
         q = q.filter(cases::recall_due_at.lt(t));
     }
     if let Some(t) = f.deadline_from {
-        q = q.filter(
-            cases::recall_due_at.ge(t).and(
-                cases::state
-                    .ne(AWAITING_FIRST_CONTACT)
-                    .or(cases::first_contact_due_at.ge(t)),
-            ),
-        );
+        q = q.filter(cases::next_due_at.ge(t));
     }
     if let Some(t) = f.deadline_before {
-        q = q.filter(
-            cases::recall_due_at.lt(t).or(cases::state
-                .eq(AWAITING_FIRST_CONTACT)
-                .and(cases::first_contact_due_at.lt(t))),
-        );
+        q = q.filter(cases::next_due_at.lt(t));
     }
     if let Some(t) = f.opened_from {
         q = q.filter(cases::opened_at.ge(t));
@@ -303,7 +301,7 @@ pub fn list(
     }
     if f.by_deadline {
         return q
-            .order((next_deadline_sql().asc(), cases::id.asc()))
+            .order((cases::next_due_at.asc(), cases::id.asc()))
             .limit(limit)
             .select(Case::as_select())
             .load(conn);
@@ -326,13 +324,23 @@ pub fn update_if_version(
     version: i32,
     form: &CaseUpdateForm,
 ) -> QueryResult<usize> {
-    diesel::update(
+    let n = diesel::update(
         cases::table
             .filter(cases::id.eq(id))
             .filter(cases::version.eq(version)),
     )
     .set((form, cases::version.eq(version + 1)))
-    .execute(conn)
+    .execute(conn)?;
+    if n > 0
+        && (form.state.is_some()
+            || form.first_contact_due_at.is_some()
+            || form.recall_due_at.is_some())
+    {
+        diesel::update(cases::table.find(id))
+            .set(cases::next_due_at.eq(next_deadline_sql().nullable()))
+            .execute(conn)?;
+    }
+    Ok(n)
 }
 
 /// Appends a timeline entry.

@@ -79,14 +79,29 @@ pub fn find_by_barcode(
     conn: &mut AnyConnection,
     scope: &Scope,
     barcode: &str,
-) -> QueryResult<Option<Card>> {
+) -> QueryResult<Vec<Card>> {
     let mut q = dbs_cards::table
         .filter(dbs_cards::barcode.eq(barcode))
         .into_boxed();
     if let Some(h) = scope.hospital_filter() {
         q = q.filter(dbs_cards::hospital_id.eq(h.to_string()));
     }
-    q.select(Card::as_select()).first(conn).optional()
+    // Barcodes are unique per hospital: two rows mean two hospitals used it.
+    q.select(Card::as_select()).limit(2).load(conn)
+}
+
+/// The card of an infant with this barcode.
+pub fn find_of_infant(
+    conn: &mut AnyConnection,
+    infant_id: &str,
+    barcode: &str,
+) -> QueryResult<Option<Card>> {
+    dbs_cards::table
+        .filter(dbs_cards::infant_id.eq(infant_id))
+        .filter(dbs_cards::barcode.eq(barcode))
+        .select(Card::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// An infant's cards, oldest first, within `scope`.
@@ -160,13 +175,13 @@ pub fn upsert_results(conn: &mut AnyConnection, rows: &[ResultRow]) -> QueryResu
 pub fn card_with_infant(
     conn: &mut AnyConnection,
     barcode: &str,
-) -> QueryResult<Option<(Card, Infant)>> {
+) -> QueryResult<Vec<(Card, Infant)>> {
     dbs_cards::table
         .inner_join(infants::table)
         .filter(dbs_cards::barcode.eq(barcode))
         .select((Card::as_select(), Infant::as_select()))
-        .first(conn)
-        .optional()
+        .limit(2)
+        .load(conn)
 }
 
 /// All values of a card.

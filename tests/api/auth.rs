@@ -64,6 +64,23 @@ async fn login_is_rate_limited_per_address() {
     assert_eq!(r.status(), 429);
 }
 
+#[tokio::test]
+async fn guessing_the_current_password_is_rate_limited_like_login() {
+    let app = TestApp::spawn_with(&[("GUTHRIE__AUTH__LOGIN_ATTEMPTS_PER_MINUTE", "4")]).await;
+    // Two logins so far (the admin's and this user's).
+    let token = app.staff_token("guesser", "viewer", None).await;
+    let guess = || {
+        app.req(Method::POST, "/api/v1/auth/password", Some(&token))
+            .json(&json!({"current_password": "not-it-at-all", "new_password": "another-long-password"}))
+            .send()
+    };
+    assert_eq!(guess().await.unwrap().status(), 422);
+    assert_eq!(guess().await.unwrap().status(), 422);
+    let r = guess().await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(problem(r).await["code"], "rate_limited");
+}
+
 async fn status_and_challenge(app: &TestApp, token: &str) -> (u16, String, String) {
     let r = app.get("/api/v1/infants", token).await;
     let status = r.status().as_u16();

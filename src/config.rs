@@ -107,6 +107,8 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     /// Trust forwarding headers for the client address.
     pub behind_proxy: bool,
+    /// Largest total size of a request's headers (names and values); larger gets 431.
+    pub max_header_bytes: usize,
     /// Seconds a running keyed request's claim on its `Idempotency-Key` lasts without renewal
     /// (renewed every third of it while the request runs); a retry after a crash waits this long.
     pub idempotency_lease_secs: u64,

@@ -96,6 +96,12 @@ pub enum AppError {
         /// Limit in bytes.
         limit: usize,
     },
+    /// The request's headers together exceed the configured size (431).
+    #[error("request headers exceed {limit} bytes")]
+    HeadersTooLarge {
+        /// Limit in bytes.
+        limit: usize,
+    },
     /// Too many attempts (429, with `Retry-After`).
     #[error("too many requests")]
     RateLimited {
@@ -155,6 +161,7 @@ impl AppError {
             Self::NotFound { .. } => "not_found",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::HeadersTooLarge { .. } => "headers_too_large",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable(_) => "service_unavailable",
             Self::Db(diesel::result::Error::NotFound) => "not_found",
@@ -173,6 +180,7 @@ impl AppError {
             StatusCode::PRECONDITION_FAILED => "Precondition failed",
             StatusCode::PRECONDITION_REQUIRED => "Precondition required",
             StatusCode::PAYLOAD_TOO_LARGE => "Payload too large",
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "Request header fields too large",
             StatusCode::UNSUPPORTED_MEDIA_TYPE => "Unsupported media type",
             StatusCode::UNPROCESSABLE_ENTITY => "Unprocessable content",
             StatusCode::TOO_MANY_REQUESTS => "Too many requests",
@@ -247,6 +255,7 @@ impl ResponseError for AppError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Db(diesel::result::Error::NotFound) => StatusCode::NOT_FOUND,

@@ -183,6 +183,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .app_data(web::PathConfig::default().error_handler(api::path_error))
             .app_data(web::PayloadConfig::new(body_limit))
             .wrap(Compress::default())
+            .wrap(from_fn(api::observe::limit_headers))
             .wrap(from_fn(api::observe::observe))
             .configure(api::configure)
             .service(web::redirect("/api/docs", "/api/docs/"))

@@ -32,6 +32,25 @@ pub struct RequestId {
 /// Methods counted under their own name; any other is counted as `other`.
 const KNOWN_METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
+/// Refuses a request whose headers together exceed `server.max_header_bytes` (431, problem+json).
+pub async fn limit_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let limit = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(usize::MAX, |s| s.settings.server.max_header_bytes);
+    let size: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if size > limit {
+        return Err(crate::error::AppError::HeadersTooLarge { limit }.into());
+    }
+    next.call(req).await
+}
+
 /// Wraps every request: id, span, timing, access log, metrics.
 pub async fn observe(
     req: ServiceRequest,

@@ -394,6 +394,18 @@ async fn personal_data_is_never_cached_and_malformed_headers_get_problems() {
         .unwrap();
     assert_eq!(r.status(), 415);
     crate::helpers::problem(r).await;
+    // Oversized headers (16 KiB in all by default) are refused with a problem too.
+    let r = app
+        .req(reqwest::Method::GET, "/api/v1/cases", Some(&token))
+        .header("x-padding", "a".repeat(20_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 431);
+    assert_eq!(
+        crate::helpers::problem(r).await["code"],
+        "headers_too_large"
+    );
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use crate::auth::extract::require;
 use crate::db;
 use crate::db::models::audit;
 use crate::domain::principal::Principal;
-use crate::domain::role::Role;
+use crate::domain::role::Action;
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 
@@ -55,7 +55,7 @@ pub async fn get_audit(
     state: web::Data<AppState>,
     q: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, AppError> {
-    require(&p, &[Role::Admin])?;
+    require(&p, Action::ReadAudit)?;
     let q = q.into_inner();
     let limit = crate::api::page_limit(q.limit, 200, 1000)?;
     let rows = db::run(&state.pool, move |c| {

@@ -15,7 +15,7 @@ use crate::db::{self, Backend};
 use crate::domain::ids::InfantId;
 use crate::domain::interpretation::Interpretation;
 use crate::domain::principal::Principal;
-use crate::domain::role::Role;
+use crate::domain::role::Action;
 use crate::error::{AppError, Problem};
 use crate::services::cards::Rules;
 use crate::services::cards::{self as svc, CollectionTiming, NewCard};
@@ -23,14 +23,6 @@ use crate::services::catalogue::current;
 use crate::services::policy;
 use crate::services::results::{self, CardResultOutcome, CardResults};
 use crate::state::AppState;
-
-/// Roles that act as the laboratory: screening-centre staff and the lab's REST client.
-pub const LAB_ROLES: &[Role] = &[
-    Role::Admin,
-    Role::Coordinator,
-    Role::Clinician,
-    Role::LabClient,
-];
 
 /// Connections a plate is spread over on PostgreSQL.
 pub const PLATE_WORKERS: usize = 4;
@@ -150,9 +142,7 @@ pub async fn create_card(
     state: web::Data<AppState>,
     body: ApiJson<CreateCardRequest>,
 ) -> Result<HttpResponse, AppError> {
-    if !p.role.can_write_infants() {
-        return Err(AppError::Forbidden);
-    }
+    require(&p, Action::WriteInfants)?;
     let b = body.0;
     let input = NewCard {
         infant_id: b.infant_id,
@@ -194,7 +184,7 @@ pub async fn get_card(
 ) -> Result<HttpResponse, AppError> {
     // The role table: hospital principals (their own infants) and centre staff; the
     // laboratory records receipts and results but reads no infant's record.
-    crate::auth::extract::require_personal_data(&p)?;
+    require(&p, Action::ReadPersonalData)?;
     let id: uuid::Uuid = path_id(&id, "card")?;
     let now = state.now();
     let interp = current(&state.catalogues, now)?;
@@ -218,7 +208,7 @@ pub async fn receive_card(
     barcode: web::Path<String>,
     body: ApiJson<ReceiptRequest>,
 ) -> Result<HttpResponse, AppError> {
-    require(&p, LAB_ROLES)?;
+    require(&p, Action::RecordLabResults)?;
     let b = body.0;
     let now = state.now();
     let interp = current(&state.catalogues, now)?;
@@ -252,7 +242,7 @@ pub async fn submit_results(
     state: web::Data<AppState>,
     body: ApiJson<ResultsRequest, true>,
 ) -> Result<HttpResponse, AppError> {
-    require(&p, LAB_ROLES)?;
+    require(&p, Action::RecordLabResults)?;
     let ResultsRequest {
         mut cards,
         tested_at,
@@ -319,7 +309,7 @@ pub async fn receive_cards(
     state: web::Data<AppState>,
     body: ApiJson<ReceiptsRequest, true>,
 ) -> Result<HttpResponse, AppError> {
-    require(&p, LAB_ROLES)?;
+    require(&p, Action::RecordLabResults)?;
     let cards = body.0.cards;
     check_card_count(cards.len())?;
     let now = state.now();

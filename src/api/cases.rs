@@ -12,22 +12,19 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::api::json::{ApiJson, double_option};
 use crate::api::path_id;
-use crate::auth::extract::{require, require_personal_data};
+use crate::auth::extract::require;
 use crate::db;
 use crate::db::models::case::{self, Case, CaseFilter};
 use crate::db::models::contact;
 use crate::domain::case::{CaseEvent, CaseOutcome};
 use crate::domain::catalogue::{Programme, Tier};
 use crate::domain::principal::Principal;
-use crate::domain::role::Role;
+use crate::domain::role::Action;
 use crate::error::{AppError, Problem};
 use crate::services::audit;
 use crate::services::cases::{self as svc, CaseAction};
 use crate::services::contacts::{self, AttemptInput};
 use crate::state::AppState;
-
-/// Roles that work cases.
-pub const CASE_WORKERS: &[Role] = &[Role::Admin, Role::Coordinator, Role::Clinician];
 
 /// A case as returned.
 #[derive(Debug, Serialize, ToSchema)]
@@ -297,7 +294,7 @@ pub async fn list_cases(
     state: web::Data<AppState>,
     q: web::Query<CaseQuery>,
 ) -> Result<HttpResponse, AppError> {
-    require_personal_data(&p)?;
+    require(&p, Action::ReadPersonalData)?;
     let q = q.into_inner();
     let limit = crate::api::page_limit(q.limit, 50, 200)?;
     let now = state.now();
@@ -355,7 +352,7 @@ pub async fn get_case(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    require_personal_data(&p)?;
+    require(&p, Action::ReadPersonalData)?;
     let id: uuid::Uuid = path_id(&id, "case")?;
     let (scope, now) = (p.scope(), state.now());
     let (c, events, attempts, visits, fired, notes) = db::run(&state.pool, move |conn| {
@@ -429,7 +426,7 @@ pub async fn act_on_case(
     id: web::Path<String>,
     body: ApiJson<CaseActionRequest>,
 ) -> Result<HttpResponse, AppError> {
-    require(&p, CASE_WORKERS)?;
+    require(&p, Action::WorkCases)?;
     let id: uuid::Uuid = path_id(&id, "case")?;
     let expected = if_match(&req)?;
     let b = body.0;
@@ -471,9 +468,7 @@ pub async fn record_contact_attempt(
     id: web::Path<String>,
     body: ApiJson<AttemptRequest>,
 ) -> Result<HttpResponse, AppError> {
-    if !(CASE_WORKERS.contains(&p.role) || p.role.is_hospital_bound()) {
-        return Err(AppError::Forbidden);
-    }
+    require(&p, Action::RecordContactAttempts)?;
     let id: uuid::Uuid = path_id(&id, "case")?;
     let b = body.0;
     let now = state.now();

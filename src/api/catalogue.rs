@@ -13,7 +13,7 @@ use crate::db;
 use crate::db::models::catalogue as rows;
 use crate::domain::catalogue::Catalogue;
 use crate::domain::principal::Principal;
-use crate::domain::role::Role;
+use crate::domain::role::Action;
 use crate::error::{AppError, Problem};
 use crate::services::catalogue as svc;
 use crate::state::AppState;
@@ -95,7 +95,7 @@ pub async fn publish_catalogue(
     state: web::Data<AppState>,
     body: ApiJson<Catalogue, true>,
 ) -> Result<HttpResponse, AppError> {
-    require(&p, &[Role::Admin])?;
+    require(&p, Action::PublishCatalogue)?;
     let c = body.0;
     let (now, store, by) = (state.now(), state.catalogues.clone(), p.key());
     let version = c.version.clone();

@@ -14,7 +14,7 @@ use crate::db;
 use crate::db::models::api_client::{self, ApiClient};
 use crate::domain::ids::{ApiClientId, HospitalId};
 use crate::domain::principal::Principal;
-use crate::domain::role::Role;
+use crate::domain::role::{Action, Role};
 use crate::error::{AppError, Problem};
 use crate::services::accounts::{self, IssuedClient};
 use crate::state::AppState;
@@ -120,7 +120,7 @@ pub async fn create_client(
     state: web::Data<AppState>,
     body: ApiJson<CreateClientRequest>,
 ) -> Result<HttpResponse, AppError> {
-    require(&p, &[Role::Admin])?;
+    require(&p, Action::ManageAccounts)?;
     let b = body.0;
     let now = state.now();
     let issued = db::run(&state.pool, move |c| {
@@ -145,7 +145,7 @@ pub async fn list_clients(
     state: web::Data<AppState>,
     q: web::Query<ClientQuery>,
 ) -> Result<HttpResponse, AppError> {
-    require(&p, &[Role::Admin])?;
+    require(&p, Action::ManageAccounts)?;
     let hospital = q.hospital_id.map(|h| h.to_string());
     let rows = db::run(&state.pool, move |c| {
         Ok(api_client::list(c, hospital.as_deref())?)
@@ -168,7 +168,7 @@ pub async fn update_client(
     id: web::Path<String>,
     body: ApiJson<UpdateClientRequest>,
 ) -> Result<HttpResponse, AppError> {
-    require(&p, &[Role::Admin])?;
+    require(&p, Action::ManageAccounts)?;
     let id: ApiClientId = path_id(&id, "api client")?;
     let b = body.0;
     let now = state.now();
@@ -190,7 +190,7 @@ pub async fn rotate_client_secret(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    require(&p, &[Role::Admin])?;
+    require(&p, Action::ManageAccounts)?;
     let id: ApiClientId = path_id(&id, "api client")?;
     let now = state.now();
     let issued = db::run(&state.pool, move |c| {

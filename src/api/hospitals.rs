@@ -14,7 +14,7 @@ use crate::db;
 use crate::db::models::hospital::{self, Hospital};
 use crate::domain::ids::HospitalId;
 use crate::domain::principal::Principal;
-use crate::domain::role::Role;
+use crate::domain::role::Action;
 use crate::error::{AppError, Problem};
 use crate::services::accounts::{self, HospitalInput, HospitalPatch};
 use crate::state::AppState;
@@ -112,7 +112,7 @@ pub async fn create_hospital(
     state: web::Data<AppState>,
     body: ApiJson<CreateHospitalRequest>,
 ) -> Result<HttpResponse, AppError> {
-    require(&p, &[Role::Admin])?;
+    require(&p, Action::ManageAccounts)?;
     let b = body.0;
     let input = HospitalInput {
         code: b.code,
@@ -177,7 +177,7 @@ pub async fn update_hospital(
     id: web::Path<String>,
     body: ApiJson<UpdateHospitalRequest>,
 ) -> Result<HttpResponse, AppError> {
-    require(&p, &[Role::Admin])?;
+    require(&p, Action::ManageAccounts)?;
     let id: HospitalId = path_id(&id, "hospital")?;
     let b = body.0;
     let patch = HospitalPatch {

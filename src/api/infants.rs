@@ -13,14 +13,13 @@ use utoipa::{IntoParams, ToSchema};
 use crate::api::json::{ApiJson, double_option};
 use crate::api::path_id;
 use crate::auth::extract::require;
-use crate::auth::extract::require_personal_data;
 use crate::db;
 use crate::db::models::infant::{self, Infant, InfantFilter};
 use crate::domain::id_card::IdDocumentType;
 use crate::domain::ids::{HospitalId, InfantId};
 use crate::domain::infant::{BirthFacts, InfantStatus, Sex};
 use crate::domain::principal::Principal;
-use crate::domain::role::Role;
+use crate::domain::role::Action;
 use crate::error::{AppError, Problem};
 use crate::services::audit;
 use crate::services::infants::{self as svc, IdDocumentInput, InfantPatch, Registration};
@@ -293,9 +292,7 @@ pub async fn create_infant(
     state: web::Data<AppState>,
     body: ApiJson<CreateInfantRequest>,
 ) -> Result<HttpResponse, AppError> {
-    if !p.role.can_write_infants() {
-        return Err(AppError::Forbidden);
-    }
+    require(&p, Action::WriteInfants)?;
     let b = body.0;
     let reg = Registration {
         hospital_id: b.hospital_id,
@@ -331,7 +328,7 @@ pub async fn list_infants(
     state: web::Data<AppState>,
     q: web::Query<InfantQuery>,
 ) -> Result<HttpResponse, AppError> {
-    require_personal_data(&p)?;
+    require(&p, Action::ReadPersonalData)?;
     let q = q.into_inner();
     let limit = crate::api::page_limit(q.limit, 50, 200)?;
     let before_id = q.cursor.as_deref().map(decode_cursor).transpose()?;
@@ -384,7 +381,7 @@ pub async fn get_infant(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    require_personal_data(&p)?;
+    require(&p, Action::ReadPersonalData)?;
     let id: InfantId = path_id(&id, "infant")?;
     let scope = p.scope();
     let now = state.now();
@@ -407,9 +404,7 @@ pub async fn update_infant(
     id: web::Path<String>,
     body: ApiJson<UpdateInfantRequest>,
 ) -> Result<HttpResponse, AppError> {
-    if !p.role.can_write_infants() {
-        require(&p, &[Role::Admin])?;
-    }
+    require(&p, Action::WriteInfants)?;
     let id: InfantId = path_id(&id, "infant")?;
     let b = body.0;
     let (name, phones, id_doc) = match b.mother {

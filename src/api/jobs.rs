@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::auth::extract::require;
 use crate::domain::principal::Principal;
-use crate::domain::role::Role;
+use crate::domain::role::Action;
 use crate::error::{AppError, Problem};
 use crate::jobs::{self, JOBS, JobReport};
 use crate::state::AppState;
@@ -37,7 +37,7 @@ pub struct JobInfo {
 #[utoipa::path(tag = "jobs", security(("bearer" = [])), responses((status = 200, body = [JobInfo]), (status = 403, body = Problem)))]
 #[get("/admin/jobs")]
 pub async fn list_jobs(p: Principal, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    require(&p, &[Role::Admin])?;
+    require(&p, Action::RunJobs)?;
     let runs = jobs::last_runs(&state).await?;
     let out: Vec<JobInfo> = JOBS
         .iter()
@@ -69,7 +69,7 @@ pub async fn run_job(
     state: web::Data<AppState>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    require(&p, &[Role::Admin])?;
+    require(&p, Action::RunJobs)?;
     let report = jobs::run(&state, &name, state.now()).await?;
     Ok(HttpResponse::Ok().json(report))
 }

@@ -10,7 +10,7 @@ use crate::auth::extract::require;
 use crate::db;
 use crate::domain::ids::InfantId;
 use crate::domain::principal::Principal;
-use crate::domain::role::Role;
+use crate::domain::role::Action;
 use crate::error::{AppError, Problem};
 use crate::services::merges::{self, Merge};
 use crate::state::AppState;
@@ -33,7 +33,7 @@ pub async fn merge_infants(
     id: web::Path<String>,
     body: ApiJson<MergeRequest>,
 ) -> Result<HttpResponse, AppError> {
-    require(&p, &[Role::Admin])?;
+    require(&p, Action::MergeInfants)?;
     let kept: InfantId = path_id(&id, "infant")?;
     let dup = body.0.duplicate_id;
     let now = state.now();
@@ -56,7 +56,7 @@ pub async fn undo_merge(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    require(&p, &[Role::Admin])?;
+    require(&p, Action::MergeInfants)?;
     let id: uuid::Uuid = path_id(&id, "merge")?;
     let now = state.now();
     let m = db::run(&state.pool, move |c| {

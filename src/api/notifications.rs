@@ -11,11 +11,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::api::json::ApiJson;
 use crate::api::{page_limit, path_id};
-use crate::auth::extract::{require, require_personal_data};
+use crate::auth::extract::require;
 use crate::db::models::notification::{self, Notification, NotificationFilter, NotificationUpdate};
 use crate::db::{self, now_micros, write_transaction};
 use crate::domain::principal::Principal;
-use crate::domain::role::Role;
+use crate::domain::role::Action;
 use crate::error::{AppError, Problem};
 use crate::services::contacts::flag_contact_problem;
 use crate::state::AppState;
@@ -133,7 +133,7 @@ pub async fn list_notifications(
     state: web::Data<AppState>,
     q: web::Query<NotificationQuery>,
 ) -> Result<HttpResponse, AppError> {
-    require_personal_data(&p)?;
+    require(&p, Action::ReadPersonalData)?;
     let q = q.into_inner();
     let limit = page_limit(q.limit, 50, 200)?;
     if let Some(s) = &q.status
@@ -194,7 +194,7 @@ pub async fn get_notification(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    require_personal_data(&p)?;
+    require(&p, Action::ReadPersonalData)?;
     let id: uuid::Uuid = path_id(&id, "notification")?;
     let (scope, now) = (p.scope(), state.now());
     let n = db::run(&state.pool, move |c| {
@@ -217,7 +217,7 @@ pub async fn retry_notification(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    require(&p, &[Role::Admin, Role::Coordinator, Role::Clinician])?;
+    require(&p, Action::RetryNotifications)?;
     let id: uuid::Uuid = path_id(&id, "notification")?;
     let (scope, now) = (p.scope(), state.now());
     let n = db::run(&state.pool, move |c| {

@@ -8,10 +8,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::page_limit;
-use crate::auth::extract::require_personal_data;
+use crate::auth::extract::require;
 use crate::db;
 use crate::domain::principal::Principal;
 use crate::domain::quality;
+use crate::domain::role::Action;
 use crate::error::{AppError, Problem};
 use crate::services::catalogue;
 use crate::services::quality::{Cohort, IndicatorValue, Limits, Member, Part};
@@ -202,7 +203,7 @@ pub async fn quality_report(
     state: web::Data<AppState>,
     q: web::Query<QualityQuery>,
 ) -> Result<HttpResponse, AppError> {
-    require_personal_data(&p)?;
+    require(&p, Action::ReadPersonalData)?;
     let q = q.into_inner();
     let csv = wants_csv(&q)?;
     let c = cohort(&p, &q)?;
@@ -282,7 +283,7 @@ pub async fn quality_members(
     indicator: web::Path<String>,
     q: web::Query<QualityQuery>,
 ) -> Result<HttpResponse, AppError> {
-    require_personal_data(&p)?;
+    require(&p, Action::ReadPersonalData)?;
     let d = quality::find(&indicator).ok_or(AppError::NotFound {
         entity: "indicator",
     })?;

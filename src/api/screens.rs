@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::api::json::ApiJson;
 use crate::api::path_id;
-use crate::auth::extract::require_personal_data;
+use crate::auth::extract::require;
 use crate::db;
 use crate::db::models::screens::InterventionRow;
 use crate::domain::catalogue::Programme;
@@ -19,6 +19,7 @@ use crate::domain::hearing::{
 };
 use crate::domain::ids::InfantId;
 use crate::domain::principal::Principal;
+use crate::domain::role::Action;
 use crate::error::{AppError, Problem};
 use crate::services::catalogue::current;
 use crate::services::policy;
@@ -148,9 +149,7 @@ pub async fn create_hearing_screen(
     id: web::Path<String>,
     body: ApiJson<HearingRequest>,
 ) -> Result<HttpResponse, AppError> {
-    if !p.role.can_write_infants() {
-        return Err(AppError::Forbidden);
-    }
+    require(&p, Action::WriteInfants)?;
     let id = infant_id(&id)?;
     let b = body.0;
     let input = HearingInput {
@@ -185,9 +184,7 @@ pub async fn create_cchd_screen(
     id: web::Path<String>,
     body: ApiJson<CchdRequest>,
 ) -> Result<HttpResponse, AppError> {
-    if !p.role.can_write_infants() {
-        return Err(AppError::Forbidden);
-    }
+    require(&p, Action::WriteInfants)?;
     let id = infant_id(&id)?;
     let b = body.0;
     let m = CchdMeasurement {
@@ -231,9 +228,7 @@ pub async fn create_consent(
     id: web::Path<String>,
     body: ApiJson<ConsentRequest>,
 ) -> Result<HttpResponse, AppError> {
-    if !p.role.can_write_infants() {
-        return Err(AppError::Forbidden);
-    }
+    require(&p, Action::WriteInfants)?;
     let id = infant_id(&id)?;
     let b = body.0;
     let input = ConsentInput {
@@ -283,9 +278,7 @@ pub async fn create_hearing_intervention(
     id: web::Path<String>,
     body: ApiJson<InterventionRequest>,
 ) -> Result<HttpResponse, AppError> {
-    if !p.role.can_write_infants() {
-        return Err(AppError::Forbidden);
-    }
+    require(&p, Action::WriteInfants)?;
     let id = infant_id(&id)?;
     let b = body.0;
     let input = InterventionInput {
@@ -314,7 +307,7 @@ pub async fn get_screening_summary(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    require_personal_data(&p)?;
+    require(&p, Action::ReadPersonalData)?;
     let id = infant_id(&id)?;
     let now = state.now();
     let interp = current(&state.catalogues, now)?;
@@ -337,7 +330,7 @@ pub async fn list_missed_screens(
     state: web::Data<AppState>,
     q: web::Query<MissedQuery>,
 ) -> Result<HttpResponse, AppError> {
-    require_personal_data(&p)?;
+    require(&p, Action::ReadPersonalData)?;
     let q = q.into_inner();
     let limit = crate::api::page_limit(q.limit, 500, 5000)?;
     let as_of = q.as_of.unwrap_or_else(|| state.now());

@@ -13,7 +13,7 @@ use crate::db;
 use crate::db::models::user::{self, User};
 use crate::domain::ids::{HospitalId, UserId};
 use crate::domain::principal::Principal;
-use crate::domain::role::Role;
+use crate::domain::role::{Action, Role};
 use crate::error::{AppError, Problem};
 use crate::services::accounts::{self, UserInput, UserPatch};
 use crate::state::AppState;
@@ -105,7 +105,7 @@ pub async fn create_user(
     state: web::Data<AppState>,
     body: ApiJson<CreateUserRequest>,
 ) -> Result<HttpResponse, AppError> {
-    require(&p, &[Role::Admin])?;
+    require(&p, Action::ManageAccounts)?;
     let b = body.0;
     let input = UserInput {
         username: b.username,
@@ -130,7 +130,7 @@ pub async fn list_users(
     p: Principal,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    require(&p, &[Role::Admin])?;
+    require(&p, Action::ManageAccounts)?;
     let rows = db::run(&state.pool, |c| Ok(user::list(c)?)).await?;
     Ok(HttpResponse::Ok().json(rows.into_iter().map(UserResponse::from).collect::<Vec<_>>()))
 }
@@ -143,7 +143,7 @@ pub async fn get_user(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    require(&p, &[Role::Admin])?;
+    require(&p, Action::ManageAccounts)?;
     let id: UserId = path_id(&id, "user")?;
     let u = db::run(&state.pool, move |c| {
         user::get(c, &id.to_string())?.ok_or(AppError::NotFound { entity: "user" })
@@ -162,7 +162,7 @@ pub async fn update_user(
     id: web::Path<String>,
     body: ApiJson<UpdateUserRequest>,
 ) -> Result<HttpResponse, AppError> {
-    require(&p, &[Role::Admin])?;
+    require(&p, Action::ManageAccounts)?;
     let id: UserId = path_id(&id, "user")?;
     let b = body.0;
     if id.to_string() == p.subject

@@ -9,10 +9,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::cases::CaseResponse;
-use crate::auth::extract::require_personal_data;
+use crate::auth::extract::require;
 use crate::db;
 use crate::db::models::case::{self, CaseFilter};
 use crate::domain::principal::Principal;
+use crate::domain::role::Action;
 use crate::error::{AppError, Problem};
 use crate::services::versions::local_day;
 use crate::state::AppState;
@@ -108,7 +109,7 @@ pub async fn list_worklists(
     p: Principal,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    require_personal_data(&p)?;
+    require(&p, Action::ReadPersonalData)?;
     let (scope, now) = (p.scope(), state.now());
     let counts = db::run(&state.pool, move |c| {
         let mut counts = WORKLISTS
@@ -142,7 +143,7 @@ pub async fn get_worklist(
     name: web::Path<String>,
     q: web::Query<WorklistQuery>,
 ) -> Result<HttpResponse, AppError> {
-    require_personal_data(&p)?;
+    require(&p, Action::ReadPersonalData)?;
     let limit = crate::api::page_limit(q.limit, 50, 200)?;
     let now = state.now();
     let name = name.into_inner();

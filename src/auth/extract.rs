@@ -1,5 +1,6 @@
 //! Handlers take a [`Principal`] argument to require authentication, then check the role with
-//! [`require`]. Data scoping is not done here but in the query layer (`Scope`).
+//! [`require`] and an [`Action`] of the one permission table (`Role::may`). Data scoping is not
+//! done here but in the query layer (`Scope`).
 
 use std::future::{Ready, ready};
 
@@ -7,7 +8,7 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
 use crate::domain::principal::Principal;
-use crate::domain::role::Role;
+use crate::domain::role::Action;
 use crate::error::AppError;
 
 impl FromRequest for Principal {
@@ -27,26 +28,9 @@ impl FromRequest for Principal {
     }
 }
 
-/// Refuses with 403 unless the principal's role is one of `roles`.
-pub fn require(p: &Principal, roles: &[Role]) -> Result<(), AppError> {
-    if roles.contains(&p.role) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden)
-    }
-}
-
-/// Screening-centre roles that may read.
-pub const CENTRE_READERS: &[Role] = &[
-    Role::Admin,
-    Role::Coordinator,
-    Role::Clinician,
-    Role::Viewer,
-];
-
-/// Refuses with 403 principals that may not read infants' personal data (the lab client).
-pub fn require_personal_data(p: &Principal) -> Result<(), AppError> {
-    if p.role.reads_personal_data() {
+/// Refuses with 403 unless the principal's role may do `a` (the table is `Role::may`).
+pub fn require(p: &Principal, a: Action) -> Result<(), AppError> {
+    if p.role.may(a) {
         Ok(())
     } else {
         Err(AppError::Forbidden)

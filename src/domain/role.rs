@@ -66,26 +66,69 @@ impl Role {
     }
 
     /// May read infants' personal data (the lab works from barcodes only).
-    pub fn reads_personal_data(self) -> bool {
-        self != Role::LabClient
+    /// Whether this role may do `a`: the one permission table (see [`Action`]).
+    pub fn may(self, a: Action) -> bool {
+        use Role::*;
+        let centre_staff = matches!(self, Admin | Coordinator | Clinician);
+        match a {
+            Action::ReadPersonalData => self != LabClient,
+            Action::WriteInfants => centre_staff || self.is_hospital_bound(),
+            Action::RecordLabResults => centre_staff || self == LabClient,
+            Action::WorkCases | Action::RetryNotifications => centre_staff,
+            Action::RecordContactAttempts => centre_staff || self.is_hospital_bound(),
+            Action::ManageAccounts
+            | Action::PublishCatalogue
+            | Action::MergeInfants
+            | Action::RunJobs
+            | Action::ReadAudit => self == Admin,
+        }
     }
+}
 
-    /// May register births and edit infants' contact details and status.
-    /// May act on follow-up cases (and so be assigned one).
-    pub fn works_cases(self) -> bool {
-        matches!(self, Role::Admin | Role::Coordinator | Role::Clinician)
-    }
+/// What a principal may be allowed to do. Scoping (which hospital's data) is separate: the
+/// query layer applies the principal's `Scope` to every action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Read infants, cases, worklists, screening summaries, cards, notifications and reports.
+    ReadPersonalData,
+    /// Register births and update infants; register cards; record hearing and heart screens,
+    /// consents and hearing interventions.
+    WriteInfants,
+    /// Record card receipts and results (the laboratory's work).
+    RecordLabResults,
+    /// Act on follow-up cases (transitions, notes, assignment); be assigned one.
+    WorkCases,
+    /// Record a contact attempt on a case (case workers and the birth hospital).
+    RecordContactAttempts,
+    /// Queue a failed or cancelled notification again.
+    RetryNotifications,
+    /// Create and change hospitals, users and API clients.
+    ManageAccounts,
+    /// Publish a condition-catalogue version.
+    PublishCatalogue,
+    /// Merge duplicate infant records and undo merges.
+    MergeInfants,
+    /// See and run timed jobs.
+    RunJobs,
+    /// Read the audit trail.
+    ReadAudit,
+}
 
-    pub fn can_write_infants(self) -> bool {
-        matches!(
-            self,
-            Role::Admin
-                | Role::Coordinator
-                | Role::Clinician
-                | Role::HospitalClient
-                | Role::HospitalStaff
-        )
-    }
+impl Action {
+    /// Every action, in the order of the permission matrix.
+    pub const ALL: [Action; 11] = [
+        Action::ReadPersonalData,
+        Action::WriteInfants,
+        Action::RecordLabResults,
+        Action::WorkCases,
+        Action::RecordContactAttempts,
+        Action::RetryNotifications,
+        Action::ManageAccounts,
+        Action::PublishCatalogue,
+        Action::MergeInfants,
+        Action::RunJobs,
+        Action::ReadAudit,
+    ];
 }
 
 impl fmt::Display for Role {
@@ -134,6 +177,50 @@ mod tests {
             .filter(|r| r.is_hospital_bound())
             .collect();
         assert_eq!(bound, vec![Role::HospitalClient, Role::HospitalStaff]);
-        assert!(!Role::Viewer.can_write_infants());
+        assert!(!Role::Viewer.may(Action::WriteInfants));
+    }
+
+    /// The role × action matrix, printed for a clinical reviewer to sign off
+    /// (`cargo test permission_matrix -- --nocapture`) and pinned here: a change to the table
+    /// changes this test.
+    #[test]
+    fn permission_matrix() {
+        let mut out = format!("{:<24}", "action");
+        for r in Role::ALL {
+            out.push_str(&format!("{:>16}", r.as_str()));
+        }
+        out.push('\n');
+        let mut rows = vec![];
+        for a in Action::ALL {
+            let mut line = format!("{:<24}", format!("{a:?}"));
+            let mut row = String::new();
+            for r in Role::ALL {
+                let yes = r.may(a);
+                line.push_str(&format!("{:>16}", if yes { "yes" } else { "-" }));
+                row.push(if yes { 'Y' } else { '.' });
+            }
+            out.push_str(&line);
+            out.push('\n');
+            rows.push(row);
+        }
+        println!("{out}");
+        // Columns: admin, coordinator, clinician, viewer, hospital_client, hospital_staff,
+        // lab_client.
+        assert_eq!(
+            rows,
+            [
+                "YYYYYY.", // ReadPersonalData
+                "YYY.YY.", // WriteInfants
+                "YYY...Y", // RecordLabResults
+                "YYY....", // WorkCases
+                "YYY.YY.", // RecordContactAttempts
+                "YYY....", // RetryNotifications
+                "Y......", // ManageAccounts
+                "Y......", // PublishCatalogue
+                "Y......", // MergeInfants
+                "Y......", // RunJobs
+                "Y......", // ReadAudit
+            ]
+        );
     }
 }

@@ -370,7 +370,8 @@ pub struct CaseAction {
 /// can see that hospital's data. Assignment and the escalation's assignee notices both ask.
 pub(crate) fn may_hold_case(u: &crate::db::models::user::User, hospital_id: &str) -> bool {
     let works = u.role.parse::<crate::domain::role::Role>().is_ok_and(|r| {
-        r.works_cases() && (!r.is_hospital_bound() || u.hospital_id.as_deref() == Some(hospital_id))
+        r.may(crate::domain::role::Action::WorkCases)
+            && (!r.is_hospital_bound() || u.hospital_id.as_deref() == Some(hospital_id))
     });
     u.active && works
 }

@@ -10,7 +10,7 @@ use crate::auth::extract::require;
 use crate::domain::principal::Principal;
 use crate::domain::role::Action;
 use crate::error::{AppError, Problem};
-use crate::jobs::{self, JOBS, JobReport};
+use crate::jobs::{self, Job, JobReport};
 use crate::state::AppState;
 
 /// A job as listed.
@@ -39,13 +39,13 @@ pub struct JobInfo {
 pub async fn list_jobs(p: Principal, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     require(&p, Action::RunJobs)?;
     let runs = jobs::last_runs(&state).await?;
-    let out: Vec<JobInfo> = JOBS
-        .iter()
-        .map(|name| {
-            let r = runs.iter().find(|r| r.name == *name);
+    let out: Vec<JobInfo> = Job::ALL
+        .into_iter()
+        .map(|job| {
+            let r = runs.iter().find(|r| r.name == job.name());
             JobInfo {
-                name: name.to_string(),
-                schedule: jobs::schedule_of(&state, name),
+                name: job.name().to_string(),
+                schedule: jobs::schedule_of(&state, job),
                 scheduler_enabled: state.settings.jobs.enabled,
                 last_started_at: r.and_then(|r| r.last_started_at).map(|t| t.and_utc()),
                 last_finished_at: r.and_then(|r| r.last_finished_at).map(|t| t.and_utc()),

@@ -10,6 +10,7 @@ pub mod id_card;
 pub mod ids;
 pub mod infant;
 pub mod interpretation;
+pub mod job;
 pub mod principal;
 pub mod quality;
 pub mod role;

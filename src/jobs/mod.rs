@@ -18,16 +18,7 @@ use crate::services::notices::NoticeContext;
 use crate::services::{catalogue, digests, escalation, policy, reminders};
 use crate::state::AppState;
 
-/// The jobs, by name.
-pub const JOBS: [&str; 7] = [
-    "escalation",
-    "missed_screens",
-    "family_reminders",
-    "hospital_digest",
-    "dispatcher",
-    "quality_scorecard",
-    "quality_facts",
-];
+pub use crate::domain::job::Job;
 
 /// Batches one escalation run works through at most.
 const MAX_BATCHES: usize = 100;
@@ -45,17 +36,16 @@ pub struct JobReport {
 }
 
 /// The cron string configured for a job.
-pub fn schedule_of(state: &AppState, name: &str) -> String {
+pub fn schedule_of(state: &AppState, job: Job) -> String {
     let j = &state.settings.jobs;
-    match name {
-        "escalation" => j.escalation.clone(),
-        "missed_screens" => j.missed_screens.clone(),
-        "family_reminders" => j.family_reminders.clone(),
-        "hospital_digest" => j.hospital_digest.clone(),
-        "dispatcher" => j.dispatcher.clone(),
-        "quality_scorecard" => j.quality_scorecard.clone(),
-        "quality_facts" => j.quality_facts.clone(),
-        _ => String::new(),
+    match job {
+        Job::Escalation => j.escalation.clone(),
+        Job::MissedScreens => j.missed_screens.clone(),
+        Job::FamilyReminders => j.family_reminders.clone(),
+        Job::HospitalDigest => j.hospital_digest.clone(),
+        Job::Dispatcher => j.dispatcher.clone(),
+        Job::QualityScorecard => j.quality_scorecard.clone(),
+        Job::QualityFacts => j.quality_facts.clone(),
     }
 }
 
@@ -74,10 +64,8 @@ impl Drop for RunningGuard<'_> {
 
 /// Runs job `name` for `now`. A job already running in this process → 409 `job_running`.
 pub async fn run(state: &AppState, name: &str, now: DateTime<Utc>) -> Result<JobReport, AppError> {
-    let name: &'static str = JOBS
-        .into_iter()
-        .find(|j| *j == name)
-        .ok_or(AppError::NotFound { entity: "job" })?;
+    let job = Job::parse(name).ok_or(AppError::NotFound { entity: "job" })?;
+    let name = job.name();
     {
         let mut r = state
             .running_jobs
@@ -93,7 +81,7 @@ pub async fn run(state: &AppState, name: &str, now: DateTime<Utc>) -> Result<Job
     }
     let _guard = RunningGuard { state, name };
     let started = now_micros(state.now());
-    let result = run_body(state, name, now).await;
+    let result = run_body(state, job, now).await;
     let (ok, report) = match &result {
         Ok(v) => (true, v.clone()),
         Err(e) => (false, serde_json::json!({"error": e.code()})),
@@ -123,17 +111,17 @@ fn to_value<T: Serialize>(t: T) -> Result<Value, AppError> {
     serde_json::to_value(t).map_err(|e| AppError::Unexpected(e.into()))
 }
 
-async fn run_body(state: &AppState, name: &str, now: DateTime<Utc>) -> Result<Value, AppError> {
+async fn run_body(state: &AppState, job: Job, now: DateTime<Utc>) -> Result<Value, AppError> {
     let ctx = NoticeContext::of(state);
     let batch = state.settings.jobs.batch_size;
-    match name {
-        "escalation" => to_value(
+    match job {
+        Job::Escalation => to_value(
             db::run(&state.pool, move |c| {
                 escalation::sweep(c, &ctx, now, batch, MAX_BATCHES)
             })
             .await?,
         ),
-        "missed_screens" => {
+        Job::MissedScreens => {
             let interp = catalogue::current(&state.catalogues, now)?;
             let pol = policy::current(&state.policies, now)?;
             let opened = db::run(&state.pool, move |c| {
@@ -156,17 +144,17 @@ async fn run_body(state: &AppState, name: &str, now: DateTime<Utc>) -> Result<Va
             .await?;
             Ok(serde_json::json!({ "opened": opened }))
         }
-        "family_reminders" => to_value(
+        Job::FamilyReminders => to_value(
             db::run(&state.pool, move |c| {
                 reminders::family_reminders(c, &ctx, now, batch)
             })
             .await?,
         ),
-        "hospital_digest" => {
+        Job::HospitalDigest => {
             to_value(db::run(&state.pool, move |c| digests::hospital_digest(c, &ctx, now)).await?)
         }
-        "dispatcher" => to_value(crate::notify::dispatch::run(state, now).await?),
-        "quality_scorecard" => {
+        Job::Dispatcher => to_value(crate::notify::dispatch::run(state, now).await?),
+        Job::QualityScorecard => {
             let limits = crate::services::quality::Limits::of(
                 catalogue::current(&state.catalogues, now)?.catalogue(),
             );
@@ -178,7 +166,7 @@ async fn run_body(state: &AppState, name: &str, now: DateTime<Utc>) -> Result<Va
                 .await?,
             )
         }
-        "quality_facts" => {
+        Job::QualityFacts => {
             let r = db::run(&state.pool, crate::services::quality_facts::rebuild_all).await?;
             if r.infants_corrected > 0 {
                 // Some write path missed keeping the facts: the report was wrong until now.
@@ -189,7 +177,6 @@ async fn run_body(state: &AppState, name: &str, now: DateTime<Utc>) -> Result<Va
             }
             to_value(r)
         }
-        _ => Err(AppError::NotFound { entity: "job" }),
     }
 }
 

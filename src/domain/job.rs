@@ -1,0 +1,92 @@
+//! The timed jobs: one closed set, each with its name (the admin endpoint's and the config
+//! key's) and how a server that was down catches it up.
+
+/// A timed job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Job {
+    /// Fires every due rung of the escalation ladder.
+    Escalation,
+    /// Opens `missed` cases for infants past a programme's screening age.
+    MissedScreens,
+    /// Visit-day and overdue reminders to families.
+    FamilyReminders,
+    /// Each hospital's daily list of open and overdue cases.
+    HospitalDigest,
+    /// Delivers queued notifications.
+    Dispatcher,
+    /// The monthly quality scorecards.
+    QualityScorecard,
+    /// The weekly rebuild of the quality facts tables.
+    QualityFacts,
+}
+
+/// How a job is caught up when a server starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatchUp {
+    /// A sweep over stored state: run at once.
+    Always,
+    /// A periodic message: run when its last run is older than a day.
+    WhenStale,
+    /// A safety net that start-up covers another way: wait for the next tick.
+    Never,
+}
+
+impl Job {
+    /// Every job, in the order they are listed.
+    pub const ALL: [Job; 7] = [
+        Job::Escalation,
+        Job::MissedScreens,
+        Job::FamilyReminders,
+        Job::HospitalDigest,
+        Job::Dispatcher,
+        Job::QualityScorecard,
+        Job::QualityFacts,
+    ];
+
+    /// The job's name: the admin endpoint's path segment and its `[jobs]` config key.
+    pub fn name(self) -> &'static str {
+        match self {
+            Job::Escalation => "escalation",
+            Job::MissedScreens => "missed_screens",
+            Job::FamilyReminders => "family_reminders",
+            Job::HospitalDigest => "hospital_digest",
+            Job::Dispatcher => "dispatcher",
+            Job::QualityScorecard => "quality_scorecard",
+            Job::QualityFacts => "quality_facts",
+        }
+    }
+
+    /// The job with this name.
+    pub fn parse(name: &str) -> Option<Job> {
+        Job::ALL.into_iter().find(|j| j.name() == name)
+    }
+
+    /// How a starting server catches the job up.
+    pub fn catch_up(self) -> CatchUp {
+        match self {
+            Job::Escalation | Job::MissedScreens | Job::Dispatcher => CatchUp::Always,
+            Job::FamilyReminders | Job::HospitalDigest | Job::QualityScorecard => {
+                CatchUp::WhenStale
+            }
+            // Start-up fills missing facts; a missed weekly rebuild waits for its next run.
+            Job::QualityFacts => CatchUp::Never,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_unique() {
+        for j in Job::ALL {
+            assert_eq!(Job::parse(j.name()), Some(j));
+        }
+        let mut names: Vec<_> = Job::ALL.map(Job::name).to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Job::ALL.len());
+        assert_eq!(Job::parse("nope"), None);
+    }
+}

@@ -14,22 +14,13 @@ use crate::db;
 use crate::db::models::case::{self, CaseFilter};
 use crate::domain::principal::Principal;
 use crate::domain::role::Action;
+use crate::domain::worklist::Worklist as List;
 use crate::error::{AppError, Problem};
 use crate::services::versions::local_day;
 use crate::state::AppState;
 
-/// Worklist names.
-pub const WORKLISTS: [&str; 6] = [
-    "overdue",
-    "due_today",
-    "due_48h",
-    "unassigned",
-    "contact_problems",
-    "critical",
-];
-
 /// The filter behind a worklist at `now`.
-pub fn worklist_filter(name: &str, now: DateTime<Utc>) -> Option<CaseFilter> {
+pub fn worklist_filter(list: List, now: DateTime<Utc>) -> CaseFilter {
     let open = CaseFilter {
         open_only: true,
         ..Default::default()
@@ -38,40 +29,39 @@ pub fn worklist_filter(name: &str, now: DateTime<Utc>) -> Option<CaseFilter> {
     let end_of_today =
         (local_day(now) + Duration::days(1)).and_time(NaiveTime::MIN) - Duration::hours(8);
     let n = now.naive_utc();
-    Some(match name {
+    match list {
         // Counted by the earliest pending deadline: first contact while nobody was reached,
         // then the recall.
-        "overdue" => CaseFilter {
+        List::Overdue => CaseFilter {
             deadline_before: Some(n),
             by_deadline: true,
             ..open
         },
-        "due_today" => CaseFilter {
+        List::DueToday => CaseFilter {
             deadline_from: Some(n),
             deadline_before: Some(end_of_today),
             by_deadline: true,
             ..open
         },
-        "due_48h" => CaseFilter {
+        List::Due48h => CaseFilter {
             deadline_from: Some(n),
             deadline_before: Some(n + Duration::hours(48)),
             by_deadline: true,
             ..open
         },
-        "unassigned" => CaseFilter {
+        List::Unassigned => CaseFilter {
             unassigned: true,
             ..open
         },
-        "contact_problems" => CaseFilter {
+        List::ContactProblems => CaseFilter {
             contact_problem: Some(true),
             ..open
         },
-        "critical" => CaseFilter {
+        List::Critical => CaseFilter {
             tier: Some("T0".into()),
             ..open
         },
-        _ => return None,
-    })
+    }
 }
 
 /// A worklist's size.
@@ -112,13 +102,12 @@ pub async fn list_worklists(
     require(&p, Action::ReadPersonalData)?;
     let (scope, now) = (p.scope(), state.now());
     let counts = db::run(&state.pool, move |c| {
-        let mut counts = WORKLISTS
-            .iter()
-            .filter_map(|n| worklist_filter(n, now).map(|f| (n, f)))
-            .map(|(n, f)| {
+        let mut counts = List::ALL
+            .into_iter()
+            .map(|w| {
                 Ok(WorklistCount {
-                    name: n.to_string(),
-                    count: case::count(c, &scope, &f)?,
+                    name: w.name().to_string(),
+                    count: case::count(c, &scope, &worklist_filter(w, now))?,
                 })
             })
             .collect::<Result<Vec<_>, AppError>>()?;
@@ -147,7 +136,8 @@ pub async fn get_worklist(
     let limit = crate::api::page_limit(q.limit, 50, 200)?;
     let now = state.now();
     let name = name.into_inner();
-    let filter = worklist_filter(&name, now).ok_or(AppError::NotFound { entity: "worklist" })?;
+    let list = List::parse(&name).ok_or(AppError::NotFound { entity: "worklist" })?;
+    let filter = worklist_filter(list, now);
     let scope = p.scope();
     let (count, rows) = db::run(&state.pool, move |c| {
         let rows = case::list(c, &scope, &filter, limit)?;

@@ -15,6 +15,7 @@ pub mod principal;
 pub mod quality;
 pub mod role;
 pub mod validation;
+pub mod worklist;
 
 /// The wire name of a unit enum value as serde writes it (`Programme::Dbs` → `"DBS"`): the one
 /// text form used in the database, the API and case keys.

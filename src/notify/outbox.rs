@@ -147,6 +147,8 @@ pub fn combine_staff_emails(
                 .then_some(first)
                 .flatten()
         };
+        // Same recipient, locale, channel and queue time as the notices it carries (all queued
+        // by this sweep, never attempted); its own key, text and scope, due now.
         let row = Notification {
             id: uuid::Uuid::now_v7().to_string(),
             // The group's first original makes the key unique to this combination.
@@ -154,24 +156,13 @@ pub fn combine_staff_emails(
             case_id: None,
             hospital_id: same(|r| r.hospital_id.as_deref()).map(str::to_string),
             template: "escalation_summary".into(),
-            channel: "email".into(),
             recipient_role: same(|r| Some(r.recipient_role.as_str()))
                 .unwrap_or("staff")
                 .to_string(),
-            recipient,
-            locale,
             subject: rendered.subject,
             body: rendered.body,
-            status: "queued".into(),
-            attempts: 0,
             next_attempt_at: t,
-            claimed_until: None,
-            provider_message_id: None,
-            last_error: None,
-            created_at: t,
-            updated_at: t,
-            sent_at: None,
-            delivered_at: None,
+            ..rows[0].clone()
         };
         if notification::enqueue(conn, &row)? {
             notification::combine_into(conn, &ids, &row.id, t)?;

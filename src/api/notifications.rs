@@ -14,6 +14,7 @@ use crate::api::{page_limit, path_id};
 use crate::auth::extract::require;
 use crate::db::models::notification::{self, Notification, NotificationFilter, NotificationUpdate};
 use crate::db::{self, now_micros, write_transaction};
+use crate::domain::notification::{Event, Status, transition};
 use crate::domain::principal::Principal;
 use crate::domain::role::Action;
 use crate::error::{AppError, Problem};
@@ -87,16 +88,6 @@ impl From<Notification> for NotificationResponse {
     }
 }
 
-/// Statuses.
-pub const STATUSES: [&str; 6] = [
-    "queued",
-    "sending",
-    "sent",
-    "delivered",
-    "failed",
-    "cancelled",
-];
-
 /// Filters.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -137,12 +128,15 @@ pub async fn list_notifications(
     let q = q.into_inner();
     let limit = page_limit(q.limit, 50, 200)?;
     if let Some(s) = &q.status
-        && !STATUSES.contains(&s.as_str())
+        && Status::parse(s).is_none()
     {
         return Err(AppError::bad_field(
             "invalid_query",
             "status",
-            format!("must be one of {}", STATUSES.join(", ")),
+            format!(
+                "must be one of {}",
+                Status::ALL.map(Status::as_str).join(", ")
+            ),
         ));
     }
     if let Some(c) = &q.channel
@@ -226,19 +220,23 @@ pub async fn retry_notification(
             let current = notification::get(c, &scope, &id)?.ok_or(AppError::NotFound {
                 entity: "notification",
             })?;
+            let from = Status::parse(&current.status).ok_or_else(|| {
+                AppError::Unexpected(anyhow::anyhow!("unknown stored notification status"))
+            })?;
+            let to = transition(from, Event::StaffRetry)
+                .map_err(|e| AppError::conflict("not_retryable", None, e.to_string()))?;
             let t = now_micros(now);
             let form = NotificationUpdate {
-                status: Some("queued".into()),
                 next_attempt_at: Some(t),
                 claimed_until: Some(None),
                 updated_at: Some(t),
                 ..Default::default()
             };
-            if notification::update_from(c, &id, &["failed", "cancelled"], &form)? == 0 {
+            if notification::apply(c, &id, Event::StaffRetry, &form)? == 0 {
                 return Err(AppError::conflict(
                     "not_retryable",
                     None,
-                    format!("a {} notification cannot be retried", current.status),
+                    "the notification changed meanwhile; reload it",
                 ));
             }
             crate::services::audit::write(
@@ -247,7 +245,7 @@ pub async fn retry_notification(
                 "notification",
                 &id,
                 Some(&json!({"status": current.status})),
-                &json!({"status": "queued"}),
+                &json!({"status": to}),
                 now,
             )?;
             notification::get(c, &scope, &id)?.ok_or(AppError::NotFound {
@@ -321,15 +319,19 @@ pub async fn sms_receipt(
             )?;
             let t = now_micros(now);
             let delivered = r.status == "delivered";
+            let event = if delivered {
+                Event::DeliveryReceipt
+            } else {
+                Event::FailureReceipt
+            };
             let form = NotificationUpdate {
-                status: Some(if delivered { "delivered" } else { "failed" }.into()),
                 delivered_at: delivered.then_some(Some(t)),
                 last_error: (!delivered)
                     .then(|| Some(r.error.clone().unwrap_or_else(|| r.status.clone()))),
                 updated_at: Some(t),
                 ..Default::default()
             };
-            notification::update_from(c, &n.id, &["sent", "delivered", "failed"], &form)?;
+            notification::apply(c, &n.id, event, &form)?;
             if r.status == "wrong_number"
                 && n.recipient_role == "family"
                 && let Some(case_id) = &n.case_id

@@ -114,7 +114,11 @@ pub async fn list_worklists(
         // Notices that could not be delivered; listed at GET /notifications?status=failed.
         counts.push(WorklistCount {
             name: "failed_notifications".into(),
-            count: crate::db::models::notification::count_status(c, &scope, "failed")?,
+            count: crate::db::models::notification::count_status(
+                c,
+                &scope,
+                crate::domain::notification::Status::Failed.as_str(),
+            )?,
         });
         Ok(counts)
     })

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod infant;
 pub mod interpretation;
 pub mod job;
+pub mod notification;
 pub mod principal;
 pub mod quality;
 pub mod role;

@@ -13,6 +13,7 @@ use super::{Notifier, SendError};
 use crate::db::models::notification::{self, Notification, NotificationUpdate};
 
 use crate::db::{self, now_micros, write_transaction};
+use crate::domain::notification::Event;
 use crate::domain::principal::Principal;
 use crate::error::AppError;
 use crate::services::contacts::flag_contact_problem;
@@ -167,7 +168,6 @@ fn record(
     match result {
         Ok(provider_id) => {
             let form = NotificationUpdate {
-                status: Some("sent".into()),
                 claimed_until: Some(None),
                 provider_message_id: Some(Some(provider_id.clone())),
                 last_error: Some(None),
@@ -175,19 +175,18 @@ fn record(
                 sent_at: Some(Some(t)),
                 ..Default::default()
             };
-            notification::finish(c, &row.id, row.attempts, &form)?;
+            notification::finish(c, &row.id, row.attempts, Event::Sent, &form)?;
             tracing::info!(notification.id = %row.id, channel = %row.channel, template = %row.template, "notification sent");
             Ok(Outcome::Sent)
         }
         Err(e) if e.permanent || row.attempts >= max_attempts => {
             let form = NotificationUpdate {
-                status: Some("failed".into()),
                 claimed_until: Some(None),
                 last_error: Some(Some(e.message.clone())),
                 updated_at: Some(t),
                 ..Default::default()
             };
-            notification::finish(c, &row.id, row.attempts, &form)?;
+            notification::finish(c, &row.id, row.attempts, Event::GiveUp, &form)?;
             tracing::warn!(notification.id = %row.id, channel = %row.channel, attempts = row.attempts, permanent = e.permanent, "notification failed");
             if e.permanent
                 && row.recipient_role == "family"
@@ -205,14 +204,13 @@ fn record(
         }
         Err(e) => {
             let form = NotificationUpdate {
-                status: Some("queued".into()),
                 next_attempt_at: Some(t + backoff(row.attempts, base, cap)),
                 claimed_until: Some(None),
                 last_error: Some(Some(e.message.clone())),
                 updated_at: Some(t),
                 ..Default::default()
             };
-            notification::finish(c, &row.id, row.attempts, &form)?;
+            notification::finish(c, &row.id, row.attempts, Event::Requeue, &form)?;
             tracing::info!(notification.id = %row.id, channel = %row.channel, attempts = row.attempts, "notification will be retried");
             Ok(Outcome::Retry)
         }

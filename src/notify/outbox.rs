@@ -73,7 +73,7 @@ pub fn queue(
             locale: o.locale.clone(),
             subject: r.subject.clone(),
             body: r.body.clone(),
-            status: "queued".into(),
+            status: crate::domain::notification::Status::Queued.as_str().into(),
             attempts: 0,
             next_attempt_at: now_micros(o.not_before.max(now)),
             claimed_until: None,

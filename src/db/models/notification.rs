@@ -11,6 +11,7 @@ use diesel::prelude::*;
 
 use crate::db::AnyConnection;
 use crate::db::schema::{case_escalations, job_runs, notifications};
+use crate::domain::notification::{Event, Status};
 use crate::domain::principal::Scope;
 use crate::with_conn;
 
@@ -49,7 +50,6 @@ pub struct Notification {
 #[derive(Debug, Default, AsChangeset)]
 #[diesel(table_name = notifications)]
 pub struct NotificationUpdate {
-    pub status: Option<String>,
     pub next_attempt_at: Option<NaiveDateTime>,
     pub claimed_until: Option<Option<NaiveDateTime>>,
     pub provider_message_id: Option<Option<String>>,
@@ -90,7 +90,7 @@ pub fn held_staff_emails(
 ) -> QueryResult<Vec<Notification>> {
     use notifications::dsl as n;
     let q = n::notifications
-        .filter(n::status.eq("queued"))
+        .filter(n::status.eq(Status::Queued.as_str()))
         .filter(n::channel.eq("email"))
         .filter(n::recipient_role.ne("family"))
         .filter(n::created_at.eq(created_at))
@@ -112,7 +112,7 @@ pub fn release(conn: &mut AnyConnection, ids: &[String], at: NaiveDateTime) -> Q
     diesel::update(
         notifications::table
             .filter(notifications::id.eq_any(ids))
-            .filter(notifications::status.eq("queued")),
+            .filter(notifications::status.eq(Status::Queued.as_str())),
     )
     .set(notifications::next_attempt_at.eq(at))
     .execute(conn)
@@ -128,10 +128,10 @@ pub fn combine_into(
     diesel::update(
         notifications::table
             .filter(notifications::id.eq_any(ids))
-            .filter(notifications::status.eq("queued")),
+            .filter(notifications::status.eq_any(Event::Combine.from_texts())),
     )
     .set((
-        notifications::status.eq("cancelled"),
+        notifications::status.eq(Event::Combine.to().as_str()),
         notifications::last_error.eq(Some(format!("combined into {combined_id}"))),
         notifications::updated_at.eq(now),
     ))
@@ -149,13 +149,14 @@ pub fn claim(
     limit: i64,
 ) -> QueryResult<Vec<Notification>> {
     use notifications::dsl as n;
+    let (queued, sending) = (Status::Queued.as_str(), Status::Sending.as_str());
     let due = n::notifications
         .filter(n::channel.eq_any(channels))
         .filter(
             n::status
-                .eq("queued")
+                .eq(queued)
                 .and(n::next_attempt_at.le(now))
-                .or(n::status.eq("sending").and(n::claimed_until.lt(now))),
+                .or(n::status.eq(sending).and(n::claimed_until.lt(now))),
         )
         .order(n::next_attempt_at.asc())
         .limit(limit)
@@ -169,7 +170,7 @@ pub fn claim(
     }
     diesel::update(n::notifications.filter(n::id.eq_any(&ids)))
         .set((
-            n::status.eq("sending"),
+            n::status.eq(Event::Claim.to().as_str()),
             n::claimed_until.eq(Some(lease_until)),
             n::attempts.eq(n::attempts + 1),
             n::updated_at.eq(now),
@@ -194,7 +195,7 @@ pub fn hold(
     diesel::update(
         notifications::table
             .filter(notifications::id.eq(id))
-            .filter(notifications::status.eq("sending"))
+            .filter(notifications::status.eq(Status::Sending.as_str()))
             .filter(notifications::attempts.eq(attempts)),
     )
     .set(notifications::claimed_until.eq(Some(lease_until)))
@@ -202,37 +203,39 @@ pub fn hold(
     .map(|n| n == 1)
 }
 
-/// Records the result of attempt `attempts` on a row this dispatcher still holds (`sending`
-/// under its own claim).
+/// Records the result of attempt `attempts` (`event`: sent, requeued or given up) on a row this
+/// dispatcher still holds (`sending` under its own claim).
 pub fn finish(
     conn: &mut AnyConnection,
     id: &str,
     attempts: i32,
+    event: Event,
     form: &NotificationUpdate,
 ) -> QueryResult<usize> {
     diesel::update(
         notifications::table
             .filter(notifications::id.eq(id))
-            .filter(notifications::status.eq("sending"))
+            .filter(notifications::status.eq_any(event.from_texts()))
             .filter(notifications::attempts.eq(attempts)),
     )
-    .set(form)
+    .set((notifications::status.eq(event.to().as_str()), form))
     .execute(conn)
 }
 
-/// Applies `form` to a notification in one of `from` states; returns rows changed.
-pub fn update_from(
+/// Applies `event` (and `form`) to a notification in one of the event's `from` statuses;
+/// returns rows changed (0: another actor moved it first, or the event does not apply).
+pub fn apply(
     conn: &mut AnyConnection,
     id: &str,
-    from: &[&str],
+    event: Event,
     form: &NotificationUpdate,
 ) -> QueryResult<usize> {
     diesel::update(
         notifications::table
             .filter(notifications::id.eq(id))
-            .filter(notifications::status.eq_any(from)),
+            .filter(notifications::status.eq_any(event.from_texts())),
     )
-    .set(form)
+    .set((notifications::status.eq(event.to().as_str()), form))
     .execute(conn)
 }
 

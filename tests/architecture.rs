@@ -1,0 +1,135 @@
+//! The layering of `docs/architecture.md`, checked: which top-level modules each folder of
+//! `src/` may name (`crate::<module>`). Known exceptions are listed with their file and must
+//! still exist, so the list only shrinks as they are removed. No dependencies: it reads the
+//! sources as text.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Per folder of `src/`, the `crate::` modules its files may use.
+const RULES: &[(&str, &[&str])] = &[
+    ("domain", &["domain"]),
+    ("db", &["db", "domain", "error", "with_conn"]),
+    (
+        "services",
+        &[
+            "services", "db", "domain", "error", "config", "auth", "notify",
+        ],
+    ),
+    ("notify", &["notify", "db", "domain", "error", "config"]),
+    ("auth", &["auth", "db", "domain", "error", "config"]),
+    (
+        "jobs",
+        &[
+            "jobs", "services", "notify", "db", "domain", "error", "config", "state",
+        ],
+    ),
+    (
+        "api",
+        &[
+            "api",
+            "auth",
+            "services",
+            "jobs",
+            "db",
+            "domain",
+            "error",
+            "config",
+            "state",
+            "telemetry",
+            "notify",
+        ],
+    ),
+];
+
+/// Back-edges that exist today (issue 12 removes them): (file, module it names).
+const KNOWN_EXCEPTIONS: &[(&str, &str)] = &[
+    ("src/auth/middleware.rs", "api"),
+    ("src/auth/middleware.rs", "state"),
+    ("src/services/notices.rs", "state"),
+    ("src/notify/dispatch.rs", "state"),
+    ("src/notify/dispatch.rs", "services"),
+    ("src/notify/sms.rs", "startup"),
+];
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The `crate::<module>` names a source text uses.
+fn modules_named(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (i, _) in text.match_indices("crate::") {
+        let rest = &text[i + "crate::".len()..];
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !name.is_empty() {
+            out.insert(name);
+        }
+    }
+    out
+}
+
+#[test]
+fn each_layer_names_only_the_layers_it_may() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let rules: BTreeMap<&str, &[&str]> = RULES.iter().copied().collect();
+    let mut seen_exceptions = BTreeSet::new();
+    let mut violations = vec![];
+    for (folder, allowed) in &rules {
+        let mut files = vec![];
+        rust_files(&root.join("src").join(folder), &mut files);
+        assert!(!files.is_empty(), "src/{folder} has no sources");
+        for f in files {
+            let rel = f
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            let text = std::fs::read_to_string(&f).unwrap();
+            for m in modules_named(&text) {
+                if allowed.contains(&m.as_str()) {
+                    continue;
+                }
+                if KNOWN_EXCEPTIONS.contains(&(rel.as_str(), m.as_str())) {
+                    seen_exceptions.insert((rel.clone(), m));
+                    continue;
+                }
+                violations.push(format!(
+                    "{rel} names crate::{m} (src/{folder} may name {allowed:?})"
+                ));
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "layering broken:\n{}",
+        violations.join("\n")
+    );
+    for (file, module) in KNOWN_EXCEPTIONS {
+        assert!(
+            seen_exceptions.contains(&(file.to_string(), module.to_string())),
+            "{file} no longer names crate::{module}: remove it from KNOWN_EXCEPTIONS"
+        );
+    }
+}
+
+#[test]
+fn the_scan_finds_what_it_should() {
+    let names =
+        modules_named("use crate::db::x; let y = crate::services::cases::open(); // crate::");
+    assert_eq!(
+        names.into_iter().collect::<Vec<_>>(),
+        ["db".to_string(), "services".to_string()]
+    );
+}

@@ -344,13 +344,18 @@ pub enum MarkerExpr {
     Ratio(String, Vec<String>),
 }
 
+/// Why a catalogue (or one of its markers) is not valid; the message names the entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CatalogueError(pub String);
+
 impl MarkerExpr {
     /// Parses `A`, `A/B` or `A/(B+C)`.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, CatalogueError> {
         let s = s.trim();
         match s.split_once('/') {
             None if !s.is_empty() => Ok(Self::Analyte(s.to_string())),
-            None => Err("empty marker".into()),
+            None => Err(CatalogueError("empty marker".into())),
             Some((num, den)) => {
                 let den = den.trim();
                 let den = den
@@ -359,7 +364,7 @@ impl MarkerExpr {
                     .unwrap_or(den);
                 let parts: Vec<String> = den.split('+').map(|p| p.trim().to_string()).collect();
                 if num.trim().is_empty() || parts.iter().any(String::is_empty) {
-                    return Err(format!("malformed ratio {s:?}"));
+                    return Err(CatalogueError(format!("malformed ratio {s:?}")));
                 }
                 Ok(Self::Ratio(num.trim().to_string(), parts))
             }
@@ -379,14 +384,18 @@ impl MarkerExpr {
 
 impl Catalogue {
     /// Parses a TOML catalogue file and validates it.
-    pub fn from_toml(text: &str) -> Result<Self, String> {
-        let c: Catalogue = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn from_toml(text: &str) -> Result<Self, CatalogueError> {
+        let c: Catalogue = toml::from_str(text).map_err(|e| CatalogueError(e.to_string()))?;
         c.validate()?;
         Ok(c)
     }
 
     /// Checks internal consistency; the message names the offending entry.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CatalogueError> {
+        self.check().map_err(CatalogueError)
+    }
+
+    fn check(&self) -> Result<(), String> {
         let err = |what: String| Err(format!("catalogue {}: {what}", self.version));
         if self.version.trim().is_empty() || self.jurisdiction.trim().is_empty() {
             return err("version and jurisdiction must be set".into());
@@ -590,7 +599,7 @@ mod tests {
     fn broken(edit: impl Fn(&mut Catalogue)) -> String {
         let mut c = Catalogue::from_toml(DEFAULT_CATALOGUE_TOML).unwrap();
         edit(&mut c);
-        c.validate().unwrap_err()
+        c.validate().unwrap_err().0
     }
 
     #[test]
@@ -639,6 +648,7 @@ mod tests {
         assert!(
             Catalogue::from_toml(&text)
                 .unwrap_err()
+                .0
                 .contains("jurisdction")
         );
     }

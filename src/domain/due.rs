@@ -89,11 +89,20 @@ pub struct DueTimes {
     pub capped_by_age: bool,
 }
 
+/// Why a due policy cannot be used; the message names the policy and entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DuePolicyError(pub String);
+
 impl DuePolicy {
     /// Parses and checks a TOML policy.
-    pub fn from_toml(text: &str) -> Result<Self, String> {
+    pub fn from_toml(text: &str) -> Result<Self, DuePolicyError> {
+        Self::parse(text).map_err(DuePolicyError)
+    }
+
+    fn parse(text: &str) -> Result<Self, String> {
         let p: DuePolicy = toml::from_str(text).map_err(|e| e.to_string())?;
-        p.tz()?;
+        p.tz().map_err(|e| e.0)?;
         for prog in [
             super::catalogue::Programme::Dbs,
             super::catalogue::Programme::Hear,
@@ -118,12 +127,12 @@ impl DuePolicy {
     }
 
     /// The time zone.
-    pub fn tz(&self) -> Result<Tz, String> {
+    pub fn tz(&self) -> Result<Tz, DuePolicyError> {
         self.time_zone.parse().map_err(|_| {
-            format!(
+            DuePolicyError(format!(
                 "due policy {}: unknown time zone {}",
                 self.version, self.time_zone
-            )
+            ))
         })
     }
 
@@ -133,12 +142,11 @@ impl DuePolicy {
         tier: Tier,
         result_at: DateTime<Utc>,
         birth_at: DateTime<Utc>,
-    ) -> Result<DueTimes, String> {
+    ) -> Result<DueTimes, DuePolicyError> {
         let tz = self.tz()?;
-        let t = self
-            .tiers
-            .get(&tier)
-            .ok_or_else(|| format!("due policy {}: no tier {tier:?}", self.version))?;
+        let t = self.tiers.get(&tier).ok_or_else(|| {
+            DuePolicyError(format!("due policy {}: no tier {tier:?}", self.version))
+        })?;
         let limit = t.age_limit_days.map(|d| birth_at + Duration::days(d));
         let cap = |at: DateTime<Utc>| match limit {
             Some(l) if l < at => (l, true),

@@ -128,10 +128,10 @@ pub fn publish(
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     c.validate()
-        .map_err(|m| AppError::invalid("catalogue", m))?;
+        .map_err(|m| AppError::invalid("catalogue", m.0))?;
     let (version, effective_from) = (c.version.clone(), c.effective_from);
     let stored = row(&c, by, now)?;
-    let interp = Interpreter::new(c).map_err(|m| AppError::invalid("catalogue", m))?;
+    let interp = Interpreter::new(c).map_err(|m| AppError::invalid("catalogue", m.0))?;
     catalogue::insert(conn, &stored).map_err(|e| {
         if is_unique_violation(&e) {
             AppError::conflict(

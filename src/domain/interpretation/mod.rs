@@ -173,7 +173,7 @@ pub struct Interpreter {
 
 impl Interpreter {
     /// Prepares a validated catalogue.
-    pub fn new(catalogue: Catalogue) -> Result<Self, String> {
+    pub fn new(catalogue: Catalogue) -> Result<Self, super::catalogue::CatalogueError> {
         catalogue.validate()?;
         let markers = catalogue
             .rules

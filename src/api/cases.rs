@@ -10,6 +10,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::api::Paged;
 use crate::api::json::{ApiJson, double_option};
 use crate::api::path_id;
 use crate::auth::extract::require;
@@ -321,22 +322,16 @@ pub async fn list_cases(
         opened_before: q.opened_to.map(|t| t.naive_utc()),
     };
     let scope = p.scope();
-    let mut rows = db::run(&state.pool, move |c| {
-        let rows = case::list(c, &scope, &filter, limit + 1)?;
-        let shown = rows.iter().take(usize::try_from(limit).unwrap_or(0));
-        audit::list_read(c, &p, "case", shown.map(|r| r.id.as_str()), now)?;
-        Ok(rows)
+    let page = db::run(&state.pool, move |c| {
+        let page = Paged::of(case::list(c, &scope, &filter, limit + 1)?, limit);
+        audit::list_read(c, &p, "case", page.items.iter().map(|r| r.id.as_str()), now)?;
+        Ok(page)
     })
     .await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(0));
-    let next_cursor = if more {
-        rows.last().map(encode_cursor)
-    } else {
-        None
-    };
+    let next_cursor = page.next_cursor(encode_cursor);
     Ok(HttpResponse::Ok().json(CasePage {
-        items: rows
+        items: page
+            .items
             .into_iter()
             .map(|c| CaseResponse::new(c, now))
             .collect(),

@@ -10,6 +10,7 @@ use chrono::{DateTime, FixedOffset, Offset, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::api::Paged;
 use crate::api::json::{ApiJson, double_option};
 use crate::api::path_id;
 use crate::auth::extract::require;
@@ -342,22 +343,21 @@ pub async fn list_infants(
         before_id,
     };
     let (scope, now) = (p.scope(), state.now());
-    let mut rows = db::run(&state.pool, move |c| {
-        let rows = infant::list(c, &scope, &filter, limit + 1)?;
-        let shown = rows.iter().take(usize::try_from(limit).unwrap_or(0));
-        audit::list_read(c, &p, "infant", shown.map(|r| r.id.as_str()), now)?;
-        Ok(rows)
+    let page = db::run(&state.pool, move |c| {
+        let page = Paged::of(infant::list(c, &scope, &filter, limit + 1)?, limit);
+        audit::list_read(
+            c,
+            &p,
+            "infant",
+            page.items.iter().map(|r| r.id.as_str()),
+            now,
+        )?;
+        Ok(page)
     })
     .await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(0));
-    let next_cursor = if more {
-        rows.last().map(|r| URL_SAFE_NO_PAD.encode(&r.id))
-    } else {
-        None
-    };
+    let next_cursor = page.next_cursor(|r| URL_SAFE_NO_PAD.encode(&r.id));
     Ok(HttpResponse::Ok().json(InfantPage {
-        items: rows.into_iter().map(InfantResponse::from).collect(),
+        items: page.items.into_iter().map(InfantResponse::from).collect(),
         next_cursor,
     }))
 }

@@ -36,6 +36,29 @@ pub fn path_id<T: FromStr>(raw: &str, entity: &'static str) -> Result<T, AppErro
 }
 
 /// A list's page size: `asked` or `default`, refused with 400 naming `limit` outside `1..=max`.
+/// One page of a list read with `limit + 1` rows: the rows to show, and whether more follow.
+pub struct Paged<T> {
+    /// At most `limit` rows.
+    pub items: Vec<T>,
+    /// A further row exists.
+    pub more: bool,
+}
+
+impl<T> Paged<T> {
+    /// Splits `rows` (read with `limit + 1`) into the page and whether more follow.
+    pub fn of(mut rows: Vec<T>, limit: i64) -> Self {
+        let n = usize::try_from(limit).unwrap_or(0);
+        let more = rows.len() > n;
+        rows.truncate(n);
+        Self { items: rows, more }
+    }
+
+    /// The cursor of the next page (from the last row shown), when there is one.
+    pub fn next_cursor(&self, cursor: impl Fn(&T) -> String) -> Option<String> {
+        self.items.last().filter(|_| self.more).map(cursor)
+    }
+}
+
 pub fn page_limit(asked: Option<i64>, default: i64, max: i64) -> Result<i64, AppError> {
     let limit = asked.unwrap_or(default);
     if (1..=max).contains(&limit) {

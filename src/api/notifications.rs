@@ -9,6 +9,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::api::Paged;
 use crate::api::json::ApiJson;
 use crate::api::{page_limit, path_id};
 use crate::auth::extract::require;
@@ -156,26 +157,15 @@ pub async fn list_notifications(
         before_id: q.cursor,
     };
     let (scope, now) = (p.scope(), state.now());
-    let rows = db::run(&state.pool, move |c| {
-        let rows = notification::list(c, &scope, &f, limit + 1)?;
-        let shown = rows.iter().take(usize::try_from(limit).unwrap_or(0));
-        crate::services::audit::list_read(
-            c,
-            &p,
-            "notification",
-            shown.map(|r| r.id.as_str()),
-            now,
-        )?;
-        Ok(rows)
+    let page = db::run(&state.pool, move |c| {
+        let page = Paged::of(notification::list(c, &scope, &f, limit + 1)?, limit);
+        let ids = page.items.iter().map(|r| r.id.as_str());
+        crate::services::audit::list_read(c, &p, "notification", ids, now)?;
+        Ok(page)
     })
     .await?;
-    let more = rows.len() as i64 > limit;
-    let items: Vec<NotificationResponse> = rows
-        .into_iter()
-        .take(limit as usize)
-        .map(Into::into)
-        .collect();
-    let next_cursor = more.then(|| items.last().map(|n| n.id.clone())).flatten();
+    let next_cursor = page.next_cursor(|n| n.id.clone());
+    let items = page.items.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(NotificationPage { items, next_cursor }))
 }
 

@@ -315,7 +315,7 @@ pub async fn quality_members(
     let lim = Limits::of(catalogue::current(&state.catalogues, state.now())?.catalogue());
     let settings = state.settings.quality.clone();
     let now = state.now();
-    let rows = db::run(&state.pool, move |conn| {
+    let page = db::run(&state.pool, move |conn| {
         let rows = crate::services::quality::members(
             conn,
             d,
@@ -328,19 +328,14 @@ pub async fn quality_members(
                 limit: limit + 1,
             },
         )?;
-        let shown = rows.iter().take(usize::try_from(limit).unwrap_or(0));
-        crate::services::audit::list_read(
-            conn,
-            &p,
-            "infant",
-            shown.map(|m| m.infant_id.as_str()),
-            now,
-        )?;
-        Ok(rows)
+        let page = crate::api::Paged::of(rows, limit);
+        let ids = page.items.iter().map(|m| m.infant_id.as_str());
+        crate::services::audit::list_read(conn, &p, "infant", ids, now)?;
+        Ok(page)
     })
     .await?;
-    let more = rows.len() as i64 > limit;
-    let items: Vec<Member> = rows.into_iter().take(limit as usize).collect();
+    let next_cursor = page.next_cursor(|m| m.id.clone());
+    let items: Vec<Member> = page.items;
     if csv {
         let rows = items
             .iter()
@@ -368,7 +363,6 @@ pub async fn quality_members(
             rows,
         ));
     }
-    let next_cursor = more.then(|| items.last().map(|m| m.id.clone())).flatten();
     Ok(HttpResponse::Ok().json(MemberPage {
         indicator: d.id.into(),
         part: part_name,

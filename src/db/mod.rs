@@ -58,6 +58,18 @@ impl AnyConnection {
     }
 }
 
+/// Restricts a boxed query to the caller's hospital, the one hospital filter every scoped query
+/// uses: `q = scoped!(q, scope, cases::hospital_id);` (a `Scope` with no hospital leaves it whole).
+#[macro_export]
+macro_rules! scoped {
+    ($q:expr, $scope:expr, $col:expr) => {
+        match $scope.hospital_filter() {
+            Some(h) => $q.filter($col.eq(h.to_string())),
+            None => $q,
+        }
+    };
+}
+
 /// Runs `$body` with `$c` bound to the concrete connection, so queries the enum cannot
 /// express (upsert, batch insert, row locks) are written once and type-checked per backend.
 #[macro_export]

@@ -382,9 +382,7 @@ pub fn missed(
         .filter(infants::merged_into.is_null())
         .filter(infants::birth_at.le(born_before))
         .into_boxed();
-    if let Some(h) = scope.hospital_filter() {
-        q = q.filter(infants::hospital_id.eq(h.to_string()));
-    }
+    q = crate::scoped!(q, scope, infants::hospital_id);
     if without_missed_case {
         // The sweep skips infants that already had a missed-screen case for the programme, so
         // its batches move on to new infants, and infants whose open case of the programme

@@ -190,9 +190,7 @@ pub fn infant_refs(
 /// A case within `scope`.
 pub fn get(conn: &mut AnyConnection, scope: &Scope, id: &str) -> QueryResult<Option<Case>> {
     let mut q = cases::table.filter(cases::id.eq(id)).into_boxed();
-    if let Some(h) = scope.hospital_filter() {
-        q = q.filter(cases::hospital_id.eq(h.to_string()));
-    }
+    q = crate::scoped!(q, scope, cases::hospital_id);
     q.select(Case::as_select()).first(conn).optional()
 }
 
@@ -225,9 +223,7 @@ impl Case {
 /// The filtered query shared by [`list`] and [`count`].
 fn filtered<'a>(scope: &Scope, f: &'a CaseFilter) -> cases::BoxedQuery<'a, Db> {
     let mut q = cases::table.into_boxed();
-    if let Some(h) = scope.hospital_filter() {
-        q = q.filter(cases::hospital_id.eq(h.to_string()));
-    }
+    q = crate::scoped!(q, scope, cases::hospital_id);
     if let Some(v) = &f.state {
         q = q.filter(cases::state.eq(v));
     }

@@ -68,9 +68,7 @@ pub fn insert_card(conn: &mut AnyConnection, row: &Card) -> QueryResult<()> {
 /// A card by id within `scope`.
 pub fn get_card(conn: &mut AnyConnection, scope: &Scope, id: &str) -> QueryResult<Option<Card>> {
     let mut q = dbs_cards::table.filter(dbs_cards::id.eq(id)).into_boxed();
-    if let Some(h) = scope.hospital_filter() {
-        q = q.filter(dbs_cards::hospital_id.eq(h.to_string()));
-    }
+    q = crate::scoped!(q, scope, dbs_cards::hospital_id);
     q.select(Card::as_select()).first(conn).optional()
 }
 
@@ -83,9 +81,7 @@ pub fn find_by_barcode(
     let mut q = dbs_cards::table
         .filter(dbs_cards::barcode.eq(barcode))
         .into_boxed();
-    if let Some(h) = scope.hospital_filter() {
-        q = q.filter(dbs_cards::hospital_id.eq(h.to_string()));
-    }
+    q = crate::scoped!(q, scope, dbs_cards::hospital_id);
     // Barcodes are unique per hospital: two rows mean two hospitals used it.
     q.select(Card::as_select()).limit(2).load(conn)
 }
@@ -113,9 +109,7 @@ pub fn cards_of_infant(
     let mut q = dbs_cards::table
         .filter(dbs_cards::infant_id.eq(infant_id))
         .into_boxed();
-    if let Some(h) = scope.hospital_filter() {
-        q = q.filter(dbs_cards::hospital_id.eq(h.to_string()));
-    }
+    q = crate::scoped!(q, scope, dbs_cards::hospital_id);
     q.order(dbs_cards::collected_at.asc())
         .select(Card::as_select())
         .load(conn)

@@ -54,9 +54,7 @@ pub fn insert(conn: &mut AnyConnection, row: &Hospital) -> QueryResult<()> {
 /// Reads a hospital visible in `scope`.
 pub fn get(conn: &mut AnyConnection, scope: &Scope, id: &str) -> QueryResult<Option<Hospital>> {
     let mut q = hospitals::table.filter(hospitals::id.eq(id)).into_boxed();
-    if let Some(h) = scope.hospital_filter() {
-        q = q.filter(hospitals::id.eq(h.to_string()));
-    }
+    q = crate::scoped!(q, scope, hospitals::id);
     q.select(Hospital::as_select()).first(conn).optional()
 }
 
@@ -76,9 +74,7 @@ pub fn list(
     active: Option<bool>,
 ) -> QueryResult<Vec<Hospital>> {
     let mut q = hospitals::table.into_boxed();
-    if let Some(h) = scope.hospital_filter() {
-        q = q.filter(hospitals::id.eq(h.to_string()));
-    }
+    q = crate::scoped!(q, scope, hospitals::id);
     if let Some(a) = active {
         q = q.filter(hospitals::active.eq(a));
     }

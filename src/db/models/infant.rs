@@ -101,9 +101,7 @@ pub fn insert(conn: &mut AnyConnection, row: &Infant) -> QueryResult<()> {
 /// Reads an infant visible in `scope`.
 pub fn get(conn: &mut AnyConnection, scope: &Scope, id: &str) -> QueryResult<Option<Infant>> {
     let mut q = infants::table.filter(infants::id.eq(id)).into_boxed();
-    if let Some(h) = scope.hospital_filter() {
-        q = q.filter(infants::hospital_id.eq(h.to_string()));
-    }
+    q = crate::scoped!(q, scope, infants::hospital_id);
     q.select(Infant::as_select()).first(conn).optional()
 }
 
@@ -118,9 +116,7 @@ pub fn find_by_mrn(
         .filter(infants::hospital_id.eq(hospital_id))
         .filter(infants::mrn.eq(mrn))
         .into_boxed();
-    if let Some(h) = scope.hospital_filter() {
-        q = q.filter(infants::hospital_id.eq(h.to_string()));
-    }
+    q = crate::scoped!(q, scope, infants::hospital_id);
     q.select(Infant::as_select()).first(conn).optional()
 }
 
@@ -137,9 +133,7 @@ pub fn find_same_birth(
         .filter(infants::birth_at.eq(birth_at))
         .filter(infants::birth_order.eq(birth_order))
         .into_boxed();
-    if let Some(h) = scope.hospital_filter() {
-        q = q.filter(infants::hospital_id.eq(h.to_string()));
-    }
+    q = crate::scoped!(q, scope, infants::hospital_id);
     q.select(Infant::as_select()).first(conn).optional()
 }
 
@@ -153,9 +147,7 @@ pub fn list(
     let mut q = infants::table
         .filter(infants::merged_into.is_null())
         .into_boxed();
-    if let Some(h) = scope.hospital_filter() {
-        q = q.filter(infants::hospital_id.eq(h.to_string()));
-    }
+    q = crate::scoped!(q, scope, infants::hospital_id);
     if let Some(h) = &f.hospital_id {
         q = q.filter(infants::hospital_id.eq(h.clone()));
     }

@@ -244,9 +244,7 @@ pub fn get(conn: &mut AnyConnection, scope: &Scope, id: &str) -> QueryResult<Opt
     let mut q = notifications::table
         .filter(notifications::id.eq(id))
         .into_boxed();
-    if let Some(h) = scope.hospital_filter() {
-        q = q.filter(notifications::hospital_id.eq(h.to_string()));
-    }
+    q = crate::scoped!(q, scope, notifications::hospital_id);
     q.select(Notification::as_select()).first(conn).optional()
 }
 
@@ -283,9 +281,7 @@ pub fn list(
     limit: i64,
 ) -> QueryResult<Vec<Notification>> {
     let mut q = notifications::table.into_boxed();
-    if let Some(h) = scope.hospital_filter() {
-        q = q.filter(notifications::hospital_id.eq(h.to_string()));
-    }
+    q = crate::scoped!(q, scope, notifications::hospital_id);
     if let Some(s) = &f.status {
         q = q.filter(notifications::status.eq(s.clone()));
     }
@@ -325,9 +321,7 @@ pub fn count_status(conn: &mut AnyConnection, scope: &Scope, status: &str) -> Qu
     let mut q = notifications::table
         .filter(notifications::status.eq(status.to_string()))
         .into_boxed();
-    if let Some(h) = scope.hospital_filter() {
-        q = q.filter(notifications::hospital_id.eq(h.to_string()));
-    }
+    q = crate::scoped!(q, scope, notifications::hospital_id);
     q.count().get_result(conn)
 }
 

@@ -67,9 +67,7 @@ pub fn interventions_of(
     let mut q = hearing_interventions::table
         .filter(hearing_interventions::infant_id.eq(infant_id))
         .into_boxed();
-    if let Some(h) = scope.hospital_filter() {
-        q = q.filter(hearing_interventions::hospital_id.eq(h.to_string()));
-    }
+    q = crate::scoped!(q, scope, hearing_interventions::hospital_id);
     q.order(hearing_interventions::started_at.asc())
         .select(InterventionRow::as_select())
         .load(conn)
@@ -129,9 +127,7 @@ pub fn hearing_of(
     let mut q = hearing_screens::table
         .filter(hearing_screens::infant_id.eq(infant_id))
         .into_boxed();
-    if let Some(h) = scope.hospital_filter() {
-        q = q.filter(hearing_screens::hospital_id.eq(h.to_string()));
-    }
+    q = crate::scoped!(q, scope, hearing_screens::hospital_id);
     q.order(hearing_screens::tested_at.asc())
         .select(HearingRow::as_select())
         .load(conn)
@@ -154,9 +150,7 @@ pub fn cchd_of(
     let mut q = cchd_screens::table
         .filter(cchd_screens::infant_id.eq(infant_id))
         .into_boxed();
-    if let Some(h) = scope.hospital_filter() {
-        q = q.filter(cchd_screens::hospital_id.eq(h.to_string()));
-    }
+    q = crate::scoped!(q, scope, cchd_screens::hospital_id);
     q.order(cchd_screens::measured_at.asc())
         .select(CchdRow::as_select())
         .load(conn)
@@ -179,9 +173,7 @@ pub fn consents_of(
     let mut q = screening_consents::table
         .filter(screening_consents::infant_id.eq(infant_id))
         .into_boxed();
-    if let Some(h) = scope.hospital_filter() {
-        q = q.filter(screening_consents::hospital_id.eq(h.to_string()));
-    }
+    q = crate::scoped!(q, scope, screening_consents::hospital_id);
     q.order(screening_consents::signed_at.asc())
         .select(ConsentRow::as_select())
         .load(conn)

@@ -202,13 +202,15 @@ async fn a_dispatcher_whose_lease_ran_out_never_sends_what_another_took_over() {
     let other = guthrie::startup::build_state(settings, pool, env.app.clock.clone()).unwrap();
 
     // The mail server is slow: the first dispatcher's batch outlives its 60 s lease (as the
-    // second server's clock sees it) and the second takes over what it has not reached.
+    // second server's clock sees it) and the second takes over what it has not reached. Each
+    // message takes 2 s; the second server runs 3 s in, while the first sends its second message
+    // (its first is recorded by then, with a second to spare under load).
     env.smtp
         .delay_ms
-        .store(1500, std::sync::atomic::Ordering::SeqCst);
+        .store(2000, std::sync::atomic::Ordering::SeqCst);
     let one = env.app.state.clone();
     let first = tokio::spawn(async move { guthrie::jobs::run(&one, "dispatcher", t0).await });
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    tokio::time::sleep(Duration::from_millis(3000)).await;
     let second = guthrie::jobs::run(&other, "dispatcher", t0 + Span::seconds(61))
         .await
         .unwrap()

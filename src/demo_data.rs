@@ -116,8 +116,7 @@ fn open_case(n: usize, inf: &Infant, now: DateTime<Utc>, t: chrono::NaiveDateTim
         appointment_place: None,
         next_rung: None,
         next_rung_at: None,
-        // Open and nobody reached: the first-contact deadline comes first.
-        next_due_at: Some(now_micros(due - Duration::hours(4))),
+        next_due_at: None,
     }
 }
 
@@ -164,6 +163,7 @@ pub fn generate(
                 with_conn!(conn, |c| diesel::insert_into(cases::table)
                     .values(&case_batch)
                     .execute(c))?;
+                crate::db::models::case::fill_next_due(conn)?;
             }
             Ok(())
         })?;

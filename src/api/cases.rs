@@ -87,8 +87,11 @@ impl CaseResponse {
     /// Builds the response; `overdue` is judged at `now`.
     pub fn new(c: Case, now: DateTime<Utc>) -> Self {
         Self {
-            next_due_at: (c.state != "resolved").then(|| c.next_deadline().and_utc()),
-            overdue: c.state != "resolved" && c.next_deadline().and_utc() < now,
+            next_due_at: c
+                .next_due_at
+                .filter(|_| c.state != "resolved")
+                .map(|t| t.and_utc()),
+            overdue: c.state != "resolved" && c.next_due_at.is_some_and(|t| t.and_utc() < now),
             outcome: svc::outcome_of(&c),
             suspected: serde_json::from_str(&c.suspected).unwrap_or_default(),
             id: c.id,

@@ -194,6 +194,11 @@ pub fn check_id_document(
     }
 }
 
+/// `HOSPITALCODE-MRN`: what families and staff quote for an infant; never a name.
+pub fn infant_ref(hospital_code: &str, mrn: &str) -> String {
+    format!("{hospital_code}-{mrn}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -558,11 +558,9 @@ pub fn open_missed(
         .unwrap_or(Tier::T2);
     let mut opened = 0;
     for m in missed {
-        let key = open_key(&m.infant_id, &text(programme), Reason::Missed.as_str());
         let result = crate::db::write_transaction(conn, |conn| -> Result<bool, AppError> {
-            if case::find_open(conn, &key)?.is_some()
-                || case::has_open_of_programme(conn, &m.infant_id, &text(programme))?
-            {
+            // Any open case of the programme (an open missed case among them) covers it.
+            if case::has_open_of_programme(conn, &m.infant_id, &text(programme))? {
                 return Ok(false);
             }
             let infant =

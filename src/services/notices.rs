@@ -112,7 +112,7 @@ pub fn load(
 impl CaseFacts {
     /// `HOSPITALCODE-MRN`: what families and hospitals quote; never a name.
     pub fn infant_ref(&self) -> String {
-        format!("{}-{}", self.hospital.code, self.infant.mrn)
+        crate::domain::infant::infant_ref(&self.hospital.code, &self.infant.mrn)
     }
 
     fn local(&self, t: chrono::NaiveDateTime, fmt: &str) -> String {

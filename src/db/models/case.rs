@@ -44,8 +44,8 @@ pub struct Case {
     pub next_rung: Option<String>,
     /// When it is due.
     pub next_rung_at: Option<NaiveDateTime>,
-    /// The earliest pending deadline ([`Case::next_deadline`]), kept by [`insert`] and
-    /// [`update_if_version`] for the deadline worklists' index.
+    /// The earliest pending deadline: first contact while nobody has been reached, then the
+    /// recall. Kept by [`insert`] and [`update_if_version`] (one SQL rule, [`keep_next_due`]).
     pub next_due_at: Option<NaiveDateTime>,
 }
 
@@ -115,15 +115,12 @@ pub struct CaseFilter {
     pub after: Option<(NaiveDateTime, String)>,
 }
 
-/// Inserts a case (its `next_due_at` computed here).
+/// Inserts a case (its `next_due_at` set from its state and deadlines).
 pub fn insert(conn: &mut AnyConnection, row: &Case) -> QueryResult<()> {
-    let row = Case {
-        next_due_at: Some(row.next_deadline()),
-        ..row.clone()
-    };
     diesel::insert_into(cases::table)
-        .values(&row)
+        .values(row)
         .execute(conn)?;
+    keep_next_due(conn, Box::new(cases::id.eq(row.id.clone())))?;
     super::quality_facts::touch(conn, &[row.infant_id.as_str()])
 }
 
@@ -179,7 +176,7 @@ pub fn infant_refs(
         .select((infants::id, hospitals::code, infants::mrn))
         .load::<(String, String, String)>(conn)?
         .into_iter()
-        .map(|(id, code, mrn)| (id, format!("{code}-{mrn}")))
+        .map(|(id, code, mrn)| (id, crate::domain::infant::infant_ref(&code, &mrn)))
         .collect();
     Ok(by_case
         .into_iter()
@@ -196,28 +193,26 @@ pub fn get(conn: &mut AnyConnection, scope: &Scope, id: &str) -> QueryResult<Opt
 
 type Db = <AnyConnection as Connection>::Backend;
 
-/// The state in which the first-contact deadline is still pending (nobody reached yet).
-const AWAITING_FIRST_CONTACT: &str = "open";
+/// A condition on cases.
+type CaseCondition =
+    Box<dyn diesel::BoxableExpression<cases::table, Db, SqlType = diesel::sql_types::Bool>>;
 
-/// A case's earliest pending deadline, as SQL (the same rule as `Case::next_deadline`), for
-/// keeping `next_due_at`.
-fn next_deadline_sql() -> diesel::expression::SqlLiteral<diesel::sql_types::Timestamp> {
-    diesel::dsl::sql::<diesel::sql_types::Timestamp>(
+/// Sets `next_due_at` of the cases `which` selects to their earliest pending deadline: the
+/// first-contact deadline while the case is `open` (nobody reached yet), else the recall. The one
+/// place this rule lives.
+fn keep_next_due(conn: &mut AnyConnection, which: CaseCondition) -> QueryResult<usize> {
+    let next = diesel::dsl::sql::<diesel::sql_types::Timestamp>(
         "CASE WHEN cases.state = 'open' AND cases.first_contact_due_at < cases.recall_due_at \
          THEN cases.first_contact_due_at ELSE cases.recall_due_at END",
-    )
+    );
+    diesel::update(cases::table.filter(which))
+        .set(cases::next_due_at.eq(next.nullable()))
+        .execute(conn)
 }
 
-impl Case {
-    /// The earliest deadline still pending: first contact while nobody has been reached, then
-    /// the recall.
-    pub fn next_deadline(&self) -> NaiveDateTime {
-        if self.state == AWAITING_FIRST_CONTACT {
-            self.first_contact_due_at.min(self.recall_due_at)
-        } else {
-            self.recall_due_at
-        }
-    }
+/// Sets `next_due_at` of cases written in bulk without it (the data generator).
+pub fn fill_next_due(conn: &mut AnyConnection) -> QueryResult<usize> {
+    keep_next_due(conn, Box::new(cases::next_due_at.is_null()))
 }
 
 /// The filtered query shared by [`list`] and [`count`].
@@ -332,9 +327,7 @@ pub fn update_if_version(
             || form.first_contact_due_at.is_some()
             || form.recall_due_at.is_some())
     {
-        diesel::update(cases::table.find(id))
-            .set(cases::next_due_at.eq(next_deadline_sql().nullable()))
-            .execute(conn)?;
+        keep_next_due(conn, Box::new(cases::id.eq(id.to_string())))?;
     }
     Ok(n)
 }

@@ -88,12 +88,7 @@ async fn opting_out_of_sms_flags_every_open_case_at_once() {
     assert_eq!(env.case(&case).await["contact_problem"], false);
     assert!(!worklist(&env, "contact_problems").await.contains(&case));
     let r = env
-        .app
-        .patch(
-            &format!("/api/v1/infants/{infant}"),
-            &env.hospital,
-            &json!({"sms_opt_out": true}),
-        )
+        .patch_infant(&infant, json!({"sms_opt_out": true}))
         .await;
     assert_eq!(r.status(), 200);
     let c = env.case(&case).await;
@@ -141,13 +136,7 @@ async fn deadlines_reach_the_summary_and_the_worklists() {
     assert_eq!(time(&c["next_due_at"]), first);
 
     // The summary shows the recall deadline of a positive card.
-    let s: Value = env
-        .app
-        .get(&format!("/api/v1/infants/{infant}/screening"), &env.lab)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let s = env.summary(&infant).await;
     assert_eq!(s["dbs"]["next_action"]["action"], "recall");
     assert_eq!(time(&s["dbs"]["next_action"]["due_by"]), recall);
 
@@ -367,14 +356,7 @@ async fn the_nicu_stay_is_the_infants_and_every_hearing_assessment_uses_it() {
     assert!(cases_of(&env, &infant).await.is_empty());
 
     // Recorded once on the infant: the OAE pass no longer counts, and a case opens at once.
-    let r = env
-        .app
-        .patch(
-            &format!("/api/v1/infants/{infant}"),
-            &env.hospital,
-            &json!({"nicu_days": 6}),
-        )
-        .await;
+    let r = env.patch_infant(&infant, json!({"nicu_days": 6})).await;
     assert_eq!(r.status(), 200);
     let i: Value = r.json().await.unwrap();
     assert_eq!(
@@ -387,16 +369,7 @@ async fn the_nicu_stay_is_the_infants_and_every_hearing_assessment_uses_it() {
         (cases[0]["programme"].as_str(), cases[0]["reason"].as_str()),
         (Some("HEAR"), Some("refer"))
     );
-    let s: Value = env
-        .app
-        .get(
-            &format!("/api/v1/infants/{infant}/screening"),
-            &env.hospital,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let s = env.summary(&infant).await;
     assert_eq!(s["hearing_assessment"]["status"], "rescreen_due", "{s}");
     // A later OAE rescreen without nicu_days is still judged with the stay: not a pass.
     let v: Value = env
@@ -407,14 +380,7 @@ async fn the_nicu_stay_is_the_infants_and_every_hearing_assessment_uses_it() {
         .await
         .unwrap();
     assert_ne!(v["status"], "pass", "{v}");
-    let r = env
-        .app
-        .patch(
-            &format!("/api/v1/infants/{infant}"),
-            &env.hospital,
-            &json!({"nicu_days": 400}),
-        )
-        .await;
+    let r = env.patch_infant(&infant, json!({"nicu_days": 400})).await;
     assert_eq!(r.status(), 422);
     assert!(crate::helpers::problem(r).await["errors"]["nicu_days"].is_array());
 }
@@ -537,13 +503,7 @@ async fn an_ai_stethoscope_suspected_murmur_is_the_dual_index_murmur_sign() {
     let cases = cases_of(&env, &infant).await;
     assert_eq!(cases[0]["programme"], "CCHD");
 
-    let s: Value = env
-        .app
-        .get(&format!("/api/v1/infants/{infant}/screening"), &env.lab)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let s = env.summary(&infant).await;
     let a = &s["cchd_measurements"][0]["auscultation"];
     assert_eq!(
         (

@@ -169,6 +169,23 @@ impl Env {
             .clone()
     }
 
+    /// `PATCH /api/v1/infants/{infant}` as the hospital.
+    pub async fn patch_infant(&self, infant: &str, body: Value) -> reqwest::Response {
+        self.app
+            .patch(&format!("/api/v1/infants/{infant}"), &self.hospital, &body)
+            .await
+    }
+
+    /// The infant's screening summary, read by the lab (centre staff).
+    pub async fn summary(&self, infant: &str) -> Value {
+        let r = self
+            .app
+            .get(&format!("/api/v1/infants/{infant}/screening"), &self.lab)
+            .await;
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
     pub async fn case(&self, id: &str) -> Value {
         let r = self
             .app
@@ -610,12 +627,7 @@ async fn receipts_opt_out_and_missing_phones_reach_the_contact_problem_worklist(
     // A family that opted out of SMS gets none; the case needs another channel.
     let (infant, birth) = register_infant(&env.app, &env.hospital, "R2", 72).await;
     let r = env
-        .app
-        .patch(
-            &format!("/api/v1/infants/{infant}"),
-            &env.hospital,
-            &json!({"sms_opt_out": true}),
-        )
+        .patch_infant(&infant, json!({"sms_opt_out": true}))
         .await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     assert_eq!(r.json::<Value>().await.unwrap()["sms_opt_out"], true);

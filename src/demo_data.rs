@@ -9,7 +9,10 @@ use crate::db::models::case::Case;
 use crate::db::models::hospital::Hospital;
 use crate::db::models::infant::Infant;
 use crate::db::schema::{cases, hospitals, infants};
-use crate::db::{AnyConnection, now_micros, write_transaction};
+use crate::db::types::{Json, UtcMicros};
+use crate::db::{AnyConnection, write_transaction};
+use crate::domain::case::{CaseState, Reason};
+use crate::domain::catalogue::{Programme, Tier};
 use crate::with_conn;
 
 /// Rows per INSERT (26 columns × 1,000 stays under both backends' bind limits).
@@ -26,7 +29,7 @@ pub struct Generated {
     pub open_cases: usize,
 }
 
-fn hospital(i: usize, t: chrono::NaiveDateTime) -> Hospital {
+fn hospital(i: usize, t: UtcMicros) -> Hospital {
     Hospital {
         id: uuid::Uuid::now_v7().to_string(),
         code: format!("GEN{i:03}"),
@@ -40,12 +43,7 @@ fn hospital(i: usize, t: chrono::NaiveDateTime) -> Hospital {
     }
 }
 
-fn infant(
-    i: usize,
-    hospital_id: &str,
-    birth: chrono::NaiveDateTime,
-    t: chrono::NaiveDateTime,
-) -> Infant {
+fn infant(i: usize, hospital_id: &str, birth: UtcMicros, t: UtcMicros) -> Infant {
     Infant {
         id: uuid::Uuid::now_v7().to_string(),
         hospital_id: hospital_id.into(),
@@ -83,30 +81,34 @@ fn infant(
     }
 }
 
-fn open_case(n: usize, inf: &Infant, now: DateTime<Utc>, t: chrono::NaiveDateTime) -> Case {
+fn open_case(n: usize, inf: &Infant, now: DateTime<Utc>, t: UtcMicros) -> Case {
     // A tenth overdue, the rest due over the next two weeks; tiers spread T0–T3.
     let due = if n.is_multiple_of(10) {
         now - Duration::hours(1 + (n % 72) as i64)
     } else {
         now + Duration::minutes((n % 20_000) as i64)
     };
-    let tier = ["T0", "T1", "T2", "T3"][n % 4];
+    let tier = [Tier::T0, Tier::T1, Tier::T2, Tier::T3][n % 4];
     Case {
         id: uuid::Uuid::now_v7().to_string(),
         infant_id: inf.id.clone(),
         hospital_id: inf.hospital_id.clone(),
-        programme: "DBS".into(),
-        reason: "positive".into(),
-        state: "open".into(),
-        tier: tier.into(),
-        suspected: "[\"PKU\"]".into(),
+        programme: Programme::Dbs,
+        reason: Reason::Positive,
+        state: CaseState::Open,
+        tier,
+        suspected: Json(vec!["PKU".into()]),
         catalogue_version: "zj-2023".into(),
         policy_version: "due-2026".into(),
-        first_contact_due_at: now_micros(due - Duration::hours(4)),
-        recall_due_at: now_micros(due),
+        first_contact_due_at: UtcMicros::new(due - Duration::hours(4)),
+        recall_due_at: UtcMicros::new(due),
         assignee: None,
         outcome: None,
-        open_key: Some(crate::services::cases::open_key(&inf.id, "DBS", "positive")),
+        open_key: Some(crate::services::cases::open_key(
+            &inf.id,
+            Programme::Dbs,
+            Reason::Positive,
+        )),
         version: 1,
         opened_at: t,
         updated_at: t,
@@ -135,7 +137,7 @@ pub fn generate(
             "the database already holds {existing} infants; generate only into an empty database"
         );
     }
-    let t = now_micros(now);
+    let t = UtcMicros::new(now);
     let hs: Vec<Hospital> = (0..n_hospitals.max(1)).map(|i| hospital(i, t)).collect();
     with_conn!(conn, |c| diesel::insert_into(hospitals::table)
         .values(&hs)
@@ -144,7 +146,7 @@ pub fn generate(
     for start in (0..n_infants).step_by(BATCH) {
         let batch: Vec<Infant> = (start..(start + BATCH).min(n_infants))
             .map(|i| {
-                let birth = now_micros(now - Duration::minutes((i % 525_600) as i64));
+                let birth = UtcMicros::new(now - Duration::minutes((i % 525_600) as i64));
                 infant(i, &hs[i % hs.len()].id, birth, t)
             })
             .collect();

@@ -65,7 +65,7 @@ pub async fn get_audit(
     let out: Vec<AuditEntryResponse> = rows
         .into_iter()
         .map(|r| AuditEntryResponse {
-            at: r.at.and_utc(),
+            at: r.at.utc(),
             actor: r.actor,
             request_id: r.request_id,
             correlation_id: r.correlation_id,

@@ -158,7 +158,7 @@ pub async fn create_card(
     let now = state.now();
     let interp = current(&state.catalogues, now)?;
     let (card, infant) = db::run(&state.pool, move |c| svc::register(c, &p, input, now)).await?;
-    let (hours, timing) = svc::timing(&interp, &infant, card.collected_at.and_utc());
+    let (hours, timing) = svc::timing(&interp, &infant, card.collected_at.utc());
     tracing::info!(card.id = %card.id, infant.id = %card.infant_id, "card registered");
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/cards/{}", card.id)))
@@ -167,7 +167,7 @@ pub async fn create_card(
             infant_id: card.infant_id,
             hospital_id: card.hospital_id,
             barcode: card.barcode,
-            collected_at: card.collected_at.and_utc(),
+            collected_at: card.collected_at.utc(),
             age_at_collection_hours: hours,
             timing,
             repeat_of: card.repeat_of,

@@ -17,8 +17,11 @@ use crate::auth::extract::require;
 use crate::db;
 use crate::db::models::case::{self, Case, CaseFilter};
 use crate::db::models::contact;
-use crate::domain::case::{CaseEvent, CaseOutcome};
+use crate::db::types::UtcMicros;
+use crate::domain::case::{CaseEvent, CaseOutcome, CaseState, EntryKind, Reason};
 use crate::domain::catalogue::{Programme, Tier};
+use crate::domain::contact::{AttemptOutcome, Channel};
+use crate::domain::escalation::Rung;
 use crate::domain::principal::Principal;
 use crate::domain::role::Action;
 use crate::error::{AppError, Problem};
@@ -36,14 +39,14 @@ pub struct CaseResponse {
     pub infant_id: String,
     /// Birth hospital.
     pub hospital_id: String,
-    /// `DBS`, `HEAR` or `CCHD`.
-    pub programme: String,
-    /// `positive`, `repeat`, `recollect`, `refer` or `missed`.
-    pub reason: String,
+    /// Programme.
+    pub programme: Programme,
+    /// Why the case was opened.
+    pub reason: Reason,
     /// State.
-    pub state: String,
+    pub state: CaseState,
     /// Tier.
-    pub tier: String,
+    pub tier: Tier,
     /// Suspected conditions.
     pub suspected: Vec<String>,
     /// Catalogue version of the triggering result.
@@ -78,7 +81,7 @@ pub struct CaseResponse {
     /// On the contact-problem worklist: the family's details need correcting or another channel.
     pub contact_problem: bool,
     /// The escalation rung due next (`L0`…`L4`); none once the ladder is done or the case resolved.
-    pub next_rung: Option<String>,
+    pub next_rung: Option<Rung>,
     /// When the escalation sweep will look at the case next.
     pub next_rung_at: Option<DateTime<Utc>>,
 }
@@ -89,11 +92,11 @@ impl CaseResponse {
         Self {
             next_due_at: c
                 .next_due_at
-                .filter(|_| c.state != "resolved")
-                .map(|t| t.and_utc()),
-            overdue: c.state != "resolved" && c.next_due_at.is_some_and(|t| t.and_utc() < now),
-            outcome: svc::outcome_of(&c),
-            suspected: serde_json::from_str(&c.suspected).unwrap_or_default(),
+                .filter(|_| c.state != CaseState::Resolved)
+                .map(UtcMicros::utc),
+            overdue: c.state != CaseState::Resolved && c.next_due_at.is_some_and(|t| t.utc() < now),
+            outcome: c.outcome.map(|o| o.0),
+            suspected: c.suspected.0,
             id: c.id,
             infant_id: c.infant_id,
             hospital_id: c.hospital_id,
@@ -103,18 +106,18 @@ impl CaseResponse {
             tier: c.tier,
             catalogue_version: c.catalogue_version,
             policy_version: c.policy_version,
-            first_contact_due_at: c.first_contact_due_at.and_utc(),
-            recall_due_at: c.recall_due_at.and_utc(),
+            first_contact_due_at: c.first_contact_due_at.utc(),
+            recall_due_at: c.recall_due_at.utc(),
             assignee: c.assignee,
             version: c.version,
-            opened_at: c.opened_at.and_utc(),
-            updated_at: c.updated_at.and_utc(),
-            resolved_at: c.resolved_at.map(|t| t.and_utc()),
-            appointment_at: c.appointment_at.map(|t| t.and_utc()),
+            opened_at: c.opened_at.utc(),
+            updated_at: c.updated_at.utc(),
+            resolved_at: c.resolved_at.map(UtcMicros::utc),
+            appointment_at: c.appointment_at.map(UtcMicros::utc),
             appointment_place: c.appointment_place,
             contact_problem: c.contact_problem,
             next_rung: c.next_rung,
-            next_rung_at: c.next_rung_at.map(|t| t.and_utc()),
+            next_rung_at: c.next_rung_at.map(UtcMicros::utc),
         }
     }
 }
@@ -122,12 +125,12 @@ impl CaseResponse {
 /// One timeline entry.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TimelineEntry {
-    /// `opened`, `updated`, `transition`, `note`, `assigned`.
-    pub kind: String,
+    /// What the entry records.
+    pub kind: EntryKind,
     /// State before.
-    pub from_state: Option<String>,
+    pub from_state: Option<CaseState>,
     /// State after.
-    pub to_state: Option<String>,
+    pub to_state: Option<CaseState>,
     /// Detail (triggering result, event, note…).
     #[schema(value_type = Object)]
     pub detail: serde_json::Value,
@@ -141,9 +144,9 @@ pub struct TimelineEntry {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AttemptResponse {
     /// Channel.
-    pub channel: String,
+    pub channel: Channel,
     /// Outcome.
-    pub outcome: String,
+    pub outcome: AttemptOutcome,
     /// Who tried.
     pub contacted_by: String,
     /// When.
@@ -205,7 +208,7 @@ pub struct CasePage {
 #[serde(deny_unknown_fields)]
 pub struct CaseQuery {
     /// Exact state.
-    pub state: Option<String>,
+    pub state: Option<CaseState>,
     /// Only unresolved cases.
     pub open: Option<bool>,
     /// Programme.
@@ -276,18 +279,18 @@ fn if_match(req: &HttpRequest) -> Result<i32, AppError> {
 fn encode_cursor(c: &Case) -> String {
     URL_SAFE_NO_PAD.encode(format!(
         "{}|{}",
-        c.recall_due_at.format("%Y-%m-%dT%H:%M:%S%.6f"),
+        c.recall_due_at.utc().format("%Y-%m-%dT%H:%M:%S%.6f"),
         c.id
     ))
 }
 
-fn decode_cursor(s: &str) -> Result<(NaiveDateTime, String), AppError> {
+fn decode_cursor(s: &str) -> Result<(UtcMicros, String), AppError> {
     let bad = || AppError::bad_field("invalid_query", "cursor", "is not a cursor from this API");
     let text =
         String::from_utf8(URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?).map_err(|_| bad())?;
     let (t, id) = text.split_once('|').ok_or_else(bad)?;
     let t = NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f").map_err(|_| bad())?;
-    Ok((t, id.to_string()))
+    Ok((UtcMicros::new(t.and_utc()), id.to_string()))
 }
 
 /// List cases visible to the caller.
@@ -306,23 +309,23 @@ pub async fn list_cases(
     let filter = CaseFilter {
         state: q.state,
         open_only: q.open == Some(true) || overdue,
-        programme: q.programme.map(crate::domain::wire_name),
-        tier: q.tier.map(|t| format!("{t:?}")),
+        programme: q.programme,
+        tier: q.tier,
         hospital_id: q.hospital_id,
         infant_id: q.infant_id,
         assignee: q.assignee,
-        recall_due_before: q.due_before.map(|b| b.naive_utc()),
+        recall_due_before: q.due_before.map(UtcMicros::new),
         // Overdue as on the worklist: past the earliest pending deadline.
-        deadline_before: overdue.then(|| now.naive_utc()),
+        deadline_before: overdue.then(|| UtcMicros::new(now)),
         deadline_from: None,
         by_deadline: false,
         after: q.cursor.as_deref().map(decode_cursor).transpose()?,
         unassigned: q.unassigned == Some(true),
         contact_problem: q.contact_problem,
         condition: q.condition,
-        recall_due_from: q.due_after.map(|t| t.naive_utc()),
-        opened_from: q.opened_from.map(|t| t.naive_utc()),
-        opened_before: q.opened_to.map(|t| t.naive_utc()),
+        recall_due_from: q.due_after.map(UtcMicros::new),
+        opened_from: q.opened_from.map(UtcMicros::new),
+        opened_before: q.opened_to.map(UtcMicros::new),
     };
     let scope = p.scope();
     let page = db::run(&state.pool, move |c| {
@@ -377,7 +380,7 @@ pub async fn get_case(
             channel: a.channel,
             outcome: a.outcome,
             contacted_by: a.contacted_by,
-            attempted_at: a.attempted_at.and_utc(),
+            attempted_at: a.attempted_at.utc(),
             note: a.note,
         })
         .collect();
@@ -388,9 +391,9 @@ pub async fn get_case(
             kind: e.kind,
             from_state: e.from_state,
             to_state: e.to_state,
-            detail: serde_json::from_str(&e.detail).unwrap_or_default(),
+            detail: e.detail.0,
             actor: e.actor,
-            at: e.at.and_utc(),
+            at: e.at.utc(),
         })
         .collect();
     Ok(HttpResponse::Ok()
@@ -400,11 +403,11 @@ pub async fn get_case(
             contact_attempts,
             follow_up_visits: visits
                 .into_iter()
-                .map(|v| serde_json::json!({"condition": v.condition_code, "due_at": v.due_at.and_utc(), "done_at": v.done_at.map(|d| d.and_utc())}))
+                .map(|v| serde_json::json!({"condition": v.condition_code, "due_at": v.due_at.utc(), "done_at": v.done_at.map(|d| d.utc())}))
                 .collect(),
             escalations: fired
                 .into_iter()
-                .map(|e| serde_json::json!({"rung": e.rung, "fired_at": e.fired_at.and_utc(),
+                .map(|e| serde_json::json!({"rung": e.rung, "fired_at": e.fired_at.utc(),
                     "recipients": serde_json::from_str::<serde_json::Value>(&e.recipients).unwrap_or_default()}))
                 .collect(),
             notifications: notes.into_iter().map(Into::into).collect(),

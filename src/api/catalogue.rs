@@ -59,7 +59,7 @@ pub async fn list_catalogue_versions(
             jurisdiction: r.jurisdiction,
             effective_from: r.effective_from,
             published_by: r.published_by,
-            published_at: r.published_at.and_utc(),
+            published_at: r.published_at.utc(),
         })
         .collect();
     Ok(HttpResponse::Ok().json(out))
@@ -104,7 +104,7 @@ pub async fn publish_catalogue(
         jurisdiction: c.jurisdiction.clone(),
         effective_from: c.effective_from,
         published_by: by.clone(),
-        published_at: db::now_micros(now).and_utc(),
+        published_at: now,
     };
     db::run(&state.pool, move |conn| {
         svc::publish(conn, &store, c, &by, now)

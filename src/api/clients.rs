@@ -49,8 +49,8 @@ impl From<ApiClient> for ClientResponse {
             role: c.role,
             hospital_id: c.hospital_id,
             active: c.active,
-            secret_rotated_at: c.secret_rotated_at.and_utc(),
-            created_at: c.created_at.and_utc(),
+            secret_rotated_at: c.secret_rotated_at.utc(),
+            created_at: c.created_at.utc(),
         }
     }
 }

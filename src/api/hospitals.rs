@@ -51,8 +51,8 @@ impl From<Hospital> for HospitalResponse {
             name: h.name,
             district: h.district,
             active: h.active,
-            created_at: h.created_at.and_utc(),
-            updated_at: h.updated_at.and_utc(),
+            created_at: h.created_at.utc(),
+            updated_at: h.updated_at.utc(),
             cchd_protocol: h.cchd_protocol,
         }
     }

@@ -19,8 +19,9 @@ use actix_web::{HttpMessage, HttpResponse, web};
 
 use crate::api::json::read_limited;
 use crate::auth::secrets::sha256_hex;
+use crate::db;
 use crate::db::models::idempotency::{self, IdempotencyRecord};
-use crate::db::{self, now_micros};
+use crate::db::types::UtcMicros;
 use crate::domain::principal::Principal;
 use crate::error::{AppError, is_unique_violation};
 use crate::state::AppState;
@@ -93,12 +94,12 @@ pub async fn idempotency(
         response_status: None,
         response_body: None,
         response_location: None,
-        created_at: now_micros(state.now()),
+        created_at: UtcMicros::new(state.now()),
         owner: Some(owner.clone()),
-        lease_until: Some(now_micros(wall + lease)),
+        lease_until: Some(UtcMicros::new(wall + lease)),
     };
     let (pk, kk) = (record.principal.clone(), record.idem_key.clone());
-    let cutoff = now_micros(state.now() - chrono::Duration::hours(KEEP_HOURS));
+    let cutoff = UtcMicros::new(state.now() - chrono::Duration::hours(KEEP_HOURS));
     let owner_db = owner.clone();
     let claim = db::run(&state.pool, move |c| {
         idempotency::purge_before(c, cutoff)?;
@@ -121,8 +122,8 @@ pub async fn idempotency(
                         &record.principal,
                         &record.idem_key,
                         &owner_db,
-                        now_micros(wall),
-                        now_micros(wall + lease),
+                        UtcMicros::new(wall),
+                        UtcMicros::new(wall + lease),
                     )?
                 {
                     tracing::warn!("idempotency key taken over from a request that died");
@@ -227,7 +228,7 @@ async fn renew_while_running(
     loop {
         tokio::time::sleep(every).await;
         let (p, k, o) = (principal.clone(), key.clone(), owner.clone());
-        let until = now_micros(chrono::Utc::now() + lease);
+        let until = UtcMicros::new(chrono::Utc::now() + lease);
         match db::run(&state.pool, move |c| {
             Ok(idempotency::renew(c, &p, &k, &o, until)?)
         })

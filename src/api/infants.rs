@@ -16,6 +16,7 @@ use crate::api::path_id;
 use crate::auth::extract::require;
 use crate::db;
 use crate::db::models::infant::{self, Infant, InfantFilter};
+use crate::db::types::UtcMicros;
 use crate::domain::id_card::IdDocumentType;
 use crate::domain::ids::{HospitalId, InfantId};
 use crate::domain::infant::{BirthFacts, InfantStatus, Sex};
@@ -214,7 +215,7 @@ impl From<Infant> for InfantResponse {
             _ => None,
         };
         Self {
-            birth_at: i.birth_at.and_utc().with_timezone(&offset),
+            birth_at: i.birth_at.utc().with_timezone(&offset),
             mother: MotherResponse {
                 name: i.mother_name,
                 phones,
@@ -232,10 +233,10 @@ impl From<Infant> for InfantResponse {
             nicu_admitted: i.nicu_admitted,
             address: i.address,
             status: i.status,
-            status_changed_at: i.status_changed_at.map(|t| t.and_utc()),
+            status_changed_at: i.status_changed_at.map(|t| t.utc()),
             status_note: i.status_note,
-            created_at: i.created_at.and_utc(),
-            updated_at: i.updated_at.and_utc(),
+            created_at: i.created_at.utc(),
+            updated_at: i.updated_at.utc(),
             contact_problem: i.contact_problem,
             sms_opt_out: i.sms_opt_out,
             nicu_days: i.nicu_days,
@@ -338,8 +339,8 @@ pub async fn list_infants(
         status: q.status.map(|s| s.as_str().to_string()),
         mrn: q.mrn,
         nicu_admitted: q.nicu_admitted,
-        born_from: q.born_from.map(|t| t.naive_utc()),
-        born_to: q.born_to.map(|t| t.naive_utc()),
+        born_from: q.born_from.map(UtcMicros::new),
+        born_to: q.born_to.map(UtcMicros::new),
         before_id,
     };
     let (scope, now) = (p.scope(), state.now());

@@ -40,15 +40,16 @@ pub async fn list_jobs(p: Principal, state: web::Data<AppState>) -> Result<HttpR
     require(&p, Action::RunJobs)?;
     let runs = jobs::last_runs(&state).await?;
     let out: Vec<JobInfo> = Job::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .map(|job| {
             let r = runs.iter().find(|r| r.name == job.name());
             JobInfo {
                 name: job.name().to_string(),
                 schedule: jobs::schedule_of(&state, job),
                 scheduler_enabled: state.settings.jobs.enabled,
-                last_started_at: r.and_then(|r| r.last_started_at).map(|t| t.and_utc()),
-                last_finished_at: r.and_then(|r| r.last_finished_at).map(|t| t.and_utc()),
+                last_started_at: r.and_then(|r| r.last_started_at).map(|t| t.utc()),
+                last_finished_at: r.and_then(|r| r.last_finished_at).map(|t| t.utc()),
                 last_ok: r.and_then(|r| r.last_ok),
                 last_report: r
                     .and_then(|r| r.last_report.as_deref())

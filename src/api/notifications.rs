@@ -14,7 +14,8 @@ use crate::api::json::ApiJson;
 use crate::api::{page_limit, path_id};
 use crate::auth::extract::require;
 use crate::db::models::notification::{self, Notification, NotificationFilter, NotificationUpdate};
-use crate::db::{self, now_micros, write_transaction};
+use crate::db::types::UtcMicros;
+use crate::db::{self, write_transaction};
 use crate::domain::notification::{Event, Status, transition};
 use crate::domain::principal::Principal;
 use crate::domain::role::Action;
@@ -79,12 +80,12 @@ impl From<Notification> for NotificationResponse {
             body: n.body,
             status: n.status,
             attempts: n.attempts,
-            next_attempt_at: n.next_attempt_at.and_utc(),
+            next_attempt_at: n.next_attempt_at.utc(),
             provider_message_id: n.provider_message_id,
             last_error: n.last_error,
-            created_at: n.created_at.and_utc(),
-            sent_at: n.sent_at.map(|t| t.and_utc()),
-            delivered_at: n.delivered_at.map(|t| t.and_utc()),
+            created_at: n.created_at.utc(),
+            sent_at: n.sent_at.map(|t| t.utc()),
+            delivered_at: n.delivered_at.map(|t| t.utc()),
         }
     }
 }
@@ -136,7 +137,11 @@ pub async fn list_notifications(
             "status",
             format!(
                 "must be one of {}",
-                Status::ALL.map(Status::as_str).join(", ")
+                Status::ALL
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ));
     }
@@ -215,7 +220,7 @@ pub async fn retry_notification(
             })?;
             let to = transition(from, Event::StaffRetry)
                 .map_err(|e| AppError::conflict("not_retryable", None, e.to_string()))?;
-            let t = now_micros(now);
+            let t = UtcMicros::new(now);
             let form = NotificationUpdate {
                 next_attempt_at: Some(t),
                 claimed_until: Some(None),
@@ -307,7 +312,7 @@ pub async fn sms_receipt(
                     entity: "notification",
                 },
             )?;
-            let t = now_micros(now);
+            let t = UtcMicros::new(now);
             let delivered = r.status == "delivered";
             let event = if delivered {
                 Event::DeliveryReceipt

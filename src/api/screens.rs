@@ -249,7 +249,7 @@ pub async fn create_consent(
             id: row.id,
             programme: row.programme,
             decision: row.decision,
-            signed_at: row.signed_at.and_utc(),
+            signed_at: row.signed_at.utc(),
             recorded_by: row.recorded_by,
         }))
 }

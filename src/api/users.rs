@@ -50,8 +50,8 @@ impl From<User> for UserResponse {
             role: u.role,
             hospital_id: u.hospital_id,
             active: u.active,
-            created_at: u.created_at.and_utc(),
-            last_login_at: u.last_login_at.map(|t| t.and_utc()),
+            created_at: u.created_at.utc(),
+            last_login_at: u.last_login_at.map(|t| t.utc()),
             email: u.email,
         }
     }

@@ -12,6 +12,8 @@ use crate::api::cases::CaseResponse;
 use crate::auth::extract::require;
 use crate::db;
 use crate::db::models::case::{self, CaseFilter};
+use crate::db::types::UtcMicros;
+use crate::domain::catalogue::Tier;
 use crate::domain::principal::Principal;
 use crate::domain::role::Action;
 use crate::domain::worklist::Worklist as List;
@@ -26,9 +28,11 @@ pub fn worklist_filter(list: List, now: DateTime<Utc>) -> CaseFilter {
         ..Default::default()
     };
     // End of today in China Standard Time (UTC+8).
-    let end_of_today =
-        (local_day(now) + Duration::days(1)).and_time(NaiveTime::MIN) - Duration::hours(8);
-    let n = now.naive_utc();
+    let end_of_today = UtcMicros::new(
+        ((local_day(now) + Duration::days(1)).and_time(NaiveTime::MIN) - Duration::hours(8))
+            .and_utc(),
+    );
+    let n = UtcMicros::new(now);
     match list {
         // Counted by the earliest pending deadline: first contact while nobody was reached,
         // then the recall.
@@ -45,7 +49,7 @@ pub fn worklist_filter(list: List, now: DateTime<Utc>) -> CaseFilter {
         },
         List::Due48h => CaseFilter {
             deadline_from: Some(n),
-            deadline_before: Some(n + Duration::hours(48)),
+            deadline_before: Some(UtcMicros::new(now + Duration::hours(48))),
             by_deadline: true,
             ..open
         },
@@ -58,7 +62,7 @@ pub fn worklist_filter(list: List, now: DateTime<Utc>) -> CaseFilter {
             ..open
         },
         List::Critical => CaseFilter {
-            tier: Some("T0".into()),
+            tier: Some(Tier::T0),
             ..open
         },
     }

@@ -8,6 +8,7 @@
 
 pub mod models;
 pub mod schema;
+pub mod types;
 
 use std::path::Path;
 use std::time::Duration;
@@ -246,13 +247,6 @@ where
     })
     .await
     .map_err(|e| AppError::Unexpected(anyhow::anyhow!("database task failed: {e}")))?
-}
-
-/// Current UTC time truncated to microseconds, the precision both backends keep, so a value
-/// written and read back compares equal.
-pub fn now_micros(now: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
-    use chrono::SubsecRound;
-    now.naive_utc().trunc_subsecs(6)
 }
 
 #[cfg(test)]

@@ -22,6 +22,39 @@ pub enum CaseState {
     Resolved,
 }
 
+super::text_enum!(CaseState {
+    Open = "open",
+    FamilyContacted = "family_contacted",
+    RecallScheduled = "recall_scheduled",
+    RecheckDone = "recheck_done",
+    DiagnosticWorkup = "diagnostic_workup",
+    Resolved = "resolved",
+});
+
+/// Why a case is opened; one open case per infant, programme and reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Positive or critical screen.
+    Positive,
+    /// Borderline: a repeat specimen.
+    Repeat,
+    /// Unusable or too-early card: a new one.
+    Recollect,
+    /// Hearing refer (rescreen, diagnosis or intervention due).
+    Refer,
+    /// No valid screen by the programme's age.
+    Missed,
+}
+
+super::text_enum!(Reason {
+    Positive = "positive",
+    Repeat = "repeat",
+    Recollect = "recollect",
+    Refer = "refer",
+    Missed = "missed",
+});
+
 /// How a case ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -95,6 +128,42 @@ pub enum CaseEvent {
     },
 }
 
+/// What a timeline entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// The case was opened.
+    Opened,
+    /// A later result updated the open case (conditions added, tier raised).
+    Updated,
+    /// A state transition by staff.
+    Transition,
+    /// A note alone.
+    Note,
+    /// The assignee changed.
+    Assigned,
+    /// A normal repeat card suggests resolving the case.
+    ResolutionProposed,
+    /// A contact attempt was recorded.
+    ContactAttempt,
+    /// The family's contact details were found wrong or the family gone.
+    ContactProblem,
+    /// An escalation rung fired.
+    Escalation,
+}
+
+super::text_enum!(EntryKind {
+    Opened = "opened",
+    Updated = "updated",
+    Transition = "transition",
+    Note = "note",
+    Assigned = "assigned",
+    ResolutionProposed = "resolution_proposed",
+    ContactAttempt = "contact_attempt",
+    ContactProblem = "contact_problem",
+    Escalation = "escalation",
+});
+
 /// Names of events, for "allowed next" lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -112,6 +181,15 @@ pub enum EventKind {
     /// See [`CaseEvent::Reopen`].
     Reopen,
 }
+
+super::text_enum!(EventKind {
+    ContactFamily = "contact_family",
+    ScheduleRecall = "schedule_recall",
+    RecordRecheck = "record_recheck",
+    StartWorkup = "start_workup",
+    Resolve = "resolve",
+    Reopen = "reopen",
+});
 
 impl CaseEvent {
     /// The event's kind.

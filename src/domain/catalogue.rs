@@ -61,6 +61,9 @@ pub enum Programme {
     Cchd,
 }
 
+super::text_enum!(Tier { T0 = "T0", T1 = "T1", T2 = "T2", T3 = "T3" });
+super::text_enum!(Programme { Dbs = "DBS", Hear = "HEAR", Cchd = "CCHD" });
+
 /// A whole catalogue version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -36,26 +36,7 @@ pub enum Rung {
     L4,
 }
 
-impl Rung {
-    /// Every rung, in order.
-    pub const ALL: [Rung; 5] = [Rung::L0, Rung::L1, Rung::L2, Rung::L3, Rung::L4];
-
-    /// `L0` … `L4`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Rung::L0 => "L0",
-            Rung::L1 => "L1",
-            Rung::L2 => "L2",
-            Rung::L3 => "L3",
-            Rung::L4 => "L4",
-        }
-    }
-
-    /// Parses `L0` … `L4`.
-    pub fn parse(s: &str) -> Option<Rung> {
-        Rung::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-}
+super::text_enum!(Rung { L0 = "L0", L1 = "L1", L2 = "L2", L3 = "L3", L4 = "L4" });
 
 /// The ladder's timing, part of the due policy (`[escalation]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -126,7 +107,8 @@ impl Ladder {
     /// The rungs not yet fired that are due at `now`, in order.
     pub fn due(&self, fired: &[Rung], c: &CaseTimes, now: DateTime<Utc>) -> Vec<Rung> {
         Rung::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|r| !fired.contains(r) && Self::applies(*r, c) && self.at(*r, c) <= now)
             .collect()
     }
@@ -134,7 +116,8 @@ impl Ladder {
     /// The first rung not yet fired that may still fire, and when. `None`: the ladder is done.
     pub fn next(&self, fired: &[Rung], c: &CaseTimes) -> Option<(Rung, DateTime<Utc>)> {
         Rung::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|r| !fired.contains(r) && Self::applies(*r, c))
             .map(|r| (r, self.at(r, c)))
     }

@@ -15,23 +15,11 @@ pub enum IdDocumentType {
     Other,
 }
 
-impl IdDocumentType {
-    /// Text form used in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ResidentId => "resident_id",
-            Self::Passport => "passport",
-            Self::Other => "other",
-        }
-    }
-
-    /// Parses the database text form.
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::ResidentId, Self::Passport, Self::Other]
-            .into_iter()
-            .find(|t| t.as_str() == s)
-    }
-}
+super::text_enum!(IdDocumentType {
+    ResidentId = "resident_id",
+    Passport = "passport",
+    Other = "other",
+});
 
 /// Check-digit weights and characters of GB 11643-1999 (ISO 7064 MOD 11-2).
 const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];

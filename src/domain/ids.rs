@@ -60,6 +60,19 @@ id_type!(
     InfantId
 );
 
+id_type!(
+    /// A follow-up case.
+    CaseId
+);
+id_type!(
+    /// A dried blood spot card.
+    CardId
+);
+id_type!(
+    /// A queued e-mail or SMS.
+    NotificationId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,22 +30,8 @@ pub enum InfantStatus {
     Transferred,
 }
 
-macro_rules! text_enum {
-    ($t:ty { $($v:ident = $s:literal),+ }) => {
-        impl $t {
-            /// Text form used in the database.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$v => $s),+ }
-            }
-            /// Parses the database text form.
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($s => Some(Self::$v),)+ _ => None }
-            }
-        }
-    };
-}
-text_enum!(Sex { Male = "male", Female = "female", Undetermined = "undetermined" });
-text_enum!(InfantStatus { Active = "active", Deceased = "deceased", Transferred = "transferred" });
+super::text_enum!(Sex { Male = "male", Female = "female", Undetermined = "undetermined" });
+super::text_enum!(InfantStatus { Active = "active", Deceased = "deceased", Transferred = "transferred" });
 
 impl InfantStatus {
     /// Whether a change from `self` to `to` is allowed. Death is final; a transferred infant

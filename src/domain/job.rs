@@ -58,7 +58,7 @@ impl Job {
 
     /// The job with this name.
     pub fn parse(name: &str) -> Option<Job> {
-        Job::ALL.into_iter().find(|j| j.name() == name)
+        Job::ALL.iter().copied().find(|j| j.name() == name)
     }
 
     /// How a starting server catches the job up.

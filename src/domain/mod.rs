@@ -1,8 +1,38 @@
 //! Pure domain types and rules: no HTTP, no database, no I/O, so they test without either.
 
+/// Gives a unit enum its one text form (the same as its serde name): `as_str`, `parse` and
+/// `ALL`. `db::types` stores exactly this text; unknown text parses to `None`, never a default.
+macro_rules! text_enum {
+    ($t:ident { $($v:ident = $s:literal),+ $(,)? }) => {
+        impl $t {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$t] = &[$($t::$v),+];
+            /// The stored and wire text.
+            pub fn as_str(self) -> &'static str {
+                match self { $($t::$v => $s),+ }
+            }
+            /// The allowed texts, comma-separated, for error messages.
+            pub fn names() -> String {
+                [$($s),+].join(", ")
+            }
+            /// The value with this text, if any.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($s => Some($t::$v),)+ _ => None }
+            }
+        }
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use text_enum;
+
 pub mod case;
 pub mod catalogue;
 pub mod cchd;
+pub mod contact;
 pub mod due;
 pub mod escalation;
 pub mod hearing;

@@ -24,34 +24,14 @@ pub enum Status {
     Cancelled,
 }
 
-impl Status {
-    /// Every status.
-    pub const ALL: [Status; 6] = [
-        Status::Queued,
-        Status::Sending,
-        Status::Sent,
-        Status::Delivered,
-        Status::Failed,
-        Status::Cancelled,
-    ];
-
-    /// The stored and wire text.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Queued => "queued",
-            Status::Sending => "sending",
-            Status::Sent => "sent",
-            Status::Delivered => "delivered",
-            Status::Failed => "failed",
-            Status::Cancelled => "cancelled",
-        }
-    }
-
-    /// The status with this text.
-    pub fn parse(s: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|x| x.as_str() == s)
-    }
-}
+super::text_enum!(Status {
+    Queued = "queued",
+    Sending = "sending",
+    Sent = "sent",
+    Delivered = "delivered",
+    Failed = "failed",
+    Cancelled = "cancelled",
+});
 
 /// What happens to a notification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,7 +150,7 @@ mod tests {
 
     #[test]
     fn texts_round_trip() {
-        for s in Status::ALL {
+        for &s in Status::ALL {
             assert_eq!(Status::parse(s.as_str()), Some(s));
             assert_eq!(crate::domain::wire_name(s), s.as_str());
         }

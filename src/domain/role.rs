@@ -2,7 +2,6 @@
 //! bound to one hospital and only ever see its data.
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::str::FromStr;
 
 /// A principal's role, carried in its token.
@@ -25,31 +24,17 @@ pub enum Role {
     LabClient,
 }
 
+super::text_enum!(Role {
+    Admin = "admin",
+    Coordinator = "coordinator",
+    Clinician = "clinician",
+    Viewer = "viewer",
+    HospitalClient = "hospital_client",
+    HospitalStaff = "hospital_staff",
+    LabClient = "lab_client",
+});
+
 impl Role {
-    /// All roles, for messages and documentation.
-    pub const ALL: [Role; 7] = [
-        Role::Admin,
-        Role::Coordinator,
-        Role::Clinician,
-        Role::Viewer,
-        Role::HospitalClient,
-        Role::HospitalStaff,
-        Role::LabClient,
-    ];
-
-    /// The stable text form used in tokens and the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Coordinator => "coordinator",
-            Role::Clinician => "clinician",
-            Role::Viewer => "viewer",
-            Role::HospitalClient => "hospital_client",
-            Role::HospitalStaff => "hospital_staff",
-            Role::LabClient => "lab_client",
-        }
-    }
-
     /// Whether this role is bound to a single hospital.
     pub fn is_hospital_bound(self) -> bool {
         matches!(self, Role::HospitalClient | Role::HospitalStaff)
@@ -131,26 +116,11 @@ impl Action {
     ];
 }
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl FromStr for Role {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
+        Role::parse(s)
             .ok_or_else(|| format!("unknown role {s:?}; expected one of {}", Role::names()))
-    }
-}
-
-impl Role {
-    /// Comma-separated role names.
-    pub fn names() -> String {
-        Role::ALL.map(Role::as_str).join(", ")
     }
 }
 
@@ -160,7 +130,7 @@ mod tests {
 
     #[test]
     fn text_form_round_trips() {
-        for r in Role::ALL {
+        for &r in Role::ALL {
             assert_eq!(r.as_str().parse::<Role>().unwrap(), r);
             assert_eq!(
                 serde_json::to_string(&r).unwrap(),
@@ -173,7 +143,8 @@ mod tests {
     #[test]
     fn only_hospital_roles_are_bound() {
         let bound: Vec<_> = Role::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|r| r.is_hospital_bound())
             .collect();
         assert_eq!(bound, vec![Role::HospitalClient, Role::HospitalStaff]);
@@ -186,7 +157,7 @@ mod tests {
     #[test]
     fn permission_matrix() {
         let mut out = format!("{:<24}", "action");
-        for r in Role::ALL {
+        for &r in Role::ALL {
             out.push_str(&format!("{:>16}", r.as_str()));
         }
         out.push('\n');
@@ -194,7 +165,7 @@ mod tests {
         for a in Action::ALL {
             let mut line = format!("{:<24}", format!("{a:?}"));
             let mut row = String::new();
-            for r in Role::ALL {
+            for &r in Role::ALL {
                 let yes = r.may(a);
                 line.push_str(&format!("{:>16}", if yes { "yes" } else { "-" }));
                 row.push(if yes { 'Y' } else { '.' });

@@ -42,7 +42,7 @@ impl Worklist {
 
     /// The worklist with this name.
     pub fn parse(name: &str) -> Option<Worklist> {
-        Worklist::ALL.into_iter().find(|w| w.name() == name)
+        Worklist::ALL.iter().copied().find(|w| w.name() == name)
     }
 }
 

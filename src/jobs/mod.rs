@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::db;
 use crate::db::models::notification::{self, JobRun};
-use crate::db::{self, now_micros};
+use crate::db::types::UtcMicros;
 use crate::domain::catalogue::Programme;
 use crate::domain::principal::Principal;
 use crate::error::AppError;
@@ -80,7 +81,7 @@ pub async fn run(state: &AppState, name: &str, now: DateTime<Utc>) -> Result<Job
         }
     }
     let _guard = RunningGuard { state, name };
-    let started = now_micros(state.now());
+    let started = UtcMicros::new(state.now());
     let result = run_body(state, job, now).await;
     let (ok, report) = match &result {
         Ok(v) => (true, v.clone()),
@@ -89,7 +90,7 @@ pub async fn run(state: &AppState, name: &str, now: DateTime<Utc>) -> Result<Job
     let row = JobRun {
         name: name.to_string(),
         last_started_at: Some(started),
-        last_finished_at: Some(now_micros(state.now())),
+        last_finished_at: Some(UtcMicros::new(state.now())),
         last_ok: Some(ok),
         last_report: Some(report.to_string()),
     };

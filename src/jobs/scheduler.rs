@@ -55,7 +55,7 @@ async fn catch_up(state: AppState, enabled: Vec<Job>) {
             .find(|r| r.name == job.name())
             .and_then(|r| r.last_finished_at);
         let stale =
-            last.is_none_or(|t| now - t.and_utc() > chrono::Duration::hours(DAILY_CATCH_UP_HOURS));
+            last.is_none_or(|t| now - t.utc() > chrono::Duration::hours(DAILY_CATCH_UP_HOURS));
         let due = match job.catch_up() {
             CatchUp::Always => true,
             CatchUp::WhenStale => stale,

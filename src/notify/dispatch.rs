@@ -11,8 +11,9 @@ use serde_json::json;
 use super::outbox::backoff;
 use super::{Notifier, SendError};
 use crate::db::models::notification::{self, Notification, NotificationUpdate};
+use crate::db::types::UtcMicros;
 
-use crate::db::{self, now_micros, write_transaction};
+use crate::db::{self, write_transaction};
 use crate::domain::notification::Event;
 use crate::domain::principal::Principal;
 use crate::error::AppError;
@@ -65,8 +66,8 @@ pub async fn run(state: &AppState, now: DateTime<Utc>) -> Result<DispatchReport,
         return Ok(DispatchReport::default());
     }
     let (t, lease) = (
-        now_micros(now),
-        now_micros(now + chrono::Duration::seconds(n.claim_secs)),
+        UtcMicros::new(now),
+        UtcMicros::new(now + chrono::Duration::seconds(n.claim_secs)),
     );
     let batch = n.batch_size;
     let claimed = db::run(&state.pool, move |c| {
@@ -117,7 +118,11 @@ async fn deliver(
     claim_secs: chrono::Duration,
     limits: (i32, i64, i64),
 ) -> Option<Outcome> {
-    let (id, attempts, until) = (row.id.clone(), row.attempts, now_micros(at + claim_secs));
+    let (id, attempts, until) = (
+        row.id.clone(),
+        row.attempts,
+        UtcMicros::new(at + claim_secs),
+    );
     let held = db::run(&state.pool, move |c| {
         Ok(notification::hold(c, &id, attempts, until)?)
     })
@@ -164,7 +169,7 @@ fn record(
     (max_attempts, base, cap): (i32, i64, i64),
     who: &Principal,
 ) -> Result<Outcome, AppError> {
-    let t = now_micros(now);
+    let t = UtcMicros::new(now);
     match result {
         Ok(provider_id) => {
             let form = NotificationUpdate {
@@ -204,7 +209,7 @@ fn record(
         }
         Err(e) => {
             let form = NotificationUpdate {
-                next_attempt_at: Some(t + backoff(row.attempts, base, cap)),
+                next_attempt_at: Some(UtcMicros::new(now + backoff(row.attempts, base, cap))),
                 claimed_until: Some(None),
                 last_error: Some(Some(e.message.clone())),
                 updated_at: Some(t),

@@ -10,8 +10,9 @@ use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 
 use super::templates::Templates;
+use crate::db::AnyConnection;
 use crate::db::models::notification::{self, Notification};
-use crate::db::{AnyConnection, now_micros};
+use crate::db::types::UtcMicros;
 use crate::error::AppError;
 
 /// A message to queue.
@@ -58,7 +59,7 @@ pub fn queue(
     let r = templates
         .render(o.template, &o.locale, &vars)
         .map_err(|m| AppError::Unexpected(anyhow::anyhow!(m)))?;
-    let t = now_micros(now);
+    let t = UtcMicros::new(now);
     let mut queued = 0;
     for to in &o.recipients {
         let row = Notification {
@@ -75,7 +76,7 @@ pub fn queue(
             body: r.body.clone(),
             status: crate::domain::notification::Status::Queued.as_str().into(),
             attempts: 0,
-            next_attempt_at: now_micros(o.not_before.max(now)),
+            next_attempt_at: UtcMicros::new(o.not_before.max(now)),
             claimed_until: None,
             provider_message_id: None,
             last_error: None,
@@ -101,8 +102,8 @@ pub fn combine_staff_emails(
     now: DateTime<Utc>,
     held_until: DateTime<Utc>,
 ) -> Result<usize, AppError> {
-    let t = now_micros(now);
-    let rows = notification::held_staff_emails(conn, t, now_micros(held_until))?;
+    let t = UtcMicros::new(now);
+    let rows = notification::held_staff_emails(conn, t, UtcMicros::new(held_until))?;
     let mut groups: BTreeMap<(String, String), Vec<Notification>> = BTreeMap::new();
     for r in rows {
         groups

@@ -7,7 +7,8 @@ use crate::auth::{password, secrets};
 use crate::db::models::api_client::{self, ApiClient, ApiClientUpdateForm};
 use crate::db::models::hospital::{self, Hospital, HospitalUpdateForm};
 use crate::db::models::user::{self, User, UserUpdateForm};
-use crate::db::{AnyConnection, now_micros, write_transaction};
+use crate::db::types::UtcMicros;
+use crate::db::{AnyConnection, write_transaction};
 use crate::domain::ids::{ApiClientId, HospitalId, UserId};
 use crate::domain::principal::{Principal, PrincipalKind, Scope};
 use crate::domain::role::Role;
@@ -98,7 +99,7 @@ pub fn create_hospital(
         .filter(|d| !d.is_empty());
     let contact_emails = check_emails(&input.contact_emails, &mut e);
     e.into_result().map_err(AppError::Validation)?;
-    let t = now_micros(now);
+    let t = UtcMicros::new(now);
     let row = Hospital {
         id: HospitalId::new().to_string(),
         code,
@@ -150,7 +151,7 @@ pub fn update_hospital(
         }),
         contact_emails: patch.contact_emails.map(|m| check_emails(&m, &mut e)),
         active: patch.active,
-        updated_at: Some(now_micros(now)),
+        updated_at: Some(UtcMicros::new(now)),
         cchd_protocol: patch.cchd_protocol,
     };
     e.into_result().map_err(AppError::Validation)?;
@@ -227,7 +228,7 @@ pub fn create_user(
     check_role_hospital(conn, input.role, input.hospital_id, &mut e)?;
     let email = check_email("email", input.email, &mut e);
     e.into_result().map_err(AppError::Validation)?;
-    let t = now_micros(now);
+    let t = UtcMicros::new(now);
     let row = User {
         id: UserId::new().to_string(),
         username,
@@ -303,7 +304,7 @@ pub fn update_user(
             role: Some(role.as_str().into()),
             hospital_id: Some(hospital_id.map(|h| h.to_string())),
             active: patch.active,
-            updated_at: Some(now_micros(now)),
+            updated_at: Some(UtcMicros::new(now)),
             last_login_at: None,
             email,
         };
@@ -355,7 +356,7 @@ pub fn login_user(
         return Ok(None);
     }
     let form = UserUpdateForm {
-        last_login_at: Some(Some(now_micros(now))),
+        last_login_at: Some(Some(UtcMicros::new(now))),
         ..Default::default()
     };
     user::update(conn, &u.id, &form)?;
@@ -409,7 +410,7 @@ pub fn create_client(
     }
     e.into_result().map_err(AppError::Validation)?;
     let (secret, secret_hash) = new_secret()?;
-    let t = now_micros(now);
+    let t = UtcMicros::new(now);
     let client = ApiClient {
         id: ApiClientId::new().to_string(),
         client_id: format!("gc_{}", secrets::random_token(16)?),
@@ -435,7 +436,7 @@ pub fn rotate_client_secret(
     now: DateTime<Utc>,
 ) -> Result<IssuedClient, AppError> {
     let (secret, secret_hash) = new_secret()?;
-    let t = now_micros(now);
+    let t = UtcMicros::new(now);
     let form = ApiClientUpdateForm {
         secret_hash: Some(secret_hash),
         secret_rotated_at: Some(t),
@@ -470,7 +471,7 @@ pub fn update_client(
     let form = ApiClientUpdateForm {
         name,
         active,
-        updated_at: Some(now_micros(now)),
+        updated_at: Some(UtcMicros::new(now)),
         ..Default::default()
     };
     write_transaction(conn, |c| {

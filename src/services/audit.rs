@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use crate::db::AnyConnection;
 use crate::db::models::audit::{self, AuditEntry};
-use crate::db::{AnyConnection, now_micros};
+use crate::db::types::UtcMicros;
 use crate::domain::principal::Principal;
 use crate::error::AppError;
 
@@ -48,7 +49,7 @@ fn append(
         conn,
         &AuditEntry {
             id: uuid::Uuid::now_v7().to_string(),
-            at: now_micros(now),
+            at: UtcMicros::new(now),
             actor: who.key(),
             request_id: who.request_id.clone(),
             entity: entity.into(),

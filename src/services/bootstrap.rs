@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 
 use crate::auth::secrets;
 use crate::db::models::{instance_secret, user};
-use crate::db::{AnyConnection, now_micros, write_transaction};
+use crate::db::types::UtcMicros;
+use crate::db::{AnyConnection, write_transaction};
 use crate::domain::role::Role;
 use crate::error::AppError;
 use crate::services::accounts::{UserInput, create_user};
@@ -63,7 +64,7 @@ pub fn instance_secret(
     Ok(instance_secret::get_or_create(
         conn,
         name,
-        now_micros(now),
+        UtcMicros::new(now),
         || candidate,
     )?)
 }

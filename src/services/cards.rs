@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::models::dbs::{self, Card, InterpretationRow};
 use crate::db::models::infant::{self, Infant};
-use crate::db::{AnyConnection, now_micros, write_transaction};
+use crate::db::types::UtcMicros;
+use crate::db::{AnyConnection, write_transaction};
 use crate::domain::due::DuePolicy;
 use crate::domain::ids::InfantId;
 use crate::domain::interpretation::{
@@ -66,7 +67,7 @@ pub fn timing(
     collected_at: DateTime<Utc>,
 ) -> (i64, CollectionTiming) {
     let sp = &interp.catalogue().specimen;
-    let hours = (collected_at - infant.birth_at.and_utc())
+    let hours = (collected_at - infant.birth_at.utc())
         .num_minutes()
         .div_euclid(60);
     let t = if hours < sp.min_collection_age_hours {
@@ -108,7 +109,7 @@ pub fn register(
         if c.collected_at > now + chrono::Duration::minutes(5) {
             e.add("collected_at", "must not be in the future");
         }
-        if c.collected_at < infant.birth_at.and_utc() {
+        if c.collected_at < infant.birth_at.utc() {
             e.add("collected_at", "must not be before the birth");
         }
         if !FEEDING.contains(&c.feeding.as_str()) {
@@ -129,13 +130,13 @@ pub fn register(
             },
         };
         e.into_result().map_err(AppError::Validation)?;
-        let t = now_micros(now);
+        let t = UtcMicros::new(now);
         let card = Card {
             id: uuid::Uuid::now_v7().to_string(),
             infant_id: infant.id.clone(),
             hospital_id: infant.hospital_id.clone(),
             barcode,
-            collected_at: now_micros(c.collected_at),
+            collected_at: UtcMicros::new(c.collected_at),
             feeding: c.feeding,
             transfusion: c.transfusion,
             tpn: c.tpn,
@@ -198,13 +199,13 @@ pub fn interpret_and_store(
     now: DateTime<Utc>,
 ) -> Result<Interpretation, AppError> {
     let facts = InfantFacts {
-        birth_at: infant.birth_at.and_utc(),
+        birth_at: infant.birth_at.utc(),
         ga_weeks: i64::from(infant.gestational_age_weeks),
         birth_weight_g: i64::from(infant.birth_weight_g),
     };
     let unsatisfactory_reason = card.quality.clone().filter(|q| q != "acceptable");
     let card_facts = CardFacts {
-        collected_at: card.collected_at.and_utc(),
+        collected_at: card.collected_at.utc(),
         unsatisfactory_reason,
         transfusion: card.transfusion,
         tpn: card.tpn,
@@ -220,7 +221,7 @@ pub fn interpret_and_store(
             outcome: crate::domain::wire_name(result.outcome),
             tier,
             detail: serde_json::to_string(&result).map_err(anyhow::Error::from)?,
-            interpreted_at: now_micros(now),
+            interpreted_at: UtcMicros::new(now),
         },
     )?;
     if let Some(spec) = cases::spec_for_card(&result, &card.id, &card.barcode) {
@@ -267,15 +268,15 @@ pub fn receive(
                 format!("must be acceptable or one of {}", codes.join(", ")),
             );
         }
-        if received_at < card.collected_at.and_utc() {
+        if received_at < card.collected_at.utc() {
             e.add("received_at", "must not be before collection");
         }
         if received_at > now + chrono::Duration::minutes(5) {
             e.add("received_at", "must not be in the future");
         }
         e.into_result().map_err(AppError::Validation)?;
-        let t = now_micros(now);
-        dbs::set_receipt(conn, &card.id, now_micros(received_at), quality, t)?;
+        let t = UtcMicros::new(now);
+        dbs::set_receipt(conn, &card.id, UtcMicros::new(received_at), quality, t)?;
         let before = card;
         let card = dbs::get_card(conn, &scope, &before.id)?
             .ok_or(AppError::NotFound { entity: "card" })?;

@@ -7,10 +7,13 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use crate::db::AnyConnection;
 use crate::db::models::case::{self, Case, CaseEventRow, CaseUpdateForm};
 use crate::db::models::infant::Infant;
-use crate::db::{AnyConnection, now_micros};
-use crate::domain::case::{CaseEvent, CaseOutcome, CaseState, InvalidTransition, transition};
+use crate::db::types::{Json, UtcMicros};
+use crate::domain::case::{
+    CaseEvent, CaseOutcome, CaseState, EntryKind, InvalidTransition, Reason, transition,
+};
 use crate::domain::catalogue::{Programme, Tier};
 use crate::domain::cchd::CchdOutcome;
 use crate::domain::due::DuePolicy;
@@ -18,39 +21,11 @@ use crate::domain::escalation::Rung;
 use crate::domain::hearing::{HearingAssessment, HearingStatus};
 use crate::domain::interpretation::{CardOutcome, Interpretation, Level};
 use crate::domain::principal::{Principal, Scope};
-use crate::domain::wire_name as text;
 use crate::error::{AppError, is_unique_violation};
 use crate::services::audit;
 
-/// Why a case is opened; one open case per infant, programme and reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
-    /// Positive or critical screen.
-    Positive,
-    /// Borderline: a repeat specimen.
-    Repeat,
-    /// Unusable or too-early card: a new one.
-    Recollect,
-    /// Hearing refer (rescreen, diagnosis or intervention due).
-    Refer,
-    /// No valid screen by the programme's age.
-    Missed,
-}
-
-impl Reason {
-    fn as_str(self) -> &'static str {
-        match self {
-            Reason::Positive => "positive",
-            Reason::Repeat => "repeat",
-            Reason::Recollect => "recollect",
-            Reason::Refer => "refer",
-            Reason::Missed => "missed",
-        }
-    }
-}
-
 /// The key that makes an open case unique per infant, programme and reason (NULL once resolved).
-pub fn open_key(infant_id: &str, programme: &str, reason: &str) -> String {
+pub fn open_key(infant_id: &str, programme: Programme, reason: Reason) -> String {
     format!("{infant_id}|{programme}|{reason}")
 }
 
@@ -69,19 +44,6 @@ pub struct CaseSpec {
     pub catalogue_version: String,
     /// The triggering result, for the timeline.
     pub trigger: Value,
-}
-
-pub(crate) fn tier_text(t: Tier) -> String {
-    format!("{t:?}")
-}
-
-pub(crate) fn parse_tier(s: &str) -> Tier {
-    match s {
-        "T0" => Tier::T0,
-        "T1" => Tier::T1,
-        "T3" => Tier::T3,
-        _ => Tier::T2,
-    }
 }
 
 /// The case a blood-spot interpretation calls for, if any.
@@ -155,9 +117,9 @@ pub fn spec_for_cchd(
 
 pub(crate) fn event(
     case_id: &str,
-    kind: &str,
-    from: Option<&str>,
-    to: Option<&str>,
+    kind: EntryKind,
+    from: Option<CaseState>,
+    to: Option<CaseState>,
     detail: Value,
     actor: &str,
     now: DateTime<Utc>,
@@ -165,12 +127,12 @@ pub(crate) fn event(
     CaseEventRow {
         id: uuid::Uuid::now_v7().to_string(),
         case_id: case_id.into(),
-        kind: kind.into(),
-        from_state: from.map(str::to_string),
-        to_state: to.map(str::to_string),
-        detail: detail.to_string(),
+        kind,
+        from_state: from,
+        to_state: to,
+        detail: Json(detail),
         actor: actor.into(),
-        at: now_micros(now),
+        at: UtcMicros::new(now),
     }
 }
 
@@ -185,27 +147,26 @@ pub fn open_or_update(
     who: &Principal,
     now: DateTime<Utc>,
 ) -> Result<Case, AppError> {
-    let key = open_key(&infant.id, &text(spec.programme), spec.reason.as_str());
+    let key = open_key(&infant.id, spec.programme, spec.reason);
     let due = policy
-        .due(spec.tier, now, infant.birth_at.and_utc())
+        .due(spec.tier, now, infant.birth_at.utc())
         .map_err(|m| AppError::Unexpected(anyhow::anyhow!(m)))?;
-    let t = now_micros(now);
+    let t = UtcMicros::new(now);
     if let Some(existing) = case::find_open(conn, &key)? {
-        let mut suspected: BTreeSet<String> =
-            serde_json::from_str(&existing.suspected).unwrap_or_default();
+        let mut suspected: BTreeSet<String> = existing.suspected.iter().cloned().collect();
         suspected.extend(spec.suspected.iter().cloned());
-        let old_tier = parse_tier(&existing.tier);
-        let tier = old_tier.min(spec.tier);
-        let raised = tier < old_tier;
+        let tier = existing.tier.min(spec.tier);
+        let raised = tier < existing.tier;
         let form = CaseUpdateForm {
-            tier: Some(tier_text(tier)),
-            suspected: Some(serde_json::to_string(&suspected).map_err(anyhow::Error::from)?),
+            tier: Some(tier),
+            suspected: Some(Json(suspected.iter().cloned().collect())),
             first_contact_due_at: raised.then(|| {
                 existing
                     .first_contact_due_at
-                    .min(now_micros(due.first_contact_by))
+                    .min(UtcMicros::new(due.first_contact_by))
             }),
-            recall_due_at: raised.then(|| existing.recall_due_at.min(now_micros(due.recall_by))),
+            recall_due_at: raised
+                .then(|| existing.recall_due_at.min(UtcMicros::new(due.recall_by))),
             // Earlier deadlines may bring rungs forward: wake the escalation sweep to recompute.
             next_rung_at: raised.then_some(Some(t)),
             updated_at: Some(t),
@@ -218,10 +179,18 @@ pub fn open_or_update(
                 "the case changed concurrently; retry",
             ));
         }
-        let detail = json!({"trigger": spec.trigger, "tier": tier_text(tier), "tier_raised": raised, "suspected": suspected});
+        let detail = json!({"trigger": spec.trigger, "tier": tier, "tier_raised": raised, "suspected": suspected});
         case::insert_event(
             conn,
-            &event(&existing.id, "updated", None, None, detail, &who.key(), now),
+            &event(
+                &existing.id,
+                EntryKind::Updated,
+                None,
+                None,
+                detail,
+                &who.key(),
+                now,
+            ),
         )?;
         let updated = case::get(conn, &Scope::unrestricted(), &existing.id)?
             .ok_or(AppError::NotFound { entity: "case" })?;
@@ -240,15 +209,15 @@ pub fn open_or_update(
         id: uuid::Uuid::now_v7().to_string(),
         infant_id: infant.id.clone(),
         hospital_id: infant.hospital_id.clone(),
-        programme: text(spec.programme),
-        reason: spec.reason.as_str().into(),
-        state: text(CaseState::Open),
-        tier: tier_text(spec.tier),
-        suspected: serde_json::to_string(&spec.suspected).map_err(anyhow::Error::from)?,
+        programme: spec.programme,
+        reason: spec.reason,
+        state: CaseState::Open,
+        tier: spec.tier,
+        suspected: Json(spec.suspected.clone()),
         catalogue_version: spec.catalogue_version,
         policy_version: policy.version.clone(),
-        first_contact_due_at: now_micros(due.first_contact_by),
-        recall_due_at: now_micros(due.recall_by),
+        first_contact_due_at: UtcMicros::new(due.first_contact_by),
+        recall_due_at: UtcMicros::new(due.recall_by),
         assignee: None,
         outcome: None,
         open_key: Some(key),
@@ -259,7 +228,7 @@ pub fn open_or_update(
         contact_problem: false,
         appointment_at: None,
         appointment_place: None,
-        next_rung: Some(Rung::L0.as_str().into()),
+        next_rung: Some(Rung::L0),
         next_rung_at: Some(t),
         next_due_at: None,
     };
@@ -276,9 +245,9 @@ pub fn open_or_update(
         conn,
         &event(
             &row.id,
-            "opened",
+            EntryKind::Opened,
             None,
-            Some("open"),
+            Some(CaseState::Open),
             detail,
             &who.key(),
             now,
@@ -300,7 +269,7 @@ pub fn propose_resolution(
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     for reason in [Reason::Repeat, Reason::Recollect] {
-        let key = open_key(&infant.id, &text(Programme::Dbs), reason.as_str());
+        let key = open_key(&infant.id, Programme::Dbs, reason);
         if let Some(c) = case::find_open(conn, &key)? {
             let detail = json!({"card_id": card_id, "barcode": barcode, "proposed_outcome": "ruled_out",
                                 "why": "a repeat card was normal"});
@@ -308,7 +277,7 @@ pub fn propose_resolution(
                 conn,
                 &event(
                     &c.id,
-                    "resolution_proposed",
+                    EntryKind::ResolutionProposed,
                     None,
                     None,
                     detail,
@@ -330,7 +299,7 @@ fn schedule_visits(
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     use crate::db::models::visit::{self, Visit};
-    let t = now_micros(now);
+    let t = UtcMicros::new(now);
     let rows: Vec<Visit> = policy
         .long_term_visit_months
         .iter()
@@ -341,7 +310,7 @@ fn schedule_visits(
             infant_id: c.infant_id.clone(),
             hospital_id: c.hospital_id.clone(),
             condition_code: condition.to_string(),
-            due_at: now_micros(due),
+            due_at: UtcMicros::new(due),
             done_at: None,
             created_at: t,
         })
@@ -398,9 +367,8 @@ pub fn act(
         // Unknown, inactive, or not allowed to see or work this case: as if it did not exist.
         return Err(AppError::NotFound { entity: "assignee" });
     }
-    let from: CaseState = serde_json::from_value(Value::String(current.state.clone()))
-        .map_err(|e| AppError::Unexpected(e.into()))?;
-    let t = now_micros(now);
+    let from = current.state;
+    let t = UtcMicros::new(now);
     let mut form = CaseUpdateForm {
         updated_at: Some(t),
         assignee: action.assignee.clone(),
@@ -409,12 +377,10 @@ pub fn act(
     let mut to = from;
     if let Some(e) = &action.event {
         to = transition(from, e).map_err(invalid)?;
-        form.state = Some(text(to));
+        form.state = Some(to);
         match e {
             CaseEvent::Resolve { outcome } => {
-                form.outcome = Some(Some(
-                    serde_json::to_string(outcome).map_err(anyhow::Error::from)?,
-                ));
+                form.outcome = Some(Some(Json(outcome.clone())));
                 form.open_key = Some(None);
                 form.resolved_at = Some(Some(t));
                 form.next_rung = Some(None);
@@ -436,11 +402,11 @@ pub fn act(
                         "must not be in the past",
                     ));
                 }
-                form.appointment_at = Some(appointment_at.map(now_micros));
+                form.appointment_at = Some(appointment_at.map(UtcMicros::new));
                 form.appointment_place = Some(place.clone());
             }
             CaseEvent::Reopen { .. } => {
-                let key = open_key(&current.infant_id, &current.programme, &current.reason);
+                let key = open_key(&current.infant_id, current.programme, current.reason);
                 if case::find_open(conn, &key)?.is_some() {
                     return Err(AppError::conflict(
                         "case_already_open",
@@ -472,9 +438,9 @@ pub fn act(
             conn,
             &event(
                 id,
-                "transition",
-                Some(&text(from)),
-                Some(&text(to)),
+                EntryKind::Transition,
+                Some(from),
+                Some(to),
                 detail,
                 &who.key(),
                 now,
@@ -485,7 +451,7 @@ pub fn act(
             conn,
             &event(
                 id,
-                "note",
+                EntryKind::Note,
                 None,
                 None,
                 json!({"note": note}),
@@ -499,7 +465,7 @@ pub fn act(
             conn,
             &event(
                 id,
-                "assigned",
+                EntryKind::Assigned,
                 None,
                 None,
                 json!({"assignee": a}),
@@ -514,19 +480,12 @@ pub fn act(
 }
 
 fn invalid(e: InvalidTransition) -> AppError {
-    let allowed: Vec<String> = e.allowed.iter().map(text).collect();
+    let allowed: Vec<&str> = e.allowed.iter().map(|k| k.as_str()).collect();
     let detail = match &e.detail {
         Some(d) => format!("{e}: {d}; allowed now: {}", allowed.join(", ")),
         None => format!("{e}; allowed now: {}", allowed.join(", ")),
     };
     AppError::conflict("invalid_transition", Some("event"), detail)
-}
-
-/// Outcome text helper for responses.
-pub fn outcome_of(c: &Case) -> Option<CaseOutcome> {
-    c.outcome
-        .as_deref()
-        .and_then(|o| serde_json::from_str(o).ok())
 }
 
 /// Opens a `missed` case for every active infant past a programme's screening age with no
@@ -560,7 +519,7 @@ pub fn open_missed(
     for m in missed {
         let result = crate::db::write_transaction(conn, |conn| -> Result<bool, AppError> {
             // Any open case of the programme (an open missed case among them) covers it.
-            if case::has_open_of_programme(conn, &m.infant_id, &text(programme))? {
+            if case::has_open_of_programme(conn, &m.infant_id, programme)? {
                 return Ok(false);
             }
             let infant =

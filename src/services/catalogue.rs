@@ -7,8 +7,9 @@ use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 
+use crate::db::AnyConnection;
 use crate::db::models::catalogue::{self, CatalogueVersion};
-use crate::db::{AnyConnection, now_micros};
+use crate::db::types::UtcMicros;
 use crate::domain::catalogue::{Catalogue, DEFAULT_CATALOGUE_TOML};
 use crate::domain::interpretation::Interpreter;
 use crate::error::{AppError, is_unique_violation};
@@ -62,7 +63,7 @@ fn row(c: &Catalogue, by: &str, now: DateTime<Utc>) -> anyhow::Result<CatalogueV
         effective_from: c.effective_from,
         content: serde_json::to_string(c)?,
         published_by: by.to_string(),
-        published_at: now_micros(now),
+        published_at: UtcMicros::new(now),
     })
 }
 
@@ -78,12 +79,7 @@ pub fn load_store(conn: &mut AnyConnection) -> anyhow::Result<CatalogueStore> {
     for r in catalogue::list(conn)? {
         let c: Catalogue = serde_json::from_str(&r.content)?;
         let interp = Interpreter::new(c).map_err(anyhow::Error::msg)?;
-        store.insert(
-            r.version,
-            r.effective_from,
-            r.published_at.and_utc(),
-            interp,
-        );
+        store.insert(r.version, r.effective_from, r.published_at.utc(), interp);
     }
     Ok(store)
 }

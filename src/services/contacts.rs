@@ -4,12 +4,13 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use crate::db::AnyConnection;
 use crate::db::models::case::{self, Case, CaseUpdateForm};
 use crate::db::models::infant::{self, InfantUpdateForm};
-use crate::db::{AnyConnection, now_micros};
-use crate::domain::case::CaseState;
+use crate::db::types::UtcMicros;
+use crate::domain::case::{CaseState, EntryKind};
+use crate::domain::contact::{AttemptOutcome, Channel};
 use crate::domain::principal::{Principal, Scope};
-use crate::domain::wire_name as text;
 use crate::error::AppError;
 use crate::services::audit;
 use crate::services::cases::event;
@@ -29,12 +30,6 @@ pub struct AttemptInput {
     pub note: Option<String>,
 }
 
-/// Channels of contact attempts.
-pub const CHANNELS: [&str; 5] = ["phone", "sms", "email", "home_visit", "via_hospital"];
-/// Outcomes of contact attempts.
-pub const ATTEMPT_OUTCOMES: [&str; 5] =
-    ["reached", "no_answer", "wrong_number", "refused", "moved"];
-
 /// Records a contact attempt on an open case. `wrong_number` and `moved` flag the case and the
 /// infant's contact details for correction (the contact-problem worklist); `reached` on an open
 /// case moves it to family contacted.
@@ -49,7 +44,7 @@ pub fn record_attempt(
     use crate::db::models::contact::{self, ContactAttempt};
     use crate::domain::validation::FieldErrors;
     let current = case::get(conn, scope, id)?.ok_or(AppError::NotFound { entity: "case" })?;
-    if current.state == "resolved" {
+    if current.state == CaseState::Resolved {
         return Err(AppError::conflict(
             "case_resolved",
             None,
@@ -57,13 +52,15 @@ pub fn record_attempt(
         ));
     }
     let mut e = FieldErrors::new();
-    if !CHANNELS.contains(&a.channel.as_str()) {
-        e.add("channel", format!("must be one of {}", CHANNELS.join(", ")));
+    let channel = Channel::parse(&a.channel);
+    if channel.is_none() {
+        e.add("channel", format!("must be one of {}", Channel::names()));
     }
-    if !ATTEMPT_OUTCOMES.contains(&a.outcome.as_str()) {
+    let outcome = AttemptOutcome::parse(&a.outcome);
+    if outcome.is_none() {
         e.add(
             "outcome",
-            format!("must be one of {}", ATTEMPT_OUTCOMES.join(", ")),
+            format!("must be one of {}", AttemptOutcome::names()),
         );
     }
     if a.attempted_at > now + chrono::Duration::minutes(5) {
@@ -78,21 +75,24 @@ pub fn record_attempt(
         .map(|n| e.text("note", &n, 500))
         .filter(|n| !n.is_empty());
     e.into_result().map_err(AppError::Validation)?;
-    let t = now_micros(now);
+    let (Some(channel), Some(outcome)) = (channel, outcome) else {
+        return Err(AppError::Unexpected(anyhow::anyhow!("checked above")));
+    };
+    let t = UtcMicros::new(now);
     let attempt = ContactAttempt {
         id: uuid::Uuid::now_v7().to_string(),
         case_id: current.id.clone(),
-        channel: a.channel,
-        outcome: a.outcome,
+        channel,
+        outcome,
         contacted_by,
-        attempted_at: now_micros(a.attempted_at),
+        attempted_at: UtcMicros::new(a.attempted_at),
         note,
         recorded_by: who.key(),
         created_at: t,
     };
     contact::insert(conn, &attempt)?;
-    let problem = matches!(attempt.outcome.as_str(), "wrong_number" | "moved");
-    let reached_now = attempt.outcome == "reached" && current.state == "open";
+    let problem = outcome.is_contact_problem();
+    let reached_now = outcome == AttemptOutcome::Reached && current.state == CaseState::Open;
     let mut form = CaseUpdateForm {
         updated_at: Some(t),
         ..Default::default()
@@ -107,7 +107,7 @@ pub fn record_attempt(
         infant::update(conn, &Scope::unrestricted(), &current.infant_id, &flag)?;
     }
     if reached_now {
-        form.state = Some(text(CaseState::FamilyContacted));
+        form.state = Some(CaseState::FamilyContacted);
     }
     if case::update_if_version(conn, id, current.version, &form)? == 0 {
         return Err(AppError::conflict(
@@ -117,11 +117,19 @@ pub fn record_attempt(
         ));
     }
     let detail = json!({"attempt_id": attempt.id, "channel": attempt.channel, "outcome": attempt.outcome, "contact_problem": problem});
-    let to = reached_now.then_some("family_contacted");
-    let from = reached_now.then_some("open");
+    let to = reached_now.then_some(CaseState::FamilyContacted);
+    let from = reached_now.then_some(CaseState::Open);
     case::insert_event(
         conn,
-        &event(id, "contact_attempt", from, to, detail, &who.key(), now),
+        &event(
+            id,
+            EntryKind::ContactAttempt,
+            from,
+            to,
+            detail,
+            &who.key(),
+            now,
+        ),
     )?;
     let updated = case::get(conn, scope, id)?.ok_or(AppError::NotFound { entity: "case" })?;
     audit::write(conn, who, "case", id, Some(&current), &updated, now)?;
@@ -141,10 +149,10 @@ pub fn flag_contact_problem(
     let Some(current) = case::get(conn, &Scope::unrestricted(), case_id)? else {
         return Ok(());
     };
-    if current.state == text(CaseState::Resolved) {
+    if current.state == CaseState::Resolved {
         return Ok(());
     }
-    let t = now_micros(now);
+    let t = UtcMicros::new(now);
     let flag = InfantUpdateForm {
         contact_problem: Some(true),
         updated_at: Some(t),
@@ -167,7 +175,15 @@ pub fn flag_contact_problem(
     }
     case::insert_event(
         conn,
-        &event(case_id, "contact_problem", None, None, why, &who.key(), now),
+        &event(
+            case_id,
+            EntryKind::ContactProblem,
+            None,
+            None,
+            why,
+            &who.key(),
+            now,
+        ),
     )?;
     let updated = case::get(conn, &Scope::unrestricted(), case_id)?
         .ok_or(AppError::NotFound { entity: "case" })?;

@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use crate::db::models::hospital::{self, Hospital};
 use crate::db::schema::cases;
-use crate::db::{AnyConnection, now_micros, write_transaction};
+use crate::db::types::UtcMicros;
+use crate::db::{AnyConnection, write_transaction};
 use crate::domain::principal::Scope;
 use crate::error::AppError;
 use crate::notify::outbox::{Outgoing, queue};
@@ -40,7 +41,7 @@ pub fn hospital_digest(
     let hospitals: Vec<Hospital> = hospital::list(conn, &Scope::unrestricted(), Some(true))?;
     let locale = ctx.notify.staff_locale.clone();
     let mut report = DigestReport::default();
-    let t = now_micros(now);
+    let t = UtcMicros::new(now);
     for h in hospitals {
         let emails = h.emails();
         if emails.is_empty() {
@@ -57,7 +58,7 @@ pub fn hospital_digest(
             .filter(cases::recall_due_at.lt(t))
             .count()
             .get_result(conn)?;
-        let rows: Vec<(String, String, String, chrono::NaiveDateTime)> = open
+        let rows: Vec<(String, String, String, UtcMicros)> = open
             .order(cases::recall_due_at.asc())
             .limit(DIGEST_LINES)
             .select((
@@ -73,7 +74,7 @@ pub fn hospital_digest(
                 let mark = if *due < t { " !" } else { "" };
                 format!(
                     "{tier} {prog} {} {id}{mark}",
-                    due.and_utc().with_timezone(&tz).format("%Y-%m-%d %H:%M")
+                    due.utc().with_timezone(&tz).format("%Y-%m-%d %H:%M")
                 )
             })
             .collect();

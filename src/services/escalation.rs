@@ -14,7 +14,9 @@ use crate::config::RecipientSettings;
 use crate::db::models::case;
 use crate::db::models::notification::{self, Escalation};
 use crate::db::schema::cases;
-use crate::db::{AnyConnection, now_micros, write_transaction};
+use crate::db::types::UtcMicros;
+use crate::db::{AnyConnection, write_transaction};
+use crate::domain::case::{CaseState, EntryKind};
 use crate::domain::escalation::{CaseTimes, Rung};
 use crate::domain::principal::Principal;
 use crate::error::AppError;
@@ -54,7 +56,7 @@ pub fn due_cases(
     limit: i64,
 ) -> QueryResult<Vec<String>> {
     cases::table
-        .filter(cases::next_rung_at.le(now_micros(now)))
+        .filter(cases::next_rung_at.le(UtcMicros::new(now)))
         .order(cases::next_rung_at.asc())
         .limit(limit)
         .select(cases::id)
@@ -220,12 +222,12 @@ fn escalate(
     let clear = |conn: &mut AnyConnection, next: Option<(Rung, DateTime<Utc>)>| {
         diesel::update(cases::table.filter(cases::id.eq(case_id)))
             .set((
-                cases::next_rung.eq(next.map(|(r, _)| r.as_str().to_string())),
-                cases::next_rung_at.eq(next.map(|(_, t)| now_micros(t))),
+                cases::next_rung.eq(next.map(|(r, _)| r)),
+                cases::next_rung_at.eq(next.map(|(_, t)| UtcMicros::new(t))),
             ))
             .execute(conn)
     };
-    if f.case.open_key.is_none() || f.case.state == "resolved" {
+    if f.case.open_key.is_none() || f.case.state == CaseState::Resolved {
         clear(conn, None)?;
         return Ok((0, 0));
     }
@@ -236,10 +238,10 @@ fn escalate(
         .collect();
     let times = CaseTimes {
         tier: f.tier,
-        opened_at: f.case.opened_at.and_utc(),
-        first_contact_due_at: f.case.first_contact_due_at.and_utc(),
-        recall_due_at: f.case.recall_due_at.and_utc(),
-        contacted: f.case.state != "open",
+        opened_at: f.case.opened_at.utc(),
+        first_contact_due_at: f.case.first_contact_due_at.utc(),
+        recall_due_at: f.case.recall_due_at.utc(),
+        contacted: f.case.state != CaseState::Open,
     };
     let (mut rungs, mut queued) = (0, 0);
     let staff_locale = ctx.notify.staff_locale.clone();
@@ -280,7 +282,7 @@ fn escalate(
             &Escalation {
                 case_id: case_id.to_string(),
                 rung: rung.as_str().into(),
-                fired_at: now_micros(now),
+                fired_at: UtcMicros::new(now),
                 recipients: serde_json::to_string(&summary).map_err(anyhow::Error::from)?,
             },
         )?;
@@ -302,7 +304,15 @@ fn escalate(
         }
         case::insert_event(
             conn,
-            &event(case_id, "escalation", None, None, detail, &who.key(), now),
+            &event(
+                case_id,
+                EntryKind::Escalation,
+                None,
+                None,
+                detail,
+                &who.key(),
+                now,
+            ),
         )?;
         fired.push(rung);
         rungs += 1;

@@ -6,7 +6,8 @@ use chrono::{DateTime, FixedOffset, Utc};
 use crate::auth::secrets;
 use crate::db::models::hospital;
 use crate::db::models::infant::{self, Infant, InfantUpdateForm};
-use crate::db::{AnyConnection, now_micros, write_transaction};
+use crate::db::types::UtcMicros;
+use crate::db::{AnyConnection, write_transaction};
 use crate::domain::id_card::IdDocumentType;
 use crate::domain::ids::{HospitalId, InfantId};
 use crate::domain::infant::{
@@ -156,7 +157,7 @@ pub fn register(
         // The same mother, birth time and birth order is the same baby (twins differ in birth
         // order). Checked within what the caller can see, so no other hospital's record leaks.
         if let Some((_, hash, _)) = &id {
-            let birth = now_micros(r.birth.birth_at.with_timezone(&Utc));
+            let birth = UtcMicros::new(r.birth.birth_at.with_timezone(&Utc));
             let order = clamp_i32(r.birth.birth_order);
             if let Some(existing) = infant::find_same_birth(c, &scope, hash, birth, order)? {
                 return Err(AppError::conflict(
@@ -169,7 +170,7 @@ pub fn register(
                 ));
             }
         }
-        let t = now_micros(now);
+        let t = UtcMicros::new(now);
         let (id_type, id_hash, id_masked) = match id {
             Some((k, h, m)) => (Some(k), Some(h), Some(m)),
             None => (None, None, None),
@@ -179,7 +180,7 @@ pub fn register(
             hospital_id,
             mrn,
             sex: r.sex.as_str().into(),
-            birth_at: now_micros(r.birth.birth_at.with_timezone(&Utc)),
+            birth_at: UtcMicros::new(r.birth.birth_at.with_timezone(&Utc)),
             birth_utc_offset_minutes: r.birth.birth_at.offset().local_minus_utc() / 60,
             gestational_age_weeks: clamp_i32(r.birth.gestational_age_weeks),
             gestational_age_days: clamp_i32(r.birth.gestational_age_days),
@@ -291,12 +292,12 @@ pub fn update(
             if at > now + chrono::Duration::minutes(5) {
                 e.add("status_changed_at", "must not be in the future");
             }
-            if at < current.birth_at.and_utc() {
+            if at < current.birth_at.utc() {
                 e.add("status_changed_at", "must not be before the birth");
             }
             status_form = (
                 Some(to.as_str().to_string()),
-                Some(Some(now_micros(at))),
+                Some(Some(UtcMicros::new(at))),
                 Some(note),
             );
         } else if patch.status_changed_at.is_some() || note.is_some() {
@@ -325,7 +326,7 @@ pub fn update(
             status: status_form.0,
             status_changed_at: status_form.1,
             status_note: status_form.2,
-            updated_at: Some(now_micros(now)),
+            updated_at: Some(UtcMicros::new(now)),
             // New phone numbers or address answer a contact problem.
             contact_problem: (phones_changed || address_changed).then_some(false),
             merged_into: None,
@@ -335,7 +336,7 @@ pub fn update(
         };
         infant::update(c, &scope, id, &form)?;
         if form.contact_problem == Some(false) {
-            crate::db::models::case::clear_contact_problem(c, id, now_micros(now))?;
+            crate::db::models::case::clear_contact_problem(c, id, UtcMicros::new(now))?;
         }
         if patch.sms_opt_out == Some(true) && !current.sms_opt_out {
             // The family can no longer be reached by SMS: every open case needs another channel

@@ -8,13 +8,16 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::db::AnyConnection;
 use crate::db::models::infant::{self, Infant, InfantUpdateForm};
 use crate::db::models::quality_facts;
 use crate::db::schema::{
     cases, cchd_screens, dbs_cards, hearing_interventions, hearing_screens, infant_merges,
     screening_consents,
 };
-use crate::db::{AnyConnection, now_micros};
+use crate::db::types::UtcMicros;
+use crate::domain::case::Reason;
+use crate::domain::catalogue::Programme;
 use crate::domain::principal::{Principal, Scope};
 use crate::error::AppError;
 use crate::services::audit;
@@ -40,12 +43,12 @@ pub struct Merge {
     pub merged_by: String,
     /// When.
     #[schema(value_type = String, format = DateTime)]
-    pub merged_at: chrono::NaiveDateTime,
+    pub merged_at: UtcMicros,
     /// Who undid it.
     pub undone_by: Option<String>,
     /// When.
     #[schema(value_type = Option<String>, format = DateTime)]
-    pub undone_at: Option<chrono::NaiveDateTime>,
+    pub undone_at: Option<UtcMicros>,
 }
 
 macro_rules! move_rows {
@@ -71,14 +74,14 @@ macro_rules! ids_of {
 /// case of the same reason keeps no key (it stays open and listed, but results update the other).
 fn rekey_cases(conn: &mut AnyConnection, ids: &[String], infant_id: &str) -> QueryResult<()> {
     for id in ids {
-        let row: (String, String, Option<String>) = cases::table
+        let row: (Programme, Reason, Option<String>) = cases::table
             .find(id)
             .select((cases::programme, cases::reason, cases::open_key))
             .first(conn)?;
         if row.2.is_none() {
             continue;
         }
-        let key = crate::services::cases::open_key(infant_id, &row.0, &row.1);
+        let key = crate::services::cases::open_key(infant_id, row.0, row.1);
         let taken: i64 = cases::table
             .filter(cases::open_key.eq(&key))
             .count()
@@ -168,7 +171,7 @@ pub fn merge(
         &kept.id
     );
     rekey_cases(conn, &moved["cases"], &kept.id)?;
-    let t = now_micros(now);
+    let t = UtcMicros::new(now);
     let form = InfantUpdateForm {
         merged_into: Some(Some(kept.id.clone())),
         updated_at: Some(t),
@@ -255,7 +258,7 @@ pub fn undo(
     move_rows!(conn, ignored, "cases", cases, back("cases"), to);
     rekey_cases(conn, &back("cases"), to)?;
     let before = visible(conn, to)?;
-    let t = now_micros(now);
+    let t = UtcMicros::new(now);
     let form = InfantUpdateForm {
         merged_into: Some(None),
         updated_at: Some(t),

@@ -14,12 +14,12 @@ use crate::db::AnyConnection;
 use crate::db::models::case::{self, Case};
 use crate::db::models::hospital::{self, Hospital};
 use crate::db::models::infant::{self, Infant};
+use crate::db::types::UtcMicros;
 use crate::domain::catalogue::Tier;
 use crate::domain::due::DuePolicy;
 use crate::domain::principal::{Principal, Scope};
 use crate::error::AppError;
 use crate::notify::outbox::{Outgoing, after_quiet_hours};
-use crate::services::cases::parse_tier;
 use crate::services::catalogue::SharedCatalogues;
 use crate::services::contacts::flag_contact_problem;
 use crate::services::policy::SharedPolicies;
@@ -101,7 +101,7 @@ pub fn load(
         .map_err(|m| AppError::Unexpected(anyhow::anyhow!(m)))?;
     Ok(Some(CaseFacts {
         policy,
-        tier: parse_tier(&c.tier),
+        tier: c.tier,
         case: c,
         infant: i,
         hospital: h,
@@ -115,8 +115,8 @@ impl CaseFacts {
         crate::domain::infant::infant_ref(&self.hospital.code, &self.infant.mrn)
     }
 
-    fn local(&self, t: chrono::NaiveDateTime, fmt: &str) -> String {
-        t.and_utc().with_timezone(&self.tz).format(fmt).to_string()
+    fn local(&self, t: UtcMicros, fmt: &str) -> String {
+        t.utc().with_timezone(&self.tz).format(fmt).to_string()
     }
 
     /// Variables of family messages: no diagnosis, no name.
@@ -138,7 +138,7 @@ impl CaseFacts {
                     .clone()
                     .unwrap_or_else(|| self.hospital.name.clone()),
             ),
-            ("bring", ctx.templates.bring(locale, &c.programme)),
+            ("bring", ctx.templates.bring(locale, c.programme.as_str())),
             ("centre_phone", ctx.notify.centre_phone.clone()),
         ])
     }
@@ -151,7 +151,7 @@ impl CaseFacts {
         rung: &str,
     ) -> BTreeMap<&'static str, String> {
         let c = &self.case;
-        let codes: Vec<String> = serde_json::from_str(&c.suspected).unwrap_or_default();
+        let codes = &c.suspected.0;
         let names: Vec<String> = {
             let cat = ctx
                 .catalogues
@@ -186,10 +186,10 @@ impl CaseFacts {
                 "district",
                 self.hospital.district.clone().unwrap_or_else(|| "—".into()),
             ),
-            ("programme", c.programme.clone()),
-            ("reason", c.reason.clone()),
-            ("tier", c.tier.clone()),
-            ("state", c.state.clone()),
+            ("programme", c.programme.to_string()),
+            ("reason", c.reason.to_string()),
+            ("tier", c.tier.to_string()),
+            ("state", c.state.to_string()),
             (
                 "conditions",
                 if names.is_empty() {

@@ -6,8 +6,9 @@ use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 
+use crate::db::AnyConnection;
 use crate::db::models::policy::{self, DuePolicyRow};
-use crate::db::{AnyConnection, now_micros};
+use crate::db::types::UtcMicros;
 use crate::domain::due::{DEFAULT_DUE_POLICY_TOML, DuePolicy};
 use crate::error::AppError;
 use crate::services::versions::{Versions, local_day, read_toml_files};
@@ -45,7 +46,7 @@ pub fn sync(
                     effective_from: p.effective_from,
                     content: serde_json::to_string(p)?,
                     published_by: "config".into(),
-                    published_at: now_micros(now),
+                    published_at: UtcMicros::new(now),
                 },
             )?,
             Some(stored) if serde_json::from_str::<DuePolicy>(&stored.content)? != *p => {
@@ -65,7 +66,7 @@ pub fn load_store(conn: &mut AnyConnection) -> anyhow::Result<Versions<DuePolicy
     let mut store = Versions::default();
     for r in policy::list(conn)? {
         let p: DuePolicy = serde_json::from_str(&r.content)?;
-        store.insert(r.version, r.effective_from, r.published_at.and_utc(), p);
+        store.insert(r.version, r.effective_from, r.published_at.utc(), p);
     }
     Ok(store)
 }

@@ -10,7 +10,8 @@ use std::collections::BTreeSet;
 
 use crate::db::models::notification;
 use crate::db::schema::cases;
-use crate::db::{AnyConnection, now_micros, write_transaction};
+use crate::db::types::UtcMicros;
+use crate::db::{AnyConnection, write_transaction};
 use crate::domain::principal::Principal;
 use crate::error::AppError;
 use crate::services::notices::{self, NoticeContext};
@@ -47,8 +48,8 @@ pub fn family_reminders(
     let visits: Vec<(String, Option<chrono::NaiveDateTime>)> = cases::table
         .filter(cases::open_key.is_not_null())
         .filter(cases::state.eq_any(open_recall))
-        .filter(cases::appointment_at.gt(now_micros(now)))
-        .filter(cases::appointment_at.lt(now_micros(local_tomorrow_end)))
+        .filter(cases::appointment_at.gt(UtcMicros::new(now)))
+        .filter(cases::appointment_at.lt(UtcMicros::new(local_tomorrow_end)))
         .order(cases::appointment_at.asc())
         .limit(limit)
         .select((cases::id, cases::appointment_at))
@@ -56,7 +57,7 @@ pub fn family_reminders(
     let overdue: Vec<(String, chrono::NaiveDateTime)> = cases::table
         .filter(cases::state.ne("resolved"))
         .filter(cases::state.eq_any(open_recall))
-        .filter(cases::recall_due_at.lt(now_micros(now)))
+        .filter(cases::recall_due_at.lt(UtcMicros::new(now)))
         .order(cases::recall_due_at.asc())
         .limit(limit)
         .select((cases::id, cases::recall_due_at))
@@ -119,6 +120,6 @@ fn overdue_rounds(conn: &mut AnyConnection, case_id: &str) -> Result<Rounds, App
         .collect();
     Ok(Rounds {
         rounds: rounds.len(),
-        last: rows.iter().map(|(_, at)| at.and_utc()).max(),
+        last: rows.iter().map(|(_, at)| at.utc()).max(),
     })
 }

@@ -9,7 +9,8 @@ use diesel::Connection;
 use serde::{Deserialize, Serialize};
 
 use crate::db::models::dbs::{self, ResultRow};
-use crate::db::{AnyConnection, DbPool, now_micros, write_transaction};
+use crate::db::types::UtcMicros;
+use crate::db::{AnyConnection, DbPool, write_transaction};
 use crate::domain::catalogue::MarkerExpr;
 use crate::domain::interpretation::{Interpretation, Interpreter};
 use crate::domain::validation::FieldErrors;
@@ -178,7 +179,7 @@ fn result_times(
     now: DateTime<Utc>,
 ) -> Result<DateTime<Utc>, AppError> {
     let mut e = FieldErrors::new();
-    let floor = card.received_at.unwrap_or(card.collected_at).and_utc();
+    let floor = card.received_at.unwrap_or(card.collected_at).utc();
     for (field, t) in [("tested_at", c.tested_at), ("reported_at", c.reported_at)] {
         let Some(t) = t else { continue };
         if t > now + chrono::Duration::minutes(5) {
@@ -316,8 +317,8 @@ fn one_card(
                 analyte: r.analyte.clone(),
                 value: r.value,
                 unit: r.unit.clone(),
-                reported_at: now_micros(at),
-                tested_at: c.tested_at.map(now_micros),
+                reported_at: UtcMicros::new(at),
+                tested_at: c.tested_at.map(UtcMicros::new),
             })
             .collect();
         dbs::upsert_results(conn, &rows)?;

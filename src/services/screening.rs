@@ -138,7 +138,7 @@ pub fn summary(
     let cat = interp.catalogue();
     let infant =
         infant::get(conn, scope, infant_id)?.ok_or(AppError::NotFound { entity: "infant" })?;
-    let birth = infant.birth_at.and_utc();
+    let birth = infant.birth_at.utc();
     let consents = screens::consents_of(conn, scope, &infant.id)?;
 
     let mut cards = vec![];
@@ -149,9 +149,13 @@ pub fn summary(
     let mut dbs = dbs_status(cat, birth, &cards, dbs_consent, now);
     if let Some(next) = dbs.next_action.as_mut().filter(|n| n.action == "recall") {
         // A positive card's deadline is its case's recall due time.
-        let key = crate::services::cases::open_key(&infant.id, "DBS", "positive");
+        let key = crate::services::cases::open_key(
+            &infant.id,
+            Programme::Dbs,
+            crate::domain::case::Reason::Positive,
+        );
         next.due_by =
-            crate::db::models::case::find_open(conn, &key)?.map(|c| c.recall_due_at.and_utc());
+            crate::db::models::case::find_open(conn, &key)?.map(|c| c.recall_due_at.utc());
     }
 
     let hearing_rows = screens::hearing_of(conn, scope, &infant.id)?;
@@ -261,14 +265,14 @@ fn card_summary(
     c: Card,
     interpretation: Option<Interpretation>,
 ) -> CardSummary {
-    let (hours, t) = timing(interp, infant, c.collected_at.and_utc());
+    let (hours, t) = timing(interp, infant, c.collected_at.utc());
     CardSummary {
         id: c.id,
         barcode: c.barcode,
-        collected_at: c.collected_at.and_utc(),
+        collected_at: c.collected_at.utc(),
         age_at_collection_hours: hours,
         timing: t,
-        received_at: c.received_at.map(|t| t.and_utc()),
+        received_at: c.received_at.map(|t| t.utc()),
         quality: c.quality,
         repeat_of: c.repeat_of,
         interpretation,
@@ -331,14 +335,14 @@ fn dbs_status(
 fn hearing_json(r: &HearingRow) -> serde_json::Value {
     serde_json::json!({
         "id": r.id, "stage": r.stage, "method": r.method, "left": r.left_ear, "right": r.right_ear,
-        "tested_at": r.tested_at.and_utc(), "nicu_days": r.nicu_days,
+        "tested_at": r.tested_at.utc(), "nicu_days": r.nicu_days,
         "risk_factors": serde_json::from_str::<serde_json::Value>(&r.risk_factors).unwrap_or_default(),
     })
 }
 
 fn cchd_json(r: &CchdRow) -> Result<serde_json::Value, AppError> {
     Ok(serde_json::json!({
-        "id": r.id, "protocol": r.protocol, "measured_at": r.measured_at.and_utc(),
+        "id": r.id, "protocol": r.protocol, "measured_at": r.measured_at.utc(),
         "right_hand_spo2": r.right_hand_spo2, "foot_spo2": r.foot_spo2, "murmur_grade": r.murmur_grade,
         "clinical_signs": serde_json::from_str::<serde_json::Value>(&r.clinical_signs).unwrap_or_default(),
         "auscultation": crate::services::screens::auscultation_of(r)?,
@@ -425,10 +429,10 @@ pub fn missed(
             continue;
         }
         out.push(MissedScreen {
-            screen_due_by: i.birth_at.and_utc() + age,
+            screen_due_by: i.birth_at.utc() + age,
             infant_id: i.id,
             hospital_id: i.hospital_id,
-            birth_at: i.birth_at.and_utc(),
+            birth_at: i.birth_at.utc(),
         });
     }
     Ok(out)

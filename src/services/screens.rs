@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 
 use crate::db::models::infant::{self, Infant};
 use crate::db::models::screens::{self, CchdRow, ConsentRow, HearingRow, InterventionRow};
-use crate::db::{AnyConnection, now_micros, write_transaction};
+use crate::db::types::UtcMicros;
+use crate::db::{AnyConnection, write_transaction};
 use crate::domain::catalogue::{Catalogue, Programme, Tier};
 use crate::domain::cchd::{self, Auscultation, CchdMeasurement, CchdOutcome};
 use crate::domain::due::DuePolicy;
@@ -37,7 +38,7 @@ fn check_time(
     if at > now + chrono::Duration::minutes(5) {
         e.add(field, "must not be in the future");
     }
-    if at < infant.birth_at.and_utc() {
+    if at < infant.birth_at.utc() {
         e.add(field, "must not be before the birth");
     }
 }
@@ -100,11 +101,11 @@ pub fn record_hearing(
             method: text(h.test.method),
             left_ear: text(h.test.left),
             right_ear: text(h.test.right),
-            tested_at: now_micros(h.test.tested_at),
+            tested_at: UtcMicros::new(h.test.tested_at),
             nicu_days: h.nicu_days.and_then(|d| i32::try_from(d).ok()),
             risk_factors: serde_json::to_string(&h.risk_factors).map_err(anyhow::Error::from)?,
             created_by: p.key(),
-            created_at: now_micros(now),
+            created_at: UtcMicros::new(now),
         };
         screens::insert_hearing(conn, &row)?;
         audit::write(conn, p, "hearing_screen", &row.id, None, &row, now)?;
@@ -177,16 +178,16 @@ pub fn hearing_assessment(
             method: parse::<HearingMethod>(&r.method)?,
             left: parse::<EarResult>(&r.left_ear)?,
             right: parse::<EarResult>(&r.right_ear)?,
-            tested_at: r.tested_at.and_utc(),
+            tested_at: r.tested_at.utc(),
         });
     }
     // The infant's recorded stay wins over what tests carried (the older way to send it).
     let nicu_days = infant.nicu_days.map(i64::from).or(nicu_days);
     let intervention_started = screens::interventions_of(conn, scope, &infant.id)?
         .first()
-        .map(|v| v.started_at.and_utc());
+        .map(|v| v.started_at.utc());
     let who = HearingInfant {
-        birth_at: infant.birth_at.and_utc(),
+        birth_at: infant.birth_at.utc(),
         nicu_days,
         risk_factors,
         intervention_started,
@@ -284,14 +285,14 @@ pub fn record_cchd(
             infant_id: infant.id.clone(),
             hospital_id: infant.hospital_id.clone(),
             protocol: protocol.clone(),
-            measured_at: now_micros(m.measured_at),
+            measured_at: UtcMicros::new(m.measured_at),
             right_hand_spo2: m.right_hand_spo2,
             foot_spo2: m.foot_spo2,
             murmur_grade: m.murmur_grade.and_then(|g| i32::try_from(g).ok()),
             clinical_signs: serde_json::to_string(&m.clinical_signs)
                 .map_err(anyhow::Error::from)?,
             created_by: p.key(),
-            created_at: now_micros(now),
+            created_at: UtcMicros::new(now),
             auscultation_method: m.auscultation.as_ref().map(|a| text(a.method)),
             auscultation_device_id: m
                 .auscultation
@@ -341,7 +342,7 @@ pub fn cchd_outcome(
         .filter(|r| r.protocol == last.protocol)
         .map(|r| -> Result<CchdMeasurement, AppError> {
             Ok(CchdMeasurement {
-                measured_at: r.measured_at.and_utc(),
+                measured_at: r.measured_at.utc(),
                 right_hand_spo2: r.right_hand_spo2,
                 foot_spo2: r.foot_spo2,
                 murmur_grade: r.murmur_grade.map(i64::from),
@@ -350,7 +351,7 @@ pub fn cchd_outcome(
             })
         })
         .collect::<Result<_, AppError>>()?;
-    Ok(cchd::evaluate(protocol, infant.birth_at.and_utc(), &ms))
+    Ok(cchd::evaluate(protocol, infant.birth_at.utc(), &ms))
 }
 
 /// A stored heart screen's device auscultation, if it has one.
@@ -411,9 +412,9 @@ pub fn record_consent(
             programme: text(c.programme),
             decision: c.decision,
             guardian_name,
-            signed_at: now_micros(c.signed_at),
+            signed_at: UtcMicros::new(c.signed_at),
             recorded_by: p.key(),
-            created_at: now_micros(now),
+            created_at: UtcMicros::new(now),
         };
         screens::insert_consent(conn, &row)?;
         audit::write(conn, p, "consent", &row.id, None, &row, now)?;
@@ -466,10 +467,10 @@ pub fn record_intervention(
             infant_id: infant.id.clone(),
             hospital_id: infant.hospital_id.clone(),
             kind: i.kind,
-            started_at: now_micros(i.started_at),
+            started_at: UtcMicros::new(i.started_at),
             provider,
             recorded_by: p.key(),
-            created_at: now_micros(now),
+            created_at: UtcMicros::new(now),
         };
         screens::insert_intervention(conn, &row)?;
         audit::write(conn, p, "hearing_intervention", &row.id, None, &row, now)?;

@@ -1,6 +1,6 @@
 //! `api_clients`: hospitals' REST clients (OAuth2 client-credentials).
 
-use chrono::NaiveDateTime;
+use crate::db::types::UtcMicros;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
@@ -18,9 +18,9 @@ pub struct ApiClient {
     pub hospital_id: Option<String>,
     pub secret_hash: String,
     pub active: bool,
-    pub secret_rotated_at: NaiveDateTime,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
+    pub secret_rotated_at: UtcMicros,
+    pub created_at: UtcMicros,
+    pub updated_at: UtcMicros,
     /// Bumped to revoke every token issued before (tokens carry the version they were issued
     /// under).
     pub token_version: i32,
@@ -32,9 +32,9 @@ pub struct ApiClient {
 pub struct ApiClientUpdateForm {
     pub name: Option<String>,
     pub secret_hash: Option<String>,
-    pub secret_rotated_at: Option<NaiveDateTime>,
+    pub secret_rotated_at: Option<UtcMicros>,
     pub active: Option<bool>,
-    pub updated_at: Option<NaiveDateTime>,
+    pub updated_at: Option<UtcMicros>,
 }
 
 /// Inserts a client.

@@ -1,6 +1,6 @@
 //! `audit_log`: append-only. There is deliberately no update or delete function.
 
-use chrono::NaiveDateTime;
+use crate::db::types::UtcMicros;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
@@ -11,7 +11,7 @@ use crate::db::schema::audit_log;
 #[diesel(table_name = audit_log)]
 pub struct AuditEntry {
     pub id: String,
-    pub at: NaiveDateTime,
+    pub at: UtcMicros,
     pub actor: String,
     pub request_id: Option<String>,
     pub entity: String,

@@ -1,11 +1,14 @@
 //! `cases` and `case_events`: follow-up cases and their append-only timeline. Reads take a
 //! [`Scope`]; updates are optimistic (they name the version they expect).
 
-use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
 use crate::db::schema::{case_events, cases};
+use crate::db::types::{Json, UtcMicros};
+use crate::domain::case::{CaseOutcome, CaseState, EntryKind, Reason};
+use crate::domain::catalogue::{Programme, Tier};
+use crate::domain::escalation::Rung;
 use crate::domain::principal::Scope;
 
 /// A case row. `open_key` is `infant|programme|reason` while the case is open (unique), NULL
@@ -16,58 +19,58 @@ pub struct Case {
     pub id: String,
     pub infant_id: String,
     pub hospital_id: String,
-    pub programme: String,
-    pub reason: String,
-    pub state: String,
-    pub tier: String,
-    /// JSON array of condition codes.
-    pub suspected: String,
+    pub programme: Programme,
+    pub reason: Reason,
+    pub state: CaseState,
+    pub tier: Tier,
+    /// Suspected condition codes.
+    pub suspected: Json<Vec<String>>,
     pub catalogue_version: String,
     pub policy_version: String,
-    pub first_contact_due_at: NaiveDateTime,
-    pub recall_due_at: NaiveDateTime,
+    pub first_contact_due_at: UtcMicros,
+    pub recall_due_at: UtcMicros,
     pub assignee: Option<String>,
-    /// JSON of the outcome, once resolved.
-    pub outcome: Option<String>,
+    /// How it ended, once resolved.
+    pub outcome: Option<Json<CaseOutcome>>,
     pub open_key: Option<String>,
     pub version: i32,
-    pub opened_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-    pub resolved_at: Option<NaiveDateTime>,
+    pub opened_at: UtcMicros,
+    pub updated_at: UtcMicros,
+    pub resolved_at: Option<UtcMicros>,
     /// A contact attempt found the family's details wrong or the family gone.
     pub contact_problem: bool,
     /// Booked recall visit.
-    pub appointment_at: Option<NaiveDateTime>,
+    pub appointment_at: Option<UtcMicros>,
     /// Where.
     pub appointment_place: Option<String>,
     /// The escalation rung due next (`L0`…`L4`), NULL when none is left or the case is resolved.
-    pub next_rung: Option<String>,
+    pub next_rung: Option<Rung>,
     /// When it is due.
-    pub next_rung_at: Option<NaiveDateTime>,
+    pub next_rung_at: Option<UtcMicros>,
     /// The earliest pending deadline: first contact while nobody has been reached, then the
     /// recall. Kept by [`insert`] and [`update_if_version`] (one SQL rule, [`keep_next_due`]).
-    pub next_due_at: Option<NaiveDateTime>,
+    pub next_due_at: Option<UtcMicros>,
 }
 
 /// Changes to a case.
 #[derive(Debug, Default, AsChangeset)]
 #[diesel(table_name = cases)]
 pub struct CaseUpdateForm {
-    pub state: Option<String>,
-    pub tier: Option<String>,
-    pub suspected: Option<String>,
-    pub first_contact_due_at: Option<NaiveDateTime>,
-    pub recall_due_at: Option<NaiveDateTime>,
+    pub state: Option<CaseState>,
+    pub tier: Option<Tier>,
+    pub suspected: Option<Json<Vec<String>>>,
+    pub first_contact_due_at: Option<UtcMicros>,
+    pub recall_due_at: Option<UtcMicros>,
     pub assignee: Option<Option<String>>,
-    pub outcome: Option<Option<String>>,
+    pub outcome: Option<Option<Json<CaseOutcome>>>,
     pub open_key: Option<Option<String>>,
-    pub updated_at: Option<NaiveDateTime>,
-    pub resolved_at: Option<Option<NaiveDateTime>>,
+    pub updated_at: Option<UtcMicros>,
+    pub resolved_at: Option<Option<UtcMicros>>,
     pub contact_problem: Option<bool>,
-    pub appointment_at: Option<Option<NaiveDateTime>>,
+    pub appointment_at: Option<Option<UtcMicros>>,
     pub appointment_place: Option<Option<String>>,
-    pub next_rung: Option<Option<String>>,
-    pub next_rung_at: Option<Option<NaiveDateTime>>,
+    pub next_rung: Option<Option<Rung>>,
+    pub next_rung_at: Option<Option<UtcMicros>>,
 }
 
 /// One timeline entry.
@@ -76,23 +79,22 @@ pub struct CaseUpdateForm {
 pub struct CaseEventRow {
     pub id: String,
     pub case_id: String,
-    /// `opened`, `updated`, `transition`, `assigned`, `note`.
-    pub kind: String,
-    pub from_state: Option<String>,
-    pub to_state: Option<String>,
-    /// JSON detail (triggering result, outcome, note…).
-    pub detail: String,
+    pub kind: EntryKind,
+    pub from_state: Option<CaseState>,
+    pub to_state: Option<CaseState>,
+    /// Detail (triggering result, outcome, note…).
+    pub detail: Json<serde_json::Value>,
     pub actor: String,
-    pub at: NaiveDateTime,
+    pub at: UtcMicros,
 }
 
 /// List filters.
 #[derive(Debug, Default, Clone)]
 pub struct CaseFilter {
-    pub state: Option<String>,
+    pub state: Option<CaseState>,
     pub open_only: bool,
-    pub programme: Option<String>,
-    pub tier: Option<String>,
+    pub programme: Option<Programme>,
+    pub tier: Option<Tier>,
     pub hospital_id: Option<String>,
     pub infant_id: Option<String>,
     pub assignee: Option<String>,
@@ -100,19 +102,19 @@ pub struct CaseFilter {
     pub contact_problem: Option<bool>,
     /// A suspected condition code.
     pub condition: Option<String>,
-    pub recall_due_from: Option<NaiveDateTime>,
-    pub recall_due_before: Option<NaiveDateTime>,
-    pub opened_from: Option<NaiveDateTime>,
-    pub opened_before: Option<NaiveDateTime>,
+    pub recall_due_from: Option<UtcMicros>,
+    pub recall_due_before: Option<UtcMicros>,
+    pub opened_from: Option<UtcMicros>,
+    pub opened_before: Option<UtcMicros>,
     /// The earliest pending deadline (first contact while nobody was reached, else recall) at
     /// or after this time.
-    pub deadline_from: Option<NaiveDateTime>,
+    pub deadline_from: Option<UtcMicros>,
     /// The earliest pending deadline before this time.
-    pub deadline_before: Option<NaiveDateTime>,
+    pub deadline_before: Option<UtcMicros>,
     /// Order by the earliest pending deadline instead of the recall due time (first page only).
     pub by_deadline: bool,
     /// Rows after this (recall_due_at, id) position.
-    pub after: Option<(NaiveDateTime, String)>,
+    pub after: Option<(UtcMicros, String)>,
 }
 
 /// Inserts a case (its `next_due_at` set from its state and deadlines).
@@ -138,7 +140,7 @@ pub fn find_open(conn: &mut AnyConnection, open_key: &str) -> QueryResult<Option
 pub fn has_open_of_programme(
     conn: &mut AnyConnection,
     infant_id: &str,
-    programme: &str,
+    programme: Programme,
 ) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         cases::table
@@ -220,7 +222,7 @@ fn filtered<'a>(scope: &Scope, f: &'a CaseFilter) -> cases::BoxedQuery<'a, Db> {
     let mut q = cases::table.into_boxed();
     q = crate::scoped!(q, scope, cases::hospital_id);
     if let Some(v) = &f.state {
-        q = q.filter(cases::state.eq(v));
+        q = q.filter(cases::state.eq(*v));
     }
     if f.open_only {
         // Written as literal SQL, identical to the partial index's predicate, so both planners
@@ -230,10 +232,10 @@ fn filtered<'a>(scope: &Scope, f: &'a CaseFilter) -> cases::BoxedQuery<'a, Db> {
         ));
     }
     if let Some(v) = &f.programme {
-        q = q.filter(cases::programme.eq(v));
+        q = q.filter(cases::programme.eq(*v));
     }
     if let Some(v) = &f.tier {
-        q = q.filter(cases::tier.eq(v));
+        q = q.filter(cases::tier.eq(*v));
     }
     if let Some(v) = &f.hospital_id {
         q = q.filter(cases::hospital_id.eq(v));
@@ -353,7 +355,7 @@ pub fn events_of(conn: &mut AnyConnection, case_id: &str) -> QueryResult<Vec<Cas
 pub fn clear_contact_problem(
     conn: &mut AnyConnection,
     infant_id: &str,
-    now: NaiveDateTime,
+    now: UtcMicros,
 ) -> QueryResult<usize> {
     diesel::update(
         cases::table

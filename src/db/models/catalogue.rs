@@ -1,10 +1,11 @@
 //! `catalogue_versions`: every published catalogue, immutable once stored.
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDate;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
 use crate::db::schema::catalogue_versions;
+use crate::db::types::UtcMicros;
 
 /// A stored catalogue version; `content` is the catalogue as JSON.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -15,7 +16,7 @@ pub struct CatalogueVersion {
     pub effective_from: NaiveDate,
     pub content: String,
     pub published_by: String,
-    pub published_at: NaiveDateTime,
+    pub published_at: UtcMicros,
 }
 
 /// Stores a version.

@@ -1,10 +1,11 @@
 //! `contact_attempts`: every attempt to reach a family, append-only.
 
-use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
 use crate::db::schema::contact_attempts;
+use crate::db::types::UtcMicros;
+use crate::domain::contact::{AttemptOutcome, Channel};
 
 /// An attempt row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -12,13 +13,13 @@ use crate::db::schema::contact_attempts;
 pub struct ContactAttempt {
     pub id: String,
     pub case_id: String,
-    pub channel: String,
-    pub outcome: String,
+    pub channel: Channel,
+    pub outcome: AttemptOutcome,
     pub contacted_by: String,
-    pub attempted_at: NaiveDateTime,
+    pub attempted_at: UtcMicros,
     pub note: Option<String>,
     pub recorded_by: String,
-    pub created_at: NaiveDateTime,
+    pub created_at: UtcMicros,
 }
 
 /// Inserts an attempt.

@@ -1,7 +1,7 @@
 //! `dbs_cards`, `dbs_results`, `dbs_interpretations`: blood-spot cards, their analyte values and
 //! every interpretation made of them. Card reads and writes take a [`Scope`].
 
-use chrono::NaiveDateTime;
+use crate::db::types::UtcMicros;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
@@ -17,19 +17,19 @@ pub struct Card {
     pub infant_id: String,
     pub hospital_id: String,
     pub barcode: String,
-    pub collected_at: NaiveDateTime,
+    pub collected_at: UtcMicros,
     pub feeding: String,
     pub transfusion: bool,
     pub tpn: bool,
     pub antibiotics: bool,
     pub collector: String,
     pub repeat_of: Option<String>,
-    pub received_at: Option<NaiveDateTime>,
+    pub received_at: Option<UtcMicros>,
     pub quality: Option<String>,
-    pub quality_recorded_at: Option<NaiveDateTime>,
+    pub quality_recorded_at: Option<UtcMicros>,
     pub created_by: String,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
+    pub created_at: UtcMicros,
+    pub updated_at: UtcMicros,
 }
 
 /// One analyte value.
@@ -40,8 +40,8 @@ pub struct ResultRow {
     pub analyte: String,
     pub value: f64,
     pub unit: String,
-    pub reported_at: NaiveDateTime,
-    pub tested_at: Option<NaiveDateTime>,
+    pub reported_at: UtcMicros,
+    pub tested_at: Option<UtcMicros>,
 }
 
 /// One interpretation; `detail` is the engine's output as JSON.
@@ -54,7 +54,7 @@ pub struct InterpretationRow {
     pub outcome: String,
     pub tier: Option<String>,
     pub detail: String,
-    pub interpreted_at: NaiveDateTime,
+    pub interpreted_at: UtcMicros,
 }
 
 /// Inserts a card.
@@ -119,9 +119,9 @@ pub fn cards_of_infant(
 pub fn set_receipt(
     conn: &mut AnyConnection,
     id: &str,
-    received_at: NaiveDateTime,
+    received_at: UtcMicros,
     quality: &str,
-    now: NaiveDateTime,
+    now: UtcMicros,
 ) -> QueryResult<usize> {
     let n = diesel::update(dbs_cards::table.find(id))
         .set((

@@ -1,6 +1,6 @@
 //! `hospitals`: maternity hospitals that register births and submit screens.
 
-use chrono::NaiveDateTime;
+use crate::db::types::UtcMicros;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
@@ -18,8 +18,8 @@ pub struct Hospital {
     /// JSON array of e-mail addresses for follow-up notices.
     pub contact_emails: String,
     pub active: bool,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
+    pub created_at: UtcMicros,
+    pub updated_at: UtcMicros,
     /// The heart-screening protocol its screens start under; the catalogue default when `None`.
     pub cchd_protocol: Option<String>,
 }
@@ -39,7 +39,7 @@ pub struct HospitalUpdateForm {
     pub district: Option<Option<String>>,
     pub contact_emails: Option<String>,
     pub active: Option<bool>,
-    pub updated_at: Option<NaiveDateTime>,
+    pub updated_at: Option<UtcMicros>,
     pub cchd_protocol: Option<Option<String>>,
 }
 

@@ -1,7 +1,7 @@
 //! `idempotency_keys`: the first response to a POST carrying an `Idempotency-Key`, so a retry
 //! gets the same answer instead of a second write.
 
-use chrono::NaiveDateTime;
+use crate::db::types::UtcMicros;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
@@ -19,11 +19,11 @@ pub struct IdempotencyRecord {
     pub response_status: Option<i32>,
     pub response_body: Option<String>,
     pub response_location: Option<String>,
-    pub created_at: NaiveDateTime,
+    pub created_at: UtcMicros,
     /// The server instance running the first request, while it runs.
     pub owner: Option<String>,
     /// Until when the running request holds the key (wall clock), unless renewed.
-    pub lease_until: Option<NaiveDateTime>,
+    pub lease_until: Option<UtcMicros>,
 }
 
 /// Claims a key by inserting a pending record. A unique violation means it was already used.
@@ -54,8 +54,8 @@ pub fn take_over(
     principal: &str,
     key: &str,
     owner: &str,
-    now: NaiveDateTime,
-    lease_until: NaiveDateTime,
+    now: UtcMicros,
+    lease_until: UtcMicros,
 ) -> QueryResult<bool> {
     diesel::update(
         idempotency_keys::table
@@ -81,7 +81,7 @@ pub fn renew(
     principal: &str,
     key: &str,
     owner: &str,
-    lease_until: NaiveDateTime,
+    lease_until: UtcMicros,
 ) -> QueryResult<bool> {
     diesel::update(
         idempotency_keys::table
@@ -114,7 +114,7 @@ pub fn complete(
         idempotency_keys::response_body.eq(Some(body)),
         idempotency_keys::response_location.eq(location),
         idempotency_keys::owner.eq(None::<String>),
-        idempotency_keys::lease_until.eq(None::<NaiveDateTime>),
+        idempotency_keys::lease_until.eq(None::<UtcMicros>),
     ))
     .execute(conn)
 }
@@ -136,7 +136,7 @@ pub fn release(
 }
 
 /// Deletes records older than `cutoff` (keys are honoured for a limited window).
-pub fn purge_before(conn: &mut AnyConnection, cutoff: NaiveDateTime) -> QueryResult<usize> {
+pub fn purge_before(conn: &mut AnyConnection, cutoff: UtcMicros) -> QueryResult<usize> {
     diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(cutoff)))
         .execute(conn)
 }

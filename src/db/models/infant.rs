@@ -1,7 +1,7 @@
 //! `infants`: registered births. Every read and write here takes a [`Scope`], so a hospital
 //! principal can only ever reach its own hospital's infants, whatever the handler does.
 
-use chrono::NaiveDateTime;
+use crate::db::types::UtcMicros;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
@@ -17,7 +17,7 @@ pub struct Infant {
     pub mrn: String,
     pub sex: String,
     /// UTC.
-    pub birth_at: NaiveDateTime,
+    pub birth_at: UtcMicros,
     /// The offset the birth time was reported in, to give it back as submitted.
     pub birth_utc_offset_minutes: i32,
     pub gestational_age_weeks: i32,
@@ -34,11 +34,11 @@ pub struct Infant {
     pub mother_id_masked: Option<String>,
     pub address: Option<String>,
     pub status: String,
-    pub status_changed_at: Option<NaiveDateTime>,
+    pub status_changed_at: Option<UtcMicros>,
     pub status_note: Option<String>,
     pub created_by: String,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
+    pub created_at: UtcMicros,
+    pub updated_at: UtcMicros,
     /// Set when a contact attempt found the details wrong; cleared when they are corrected.
     pub contact_problem: bool,
     /// Set when an administrator merged this record into another (the kept one).
@@ -67,9 +67,9 @@ pub struct InfantUpdateForm {
     pub mother_id_masked: Option<Option<String>>,
     pub address: Option<Option<String>>,
     pub status: Option<String>,
-    pub status_changed_at: Option<Option<NaiveDateTime>>,
+    pub status_changed_at: Option<Option<UtcMicros>>,
     pub status_note: Option<Option<String>>,
-    pub updated_at: Option<NaiveDateTime>,
+    pub updated_at: Option<UtcMicros>,
     pub contact_problem: Option<bool>,
     pub merged_into: Option<Option<String>>,
     pub sms_opt_out: Option<bool>,
@@ -84,8 +84,8 @@ pub struct InfantFilter {
     pub status: Option<String>,
     pub mrn: Option<String>,
     pub nicu_admitted: Option<bool>,
-    pub born_from: Option<NaiveDateTime>,
-    pub born_to: Option<NaiveDateTime>,
+    pub born_from: Option<UtcMicros>,
+    pub born_to: Option<UtcMicros>,
     /// Return rows with ids below this one (newest first).
     pub before_id: Option<String>,
 }
@@ -125,7 +125,7 @@ pub fn find_same_birth(
     conn: &mut AnyConnection,
     scope: &Scope,
     mother_id_hash: &str,
-    birth_at: NaiveDateTime,
+    birth_at: UtcMicros,
     birth_order: i32,
 ) -> QueryResult<Option<Infant>> {
     let mut q = infants::table

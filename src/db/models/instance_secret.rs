@@ -1,7 +1,7 @@
 //! `instance_secrets`: keys generated once per installation when configuration does not supply
 //! them (development only; production must configure them, see `config.rs`).
 
-use chrono::NaiveDateTime;
+use crate::db::types::UtcMicros;
 use diesel::prelude::*;
 
 use crate::db::schema::instance_secrets;
@@ -12,7 +12,7 @@ use crate::db::{AnyConnection, write_transaction};
 pub fn get_or_create(
     conn: &mut AnyConnection,
     name: &str,
-    now: NaiveDateTime,
+    now: UtcMicros,
     generate: impl FnOnce() -> String,
 ) -> QueryResult<String> {
     let found = write_transaction(conn, |c| {

@@ -6,7 +6,7 @@
 //! SQLite's `BEGIN IMMEDIATE` there) and hold them for a lease; a crashed dispatcher's rows are
 //! taken over when the lease ends.
 
-use chrono::NaiveDateTime;
+use crate::db::types::UtcMicros;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
@@ -36,27 +36,27 @@ pub struct Notification {
     /// `queued`, `sending`, `sent`, `delivered`, `failed`, `cancelled`.
     pub status: String,
     pub attempts: i32,
-    pub next_attempt_at: NaiveDateTime,
-    pub claimed_until: Option<NaiveDateTime>,
+    pub next_attempt_at: UtcMicros,
+    pub claimed_until: Option<UtcMicros>,
     pub provider_message_id: Option<String>,
     pub last_error: Option<String>,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-    pub sent_at: Option<NaiveDateTime>,
-    pub delivered_at: Option<NaiveDateTime>,
+    pub created_at: UtcMicros,
+    pub updated_at: UtcMicros,
+    pub sent_at: Option<UtcMicros>,
+    pub delivered_at: Option<UtcMicros>,
 }
 
 /// Changes after a delivery attempt or a receipt.
 #[derive(Debug, Default, AsChangeset)]
 #[diesel(table_name = notifications)]
 pub struct NotificationUpdate {
-    pub next_attempt_at: Option<NaiveDateTime>,
-    pub claimed_until: Option<Option<NaiveDateTime>>,
+    pub next_attempt_at: Option<UtcMicros>,
+    pub claimed_until: Option<Option<UtcMicros>>,
     pub provider_message_id: Option<Option<String>>,
     pub last_error: Option<Option<String>>,
-    pub updated_at: Option<NaiveDateTime>,
-    pub sent_at: Option<Option<NaiveDateTime>>,
-    pub delivered_at: Option<Option<NaiveDateTime>>,
+    pub updated_at: Option<UtcMicros>,
+    pub sent_at: Option<Option<UtcMicros>>,
+    pub delivered_at: Option<Option<UtcMicros>>,
 }
 
 /// A fired rung.
@@ -65,7 +65,7 @@ pub struct NotificationUpdate {
 pub struct Escalation {
     pub case_id: String,
     pub rung: String,
-    pub fired_at: NaiveDateTime,
+    pub fired_at: UtcMicros,
     /// JSON list of `{role, channel, count}`; no addresses.
     pub recipients: String,
 }
@@ -85,8 +85,8 @@ pub fn enqueue(conn: &mut AnyConnection, row: &Notification) -> QueryResult<bool
 /// (locked on PostgreSQL; another server's sweep skips them). Call inside a write transaction.
 pub fn held_staff_emails(
     conn: &mut AnyConnection,
-    created_at: NaiveDateTime,
-    held_until: NaiveDateTime,
+    created_at: UtcMicros,
+    held_until: UtcMicros,
 ) -> QueryResult<Vec<Notification>> {
     use notifications::dsl as n;
     let q = n::notifications
@@ -108,7 +108,7 @@ pub fn held_staff_emails(
 }
 
 /// Makes held notifications due at `at`.
-pub fn release(conn: &mut AnyConnection, ids: &[String], at: NaiveDateTime) -> QueryResult<usize> {
+pub fn release(conn: &mut AnyConnection, ids: &[String], at: UtcMicros) -> QueryResult<usize> {
     diesel::update(
         notifications::table
             .filter(notifications::id.eq_any(ids))
@@ -123,7 +123,7 @@ pub fn combine_into(
     conn: &mut AnyConnection,
     ids: &[String],
     combined_id: &str,
-    now: NaiveDateTime,
+    now: UtcMicros,
 ) -> QueryResult<usize> {
     diesel::update(
         notifications::table
@@ -144,8 +144,8 @@ pub fn combine_into(
 pub fn claim(
     conn: &mut AnyConnection,
     channels: &[&str],
-    now: NaiveDateTime,
-    lease_until: NaiveDateTime,
+    now: UtcMicros,
+    lease_until: UtcMicros,
     limit: i64,
 ) -> QueryResult<Vec<Notification>> {
     use notifications::dsl as n;
@@ -190,7 +190,7 @@ pub fn hold(
     conn: &mut AnyConnection,
     id: &str,
     attempts: i32,
-    lease_until: NaiveDateTime,
+    lease_until: UtcMicros,
 ) -> QueryResult<bool> {
     diesel::update(
         notifications::table
@@ -308,7 +308,7 @@ pub fn keys_of_case(
     conn: &mut AnyConnection,
     case_id: &str,
     template: &str,
-) -> QueryResult<Vec<(String, NaiveDateTime)>> {
+) -> QueryResult<Vec<(String, UtcMicros)>> {
     notifications::table
         .filter(notifications::case_id.eq(case_id))
         .filter(notifications::template.eq(template))
@@ -350,8 +350,8 @@ pub fn escalations_of(conn: &mut AnyConnection, case_id: &str) -> QueryResult<Ve
 #[diesel(treat_none_as_null = true)]
 pub struct JobRun {
     pub name: String,
-    pub last_started_at: Option<NaiveDateTime>,
-    pub last_finished_at: Option<NaiveDateTime>,
+    pub last_started_at: Option<UtcMicros>,
+    pub last_finished_at: Option<UtcMicros>,
     pub last_ok: Option<bool>,
     pub last_report: Option<String>,
 }

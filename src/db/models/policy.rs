@@ -1,10 +1,11 @@
 //! `due_policies`: every due-time policy version, immutable once stored.
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDate;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
 use crate::db::schema::due_policies;
+use crate::db::types::UtcMicros;
 
 /// A stored policy; `content` is the policy as JSON.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -14,7 +15,7 @@ pub struct DuePolicyRow {
     pub effective_from: NaiveDate,
     pub content: String,
     pub published_by: String,
-    pub published_at: NaiveDateTime,
+    pub published_at: UtcMicros,
 }
 
 /// Stores a version.

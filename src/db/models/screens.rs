@@ -1,7 +1,7 @@
 //! `hearing_screens`, `cchd_screens`, `screening_consents`, `hearing_interventions`: rows per
 //! test, measurement, guardian decision or intervention started. Reads take a [`Scope`].
 
-use chrono::NaiveDateTime;
+use crate::db::types::UtcMicros;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
@@ -19,11 +19,11 @@ pub struct HearingRow {
     pub method: String,
     pub left_ear: String,
     pub right_ear: String,
-    pub tested_at: NaiveDateTime,
+    pub tested_at: UtcMicros,
     pub nicu_days: Option<i32>,
     pub risk_factors: String,
     pub created_by: String,
-    pub created_at: NaiveDateTime,
+    pub created_at: UtcMicros,
 }
 
 /// A hearing intervention row.
@@ -40,14 +40,14 @@ pub struct InterventionRow {
     pub kind: String,
     /// When the intervention started (UTC).
     #[schema(value_type = String, format = DateTime)]
-    pub started_at: NaiveDateTime,
+    pub started_at: UtcMicros,
     /// Who provides it (a centre or programme name).
     pub provider: Option<String>,
     /// Who recorded it.
     pub recorded_by: String,
     /// When it was recorded.
     #[schema(value_type = String, format = DateTime)]
-    pub created_at: NaiveDateTime,
+    pub created_at: UtcMicros,
 }
 
 /// Inserts a hearing intervention.
@@ -81,13 +81,13 @@ pub struct CchdRow {
     pub infant_id: String,
     pub hospital_id: String,
     pub protocol: String,
-    pub measured_at: NaiveDateTime,
+    pub measured_at: UtcMicros,
     pub right_hand_spo2: f64,
     pub foot_spo2: f64,
     pub murmur_grade: Option<i32>,
     pub clinical_signs: String,
     pub created_by: String,
-    pub created_at: NaiveDateTime,
+    pub created_at: UtcMicros,
     pub auscultation_method: Option<String>,
     pub auscultation_device_id: Option<String>,
     pub auscultation_result: Option<String>,
@@ -105,9 +105,9 @@ pub struct ConsentRow {
     pub programme: String,
     pub decision: String,
     pub guardian_name: String,
-    pub signed_at: NaiveDateTime,
+    pub signed_at: UtcMicros,
     pub recorded_by: String,
-    pub created_at: NaiveDateTime,
+    pub created_at: UtcMicros,
 }
 
 /// Inserts a hearing test.

@@ -1,6 +1,6 @@
 //! `users`: screening-centre and hospital staff who log in with a password.
 
-use chrono::NaiveDateTime;
+use crate::db::types::UtcMicros;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
@@ -17,9 +17,9 @@ pub struct User {
     pub role: String,
     pub hospital_id: Option<String>,
     pub active: bool,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-    pub last_login_at: Option<NaiveDateTime>,
+    pub created_at: UtcMicros,
+    pub updated_at: UtcMicros,
+    pub last_login_at: Option<UtcMicros>,
     /// Where escalations for this user (as assignee) are sent.
     pub email: Option<String>,
     /// Bumped to revoke every token issued before (tokens carry the version they were issued
@@ -36,8 +36,8 @@ pub struct UserUpdateForm {
     pub role: Option<String>,
     pub hospital_id: Option<Option<String>>,
     pub active: Option<bool>,
-    pub updated_at: Option<NaiveDateTime>,
-    pub last_login_at: Option<Option<NaiveDateTime>>,
+    pub updated_at: Option<UtcMicros>,
+    pub last_login_at: Option<Option<UtcMicros>>,
     pub email: Option<Option<String>>,
 }
 

@@ -1,10 +1,10 @@
 //! `follow_up_visits`: long-term follow-up visits of confirmed cases.
 
-use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
 use crate::db::schema::follow_up_visits;
+use crate::db::types::UtcMicros;
 use crate::with_conn;
 
 /// A scheduled visit.
@@ -16,9 +16,9 @@ pub struct Visit {
     pub infant_id: String,
     pub hospital_id: String,
     pub condition_code: String,
-    pub due_at: NaiveDateTime,
-    pub done_at: Option<NaiveDateTime>,
-    pub created_at: NaiveDateTime,
+    pub due_at: UtcMicros,
+    pub done_at: Option<UtcMicros>,
+    pub created_at: UtcMicros,
 }
 
 /// Inserts visits.

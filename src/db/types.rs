@@ -293,3 +293,92 @@ impl<T> std::ops::Deref for Json<T> {
         &self.0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::prelude::*;
+    use diesel::sql_types::{Nullable, Text, Timestamp};
+
+    use super::*;
+    use crate::db::AnyConnection;
+
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        state: CaseState,
+        #[diesel(sql_type = Nullable<Text>)]
+        rung: Option<Rung>,
+        #[diesel(sql_type = Text)]
+        id: CaseId,
+        #[diesel(sql_type = Timestamp)]
+        at: UtcMicros,
+        #[diesel(sql_type = Text)]
+        codes: Json<Vec<String>>,
+    }
+
+    fn conn() -> AnyConnection {
+        crate::db::establish(":memory:").unwrap()
+    }
+
+    #[test]
+    fn values_round_trip_through_the_database() {
+        let mut c = conn();
+        let id = CaseId::new();
+        let at = UtcMicros::new(
+            "2026-12-01T08:30:00.123456789Z"
+                .parse::<DateTime<Utc>>()
+                .unwrap(),
+        );
+        let row: Row = diesel::sql_query(
+            "SELECT ? AS state, ? AS rung, ? AS id, ? AS at, ? AS codes",
+        )
+        .bind::<Text, _>(CaseState::RecallScheduled)
+        .bind::<Nullable<Text>, _>(Some(Rung::L2))
+        .bind::<Text, _>(id)
+        .bind::<Timestamp, _>(at)
+        .bind::<Text, _>(Json(vec!["PKU".to_string()]))
+        .get_result(&mut c)
+        .unwrap();
+        assert_eq!(row.state, CaseState::RecallScheduled);
+        assert_eq!(row.rung, Some(Rung::L2));
+        assert_eq!(row.id, id);
+        assert_eq!(row.at, at);
+        assert_eq!(row.at.utc().timestamp_subsec_nanos(), 123_456_000);
+        assert_eq!(row.codes.0, vec!["PKU".to_string()]);
+    }
+
+    #[test]
+    fn unknown_stored_text_is_an_error_not_a_default() {
+        #[derive(QueryableByName, Debug)]
+        struct Tiered {
+            #[allow(dead_code)]
+            #[diesel(sql_type = Text)]
+            tier: Tier,
+        }
+        #[derive(QueryableByName, Debug)]
+        struct Coded {
+            #[allow(dead_code)]
+            #[diesel(sql_type = Text)]
+            codes: Json<Vec<String>>,
+        }
+        #[derive(QueryableByName, Debug)]
+        struct Ided {
+            #[allow(dead_code)]
+            #[diesel(sql_type = Text)]
+            id: InfantId,
+        }
+        let mut c = conn();
+        let err = diesel::sql_query("SELECT 'T9' AS tier")
+            .get_result::<Tiered>(&mut c)
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown Tier \"T9\""), "{err}");
+        let err = diesel::sql_query("SELECT '{\"a\":1}' AS codes")
+            .get_result::<Coded>(&mut c)
+            .unwrap_err();
+        assert!(err.to_string().contains("does not decode"), "{err}");
+        let err = diesel::sql_query("SELECT 'not-an-id' AS id")
+            .get_result::<Ided>(&mut c)
+            .unwrap_err();
+        assert!(err.to_string().contains("bad InfantId"), "{err}");
+    }
+}

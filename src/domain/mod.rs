@@ -56,3 +56,38 @@ pub fn wire_name<T: serde::Serialize>(v: T) -> String {
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every closed set stored as text: its text is its serde name (one form for the database,
+    /// the API and case keys), and parsing the text gives the value back.
+    #[test]
+    fn stored_text_is_the_serde_name() {
+        macro_rules! check {
+            ($($t:ty),+) => {$(
+                for &v in <$t>::ALL {
+                    assert_eq!(serde_json::to_value(v).unwrap(), v.as_str(), "{}", stringify!($t));
+                    assert_eq!(<$t>::parse(v.as_str()), Some(v));
+                }
+                assert_eq!(<$t>::parse("no-such-value"), None);
+            )+};
+        }
+        use super::*;
+        check!(
+            case::CaseState,
+            case::Reason,
+            case::EntryKind,
+            case::EventKind,
+            catalogue::Tier,
+            catalogue::Programme,
+            contact::Channel,
+            contact::AttemptOutcome,
+            escalation::Rung,
+            id_card::IdDocumentType,
+            infant::Sex,
+            infant::InfantStatus,
+            notification::Status,
+            role::Role
+        );
+    }
+}

@@ -408,7 +408,7 @@ pub async fn get_case(
             escalations: fired
                 .into_iter()
                 .map(|e| serde_json::json!({"rung": e.rung, "fired_at": e.fired_at.utc(),
-                    "recipients": serde_json::from_str::<serde_json::Value>(&e.recipients).unwrap_or_default()}))
+                    "recipients": e.recipients.0}))
                 .collect(),
             notifications: notes.into_iter().map(Into::into).collect(),
             timeline,

@@ -16,7 +16,7 @@ use crate::auth::extract::require;
 use crate::db::models::notification::{self, Notification, NotificationFilter, NotificationUpdate};
 use crate::db::types::UtcMicros;
 use crate::db::{self, write_transaction};
-use crate::domain::notification::{Event, Status, transition};
+use crate::domain::notification::{Audience, Channel, Event, Status, transition};
 use crate::domain::principal::Principal;
 use crate::domain::role::Action;
 use crate::error::{AppError, Problem};
@@ -34,11 +34,10 @@ pub struct NotificationResponse {
     pub hospital_id: Option<String>,
     /// Template.
     pub template: String,
-    /// `email` or `sms`.
-    pub channel: String,
-    /// `family`, `hospital`, `coordinator`, `supervisor`, `on_call`, `district_mch`,
-    /// `health_bureau`.
-    pub recipient_role: String,
+    /// Channel.
+    pub channel: Channel,
+    /// Whom it is for.
+    pub recipient_role: Audience,
     /// Address or phone number.
     pub recipient: String,
     /// Locale.
@@ -47,8 +46,8 @@ pub struct NotificationResponse {
     pub subject: Option<String>,
     /// Text.
     pub body: String,
-    /// `queued`, `sending`, `sent`, `delivered`, `failed`, `cancelled`.
-    pub status: String,
+    /// Where it is in its lifecycle.
+    pub status: Status,
     /// Delivery attempts so far.
     pub attempts: i32,
     /// Next attempt (queued).
@@ -129,34 +128,28 @@ pub async fn list_notifications(
     require(&p, Action::ReadPersonalData)?;
     let q = q.into_inner();
     let limit = page_limit(q.limit, 50, 200)?;
-    if let Some(s) = &q.status
-        && Status::parse(s).is_none()
-    {
-        return Err(AppError::bad_field(
-            "invalid_query",
-            "status",
-            format!(
-                "must be one of {}",
-                Status::ALL
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
-    }
-    if let Some(c) = &q.channel
-        && !matches!(c.as_str(), "email" | "sms")
-    {
-        return Err(AppError::bad_field(
-            "invalid_query",
-            "channel",
-            "must be email or sms",
-        ));
-    }
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| {
+            Status::parse(s).ok_or_else(|| {
+                let msg = format!("must be one of {}", Status::names());
+                AppError::bad_field("invalid_query", "status", msg)
+            })
+        })
+        .transpose()?;
+    let channel = q
+        .channel
+        .as_deref()
+        .map(|c| {
+            Channel::parse(c).ok_or_else(|| {
+                AppError::bad_field("invalid_query", "channel", "must be email or sms")
+            })
+        })
+        .transpose()?;
     let f = NotificationFilter {
-        status: q.status,
-        channel: q.channel,
+        status,
+        channel,
         case_id: q.case_id,
         template: q.template,
         before_id: q.cursor,
@@ -215,9 +208,7 @@ pub async fn retry_notification(
             let current = notification::get(c, &scope, &id)?.ok_or(AppError::NotFound {
                 entity: "notification",
             })?;
-            let from = Status::parse(&current.status).ok_or_else(|| {
-                AppError::Unexpected(anyhow::anyhow!("unknown stored notification status"))
-            })?;
+            let from = current.status;
             let to = transition(from, Event::StaffRetry)
                 .map_err(|e| AppError::conflict("not_retryable", None, e.to_string()))?;
             let t = UtcMicros::new(now);
@@ -328,7 +319,7 @@ pub async fn sms_receipt(
             };
             notification::apply(c, &n.id, event, &form)?;
             if r.status == "wrong_number"
-                && n.recipient_role == "family"
+                && n.recipient_role == Audience::Family
                 && let Some(case_id) = &n.case_id
             {
                 flag_contact_problem(

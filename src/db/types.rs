@@ -124,7 +124,7 @@ use crate::domain::ids::{
     ApiClientId, CardId, CaseId, HospitalId, InfantId, NotificationId, UserId,
 };
 use crate::domain::infant::{InfantStatus, Sex};
-use crate::domain::notification::Status as NotificationStatus;
+use crate::domain::notification::{Audience, Channel, Status as NotificationStatus};
 use crate::domain::role::Role;
 
 text_columns!(
@@ -140,6 +140,8 @@ text_columns!(
     Sex,
     InfantStatus,
     NotificationStatus,
+    Channel,
+    Audience,
     Role,
 );
 
@@ -329,16 +331,15 @@ mod tests {
                 .parse::<DateTime<Utc>>()
                 .unwrap(),
         );
-        let row: Row = diesel::sql_query(
-            "SELECT ? AS state, ? AS rung, ? AS id, ? AS at, ? AS codes",
-        )
-        .bind::<Text, _>(CaseState::RecallScheduled)
-        .bind::<Nullable<Text>, _>(Some(Rung::L2))
-        .bind::<Text, _>(id)
-        .bind::<Timestamp, _>(at)
-        .bind::<Text, _>(Json(vec!["PKU".to_string()]))
-        .get_result(&mut c)
-        .unwrap();
+        let row: Row =
+            diesel::sql_query("SELECT ? AS state, ? AS rung, ? AS id, ? AS at, ? AS codes")
+                .bind::<Text, _>(CaseState::RecallScheduled)
+                .bind::<Nullable<Text>, _>(Some(Rung::L2))
+                .bind::<Text, _>(id)
+                .bind::<Timestamp, _>(at)
+                .bind::<Text, _>(Json(vec!["PKU".to_string()]))
+                .get_result(&mut c)
+                .unwrap();
         assert_eq!(row.state, CaseState::RecallScheduled);
         assert_eq!(row.rung, Some(Rung::L2));
         assert_eq!(row.id, id);

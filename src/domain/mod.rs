@@ -87,6 +87,8 @@ mod tests {
             infant::Sex,
             infant::InfantStatus,
             notification::Status,
+            notification::Channel,
+            notification::Audience,
             role::Role
         );
     }

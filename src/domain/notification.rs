@@ -33,6 +33,54 @@ super::text_enum!(Status {
     Cancelled = "cancelled",
 });
 
+/// How a notification travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// SMTP e-mail.
+    Email,
+    /// The SMS gateway.
+    Sms,
+}
+
+super::text_enum!(Channel { Email = "email", Sms = "sms" });
+
+/// Whom a notification is for (never the address itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// The infant's family.
+    Family,
+    /// The birth hospital's contacts.
+    Hospital,
+    /// The case's coordinator (its assignee, else the centre's coordinators).
+    Coordinator,
+    /// The screening centre's supervisor.
+    Supervisor,
+    /// The centre's on-call clinician.
+    OnCall,
+    /// The district maternal and child health institution.
+    DistrictMch,
+    /// The district health bureau.
+    HealthBureau,
+    /// The screening centre (digests with no hospital).
+    Centre,
+    /// Staff of mixed roles (a combined e-mail).
+    Staff,
+}
+
+super::text_enum!(Audience {
+    Family = "family",
+    Hospital = "hospital",
+    Coordinator = "coordinator",
+    Supervisor = "supervisor",
+    OnCall = "on_call",
+    DistrictMch = "district_mch",
+    HealthBureau = "health_bureau",
+    Centre = "centre",
+    Staff = "staff",
+});
+
 /// What happens to a notification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
@@ -78,11 +126,6 @@ impl Event {
             Event::DeliveryReceipt => Status::Delivered,
             Event::Combine => Status::Cancelled,
         }
-    }
-
-    /// The texts of [`Event::from`], for a conditional update.
-    pub fn from_texts(self) -> Vec<&'static str> {
-        self.from().iter().map(|s| s.as_str()).collect()
     }
 }
 

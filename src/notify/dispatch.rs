@@ -14,7 +14,7 @@ use crate::db::models::notification::{self, Notification, NotificationUpdate};
 use crate::db::types::UtcMicros;
 
 use crate::db::{self, write_transaction};
-use crate::domain::notification::Event;
+use crate::domain::notification::{Audience, Event};
 use crate::domain::principal::Principal;
 use crate::error::AppError;
 use crate::services::contacts::flag_contact_problem;
@@ -194,7 +194,7 @@ fn record(
             notification::finish(c, &row.id, row.attempts, Event::GiveUp, &form)?;
             tracing::warn!(notification.id = %row.id, channel = %row.channel, attempts = row.attempts, permanent = e.permanent, "notification failed");
             if e.permanent
-                && row.recipient_role == "family"
+                && row.recipient_role == Audience::Family
                 && let Some(case_id) = &row.case_id
             {
                 flag_contact_problem(

@@ -71,13 +71,14 @@ impl Notifier {
     }
 
     /// Channels that can deliver now.
-    pub fn enabled_channels(&self) -> Vec<&'static str> {
+    pub fn enabled_channels(&self) -> Vec<crate::domain::notification::Channel> {
+        use crate::domain::notification::Channel;
         let mut v = Vec::new();
         if self.mailer.is_some() {
-            v.push("email");
+            v.push(Channel::Email);
         }
         if self.sms.is_some() {
-            v.push("sms");
+            v.push(Channel::Sms);
         }
         v
     }

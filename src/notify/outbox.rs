@@ -13,6 +13,7 @@ use super::templates::Templates;
 use crate::db::AnyConnection;
 use crate::db::models::notification::{self, Notification};
 use crate::db::types::UtcMicros;
+use crate::domain::notification::{Audience, Channel, Status};
 use crate::error::AppError;
 
 /// A message to queue.
@@ -26,10 +27,10 @@ pub struct Outgoing {
     pub hospital_id: Option<String>,
     /// Template name.
     pub template: &'static str,
-    /// `email` or `sms`.
-    pub channel: &'static str,
-    /// Recipient role.
-    pub role: &'static str,
+    /// Channel.
+    pub channel: Channel,
+    /// Whom it is for.
+    pub role: Audience,
     /// Addresses or phone numbers.
     pub recipients: Vec<String>,
     /// Locale of the text.
@@ -68,13 +69,13 @@ pub fn queue(
             case_id: o.case_id.clone(),
             hospital_id: o.hospital_id.clone(),
             template: o.template.into(),
-            channel: o.channel.into(),
-            recipient_role: o.role.into(),
+            channel: o.channel,
+            recipient_role: o.role,
             recipient: to.clone(),
             locale: o.locale.clone(),
             subject: r.subject.clone(),
             body: r.body.clone(),
-            status: crate::domain::notification::Status::Queued.as_str().into(),
+            status: Status::Queued,
             attempts: 0,
             next_attempt_at: UtcMicros::new(o.not_before.max(now)),
             claimed_until: None,
@@ -157,9 +158,14 @@ pub fn combine_staff_emails(
             case_id: None,
             hospital_id: same(|r| r.hospital_id.as_deref()).map(str::to_string),
             template: "escalation_summary".into(),
-            recipient_role: same(|r| Some(r.recipient_role.as_str()))
-                .unwrap_or("staff")
-                .to_string(),
+            recipient_role: if rows
+                .iter()
+                .all(|r| r.recipient_role == rows[0].recipient_role)
+            {
+                rows[0].recipient_role
+            } else {
+                Audience::Staff
+            },
             subject: rendered.subject,
             body: rendered.body,
             next_attempt_at: t,

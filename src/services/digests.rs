@@ -10,6 +10,7 @@ use crate::db::models::hospital::{self, Hospital};
 use crate::db::schema::cases;
 use crate::db::types::UtcMicros;
 use crate::db::{AnyConnection, write_transaction};
+use crate::domain::notification::{Audience, Channel};
 use crate::domain::principal::Scope;
 use crate::error::AppError;
 use crate::notify::outbox::{Outgoing, queue};
@@ -90,8 +91,8 @@ pub fn hospital_digest(
             case_id: None,
             hospital_id: Some(h.id.clone()),
             template: "hospital_digest",
-            channel: "email",
-            role: "hospital",
+            channel: Channel::Email,
+            role: Audience::Hospital,
             recipients: emails,
             locale: locale.clone(),
             vars,
@@ -196,8 +197,12 @@ pub fn quality_scorecards(
             case_id: None,
             hospital_id: h.as_ref().map(|h| h.id.clone()),
             template: "quality_scorecard",
-            channel: "email",
-            role: if h.is_some() { "hospital" } else { "centre" },
+            channel: Channel::Email,
+            role: if h.is_some() {
+                Audience::Hospital
+            } else {
+                Audience::Centre
+            },
             recipients: emails,
             locale: locale.clone(),
             vars: std::collections::BTreeMap::from([

@@ -14,10 +14,11 @@ use crate::config::RecipientSettings;
 use crate::db::models::case;
 use crate::db::models::notification::{self, Escalation};
 use crate::db::schema::cases;
-use crate::db::types::UtcMicros;
+use crate::db::types::{Json, UtcMicros};
 use crate::db::{AnyConnection, write_transaction};
 use crate::domain::case::{CaseState, EntryKind};
 use crate::domain::escalation::{CaseTimes, Rung};
+use crate::domain::notification::{Audience, Channel};
 use crate::domain::principal::Principal;
 use crate::error::AppError;
 use crate::notify::outbox::{Outgoing, queue};
@@ -126,7 +127,7 @@ pub fn sweep(
 
 /// The role, channel and addresses of one rung's notices.
 struct Notice {
-    role: &'static str,
+    role: Audience,
     template: &'static str,
     recipients: Vec<String>,
 }
@@ -152,13 +153,13 @@ fn staff_notices(
     Ok(match rung {
         Rung::L0 => {
             let mut v = vec![Notice {
-                role: "hospital",
+                role: Audience::Hospital,
                 template: "case_opened",
                 recipients: f.hospital_emails(),
             }];
             if pages_on_call {
                 v.push(Notice {
-                    role: "on_call",
+                    role: Audience::OnCall,
                     template: "case_opened",
                     recipients: r.on_call_emails.clone(),
                 });
@@ -176,12 +177,12 @@ fn staff_notices(
             };
             vec![
                 Notice {
-                    role: "hospital",
+                    role: Audience::Hospital,
                     template: "first_contact_overdue",
                     recipients: f.hospital_emails(),
                 },
                 Notice {
-                    role: "coordinator",
+                    role: Audience::Coordinator,
                     template: "first_contact_overdue",
                     recipients: assignee_email
                         .map_or_else(|| r.coordinator_emails.clone(), |m| vec![m]),
@@ -189,17 +190,17 @@ fn staff_notices(
             ]
         }
         Rung::L2 => vec![Notice {
-            role: "supervisor",
+            role: Audience::Supervisor,
             template: "recall_overdue",
             recipients: r.supervisor_emails.clone(),
         }],
         Rung::L3 => vec![Notice {
-            role: "district_mch",
+            role: Audience::DistrictMch,
             template: "home_visit_request",
             recipients: district.map(|d| d.mch_emails.clone()).unwrap_or_default(),
         }],
         Rung::L4 => vec![Notice {
-            role: "health_bureau",
+            role: Audience::HealthBureau,
             template: "lost_to_follow_up_risk",
             recipients: district
                 .map(|d| d.bureau_emails.clone())
@@ -234,7 +235,7 @@ fn escalate(
     let ladder = f.policy.escalation.clone();
     let mut fired: Vec<Rung> = notification::escalations_of(conn, case_id)?
         .iter()
-        .filter_map(|e| Rung::parse(&e.rung))
+        .map(|e| e.rung)
         .collect();
     let times = CaseTimes {
         tier: f.tier,
@@ -265,7 +266,7 @@ fn escalate(
                 case_id: Some(case_id.to_string()),
                 hospital_id: Some(f.case.hospital_id.clone()),
                 template: n.template,
-                channel: "email",
+                channel: Channel::Email,
                 role: n.role,
                 recipients: n.recipients,
                 vars: f.staff_vars(ctx, &staff_locale, rung.as_str()),
@@ -274,16 +275,16 @@ fn escalate(
                 not_before: now + chrono::Duration::seconds(COMBINE_HOLD_SECS),
             };
             let k = queue(conn, &ctx.templates, &o, now)?;
-            summary.push(json!({"role": n.role, "channel": "email", "count": k}));
+            summary.push(json!({"role": n.role, "channel": Channel::Email, "count": k}));
             queued += k;
         }
         let recorded = notification::insert_escalation(
             conn,
             &Escalation {
                 case_id: case_id.to_string(),
-                rung: rung.as_str().into(),
+                rung,
                 fired_at: UtcMicros::new(now),
-                recipients: serde_json::to_string(&summary).map_err(anyhow::Error::from)?,
+                recipients: Json(summary.clone()),
             },
         )?;
         if !recorded {

@@ -17,6 +17,7 @@ use crate::db::models::infant::{self, Infant};
 use crate::db::types::UtcMicros;
 use crate::domain::catalogue::Tier;
 use crate::domain::due::DuePolicy;
+use crate::domain::notification::{Audience, Channel};
 use crate::domain::principal::{Principal, Scope};
 use crate::error::AppError;
 use crate::notify::outbox::{Outgoing, after_quiet_hours};
@@ -268,8 +269,8 @@ pub fn queue_family_sms(
         case_id: Some(f.case.id.clone()),
         hospital_id: Some(f.case.hospital_id.clone()),
         template,
-        channel: "sms",
-        role: "family",
+        channel: Channel::Sms,
+        role: Audience::Family,
         recipients: phones,
         vars: f.family_vars(ctx, &locale),
         locale,

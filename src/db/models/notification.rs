@@ -6,12 +6,13 @@
 //! SQLite's `BEGIN IMMEDIATE` there) and hold them for a lease; a crashed dispatcher's rows are
 //! taken over when the lease ends.
 
-use crate::db::types::UtcMicros;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
 use crate::db::schema::{case_escalations, job_runs, notifications};
-use crate::domain::notification::{Event, Status};
+use crate::db::types::{Json, UtcMicros};
+use crate::domain::escalation::Rung;
+use crate::domain::notification::{Audience, Channel, Event, Status};
 use crate::domain::principal::Scope;
 use crate::with_conn;
 
@@ -24,17 +25,13 @@ pub struct Notification {
     pub case_id: Option<String>,
     pub hospital_id: Option<String>,
     pub template: String,
-    /// `email` or `sms`.
-    pub channel: String,
-    /// `family`, `hospital`, `coordinator`, `supervisor`, `on_call`, `district_mch`,
-    /// `health_bureau`, `centre`.
-    pub recipient_role: String,
+    pub channel: Channel,
+    pub recipient_role: Audience,
     pub recipient: String,
     pub locale: String,
     pub subject: Option<String>,
     pub body: String,
-    /// `queued`, `sending`, `sent`, `delivered`, `failed`, `cancelled`.
-    pub status: String,
+    pub status: Status,
     pub attempts: i32,
     pub next_attempt_at: UtcMicros,
     pub claimed_until: Option<UtcMicros>,
@@ -64,10 +61,10 @@ pub struct NotificationUpdate {
 #[diesel(table_name = case_escalations)]
 pub struct Escalation {
     pub case_id: String,
-    pub rung: String,
+    pub rung: Rung,
     pub fired_at: UtcMicros,
-    /// JSON list of `{role, channel, count}`; no addresses.
-    pub recipients: String,
+    /// `{role, channel, count}` per recipient group; no addresses.
+    pub recipients: Json<Vec<serde_json::Value>>,
 }
 
 /// Queues a notification unless one with the same `dedup_key` exists. Returns whether it was
@@ -90,9 +87,9 @@ pub fn held_staff_emails(
 ) -> QueryResult<Vec<Notification>> {
     use notifications::dsl as n;
     let q = n::notifications
-        .filter(n::status.eq(Status::Queued.as_str()))
-        .filter(n::channel.eq("email"))
-        .filter(n::recipient_role.ne("family"))
+        .filter(n::status.eq(Status::Queued))
+        .filter(n::channel.eq(Channel::Email))
+        .filter(n::recipient_role.ne(Audience::Family))
         .filter(n::created_at.eq(created_at))
         .filter(n::next_attempt_at.eq(held_until))
         .select(n::id);
@@ -112,7 +109,7 @@ pub fn release(conn: &mut AnyConnection, ids: &[String], at: UtcMicros) -> Query
     diesel::update(
         notifications::table
             .filter(notifications::id.eq_any(ids))
-            .filter(notifications::status.eq(Status::Queued.as_str())),
+            .filter(notifications::status.eq(Status::Queued)),
     )
     .set(notifications::next_attempt_at.eq(at))
     .execute(conn)
@@ -128,10 +125,10 @@ pub fn combine_into(
     diesel::update(
         notifications::table
             .filter(notifications::id.eq_any(ids))
-            .filter(notifications::status.eq_any(Event::Combine.from_texts())),
+            .filter(notifications::status.eq_any(Event::Combine.from())),
     )
     .set((
-        notifications::status.eq(Event::Combine.to().as_str()),
+        notifications::status.eq(Event::Combine.to()),
         notifications::last_error.eq(Some(format!("combined into {combined_id}"))),
         notifications::updated_at.eq(now),
     ))
@@ -143,13 +140,13 @@ pub fn combine_into(
 /// attempt. Call inside a write transaction.
 pub fn claim(
     conn: &mut AnyConnection,
-    channels: &[&str],
+    channels: &[Channel],
     now: UtcMicros,
     lease_until: UtcMicros,
     limit: i64,
 ) -> QueryResult<Vec<Notification>> {
     use notifications::dsl as n;
-    let (queued, sending) = (Status::Queued.as_str(), Status::Sending.as_str());
+    let (queued, sending) = (Status::Queued, Status::Sending);
     let due = n::notifications
         .filter(n::channel.eq_any(channels))
         .filter(
@@ -170,7 +167,7 @@ pub fn claim(
     }
     diesel::update(n::notifications.filter(n::id.eq_any(&ids)))
         .set((
-            n::status.eq(Event::Claim.to().as_str()),
+            n::status.eq(Event::Claim.to()),
             n::claimed_until.eq(Some(lease_until)),
             n::attempts.eq(n::attempts + 1),
             n::updated_at.eq(now),
@@ -195,7 +192,7 @@ pub fn hold(
     diesel::update(
         notifications::table
             .filter(notifications::id.eq(id))
-            .filter(notifications::status.eq(Status::Sending.as_str()))
+            .filter(notifications::status.eq(Status::Sending))
             .filter(notifications::attempts.eq(attempts)),
     )
     .set(notifications::claimed_until.eq(Some(lease_until)))
@@ -215,10 +212,10 @@ pub fn finish(
     diesel::update(
         notifications::table
             .filter(notifications::id.eq(id))
-            .filter(notifications::status.eq_any(event.from_texts()))
+            .filter(notifications::status.eq_any(event.from()))
             .filter(notifications::attempts.eq(attempts)),
     )
-    .set((notifications::status.eq(event.to().as_str()), form))
+    .set((notifications::status.eq(event.to()), form))
     .execute(conn)
 }
 
@@ -233,9 +230,9 @@ pub fn apply(
     diesel::update(
         notifications::table
             .filter(notifications::id.eq(id))
-            .filter(notifications::status.eq_any(event.from_texts())),
+            .filter(notifications::status.eq_any(event.from())),
     )
-    .set((notifications::status.eq(event.to().as_str()), form))
+    .set((notifications::status.eq(event.to()), form))
     .execute(conn)
 }
 
@@ -265,8 +262,8 @@ pub fn by_provider_id(
 /// List filters.
 #[derive(Debug, Default, Clone)]
 pub struct NotificationFilter {
-    pub status: Option<String>,
-    pub channel: Option<String>,
+    pub status: Option<Status>,
+    pub channel: Option<Channel>,
     pub case_id: Option<String>,
     pub template: Option<String>,
     /// Rows with ids below this one (newest first).

@@ -13,6 +13,7 @@ use crate::db::types::{Json, UtcMicros};
 use crate::db::{AnyConnection, write_transaction};
 use crate::domain::case::{CaseState, Reason};
 use crate::domain::catalogue::{Programme, Tier};
+use crate::domain::infant::{InfantStatus, Sex};
 use crate::with_conn;
 
 /// Rows per INSERT (26 columns × 1,000 stays under both backends' bind limits).
@@ -35,7 +36,7 @@ fn hospital(i: usize, t: UtcMicros) -> Hospital {
         code: format!("GEN{i:03}"),
         name: format!("Generated hospital {i}"),
         district: None,
-        contact_emails: "[]".into(),
+        contact_emails: Json(vec![]),
         active: true,
         created_at: t,
         updated_at: t,
@@ -49,11 +50,10 @@ fn infant(i: usize, hospital_id: &str, birth: UtcMicros, t: UtcMicros) -> Infant
         hospital_id: hospital_id.into(),
         mrn: format!("G{i:08}"),
         sex: if i.is_multiple_of(2) {
-            "female"
+            Sex::Female
         } else {
-            "male"
-        }
-        .into(),
+            Sex::Male
+        },
         birth_at: birth,
         birth_utc_offset_minutes: 480,
         gestational_age_weeks: 39,
@@ -63,12 +63,12 @@ fn infant(i: usize, hospital_id: &str, birth: UtcMicros, t: UtcMicros) -> Infant
         birth_order: 1,
         nicu_admitted: i.is_multiple_of(50),
         mother_name: format!("母亲{i}"),
-        mother_phones: "[\"13800000000\"]".into(),
+        mother_phones: Json(vec!["13800000000".into()]),
         mother_id_type: None,
         mother_id_hash: None,
         mother_id_masked: None,
         address: None,
-        status: "active".into(),
+        status: InfantStatus::Active,
         status_changed_at: None,
         status_note: None,
         created_by: "generator".into(),

@@ -29,7 +29,7 @@ pub struct ClientResponse {
     /// Name.
     pub name: String,
     /// `hospital_client` or `lab_client`.
-    pub role: String,
+    pub role: Role,
     /// Hospital it acts for (hospital clients).
     pub hospital_id: Option<String>,
     /// May obtain tokens.

@@ -137,7 +137,7 @@ pub struct UpdateInfantRequest {
 pub struct IdDocumentResponse {
     /// Document type.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: IdDocumentType,
     /// Masked number, e.g. `330***********123X`.
     pub number_masked: String,
 }
@@ -163,7 +163,7 @@ pub struct InfantResponse {
     /// Medical record number.
     pub mrn: String,
     /// Sex.
-    pub sex: String,
+    pub sex: Sex,
     /// Birth time in the offset it was reported in.
     #[schema(value_type = String, format = DateTime)]
     pub birth_at: DateTime<FixedOffset>,
@@ -184,7 +184,7 @@ pub struct InfantResponse {
     /// Address.
     pub address: Option<String>,
     /// `active`, `deceased` or `transferred`.
-    pub status: String,
+    pub status: InfantStatus,
     /// When the status last changed.
     pub status_changed_at: Option<DateTime<Utc>>,
     /// Why.
@@ -336,7 +336,7 @@ pub async fn list_infants(
     let before_id = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let filter = InfantFilter {
         hospital_id: q.hospital_id.map(|h| h.to_string()),
-        status: q.status.map(|s| s.as_str().to_string()),
+        status: q.status,
         mrn: q.mrn,
         nicu_admitted: q.nicu_admitted,
         born_from: q.born_from.map(UtcMicros::new),

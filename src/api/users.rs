@@ -28,7 +28,7 @@ pub struct UserResponse {
     /// Display name.
     pub display_name: String,
     /// Role.
-    pub role: String,
+    pub role: Role,
     /// Hospital of hospital staff.
     pub hospital_id: Option<String>,
     /// May log in.

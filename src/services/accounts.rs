@@ -7,7 +7,7 @@ use crate::auth::{password, secrets};
 use crate::db::models::api_client::{self, ApiClient, ApiClientUpdateForm};
 use crate::db::models::hospital::{self, Hospital, HospitalUpdateForm};
 use crate::db::models::user::{self, User, UserUpdateForm};
-use crate::db::types::UtcMicros;
+use crate::db::types::{Json, UtcMicros};
 use crate::db::{AnyConnection, write_transaction};
 use crate::domain::ids::{ApiClientId, HospitalId, UserId};
 use crate::domain::principal::{Principal, PrincipalKind, Scope};
@@ -60,11 +60,11 @@ fn check_email(field: &str, m: Option<String>, e: &mut FieldErrors) -> Option<St
     Some(m)
 }
 
-fn check_emails(emails: &[String], e: &mut FieldErrors) -> String {
+fn check_emails(emails: &[String], e: &mut FieldErrors) -> Vec<String> {
     if emails.len() > 10 {
         e.add("contact_emails", "at most 10 addresses");
     }
-    let cleaned: Vec<String> = emails
+    emails
         .iter()
         .enumerate()
         .map(|(i, m)| {
@@ -74,8 +74,7 @@ fn check_emails(emails: &[String], e: &mut FieldErrors) -> String {
             }
             m
         })
-        .collect();
-    serde_json::to_string(&cleaned).unwrap_or_else(|_| "[]".into())
+        .collect()
 }
 
 /// Creates a hospital; its code must be unique.
@@ -105,7 +104,7 @@ pub fn create_hospital(
         code,
         name,
         district,
-        contact_emails,
+        contact_emails: Json(contact_emails),
         active: true,
         created_at: t,
         updated_at: t,
@@ -149,7 +148,7 @@ pub fn update_hospital(
             d.map(|d| e.text("district", &d, 64))
                 .filter(|d| !d.is_empty())
         }),
-        contact_emails: patch.contact_emails.map(|m| check_emails(&m, &mut e)),
+        contact_emails: patch.contact_emails.map(|m| Json(check_emails(&m, &mut e))),
         active: patch.active,
         updated_at: Some(UtcMicros::new(now)),
         cchd_protocol: patch.cchd_protocol,
@@ -234,7 +233,7 @@ pub fn create_user(
         username,
         display_name,
         password_hash: password::hash(&input.password)?,
-        role: input.role.as_str().into(),
+        role: input.role,
         hospital_id: input.hospital_id.map(|h| h.to_string()),
         active: true,
         created_at: t,
@@ -282,10 +281,7 @@ pub fn update_user(
         let mut e = FieldErrors::new();
         let role = match patch.role {
             Some(r) => r,
-            None => current
-                .role
-                .parse()
-                .map_err(|m: String| AppError::Unexpected(anyhow::anyhow!(m)))?,
+            None => current.role,
         };
         let hospital_id = match patch.hospital_id {
             Some(h) => h,
@@ -301,7 +297,7 @@ pub fn update_user(
         let form = UserUpdateForm {
             display_name,
             password_hash: patch.password.as_deref().map(password::hash).transpose()?,
-            role: Some(role.as_str().into()),
+            role: Some(role),
             hospital_id: Some(hospital_id.map(|h| h.to_string())),
             active: patch.active,
             updated_at: Some(UtcMicros::new(now)),
@@ -309,7 +305,7 @@ pub fn update_user(
             email,
         };
         // A changed role or hospital, a deactivation or a password reset ends every session.
-        let revoke = role.as_str() != current.role
+        let revoke = role != current.role
             || form
                 .hospital_id
                 .as_ref()
@@ -340,10 +336,7 @@ pub fn login_user(
     if !password::verify(pw, &u.password_hash) || !u.active {
         return Ok(None);
     }
-    let role: Role = u
-        .role
-        .parse()
-        .map_err(|m: String| AppError::Unexpected(anyhow::anyhow!(m)))?;
+    let role = u.role;
     let hospital_id: Option<HospitalId> = u
         .hospital_id
         .as_deref()
@@ -415,7 +408,7 @@ pub fn create_client(
         id: ApiClientId::new().to_string(),
         client_id: format!("gc_{}", secrets::random_token(16)?),
         name,
-        role: role.as_str().into(),
+        role,
         hospital_id: hospital_id.map(|h| h.to_string()),
         secret_hash,
         active: true,
@@ -501,10 +494,7 @@ pub fn login_client(
     if !c.active || !secrets::eq_ct(&secrets::sha256_hex(secret.as_bytes()), &c.secret_hash) {
         return Ok(None);
     }
-    let role: Role = c
-        .role
-        .parse()
-        .map_err(|m: String| AppError::Unexpected(anyhow::anyhow!(m)))?;
+    let role = c.role;
     let hospital_id: Option<HospitalId> = match &c.hospital_id {
         Some(h) => {
             if !hospital::get(conn, &Scope::unrestricted(), h)?.is_some_and(|h| h.active) {

@@ -338,10 +338,9 @@ pub struct CaseAction {
 /// Whether `u` may hold a case of `hospital_id`: an active user whose role works cases and who
 /// can see that hospital's data. Assignment and the escalation's assignee notices both ask.
 pub(crate) fn may_hold_case(u: &crate::db::models::user::User, hospital_id: &str) -> bool {
-    let works = u.role.parse::<crate::domain::role::Role>().is_ok_and(|r| {
-        r.may(crate::domain::role::Action::WorkCases)
-            && (!r.is_hospital_bound() || u.hospital_id.as_deref() == Some(hospital_id))
-    });
+    let r = u.role;
+    let works = r.may(crate::domain::role::Action::WorkCases)
+        && (!r.is_hospital_bound() || u.hospital_id.as_deref() == Some(hospital_id));
     u.active && works
 }
 

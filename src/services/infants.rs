@@ -6,7 +6,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use crate::auth::secrets;
 use crate::db::models::hospital;
 use crate::db::models::infant::{self, Infant, InfantUpdateForm};
-use crate::db::types::UtcMicros;
+use crate::db::types::{Json, UtcMicros};
 use crate::db::{AnyConnection, write_transaction};
 use crate::domain::id_card::IdDocumentType;
 use crate::domain::ids::{HospitalId, InfantId};
@@ -72,7 +72,7 @@ pub struct InfantPatch {
 }
 
 /// Keyed hash, masked form and type of a checked document, for storage.
-type StoredId = (String, String, String);
+type StoredId = (IdDocumentType, String, String);
 
 fn id_fields(doc: &IdDocumentInput, key: &[u8], e: &mut FieldErrors) -> Option<StoredId> {
     check_id_document("mother.id_number", doc.kind, &doc.number, e).map(|c| {
@@ -80,7 +80,7 @@ fn id_fields(doc: &IdDocumentInput, key: &[u8], e: &mut FieldErrors) -> Option<S
             key,
             format!("{}:{}", c.kind.as_str(), c.normalised).as_bytes(),
         );
-        (c.kind.as_str().to_string(), hash, c.masked)
+        (c.kind, hash, c.masked)
     })
 }
 
@@ -179,7 +179,7 @@ pub fn register(
             id: InfantId::new().to_string(),
             hospital_id,
             mrn,
-            sex: r.sex.as_str().into(),
+            sex: r.sex,
             birth_at: UtcMicros::new(r.birth.birth_at.with_timezone(&Utc)),
             birth_utc_offset_minutes: r.birth.birth_at.offset().local_minus_utc() / 60,
             gestational_age_weeks: clamp_i32(r.birth.gestational_age_weeks),
@@ -189,12 +189,12 @@ pub fn register(
             birth_order: clamp_i32(r.birth.birth_order),
             nicu_admitted: r.nicu_admitted,
             mother_name,
-            mother_phones: serde_json::to_string(&phones).map_err(anyhow::Error::from)?,
+            mother_phones: Json(phones),
             mother_id_type: id_type,
             mother_id_hash: id_hash,
             mother_id_masked: id_masked,
             address,
-            status: InfantStatus::Active.as_str().into(),
+            status: InfantStatus::Active,
             status_changed_at: None,
             status_note: None,
             created_by: p.key(),
@@ -273,7 +273,7 @@ pub fn update(
             .map(|d| d.and_then(|d| i32::try_from(d).ok()));
         let mut status_form = (None, None, None);
         if let Some(to) = patch.status {
-            let from = InfantStatus::parse(&current.status).unwrap_or(InfantStatus::Active);
+            let from = current.status;
             if !from.can_change_to(to) {
                 return Err(AppError::conflict(
                     "invalid_status_change",
@@ -295,11 +295,7 @@ pub fn update(
             if at < current.birth_at.utc() {
                 e.add("status_changed_at", "must not be before the birth");
             }
-            status_form = (
-                Some(to.as_str().to_string()),
-                Some(Some(UtcMicros::new(at))),
-                Some(note),
-            );
+            status_form = (Some(to), Some(Some(UtcMicros::new(at))), Some(note));
         } else if patch.status_changed_at.is_some() || note.is_some() {
             e.add(
                 "status",
@@ -315,10 +311,7 @@ pub fn update(
         let (phones_changed, address_changed) = (phones.is_some(), address.is_some());
         let form = InfantUpdateForm {
             mother_name,
-            mother_phones: phones
-                .map(|p| serde_json::to_string(&p))
-                .transpose()
-                .map_err(anyhow::Error::from)?,
+            mother_phones: phones.map(Json),
             mother_id_type: id_type,
             mother_id_hash: id_hash,
             mother_id_masked: id_masked,

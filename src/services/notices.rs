@@ -17,6 +17,7 @@ use crate::db::models::infant::{self, Infant};
 use crate::db::types::UtcMicros;
 use crate::domain::catalogue::Tier;
 use crate::domain::due::DuePolicy;
+use crate::domain::infant::InfantStatus;
 use crate::domain::notification::{Audience, Channel};
 use crate::domain::principal::{Principal, Scope};
 use crate::error::AppError;
@@ -240,7 +241,7 @@ pub fn queue_family_sms(
     who: &Principal,
     now: DateTime<Utc>,
 ) -> Result<usize, AppError> {
-    if f.infant.status != "active" || f.infant.merged_into.is_some() {
+    if f.infant.status != InfantStatus::Active || f.infant.merged_into.is_some() {
         return Ok(0);
     }
     let phones = f.infant.phones();

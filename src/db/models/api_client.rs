@@ -1,10 +1,11 @@
 //! `api_clients`: hospitals' REST clients (OAuth2 client-credentials).
 
-use crate::db::types::UtcMicros;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
 use crate::db::schema::api_clients;
+use crate::db::types::UtcMicros;
+use crate::domain::role::Role;
 
 /// An API client row. `secret_hash` is the SHA-256 of a high-entropy random secret.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -14,7 +15,7 @@ pub struct ApiClient {
     pub client_id: String,
     pub name: String,
     /// `hospital_client` (bound to `hospital_id`) or `lab_client` (no hospital).
-    pub role: String,
+    pub role: Role,
     pub hospital_id: Option<String>,
     pub secret_hash: String,
     pub active: bool,

@@ -1,10 +1,10 @@
 //! `hospitals`: maternity hospitals that register births and submit screens.
 
-use crate::db::types::UtcMicros;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
 use crate::db::schema::hospitals;
+use crate::db::types::{Json, UtcMicros};
 use crate::domain::principal::Scope;
 
 /// A hospital row.
@@ -15,8 +15,8 @@ pub struct Hospital {
     pub code: String,
     pub name: String,
     pub district: Option<String>,
-    /// JSON array of e-mail addresses for follow-up notices.
-    pub contact_emails: String,
+    /// E-mail addresses for follow-up notices.
+    pub contact_emails: Json<Vec<String>>,
     pub active: bool,
     pub created_at: UtcMicros,
     pub updated_at: UtcMicros,
@@ -25,9 +25,9 @@ pub struct Hospital {
 }
 
 impl Hospital {
-    /// The follow-up contact addresses (stored as a JSON array).
+    /// The follow-up contact addresses.
     pub fn emails(&self) -> Vec<String> {
-        serde_json::from_str(&self.contact_emails).unwrap_or_default()
+        self.contact_emails.0.clone()
     }
 }
 
@@ -37,7 +37,7 @@ impl Hospital {
 pub struct HospitalUpdateForm {
     pub name: Option<String>,
     pub district: Option<Option<String>>,
-    pub contact_emails: Option<String>,
+    pub contact_emails: Option<Json<Vec<String>>>,
     pub active: Option<bool>,
     pub updated_at: Option<UtcMicros>,
     pub cchd_protocol: Option<Option<String>>,

@@ -1,11 +1,13 @@
 //! `infants`: registered births. Every read and write here takes a [`Scope`], so a hospital
 //! principal can only ever reach its own hospital's infants, whatever the handler does.
 
-use crate::db::types::UtcMicros;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
 use crate::db::schema::infants;
+use crate::db::types::{Json, UtcMicros};
+use crate::domain::id_card::IdDocumentType;
+use crate::domain::infant::{InfantStatus, Sex};
 use crate::domain::principal::Scope;
 
 /// An infant row. The mother's ID number is never stored: only its keyed hash and masked form.
@@ -15,7 +17,7 @@ pub struct Infant {
     pub id: String,
     pub hospital_id: String,
     pub mrn: String,
-    pub sex: String,
+    pub sex: Sex,
     /// UTC.
     pub birth_at: UtcMicros,
     /// The offset the birth time was reported in, to give it back as submitted.
@@ -27,13 +29,13 @@ pub struct Infant {
     pub birth_order: i32,
     pub nicu_admitted: bool,
     pub mother_name: String,
-    /// JSON array of normalised phone numbers.
-    pub mother_phones: String,
-    pub mother_id_type: Option<String>,
+    /// Normalised phone numbers.
+    pub mother_phones: Json<Vec<String>>,
+    pub mother_id_type: Option<IdDocumentType>,
     pub mother_id_hash: Option<String>,
     pub mother_id_masked: Option<String>,
     pub address: Option<String>,
-    pub status: String,
+    pub status: InfantStatus,
     pub status_changed_at: Option<UtcMicros>,
     pub status_note: Option<String>,
     pub created_by: String,
@@ -50,9 +52,9 @@ pub struct Infant {
 }
 
 impl Infant {
-    /// The mother's phone numbers (stored as a JSON array).
+    /// The mother's phone numbers.
     pub fn phones(&self) -> Vec<String> {
-        serde_json::from_str(&self.mother_phones).unwrap_or_default()
+        self.mother_phones.0.clone()
     }
 }
 
@@ -61,12 +63,12 @@ impl Infant {
 #[diesel(table_name = infants)]
 pub struct InfantUpdateForm {
     pub mother_name: Option<String>,
-    pub mother_phones: Option<String>,
-    pub mother_id_type: Option<Option<String>>,
+    pub mother_phones: Option<Json<Vec<String>>>,
+    pub mother_id_type: Option<Option<IdDocumentType>>,
     pub mother_id_hash: Option<Option<String>>,
     pub mother_id_masked: Option<Option<String>>,
     pub address: Option<Option<String>>,
-    pub status: Option<String>,
+    pub status: Option<InfantStatus>,
     pub status_changed_at: Option<Option<UtcMicros>>,
     pub status_note: Option<Option<String>>,
     pub updated_at: Option<UtcMicros>,
@@ -81,7 +83,7 @@ pub struct InfantUpdateForm {
 #[derive(Debug, Default, Clone)]
 pub struct InfantFilter {
     pub hospital_id: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<InfantStatus>,
     pub mrn: Option<String>,
     pub nicu_admitted: Option<bool>,
     pub born_from: Option<UtcMicros>,

@@ -1,10 +1,11 @@
 //! `users`: screening-centre and hospital staff who log in with a password.
 
-use crate::db::types::UtcMicros;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
 use crate::db::schema::users;
+use crate::db::types::UtcMicros;
+use crate::domain::role::Role;
 
 /// A user row. `password_hash` is an argon2id PHC string.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -14,7 +15,7 @@ pub struct User {
     pub username: String,
     pub display_name: String,
     pub password_hash: String,
-    pub role: String,
+    pub role: Role,
     pub hospital_id: Option<String>,
     pub active: bool,
     pub created_at: UtcMicros,
@@ -33,7 +34,7 @@ pub struct User {
 pub struct UserUpdateForm {
     pub display_name: Option<String>,
     pub password_hash: Option<String>,
-    pub role: Option<String>,
+    pub role: Option<Role>,
     pub hospital_id: Option<Option<String>>,
     pub active: Option<bool>,
     pub updated_at: Option<UtcMicros>,

@@ -14,6 +14,8 @@ use crate::db;
 use crate::db::models::screens::InterventionRow;
 use crate::domain::catalogue::Programme;
 use crate::domain::cchd::{CchdMeasurement, CchdOutcome};
+use crate::domain::consent::Decision;
+use crate::domain::hearing::InterventionKind;
 use crate::domain::hearing::{
     EarResult, HearingAssessment, HearingMethod, HearingStage, HearingTest,
 };
@@ -93,8 +95,8 @@ pub struct CchdResponse {
 pub struct ConsentRequest {
     /// `DBS`, `HEAR` or `CCHD`.
     pub programme: Programme,
-    /// `consent` or `refusal`.
-    pub decision: String,
+    /// Consent or refusal.
+    pub decision: Decision,
     /// Who signed.
     pub guardian_name: String,
     /// When.
@@ -107,9 +109,9 @@ pub struct ConsentResponse {
     /// Id.
     pub id: String,
     /// Programme.
-    pub programme: String,
+    pub programme: Programme,
     /// Decision.
-    pub decision: String,
+    pub decision: Decision,
     /// When signed.
     pub signed_at: DateTime<Utc>,
     /// Staff or client that recorded it.
@@ -258,8 +260,8 @@ pub async fn create_consent(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InterventionRequest {
-    /// `hearing_aids`, `cochlear_implant`, `early_intervention` or `other`.
-    pub kind: String,
+    /// What was started.
+    pub kind: InterventionKind,
     /// When it started.
     pub started_at: DateTime<Utc>,
     /// Who provides it (a centre or programme name).

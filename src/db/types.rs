@@ -117,8 +117,11 @@ macro_rules! display_columns {
 
 use crate::domain::case::{CaseState, EntryKind, Reason};
 use crate::domain::catalogue::{Programme, Tier};
+use crate::domain::cchd::{AuscultationMethod, AuscultationResult};
+use crate::domain::consent::Decision;
 use crate::domain::contact::{AttemptOutcome, Channel as ContactChannel};
 use crate::domain::escalation::Rung;
+use crate::domain::hearing::{EarResult, HearingMethod, HearingStage, InterventionKind};
 use crate::domain::id_card::IdDocumentType;
 use crate::domain::ids::{
     ApiClientId, CardId, CaseId, HospitalId, InfantId, NotificationId, UserId,
@@ -128,6 +131,13 @@ use crate::domain::notification::{Audience, Channel, Status as NotificationStatu
 use crate::domain::role::Role;
 
 text_columns!(
+    Decision,
+    HearingStage,
+    HearingMethod,
+    EarResult,
+    InterventionKind,
+    AuscultationMethod,
+    AuscultationResult,
     ContactChannel,
     AttemptOutcome,
     CaseState,

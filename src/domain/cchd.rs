@@ -65,6 +65,10 @@ pub enum AuscultationMethod {
     AiHeartSound,
 }
 
+super::text_enum!(AuscultationMethod {
+    AiHeartSound = "ai_heart_sound"
+});
+
 /// A device's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -74,6 +78,11 @@ pub enum AuscultationResult {
     /// A murmur is suspected.
     SuspectedMurmur,
 }
+
+super::text_enum!(AuscultationResult {
+    Normal = "normal",
+    SuspectedMurmur = "suspected_murmur",
+});
 
 /// A device's heart-sound auscultation, sent with a heart screen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

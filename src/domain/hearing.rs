@@ -55,6 +55,17 @@ pub enum HearingMethod {
     Diagnostic,
 }
 
+super::text_enum!(HearingStage {
+    Initial = "initial",
+    Rescreen = "rescreen",
+    Diagnostic = "diagnostic",
+});
+super::text_enum!(HearingMethod {
+    Oae = "OAE",
+    Aabr = "AABR",
+    Diagnostic = "DIAGNOSTIC",
+});
+
 /// Per-ear result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -64,6 +75,29 @@ pub enum EarResult {
     /// Refer (screen) or hearing loss (diagnostic).
     Refer,
 }
+
+super::text_enum!(EarResult { Pass = "pass", Refer = "refer" });
+
+/// A hearing intervention (the 1-3-6 pathway's last step).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InterventionKind {
+    /// Hearing aids fitted.
+    HearingAids,
+    /// A cochlear implant.
+    CochlearImplant,
+    /// An early-intervention programme.
+    EarlyIntervention,
+    /// Anything else.
+    Other,
+}
+
+super::text_enum!(InterventionKind {
+    HearingAids = "hearing_aids",
+    CochlearImplant = "cochlear_implant",
+    EarlyIntervention = "early_intervention",
+    Other = "other",
+});
 
 /// One test.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -32,6 +32,7 @@ pub(crate) use text_enum;
 pub mod case;
 pub mod catalogue;
 pub mod cchd;
+pub mod consent;
 pub mod contact;
 pub mod due;
 pub mod escalation;
@@ -75,6 +76,13 @@ mod tests {
         use super::*;
         check!(
             case::CaseState,
+            consent::Decision,
+            hearing::HearingStage,
+            hearing::HearingMethod,
+            hearing::EarResult,
+            hearing::InterventionKind,
+            cchd::AuscultationMethod,
+            cchd::AuscultationResult,
             case::Reason,
             case::EntryKind,
             case::EventKind,

@@ -13,6 +13,7 @@ use crate::db::models::screens::{self, CchdRow, ConsentRow, HearingRow};
 use crate::db::schema::{cchd_screens, dbs_cards, hearing_screens, infants};
 use crate::domain::catalogue::{Catalogue, Programme};
 use crate::domain::cchd::CchdOutcome;
+use crate::domain::consent::Decision;
 use crate::domain::hearing::{HearingAssessment, HearingStatus};
 use crate::domain::interpretation::{CardOutcome, Interpretation, Interpreter};
 use crate::domain::principal::Scope;
@@ -77,8 +78,8 @@ pub struct CardSummary {
 pub struct ProgrammeSummary {
     /// Status.
     pub status: ProgrammeStatus,
-    /// Latest guardian decision (`consent`, `refusal`).
-    pub consent: Option<String>,
+    /// Latest guardian decision.
+    pub consent: Option<Decision>,
     /// What is due next.
     pub next_action: Option<NextAction>,
 }
@@ -112,12 +113,12 @@ pub struct ScreeningSummary {
     pub cchd_measurements: Vec<serde_json::Value>,
 }
 
-fn latest_decision(consents: &[ConsentRow], p: &str) -> Option<String> {
+fn latest_decision(consents: &[ConsentRow], p: Programme) -> Option<Decision> {
     consents
         .iter()
         .filter(|c| c.programme == p)
         .max_by_key(|c| c.signed_at)
-        .map(|c| c.decision.clone())
+        .map(|c| c.decision)
 }
 
 fn action(a: &str, due_by: Option<DateTime<Utc>>) -> Option<NextAction> {
@@ -145,7 +146,7 @@ pub fn summary(
     for c in dbs::cards_of_infant(conn, scope, &infant.id)? {
         cards.push(summarise_card(conn, interp, &infant, c)?);
     }
-    let dbs_consent = latest_decision(&consents, "DBS");
+    let dbs_consent = latest_decision(&consents, Programme::Dbs);
     let mut dbs = dbs_status(cat, birth, &cards, dbs_consent, now);
     if let Some(next) = dbs.next_action.as_mut().filter(|n| n.action == "recall") {
         // A positive card's deadline is its case's recall due time.
@@ -161,9 +162,9 @@ pub fn summary(
     let hearing_rows = screens::hearing_of(conn, scope, &infant.id)?;
     let assessment = hearing_assessment(conn, cat, scope, &infant, now)?;
     let interventions = screens::interventions_of(conn, scope, &infant.id)?;
-    let hear_consent = latest_decision(&consents, "HEAR");
+    let hear_consent = latest_decision(&consents, Programme::Hear);
     let hearing = ProgrammeSummary {
-        status: if hear_consent.as_deref() == Some("refusal") {
+        status: if hear_consent == Some(Decision::Refusal) {
             ProgrammeStatus::Refused
         } else {
             match assessment.status {
@@ -185,11 +186,11 @@ pub fn summary(
 
     let cchd_rows = screens::cchd_of(conn, scope, &infant.id)?;
     let (outcome, _) = cchd_outcome(conn, cat, scope, &infant)?;
-    let cchd_consent = latest_decision(&consents, "CCHD");
+    let cchd_consent = latest_decision(&consents, Programme::Cchd);
     let screen_by = birth + Duration::hours(cat.cchd.screen_by_hours);
     let echo_by = birth + Duration::days(cat.cchd.echo_within_days);
     let (status, next) = match &outcome {
-        _ if cchd_consent.as_deref() == Some("refusal") => (ProgrammeStatus::Refused, None),
+        _ if cchd_consent == Some(Decision::Refusal) => (ProgrammeStatus::Refused, None),
         CchdOutcome::Pass => (ProgrammeStatus::Pass, None),
         CchdOutcome::Positive { .. } => (
             ProgrammeStatus::Positive,
@@ -283,12 +284,12 @@ fn dbs_status(
     cat: &Catalogue,
     birth: DateTime<Utc>,
     cards: &[CardSummary],
-    consent: Option<String>,
+    consent: Option<Decision>,
     now: DateTime<Utc>,
 ) -> ProgrammeSummary {
     let sp = &cat.specimen;
     let last_day = birth + Duration::days(sp.max_collection_age_days);
-    let (status, next) = if consent.as_deref() == Some("refusal") {
+    let (status, next) = if consent == Some(Decision::Refusal) {
         (ProgrammeStatus::Refused, None)
     } else {
         match cards.last().map(|c| (c, c.interpretation.as_ref())) {
@@ -336,7 +337,7 @@ fn hearing_json(r: &HearingRow) -> serde_json::Value {
     serde_json::json!({
         "id": r.id, "stage": r.stage, "method": r.method, "left": r.left_ear, "right": r.right_ear,
         "tested_at": r.tested_at.utc(), "nicu_days": r.nicu_days,
-        "risk_factors": serde_json::from_str::<serde_json::Value>(&r.risk_factors).unwrap_or_default(),
+        "risk_factors": r.risk_factors,
     })
 }
 
@@ -344,8 +345,8 @@ fn cchd_json(r: &CchdRow) -> Result<serde_json::Value, AppError> {
     Ok(serde_json::json!({
         "id": r.id, "protocol": r.protocol, "measured_at": r.measured_at.utc(),
         "right_hand_spo2": r.right_hand_spo2, "foot_spo2": r.foot_spo2, "murmur_grade": r.murmur_grade,
-        "clinical_signs": serde_json::from_str::<serde_json::Value>(&r.clinical_signs).unwrap_or_default(),
-        "auscultation": crate::services::screens::auscultation_of(r)?,
+        "clinical_signs": r.clinical_signs,
+        "auscultation": crate::services::screens::auscultation_of(r),
     }))
 }
 
@@ -421,11 +422,10 @@ pub fn missed(
         .limit(limit)
         .select(Infant::as_select())
         .load(conn)?;
-    let code = crate::domain::wire_name(programme);
     let mut out = vec![];
     for i in rows {
         let consents = screens::consents_of(conn, scope, &i.id)?;
-        if latest_decision(&consents, &code).as_deref() == Some("refusal") {
+        if latest_decision(&consents, programme) == Some(Decision::Refusal) {
             continue;
         }
         out.push(MissedScreen {

@@ -5,18 +5,20 @@ use chrono::{DateTime, Utc};
 
 use crate::db::models::infant::{self, Infant};
 use crate::db::models::screens::{self, CchdRow, ConsentRow, HearingRow, InterventionRow};
+use crate::db::types::Json;
 use crate::db::types::UtcMicros;
 use crate::db::{AnyConnection, write_transaction};
 use crate::domain::catalogue::{Catalogue, Programme, Tier};
 use crate::domain::cchd::{self, Auscultation, CchdMeasurement, CchdOutcome};
+use crate::domain::consent::Decision;
 use crate::domain::due::DuePolicy;
+use crate::domain::hearing::InterventionKind;
 use crate::domain::hearing::{
-    self, EarResult, HearingAssessment, HearingInfant, HearingMethod, HearingStage, HearingTest,
+    self, HearingAssessment, HearingInfant, HearingMethod, HearingStage, HearingTest,
 };
 use crate::domain::ids::InfantId;
 use crate::domain::principal::{Principal, Scope};
 use crate::domain::validation::FieldErrors;
-use crate::domain::wire_name as text;
 use crate::error::AppError;
 use crate::services::{audit, cases};
 
@@ -41,11 +43,6 @@ fn check_time(
     if at < infant.birth_at.utc() {
         e.add(field, "must not be before the birth");
     }
-}
-
-fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, AppError> {
-    serde_json::from_value(serde_json::Value::String(s.to_string()))
-        .map_err(|e| AppError::Unexpected(e.into()))
 }
 
 /// A hearing test as submitted.
@@ -97,13 +94,13 @@ pub fn record_hearing(
             id: uuid::Uuid::now_v7().to_string(),
             infant_id: infant.id.clone(),
             hospital_id: infant.hospital_id.clone(),
-            stage: text(h.test.stage),
-            method: text(h.test.method),
-            left_ear: text(h.test.left),
-            right_ear: text(h.test.right),
+            stage: h.test.stage,
+            method: h.test.method,
+            left_ear: h.test.left,
+            right_ear: h.test.right,
             tested_at: UtcMicros::new(h.test.tested_at),
             nicu_days: h.nicu_days.and_then(|d| i32::try_from(d).ok()),
-            risk_factors: serde_json::to_string(&h.risk_factors).map_err(anyhow::Error::from)?,
+            risk_factors: Json(h.risk_factors.clone()),
             created_by: p.key(),
             created_at: UtcMicros::new(now),
         };
@@ -167,17 +164,17 @@ pub fn hearing_assessment(
     let mut nicu_days = None;
     let mut tests = vec![];
     for r in &rows {
-        for f in serde_json::from_str::<Vec<String>>(&r.risk_factors).unwrap_or_default() {
-            if !risk_factors.contains(&f) {
-                risk_factors.push(f);
+        for f in r.risk_factors.iter() {
+            if !risk_factors.contains(f) {
+                risk_factors.push(f.clone());
             }
         }
         nicu_days = r.nicu_days.map(i64::from).or(nicu_days);
         tests.push(HearingTest {
-            stage: parse::<HearingStage>(&r.stage)?,
-            method: parse::<HearingMethod>(&r.method)?,
-            left: parse::<EarResult>(&r.left_ear)?,
-            right: parse::<EarResult>(&r.right_ear)?,
+            stage: r.stage,
+            method: r.method,
+            left: r.left_ear,
+            right: r.right_ear,
             tested_at: r.tested_at.utc(),
         });
     }
@@ -289,16 +286,15 @@ pub fn record_cchd(
             right_hand_spo2: m.right_hand_spo2,
             foot_spo2: m.foot_spo2,
             murmur_grade: m.murmur_grade.and_then(|g| i32::try_from(g).ok()),
-            clinical_signs: serde_json::to_string(&m.clinical_signs)
-                .map_err(anyhow::Error::from)?,
+            clinical_signs: Json(m.clinical_signs.clone()),
             created_by: p.key(),
             created_at: UtcMicros::new(now),
-            auscultation_method: m.auscultation.as_ref().map(|a| text(a.method)),
+            auscultation_method: m.auscultation.as_ref().map(|a| a.method),
             auscultation_device_id: m
                 .auscultation
                 .as_ref()
                 .map(|a| a.device_id.trim().to_string()),
-            auscultation_result: m.auscultation.as_ref().map(|a| text(a.result)),
+            auscultation_result: m.auscultation.as_ref().map(|a| a.result),
             auscultation_grade: m
                 .auscultation
                 .as_ref()
@@ -346,8 +342,8 @@ pub fn cchd_outcome(
                 right_hand_spo2: r.right_hand_spo2,
                 foot_spo2: r.foot_spo2,
                 murmur_grade: r.murmur_grade.map(i64::from),
-                clinical_signs: serde_json::from_str(&r.clinical_signs).unwrap_or_default(),
-                auscultation: auscultation_of(r)?,
+                clinical_signs: r.clinical_signs.0.clone(),
+                auscultation: auscultation_of(r),
             })
         })
         .collect::<Result<_, AppError>>()?;
@@ -355,21 +351,21 @@ pub fn cchd_outcome(
 }
 
 /// A stored heart screen's device auscultation, if it has one.
-pub fn auscultation_of(r: &CchdRow) -> Result<Option<Auscultation>, AppError> {
+pub fn auscultation_of(r: &CchdRow) -> Option<Auscultation> {
     let (Some(method), Some(device_id), Some(result)) = (
-        r.auscultation_method.as_deref(),
+        r.auscultation_method,
         r.auscultation_device_id.clone(),
-        r.auscultation_result.as_deref(),
+        r.auscultation_result,
     ) else {
-        return Ok(None);
+        return None;
     };
-    Ok(Some(Auscultation {
-        method: parse(method)?,
+    Some(Auscultation {
+        method,
         device_id,
-        result: parse(result)?,
+        result,
         grade: r.auscultation_grade.map(i64::from),
         score: r.auscultation_score,
-    }))
+    })
 }
 
 /// A guardian's decision as submitted.
@@ -377,8 +373,8 @@ pub fn auscultation_of(r: &CchdRow) -> Result<Option<Auscultation>, AppError> {
 pub struct ConsentInput {
     /// Programme.
     pub programme: Programme,
-    /// `consent` or `refusal`.
-    pub decision: String,
+    /// Consent or refusal.
+    pub decision: Decision,
     /// Who signed.
     pub guardian_name: String,
     /// When.
@@ -397,9 +393,6 @@ pub fn record_consent(
     write_transaction(conn, |conn| {
         let infant = visible_infant(conn, &scope, infant_id)?;
         let mut e = FieldErrors::new();
-        if !matches!(c.decision.as_str(), "consent" | "refusal") {
-            e.add("decision", "must be consent or refusal");
-        }
         let guardian_name = e.text("guardian_name", &c.guardian_name, 64);
         if c.signed_at > now + chrono::Duration::minutes(5) {
             e.add("signed_at", "must not be in the future");
@@ -409,7 +402,7 @@ pub fn record_consent(
             id: uuid::Uuid::now_v7().to_string(),
             infant_id: infant.id.clone(),
             hospital_id: infant.hospital_id.clone(),
-            programme: text(c.programme),
+            programme: c.programme,
             decision: c.decision,
             guardian_name,
             signed_at: UtcMicros::new(c.signed_at),
@@ -425,21 +418,13 @@ pub fn record_consent(
 /// A hearing intervention as submitted.
 #[derive(Debug, Clone)]
 pub struct InterventionInput {
-    /// `hearing_aids`, `cochlear_implant`, `early_intervention` or `other`.
-    pub kind: String,
+    /// What was started.
+    pub kind: InterventionKind,
     /// When it started.
     pub started_at: DateTime<Utc>,
     /// Who provides it.
     pub provider: Option<String>,
 }
-
-/// The kinds of hearing intervention.
-pub const INTERVENTION_KINDS: [&str; 4] = [
-    "hearing_aids",
-    "cochlear_implant",
-    "early_intervention",
-    "other",
-];
 
 /// Records that a hearing intervention started (the 1-3-6 pathway's last step).
 pub fn record_intervention(
@@ -453,12 +438,6 @@ pub fn record_intervention(
     write_transaction(conn, |conn| {
         let infant = visible_infant(conn, &scope, infant_id)?;
         let mut e = FieldErrors::new();
-        if !INTERVENTION_KINDS.contains(&i.kind.as_str()) {
-            e.add(
-                "kind",
-                format!("must be one of {}", INTERVENTION_KINDS.join(", ")),
-            );
-        }
         check_time(&mut e, "started_at", i.started_at, &infant, now);
         let provider = i.provider.as_deref().map(|v| e.text("provider", v, 128));
         e.into_result().map_err(AppError::Validation)?;

@@ -1,11 +1,15 @@
 //! `hearing_screens`, `cchd_screens`, `screening_consents`, `hearing_interventions`: rows per
 //! test, measurement, guardian decision or intervention started. Reads take a [`Scope`].
 
-use crate::db::types::UtcMicros;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
 use crate::db::schema::{cchd_screens, hearing_interventions, hearing_screens, screening_consents};
+use crate::db::types::{Json, UtcMicros};
+use crate::domain::catalogue::Programme;
+use crate::domain::cchd::{AuscultationMethod, AuscultationResult};
+use crate::domain::consent::Decision;
+use crate::domain::hearing::{EarResult, HearingMethod, HearingStage, InterventionKind};
 use crate::domain::principal::Scope;
 
 /// A hearing test row.
@@ -15,13 +19,13 @@ pub struct HearingRow {
     pub id: String,
     pub infant_id: String,
     pub hospital_id: String,
-    pub stage: String,
-    pub method: String,
-    pub left_ear: String,
-    pub right_ear: String,
+    pub stage: HearingStage,
+    pub method: HearingMethod,
+    pub left_ear: EarResult,
+    pub right_ear: EarResult,
     pub tested_at: UtcMicros,
     pub nicu_days: Option<i32>,
-    pub risk_factors: String,
+    pub risk_factors: Json<Vec<String>>,
     pub created_by: String,
     pub created_at: UtcMicros,
 }
@@ -36,8 +40,8 @@ pub struct InterventionRow {
     pub infant_id: String,
     /// The infant's hospital.
     pub hospital_id: String,
-    /// `hearing_aids`, `cochlear_implant`, `early_intervention` or `other`.
-    pub kind: String,
+    /// What was started.
+    pub kind: InterventionKind,
     /// When the intervention started (UTC).
     #[schema(value_type = String, format = DateTime)]
     pub started_at: UtcMicros,
@@ -85,12 +89,12 @@ pub struct CchdRow {
     pub right_hand_spo2: f64,
     pub foot_spo2: f64,
     pub murmur_grade: Option<i32>,
-    pub clinical_signs: String,
+    pub clinical_signs: Json<Vec<String>>,
     pub created_by: String,
     pub created_at: UtcMicros,
-    pub auscultation_method: Option<String>,
+    pub auscultation_method: Option<AuscultationMethod>,
     pub auscultation_device_id: Option<String>,
-    pub auscultation_result: Option<String>,
+    pub auscultation_result: Option<AuscultationResult>,
     pub auscultation_grade: Option<i32>,
     pub auscultation_score: Option<f64>,
 }
@@ -102,8 +106,8 @@ pub struct ConsentRow {
     pub id: String,
     pub infant_id: String,
     pub hospital_id: String,
-    pub programme: String,
-    pub decision: String,
+    pub programme: Programme,
+    pub decision: Decision,
     pub guardian_name: String,
     pub signed_at: UtcMicros,
     pub recorded_by: String,

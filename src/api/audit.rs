@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::extract::require;
 use crate::db;
 use crate::db::models::audit;
+use crate::domain::audit::AuditAction;
 use crate::domain::principal::Principal;
 use crate::domain::role::Action;
 use crate::error::{AppError, Problem};
@@ -39,8 +40,8 @@ pub struct AuditEntryResponse {
     pub request_id: Option<String>,
     /// The caller's own request id, when it sent `X-Request-Id`.
     pub correlation_id: Option<String>,
-    /// `create`, `update` or `read`.
-    pub action: String,
+    /// Created, changed or read.
+    pub action: AuditAction,
     /// `{field: [before, after]}`; for a list read (one row per list request), `{ids: [...]}`
     /// naming every record it returned.
     #[schema(value_type = Object)]
@@ -70,7 +71,7 @@ pub async fn get_audit(
             request_id: r.request_id,
             correlation_id: r.correlation_id,
             action: r.action,
-            changes: serde_json::from_str(&r.changes).unwrap_or_default(),
+            changes: r.changes.0,
         })
         .collect();
     Ok(HttpResponse::Ok().json(out))

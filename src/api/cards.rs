@@ -16,6 +16,7 @@ use crate::domain::ids::InfantId;
 use crate::domain::interpretation::Interpretation;
 use crate::domain::principal::Principal;
 use crate::domain::role::Action;
+use crate::domain::specimen::Feeding;
 use crate::error::{AppError, Problem};
 use crate::services::cards::Rules;
 use crate::services::cards::{self as svc, CollectionTiming, NewCard};
@@ -40,8 +41,8 @@ pub struct CreateCardRequest {
     pub barcode: String,
     /// Collection time (RFC 3339).
     pub collected_at: DateTime<Utc>,
-    /// `breast`, `formula`, `mixed`, `parenteral` or `none`.
-    pub feeding: String,
+    /// Feeding when collected.
+    pub feeding: Feeding,
     /// Transfused before collection.
     #[serde(default)]
     pub transfusion: bool,

@@ -115,6 +115,7 @@ macro_rules! display_columns {
     )+};
 }
 
+use crate::domain::audit::AuditAction;
 use crate::domain::case::{CaseState, EntryKind, Reason};
 use crate::domain::catalogue::{Programme, Tier};
 use crate::domain::cchd::{AuscultationMethod, AuscultationResult};
@@ -127,10 +128,15 @@ use crate::domain::ids::{
     ApiClientId, CardId, CaseId, HospitalId, InfantId, NotificationId, UserId,
 };
 use crate::domain::infant::{InfantStatus, Sex};
+use crate::domain::interpretation::CardOutcome;
 use crate::domain::notification::{Audience, Channel, Status as NotificationStatus};
 use crate::domain::role::Role;
+use crate::domain::specimen::Feeding;
 
 text_columns!(
+    AuditAction,
+    Feeding,
+    CardOutcome,
     Decision,
     HearingStage,
     HearingMethod,

@@ -29,6 +29,7 @@ macro_rules! text_enum {
 }
 pub(crate) use text_enum;
 
+pub mod audit;
 pub mod case;
 pub mod catalogue;
 pub mod cchd;
@@ -46,6 +47,7 @@ pub mod notification;
 pub mod principal;
 pub mod quality;
 pub mod role;
+pub mod specimen;
 pub mod validation;
 pub mod worklist;
 
@@ -76,6 +78,9 @@ mod tests {
         use super::*;
         check!(
             case::CaseState,
+            audit::AuditAction,
+            specimen::Feeding,
+            interpretation::CardOutcome,
             consent::Decision,
             hearing::HearingStage,
             hearing::HearingMethod,

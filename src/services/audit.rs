@@ -8,7 +8,8 @@ use serde_json::{Map, Value, json};
 
 use crate::db::AnyConnection;
 use crate::db::models::audit::{self, AuditEntry};
-use crate::db::types::UtcMicros;
+use crate::db::types::{Json, UtcMicros};
+use crate::domain::audit::AuditAction;
 use crate::domain::principal::Principal;
 use crate::error::AppError;
 
@@ -41,7 +42,7 @@ fn append(
     who: &Principal,
     entity: &str,
     id: &str,
-    action: &str,
+    action: AuditAction,
     changes: Value,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
@@ -54,8 +55,8 @@ fn append(
             request_id: who.request_id.clone(),
             entity: entity.into(),
             entity_id: id.into(),
-            action: action.into(),
-            changes: changes.to_string(),
+            action,
+            changes: Json(changes),
             correlation_id: who.correlation_id.clone(),
         },
     )?;
@@ -75,10 +76,10 @@ pub fn write<T: Serialize>(
     let after = serde_json::to_value(after).map_err(anyhow::Error::from)?;
     let (action, before) = match before {
         Some(b) => (
-            "update",
+            AuditAction::Update,
             serde_json::to_value(b).map_err(anyhow::Error::from)?,
         ),
-        None => ("create", Value::Null),
+        None => (AuditAction::Create, Value::Null),
     };
     append(conn, who, entity, id, action, diff(&before, &after), now)
 }
@@ -97,7 +98,15 @@ pub fn list_read<'a>(
     if ids.is_empty() {
         return Ok(());
     }
-    append(conn, who, entity, "", "read", json!({ "ids": ids }), now)
+    append(
+        conn,
+        who,
+        entity,
+        "",
+        AuditAction::Read,
+        json!({ "ids": ids }),
+        now,
+    )
 }
 
 /// Records a read of personal data.
@@ -108,7 +117,7 @@ pub fn read(
     id: &str,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    append(conn, who, entity, id, "read", json!({}), now)
+    append(conn, who, entity, id, AuditAction::Read, json!({}), now)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::models::dbs::{self, Card, InterpretationRow};
 use crate::db::models::infant::{self, Infant};
-use crate::db::types::UtcMicros;
+use crate::db::types::{Json, UtcMicros};
 use crate::db::{AnyConnection, write_transaction};
 use crate::domain::due::DuePolicy;
 use crate::domain::ids::InfantId;
@@ -16,12 +16,12 @@ use crate::domain::interpretation::{
     CardFacts, CardOutcome, InfantFacts, Interpretation, Interpreter,
 };
 use crate::domain::principal::{Principal, Scope};
+use crate::domain::specimen::Feeding;
 use crate::domain::validation::FieldErrors;
 use crate::error::{AppError, is_unique_violation};
 use crate::services::{audit, cases};
 
 /// Feeding at collection.
-pub const FEEDING: [&str; 5] = ["breast", "formula", "mixed", "parenteral", "none"];
 
 /// A card as submitted.
 #[derive(Debug, Clone)]
@@ -33,7 +33,7 @@ pub struct NewCard {
     /// Collection time.
     pub collected_at: DateTime<Utc>,
     /// Feeding status.
-    pub feeding: String,
+    pub feeding: Feeding,
     /// Transfused before collection.
     pub transfusion: bool,
     /// On parenteral nutrition.
@@ -111,9 +111,6 @@ pub fn register(
         }
         if c.collected_at < infant.birth_at.utc() {
             e.add("collected_at", "must not be before the birth");
-        }
-        if !FEEDING.contains(&c.feeding.as_str()) {
-            e.add("feeding", format!("must be one of {}", FEEDING.join(", ")));
         }
         let collector = e.text("collector", &c.collector, 64);
         let repeat_of = match &c.repeat_of_barcode {
@@ -211,16 +208,15 @@ pub fn interpret_and_store(
         tpn: card.tpn,
     };
     let result = rules.interp.interpret(&facts, &card_facts, results);
-    let tier = result.tier.map(|t| format!("{t:?}"));
     dbs::insert_interpretation(
         conn,
         &InterpretationRow {
             id: uuid::Uuid::now_v7().to_string(),
             card_id: card.id.clone(),
             catalogue_version: result.catalogue_version.clone(),
-            outcome: crate::domain::wire_name(result.outcome),
-            tier,
-            detail: serde_json::to_string(&result).map_err(anyhow::Error::from)?,
+            outcome: result.outcome,
+            tier: result.tier,
+            detail: Json(result.clone()),
             interpreted_at: UtcMicros::new(now),
         },
     )?;

@@ -254,7 +254,7 @@ fn summarise_card(
     c: Card,
 ) -> Result<CardSummary, AppError> {
     let interpretation = match dbs::latest_interpretation(conn, &c.id)? {
-        Some(r) => Some(serde_json::from_str(&r.detail).map_err(anyhow::Error::from)?),
+        Some(r) => Some(r.detail.0),
         None => None,
     };
     Ok(card_summary(interp, infant, c, interpretation))

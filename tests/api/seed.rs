@@ -55,7 +55,7 @@ pub fn seed_cards(
                 infant_id: infant.id.parse().unwrap(),
                 barcode: barcode.clone(),
                 collected_at: birth + chrono::Duration::hours(60),
-                feeding: "breast".into(),
+                feeding: guthrie::domain::specimen::Feeding::Breast,
                 transfusion: false,
                 tpn: false,
                 antibiotics: false,

@@ -1,10 +1,11 @@
 //! `audit_log`: append-only. There is deliberately no update or delete function.
 
-use crate::db::types::UtcMicros;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
 use crate::db::schema::audit_log;
+use crate::db::types::{Json, UtcMicros};
+use crate::domain::audit::AuditAction;
 
 /// One audit entry; `changes` is `{field: [before, after]}` as JSON.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -16,8 +17,8 @@ pub struct AuditEntry {
     pub request_id: Option<String>,
     pub entity: String,
     pub entity_id: String,
-    pub action: String,
-    pub changes: String,
+    pub action: AuditAction,
+    pub changes: Json<serde_json::Value>,
     /// The caller's own request id (`X-Request-Id`), when it sent one.
     pub correlation_id: Option<String>,
 }
@@ -41,7 +42,7 @@ pub fn of_entity(
     // id's quoted form in that list.
     let listed = audit_log::entity_id
         .eq("")
-        .and(audit_log::action.eq("read"))
+        .and(audit_log::action.eq(AuditAction::Read))
         .and(audit_log::changes.like(format!("%\"{}\"%", id.replace(['%', '_', '"'], ""))));
     audit_log::table
         .filter(audit_log::entity.eq(entity))

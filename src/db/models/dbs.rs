@@ -1,13 +1,16 @@
 //! `dbs_cards`, `dbs_results`, `dbs_interpretations`: blood-spot cards, their analyte values and
 //! every interpretation made of them. Card reads and writes take a [`Scope`].
 
-use crate::db::types::UtcMicros;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
 use crate::db::models::infant::Infant;
 use crate::db::schema::{dbs_cards, dbs_interpretations, dbs_results, infants};
+use crate::db::types::{Json, UtcMicros};
+use crate::domain::catalogue::Tier;
+use crate::domain::interpretation::{CardOutcome, Interpretation};
 use crate::domain::principal::Scope;
+use crate::domain::specimen::Feeding;
 
 /// A card row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
@@ -18,7 +21,7 @@ pub struct Card {
     pub hospital_id: String,
     pub barcode: String,
     pub collected_at: UtcMicros,
-    pub feeding: String,
+    pub feeding: Feeding,
     pub transfusion: bool,
     pub tpn: bool,
     pub antibiotics: bool,
@@ -51,9 +54,9 @@ pub struct InterpretationRow {
     pub id: String,
     pub card_id: String,
     pub catalogue_version: String,
-    pub outcome: String,
-    pub tier: Option<String>,
-    pub detail: String,
+    pub outcome: CardOutcome,
+    pub tier: Option<Tier>,
+    pub detail: Json<Interpretation>,
     pub interpreted_at: UtcMicros,
 }
 

@@ -60,6 +60,16 @@ pub enum CardOutcome {
     TooEarlyRepeat,
 }
 
+super::text_enum!(CardOutcome {
+    AwaitingResults = "awaiting_results",
+    Normal = "normal",
+    BorderlineRepeat = "borderline_repeat",
+    Positive = "positive",
+    Critical = "critical",
+    UnsatisfactoryRecollect = "unsatisfactory_recollect",
+    TooEarlyRepeat = "too_early_repeat",
+});
+
 /// Why a new card is needed although results may exist.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]

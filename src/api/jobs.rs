@@ -43,7 +43,7 @@ pub async fn list_jobs(p: Principal, state: web::Data<AppState>) -> Result<HttpR
         .iter()
         .copied()
         .map(|job| {
-            let r = runs.iter().find(|r| r.name == job.name());
+            let r = runs.iter().find(|r| r.name == job);
             JobInfo {
                 name: job.name().to_string(),
                 schedule: jobs::schedule_of(&state, job),
@@ -51,9 +51,7 @@ pub async fn list_jobs(p: Principal, state: web::Data<AppState>) -> Result<HttpR
                 last_started_at: r.and_then(|r| r.last_started_at).map(|t| t.utc()),
                 last_finished_at: r.and_then(|r| r.last_finished_at).map(|t| t.utc()),
                 last_ok: r.and_then(|r| r.last_ok),
-                last_report: r
-                    .and_then(|r| r.last_report.as_deref())
-                    .and_then(|s| serde_json::from_str(s).ok()),
+                last_report: r.and_then(|r| r.last_report.clone()).map(|j| j.0),
             }
         })
         .collect();

@@ -129,11 +129,13 @@ use crate::domain::ids::{
 };
 use crate::domain::infant::{InfantStatus, Sex};
 use crate::domain::interpretation::CardOutcome;
+use crate::domain::job::Job;
 use crate::domain::notification::{Audience, Channel, Status as NotificationStatus};
 use crate::domain::role::Role;
 use crate::domain::specimen::Feeding;
 
 text_columns!(
+    Job,
     AuditAction,
     Feeding,
     CardOutcome,

@@ -2,7 +2,8 @@
 //! key's) and how a server that was down catches it up.
 
 /// A timed job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Job {
     /// Fires every due rung of the escalation ladder.
     Escalation,
@@ -31,34 +32,21 @@ pub enum CatchUp {
     Never,
 }
 
+super::text_enum!(Job {
+    Escalation = "escalation",
+    MissedScreens = "missed_screens",
+    FamilyReminders = "family_reminders",
+    HospitalDigest = "hospital_digest",
+    Dispatcher = "dispatcher",
+    QualityScorecard = "quality_scorecard",
+    QualityFacts = "quality_facts",
+});
+
 impl Job {
-    /// Every job, in the order they are listed.
-    pub const ALL: [Job; 7] = [
-        Job::Escalation,
-        Job::MissedScreens,
-        Job::FamilyReminders,
-        Job::HospitalDigest,
-        Job::Dispatcher,
-        Job::QualityScorecard,
-        Job::QualityFacts,
-    ];
-
-    /// The job's name: the admin endpoint's path segment and its `[jobs]` config key.
+    /// The job's name: the admin endpoint's path segment, its `[jobs]` config key and its
+    /// stored name.
     pub fn name(self) -> &'static str {
-        match self {
-            Job::Escalation => "escalation",
-            Job::MissedScreens => "missed_screens",
-            Job::FamilyReminders => "family_reminders",
-            Job::HospitalDigest => "hospital_digest",
-            Job::Dispatcher => "dispatcher",
-            Job::QualityScorecard => "quality_scorecard",
-            Job::QualityFacts => "quality_facts",
-        }
-    }
-
-    /// The job with this name.
-    pub fn parse(name: &str) -> Option<Job> {
-        Job::ALL.iter().copied().find(|j| j.name() == name)
+        self.as_str()
     }
 
     /// How a starting server catches the job up.
@@ -80,10 +68,10 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_are_unique() {
-        for j in Job::ALL {
+        for &j in Job::ALL {
             assert_eq!(Job::parse(j.name()), Some(j));
         }
-        let mut names: Vec<_> = Job::ALL.map(Job::name).to_vec();
+        let mut names: Vec<_> = Job::ALL.iter().map(|j| j.name()).collect();
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), Job::ALL.len());

@@ -79,6 +79,7 @@ mod tests {
         check!(
             case::CaseState,
             audit::AuditAction,
+            job::Job,
             specimen::Feeding,
             interpretation::CardOutcome,
             consent::Decision,

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::db;
 use crate::db::models::notification::{self, JobRun};
-use crate::db::types::UtcMicros;
+use crate::db::types::{Json, UtcMicros};
 use crate::domain::catalogue::Programme;
 use crate::domain::principal::Principal;
 use crate::error::AppError;
@@ -88,11 +88,11 @@ pub async fn run(state: &AppState, name: &str, now: DateTime<Utc>) -> Result<Job
         Err(e) => (false, serde_json::json!({"error": e.code()})),
     };
     let row = JobRun {
-        name: name.to_string(),
+        name: job,
         last_started_at: Some(started),
         last_finished_at: Some(UtcMicros::new(state.now())),
         last_ok: Some(ok),
-        last_report: Some(report.to_string()),
+        last_report: Some(Json(report)),
     };
     if let Err(e) = db::run(&state.pool, move |c| Ok(notification::save_run(c, &row)?)).await {
         tracing::warn!(job = name, error.code = e.code(), "job run not recorded");

@@ -24,7 +24,7 @@ pub async fn start(state: AppState) -> anyhow::Result<Option<JobScheduler>> {
     }
     let sched = JobScheduler::new().await?;
     let mut enabled = Vec::new();
-    for job in Job::ALL {
+    for &job in Job::ALL {
         let name = job.name();
         let cron = schedule_of(&state, job);
         if cron.trim().is_empty() {
@@ -52,7 +52,7 @@ async fn catch_up(state: AppState, enabled: Vec<Job>) {
     for job in enabled {
         let last = runs
             .iter()
-            .find(|r| r.name == job.name())
+            .find(|r| r.name == job)
             .and_then(|r| r.last_finished_at);
         let stale =
             last.is_none_or(|t| now - t.utc() > chrono::Duration::hours(DAILY_CATCH_UP_HOURS));

@@ -12,6 +12,7 @@ use crate::db::AnyConnection;
 use crate::db::schema::{case_escalations, job_runs, notifications};
 use crate::db::types::{Json, UtcMicros};
 use crate::domain::escalation::Rung;
+use crate::domain::job::Job;
 use crate::domain::notification::{Audience, Channel, Event, Status};
 use crate::domain::principal::Scope;
 use crate::with_conn;
@@ -346,11 +347,11 @@ pub fn escalations_of(conn: &mut AnyConnection, case_id: &str) -> QueryResult<Ve
 #[diesel(table_name = job_runs)]
 #[diesel(treat_none_as_null = true)]
 pub struct JobRun {
-    pub name: String,
+    pub name: Job,
     pub last_started_at: Option<UtcMicros>,
     pub last_finished_at: Option<UtcMicros>,
     pub last_ok: Option<bool>,
-    pub last_report: Option<String>,
+    pub last_report: Option<Json<serde_json::Value>>,
 }
 
 /// Stores a job's last run.

@@ -104,7 +104,7 @@ fn open_case(n: usize, inf: &Infant, now: DateTime<Utc>, t: UtcMicros) -> Case {
         recall_due_at: UtcMicros::new(due),
         assignee: None,
         outcome: None,
-        open_key: Some(crate::services::cases::open_key(
+        open_key: Some(crate::domain::case::open_key(
             &inf.id,
             Programme::Dbs,
             Reason::Positive,

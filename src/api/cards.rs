@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use crate::api::json::ApiJson;
 use crate::api::path_id;
 use crate::auth::extract::require;
-use crate::db::{self, Backend};
+use crate::db;
 use crate::domain::ids::InfantId;
 use crate::domain::interpretation::Interpretation;
 use crate::domain::principal::Principal;
@@ -257,10 +257,11 @@ pub async fn submit_results(
     let now = state.now();
     let interp = current(&state.catalogues, now)?;
     // PostgreSQL overlaps cards on several connections; SQLite has a single writer.
-    let workers = match Backend::of_url(state.settings.database.url.expose_secret()) {
-        Backend::Postgres => PLATE_WORKERS.min(state.pool.max_size() as usize).max(1),
-        Backend::Sqlite => 1,
-    };
+    let workers = crate::db::sql::writers(
+        state.settings.database.url.expose_secret(),
+        PLATE_WORKERS,
+        state.pool.max_size() as usize,
+    );
     let pool = state.pool.clone();
     let policy = policy::current(&state.policies, now)?;
     let outcomes = tokio::task::spawn_blocking(move || {

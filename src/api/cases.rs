@@ -6,7 +6,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -289,8 +289,8 @@ fn decode_cursor(s: &str) -> Result<(UtcMicros, String), AppError> {
     let text =
         String::from_utf8(URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?).map_err(|_| bad())?;
     let (t, id) = text.split_once('|').ok_or_else(bad)?;
-    let t = NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f").map_err(|_| bad())?;
-    Ok((UtcMicros::new(t.and_utc()), id.to_string()))
+    let t = DateTime::parse_from_rfc3339(&format!("{t}Z")).map_err(|_| bad())?;
+    Ok((UtcMicros::new(t.with_timezone(&Utc)), id.to_string()))
 }
 
 /// List cases visible to the caller.

@@ -1,7 +1,6 @@
 //! Liveness, readiness and metrics.
 
 use actix_web::{HttpResponse, get, web};
-use diesel::RunQueryDsl;
 
 use crate::db;
 use crate::error::AppError;
@@ -19,9 +18,7 @@ pub async fn healthz() -> HttpResponse {
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     db::run(&state.pool, |c| {
-        diesel::sql_query("SELECT 1")
-            .execute(c)
-            .map_err(|e| AppError::Unavailable(e.to_string()))
+        db::ping(c).map_err(|e| AppError::Unavailable(e.to_string()))
     })
     .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))

@@ -8,11 +8,12 @@ use crate::api::json::ApiJson;
 use crate::api::path_id;
 use crate::auth::extract::require;
 use crate::db;
+use crate::db::models::merge::Merge;
 use crate::domain::ids::InfantId;
 use crate::domain::principal::Principal;
 use crate::domain::role::Action;
 use crate::error::{AppError, Problem};
-use crate::services::merges::{self, Merge};
+use crate::services::merges;
 use crate::state::AppState;
 
 /// Which record to fold into this one.

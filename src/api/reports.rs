@@ -345,7 +345,7 @@ pub async fn quality_members(
                     m.infant_id.clone(),
                     m.hospital_id.clone(),
                     m.mrn.clone(),
-                    m.birth_at.and_utc().to_rfc3339(),
+                    m.birth_at.utc().to_rfc3339(),
                     m.in_numerator.to_string(),
                 ]
             })

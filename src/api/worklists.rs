@@ -4,7 +4,7 @@
 //! principals see their own hospital's.
 
 use actix_web::{HttpResponse, get, web};
-use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -18,7 +18,6 @@ use crate::domain::principal::Principal;
 use crate::domain::role::Action;
 use crate::domain::worklist::Worklist as List;
 use crate::error::{AppError, Problem};
-use crate::services::versions::local_day;
 use crate::state::AppState;
 
 /// The filter behind a worklist at `now`.
@@ -27,32 +26,17 @@ pub fn worklist_filter(list: List, now: DateTime<Utc>) -> CaseFilter {
         open_only: true,
         ..Default::default()
     };
-    // End of today in China Standard Time (UTC+8).
-    let end_of_today = UtcMicros::new(
-        ((local_day(now) + Duration::days(1)).and_time(NaiveTime::MIN) - Duration::hours(8))
-            .and_utc(),
-    );
-    let n = UtcMicros::new(now);
+    // The time-bound lists go by the earliest pending deadline: first contact while nobody was
+    // reached, then the recall.
+    if let Some(w) = list.deadline_window(now) {
+        return CaseFilter {
+            deadline_from: w.from.map(UtcMicros::new),
+            deadline_before: w.before.map(UtcMicros::new),
+            by_deadline: true,
+            ..open
+        };
+    }
     match list {
-        // Counted by the earliest pending deadline: first contact while nobody was reached,
-        // then the recall.
-        List::Overdue => CaseFilter {
-            deadline_before: Some(n),
-            by_deadline: true,
-            ..open
-        },
-        List::DueToday => CaseFilter {
-            deadline_from: Some(n),
-            deadline_before: Some(end_of_today),
-            by_deadline: true,
-            ..open
-        },
-        List::Due48h => CaseFilter {
-            deadline_from: Some(n),
-            deadline_before: Some(UtcMicros::new(now + Duration::hours(48))),
-            by_deadline: true,
-            ..open
-        },
         List::Unassigned => CaseFilter {
             unassigned: true,
             ..open
@@ -65,6 +49,7 @@ pub fn worklist_filter(list: List, now: DateTime<Utc>) -> CaseFilter {
             tier: Some(Tier::T0),
             ..open
         },
+        List::Overdue | List::DueToday | List::Due48h => open,
     }
 }
 

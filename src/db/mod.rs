@@ -8,6 +8,7 @@
 
 pub mod models;
 pub mod schema;
+pub mod sql;
 pub mod types;
 
 use std::path::Path;
@@ -81,6 +82,11 @@ macro_rules! with_conn {
             $crate::db::AnyConnection::Sqlite($c) => $body,
         }
     };
+}
+
+/// A trivial query: the connection works (readiness).
+pub fn ping(conn: &mut AnyConnection) -> QueryResult<()> {
+    diesel::sql_query("SELECT 1").execute(conn).map(|_| ())
 }
 
 /// Embedded migrations, one tree per backend with the same names.

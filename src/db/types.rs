@@ -307,6 +307,12 @@ impl<T: Serialize> Serialize for Json<T> {
     }
 }
 
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Json<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        T::deserialize(d).map(Json)
+    }
+}
+
 impl<T> std::ops::Deref for Json<T> {
     type Target = T;
     fn deref(&self) -> &T {

@@ -55,6 +55,11 @@ super::text_enum!(Reason {
     Missed = "missed",
 });
 
+/// The key that makes an open case unique per infant, programme and reason (NULL once resolved).
+pub fn open_key(infant_id: &str, programme: super::catalogue::Programme, reason: Reason) -> String {
+    format!("{infant_id}|{programme}|{reason}")
+}
+
 /// How a case ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]

@@ -12,7 +12,7 @@ use crate::db::models::case::{self, Case, CaseEventRow, CaseUpdateForm};
 use crate::db::models::infant::Infant;
 use crate::db::types::{Json, UtcMicros};
 use crate::domain::case::{
-    CaseEvent, CaseOutcome, CaseState, EntryKind, InvalidTransition, Reason, transition,
+    CaseEvent, CaseOutcome, CaseState, EntryKind, InvalidTransition, Reason, open_key, transition,
 };
 use crate::domain::catalogue::{Programme, Tier};
 use crate::domain::cchd::CchdOutcome;
@@ -23,11 +23,6 @@ use crate::domain::interpretation::{CardOutcome, Interpretation, Level};
 use crate::domain::principal::{Principal, Scope};
 use crate::error::{AppError, is_unique_violation};
 use crate::services::audit;
-
-/// The key that makes an open case unique per infant, programme and reason (NULL once resolved).
-pub fn open_key(infant_id: &str, programme: Programme, reason: Reason) -> String {
-    format!("{infant_id}|{programme}|{reason}")
-}
 
 /// What a result asks for.
 #[derive(Debug, Clone)]

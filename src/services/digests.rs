@@ -3,11 +3,10 @@
 //! One per hospital and day (digest) or month (scorecard), by deduplication key.
 
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
 use serde::Serialize;
 
+use crate::db::models::case;
 use crate::db::models::hospital::{self, Hospital};
-use crate::db::schema::cases;
 use crate::db::types::UtcMicros;
 use crate::db::{AnyConnection, write_transaction};
 use crate::domain::notification::{Audience, Channel};
@@ -48,27 +47,11 @@ pub fn hospital_digest(
         if emails.is_empty() {
             continue;
         }
-        let open = cases::table
-            .filter(cases::hospital_id.eq(&h.id))
-            .filter(cases::state.ne("resolved"));
-        let open_count: i64 = open.count().get_result(conn)?;
-        if open_count == 0 {
+        let d = case::hospital_digest(conn, &h.id, t, DIGEST_LINES)?;
+        if d.open == 0 {
             continue;
         }
-        let overdue_count: i64 = open
-            .filter(cases::recall_due_at.lt(t))
-            .count()
-            .get_result(conn)?;
-        let rows: Vec<(String, String, String, UtcMicros)> = open
-            .order(cases::recall_due_at.asc())
-            .limit(DIGEST_LINES)
-            .select((
-                cases::id,
-                cases::tier,
-                cases::programme,
-                cases::recall_due_at,
-            ))
-            .load(conn)?;
+        let (open_count, overdue_count, rows) = (d.open, d.overdue, d.rows);
         let lines: Vec<String> = rows
             .iter()
             .map(|(id, tier, prog, due)| {

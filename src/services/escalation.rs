@@ -13,7 +13,6 @@ use serde_json::json;
 use crate::config::RecipientSettings;
 use crate::db::models::case;
 use crate::db::models::notification::{self, Escalation};
-use crate::db::schema::cases;
 use crate::db::types::{Json, UtcMicros};
 use crate::db::{AnyConnection, write_transaction};
 use crate::domain::case::{CaseState, EntryKind};
@@ -56,12 +55,7 @@ pub fn due_cases(
     now: DateTime<Utc>,
     limit: i64,
 ) -> QueryResult<Vec<String>> {
-    cases::table
-        .filter(cases::next_rung_at.le(UtcMicros::new(now)))
-        .order(cases::next_rung_at.asc())
-        .limit(limit)
-        .select(cases::id)
-        .load(conn)
+    case::due_for_escalation(conn, UtcMicros::new(now), limit)
 }
 
 /// Runs the sweep at `now` over at most `limit` due cases per batch, until none is left or
@@ -221,12 +215,7 @@ fn escalate(
         return Ok((0, 0));
     };
     let clear = |conn: &mut AnyConnection, next: Option<(Rung, DateTime<Utc>)>| {
-        diesel::update(cases::table.filter(cases::id.eq(case_id)))
-            .set((
-                cases::next_rung.eq(next.map(|(r, _)| r)),
-                cases::next_rung_at.eq(next.map(|(_, t)| UtcMicros::new(t))),
-            ))
-            .execute(conn)
+        case::set_next_rung(conn, case_id, next.map(|(r, t)| (r, UtcMicros::new(t))))
     };
     if f.case.open_key.is_none() || f.case.state == CaseState::Resolved {
         clear(conn, None)?;

@@ -16,6 +16,7 @@ use diesel::sql_types::{BigInt, Text, Timestamp};
 use serde::Serialize;
 
 use crate::config::QualitySettings;
+use crate::db::types::UtcMicros;
 use crate::db::{AnyConnection, Backend};
 use crate::domain::catalogue::Catalogue;
 use crate::domain::quality::{INDICATORS, IndicatorDef, IntervalStats, Level};
@@ -145,15 +146,6 @@ fn ts(t: NaiveDateTime) -> String {
     format!("'{}'", t.format("%Y-%m-%d %H:%M:%S%.f"))
 }
 
-/// `col` plus `d`, in the backend's SQL.
-pub fn plus(b: Backend, col: &str, d: Duration) -> String {
-    let secs = d.num_seconds();
-    match b {
-        Backend::Sqlite => format!("datetime({col}, '+{secs} seconds')"),
-        Backend::Postgres => format!("({col} + interval '{secs} seconds')"),
-    }
-}
-
 /// Start and end (exclusive) of the cohort's birth times, UTC, in China Standard Time.
 pub fn bounds(c: &Cohort) -> (NaiveDateTime, NaiveDateTime) {
     let tz = chrono_tz::Asia::Shanghai;
@@ -207,7 +199,7 @@ fn screened(c: &Cohort, b: Backend, prog: &str, lim: &Limits) -> String {
             "c.infant_id",
             &format!(
                 "(c.quality IS NULL OR c.quality = 'acceptable') AND c.collected_at <= {}",
-                plus(b, "i2.birth_at", lim.dbs)
+                crate::db::sql::plus(b, "i2.birth_at", lim.dbs)
             ),
         ),
         "HEAR" => set(
@@ -228,7 +220,7 @@ fn eligible(c: &Cohort, b: Backend, prog: &str, lim: &Limits) -> String {
     };
     format!(
         "NOT (i.status = 'deceased' AND i.status_changed_at < {} AND NOT {})",
-        plus(b, "i.birth_at", age),
+        crate::db::sql::plus(b, "i.birth_at", age),
         screened(c, b, prog, lim)
     )
 }
@@ -319,16 +311,22 @@ fn spec(d: &IndicatorDef, c: &Cohort, b: Backend, q: &QualitySettings, lim: &Lim
             "c.received_at IS NOT NULL",
             format!(
                 "c.received_at > {}",
-                plus(b, "c.collected_at", Duration::days(q.late_card_days))
+                crate::db::sql::plus(b, "c.collected_at", Duration::days(q.late_card_days))
             ),
         ),
         "early_collection" => cards(
             "c.repeat_of IS NULL",
-            format!("c.collected_at < {}", plus(b, "i.birth_at", lim.dbs_early)),
+            format!(
+                "c.collected_at < {}",
+                crate::db::sql::plus(b, "i.birth_at", lim.dbs_early)
+            ),
         ),
         "late_collection" => cards(
             "c.repeat_of IS NULL",
-            format!("c.collected_at > {}", plus(b, "i.birth_at", lim.dbs_late)),
+            format!(
+                "c.collected_at > {}",
+                crate::db::sql::plus(b, "i.birth_at", lim.dbs_late)
+            ),
         ),
         "report_timeliness" => cards(
             &format!(
@@ -339,7 +337,7 @@ fn spec(d: &IndicatorDef, c: &Cohort, b: Backend, q: &QualitySettings, lim: &Lim
             format!(
                 "c.id IN (SELECT d.card_id FROM dbs_interpretations d JOIN dbs_cards c2 ON c2.id = d.card_id \
                  JOIN infants i2 ON i2.id = c2.infant_id WHERE {cohort2} AND {REPORTED} AND d.interpreted_at <= {})",
-                plus(b, "c2.received_at", Duration::days(q.report_days))
+                crate::db::sql::plus(b, "c2.received_at", Duration::days(q.report_days))
             ),
         ),
         "positive_rate" => {
@@ -390,7 +388,7 @@ fn spec(d: &IndicatorDef, c: &Cohort, b: Backend, q: &QualitySettings, lim: &Lim
                 "h.infant_id",
                 &format!(
                     "h.stage = 'rescreen' AND h.tested_at <= {}",
-                    plus(b, "i2.birth_at", lim.hearing_rescreen)
+                    crate::db::sql::plus(b, "i2.birth_at", lim.hearing_rescreen)
                 ),
             ),
         ),
@@ -410,7 +408,7 @@ fn spec(d: &IndicatorDef, c: &Cohort, b: Backend, q: &QualitySettings, lim: &Lim
                 "h.infant_id",
                 &format!(
                     "h.stage = 'diagnostic' AND h.tested_at <= {}",
-                    plus(b, "i2.birth_at", lim.hearing_diagnosis)
+                    crate::db::sql::plus(b, "i2.birth_at", lim.hearing_diagnosis)
                 ),
             ),
         ),
@@ -420,7 +418,7 @@ fn spec(d: &IndicatorDef, c: &Cohort, b: Backend, q: &QualitySettings, lim: &Lim
             format!(
                 "k.infant_id IN (SELECT v.infant_id FROM hearing_interventions v JOIN infants i2 ON i2.id = v.infant_id \
                  WHERE {cohort2} AND v.started_at <= {})",
-                plus(b, "i2.birth_at", lim.hearing_intervention)
+                crate::db::sql::plus(b, "i2.birth_at", lim.hearing_intervention)
             ),
         ),
         _ => cases(
@@ -463,24 +461,7 @@ pub fn report(
     q: &QualitySettings,
     lim: &Limits,
 ) -> Result<Vec<IndicatorValue>, AppError> {
-    with_set_memory(conn, |conn| report_in(conn, c, q, lim))
-}
-
-/// Runs `f` in a read transaction that, on PostgreSQL, lets the `IN (SELECT …)` sets of a
-/// year's births (hundreds of thousands of ids) be hashed in memory: with the default 4 MB
-/// `work_mem` they would be searched row by row.
-fn with_set_memory<T>(
-    conn: &mut AnyConnection,
-    f: impl FnOnce(&mut AnyConnection) -> Result<T, AppError>,
-) -> Result<T, AppError> {
-    use diesel::Connection;
-    if conn.backend() != Backend::Postgres {
-        return f(conn);
-    }
-    conn.transaction(|conn| {
-        diesel::sql_query("SET LOCAL work_mem = '256MB'").execute(conn)?;
-        f(conn)
-    })
+    crate::db::sql::with_set_memory(conn, |conn| report_in(conn, c, q, lim))
 }
 
 fn report_in(
@@ -610,7 +591,8 @@ pub struct Member {
     pub mrn: String,
     /// Birth (UTC).
     #[diesel(sql_type = Timestamp)]
-    pub birth_at: NaiveDateTime,
+    #[schema(value_type = String, format = DateTime)]
+    pub birth_at: UtcMicros,
     /// Counted in the numerator.
     #[diesel(sql_type = diesel::sql_types::Bool)]
     pub in_numerator: bool,
@@ -636,7 +618,7 @@ pub fn members(
     lim: &Limits,
     page: Page,
 ) -> Result<Vec<Member>, AppError> {
-    with_set_memory(conn, |conn| members_in(conn, d, c, q, lim, page))
+    crate::db::sql::with_set_memory(conn, |conn| members_in(conn, d, c, q, lim, page))
 }
 
 fn members_in(

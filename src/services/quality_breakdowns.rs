@@ -15,7 +15,7 @@ use super::quality::{
     cohort_where_as, prog_filter,
 };
 use super::quality_facts::screened_any;
-use crate::db::{AnyConnection, Backend};
+use crate::db::AnyConnection;
 use crate::domain::quality::{IntervalStats, stats};
 use crate::error::AppError;
 
@@ -165,18 +165,6 @@ struct Bucket {
     n: i64,
 }
 
-/// Whole minutes from `from` to `to` (timestamp columns), in the backend's SQL.
-fn minutes(b: Backend, from: &str, to: &str) -> String {
-    match b {
-        Backend::Sqlite => {
-            format!("CAST(ROUND((julianday({to}) - julianday({from})) * 1440) AS INTEGER)")
-        }
-        Backend::Postgres => {
-            format!("CAST(ROUND(date_part('epoch', {to} - {from}) / 60) AS BIGINT)")
-        }
-    }
-}
-
 /// Hours from receipt to the first reported result, over the cohort's received and reported
 /// cards (to the minute: grouped in SQL, so a year of cards is one scan).
 pub(crate) fn turnaround(
@@ -187,7 +175,7 @@ pub(crate) fn turnaround(
     let sql = format!(
         "SELECT {m} AS key, COUNT(*) AS n FROM quality_card_facts f \
          WHERE {cohort} AND f.received_at IS NOT NULL AND f.reported_at IS NOT NULL GROUP BY {m}",
-        m = minutes(b, "f.received_at", "f.reported_at"),
+        m = crate::db::sql::minutes(b, "f.received_at", "f.reported_at"),
         cohort = cohort_where_as(c, "f"),
     );
     let buckets: Vec<Bucket> = diesel::sql_query(sql).load(conn)?;
@@ -242,7 +230,7 @@ pub(crate) fn collection_ages(
     let sql = format!(
         "SELECT {m} / 60 AS key, COUNT(*) AS n FROM quality_card_facts f \
          WHERE {cohort} AND f.first_card = 1 GROUP BY {m} / 60",
-        m = minutes_floor(b, "f.birth_at", "f.collected_at"),
+        m = crate::db::sql::minutes_floor(b, "f.birth_at", "f.collected_at"),
         cohort = cohort_where_as(c, "f"),
     );
     let hours: Vec<Bucket> = diesel::sql_query(sql).load(conn)?;
@@ -259,18 +247,6 @@ pub(crate) fn collection_ages(
         }
     }
     Ok(out)
-}
-
-/// Whole minutes from `from` to `to`, rounded down.
-fn minutes_floor(b: Backend, from: &str, to: &str) -> String {
-    match b {
-        Backend::Sqlite => {
-            format!("CAST((julianday({to}) - julianday({from})) * 1440 + 0.0001 AS INTEGER)")
-        }
-        Backend::Postgres => {
-            format!("CAST(FLOOR(date_part('epoch', {to} - {from}) / 60 + 0.0001) AS BIGINT)")
-        }
-    }
 }
 
 /// Collection-age bands of first cards: `(key, from hours, to hours)`, lower bound included.

@@ -12,9 +12,10 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
-use super::quality::{Cohort, Limits, cohort_where_as, plus, programmes};
+use super::quality::{Cohort, Limits, cohort_where_as, programmes};
 use crate::config::QualitySettings;
 use crate::db::models::quality_facts::{self as facts, Scope};
+use crate::db::sql::plus;
 use crate::db::{AnyConnection, Backend, write_transaction};
 use crate::error::AppError;
 

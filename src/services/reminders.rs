@@ -3,13 +3,12 @@
 //! nothing new, and looking back far enough that a day the server was down is caught up.
 
 use chrono::{DateTime, Duration, Utc};
-use diesel::prelude::*;
 use serde::Serialize;
 
 use std::collections::BTreeSet;
 
+use crate::db::models::case;
 use crate::db::models::notification;
-use crate::db::schema::cases;
 use crate::db::types::UtcMicros;
 use crate::db::{AnyConnection, write_transaction};
 use crate::domain::principal::Principal;
@@ -44,24 +43,13 @@ pub fn family_reminders(
         .and_hms_opt(0, 0, 0)
         .and_then(|d| d.and_local_timezone(tz).earliest())
         .map_or(now + Duration::days(1), |d| d.with_timezone(&Utc));
-    let open_recall = ["open", "family_contacted", "recall_scheduled"];
-    let visits: Vec<(String, Option<chrono::NaiveDateTime>)> = cases::table
-        .filter(cases::open_key.is_not_null())
-        .filter(cases::state.eq_any(open_recall))
-        .filter(cases::appointment_at.gt(UtcMicros::new(now)))
-        .filter(cases::appointment_at.lt(UtcMicros::new(local_tomorrow_end)))
-        .order(cases::appointment_at.asc())
-        .limit(limit)
-        .select((cases::id, cases::appointment_at))
-        .load(conn)?;
-    let overdue: Vec<(String, chrono::NaiveDateTime)> = cases::table
-        .filter(cases::state.ne("resolved"))
-        .filter(cases::state.eq_any(open_recall))
-        .filter(cases::recall_due_at.lt(UtcMicros::new(now)))
-        .order(cases::recall_due_at.asc())
-        .limit(limit)
-        .select((cases::id, cases::recall_due_at))
-        .load(conn)?;
+    let visits = case::visits_booked(
+        conn,
+        UtcMicros::new(now),
+        UtcMicros::new(local_tomorrow_end),
+        limit,
+    )?;
+    let overdue = case::overdue_recalls(conn, UtcMicros::new(now), limit)?;
     let mut report = ReminderReport::default();
     // One transaction per reminder; a failing case is logged and skipped.
     let mut remind = |conn: &mut AnyConnection, id: &str, template: &'static str, key: String| {
@@ -79,7 +67,7 @@ pub fn family_reminders(
     };
     let mut visit_reminders = 0;
     for (id, at) in visits {
-        let at = at.map(|a| a.and_utc().timestamp()).unwrap_or_default();
+        let at = at.map(|a| a.utc().timestamp()).unwrap_or_default();
         visit_reminders += remind(
             conn,
             &id,

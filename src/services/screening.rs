@@ -1,16 +1,14 @@
 //! The per-infant screening summary across the three programmes, and the missed-screen query
 //! (used by the summary, later by jobs and reports).
 
-use chrono::{DateTime, Duration, NaiveDateTime, Utc};
-use diesel::dsl::{exists, not};
-use diesel::prelude::*;
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::db::AnyConnection;
 use crate::db::models::dbs::{self, Card};
 use crate::db::models::infant::{self, Infant};
 use crate::db::models::screens::{self, CchdRow, ConsentRow, HearingRow};
-use crate::db::schema::{cchd_screens, dbs_cards, hearing_screens, infants};
+use crate::db::types::UtcMicros;
 use crate::domain::catalogue::{Catalogue, Programme};
 use crate::domain::cchd::CchdOutcome;
 use crate::domain::consent::Decision;
@@ -150,7 +148,7 @@ pub fn summary(
     let mut dbs = dbs_status(cat, birth, &cards, dbs_consent, now);
     if let Some(next) = dbs.next_action.as_mut().filter(|n| n.action == "recall") {
         // A positive card's deadline is its case's recall due time.
-        let key = crate::services::cases::open_key(
+        let key = crate::domain::case::open_key(
             &infant.id,
             Programme::Dbs,
             crate::domain::case::Reason::Positive,
@@ -381,47 +379,14 @@ pub fn missed(
         Programme::Hear => Duration::days(cat.hearing.initial_by_days),
         Programme::Cchd => Duration::hours(cat.cchd.screen_by_hours),
     };
-    let born_before: NaiveDateTime = (as_of - age).naive_utc();
-    let mut q = infants::table
-        .filter(infants::status.eq("active"))
-        .filter(infants::merged_into.is_null())
-        .filter(infants::birth_at.le(born_before))
-        .into_boxed();
-    q = crate::scoped!(q, scope, infants::hospital_id);
-    if without_missed_case {
-        // The sweep skips infants that already had a missed-screen case for the programme, so
-        // its batches move on to new infants, and infants whose open case of the programme
-        // (e.g. a recollection after an unsatisfactory card) already covers the missing screen.
-        use crate::db::schema::cases;
-        q = q.filter(not(exists(
-            cases::table
-                .filter(cases::infant_id.eq(infants::id))
-                .filter(cases::programme.eq(crate::domain::wire_name(programme)))
-                .filter(cases::reason.eq("missed").or(cases::open_key.is_not_null())),
-        )));
-    }
-    q = match programme {
-        Programme::Dbs => q.filter(not(exists(
-            dbs_cards::table
-                .filter(dbs_cards::infant_id.eq(infants::id))
-                .filter(
-                    dbs_cards::quality
-                        .is_null()
-                        .or(dbs_cards::quality.eq("acceptable")),
-                ),
-        ))),
-        Programme::Hear => q.filter(not(exists(
-            hearing_screens::table.filter(hearing_screens::infant_id.eq(infants::id)),
-        ))),
-        Programme::Cchd => q.filter(not(exists(
-            cchd_screens::table.filter(cchd_screens::infant_id.eq(infants::id)),
-        ))),
-    };
-    let rows: Vec<Infant> = q
-        .order(infants::birth_at.asc())
-        .limit(limit)
-        .select(Infant::as_select())
-        .load(conn)?;
+    let rows = infant::unscreened(
+        conn,
+        scope,
+        programme,
+        UtcMicros::new(as_of - age),
+        limit,
+        without_missed_case,
+    )?;
     let mut out = vec![];
     for i in rows {
         let consents = screens::consents_of(conn, scope, &i.id)?;

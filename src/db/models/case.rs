@@ -369,3 +369,117 @@ pub fn clear_contact_problem(
     ))
     .execute(conn)
 }
+
+/// Open cases whose next escalation rung is due at `now`, soonest first.
+pub fn due_for_escalation(
+    conn: &mut AnyConnection,
+    now: UtcMicros,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    cases::table
+        .filter(cases::next_rung_at.le(now))
+        .order(cases::next_rung_at.asc())
+        .limit(limit)
+        .select(cases::id)
+        .load(conn)
+}
+
+/// Sets the rung due next and when (`None`: the ladder is done or the case resolved).
+pub fn set_next_rung(
+    conn: &mut AnyConnection,
+    id: &str,
+    next: Option<(Rung, UtcMicros)>,
+) -> QueryResult<usize> {
+    diesel::update(cases::table.filter(cases::id.eq(id)))
+        .set((
+            cases::next_rung.eq(next.map(|(r, _)| r)),
+            cases::next_rung_at.eq(next.map(|(_, t)| t)),
+        ))
+        .execute(conn)
+}
+
+/// States in which the family still has a recall to come to.
+const AWAITING_RECALL: [CaseState; 3] = [
+    CaseState::Open,
+    CaseState::FamilyContacted,
+    CaseState::RecallScheduled,
+];
+
+/// Open cases awaiting recall with a visit booked in `[from, to)`, soonest first.
+pub fn visits_booked(
+    conn: &mut AnyConnection,
+    from: UtcMicros,
+    to: UtcMicros,
+    limit: i64,
+) -> QueryResult<Vec<(String, Option<UtcMicros>)>> {
+    cases::table
+        .filter(cases::open_key.is_not_null())
+        .filter(cases::state.eq_any(AWAITING_RECALL))
+        .filter(cases::appointment_at.gt(from))
+        .filter(cases::appointment_at.lt(to))
+        .order(cases::appointment_at.asc())
+        .limit(limit)
+        .select((cases::id, cases::appointment_at))
+        .load(conn)
+}
+
+/// Cases awaiting recall whose recall was due before `now`, most overdue first.
+pub fn overdue_recalls(
+    conn: &mut AnyConnection,
+    now: UtcMicros,
+    limit: i64,
+) -> QueryResult<Vec<(String, UtcMicros)>> {
+    cases::table
+        .filter(cases::state.eq_any(AWAITING_RECALL))
+        .filter(cases::recall_due_at.lt(now))
+        .order(cases::recall_due_at.asc())
+        .limit(limit)
+        .select((cases::id, cases::recall_due_at))
+        .load(conn)
+}
+
+/// One hospital's unresolved cases for its daily digest.
+#[derive(Debug, Clone, Default)]
+pub struct HospitalDigest {
+    /// Unresolved cases.
+    pub open: i64,
+    /// Of which past their recall due time.
+    pub overdue: i64,
+    /// The first `lines` by recall due time: id, tier, programme, recall due.
+    pub rows: Vec<(String, Tier, Programme, UtcMicros)>,
+}
+
+/// The digest of `hospital_id`'s unresolved cases at `now`.
+pub fn hospital_digest(
+    conn: &mut AnyConnection,
+    hospital_id: &str,
+    now: UtcMicros,
+    lines: i64,
+) -> QueryResult<HospitalDigest> {
+    let open = || {
+        cases::table
+            .filter(cases::hospital_id.eq(hospital_id))
+            .filter(cases::state.ne(CaseState::Resolved))
+    };
+    let open_count: i64 = open().count().get_result(conn)?;
+    if open_count == 0 {
+        return Ok(HospitalDigest::default());
+    }
+    Ok(HospitalDigest {
+        open: open_count,
+        overdue: open()
+            .filter(cases::recall_due_at.lt(now))
+            .count()
+            .get_result(conn)?,
+        rows: open()
+            .order(cases::recall_due_at.asc())
+            .limit(lines)
+            .select((
+                cases::id,
+                cases::tier,
+                cases::programme,
+                cases::recall_due_at,
+            ))
+            .load(conn)?,
+    })
+}

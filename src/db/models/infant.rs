@@ -6,6 +6,8 @@ use diesel::prelude::*;
 use crate::db::AnyConnection;
 use crate::db::schema::infants;
 use crate::db::types::{Json, UtcMicros};
+use crate::domain::case::Reason;
+use crate::domain::catalogue::Programme;
 use crate::domain::id_card::IdDocumentType;
 use crate::domain::infant::{InfantStatus, Sex};
 use crate::domain::principal::Scope;
@@ -200,4 +202,60 @@ pub fn update(
         super::quality_facts::touch(conn, &[id])?;
     }
     Ok(n)
+}
+
+/// Active, unmerged infants of `scope` born at or before `born_before` with no screen of
+/// `programme` (for blood spots: no card that is acceptable or not yet judged), oldest first, at
+/// most `limit`. With `without_missed_case`, infants that already had a missed-screen case of the
+/// programme, or whose open case of the programme covers the missing screen, are left out, so
+/// the sweep's batches move on to new infants.
+pub fn unscreened(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    programme: Programme,
+    born_before: UtcMicros,
+    limit: i64,
+    without_missed_case: bool,
+) -> QueryResult<Vec<Infant>> {
+    use crate::db::schema::{cases, cchd_screens, dbs_cards, hearing_screens};
+    use diesel::dsl::{exists, not};
+    let mut q = infants::table
+        .filter(infants::status.eq(InfantStatus::Active))
+        .filter(infants::merged_into.is_null())
+        .filter(infants::birth_at.le(born_before))
+        .into_boxed();
+    q = crate::scoped!(q, scope, infants::hospital_id);
+    if without_missed_case {
+        q = q.filter(not(exists(
+            cases::table
+                .filter(cases::infant_id.eq(infants::id))
+                .filter(cases::programme.eq(programme))
+                .filter(
+                    cases::reason
+                        .eq(Reason::Missed)
+                        .or(cases::open_key.is_not_null()),
+                ),
+        )));
+    }
+    q = match programme {
+        Programme::Dbs => q.filter(not(exists(
+            dbs_cards::table
+                .filter(dbs_cards::infant_id.eq(infants::id))
+                .filter(
+                    dbs_cards::quality
+                        .is_null()
+                        .or(dbs_cards::quality.eq("acceptable")),
+                ),
+        ))),
+        Programme::Hear => q.filter(not(exists(
+            hearing_screens::table.filter(hearing_screens::infant_id.eq(infants::id)),
+        ))),
+        Programme::Cchd => q.filter(not(exists(
+            cchd_screens::table.filter(cchd_screens::infant_id.eq(infants::id)),
+        ))),
+    };
+    q.order(infants::birth_at.asc())
+        .limit(limit)
+        .select(Infant::as_select())
+        .load(conn)
 }

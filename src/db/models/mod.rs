@@ -11,6 +11,7 @@ pub mod hospital;
 pub mod idempotency;
 pub mod infant;
 pub mod instance_secret;
+pub mod merge;
 pub mod notification;
 pub mod policy;
 pub mod quality_facts;

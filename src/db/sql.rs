@@ -1,0 +1,65 @@
+//! The few SQL fragments whose spelling differs between SQLite and PostgreSQL, for the quality
+//! queries that are assembled as text. Nothing outside `db/` branches on the backend.
+
+use chrono::Duration;
+use diesel::RunQueryDsl;
+
+use super::{AnyConnection, Backend};
+
+/// `col` plus `d`.
+pub fn plus(b: Backend, col: &str, d: Duration) -> String {
+    let secs = d.num_seconds();
+    match b {
+        Backend::Sqlite => format!("datetime({col}, '+{secs} seconds')"),
+        Backend::Postgres => format!("({col} + interval '{secs} seconds')"),
+    }
+}
+
+/// Whole minutes from `from` to `to` (timestamp columns), rounded to the nearest.
+pub fn minutes(b: Backend, from: &str, to: &str) -> String {
+    match b {
+        Backend::Sqlite => {
+            format!("CAST(ROUND((julianday({to}) - julianday({from})) * 1440) AS INTEGER)")
+        }
+        Backend::Postgres => {
+            format!("CAST(ROUND(date_part('epoch', {to} - {from}) / 60) AS BIGINT)")
+        }
+    }
+}
+
+/// Whole minutes from `from` to `to`, rounded down.
+pub fn minutes_floor(b: Backend, from: &str, to: &str) -> String {
+    match b {
+        Backend::Sqlite => {
+            format!("CAST((julianday({to}) - julianday({from})) * 1440 + 0.0001 AS INTEGER)")
+        }
+        Backend::Postgres => {
+            format!("CAST(FLOOR(date_part('epoch', {to} - {from}) / 60 + 0.0001) AS BIGINT)")
+        }
+    }
+}
+
+/// Runs `f` in a transaction that lets PostgreSQL hash large id sets in memory
+/// (`SET LOCAL work_mem`); on SQLite it just runs `f`.
+pub fn with_set_memory<T, E: From<diesel::result::Error>>(
+    conn: &mut AnyConnection,
+    f: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
+) -> Result<T, E> {
+    use diesel::Connection;
+    if conn.backend() != Backend::Postgres {
+        return f(conn);
+    }
+    conn.transaction(|conn| {
+        diesel::sql_query("SET LOCAL work_mem = '256MB'").execute(conn)?;
+        f(conn)
+    })
+}
+
+/// How many connections may write at once: several on PostgreSQL (bounded by `pool_size`),
+/// one on SQLite (a single writer).
+pub fn writers(url: &str, wanted: usize, pool_size: usize) -> usize {
+    match Backend::of_url(url) {
+        Backend::Postgres => wanted.min(pool_size).max(1),
+        Backend::Sqlite => 1,
+    }
+}

@@ -30,6 +30,243 @@ pub struct Problem {
     pub errors: BTreeMap<String, Vec<String>>,
 }
 
+/// Every stable problem `code` (RFC 9457 `type` is `/problems/<code>`). `docs/problems.md` is
+/// generated from this list; a test keeps the two equal and checks that every code is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// One or more fields are out of range or malformed; `errors` names each (422).
+    ValidationFailed,
+    /// The body is not JSON (400).
+    MalformedJson,
+    /// The body could not be read (400).
+    UnreadableBody,
+    /// The body has a field the endpoint does not take; `errors` names it (400).
+    UnknownField,
+    /// A field has the wrong type or a value outside its closed set; `errors` names it (400).
+    InvalidType,
+    /// A query parameter is malformed or unknown (400).
+    InvalidQuery,
+    /// A form-encoded token request is malformed (400).
+    MalformedForm,
+    /// The token request's `grant_type` is not supported (400).
+    UnsupportedGrantType,
+    /// The `Idempotency-Key` header is malformed (400).
+    InvalidIdempotencyKey,
+    /// No bearer token (401).
+    MissingToken,
+    /// The bearer token is malformed, expired, revoked or not yet valid (401).
+    InvalidToken,
+    /// Wrong username or password, or an inactive account (401).
+    InvalidCredentials,
+    /// Wrong client id or secret, or an inactive client (401).
+    InvalidClient,
+    /// The SMS gateway's receipt token is wrong (401).
+    InvalidReceiptToken,
+    /// The principal's role may not do this (403).
+    Forbidden,
+    /// No such resource, or not visible to this principal (404).
+    NotFound,
+    /// Conflicts with an existing record (409).
+    Conflict,
+    /// The case changed concurrently; retry (409).
+    CaseBusy,
+    /// Another case with the same reason is open for this infant (409).
+    CaseAlreadyOpen,
+    /// The case is resolved; reopen it first (409).
+    CaseResolved,
+    /// The case's state does not allow this event; the detail lists what is allowed now (409).
+    InvalidTransition,
+    /// The infant's status cannot change this way (409).
+    InvalidStatusChange,
+    /// The infant is already registered: the same medical record number at the hospital, or the same mother, birth time and birth order (409).
+    DuplicateInfant,
+    /// The hospital already registered this barcode (409).
+    DuplicateBarcode,
+    /// Another hospital has this code (409).
+    DuplicateHospitalCode,
+    /// Another user has this username (409).
+    UsernameTaken,
+    /// An administrator cannot deactivate or demote their own account (409).
+    CannotDemoteSelf,
+    /// One of the records is already merged (409).
+    AlreadyMerged,
+    /// The merge was already undone (409).
+    AlreadyUndone,
+    /// A catalogue with this version id is already published (409).
+    CatalogueVersionExists,
+    /// Only failed or cancelled notifications can be queued again (409).
+    NotRetryable,
+    /// The job is already running (409).
+    JobRunning,
+    /// A request with this `Idempotency-Key` is still being processed (409).
+    IdempotencyInProgress,
+    /// Another server escalated the case first (internal: counted as a lost race, never answered).
+    RungAlreadyFired,
+    /// The resource changed since the client read it; reload and retry (412).
+    StaleEtag,
+    /// The write needs `If-Match` with the ETag read (428).
+    IfMatchRequired,
+    /// The `Idempotency-Key` was used with a different request (422).
+    IdempotencyKeyReused,
+    /// The body must be `application/json` (415).
+    UnsupportedMediaType,
+    /// The body exceeds the configured limit (413).
+    PayloadTooLarge,
+    /// The request headers exceed the configured limit (431).
+    HeadersTooLarge,
+    /// Too many attempts; `Retry-After` says when to try again (429).
+    RateLimited,
+    /// The database is unreachable or busy (503).
+    ServiceUnavailable,
+    /// An unexpected error; it was logged by request id (500).
+    InternalError,
+}
+
+crate::domain::text_enum!(ErrorCode {
+    ValidationFailed = "validation_failed",
+    MalformedJson = "malformed_json",
+    UnreadableBody = "unreadable_body",
+    UnknownField = "unknown_field",
+    InvalidType = "invalid_type",
+    InvalidQuery = "invalid_query",
+    MalformedForm = "malformed_form",
+    UnsupportedGrantType = "unsupported_grant_type",
+    InvalidIdempotencyKey = "invalid_idempotency_key",
+    MissingToken = "missing_token",
+    InvalidToken = "invalid_token",
+    InvalidCredentials = "invalid_credentials",
+    InvalidClient = "invalid_client",
+    InvalidReceiptToken = "invalid_receipt_token",
+    Forbidden = "forbidden",
+    NotFound = "not_found",
+    Conflict = "conflict",
+    CaseBusy = "case_busy",
+    CaseAlreadyOpen = "case_already_open",
+    CaseResolved = "case_resolved",
+    InvalidTransition = "invalid_transition",
+    InvalidStatusChange = "invalid_status_change",
+    DuplicateInfant = "duplicate_infant",
+    DuplicateBarcode = "duplicate_barcode",
+    DuplicateHospitalCode = "duplicate_hospital_code",
+    UsernameTaken = "username_taken",
+    CannotDemoteSelf = "cannot_demote_self",
+    AlreadyMerged = "already_merged",
+    AlreadyUndone = "already_undone",
+    CatalogueVersionExists = "catalogue_version_exists",
+    NotRetryable = "not_retryable",
+    JobRunning = "job_running",
+    IdempotencyInProgress = "idempotency_in_progress",
+    RungAlreadyFired = "rung_already_fired",
+    StaleEtag = "stale_etag",
+    IfMatchRequired = "if_match_required",
+    IdempotencyKeyReused = "idempotency_key_reused",
+    UnsupportedMediaType = "unsupported_media_type",
+    PayloadTooLarge = "payload_too_large",
+    HeadersTooLarge = "headers_too_large",
+    RateLimited = "rate_limited",
+    ServiceUnavailable = "service_unavailable",
+    InternalError = "internal_error",
+});
+
+impl ErrorCode {
+    /// What the code means, for the generated list.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ErrorCode::ValidationFailed => {
+                "One or more fields are out of range or malformed; `errors` names each (422)."
+            }
+            ErrorCode::MalformedJson => "The body is not JSON (400).",
+            ErrorCode::UnreadableBody => "The body could not be read (400).",
+            ErrorCode::UnknownField => {
+                "The body has a field the endpoint does not take; `errors` names it (400)."
+            }
+            ErrorCode::InvalidType => {
+                "A field has the wrong type or a value outside its closed set; `errors` names it (400)."
+            }
+            ErrorCode::InvalidQuery => "A query parameter is malformed or unknown (400).",
+            ErrorCode::MalformedForm => "A form-encoded token request is malformed (400).",
+            ErrorCode::UnsupportedGrantType => {
+                "The token request's `grant_type` is not supported (400)."
+            }
+            ErrorCode::InvalidIdempotencyKey => "The `Idempotency-Key` header is malformed (400).",
+            ErrorCode::MissingToken => "No bearer token (401).",
+            ErrorCode::InvalidToken => {
+                "The bearer token is malformed, expired, revoked or not yet valid (401)."
+            }
+            ErrorCode::InvalidCredentials => {
+                "Wrong username or password, or an inactive account (401)."
+            }
+            ErrorCode::InvalidClient => "Wrong client id or secret, or an inactive client (401).",
+            ErrorCode::InvalidReceiptToken => "The SMS gateway's receipt token is wrong (401).",
+            ErrorCode::Forbidden => "The principal's role may not do this (403).",
+            ErrorCode::NotFound => "No such resource, or not visible to this principal (404).",
+            ErrorCode::Conflict => "Conflicts with an existing record (409).",
+            ErrorCode::CaseBusy => "The case changed concurrently; retry (409).",
+            ErrorCode::CaseAlreadyOpen => {
+                "Another case with the same reason is open for this infant (409)."
+            }
+            ErrorCode::CaseResolved => "The case is resolved; reopen it first (409).",
+            ErrorCode::InvalidTransition => {
+                "The case's state does not allow this event; the detail lists what is allowed now (409)."
+            }
+            ErrorCode::InvalidStatusChange => "The infant's status cannot change this way (409).",
+            ErrorCode::DuplicateInfant => {
+                "The infant is already registered: the same medical record number at the hospital, or the same mother, birth time and birth order (409)."
+            }
+            ErrorCode::DuplicateBarcode => "The hospital already registered this barcode (409).",
+            ErrorCode::DuplicateHospitalCode => "Another hospital has this code (409).",
+            ErrorCode::UsernameTaken => "Another user has this username (409).",
+            ErrorCode::CannotDemoteSelf => {
+                "An administrator cannot deactivate or demote their own account (409)."
+            }
+            ErrorCode::AlreadyMerged => "One of the records is already merged (409).",
+            ErrorCode::AlreadyUndone => "The merge was already undone (409).",
+            ErrorCode::CatalogueVersionExists => {
+                "A catalogue with this version id is already published (409)."
+            }
+            ErrorCode::NotRetryable => {
+                "Only failed or cancelled notifications can be queued again (409)."
+            }
+            ErrorCode::JobRunning => "The job is already running (409).",
+            ErrorCode::IdempotencyInProgress => {
+                "A request with this `Idempotency-Key` is still being processed (409)."
+            }
+            ErrorCode::RungAlreadyFired => {
+                "Another server escalated the case first (internal: counted as a lost race, never answered)."
+            }
+            ErrorCode::StaleEtag => {
+                "The resource changed since the client read it; reload and retry (412)."
+            }
+            ErrorCode::IfMatchRequired => "The write needs `If-Match` with the ETag read (428).",
+            ErrorCode::IdempotencyKeyReused => {
+                "The `Idempotency-Key` was used with a different request (422)."
+            }
+            ErrorCode::UnsupportedMediaType => "The body must be `application/json` (415).",
+            ErrorCode::PayloadTooLarge => "The body exceeds the configured limit (413).",
+            ErrorCode::HeadersTooLarge => "The request headers exceed the configured limit (431).",
+            ErrorCode::RateLimited => {
+                "Too many attempts; `Retry-After` says when to try again (429)."
+            }
+            ErrorCode::ServiceUnavailable => "The database is unreachable or busy (503).",
+            ErrorCode::InternalError => "An unexpected error; it was logged by request id (500).",
+        }
+    }
+
+    /// The Markdown list of every code (`docs/problems.md`).
+    pub fn markdown() -> String {
+        let mut out = String::from(
+            "# Problem codes\n\nEvery error is `application/problem+json` with one of these stable `code`s \
+             (generated from `ErrorCode` in `src/error.rs`; `cargo test` fails when this file is stale, \
+             `GUTHRIE_WRITE_DOCS=1 cargo test --lib problem_codes` rewrites it).\n\n| code | meaning |\n|---|---|\n",
+        );
+        for c in ErrorCode::ALL {
+            out.push_str(&format!("| `{}` | {} |\n", c.as_str(), c.meaning()));
+        }
+        out
+    }
+}
+
 /// Every error a request can end in.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -40,7 +277,7 @@ pub enum AppError {
     #[error("{detail}")]
     BadRequest {
         /// Stable code.
-        code: &'static str,
+        code: ErrorCode,
         /// Explanation.
         detail: String,
         /// The field concerned, when known.
@@ -50,7 +287,7 @@ pub enum AppError {
     #[error("{detail}")]
     Unauthorized {
         /// Stable code.
-        code: &'static str,
+        code: ErrorCode,
         /// Explanation (never says whether a username exists).
         detail: String,
     },
@@ -67,7 +304,7 @@ pub enum AppError {
     #[error("{detail}")]
     Conflict {
         /// Stable code.
-        code: &'static str,
+        code: ErrorCode,
         /// Explanation.
         detail: String,
         /// The field concerned, when known.
@@ -77,7 +314,7 @@ pub enum AppError {
     #[error("{detail}")]
     Unprocessable {
         /// Stable code.
-        code: &'static str,
+        code: ErrorCode,
         /// Explanation.
         detail: String,
     },
@@ -121,11 +358,7 @@ pub enum AppError {
 
 impl AppError {
     /// A 400 naming a field.
-    pub fn bad_field(
-        code: &'static str,
-        field: impl Into<String>,
-        detail: impl Into<String>,
-    ) -> Self {
+    pub fn bad_field(code: ErrorCode, field: impl Into<String>, detail: impl Into<String>) -> Self {
         Self::BadRequest {
             code,
             detail: detail.into(),
@@ -139,7 +372,7 @@ impl AppError {
     }
 
     /// A 409 naming a field.
-    pub fn conflict(code: &'static str, field: Option<&str>, detail: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, field: Option<&str>, detail: impl Into<String>) -> Self {
         Self::Conflict {
             code,
             detail: detail.into(),
@@ -147,26 +380,31 @@ impl AppError {
         }
     }
 
-    /// The stable code of this error.
+    /// The stable code of this error, as text (for logs).
     pub fn code(&self) -> &'static str {
+        self.error_code().as_str()
+    }
+
+    /// The stable code of this error.
+    pub fn error_code(&self) -> ErrorCode {
         match self {
-            Self::Validation(_) => "validation_failed",
+            Self::Validation(_) => ErrorCode::ValidationFailed,
             Self::BadRequest { code, .. }
             | Self::Unauthorized { code, .. }
             | Self::Conflict { code, .. }
-            | Self::Unprocessable { code, .. } => code,
-            Self::Forbidden => "forbidden",
-            Self::PreconditionFailed => "stale_etag",
-            Self::PreconditionRequired => "if_match_required",
-            Self::NotFound { .. } => "not_found",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::PayloadTooLarge { .. } => "payload_too_large",
-            Self::HeadersTooLarge { .. } => "headers_too_large",
-            Self::RateLimited { .. } => "rate_limited",
-            Self::Unavailable(_) => "service_unavailable",
-            Self::Db(diesel::result::Error::NotFound) => "not_found",
-            Self::Db(e) if is_unique_violation(e) => "conflict",
-            Self::Db(_) | Self::Unexpected(_) => "internal_error",
+            | Self::Unprocessable { code, .. } => *code,
+            Self::Forbidden => ErrorCode::Forbidden,
+            Self::PreconditionFailed => ErrorCode::StaleEtag,
+            Self::PreconditionRequired => ErrorCode::IfMatchRequired,
+            Self::NotFound { .. } => ErrorCode::NotFound,
+            Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Self::HeadersTooLarge { .. } => ErrorCode::HeadersTooLarge,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            Self::Db(diesel::result::Error::NotFound) => ErrorCode::NotFound,
+            Self::Db(e) if is_unique_violation(e) => ErrorCode::Conflict,
+            Self::Db(_) | Self::Unexpected(_) => ErrorCode::InternalError,
         }
     }
 
@@ -274,7 +512,7 @@ impl ResponseError for AppError {
         res.insert_header((header::CONTENT_TYPE, "application/problem+json"));
         match self {
             Self::Unauthorized { code, detail } => {
-                let v = if *code == "missing_token" {
+                let v = if *code == ErrorCode::MissingToken {
                     r#"Bearer realm="guthrie""#.to_string()
                 } else {
                     let d = detail.replace('"', "'");
@@ -309,6 +547,23 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::ErrorCode;
+
+    /// `docs/problems.md` is the generated list of codes; set `GUTHRIE_WRITE_DOCS=1` to rewrite.
+    #[test]
+    fn problem_codes_doc_is_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/problems.md");
+        let want = ErrorCode::markdown();
+        if std::env::var_os("GUTHRIE_WRITE_DOCS").is_some() {
+            std::fs::write(&path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "docs/problems.md is stale: run GUTHRIE_WRITE_DOCS=1 cargo test --lib problem_codes"
+        );
+    }
+
     use super::*;
 
     #[test]
@@ -332,7 +587,7 @@ mod tests {
     #[test]
     fn unauthorized_sets_www_authenticate() {
         let e = AppError::Unauthorized {
-            code: "invalid_token",
+            code: ErrorCode::InvalidToken,
             detail: "expired".into(),
         };
         let r = e.error_response();

@@ -16,7 +16,7 @@ use crate::db;
 use crate::db::models::user;
 use crate::domain::principal::{Principal, PrincipalKind};
 use crate::domain::role::Role;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::services::accounts;
 use crate::state::AppState;
 
@@ -146,7 +146,7 @@ pub async fn login(
     let Some(issued) = found else {
         tracing::info!("staff login refused");
         return Err(AppError::Unauthorized {
-            code: "invalid_credentials",
+            code: ErrorCode::InvalidCredentials,
             detail: "username or password is wrong".into(),
         });
     };
@@ -183,7 +183,7 @@ pub async fn token(
     };
     if form.grant_type != "client_credentials" {
         return Err(AppError::bad_field(
-            "unsupported_grant_type",
+            ErrorCode::UnsupportedGrantType,
             "grant_type",
             "only client_credentials is supported",
         ));
@@ -194,7 +194,7 @@ pub async fn token(
     }
     let (Some(id), Some(secret)) = (form.client_id, form.client_secret) else {
         return Err(AppError::Unauthorized {
-            code: "invalid_client",
+            code: ErrorCode::InvalidClient,
             detail: "client authentication failed".into(),
         });
     };
@@ -205,7 +205,7 @@ pub async fn token(
     let Some(issued) = found else {
         tracing::info!("client token refused");
         return Err(AppError::Unauthorized {
-            code: "invalid_client",
+            code: ErrorCode::InvalidClient,
             detail: "client authentication failed".into(),
         });
     };
@@ -225,7 +225,7 @@ fn serde_urlencoded_like(body: &[u8]) -> Result<ClientTokenRequest, AppError> {
 
 fn url_decode_pairs(body: &[u8]) -> Result<Vec<(String, String)>, AppError> {
     let text = std::str::from_utf8(body).map_err(|_| AppError::BadRequest {
-        code: "malformed_form",
+        code: ErrorCode::MalformedForm,
         detail: "form body is not UTF-8".into(),
         field: None,
     })?;
@@ -240,7 +240,7 @@ fn url_decode_pairs(body: &[u8]) -> Result<Vec<(String, String)>, AppError> {
 
 fn percent_decode(s: &str) -> Result<String, AppError> {
     let bad = || AppError::BadRequest {
-        code: "malformed_form",
+        code: ErrorCode::MalformedForm,
         detail: "bad percent-encoding".into(),
         field: None,
     };

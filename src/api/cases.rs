@@ -24,7 +24,7 @@ use crate::domain::contact::{AttemptOutcome, Channel};
 use crate::domain::escalation::Rung;
 use crate::domain::principal::Principal;
 use crate::domain::role::Action;
-use crate::error::{AppError, Problem};
+use crate::error::{AppError, ErrorCode, Problem};
 use crate::services::audit;
 use crate::services::cases::{self as svc, CaseAction};
 use crate::services::contacts::{self, AttemptInput};
@@ -285,7 +285,13 @@ fn encode_cursor(c: &Case) -> String {
 }
 
 fn decode_cursor(s: &str) -> Result<(UtcMicros, String), AppError> {
-    let bad = || AppError::bad_field("invalid_query", "cursor", "is not a cursor from this API");
+    let bad = || {
+        AppError::bad_field(
+            ErrorCode::InvalidQuery,
+            "cursor",
+            "is not a cursor from this API",
+        )
+    };
     let text =
         String::from_utf8(URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?).map_err(|_| bad())?;
     let (t, id) = text.split_once('|').ok_or_else(bad)?;

@@ -23,7 +23,7 @@ use crate::db;
 use crate::db::models::idempotency::{self, IdempotencyRecord};
 use crate::db::types::UtcMicros;
 use crate::domain::principal::Principal;
-use crate::error::{AppError, is_unique_violation};
+use crate::error::{AppError, ErrorCode, is_unique_violation};
 use crate::state::AppState;
 
 /// The request header.
@@ -59,7 +59,7 @@ pub async fn idempotency(
         .filter(|k| !k.is_empty() && k.len() <= 255)
         .ok_or_else(|| {
             AppError::bad_field(
-                "invalid_idempotency_key",
+                ErrorCode::InvalidIdempotencyKey,
                 "Idempotency-Key",
                 "must be 1 to 255 visible ASCII characters",
             )
@@ -107,11 +107,11 @@ pub async fn idempotency(
             Ok(()) => Ok(Claim::Fresh),
             Err(e) if is_unique_violation(&e) => {
                 let existing = idempotency::get(c, &record.principal, &record.idem_key)?.ok_or(
-                    AppError::conflict("idempotency_in_progress", None, "retry shortly"),
+                    AppError::conflict(ErrorCode::IdempotencyInProgress, None, "retry shortly"),
                 )?;
                 if existing.request_hash != record.request_hash {
                     return Err(AppError::Unprocessable {
-                        code: "idempotency_key_reused",
+                        code: ErrorCode::IdempotencyKeyReused,
                         detail: "this Idempotency-Key was used with a different request".into(),
                     });
                 }
@@ -131,7 +131,7 @@ pub async fn idempotency(
                 }
                 if existing.response_status.is_none() {
                     return Err(AppError::conflict(
-                        "idempotency_in_progress",
+                        ErrorCode::IdempotencyInProgress,
                         None,
                         "a request with this Idempotency-Key is still being processed",
                     ));

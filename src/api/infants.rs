@@ -22,7 +22,7 @@ use crate::domain::ids::{HospitalId, InfantId};
 use crate::domain::infant::{BirthFacts, InfantStatus, Sex};
 use crate::domain::principal::Principal;
 use crate::domain::role::Action;
-use crate::error::{AppError, Problem};
+use crate::error::{AppError, ErrorCode, Problem};
 use crate::services::audit;
 use crate::services::infants::{self as svc, IdDocumentInput, InfantPatch, Registration};
 use crate::state::AppState;
@@ -370,7 +370,11 @@ fn decode_cursor(c: &str) -> Result<String, AppError> {
         .and_then(|b| String::from_utf8(b).ok())
         .filter(|s| s.parse::<InfantId>().is_ok())
         .ok_or_else(|| {
-            AppError::bad_field("invalid_query", "cursor", "is not a cursor from this API")
+            AppError::bad_field(
+                ErrorCode::InvalidQuery,
+                "cursor",
+                "is not a cursor from this API",
+            )
         })
 }
 

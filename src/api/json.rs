@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::state::AppState;
 
 /// A deserialised JSON body. `BULK = true` selects `server.bulk_body_limit_bytes` (lab plates)
@@ -67,7 +67,7 @@ pub async fn read_limited(payload: &mut Payload, limit: usize) -> Result<web::By
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| AppError::BadRequest {
-            code: "unreadable_body",
+            code: ErrorCode::UnreadableBody,
             detail: format!("could not read the request body: {e}"),
             field: None,
         })?;
@@ -97,7 +97,7 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
         };
         if inner.is_syntax() || inner.is_eof() {
             return AppError::BadRequest {
-                code: "malformed_json",
+                code: ErrorCode::MalformedJson,
                 detail: format!("malformed JSON: {msg}"),
                 field: None,
             };
@@ -109,7 +109,7 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
             } else {
                 join(&name)
             };
-            return AppError::bad_field("unknown_field", field, msg);
+            return AppError::bad_field(ErrorCode::UnknownField, field, msg);
         }
         if let Some(name) = quoted(&msg, "missing field `") {
             return AppError::invalid(join(&name), "is required");
@@ -119,7 +119,7 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
         } else {
             path
         };
-        AppError::bad_field("invalid_type", field, msg)
+        AppError::bad_field(ErrorCode::InvalidType, field, msg)
     })
 }
 

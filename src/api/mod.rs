@@ -28,7 +28,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 
 /// Parses an id from the path; a malformed id is simply not found.
 pub fn path_id<T: FromStr>(raw: &str, entity: &'static str) -> Result<T, AppError> {
@@ -65,7 +65,7 @@ pub fn page_limit(asked: Option<i64>, default: i64, max: i64) -> Result<i64, App
         Ok(limit)
     } else {
         Err(AppError::bad_field(
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             "limit",
             format!("must be between 1 and {max}"),
         ))
@@ -273,7 +273,7 @@ pub fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) ->
         .and_then(|rest| rest.split('`').next())
         .unwrap_or("query")
         .to_string();
-    AppError::bad_field("invalid_query", field, msg).into()
+    AppError::bad_field(ErrorCode::InvalidQuery, field, msg).into()
 }
 
 /// Path errors (malformed ids) answer 404 like unknown ids.

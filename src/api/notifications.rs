@@ -19,7 +19,7 @@ use crate::db::{self, write_transaction};
 use crate::domain::notification::{Audience, Channel, Event, Status, transition};
 use crate::domain::principal::Principal;
 use crate::domain::role::Action;
-use crate::error::{AppError, Problem};
+use crate::error::{AppError, ErrorCode, Problem};
 use crate::services::contacts::flag_contact_problem;
 use crate::state::AppState;
 
@@ -134,7 +134,7 @@ pub async fn list_notifications(
         .map(|s| {
             Status::parse(s).ok_or_else(|| {
                 let msg = format!("must be one of {}", Status::names());
-                AppError::bad_field("invalid_query", "status", msg)
+                AppError::bad_field(ErrorCode::InvalidQuery, "status", msg)
             })
         })
         .transpose()?;
@@ -143,7 +143,7 @@ pub async fn list_notifications(
         .as_deref()
         .map(|c| {
             Channel::parse(c).ok_or_else(|| {
-                AppError::bad_field("invalid_query", "channel", "must be email or sms")
+                AppError::bad_field(ErrorCode::InvalidQuery, "channel", "must be email or sms")
             })
         })
         .transpose()?;
@@ -210,7 +210,7 @@ pub async fn retry_notification(
             })?;
             let from = current.status;
             let to = transition(from, Event::StaffRetry)
-                .map_err(|e| AppError::conflict("not_retryable", None, e.to_string()))?;
+                .map_err(|e| AppError::conflict(ErrorCode::NotRetryable, None, e.to_string()))?;
             let t = UtcMicros::new(now);
             let form = NotificationUpdate {
                 next_attempt_at: Some(t),
@@ -220,7 +220,7 @@ pub async fn retry_notification(
             };
             if notification::apply(c, &id, Event::StaffRetry, &form)? == 0 {
                 return Err(AppError::conflict(
-                    "not_retryable",
+                    ErrorCode::NotRetryable,
                     None,
                     "the notification changed meanwhile; reload it",
                 ));
@@ -284,7 +284,7 @@ pub async fn sms_receipt(
         .unwrap_or_default();
     if expected.is_empty() || !bool::from(given.ct_eq(expected)) {
         return Err(AppError::Unauthorized {
-            code: "invalid_receipt_token",
+            code: ErrorCode::InvalidReceiptToken,
             detail: "X-Receipt-Token is missing or wrong".into(),
         });
     }

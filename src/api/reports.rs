@@ -13,7 +13,7 @@ use crate::db;
 use crate::domain::principal::Principal;
 use crate::domain::quality;
 use crate::domain::role::Action;
-use crate::error::{AppError, Problem};
+use crate::error::{AppError, ErrorCode, Problem};
 use crate::services::catalogue;
 use crate::services::quality::{Cohort, IndicatorValue, Limits, Member, Part};
 use crate::state::AppState;
@@ -75,14 +75,14 @@ pub struct MemberPage {
 fn cohort(p: &Principal, q: &QualityQuery) -> Result<Cohort, AppError> {
     if q.to < q.from {
         return Err(AppError::bad_field(
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             "to",
             "must not be before from",
         ));
     }
     if (q.to - q.from).num_days() > 731 {
         return Err(AppError::bad_field(
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             "to",
             "a period is at most two years",
         ));
@@ -91,7 +91,7 @@ fn cohort(p: &Principal, q: &QualityQuery) -> Result<Cohort, AppError> {
         && !matches!(prog.as_str(), "DBS" | "HEAR" | "CCHD")
     {
         return Err(AppError::bad_field(
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             "programme",
             "must be DBS, HEAR or CCHD",
         ));
@@ -101,7 +101,7 @@ fn cohort(p: &Principal, q: &QualityQuery) -> Result<Cohort, AppError> {
         .as_deref()
         .map(|h| {
             h.parse().map_err(|_| {
-                AppError::bad_field("invalid_query", "hospital", "is not a hospital id")
+                AppError::bad_field(ErrorCode::InvalidQuery, "hospital", "is not a hospital id")
             })
         })
         .transpose()?;
@@ -183,7 +183,7 @@ fn wants_csv(q: &QualityQuery) -> Result<bool, AppError> {
         None | Some("json") => Ok(false),
         Some("csv") => Ok(true),
         Some(_) => Err(AppError::bad_field(
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             "format",
             "must be json or csv",
         )),
@@ -297,7 +297,7 @@ pub async fn quality_members(
         "denominator" => Part::Denominator,
         _ => {
             return Err(AppError::bad_field(
-                "invalid_query",
+                ErrorCode::InvalidQuery,
                 "part",
                 "must be gap, numerator or denominator",
             ));
@@ -308,8 +308,9 @@ pub async fn quality_members(
         .cursor
         .as_deref()
         .map(|s| {
-            s.parse()
-                .map_err(|_| AppError::bad_field("invalid_query", "cursor", "is not a cursor"))
+            s.parse().map_err(|_| {
+                AppError::bad_field(ErrorCode::InvalidQuery, "cursor", "is not a cursor")
+            })
         })
         .transpose()?;
     let lim = Limits::of(catalogue::current(&state.catalogues, state.now())?.catalogue());

@@ -14,7 +14,7 @@ use crate::db::models::user::{self, User};
 use crate::domain::ids::{HospitalId, UserId};
 use crate::domain::principal::Principal;
 use crate::domain::role::{Action, Role};
-use crate::error::{AppError, Problem};
+use crate::error::{AppError, ErrorCode, Problem};
 use crate::services::accounts::{self, UserInput, UserPatch};
 use crate::state::AppState;
 
@@ -169,7 +169,7 @@ pub async fn update_user(
         && (b.active == Some(false) || b.role.is_some_and(|r| r != Role::Admin))
     {
         return Err(AppError::conflict(
-            "cannot_demote_self",
+            ErrorCode::CannotDemoteSelf,
             Some("role"),
             "an administrator cannot deactivate or demote their own account",
         ));

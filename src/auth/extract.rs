@@ -9,7 +9,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
 use crate::domain::principal::Principal;
 use crate::domain::role::Action;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 
 impl FromRequest for Principal {
     type Error = AppError;
@@ -21,7 +21,7 @@ impl FromRequest for Principal {
                 .get::<Principal>()
                 .cloned()
                 .ok_or(AppError::Unauthorized {
-                    code: "missing_token",
+                    code: ErrorCode::MissingToken,
                     detail: "this endpoint needs a bearer token".into(),
                 }),
         )

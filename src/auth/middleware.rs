@@ -9,7 +9,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, web};
 
 use crate::api::observe::RequestId;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::state::AppState;
 
 /// Verifies the bearer token, if any.
@@ -24,7 +24,7 @@ pub async fn authenticate(
         Some(Ok(v)) => Some(v),
         Some(Err(_)) => {
             return Err(AppError::Unauthorized {
-                code: "invalid_token",
+                code: ErrorCode::InvalidToken,
                 detail: "the Authorization header is not visible ASCII".into(),
             }
             .into());
@@ -40,7 +40,7 @@ pub async fn authenticate(
     };
     if token.is_empty() {
         return Err(AppError::Unauthorized {
-            code: "invalid_token",
+            code: ErrorCode::InvalidToken,
             detail: "empty bearer token".into(),
         }
         .into());
@@ -53,7 +53,7 @@ pub async fn authenticate(
             .jwt
             .verify(&token)
             .map_err(|e| AppError::Unauthorized {
-                code: "invalid_token",
+                code: ErrorCode::InvalidToken,
                 detail: e.to_string(),
             })?;
     if !state
@@ -62,7 +62,7 @@ pub async fn authenticate(
         .await?
     {
         return Err(AppError::Unauthorized {
-            code: "invalid_token",
+            code: ErrorCode::InvalidToken,
             detail: "token revoked".into(),
         }
         .into());

@@ -14,7 +14,7 @@ use crate::db::models::notification::{self, JobRun};
 use crate::db::types::{Json, UtcMicros};
 use crate::domain::catalogue::Programme;
 use crate::domain::principal::Principal;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::services::notices::NoticeContext;
 use crate::services::{catalogue, digests, escalation, policy, reminders};
 use crate::state::AppState;
@@ -74,7 +74,7 @@ pub async fn run(state: &AppState, name: &str, now: DateTime<Utc>) -> Result<Job
             .map_err(|_| AppError::Unexpected(anyhow::anyhow!("job registry poisoned")))?;
         if !r.insert(name) {
             return Err(AppError::conflict(
-                "job_running",
+                ErrorCode::JobRunning,
                 None,
                 format!("job {name} is already running"),
             ));

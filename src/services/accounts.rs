@@ -13,7 +13,7 @@ use crate::domain::ids::{ApiClientId, HospitalId, UserId};
 use crate::domain::principal::{Principal, PrincipalKind, Scope};
 use crate::domain::role::Role;
 use crate::domain::validation::FieldErrors;
-use crate::error::{AppError, is_unique_violation};
+use crate::error::{AppError, ErrorCode, is_unique_violation};
 
 /// A new hospital.
 #[derive(Debug, Clone)]
@@ -113,7 +113,7 @@ pub fn create_hospital(
     hospital::insert(conn, &row).map_err(|err| {
         if is_unique_violation(&err) {
             AppError::conflict(
-                "duplicate_hospital_code",
+                ErrorCode::DuplicateHospitalCode,
                 Some("code"),
                 "a hospital with this code exists",
             )
@@ -244,7 +244,11 @@ pub fn create_user(
     };
     user::insert(conn, &row).map_err(|err| {
         if is_unique_violation(&err) {
-            AppError::conflict("username_taken", Some("username"), "this username is taken")
+            AppError::conflict(
+                ErrorCode::UsernameTaken,
+                Some("username"),
+                "this username is taken",
+            )
         } else {
             err.into()
         }

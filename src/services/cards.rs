@@ -18,7 +18,7 @@ use crate::domain::interpretation::{
 use crate::domain::principal::{Principal, Scope};
 use crate::domain::specimen::Feeding;
 use crate::domain::validation::FieldErrors;
-use crate::error::{AppError, is_unique_violation};
+use crate::error::{AppError, ErrorCode, is_unique_violation};
 use crate::services::{audit, cases};
 
 /// Feeding at collection.
@@ -150,7 +150,7 @@ pub fn register(
         dbs::insert_card(conn, &card).map_err(|err| {
             if is_unique_violation(&err) {
                 AppError::conflict(
-                    "duplicate_barcode",
+                    ErrorCode::DuplicateBarcode,
                     Some("barcode"),
                     "a card with this barcode is registered",
                 )

@@ -21,7 +21,7 @@ use crate::domain::escalation::Rung;
 use crate::domain::hearing::{HearingAssessment, HearingStatus};
 use crate::domain::interpretation::{CardOutcome, Interpretation, Level};
 use crate::domain::principal::{Principal, Scope};
-use crate::error::{AppError, is_unique_violation};
+use crate::error::{AppError, ErrorCode, is_unique_violation};
 use crate::services::audit;
 
 /// What a result asks for.
@@ -169,7 +169,7 @@ pub fn open_or_update(
         };
         if case::update_if_version(conn, &existing.id, existing.version, &form)? == 0 {
             return Err(AppError::conflict(
-                "case_busy",
+                ErrorCode::CaseBusy,
                 None,
                 "the case changed concurrently; retry",
             ));
@@ -229,7 +229,11 @@ pub fn open_or_update(
     };
     case::insert(conn, &row).map_err(|e| {
         if is_unique_violation(&e) {
-            AppError::conflict("case_busy", None, "the case was opened concurrently; retry")
+            AppError::conflict(
+                ErrorCode::CaseBusy,
+                None,
+                "the case was opened concurrently; retry",
+            )
         } else {
             e.into()
         }
@@ -403,7 +407,7 @@ pub fn act(
                 let key = open_key(&current.infant_id, current.programme, current.reason);
                 if case::find_open(conn, &key)?.is_some() {
                     return Err(AppError::conflict(
-                        "case_already_open",
+                        ErrorCode::CaseAlreadyOpen,
                         None,
                         "another case with the same reason is open for this infant",
                     ));
@@ -479,7 +483,7 @@ fn invalid(e: InvalidTransition) -> AppError {
         Some(d) => format!("{e}: {d}; allowed now: {}", allowed.join(", ")),
         None => format!("{e}; allowed now: {}", allowed.join(", ")),
     };
-    AppError::conflict("invalid_transition", Some("event"), detail)
+    AppError::conflict(ErrorCode::InvalidTransition, Some("event"), detail)
 }
 
 /// Opens a `missed` case for every active infant past a programme's screening age with no

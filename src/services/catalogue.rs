@@ -12,7 +12,7 @@ use crate::db::models::catalogue::{self, CatalogueVersion};
 use crate::db::types::UtcMicros;
 use crate::domain::catalogue::{Catalogue, DEFAULT_CATALOGUE_TOML};
 use crate::domain::interpretation::Interpreter;
-use crate::error::{AppError, is_unique_violation};
+use crate::error::{AppError, ErrorCode, is_unique_violation};
 use crate::services::versions::{Versions, local_day, read_toml_files};
 
 /// Reads every `*.toml` in `dir` (sorted by name), or the built-in default when the directory
@@ -131,7 +131,7 @@ pub fn publish(
     catalogue::insert(conn, &stored).map_err(|e| {
         if is_unique_violation(&e) {
             AppError::conflict(
-                "catalogue_version_exists",
+                ErrorCode::CatalogueVersionExists,
                 Some("version"),
                 "this version id is already published",
             )

@@ -11,7 +11,7 @@ use crate::db::types::UtcMicros;
 use crate::domain::case::{CaseState, EntryKind};
 use crate::domain::contact::{AttemptOutcome, Channel};
 use crate::domain::principal::{Principal, Scope};
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::services::audit;
 use crate::services::cases::event;
 
@@ -46,7 +46,7 @@ pub fn record_attempt(
     let current = case::get(conn, scope, id)?.ok_or(AppError::NotFound { entity: "case" })?;
     if current.state == CaseState::Resolved {
         return Err(AppError::conflict(
-            "case_resolved",
+            ErrorCode::CaseResolved,
             None,
             "the case is resolved; reopen it first",
         ));
@@ -111,7 +111,7 @@ pub fn record_attempt(
     }
     if case::update_if_version(conn, id, current.version, &form)? == 0 {
         return Err(AppError::conflict(
-            "case_busy",
+            ErrorCode::CaseBusy,
             None,
             "the case changed concurrently; retry",
         ));
@@ -167,7 +167,7 @@ pub fn flag_contact_problem(
         };
         if case::update_if_version(conn, case_id, current.version, &form)? == 0 {
             return Err(AppError::conflict(
-                "case_busy",
+                ErrorCode::CaseBusy,
                 None,
                 "the case changed concurrently; retry",
             ));

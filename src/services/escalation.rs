@@ -19,7 +19,7 @@ use crate::domain::case::{CaseState, EntryKind};
 use crate::domain::escalation::{CaseTimes, Rung};
 use crate::domain::notification::{Audience, Channel};
 use crate::domain::principal::Principal;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::notify::outbox::{Outgoing, queue};
 use crate::services::cases::event;
 use crate::services::notices::{self, CaseFacts, NoticeContext};
@@ -89,7 +89,7 @@ pub fn sweep(
                             report.rungs_fired += rungs;
                             report.notifications_queued += queued;
                         }
-                        Err(e) if e.code() == "rung_already_fired" => {
+                        Err(e) if e.error_code() == ErrorCode::RungAlreadyFired => {
                             report.lost_races += 1;
                             tracing::debug!(case.id = %id, "another server escalated this case first");
                         }
@@ -279,7 +279,7 @@ fn escalate(
         if !recorded {
             // Another sweep fired it first: undo everything this one queued.
             return Err(AppError::conflict(
-                "rung_already_fired",
+                ErrorCode::RungAlreadyFired,
                 None,
                 "another sweep escalated this case",
             ));

@@ -15,7 +15,7 @@ use crate::domain::infant::{
 };
 use crate::domain::principal::{Principal, Scope};
 use crate::domain::validation::FieldErrors;
-use crate::error::{AppError, is_unique_violation};
+use crate::error::{AppError, ErrorCode, is_unique_violation};
 use crate::services::audit;
 
 /// A mother's identity document as submitted.
@@ -161,7 +161,7 @@ pub fn register(
             let order = clamp_i32(r.birth.birth_order);
             if let Some(existing) = infant::find_same_birth(c, &scope, hash, birth, order)? {
                 return Err(AppError::conflict(
-                    "duplicate_infant",
+                    ErrorCode::DuplicateInfant,
                     Some("mother.id_document"),
                     format!(
                         "an infant with this mother, birth time and birth order is already registered: {}",
@@ -219,7 +219,7 @@ pub fn register(
 
 fn duplicate(existing_id: &str) -> AppError {
     AppError::conflict(
-        "duplicate_infant",
+        ErrorCode::DuplicateInfant,
         Some("mrn"),
         format!("an infant with this MRN is already registered at this hospital: {existing_id}"),
     )
@@ -276,7 +276,7 @@ pub fn update(
             let from = current.status;
             if !from.can_change_to(to) {
                 return Err(AppError::conflict(
-                    "invalid_status_change",
+                    ErrorCode::InvalidStatusChange,
                     Some("status"),
                     format!(
                         "status cannot change from {} to {}",

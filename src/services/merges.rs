@@ -10,7 +10,7 @@ use crate::db::models::merge::{self, Merge};
 use crate::db::models::quality_facts;
 use crate::db::types::{Json, UtcMicros};
 use crate::domain::principal::{Principal, Scope};
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::services::audit;
 
 fn visible(conn: &mut AnyConnection, id: &str) -> Result<Infant, AppError> {
@@ -35,7 +35,7 @@ pub fn merge(
     let dup = visible(conn, merged_id)?;
     if kept.merged_into.is_some() || dup.merged_into.is_some() {
         return Err(AppError::conflict(
-            "already_merged",
+            ErrorCode::AlreadyMerged,
             Some("duplicate_id"),
             "one of the records is already merged",
         ));
@@ -76,7 +76,7 @@ pub fn undo(
     let m = merge::get(conn, merge_id)?.ok_or(AppError::NotFound { entity: "merge" })?;
     if m.undone_at.is_some() {
         return Err(AppError::conflict(
-            "already_undone",
+            ErrorCode::AlreadyUndone,
             None,
             "this merge was already undone",
         ));

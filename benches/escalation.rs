@@ -18,9 +18,8 @@ use std::time::Instant;
 
 use chrono::{Duration, Utc};
 use diesel::prelude::*;
-use guthrie::db::now_micros;
 use guthrie::db::schema::{case_escalations, cases, hospitals, notifications};
-use guthrie::services::notices::NoticeContext;
+use guthrie::db::types::UtcMicros;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -38,7 +37,7 @@ fn arrange(c: &mut guthrie::db::AnyConnection, due: usize, later: usize) {
     diesel::update(cases::table)
         .set((
             cases::next_rung.eq(None::<String>),
-            cases::next_rung_at.eq(None::<chrono::NaiveDateTime>),
+            cases::next_rung_at.eq(None::<UtcMicros>),
         ))
         .execute(c)
         .unwrap();
@@ -54,8 +53,8 @@ fn arrange(c: &mut guthrie::db::AnyConnection, due: usize, later: usize) {
         diesel::update(cases::table.filter(cases::id.eq_any(chunk)))
             .set((
                 cases::next_rung.eq(Some("L0")),
-                cases::next_rung_at.eq(Some(now_micros(now - Duration::hours(1)))),
-                cases::opened_at.eq(now_micros(now - Duration::hours(1))),
+                cases::next_rung_at.eq(Some(UtcMicros::new(now - Duration::hours(1)))),
+                cases::opened_at.eq(UtcMicros::new(now - Duration::hours(1))),
             ))
             .execute(c)
             .unwrap();
@@ -64,7 +63,7 @@ fn arrange(c: &mut guthrie::db::AnyConnection, due: usize, later: usize) {
         diesel::update(cases::table.filter(cases::id.eq_any(chunk)))
             .set((
                 cases::next_rung.eq(Some("L2")),
-                cases::next_rung_at.eq(Some(now_micros(now + Duration::days(30)))),
+                cases::next_rung_at.eq(Some(UtcMicros::new(now + Duration::days(30)))),
             ))
             .execute(c)
             .unwrap();
@@ -113,7 +112,7 @@ async fn main() {
 
     for scheduled in [n_cases - n_due, (n_cases - n_due) / 5] {
         let pool = state.pool.clone();
-        let ctx = NoticeContext::of(&state);
+        let ctx = state.notice_context();
         let (elapsed, report) = tokio::task::spawn_blocking(move || {
             let mut c = pool.get().unwrap();
             arrange(&mut c, n_due, scheduled);
@@ -165,7 +164,7 @@ async fn main() {
     let t = Instant::now();
     let mut sent = 0;
     loop {
-        let r = guthrie::notify::dispatch::run(&state, Utc::now())
+        let r = guthrie::jobs::dispatch::run(&state, Utc::now())
             .await
             .unwrap();
         sent += r.sent;

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use chrono::{Duration, Utc};
 use diesel::RunQueryDsl;
-use guthrie::services::quality::plus;
+use guthrie::db::sql::plus;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)

@@ -35,12 +35,6 @@ pub struct Application {
     first_admin: Option<FirstAdmin>,
 }
 
-/// Installs ring as the process's TLS crypto provider (the SMS gateway client needs one); a
-/// second call is harmless.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 /// Opens the pool and applies migrations when configured.
 pub fn open_database(settings: &Settings) -> anyhow::Result<DbPool> {
     let d = &settings.database;
@@ -123,7 +117,7 @@ impl Application {
 
     /// Builds with an injected clock (tests).
     pub fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        install_crypto_provider();
+        crate::notify::install_crypto_provider();
         let pool = open_database(&settings)?;
         let first_admin = {
             let mut conn = pool.get()?;

@@ -98,4 +98,14 @@ impl AppState {
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
+
+    /// What the notice-writing jobs need besides a connection.
+    pub fn notice_context(&self) -> crate::services::notices::NoticeContext {
+        crate::services::notices::NoticeContext {
+            notify: self.settings.notify.clone(),
+            templates: self.notifier.templates.clone(),
+            catalogues: self.catalogues.clone(),
+            policies: self.policies.clone(),
+        }
+    }
 }

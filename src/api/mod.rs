@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod bearer;
 pub mod cards;
 pub mod cases;
 pub mod catalogue;
@@ -199,7 +200,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
             .wrap(from_fn(idempotency::idempotency))
-            .wrap(from_fn(crate::auth::middleware::authenticate))
+            .wrap(from_fn(bearer::authenticate))
             // API answers may carry personal data: no browser or proxy may keep them.
             .wrap(
                 actix_web::middleware::DefaultHeaders::new()

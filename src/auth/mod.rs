@@ -4,7 +4,6 @@
 
 pub mod extract;
 pub mod jwt;
-pub mod middleware;
 pub mod password;
 pub mod rate_limit;
 pub mod revocation;

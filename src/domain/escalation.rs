@@ -169,7 +169,7 @@ mod tests {
         let all_but_l4 = [Rung::L0, Rung::L1, Rung::L2, Rung::L3];
         assert_eq!(l.due(&all_but_l4, &c, t(24 + 14 * 24 - 1)), vec![]);
         assert_eq!(l.due(&all_but_l4, &c, t(24 + 14 * 24)), vec![Rung::L4]);
-        assert_eq!(l.next(&Rung::ALL, &c), None);
+        assert_eq!(l.next(Rung::ALL, &c), None);
     }
 
     #[test]
@@ -203,7 +203,7 @@ mod tests {
     fn fired_rungs_never_fire_again() {
         let l = Ladder::default();
         let c = case(Tier::T1, false);
-        assert!(l.due(&Rung::ALL, &c, t(1000)).is_empty());
+        assert!(l.due(Rung::ALL, &c, t(1000)).is_empty());
         assert_eq!(l.next(&[Rung::L0, Rung::L1], &c), Some((Rung::L2, t(24))));
     }
 

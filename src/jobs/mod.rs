@@ -3,6 +3,7 @@
 //! idempotent (fired rungs and deduplication keys), so overlapping runs on several servers are
 //! safe; within one process a job whose previous run is still going skips its tick.
 
+pub mod dispatch;
 pub mod scheduler;
 
 use chrono::{DateTime, Utc};
@@ -15,7 +16,6 @@ use crate::db::types::{Json, UtcMicros};
 use crate::domain::catalogue::Programme;
 use crate::domain::principal::Principal;
 use crate::error::{AppError, ErrorCode};
-use crate::services::notices::NoticeContext;
 use crate::services::{catalogue, digests, escalation, policy, reminders};
 use crate::state::AppState;
 
@@ -113,7 +113,7 @@ fn to_value<T: Serialize>(t: T) -> Result<Value, AppError> {
 }
 
 async fn run_body(state: &AppState, job: Job, now: DateTime<Utc>) -> Result<Value, AppError> {
-    let ctx = NoticeContext::of(state);
+    let ctx = state.notice_context();
     let batch = state.settings.jobs.batch_size;
     match job {
         Job::Escalation => to_value(
@@ -154,7 +154,7 @@ async fn run_body(state: &AppState, job: Job, now: DateTime<Utc>) -> Result<Valu
         Job::HospitalDigest => {
             to_value(db::run(&state.pool, move |c| digests::hospital_digest(c, &ctx, now)).await?)
         }
-        Job::Dispatcher => to_value(crate::notify::dispatch::run(state, now).await?),
+        Job::Dispatcher => to_value(dispatch::run(state, now).await?),
         Job::QualityScorecard => {
             let limits = crate::services::quality::Limits::of(
                 catalogue::current(&state.catalogues, now)?.catalogue(),

@@ -1,7 +1,6 @@
 //! Notifications: templates, channels (SMTP e-mail, HTTP SMS gateway), the outbox writer and the
 //! dispatcher that delivers queued rows with retries.
 
-pub mod dispatch;
 pub mod email;
 pub mod outbox;
 pub mod sms;
@@ -82,4 +81,10 @@ impl Notifier {
         }
         v
     }
+}
+
+/// Installs the process-wide TLS crypto provider (ring) that SMTP and the SMS gateway use;
+/// idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -48,7 +48,7 @@ impl SmsGateway {
     pub fn new(s: &SmsSettings) -> anyhow::Result<Self> {
         let body: Value = serde_json::from_str(&s.body_template)
             .map_err(|e| anyhow::anyhow!("notify.sms.body_template: {e}"))?;
-        crate::startup::install_crypto_provider();
+        super::install_crypto_provider();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(s.timeout_secs))
             .build()?;

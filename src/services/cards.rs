@@ -21,8 +21,6 @@ use crate::domain::validation::FieldErrors;
 use crate::error::{AppError, ErrorCode, is_unique_violation};
 use crate::services::{audit, cases};
 
-/// Feeding at collection.
-
 /// A card as submitted.
 #[derive(Debug, Clone)]
 pub struct NewCard {

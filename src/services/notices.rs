@@ -25,7 +25,6 @@ use crate::notify::outbox::{Outgoing, after_quiet_hours};
 use crate::services::catalogue::SharedCatalogues;
 use crate::services::contacts::flag_contact_problem;
 use crate::services::policy::SharedPolicies;
-use crate::state::AppState;
 
 /// Everything a notice job needs besides the connection.
 #[derive(Debug, Clone)]
@@ -41,16 +40,6 @@ pub struct NoticeContext {
 }
 
 impl NoticeContext {
-    /// From the application state.
-    pub fn of(state: &AppState) -> Self {
-        Self {
-            notify: state.settings.notify.clone(),
-            templates: state.notifier.templates.clone(),
-            catalogues: state.catalogues.clone(),
-            policies: state.policies.clone(),
-        }
-    }
-
     /// The policy a case was opened under, else the one in force.
     pub fn policy_of(&self, c: &Case, now: DateTime<Utc>) -> Result<Arc<DuePolicy>, AppError> {
         let stored = self

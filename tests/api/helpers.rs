@@ -139,7 +139,7 @@ impl TestApp {
 
     /// Starts a server with extra settings and TOML over `db`.
     pub async fn spawn_full(extra: &[(&str, &str)], toml: &str, db: TestDb) -> Self {
-        guthrie::startup::install_crypto_provider();
+        guthrie::notify::install_crypto_provider();
         let settings = settings_toml(&db, extra, toml);
         let clock = Arc::new(ManualClock::new(Utc::now()));
         let mut app = Application::build_with_clock(settings, clock.clone()).unwrap();

@@ -156,7 +156,7 @@ pub fn list(
         q = q.filter(infants::hospital_id.eq(h.clone()));
     }
     if let Some(s) = &f.status {
-        q = q.filter(infants::status.eq(s.clone()));
+        q = q.filter(infants::status.eq(*s));
     }
     if let Some(m) = &f.mrn {
         q = q.filter(infants::mrn.eq(m.clone()));

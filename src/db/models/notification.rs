@@ -281,10 +281,10 @@ pub fn list(
     let mut q = notifications::table.into_boxed();
     q = crate::scoped!(q, scope, notifications::hospital_id);
     if let Some(s) = &f.status {
-        q = q.filter(notifications::status.eq(s.clone()));
+        q = q.filter(notifications::status.eq(*s));
     }
     if let Some(c) = &f.channel {
-        q = q.filter(notifications::channel.eq(c.clone()));
+        q = q.filter(notifications::channel.eq(*c));
     }
     if let Some(c) = &f.case_id {
         q = q.filter(notifications::case_id.eq(c.clone()));

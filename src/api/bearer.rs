@@ -1,5 +1,5 @@
 //! Bearer-token middleware: a present `Authorization: Bearer` header must hold a valid token, whose
-//! principal is put into the request extensions for [`extract`](super::extract) to read.
+//! principal is put into the request extensions for [`extract`](crate::auth::extract) to read.
 //! Requests without the header pass through; endpoints that need a principal refuse them.
 
 use actix_web::body::MessageBody;
@@ -8,7 +8,7 @@ use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, web};
 
-use crate::api::observe::RequestId;
+use super::observe::RequestId;
 use crate::error::{AppError, ErrorCode};
 use crate::state::AppState;
 

@@ -8,10 +8,10 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::json;
 
-use super::outbox::backoff;
-use super::{Notifier, SendError};
 use crate::db::models::notification::{self, Notification, NotificationUpdate};
 use crate::db::types::UtcMicros;
+use crate::notify::outbox::backoff;
+use crate::notify::{Notifier, SendError};
 
 use crate::db::{self, write_transaction};
 use crate::domain::notification::{Audience, Event};

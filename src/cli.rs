@@ -145,11 +145,11 @@ pub enum ClientCommand {
 
 fn resolve_hospital(conn: &mut AnyConnection, code_or_id: &str) -> anyhow::Result<HospitalId> {
     let found = match code_or_id.parse::<HospitalId>() {
-        Ok(id) => hospital::get(conn, &Scope::unrestricted(), &id.to_string())?,
+        Ok(id) => hospital::get(conn, &Scope::unrestricted(), id)?,
         Err(_) => hospital::find_by_code(conn, code_or_id)?,
     };
     let h = found.ok_or_else(|| anyhow::anyhow!("no hospital with code or id {code_or_id}"))?;
-    Ok(h.id.parse()?)
+    Ok(h.id)
 }
 
 fn app_err(e: crate::error::AppError) -> anyhow::Error {

@@ -13,6 +13,7 @@ use crate::db::types::{Json, UtcMicros};
 use crate::db::{AnyConnection, write_transaction};
 use crate::domain::case::{CaseState, Reason};
 use crate::domain::catalogue::{Programme, Tier};
+use crate::domain::ids::HospitalId;
 use crate::domain::infant::{InfantStatus, Sex};
 use crate::with_conn;
 
@@ -32,7 +33,7 @@ pub struct Generated {
 
 fn hospital(i: usize, t: UtcMicros) -> Hospital {
     Hospital {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: HospitalId::new(),
         code: format!("GEN{i:03}"),
         name: format!("Generated hospital {i}"),
         district: None,
@@ -44,10 +45,10 @@ fn hospital(i: usize, t: UtcMicros) -> Hospital {
     }
 }
 
-fn infant(i: usize, hospital_id: &str, birth: UtcMicros, t: UtcMicros) -> Infant {
+fn infant(i: usize, hospital_id: HospitalId, birth: UtcMicros, t: UtcMicros) -> Infant {
     Infant {
         id: uuid::Uuid::now_v7().to_string(),
-        hospital_id: hospital_id.into(),
+        hospital_id,
         mrn: format!("G{i:08}"),
         sex: if i.is_multiple_of(2) {
             Sex::Female
@@ -147,7 +148,7 @@ pub fn generate(
         let batch: Vec<Infant> = (start..(start + BATCH).min(n_infants))
             .map(|i| {
                 let birth = UtcMicros::new(now - Duration::minutes((i % 525_600) as i64));
-                infant(i, &hs[i % hs.len()].id, birth, t)
+                infant(i, hs[i % hs.len()].id, birth, t)
             })
             .collect();
         let case_batch: Vec<Case> = batch

@@ -12,6 +12,7 @@ use crate::api::json::ApiJson;
 use crate::api::path_id;
 use crate::auth::extract::require;
 use crate::db;
+use crate::domain::ids::HospitalId;
 use crate::domain::ids::InfantId;
 use crate::domain::interpretation::Interpretation;
 use crate::domain::principal::Principal;
@@ -67,7 +68,7 @@ pub struct CardResponse {
     /// Infant.
     pub infant_id: String,
     /// Hospital.
-    pub hospital_id: String,
+    pub hospital_id: HospitalId,
     /// Barcode.
     pub barcode: String,
     /// Collection time.

@@ -22,6 +22,7 @@ use crate::domain::case::{CaseEvent, CaseOutcome, CaseState, EntryKind, Reason};
 use crate::domain::catalogue::{Programme, Tier};
 use crate::domain::contact::{AttemptOutcome, Channel};
 use crate::domain::escalation::Rung;
+use crate::domain::ids::HospitalId;
 use crate::domain::principal::Principal;
 use crate::domain::role::Action;
 use crate::error::{AppError, ErrorCode, Problem};
@@ -38,7 +39,7 @@ pub struct CaseResponse {
     /// Infant.
     pub infant_id: String,
     /// Birth hospital.
-    pub hospital_id: String,
+    pub hospital_id: HospitalId,
     /// Programme.
     pub programme: Programme,
     /// Why the case was opened.
@@ -216,7 +217,7 @@ pub struct CaseQuery {
     /// Tier.
     pub tier: Option<Tier>,
     /// Hospital.
-    pub hospital_id: Option<String>,
+    pub hospital_id: Option<HospitalId>,
     /// Infant.
     pub infant_id: Option<String>,
     /// Assignee.

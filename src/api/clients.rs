@@ -31,7 +31,7 @@ pub struct ClientResponse {
     /// `hospital_client` or `lab_client`.
     pub role: Role,
     /// Hospital it acts for (hospital clients).
-    pub hospital_id: Option<String>,
+    pub hospital_id: Option<HospitalId>,
     /// May obtain tokens.
     pub active: bool,
     /// When the current secret was issued.

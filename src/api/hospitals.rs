@@ -23,7 +23,7 @@ use crate::state::AppState;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HospitalResponse {
     /// Id.
-    pub id: String,
+    pub id: HospitalId,
     /// Unique code.
     pub code: String,
     /// Name.
@@ -161,7 +161,7 @@ pub async fn get_hospital(
     let id: HospitalId = path_id(&id, "hospital")?;
     let scope = p.scope();
     let h = db::run(&state.pool, move |c| {
-        hospital::get(c, &scope, &id.to_string())?.ok_or(AppError::NotFound { entity: "hospital" })
+        hospital::get(c, &scope, id)?.ok_or(AppError::NotFound { entity: "hospital" })
     })
     .await?;
     Ok(HttpResponse::Ok().json(HospitalResponse::from(h)))
@@ -190,7 +190,7 @@ pub async fn update_hospital(
     let now = state.now();
     let interp = crate::services::catalogue::current(&state.catalogues, now)?;
     let h = db::run(&state.pool, move |c| {
-        accounts::update_hospital(c, interp.catalogue(), &id.to_string(), patch, now)
+        accounts::update_hospital(c, interp.catalogue(), id, patch, now)
     })
     .await?;
     tracing::info!(hospital.id = %h.id, "hospital updated");

@@ -159,7 +159,7 @@ pub struct InfantResponse {
     /// Id.
     pub id: String,
     /// Hospital.
-    pub hospital_id: String,
+    pub hospital_id: HospitalId,
     /// Medical record number.
     pub mrn: String,
     /// Sex.
@@ -335,7 +335,7 @@ pub async fn list_infants(
     let limit = crate::api::page_limit(q.limit, 50, 200)?;
     let before_id = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let filter = InfantFilter {
-        hospital_id: q.hospital_id.map(|h| h.to_string()),
+        hospital_id: q.hospital_id,
         status: q.status,
         mrn: q.mrn,
         nicu_admitted: q.nicu_admitted,

@@ -16,6 +16,7 @@ use crate::auth::extract::require;
 use crate::db::models::notification::{self, Notification, NotificationFilter, NotificationUpdate};
 use crate::db::types::UtcMicros;
 use crate::db::{self, write_transaction};
+use crate::domain::ids::HospitalId;
 use crate::domain::notification::{Audience, Channel, Event, Status, transition};
 use crate::domain::principal::Principal;
 use crate::domain::role::Action;
@@ -31,7 +32,7 @@ pub struct NotificationResponse {
     /// Case it is about.
     pub case_id: Option<String>,
     /// Hospital it concerns.
-    pub hospital_id: Option<String>,
+    pub hospital_id: Option<HospitalId>,
     /// Template.
     pub template: String,
     /// Channel.

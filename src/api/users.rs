@@ -30,7 +30,7 @@ pub struct UserResponse {
     /// Role.
     pub role: Role,
     /// Hospital of hospital staff.
-    pub hospital_id: Option<String>,
+    pub hospital_id: Option<HospitalId>,
     /// May log in.
     pub active: bool,
     /// Created (UTC).

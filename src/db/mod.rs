@@ -66,7 +66,7 @@ impl AnyConnection {
 macro_rules! scoped {
     ($q:expr, $scope:expr, $col:expr) => {
         match $scope.hospital_filter() {
-            Some(h) => $q.filter($col.eq(h.to_string())),
+            Some(h) => $q.filter($col.eq(h)),
             None => $q,
         }
     };

@@ -13,6 +13,7 @@ use super::templates::Templates;
 use crate::db::AnyConnection;
 use crate::db::models::notification::{self, Notification};
 use crate::db::types::UtcMicros;
+use crate::domain::ids::HospitalId;
 use crate::domain::notification::{Audience, Channel, Status};
 use crate::error::AppError;
 
@@ -24,7 +25,7 @@ pub struct Outgoing {
     /// Case it is about.
     pub case_id: Option<String>,
     /// Hospital it concerns (scopes hospital users' view of the outbox).
-    pub hospital_id: Option<String>,
+    pub hospital_id: Option<HospitalId>,
     /// Template name.
     pub template: &'static str,
     /// Channel.
@@ -67,7 +68,7 @@ pub fn queue(
             id: uuid::Uuid::now_v7().to_string(),
             dedup_key: format!("{}|{}|{}", o.dedup_base, o.role, recipient_hash(to)),
             case_id: o.case_id.clone(),
-            hospital_id: o.hospital_id.clone(),
+            hospital_id: o.hospital_id,
             template: o.template.into(),
             channel: o.channel,
             recipient_role: o.role,
@@ -142,13 +143,6 @@ pub fn combine_staff_emails(
         let rendered = templates
             .render("escalation_summary", &locale, &vars)
             .map_err(|m| AppError::Unexpected(anyhow::anyhow!(m)))?;
-        let same = |f: fn(&Notification) -> Option<&str>| {
-            let first = f(&rows[0]);
-            rows.iter()
-                .all(|r| f(r) == first)
-                .then_some(first)
-                .flatten()
-        };
         // Same recipient, locale, channel and queue time as the notices it carries (all queued
         // by this sweep, never attempted); its own key, text and scope, due now.
         let row = Notification {
@@ -156,7 +150,11 @@ pub fn combine_staff_emails(
             // The group's first original makes the key unique to this combination.
             dedup_key: format!("esc-summary:{}|{}", ids[0], recipient_hash(&recipient)),
             case_id: None,
-            hospital_id: same(|r| r.hospital_id.as_deref()).map(str::to_string),
+            hospital_id: rows
+                .iter()
+                .all(|r| r.hospital_id == rows[0].hospital_id)
+                .then_some(rows[0].hospital_id)
+                .flatten(),
             template: "escalation_summary".into(),
             recipient_role: if rows
                 .iter()

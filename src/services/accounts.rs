@@ -100,7 +100,7 @@ pub fn create_hospital(
     e.into_result().map_err(AppError::Validation)?;
     let t = UtcMicros::new(now);
     let row = Hospital {
-        id: HospitalId::new().to_string(),
+        id: HospitalId::new(),
         code,
         name,
         district,
@@ -128,7 +128,7 @@ pub fn create_hospital(
 pub fn update_hospital(
     conn: &mut AnyConnection,
     cat: &crate::domain::catalogue::Catalogue,
-    id: &str,
+    id: HospitalId,
     patch: HospitalPatch,
     now: DateTime<Utc>,
 ) -> Result<Hospital, AppError> {
@@ -193,7 +193,7 @@ fn check_role_hospital(
         (true, None) => e.add("hospital_id", "is required for hospital_staff"),
         (false, Some(_)) => e.add("hospital_id", "only hospital_staff belong to a hospital"),
         (true, Some(h)) => {
-            if hospital::get(conn, &Scope::unrestricted(), &h.to_string())?.is_none() {
+            if hospital::get(conn, &Scope::unrestricted(), h)?.is_none() {
                 e.add("hospital_id", "no such hospital");
             }
         }
@@ -234,7 +234,7 @@ pub fn create_user(
         display_name,
         password_hash: password::hash(&input.password)?,
         role: input.role,
-        hospital_id: input.hospital_id.map(|h| h.to_string()),
+        hospital_id: input.hospital_id,
         active: true,
         created_at: t,
         updated_at: t,
@@ -289,7 +289,7 @@ pub fn update_user(
         };
         let hospital_id = match patch.hospital_id {
             Some(h) => h,
-            None => current.hospital_id.as_deref().and_then(|h| h.parse().ok()),
+            None => current.hospital_id,
         };
         check_role_hospital(c, role, hospital_id, &mut e)?;
         let display_name = patch.display_name.map(|d| e.text("display_name", &d, 128));
@@ -302,7 +302,7 @@ pub fn update_user(
             display_name,
             password_hash: patch.password.as_deref().map(password::hash).transpose()?,
             role: Some(role),
-            hospital_id: Some(hospital_id.map(|h| h.to_string())),
+            hospital_id: Some(hospital_id),
             active: patch.active,
             updated_at: Some(UtcMicros::new(now)),
             last_login_at: None,
@@ -341,14 +341,9 @@ pub fn login_user(
         return Ok(None);
     }
     let role = u.role;
-    let hospital_id: Option<HospitalId> = u
-        .hospital_id
-        .as_deref()
-        .map(str::parse)
-        .transpose()
-        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("bad hospital id: {e}")))?;
+    let hospital_id = u.hospital_id;
     if let Some(h) = hospital_id
-        && !hospital::get(conn, &Scope::unrestricted(), &h.to_string())?.is_some_and(|h| h.active)
+        && !hospital::get(conn, &Scope::unrestricted(), h)?.is_some_and(|h| h.active)
     {
         return Ok(None);
     }
@@ -396,7 +391,7 @@ pub fn create_client(
     let name = e.text("name", name, 128);
     match (role, hospital_id) {
         (Role::HospitalClient, Some(h)) => {
-            if hospital::get(conn, &Scope::unrestricted(), &h.to_string())?.is_none() {
+            if hospital::get(conn, &Scope::unrestricted(), h)?.is_none() {
                 e.add("hospital_id", "no such hospital");
             }
         }
@@ -413,7 +408,7 @@ pub fn create_client(
         client_id: format!("gc_{}", secrets::random_token(16)?),
         name,
         role,
-        hospital_id: hospital_id.map(|h| h.to_string()),
+        hospital_id,
         secret_hash,
         active: true,
         secret_rotated_at: t,
@@ -499,15 +494,12 @@ pub fn login_client(
         return Ok(None);
     }
     let role = c.role;
-    let hospital_id: Option<HospitalId> = match &c.hospital_id {
+    let hospital_id = match c.hospital_id {
         Some(h) => {
             if !hospital::get(conn, &Scope::unrestricted(), h)?.is_some_and(|h| h.active) {
                 return Ok(None);
             }
-            Some(
-                h.parse()
-                    .map_err(|e| AppError::Unexpected(anyhow::anyhow!("bad hospital id: {e}")))?,
-            )
+            Some(h)
         }
         None => None,
     };

@@ -19,6 +19,7 @@ use crate::domain::cchd::CchdOutcome;
 use crate::domain::due::DuePolicy;
 use crate::domain::escalation::Rung;
 use crate::domain::hearing::{HearingAssessment, HearingStatus};
+use crate::domain::ids::HospitalId;
 use crate::domain::interpretation::{CardOutcome, Interpretation, Level};
 use crate::domain::principal::{Principal, Scope};
 use crate::error::{AppError, ErrorCode, is_unique_violation};
@@ -336,10 +337,10 @@ pub struct CaseAction {
 
 /// Whether `u` may hold a case of `hospital_id`: an active user whose role works cases and who
 /// can see that hospital's data. Assignment and the escalation's assignee notices both ask.
-pub(crate) fn may_hold_case(u: &crate::db::models::user::User, hospital_id: &str) -> bool {
+pub(crate) fn may_hold_case(u: &crate::db::models::user::User, hospital_id: HospitalId) -> bool {
     let r = u.role;
     let works = r.may(crate::domain::role::Action::WorkCases)
-        && (!r.is_hospital_bound() || u.hospital_id.as_deref() == Some(hospital_id));
+        && (!r.is_hospital_bound() || u.hospital_id == Some(hospital_id));
     u.active && works
 }
 
@@ -360,7 +361,7 @@ pub fn act(
     }
     if let Some(Some(a)) = &action.assignee
         && !crate::db::models::user::get(conn, a)?
-            .is_some_and(|u| may_hold_case(&u, &current.hospital_id))
+            .is_some_and(|u| may_hold_case(&u, current.hospital_id))
     {
         // Unknown, inactive, or not allowed to see or work this case: as if it did not exist.
         return Err(AppError::NotFound { entity: "assignee" });

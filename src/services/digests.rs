@@ -47,7 +47,7 @@ pub fn hospital_digest(
         if emails.is_empty() {
             continue;
         }
-        let d = case::hospital_digest(conn, &h.id, t, DIGEST_LINES)?;
+        let d = case::hospital_digest(conn, h.id, t, DIGEST_LINES)?;
         if d.open == 0 {
             continue;
         }
@@ -72,7 +72,7 @@ pub fn hospital_digest(
         let o = Outgoing {
             dedup_base: format!("digest:{}:{day}", h.id),
             case_id: None,
-            hospital_id: Some(h.id.clone()),
+            hospital_id: Some(h.id),
             template: "hospital_digest",
             channel: Channel::Email,
             role: Audience::Hospital,
@@ -158,7 +158,7 @@ pub fn quality_scorecards(
         let cohort = Cohort {
             from,
             to,
-            hospital_id: h.as_ref().and_then(|h| h.id.parse().ok()),
+            hospital_id: h.as_ref().map(|h| h.id.0),
             programme: None,
         };
         let values = report(conn, &cohort, quality, limits)?;
@@ -175,10 +175,11 @@ pub fn quality_scorecards(
         let o = Outgoing {
             dedup_base: format!(
                 "scorecard:{}:{period}",
-                h.as_ref().map_or("centre", |h| h.id.as_str())
+                h.as_ref()
+                    .map_or("centre".to_string(), |h| h.id.to_string())
             ),
             case_id: None,
-            hospital_id: h.as_ref().map(|h| h.id.clone()),
+            hospital_id: h.as_ref().map(|h| h.id),
             template: "quality_scorecard",
             channel: Channel::Email,
             role: if h.is_some() {

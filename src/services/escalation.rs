@@ -165,7 +165,7 @@ fn staff_notices(
             // staff, nor a deactivated account); otherwise the coordinators are.
             let assignee_email = match &f.case.assignee {
                 Some(a) => crate::db::models::user::get(conn, a)?
-                    .filter(|u| crate::services::cases::may_hold_case(u, &f.case.hospital_id))
+                    .filter(|u| crate::services::cases::may_hold_case(u, f.case.hospital_id))
                     .and_then(|u| u.email),
                 None => None,
             };
@@ -253,7 +253,7 @@ fn escalate(
             let o = Outgoing {
                 dedup_base: base.clone(),
                 case_id: Some(case_id.to_string()),
-                hospital_id: Some(f.case.hospital_id.clone()),
+                hospital_id: Some(f.case.hospital_id),
                 template: n.template,
                 channel: Channel::Email,
                 role: n.role,

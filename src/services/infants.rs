@@ -111,7 +111,7 @@ fn target_hospital(
             return Ok(None);
         }
     };
-    match hospital::get(conn, &scope, &id.to_string())? {
+    match hospital::get(conn, &scope, id)? {
         Some(h) if h.active => Ok(Some(id)),
         Some(_) => {
             e.add("hospital_id", "hospital is inactive");
@@ -149,9 +149,8 @@ pub fn register(
         let Some(hospital_id) = hospital_id else {
             return Err(AppError::invalid("hospital_id", "is required"));
         };
-        let hospital_id = hospital_id.to_string();
         let scope = p.scope();
-        if let Some(existing) = infant::find_by_mrn(c, &scope, &hospital_id, &mrn)? {
+        if let Some(existing) = infant::find_by_mrn(c, &scope, hospital_id, &mrn)? {
             return Err(duplicate(&existing.id));
         }
         // The same mother, birth time and birth order is the same baby (twins differ in birth

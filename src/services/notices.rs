@@ -84,7 +84,7 @@ pub fn load(
     };
     let i =
         infant::get(conn, &all, &c.infant_id)?.ok_or(AppError::NotFound { entity: "infant" })?;
-    let h = hospital::get(conn, &all, &c.hospital_id)?
+    let h = hospital::get(conn, &all, c.hospital_id)?
         .ok_or(AppError::NotFound { entity: "hospital" })?;
     let policy = ctx.policy_of(&c, now)?;
     let tz = policy
@@ -257,7 +257,7 @@ pub fn queue_family_sms(
     let o = Outgoing {
         dedup_base,
         case_id: Some(f.case.id.clone()),
-        hospital_id: Some(f.case.hospital_id.clone()),
+        hospital_id: Some(f.case.hospital_id),
         template,
         channel: Channel::Sms,
         role: Audience::Family,

@@ -13,6 +13,7 @@ use crate::domain::catalogue::{Catalogue, Programme};
 use crate::domain::cchd::CchdOutcome;
 use crate::domain::consent::Decision;
 use crate::domain::hearing::{HearingAssessment, HearingStatus};
+use crate::domain::ids::HospitalId;
 use crate::domain::interpretation::{CardOutcome, Interpretation, Interpreter};
 use crate::domain::principal::Scope;
 use crate::error::AppError;
@@ -354,7 +355,7 @@ pub struct MissedScreen {
     /// Infant.
     pub infant_id: String,
     /// Hospital.
-    pub hospital_id: String,
+    pub hospital_id: HospitalId,
     /// Birth (UTC).
     pub birth_at: DateTime<Utc>,
     /// The age limit that passed.

@@ -217,13 +217,13 @@ fn sequence_protocol(
         }
         (Some(seq), _) => Ok(seq),
         (None, Some(req)) => Ok(req),
-        (None, None) => Ok(crate::db::models::hospital::get(
-            conn,
-            &Scope::unrestricted(),
-            &infant.hospital_id,
-        )?
-        .and_then(|h| h.cchd_protocol)
-        .unwrap_or_else(|| cat.cchd.default_protocol.clone())),
+        (None, None) => {
+            Ok(
+                crate::db::models::hospital::get(conn, &Scope::unrestricted(), infant.hospital_id)?
+                    .and_then(|h| h.cchd_protocol)
+                    .unwrap_or_else(|| cat.cchd.default_protocol.clone()),
+            )
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use crate::db::AnyConnection;
 use crate::db::schema::api_clients;
 use crate::db::types::UtcMicros;
+use crate::domain::ids::HospitalId;
 use crate::domain::role::Role;
 
 /// An API client row. `secret_hash` is the SHA-256 of a high-entropy random secret.
@@ -16,7 +17,7 @@ pub struct ApiClient {
     pub name: String,
     /// `hospital_client` (bound to `hospital_id`) or `lab_client` (no hospital).
     pub role: Role,
-    pub hospital_id: Option<String>,
+    pub hospital_id: Option<HospitalId>,
     pub secret_hash: String,
     pub active: bool,
     pub secret_rotated_at: UtcMicros,

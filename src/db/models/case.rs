@@ -9,6 +9,7 @@ use crate::db::types::{Json, UtcMicros};
 use crate::domain::case::{CaseOutcome, CaseState, EntryKind, Reason};
 use crate::domain::catalogue::{Programme, Tier};
 use crate::domain::escalation::Rung;
+use crate::domain::ids::HospitalId;
 use crate::domain::principal::Scope;
 
 /// A case row. `open_key` is `infant|programme|reason` while the case is open (unique), NULL
@@ -18,7 +19,7 @@ use crate::domain::principal::Scope;
 pub struct Case {
     pub id: String,
     pub infant_id: String,
-    pub hospital_id: String,
+    pub hospital_id: HospitalId,
     pub programme: Programme,
     pub reason: Reason,
     pub state: CaseState,
@@ -95,7 +96,7 @@ pub struct CaseFilter {
     pub open_only: bool,
     pub programme: Option<Programme>,
     pub tier: Option<Tier>,
-    pub hospital_id: Option<String>,
+    pub hospital_id: Option<HospitalId>,
     pub infant_id: Option<String>,
     pub assignee: Option<String>,
     pub unassigned: bool,
@@ -452,7 +453,7 @@ pub struct HospitalDigest {
 /// The digest of `hospital_id`'s unresolved cases at `now`.
 pub fn hospital_digest(
     conn: &mut AnyConnection,
-    hospital_id: &str,
+    hospital_id: HospitalId,
     now: UtcMicros,
     lines: i64,
 ) -> QueryResult<HospitalDigest> {

@@ -8,6 +8,7 @@ use crate::db::models::infant::Infant;
 use crate::db::schema::{dbs_cards, dbs_interpretations, dbs_results, infants};
 use crate::db::types::{Json, UtcMicros};
 use crate::domain::catalogue::Tier;
+use crate::domain::ids::HospitalId;
 use crate::domain::interpretation::{CardOutcome, Interpretation};
 use crate::domain::principal::Scope;
 use crate::domain::specimen::Feeding;
@@ -18,7 +19,7 @@ use crate::domain::specimen::Feeding;
 pub struct Card {
     pub id: String,
     pub infant_id: String,
-    pub hospital_id: String,
+    pub hospital_id: HospitalId,
     pub barcode: String,
     pub collected_at: UtcMicros,
     pub feeding: Feeding,

@@ -5,13 +5,14 @@ use diesel::prelude::*;
 use crate::db::AnyConnection;
 use crate::db::schema::hospitals;
 use crate::db::types::{Json, UtcMicros};
+use crate::domain::ids::HospitalId;
 use crate::domain::principal::Scope;
 
 /// A hospital row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = hospitals)]
 pub struct Hospital {
-    pub id: String,
+    pub id: HospitalId,
     pub code: String,
     pub name: String,
     pub district: Option<String>,
@@ -52,7 +53,11 @@ pub fn insert(conn: &mut AnyConnection, row: &Hospital) -> QueryResult<()> {
 }
 
 /// Reads a hospital visible in `scope`.
-pub fn get(conn: &mut AnyConnection, scope: &Scope, id: &str) -> QueryResult<Option<Hospital>> {
+pub fn get(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    id: HospitalId,
+) -> QueryResult<Option<Hospital>> {
     let mut q = hospitals::table.filter(hospitals::id.eq(id)).into_boxed();
     q = crate::scoped!(q, scope, hospitals::id);
     q.select(Hospital::as_select()).first(conn).optional()
@@ -84,7 +89,11 @@ pub fn list(
 }
 
 /// Applies an update; returns the number of rows changed (0 = not found).
-pub fn update(conn: &mut AnyConnection, id: &str, form: &HospitalUpdateForm) -> QueryResult<usize> {
+pub fn update(
+    conn: &mut AnyConnection,
+    id: HospitalId,
+    form: &HospitalUpdateForm,
+) -> QueryResult<usize> {
     diesel::update(hospitals::table.filter(hospitals::id.eq(id)))
         .set(form)
         .execute(conn)

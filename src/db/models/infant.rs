@@ -9,6 +9,7 @@ use crate::db::types::{Json, UtcMicros};
 use crate::domain::case::Reason;
 use crate::domain::catalogue::Programme;
 use crate::domain::id_card::IdDocumentType;
+use crate::domain::ids::HospitalId;
 use crate::domain::infant::{InfantStatus, Sex};
 use crate::domain::principal::Scope;
 
@@ -17,7 +18,7 @@ use crate::domain::principal::Scope;
 #[diesel(table_name = infants)]
 pub struct Infant {
     pub id: String,
-    pub hospital_id: String,
+    pub hospital_id: HospitalId,
     pub mrn: String,
     pub sex: Sex,
     /// UTC.
@@ -84,7 +85,7 @@ pub struct InfantUpdateForm {
 /// List filters; `None` means "any".
 #[derive(Debug, Default, Clone)]
 pub struct InfantFilter {
-    pub hospital_id: Option<String>,
+    pub hospital_id: Option<HospitalId>,
     pub status: Option<InfantStatus>,
     pub mrn: Option<String>,
     pub nicu_admitted: Option<bool>,
@@ -113,7 +114,7 @@ pub fn get(conn: &mut AnyConnection, scope: &Scope, id: &str) -> QueryResult<Opt
 pub fn find_by_mrn(
     conn: &mut AnyConnection,
     scope: &Scope,
-    hospital_id: &str,
+    hospital_id: HospitalId,
     mrn: &str,
 ) -> QueryResult<Option<Infant>> {
     let mut q = infants::table

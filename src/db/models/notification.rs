@@ -12,6 +12,7 @@ use crate::db::AnyConnection;
 use crate::db::schema::{case_escalations, job_runs, notifications};
 use crate::db::types::{Json, UtcMicros};
 use crate::domain::escalation::Rung;
+use crate::domain::ids::HospitalId;
 use crate::domain::job::Job;
 use crate::domain::notification::{Audience, Channel, Event, Status};
 use crate::domain::principal::Scope;
@@ -24,7 +25,7 @@ pub struct Notification {
     pub id: String,
     pub dedup_key: String,
     pub case_id: Option<String>,
-    pub hospital_id: Option<String>,
+    pub hospital_id: Option<HospitalId>,
     pub template: String,
     pub channel: Channel,
     pub recipient_role: Audience,

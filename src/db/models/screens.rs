@@ -10,6 +10,7 @@ use crate::domain::catalogue::Programme;
 use crate::domain::cchd::{AuscultationMethod, AuscultationResult};
 use crate::domain::consent::Decision;
 use crate::domain::hearing::{EarResult, HearingMethod, HearingStage, InterventionKind};
+use crate::domain::ids::HospitalId;
 use crate::domain::principal::Scope;
 
 /// A hearing test row.
@@ -18,7 +19,7 @@ use crate::domain::principal::Scope;
 pub struct HearingRow {
     pub id: String,
     pub infant_id: String,
-    pub hospital_id: String,
+    pub hospital_id: HospitalId,
     pub stage: HearingStage,
     pub method: HearingMethod,
     pub left_ear: EarResult,
@@ -39,7 +40,7 @@ pub struct InterventionRow {
     /// Infant.
     pub infant_id: String,
     /// The infant's hospital.
-    pub hospital_id: String,
+    pub hospital_id: HospitalId,
     /// What was started.
     pub kind: InterventionKind,
     /// When the intervention started (UTC).
@@ -83,7 +84,7 @@ pub fn interventions_of(
 pub struct CchdRow {
     pub id: String,
     pub infant_id: String,
-    pub hospital_id: String,
+    pub hospital_id: HospitalId,
     pub protocol: String,
     pub measured_at: UtcMicros,
     pub right_hand_spo2: f64,
@@ -105,7 +106,7 @@ pub struct CchdRow {
 pub struct ConsentRow {
     pub id: String,
     pub infant_id: String,
-    pub hospital_id: String,
+    pub hospital_id: HospitalId,
     pub programme: Programme,
     pub decision: Decision,
     pub guardian_name: String,

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use crate::db::AnyConnection;
 use crate::db::schema::users;
 use crate::db::types::UtcMicros;
+use crate::domain::ids::HospitalId;
 use crate::domain::role::Role;
 
 /// A user row. `password_hash` is an argon2id PHC string.
@@ -16,7 +17,7 @@ pub struct User {
     pub display_name: String,
     pub password_hash: String,
     pub role: Role,
-    pub hospital_id: Option<String>,
+    pub hospital_id: Option<HospitalId>,
     pub active: bool,
     pub created_at: UtcMicros,
     pub updated_at: UtcMicros,
@@ -35,7 +36,7 @@ pub struct UserUpdateForm {
     pub display_name: Option<String>,
     pub password_hash: Option<String>,
     pub role: Option<Role>,
-    pub hospital_id: Option<Option<String>>,
+    pub hospital_id: Option<Option<HospitalId>>,
     pub active: Option<bool>,
     pub updated_at: Option<UtcMicros>,
     pub last_login_at: Option<Option<UtcMicros>>,

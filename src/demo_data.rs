@@ -13,7 +13,7 @@ use crate::db::types::{Json, UtcMicros};
 use crate::db::{AnyConnection, write_transaction};
 use crate::domain::case::{CaseState, Reason};
 use crate::domain::catalogue::{Programme, Tier};
-use crate::domain::ids::HospitalId;
+use crate::domain::ids::{HospitalId, InfantId};
 use crate::domain::infant::{InfantStatus, Sex};
 use crate::with_conn;
 
@@ -47,7 +47,7 @@ fn hospital(i: usize, t: UtcMicros) -> Hospital {
 
 fn infant(i: usize, hospital_id: HospitalId, birth: UtcMicros, t: UtcMicros) -> Infant {
     Infant {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: InfantId::new(),
         hospital_id,
         mrn: format!("G{i:08}"),
         sex: if i.is_multiple_of(2) {
@@ -106,7 +106,7 @@ fn open_case(n: usize, inf: &Infant, now: DateTime<Utc>, t: UtcMicros) -> Case {
         assignee: None,
         outcome: None,
         open_key: Some(crate::domain::case::open_key(
-            &inf.id,
+            inf.id,
             Programme::Dbs,
             Reason::Positive,
         )),

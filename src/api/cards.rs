@@ -66,7 +66,7 @@ pub struct CardResponse {
     /// Id.
     pub id: String,
     /// Infant.
-    pub infant_id: String,
+    pub infant_id: InfantId,
     /// Hospital.
     pub hospital_id: HospitalId,
     /// Barcode.

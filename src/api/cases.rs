@@ -23,6 +23,7 @@ use crate::domain::catalogue::{Programme, Tier};
 use crate::domain::contact::{AttemptOutcome, Channel};
 use crate::domain::escalation::Rung;
 use crate::domain::ids::HospitalId;
+use crate::domain::ids::InfantId;
 use crate::domain::principal::Principal;
 use crate::domain::role::Action;
 use crate::error::{AppError, ErrorCode, Problem};
@@ -37,7 +38,7 @@ pub struct CaseResponse {
     /// Id.
     pub id: String,
     /// Infant.
-    pub infant_id: String,
+    pub infant_id: InfantId,
     /// Birth hospital.
     pub hospital_id: HospitalId,
     /// Programme.

@@ -157,7 +157,7 @@ pub struct MotherResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InfantResponse {
     /// Id.
-    pub id: String,
+    pub id: InfantId,
     /// Hospital.
     pub hospital_id: HospitalId,
     /// Medical record number.
@@ -196,7 +196,7 @@ pub struct InfantResponse {
     /// A contact attempt found the details wrong; correcting phones or address clears it.
     pub contact_problem: bool,
     /// When this record was merged into another: the kept record's id.
-    pub merged_into: Option<String>,
+    pub merged_into: Option<InfantId>,
     /// The family declined SMS; follow-up uses other channels.
     pub sms_opt_out: bool,
     /// Days in the NICU, when recorded.
@@ -350,13 +350,13 @@ pub async fn list_infants(
             c,
             &p,
             "infant",
-            page.items.iter().map(|r| r.id.as_str()),
+            page.items.iter().map(|r| r.id.to_string()),
             now,
         )?;
         Ok(page)
     })
     .await?;
-    let next_cursor = page.next_cursor(|r| URL_SAFE_NO_PAD.encode(&r.id));
+    let next_cursor = page.next_cursor(|r| URL_SAFE_NO_PAD.encode(r.id.to_string()));
     Ok(HttpResponse::Ok().json(InfantPage {
         items: page.items.into_iter().map(InfantResponse::from).collect(),
         next_cursor,
@@ -391,7 +391,7 @@ pub async fn get_infant(
     let scope = p.scope();
     let now = state.now();
     let row = db::run(&state.pool, move |c| {
-        let row = svc::get(c, &scope, &id.to_string())?;
+        let row = svc::get(c, &scope, id)?;
         audit::read(c, &p, "infant", &row.id, now)?;
         Ok(row)
     })
@@ -436,7 +436,7 @@ pub async fn update_infant(
             policy: &policy,
             who: &p,
         };
-        svc::update(c, &p, rules, &id.to_string(), patch, &key, now)
+        svc::update(c, &p, rules, id, patch, &key, now)
     })
     .await?;
     tracing::info!(infant.id = %row.id, "infant updated");

@@ -39,9 +39,7 @@ pub async fn merge_infants(
     let dup = body.0.duplicate_id;
     let now = state.now();
     let m = db::run(&state.pool, move |c| {
-        db::write_transaction(c, |c| {
-            merges::merge(c, &p, &kept.to_string(), &dup.to_string(), now)
-        })
+        db::write_transaction(c, |c| merges::merge(c, &p, kept, dup, now))
     })
     .await?;
     tracing::info!(merge.id = %m.id, "infants merged");

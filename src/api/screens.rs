@@ -315,7 +315,7 @@ pub async fn get_screening_summary(
     let interp = current(&state.catalogues, now)?;
     let scope = p.scope();
     let s = db::run(&state.pool, move |c| {
-        let s = screening::summary(c, &interp, &scope, &id.to_string(), now)?;
+        let s = screening::summary(c, &interp, &scope, id, now)?;
         crate::services::audit::read(c, &p, "infant_screening", &s.infant_id, now)?;
         Ok(s)
     })
@@ -349,7 +349,7 @@ pub async fn list_missed_screens(
             limit,
             false,
         )?;
-        let ids = items.iter().map(|m| m.infant_id.as_str());
+        let ids = items.iter().map(|m| m.infant_id);
         crate::services::audit::list_read(c, &p, "infant", ids, now)?;
         Ok(items)
     })

@@ -56,7 +56,11 @@ super::text_enum!(Reason {
 });
 
 /// The key that makes an open case unique per infant, programme and reason (NULL once resolved).
-pub fn open_key(infant_id: &str, programme: super::catalogue::Programme, reason: Reason) -> String {
+pub fn open_key(
+    infant_id: super::ids::InfantId,
+    programme: super::catalogue::Programme,
+    reason: Reason,
+) -> String {
     format!("{infant_id}|{programme}|{reason}")
 }
 

@@ -41,7 +41,7 @@ fn append(
     conn: &mut AnyConnection,
     who: &Principal,
     entity: &str,
-    id: &str,
+    id: impl std::fmt::Display,
     action: AuditAction,
     changes: Value,
     now: DateTime<Utc>,
@@ -54,7 +54,7 @@ fn append(
             actor: who.key(),
             request_id: who.request_id.clone(),
             entity: entity.into(),
-            entity_id: id.into(),
+            entity_id: id.to_string(),
             action,
             changes: Json(changes),
             correlation_id: who.correlation_id.clone(),
@@ -68,7 +68,7 @@ pub fn write<T: Serialize>(
     conn: &mut AnyConnection,
     who: &Principal,
     entity: &str,
-    id: &str,
+    id: impl std::fmt::Display,
     before: Option<&T>,
     after: &T,
     now: DateTime<Utc>,
@@ -87,14 +87,14 @@ pub fn write<T: Serialize>(
 /// Records one list request that returned personal data: one `read` row of `entity` with an
 /// empty entity id, naming every id returned in `changes.ids`, so "who saw this infant?" finds
 /// list reads too. An empty list records nothing.
-pub fn list_read<'a>(
+pub fn list_read<I: std::fmt::Display>(
     conn: &mut AnyConnection,
     who: &Principal,
     entity: &str,
-    ids: impl IntoIterator<Item = &'a str>,
+    ids: impl IntoIterator<Item = I>,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    let ids: Vec<&str> = ids.into_iter().collect();
+    let ids: Vec<String> = ids.into_iter().map(|i| i.to_string()).collect();
     if ids.is_empty() {
         return Ok(());
     }
@@ -114,7 +114,7 @@ pub fn read(
     conn: &mut AnyConnection,
     who: &Principal,
     entity: &str,
-    id: &str,
+    id: impl std::fmt::Display,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     append(conn, who, entity, id, AuditAction::Read, json!({}), now)

@@ -100,7 +100,7 @@ pub fn register(
 ) -> Result<(Card, Infant), AppError> {
     let scope = p.scope();
     write_transaction(conn, |conn| {
-        let infant = infant::get(conn, &scope, &c.infant_id.to_string())?
+        let infant = infant::get(conn, &scope, c.infant_id)?
             .ok_or(AppError::NotFound { entity: "infant" })?;
         let mut e = FieldErrors::new();
         let barcode = text_code(&mut e, "barcode", &c.barcode);
@@ -113,7 +113,7 @@ pub fn register(
         let collector = e.text("collector", &c.collector, 64);
         let repeat_of = match &c.repeat_of_barcode {
             None => None,
-            Some(b) => match dbs::find_of_infant(conn, &infant.id, b)? {
+            Some(b) => match dbs::find_of_infant(conn, infant.id, b)? {
                 Some(prev) => Some(prev.id),
                 None => {
                     e.add(
@@ -275,7 +275,7 @@ pub fn receive(
         let card = dbs::get_card(conn, &scope, &before.id)?
             .ok_or(AppError::NotFound { entity: "card" })?;
         audit::write(conn, rules.who, "card", &card.id, Some(&before), &card, now)?;
-        let infant = infant::get(conn, &scope, &card.infant_id)?
+        let infant = infant::get(conn, &scope, card.infant_id)?
             .ok_or(AppError::NotFound { entity: "infant" })?;
         let results = stored_results(conn, &card.id)?;
         let i = interpret_and_store(conn, rules, &card, &infant, &results, now)?;

@@ -143,7 +143,7 @@ pub fn open_or_update(
     who: &Principal,
     now: DateTime<Utc>,
 ) -> Result<Case, AppError> {
-    let key = open_key(&infant.id, spec.programme, spec.reason);
+    let key = open_key(infant.id, spec.programme, spec.reason);
     let due = policy
         .due(spec.tier, now, infant.birth_at.utc())
         .map_err(|m| AppError::Unexpected(anyhow::anyhow!(m)))?;
@@ -269,7 +269,7 @@ pub fn propose_resolution(
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     for reason in [Reason::Repeat, Reason::Recollect] {
-        let key = open_key(&infant.id, Programme::Dbs, reason);
+        let key = open_key(infant.id, Programme::Dbs, reason);
         if let Some(c) = case::find_open(conn, &key)? {
             let detail = json!({"card_id": card_id, "barcode": barcode, "proposed_outcome": "ruled_out",
                                 "why": "a repeat card was normal"});
@@ -405,7 +405,7 @@ pub fn act(
                 form.appointment_place = Some(place.clone());
             }
             CaseEvent::Reopen { .. } => {
-                let key = open_key(&current.infant_id, current.programme, current.reason);
+                let key = open_key(current.infant_id, current.programme, current.reason);
                 if case::find_open(conn, &key)?.is_some() {
                     return Err(AppError::conflict(
                         ErrorCode::CaseAlreadyOpen,
@@ -518,12 +518,11 @@ pub fn open_missed(
     for m in missed {
         let result = crate::db::write_transaction(conn, |conn| -> Result<bool, AppError> {
             // Any open case of the programme (an open missed case among them) covers it.
-            if case::has_open_of_programme(conn, &m.infant_id, programme)? {
+            if case::has_open_of_programme(conn, m.infant_id, programme)? {
                 return Ok(false);
             }
-            let infant =
-                crate::db::models::infant::get(conn, &Scope::unrestricted(), &m.infant_id)?
-                    .ok_or(AppError::NotFound { entity: "infant" })?;
+            let infant = crate::db::models::infant::get(conn, &Scope::unrestricted(), m.infant_id)?
+                .ok_or(AppError::NotFound { entity: "infant" })?;
             let spec = CaseSpec {
                 programme,
                 reason: Reason::Missed,

@@ -104,7 +104,7 @@ pub fn record_attempt(
             updated_at: Some(t),
             ..Default::default()
         };
-        infant::update(conn, &Scope::unrestricted(), &current.infant_id, &flag)?;
+        infant::update(conn, &Scope::unrestricted(), current.infant_id, &flag)?;
     }
     if reached_now {
         form.state = Some(CaseState::FamilyContacted);
@@ -158,7 +158,7 @@ pub fn flag_contact_problem(
         updated_at: Some(t),
         ..Default::default()
     };
-    infant::update(conn, &Scope::unrestricted(), &current.infant_id, &flag)?;
+    infant::update(conn, &Scope::unrestricted(), current.infant_id, &flag)?;
     if !current.contact_problem {
         let form = CaseUpdateForm {
             contact_problem: Some(true),

@@ -151,7 +151,7 @@ pub fn register(
         };
         let scope = p.scope();
         if let Some(existing) = infant::find_by_mrn(c, &scope, hospital_id, &mrn)? {
-            return Err(duplicate(&existing.id));
+            return Err(duplicate(existing.id));
         }
         // The same mother, birth time and birth order is the same baby (twins differ in birth
         // order). Checked within what the caller can see, so no other hospital's record leaks.
@@ -175,7 +175,7 @@ pub fn register(
             None => (None, None, None),
         };
         let row = Infant {
-            id: InfantId::new().to_string(),
+            id: InfantId::new(),
             hospital_id,
             mrn,
             sex: r.sex,
@@ -216,7 +216,7 @@ pub fn register(
     })
 }
 
-fn duplicate(existing_id: &str) -> AppError {
+fn duplicate(existing_id: impl std::fmt::Display) -> AppError {
     AppError::conflict(
         ErrorCode::DuplicateInfant,
         Some("mrn"),
@@ -230,7 +230,7 @@ fn clamp_i32(v: i64) -> i32 {
 }
 
 /// Reads one infant in the caller's scope (404 otherwise).
-pub fn get(conn: &mut AnyConnection, scope: &Scope, id: &str) -> Result<Infant, AppError> {
+pub fn get(conn: &mut AnyConnection, scope: &Scope, id: InfantId) -> Result<Infant, AppError> {
     infant::get(conn, scope, id)?.ok_or(AppError::NotFound { entity: "infant" })
 }
 
@@ -240,7 +240,7 @@ pub fn update(
     conn: &mut AnyConnection,
     p: &Principal,
     rules: crate::services::cards::Rules<'_>,
-    id: &str,
+    id: InfantId,
     patch: InfantPatch,
     id_key: &[u8],
     now: DateTime<Utc>,

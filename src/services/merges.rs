@@ -9,11 +9,12 @@ use crate::db::models::infant::{self, Infant, InfantUpdateForm};
 use crate::db::models::merge::{self, Merge};
 use crate::db::models::quality_facts;
 use crate::db::types::{Json, UtcMicros};
+use crate::domain::ids::InfantId;
 use crate::domain::principal::{Principal, Scope};
 use crate::error::{AppError, ErrorCode};
 use crate::services::audit;
 
-fn visible(conn: &mut AnyConnection, id: &str) -> Result<Infant, AppError> {
+fn visible(conn: &mut AnyConnection, id: InfantId) -> Result<Infant, AppError> {
     infant::get(conn, &Scope::unrestricted(), id)?.ok_or(AppError::NotFound { entity: "infant" })
 }
 
@@ -21,8 +22,8 @@ fn visible(conn: &mut AnyConnection, id: &str) -> Result<Infant, AppError> {
 pub fn merge(
     conn: &mut AnyConnection,
     who: &Principal,
-    kept_id: &str,
-    merged_id: &str,
+    kept_id: InfantId,
+    merged_id: InfantId,
     now: DateTime<Utc>,
 ) -> Result<Merge, AppError> {
     if kept_id == merged_id {
@@ -40,15 +41,15 @@ pub fn merge(
             "one of the records is already merged",
         ));
     }
-    let moved = merge::move_all(conn, &dup.id, &kept.id)?;
+    let moved = merge::move_all(conn, dup.id, kept.id)?;
     let t = UtcMicros::new(now);
     let form = InfantUpdateForm {
         merged_into: Some(Some(kept.id.clone())),
         updated_at: Some(t),
         ..Default::default()
     };
-    infant::update(conn, &Scope::unrestricted(), &dup.id, &form)?;
-    let after = visible(conn, &dup.id)?;
+    infant::update(conn, &Scope::unrestricted(), dup.id, &form)?;
+    let after = visible(conn, dup.id)?;
     audit::write(conn, who, "infant", &dup.id, Some(&dup), &after, now)?;
     let m = Merge {
         id: uuid::Uuid::now_v7().to_string(),
@@ -81,7 +82,7 @@ pub fn undo(
             "this merge was already undone",
         ));
     }
-    let to = m.merged_id.as_str();
+    let to = m.merged_id;
     merge::move_back(conn, &m.moved, to)?;
     let before = visible(conn, to)?;
     let t = UtcMicros::new(now);
@@ -100,6 +101,6 @@ pub fn undo(
         ..m.clone()
     };
     audit::write(conn, who, "merge", &m.id, Some(&m), &done, now)?;
-    quality_facts::touch(conn, &[m.kept_id.as_str(), m.merged_id.as_str()])?;
+    quality_facts::touch(conn, &[m.kept_id, m.merged_id])?;
     Ok(done)
 }

@@ -82,8 +82,7 @@ pub fn load(
     let Some(c) = case::get(conn, &all, case_id)? else {
         return Ok(None);
     };
-    let i =
-        infant::get(conn, &all, &c.infant_id)?.ok_or(AppError::NotFound { entity: "infant" })?;
+    let i = infant::get(conn, &all, c.infant_id)?.ok_or(AppError::NotFound { entity: "infant" })?;
     let h = hospital::get(conn, &all, c.hospital_id)?
         .ok_or(AppError::NotFound { entity: "hospital" })?;
     let policy = ctx.policy_of(&c, now)?;

@@ -14,6 +14,7 @@ use crate::domain::cchd::CchdOutcome;
 use crate::domain::consent::Decision;
 use crate::domain::hearing::{HearingAssessment, HearingStatus};
 use crate::domain::ids::HospitalId;
+use crate::domain::ids::InfantId;
 use crate::domain::interpretation::{CardOutcome, Interpretation, Interpreter};
 use crate::domain::principal::Scope;
 use crate::error::AppError;
@@ -87,7 +88,7 @@ pub struct ProgrammeSummary {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ScreeningSummary {
     /// Infant.
-    pub infant_id: String,
+    pub infant_id: InfantId,
     /// Catalogue version in force.
     pub catalogue_version: String,
     /// Blood spot.
@@ -132,17 +133,17 @@ pub fn summary(
     conn: &mut AnyConnection,
     interp: &Interpreter,
     scope: &Scope,
-    infant_id: &str,
+    infant_id: InfantId,
     now: DateTime<Utc>,
 ) -> Result<ScreeningSummary, AppError> {
     let cat = interp.catalogue();
     let infant =
         infant::get(conn, scope, infant_id)?.ok_or(AppError::NotFound { entity: "infant" })?;
     let birth = infant.birth_at.utc();
-    let consents = screens::consents_of(conn, scope, &infant.id)?;
+    let consents = screens::consents_of(conn, scope, infant.id)?;
 
     let mut cards = vec![];
-    for c in dbs::cards_of_infant(conn, scope, &infant.id)? {
+    for c in dbs::cards_of_infant(conn, scope, infant.id)? {
         cards.push(summarise_card(conn, interp, &infant, c)?);
     }
     let dbs_consent = latest_decision(&consents, Programme::Dbs);
@@ -150,7 +151,7 @@ pub fn summary(
     if let Some(next) = dbs.next_action.as_mut().filter(|n| n.action == "recall") {
         // A positive card's deadline is its case's recall due time.
         let key = crate::domain::case::open_key(
-            &infant.id,
+            infant.id,
             Programme::Dbs,
             crate::domain::case::Reason::Positive,
         );
@@ -158,9 +159,9 @@ pub fn summary(
             crate::db::models::case::find_open(conn, &key)?.map(|c| c.recall_due_at.utc());
     }
 
-    let hearing_rows = screens::hearing_of(conn, scope, &infant.id)?;
+    let hearing_rows = screens::hearing_of(conn, scope, infant.id)?;
     let assessment = hearing_assessment(conn, cat, scope, &infant, now)?;
-    let interventions = screens::interventions_of(conn, scope, &infant.id)?;
+    let interventions = screens::interventions_of(conn, scope, infant.id)?;
     let hear_consent = latest_decision(&consents, Programme::Hear);
     let hearing = ProgrammeSummary {
         status: if hear_consent == Some(Decision::Refusal) {
@@ -183,7 +184,7 @@ pub fn summary(
         consent: hear_consent,
     };
 
-    let cchd_rows = screens::cchd_of(conn, scope, &infant.id)?;
+    let cchd_rows = screens::cchd_of(conn, scope, infant.id)?;
     let (outcome, _) = cchd_outcome(conn, cat, scope, &infant)?;
     let cchd_consent = latest_decision(&consents, Programme::Cchd);
     let screen_by = birth + Duration::hours(cat.cchd.screen_by_hours);
@@ -241,7 +242,7 @@ pub fn card(
 ) -> Result<CardSummary, AppError> {
     let c = dbs::get_card(conn, scope, id)?.ok_or(AppError::NotFound { entity: "card" })?;
     let infant =
-        infant::get(conn, scope, &c.infant_id)?.ok_or(AppError::NotFound { entity: "infant" })?;
+        infant::get(conn, scope, c.infant_id)?.ok_or(AppError::NotFound { entity: "infant" })?;
     summarise_card(conn, interp, &infant, c)
 }
 
@@ -353,7 +354,7 @@ fn cchd_json(r: &CchdRow) -> Result<serde_json::Value, AppError> {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MissedScreen {
     /// Infant.
-    pub infant_id: String,
+    pub infant_id: InfantId,
     /// Hospital.
     pub hospital_id: HospitalId,
     /// Birth (UTC).
@@ -390,7 +391,7 @@ pub fn missed(
     )?;
     let mut out = vec![];
     for i in rows {
-        let consents = screens::consents_of(conn, scope, &i.id)?;
+        let consents = screens::consents_of(conn, scope, i.id)?;
         if latest_decision(&consents, programme) == Some(Decision::Refusal) {
             continue;
         }

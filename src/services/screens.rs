@@ -27,7 +27,7 @@ fn visible_infant(
     scope: &Scope,
     id: &InfantId,
 ) -> Result<Infant, AppError> {
-    infant::get(conn, scope, &id.to_string())?.ok_or(AppError::NotFound { entity: "infant" })
+    infant::get(conn, scope, *id)?.ok_or(AppError::NotFound { entity: "infant" })
 }
 
 fn check_time(
@@ -136,7 +136,7 @@ pub fn reassess_hearing(
     infant: &Infant,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    if screens::hearing_of(conn, &Scope::unrestricted(), &infant.id)?.is_empty() {
+    if screens::hearing_of(conn, &Scope::unrestricted(), infant.id)?.is_empty() {
         return Ok(());
     }
     open_hearing_case(
@@ -145,7 +145,7 @@ pub fn reassess_hearing(
         rules.policy,
         rules.who,
         infant,
-        &infant.id,
+        &infant.id.to_string(),
         now,
     )
     .map(|_| ())
@@ -159,7 +159,7 @@ pub fn hearing_assessment(
     infant: &Infant,
     now: DateTime<Utc>,
 ) -> Result<HearingAssessment, AppError> {
-    let rows = screens::hearing_of(conn, scope, &infant.id)?;
+    let rows = screens::hearing_of(conn, scope, infant.id)?;
     let mut risk_factors: Vec<String> = vec![];
     let mut nicu_days = None;
     let mut tests = vec![];
@@ -180,7 +180,7 @@ pub fn hearing_assessment(
     }
     // The infant's recorded stay wins over what tests carried (the older way to send it).
     let nicu_days = infant.nicu_days.map(i64::from).or(nicu_days);
-    let intervention_started = screens::interventions_of(conn, scope, &infant.id)?
+    let intervention_started = screens::interventions_of(conn, scope, infant.id)?
         .first()
         .map(|v| v.started_at.utc());
     let who = HearingInfant {
@@ -202,7 +202,7 @@ fn sequence_protocol(
     requested: Option<String>,
     e: &mut FieldErrors,
 ) -> Result<String, AppError> {
-    let sequence = screens::cchd_of(conn, &Scope::unrestricted(), &infant.id)?
+    let sequence = screens::cchd_of(conn, &Scope::unrestricted(), infant.id)?
         .pop()
         .map(|r| r.protocol);
     match (sequence, requested) {
@@ -320,7 +320,7 @@ pub fn cchd_outcome(
     scope: &Scope,
     infant: &Infant,
 ) -> Result<(CchdOutcome, Vec<String>), AppError> {
-    let rows = screens::cchd_of(conn, scope, &infant.id)?;
+    let rows = screens::cchd_of(conn, scope, infant.id)?;
     let Some(last) = rows.last() else {
         return Ok((CchdOutcome::Pending, vec![]));
     };

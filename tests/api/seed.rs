@@ -52,7 +52,7 @@ pub fn seed_cards(
             let infant = infants::register(&mut c, &p, reg, id_key, now).unwrap();
             let barcode = format!("SEED{i:07}");
             let card = NewCard {
-                infant_id: infant.id.parse().unwrap(),
+                infant_id: infant.id,
                 barcode: barcode.clone(),
                 collected_at: birth + chrono::Duration::hours(60),
                 feeding: guthrie::domain::specimen::Feeding::Breast,

@@ -9,7 +9,7 @@ use crate::db::types::{Json, UtcMicros};
 use crate::domain::case::{CaseOutcome, CaseState, EntryKind, Reason};
 use crate::domain::catalogue::{Programme, Tier};
 use crate::domain::escalation::Rung;
-use crate::domain::ids::HospitalId;
+use crate::domain::ids::{HospitalId, InfantId};
 use crate::domain::principal::Scope;
 
 /// A case row. `open_key` is `infant|programme|reason` while the case is open (unique), NULL
@@ -18,7 +18,7 @@ use crate::domain::principal::Scope;
 #[diesel(table_name = cases)]
 pub struct Case {
     pub id: String,
-    pub infant_id: String,
+    pub infant_id: InfantId,
     pub hospital_id: HospitalId,
     pub programme: Programme,
     pub reason: Reason,
@@ -124,7 +124,7 @@ pub fn insert(conn: &mut AnyConnection, row: &Case) -> QueryResult<()> {
         .values(row)
         .execute(conn)?;
     keep_next_due(conn, Box::new(cases::id.eq(row.id.clone())))?;
-    super::quality_facts::touch(conn, &[row.infant_id.as_str()])
+    super::quality_facts::touch(conn, &[row.infant_id])
 }
 
 /// The open case with this key.
@@ -140,7 +140,7 @@ pub fn find_open(conn: &mut AnyConnection, open_key: &str) -> QueryResult<Option
 /// case covers a missing specimen too: one recall, one ladder).
 pub fn has_open_of_programme(
     conn: &mut AnyConnection,
-    infant_id: &str,
+    infant_id: InfantId,
     programme: Programme,
 ) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
@@ -153,7 +153,10 @@ pub fn has_open_of_programme(
 }
 
 /// The ids of an infant's open cases, oldest first.
-pub fn open_ids_of_infant(conn: &mut AnyConnection, infant_id: &str) -> QueryResult<Vec<String>> {
+pub fn open_ids_of_infant(
+    conn: &mut AnyConnection,
+    infant_id: InfantId,
+) -> QueryResult<Vec<String>> {
     cases::table
         .filter(cases::infant_id.eq(infant_id))
         .filter(cases::open_key.is_not_null())
@@ -355,7 +358,7 @@ pub fn events_of(conn: &mut AnyConnection, case_id: &str) -> QueryResult<Vec<Cas
 /// Clears the contact-problem flag of an infant's open cases (its details were corrected).
 pub fn clear_contact_problem(
     conn: &mut AnyConnection,
-    infant_id: &str,
+    infant_id: InfantId,
     now: UtcMicros,
 ) -> QueryResult<usize> {
     diesel::update(

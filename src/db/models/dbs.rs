@@ -8,7 +8,7 @@ use crate::db::models::infant::Infant;
 use crate::db::schema::{dbs_cards, dbs_interpretations, dbs_results, infants};
 use crate::db::types::{Json, UtcMicros};
 use crate::domain::catalogue::Tier;
-use crate::domain::ids::HospitalId;
+use crate::domain::ids::{HospitalId, InfantId};
 use crate::domain::interpretation::{CardOutcome, Interpretation};
 use crate::domain::principal::Scope;
 use crate::domain::specimen::Feeding;
@@ -18,7 +18,7 @@ use crate::domain::specimen::Feeding;
 #[diesel(table_name = dbs_cards)]
 pub struct Card {
     pub id: String,
-    pub infant_id: String,
+    pub infant_id: InfantId,
     pub hospital_id: HospitalId,
     pub barcode: String,
     pub collected_at: UtcMicros,
@@ -66,7 +66,7 @@ pub fn insert_card(conn: &mut AnyConnection, row: &Card) -> QueryResult<()> {
     diesel::insert_into(dbs_cards::table)
         .values(row)
         .execute(conn)?;
-    super::quality_facts::touch(conn, &[row.infant_id.as_str()])
+    super::quality_facts::touch(conn, &[row.infant_id])
 }
 
 /// A card by id within `scope`.
@@ -93,7 +93,7 @@ pub fn find_by_barcode(
 /// The card of an infant with this barcode.
 pub fn find_of_infant(
     conn: &mut AnyConnection,
-    infant_id: &str,
+    infant_id: InfantId,
     barcode: &str,
 ) -> QueryResult<Option<Card>> {
     dbs_cards::table
@@ -108,7 +108,7 @@ pub fn find_of_infant(
 pub fn cards_of_infant(
     conn: &mut AnyConnection,
     scope: &Scope,
-    infant_id: &str,
+    infant_id: InfantId,
 ) -> QueryResult<Vec<Card>> {
     let mut q = dbs_cards::table
         .filter(dbs_cards::infant_id.eq(infant_id))

@@ -9,7 +9,7 @@ use crate::db::types::{Json, UtcMicros};
 use crate::domain::case::Reason;
 use crate::domain::catalogue::Programme;
 use crate::domain::id_card::IdDocumentType;
-use crate::domain::ids::HospitalId;
+use crate::domain::ids::{HospitalId, InfantId};
 use crate::domain::infant::{InfantStatus, Sex};
 use crate::domain::principal::Scope;
 
@@ -17,7 +17,7 @@ use crate::domain::principal::Scope;
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = infants)]
 pub struct Infant {
-    pub id: String,
+    pub id: InfantId,
     pub hospital_id: HospitalId,
     pub mrn: String,
     pub sex: Sex,
@@ -47,7 +47,7 @@ pub struct Infant {
     /// Set when a contact attempt found the details wrong; cleared when they are corrected.
     pub contact_problem: bool,
     /// Set when an administrator merged this record into another (the kept one).
-    pub merged_into: Option<String>,
+    pub merged_into: Option<InfantId>,
     /// The family asked not to receive SMS; follow-up needs another channel.
     pub sms_opt_out: bool,
     /// Days in the NICU, when known; every hearing assessment uses it.
@@ -76,7 +76,7 @@ pub struct InfantUpdateForm {
     pub status_note: Option<Option<String>>,
     pub updated_at: Option<UtcMicros>,
     pub contact_problem: Option<bool>,
-    pub merged_into: Option<Option<String>>,
+    pub merged_into: Option<Option<InfantId>>,
     pub sms_opt_out: Option<bool>,
     pub nicu_admitted: Option<bool>,
     pub nicu_days: Option<Option<i32>>,
@@ -100,11 +100,11 @@ pub fn insert(conn: &mut AnyConnection, row: &Infant) -> QueryResult<()> {
     diesel::insert_into(infants::table)
         .values(row)
         .execute(conn)?;
-    super::quality_facts::touch(conn, &[row.id.as_str()])
+    super::quality_facts::touch(conn, &[row.id])
 }
 
 /// Reads an infant visible in `scope`.
-pub fn get(conn: &mut AnyConnection, scope: &Scope, id: &str) -> QueryResult<Option<Infant>> {
+pub fn get(conn: &mut AnyConnection, scope: &Scope, id: InfantId) -> QueryResult<Option<Infant>> {
     let mut q = infants::table.filter(infants::id.eq(id)).into_boxed();
     q = crate::scoped!(q, scope, infants::hospital_id);
     q.select(Infant::as_select()).first(conn).optional()
@@ -184,7 +184,7 @@ pub fn list(
 pub fn update(
     conn: &mut AnyConnection,
     scope: &Scope,
-    id: &str,
+    id: InfantId,
     form: &InfantUpdateForm,
 ) -> QueryResult<usize> {
     let n = match scope.hospital_filter() {

@@ -14,6 +14,7 @@ use crate::db::schema::{
 use crate::db::types::{Json, UtcMicros};
 use crate::domain::case::Reason;
 use crate::domain::catalogue::Programme;
+use crate::domain::ids::InfantId;
 
 /// Rows moved by a merge, per table.
 pub type Moved = BTreeMap<String, Vec<String>>;
@@ -27,9 +28,9 @@ pub struct Merge {
     /// Id.
     pub id: String,
     /// The record kept.
-    pub kept_id: String,
+    pub kept_id: InfantId,
     /// The record merged into it.
-    pub merged_id: String,
+    pub merged_id: InfantId,
     /// The rows moved, `{table: [row ids]}`.
     #[schema(value_type = Object)]
     pub moved: Json<Moved>,
@@ -65,7 +66,7 @@ macro_rules! ids_of {
 }
 
 /// Moves every row of infant `from` in the carried tables to infant `to` and returns what moved.
-pub fn move_all(conn: &mut AnyConnection, from: &str, to: &str) -> QueryResult<Moved> {
+pub fn move_all(conn: &mut AnyConnection, from: InfantId, to: InfantId) -> QueryResult<Moved> {
     let mut moved = Moved::new();
     move_rows!(
         conn,
@@ -109,7 +110,7 @@ pub fn move_all(conn: &mut AnyConnection, from: &str, to: &str) -> QueryResult<M
 }
 
 /// Moves exactly the rows of `moved` to infant `to` (an undo).
-pub fn move_back(conn: &mut AnyConnection, moved: &Moved, to: &str) -> QueryResult<()> {
+pub fn move_back(conn: &mut AnyConnection, moved: &Moved, to: InfantId) -> QueryResult<()> {
     let back = |name: &str| moved.get(name).cloned().unwrap_or_default();
     let mut ignored = Moved::new();
     move_rows!(conn, ignored, "dbs_cards", dbs_cards, back("dbs_cards"), to);
@@ -147,7 +148,7 @@ pub fn move_back(conn: &mut AnyConnection, moved: &Moved, to: &str) -> QueryResu
 
 /// Re-keys moved open cases to their new infant; a case whose key is already taken by an open
 /// case of the same reason keeps no key (it stays open and listed, but results update the other).
-fn rekey_cases(conn: &mut AnyConnection, ids: &[String], infant_id: &str) -> QueryResult<()> {
+fn rekey_cases(conn: &mut AnyConnection, ids: &[String], infant_id: InfantId) -> QueryResult<()> {
     for id in ids {
         let row: (Programme, Reason, Option<String>) = cases::table
             .find(id)

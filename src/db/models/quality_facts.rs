@@ -13,6 +13,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
 use crate::db::{AnyConnection, Backend};
+use crate::domain::ids::InfantId;
 
 /// Which infants to recompute.
 #[derive(Debug, Clone, Copy)]
@@ -226,13 +227,15 @@ pub fn refresh_counting(conn: &mut AnyConnection, scope: &Scope) -> QueryResult<
 }
 
 /// Recomputes the facts of these infants.
-pub fn touch(conn: &mut AnyConnection, infant_ids: &[&str]) -> QueryResult<()> {
-    match infant_ids {
+pub fn touch(conn: &mut AnyConnection, infant_ids: &[InfantId]) -> QueryResult<()> {
+    let ids: Vec<String> = infant_ids.iter().map(InfantId::to_string).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    match ids.as_slice() {
         [id] if conn.backend() == Backend::Postgres => {
             let list = statements(Backend::Postgres, &Scope::Param);
             run_prepared(conn, "quality_touch", &list, id)
         }
-        _ => refresh(conn, &Scope::Infants(infant_ids)),
+        _ => refresh(conn, &Scope::Infants(&ids)),
     }
 }
 
@@ -264,13 +267,13 @@ pub fn touch_reported(conn: &mut AnyConnection, card_id: &str) -> QueryResult<()
 /// Recomputes the facts of a card's infant.
 pub fn touch_card(conn: &mut AnyConnection, card_id: &str) -> QueryResult<()> {
     use crate::db::schema::dbs_cards;
-    let infant: Option<String> = dbs_cards::table
+    let infant: Option<InfantId> = dbs_cards::table
         .find(card_id)
         .select(dbs_cards::infant_id)
         .first(conn)
         .optional()?;
     match infant {
-        Some(id) => touch(conn, &[id.as_str()]),
+        Some(id) => touch(conn, &[id]),
         None => Ok(()),
     }
 }

@@ -10,7 +10,7 @@ use crate::domain::catalogue::Programme;
 use crate::domain::cchd::{AuscultationMethod, AuscultationResult};
 use crate::domain::consent::Decision;
 use crate::domain::hearing::{EarResult, HearingMethod, HearingStage, InterventionKind};
-use crate::domain::ids::HospitalId;
+use crate::domain::ids::{HospitalId, InfantId};
 use crate::domain::principal::Scope;
 
 /// A hearing test row.
@@ -18,7 +18,7 @@ use crate::domain::principal::Scope;
 #[diesel(table_name = hearing_screens)]
 pub struct HearingRow {
     pub id: String,
-    pub infant_id: String,
+    pub infant_id: InfantId,
     pub hospital_id: HospitalId,
     pub stage: HearingStage,
     pub method: HearingMethod,
@@ -38,7 +38,7 @@ pub struct InterventionRow {
     /// Id.
     pub id: String,
     /// Infant.
-    pub infant_id: String,
+    pub infant_id: InfantId,
     /// The infant's hospital.
     pub hospital_id: HospitalId,
     /// What was started.
@@ -67,7 +67,7 @@ pub fn insert_intervention(conn: &mut AnyConnection, row: &InterventionRow) -> Q
 pub fn interventions_of(
     conn: &mut AnyConnection,
     scope: &Scope,
-    infant_id: &str,
+    infant_id: InfantId,
 ) -> QueryResult<Vec<InterventionRow>> {
     let mut q = hearing_interventions::table
         .filter(hearing_interventions::infant_id.eq(infant_id))
@@ -83,7 +83,7 @@ pub fn interventions_of(
 #[diesel(table_name = cchd_screens)]
 pub struct CchdRow {
     pub id: String,
-    pub infant_id: String,
+    pub infant_id: InfantId,
     pub hospital_id: HospitalId,
     pub protocol: String,
     pub measured_at: UtcMicros,
@@ -105,7 +105,7 @@ pub struct CchdRow {
 #[diesel(table_name = screening_consents)]
 pub struct ConsentRow {
     pub id: String,
-    pub infant_id: String,
+    pub infant_id: InfantId,
     pub hospital_id: HospitalId,
     pub programme: Programme,
     pub decision: Decision,
@@ -120,14 +120,14 @@ pub fn insert_hearing(conn: &mut AnyConnection, row: &HearingRow) -> QueryResult
     diesel::insert_into(hearing_screens::table)
         .values(row)
         .execute(conn)?;
-    super::quality_facts::touch(conn, &[row.infant_id.as_str()])
+    super::quality_facts::touch(conn, &[row.infant_id])
 }
 
 /// An infant's hearing tests within `scope`, oldest first.
 pub fn hearing_of(
     conn: &mut AnyConnection,
     scope: &Scope,
-    infant_id: &str,
+    infant_id: InfantId,
 ) -> QueryResult<Vec<HearingRow>> {
     let mut q = hearing_screens::table
         .filter(hearing_screens::infant_id.eq(infant_id))
@@ -143,14 +143,14 @@ pub fn insert_cchd(conn: &mut AnyConnection, row: &CchdRow) -> QueryResult<()> {
     diesel::insert_into(cchd_screens::table)
         .values(row)
         .execute(conn)?;
-    super::quality_facts::touch(conn, &[row.infant_id.as_str()])
+    super::quality_facts::touch(conn, &[row.infant_id])
 }
 
 /// An infant's measurements within `scope`, oldest first.
 pub fn cchd_of(
     conn: &mut AnyConnection,
     scope: &Scope,
-    infant_id: &str,
+    infant_id: InfantId,
 ) -> QueryResult<Vec<CchdRow>> {
     let mut q = cchd_screens::table
         .filter(cchd_screens::infant_id.eq(infant_id))
@@ -166,14 +166,14 @@ pub fn insert_consent(conn: &mut AnyConnection, row: &ConsentRow) -> QueryResult
     diesel::insert_into(screening_consents::table)
         .values(row)
         .execute(conn)?;
-    super::quality_facts::touch(conn, &[row.infant_id.as_str()])
+    super::quality_facts::touch(conn, &[row.infant_id])
 }
 
 /// An infant's decisions within `scope`, oldest first.
 pub fn consents_of(
     conn: &mut AnyConnection,
     scope: &Scope,
-    infant_id: &str,
+    infant_id: InfantId,
 ) -> QueryResult<Vec<ConsentRow>> {
     let mut q = screening_consents::table
         .filter(screening_consents::infant_id.eq(infant_id))

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use crate::db::AnyConnection;
 use crate::db::schema::follow_up_visits;
 use crate::db::types::UtcMicros;
-use crate::domain::ids::HospitalId;
+use crate::domain::ids::{HospitalId, InfantId};
 use crate::with_conn;
 
 /// A scheduled visit.
@@ -14,7 +14,7 @@ use crate::with_conn;
 pub struct Visit {
     pub id: String,
     pub case_id: String,
-    pub infant_id: String,
+    pub infant_id: InfantId,
     pub hospital_id: HospitalId,
     pub condition_code: String,
     pub due_at: UtcMicros,

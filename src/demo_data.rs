@@ -13,7 +13,7 @@ use crate::db::types::{Json, UtcMicros};
 use crate::db::{AnyConnection, write_transaction};
 use crate::domain::case::{CaseState, Reason};
 use crate::domain::catalogue::{Programme, Tier};
-use crate::domain::ids::{HospitalId, InfantId};
+use crate::domain::ids::{CaseId, HospitalId, InfantId};
 use crate::domain::infant::{InfantStatus, Sex};
 use crate::with_conn;
 
@@ -91,9 +91,9 @@ fn open_case(n: usize, inf: &Infant, now: DateTime<Utc>, t: UtcMicros) -> Case {
     };
     let tier = [Tier::T0, Tier::T1, Tier::T2, Tier::T3][n % 4];
     Case {
-        id: uuid::Uuid::now_v7().to_string(),
-        infant_id: inf.id.clone(),
-        hospital_id: inf.hospital_id.clone(),
+        id: CaseId::new(),
+        infant_id: inf.id,
+        hospital_id: inf.hospital_id,
         programme: Programme::Dbs,
         reason: Reason::Positive,
         state: CaseState::Open,

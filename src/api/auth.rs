@@ -313,7 +313,11 @@ pub async fn change_password(
     } = body.0;
     let now = state.now();
     db::run(&state.pool, move |c| {
-        let u = user::get(c, &p.subject)?.ok_or(AppError::NotFound { entity: "user" })?;
+        let id = p
+            .subject
+            .parse()
+            .map_err(|_| AppError::NotFound { entity: "user" })?;
+        let u = user::get(c, id)?.ok_or(AppError::NotFound { entity: "user" })?;
         if !password::verify(&current_password, &u.password_hash) {
             return Err(AppError::invalid("current_password", "is wrong"));
         }
@@ -321,7 +325,7 @@ pub async fn change_password(
             password: Some(new_password),
             ..Default::default()
         };
-        accounts::update_user(c, &u.id, patch, now).map(|_| ())
+        accounts::update_user(c, u.id, patch, now).map(|_| ())
     })
     .await?;
     state.token_versions.forget(&key);

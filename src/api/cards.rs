@@ -12,8 +12,7 @@ use crate::api::json::ApiJson;
 use crate::api::path_id;
 use crate::auth::extract::require;
 use crate::db;
-use crate::domain::ids::HospitalId;
-use crate::domain::ids::InfantId;
+use crate::domain::ids::{CardId, HospitalId, InfantId};
 use crate::domain::interpretation::Interpretation;
 use crate::domain::principal::Principal;
 use crate::domain::role::Action;
@@ -64,7 +63,7 @@ pub struct CreateCardRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CardResponse {
     /// Id.
-    pub id: String,
+    pub id: CardId,
     /// Infant.
     pub infant_id: InfantId,
     /// Hospital.
@@ -78,7 +77,7 @@ pub struct CardResponse {
     /// How the collection age compares with the catalogue's limits.
     pub timing: CollectionTiming,
     /// Id of the card this one repeats.
-    pub repeat_of: Option<String>,
+    pub repeat_of: Option<CardId>,
 }
 
 /// Lab receipt and quality.
@@ -192,8 +191,8 @@ pub async fn get_card(
     let interp = current(&state.catalogues, now)?;
     let scope = p.scope();
     let card = db::run(&state.pool, move |c| {
-        let card = crate::services::screening::card(c, &interp, &scope, &id.to_string())?;
-        crate::services::audit::read(c, &p, "card", &card.id, now)?;
+        let card = crate::services::screening::card(c, &interp, &scope, CardId(id))?;
+        crate::services::audit::read(c, &p, "card", card.id, now)?;
         Ok(card)
     })
     .await?;

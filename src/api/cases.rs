@@ -22,8 +22,7 @@ use crate::domain::case::{CaseEvent, CaseOutcome, CaseState, EntryKind, Reason};
 use crate::domain::catalogue::{Programme, Tier};
 use crate::domain::contact::{AttemptOutcome, Channel};
 use crate::domain::escalation::Rung;
-use crate::domain::ids::HospitalId;
-use crate::domain::ids::InfantId;
+use crate::domain::ids::{CaseId, HospitalId, InfantId, UserId};
 use crate::domain::principal::Principal;
 use crate::domain::role::Action;
 use crate::error::{AppError, ErrorCode, Problem};
@@ -36,7 +35,7 @@ use crate::state::AppState;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CaseResponse {
     /// Id.
-    pub id: String,
+    pub id: CaseId,
     /// Infant.
     pub infant_id: InfantId,
     /// Birth hospital.
@@ -65,7 +64,7 @@ pub struct CaseResponse {
     /// Open and past its earliest pending deadline.
     pub overdue: bool,
     /// Assigned coordinator.
-    pub assignee: Option<String>,
+    pub assignee: Option<UserId>,
     /// Outcome once resolved.
     pub outcome: Option<CaseOutcome>,
     /// Version (the ETag's value).
@@ -338,7 +337,7 @@ pub async fn list_cases(
     let scope = p.scope();
     let page = db::run(&state.pool, move |c| {
         let page = Paged::of(case::list(c, &scope, &filter, limit + 1)?, limit);
-        audit::list_read(c, &p, "case", page.items.iter().map(|r| r.id.as_str()), now)?;
+        audit::list_read(c, &p, "case", page.items.iter().map(|r| r.id), now)?;
         Ok(page)
     })
     .await?;
@@ -365,20 +364,20 @@ pub async fn get_case(
     let id: uuid::Uuid = path_id(&id, "case")?;
     let (scope, now) = (p.scope(), state.now());
     let (c, events, attempts, visits, fired, notes) = db::run(&state.pool, move |conn| {
-        let c = case::get(conn, &scope, &id.to_string())?
-            .ok_or(AppError::NotFound { entity: "case" })?;
-        let events = case::events_of(conn, &c.id)?;
-        let attempts = contact::of_case(conn, &c.id)?;
-        let visits = crate::db::models::visit::of_case(conn, &c.id)?;
-        let fired = crate::db::models::notification::escalations_of(conn, &c.id)?;
+        let c =
+            case::get(conn, &scope, CaseId(id))?.ok_or(AppError::NotFound { entity: "case" })?;
+        let events = case::events_of(conn, c.id)?;
+        let attempts = contact::of_case(conn, c.id)?;
+        let visits = crate::db::models::visit::of_case(conn, c.id)?;
+        let fired = crate::db::models::notification::escalations_of(conn, c.id)?;
         let filter = crate::db::models::notification::NotificationFilter {
-            case_id: Some(c.id.clone()),
+            case_id: Some(c.id.to_string()),
             ..Default::default()
         };
         let mut notes = crate::db::models::notification::list(conn, &scope, &filter, 500)?;
         notes.reverse();
         // Reading a case's personal data is itself audited.
-        audit::read(conn, &p, "case", &c.id, now)?;
+        audit::read(conn, &p, "case", c.id, now)?;
         Ok((c, events, attempts, visits, fired, notes))
     })
     .await?;
@@ -449,13 +448,21 @@ pub async fn act_on_case(
         expected_version: expected,
         event: b.transition,
         note: b.note.filter(|n| !n.trim().is_empty()),
-        assignee: b.assignee,
+        // An id that is not even well-formed names nobody: as if unknown.
+        assignee: match b.assignee {
+            Some(Some(a)) => Some(Some(
+                a.parse::<UserId>()
+                    .map_err(|_| AppError::NotFound { entity: "assignee" })?,
+            )),
+            Some(None) => Some(None),
+            None => None,
+        },
     };
     let (scope, now) = (p.scope(), state.now());
     let policy = crate::services::policy::current(&state.policies, now)?;
     let c = db::run(&state.pool, move |conn| {
         db::write_transaction(conn, |conn| {
-            svc::act(conn, &scope, &id.to_string(), action, &policy, &p, now)
+            svc::act(conn, &scope, CaseId(id), action, &policy, &p, now)
         })
     })
     .await?;
@@ -491,7 +498,7 @@ pub async fn record_contact_attempt(
     let scope = p.scope();
     let c = db::run(&state.pool, move |conn| {
         db::write_transaction(conn, |conn| {
-            contacts::record_attempt(conn, &scope, &id.to_string(), input, &p, now)
+            contacts::record_attempt(conn, &scope, CaseId(id), input, &p, now)
         })
     })
     .await?;

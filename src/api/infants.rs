@@ -392,7 +392,7 @@ pub async fn get_infant(
     let now = state.now();
     let row = db::run(&state.pool, move |c| {
         let row = svc::get(c, &scope, id)?;
-        audit::read(c, &p, "infant", &row.id, now)?;
+        audit::read(c, &p, "infant", row.id, now)?;
         Ok(row)
     })
     .await?;

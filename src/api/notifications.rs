@@ -16,7 +16,7 @@ use crate::auth::extract::require;
 use crate::db::models::notification::{self, Notification, NotificationFilter, NotificationUpdate};
 use crate::db::types::UtcMicros;
 use crate::db::{self, write_transaction};
-use crate::domain::ids::HospitalId;
+use crate::domain::ids::{CaseId, HospitalId, NotificationId};
 use crate::domain::notification::{Audience, Channel, Event, Status, transition};
 use crate::domain::principal::Principal;
 use crate::domain::role::Action;
@@ -28,9 +28,9 @@ use crate::state::AppState;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NotificationResponse {
     /// Id.
-    pub id: String,
+    pub id: NotificationId,
     /// Case it is about.
-    pub case_id: Option<String>,
+    pub case_id: Option<CaseId>,
     /// Hospital it concerns.
     pub hospital_id: Option<HospitalId>,
     /// Template.
@@ -158,12 +158,12 @@ pub async fn list_notifications(
     let (scope, now) = (p.scope(), state.now());
     let page = db::run(&state.pool, move |c| {
         let page = Paged::of(notification::list(c, &scope, &f, limit + 1)?, limit);
-        let ids = page.items.iter().map(|r| r.id.as_str());
+        let ids = page.items.iter().map(|r| r.id);
         crate::services::audit::list_read(c, &p, "notification", ids, now)?;
         Ok(page)
     })
     .await?;
-    let next_cursor = page.next_cursor(|n| n.id.clone());
+    let next_cursor = page.next_cursor(|n| n.id.to_string());
     let items = page.items.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(NotificationPage { items, next_cursor }))
 }
@@ -181,10 +181,10 @@ pub async fn get_notification(
     let id: uuid::Uuid = path_id(&id, "notification")?;
     let (scope, now) = (p.scope(), state.now());
     let n = db::run(&state.pool, move |c| {
-        let n = notification::get(c, &scope, &id.to_string())?.ok_or(AppError::NotFound {
+        let n = notification::get(c, &scope, NotificationId(id))?.ok_or(AppError::NotFound {
             entity: "notification",
         })?;
-        crate::services::audit::read(c, &p, "notification", &n.id, now)?;
+        crate::services::audit::read(c, &p, "notification", n.id, now)?;
         Ok(n)
     })
     .await?;
@@ -205,8 +205,8 @@ pub async fn retry_notification(
     let (scope, now) = (p.scope(), state.now());
     let n = db::run(&state.pool, move |c| {
         write_transaction(c, |c| {
-            let id = id.to_string();
-            let current = notification::get(c, &scope, &id)?.ok_or(AppError::NotFound {
+            let id = NotificationId(id);
+            let current = notification::get(c, &scope, id)?.ok_or(AppError::NotFound {
                 entity: "notification",
             })?;
             let from = current.status;
@@ -219,7 +219,7 @@ pub async fn retry_notification(
                 updated_at: Some(t),
                 ..Default::default()
             };
-            if notification::apply(c, &id, Event::StaffRetry, &form)? == 0 {
+            if notification::apply(c, id, Event::StaffRetry, &form)? == 0 {
                 return Err(AppError::conflict(
                     ErrorCode::NotRetryable,
                     None,
@@ -230,12 +230,12 @@ pub async fn retry_notification(
                 c,
                 &p,
                 "notification",
-                &id,
+                id,
                 Some(&json!({"status": current.status})),
                 &json!({"status": to}),
                 now,
             )?;
-            notification::get(c, &scope, &id)?.ok_or(AppError::NotFound {
+            notification::get(c, &scope, id)?.ok_or(AppError::NotFound {
                 entity: "notification",
             })
         })
@@ -318,10 +318,10 @@ pub async fn sms_receipt(
                 updated_at: Some(t),
                 ..Default::default()
             };
-            notification::apply(c, &n.id, event, &form)?;
+            notification::apply(c, n.id, event, &form)?;
             if r.status == "wrong_number"
                 && n.recipient_role == Audience::Family
-                && let Some(case_id) = &n.case_id
+                && let Some(case_id) = n.case_id
             {
                 flag_contact_problem(
                     c,

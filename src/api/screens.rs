@@ -316,7 +316,7 @@ pub async fn get_screening_summary(
     let scope = p.scope();
     let s = db::run(&state.pool, move |c| {
         let s = screening::summary(c, &interp, &scope, id, now)?;
-        crate::services::audit::read(c, &p, "infant_screening", &s.infant_id, now)?;
+        crate::services::audit::read(c, &p, "infant_screening", s.infant_id, now)?;
         Ok(s)
     })
     .await?;

@@ -22,7 +22,7 @@ use crate::state::AppState;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserResponse {
     /// Id.
-    pub id: String,
+    pub id: UserId,
     /// Login name.
     pub username: String,
     /// Display name.
@@ -146,7 +146,7 @@ pub async fn get_user(
     require(&p, Action::ManageAccounts)?;
     let id: UserId = path_id(&id, "user")?;
     let u = db::run(&state.pool, move |c| {
-        user::get(c, &id.to_string())?.ok_or(AppError::NotFound { entity: "user" })
+        user::get(c, id)?.ok_or(AppError::NotFound { entity: "user" })
     })
     .await?;
     Ok(HttpResponse::Ok().json(UserResponse::from(u)))
@@ -184,7 +184,7 @@ pub async fn update_user(
     };
     let now = state.now();
     let u = db::run(&state.pool, move |c| {
-        accounts::update_user(c, &id.to_string(), patch, now)
+        accounts::update_user(c, id, patch, now)
     })
     .await?;
     state.token_versions.forget(&format!("user:{}", u.id));

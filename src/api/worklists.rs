@@ -134,7 +134,7 @@ pub async fn get_worklist(
     let scope = p.scope();
     let (count, rows) = db::run(&state.pool, move |c| {
         let rows = case::list(c, &scope, &filter, limit)?;
-        crate::services::audit::list_read(c, &p, "case", rows.iter().map(|r| r.id.as_str()), now)?;
+        crate::services::audit::list_read(c, &p, "case", rows.iter().map(|r| r.id), now)?;
         Ok((case::count(c, &scope, &filter)?, rows))
     })
     .await?;

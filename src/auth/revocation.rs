@@ -68,7 +68,10 @@ impl TokenVersions {
                 let (kind, id) = (p.kind, p.subject.clone());
                 let found = db::run(pool, move |c| {
                     Ok(match kind {
-                        PrincipalKind::User => user::token_state(c, &id)?,
+                        PrincipalKind::User => match id.parse() {
+                            Ok(id) => user::token_state(c, id)?,
+                            Err(_) => None,
+                        },
                         PrincipalKind::Client => api_client::token_state(c, &id)?,
                         PrincipalKind::Job => None,
                     })

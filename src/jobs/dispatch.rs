@@ -41,7 +41,7 @@ async fn send(notifier: &Notifier, n: &Notification) -> Result<String, SendError
         "email" => match &notifier.mailer {
             Some(m) => {
                 m.send(
-                    &n.id,
+                    &n.id.to_string(),
                     &n.recipient,
                     n.subject.as_deref().unwrap_or(""),
                     &n.body,
@@ -51,7 +51,7 @@ async fn send(notifier: &Notifier, n: &Notification) -> Result<String, SendError
             None => Err(SendError::transient("e-mail is disabled")),
         },
         "sms" => match &notifier.sms {
-            Some(g) => g.send(&n.id, &n.recipient, &n.body).await,
+            Some(g) => g.send(&n.id.to_string(), &n.recipient, &n.body).await,
             None => Err(SendError::transient("sms is disabled")),
         },
         other => Err(SendError::permanent(format!("unknown channel {other}"))),
@@ -118,13 +118,9 @@ async fn deliver(
     claim_secs: chrono::Duration,
     limits: (i32, i64, i64),
 ) -> Option<Outcome> {
-    let (id, attempts, until) = (
-        row.id.clone(),
-        row.attempts,
-        UtcMicros::new(at + claim_secs),
-    );
+    let (id, attempts, until) = (row.id, row.attempts, UtcMicros::new(at + claim_secs));
     let held = db::run(&state.pool, move |c| {
-        Ok(notification::hold(c, &id, attempts, until)?)
+        Ok(notification::hold(c, id, attempts, until)?)
     })
     .await;
     match held {
@@ -180,7 +176,7 @@ fn record(
                 sent_at: Some(Some(t)),
                 ..Default::default()
             };
-            notification::finish(c, &row.id, row.attempts, Event::Sent, &form)?;
+            notification::finish(c, row.id, row.attempts, Event::Sent, &form)?;
             tracing::info!(notification.id = %row.id, channel = %row.channel, template = %row.template, "notification sent");
             Ok(Outcome::Sent)
         }
@@ -191,11 +187,11 @@ fn record(
                 updated_at: Some(t),
                 ..Default::default()
             };
-            notification::finish(c, &row.id, row.attempts, Event::GiveUp, &form)?;
+            notification::finish(c, row.id, row.attempts, Event::GiveUp, &form)?;
             tracing::warn!(notification.id = %row.id, channel = %row.channel, attempts = row.attempts, permanent = e.permanent, "notification failed");
             if e.permanent
                 && row.recipient_role == Audience::Family
-                && let Some(case_id) = &row.case_id
+                && let Some(case_id) = row.case_id
             {
                 flag_contact_problem(
                     c,
@@ -215,7 +211,7 @@ fn record(
                 updated_at: Some(t),
                 ..Default::default()
             };
-            notification::finish(c, &row.id, row.attempts, Event::Requeue, &form)?;
+            notification::finish(c, row.id, row.attempts, Event::Requeue, &form)?;
             tracing::info!(notification.id = %row.id, channel = %row.channel, attempts = row.attempts, "notification will be retried");
             Ok(Outcome::Retry)
         }

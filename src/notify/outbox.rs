@@ -13,7 +13,7 @@ use super::templates::Templates;
 use crate::db::AnyConnection;
 use crate::db::models::notification::{self, Notification};
 use crate::db::types::UtcMicros;
-use crate::domain::ids::HospitalId;
+use crate::domain::ids::{CaseId, HospitalId, NotificationId};
 use crate::domain::notification::{Audience, Channel, Status};
 use crate::error::AppError;
 
@@ -23,7 +23,7 @@ pub struct Outgoing {
     /// The cause, e.g. `esc:<case id>:L0` or `digest:<hospital>:<date>`.
     pub dedup_base: String,
     /// Case it is about.
-    pub case_id: Option<String>,
+    pub case_id: Option<CaseId>,
     /// Hospital it concerns (scopes hospital users' view of the outbox).
     pub hospital_id: Option<HospitalId>,
     /// Template name.
@@ -65,9 +65,9 @@ pub fn queue(
     let mut queued = 0;
     for to in &o.recipients {
         let row = Notification {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: NotificationId::new(),
             dedup_key: format!("{}|{}|{}", o.dedup_base, o.role, recipient_hash(to)),
-            case_id: o.case_id.clone(),
+            case_id: o.case_id,
             hospital_id: o.hospital_id,
             template: o.template.into(),
             channel: o.channel,
@@ -115,14 +115,14 @@ pub fn combine_staff_emails(
     }
     let mut due = 0;
     for ((recipient, locale), mut rows) in groups {
-        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let ids: Vec<NotificationId> = rows.iter().map(|r| r.id).collect();
         if rows.len() == 1 {
             due += notification::release(conn, &ids, t)?;
             continue;
         }
         // Most urgent first: subjects start with the tier, `[T0]` before `[T1]`.
         rows.sort_by(|a, b| a.subject.cmp(&b.subject));
-        let case_ids: Vec<String> = rows.iter().filter_map(|r| r.case_id.clone()).collect();
+        let case_ids: Vec<CaseId> = rows.iter().filter_map(|r| r.case_id).collect();
         let refs = crate::db::models::case::infant_refs(conn, &case_ids)?;
         let lines: Vec<String> = rows
             .iter()
@@ -146,7 +146,7 @@ pub fn combine_staff_emails(
         // Same recipient, locale, channel and queue time as the notices it carries (all queued
         // by this sweep, never attempted); its own key, text and scope, due now.
         let row = Notification {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: NotificationId::new(),
             // The group's first original makes the key unique to this combination.
             dedup_key: format!("esc-summary:{}|{}", ids[0], recipient_hash(&recipient)),
             case_id: None,
@@ -170,7 +170,7 @@ pub fn combine_staff_emails(
             ..rows[0].clone()
         };
         if notification::enqueue(conn, &row)? {
-            notification::combine_into(conn, &ids, &row.id, t)?;
+            notification::combine_into(conn, &ids, row.id, t)?;
             due += 1;
         } else {
             due += notification::release(conn, &ids, t)?;

@@ -229,7 +229,7 @@ pub fn create_user(
     e.into_result().map_err(AppError::Validation)?;
     let t = UtcMicros::new(now);
     let row = User {
-        id: UserId::new().to_string(),
+        id: UserId::new(),
         username,
         display_name,
         password_hash: password::hash(&input.password)?,
@@ -276,7 +276,7 @@ pub struct UserPatch {
 /// Updates a user.
 pub fn update_user(
     conn: &mut AnyConnection,
-    id: &str,
+    id: UserId,
     patch: UserPatch,
     now: DateTime<Utc>,
 ) -> Result<User, AppError> {
@@ -351,9 +351,9 @@ pub fn login_user(
         last_login_at: Some(Some(UtcMicros::new(now))),
         ..Default::default()
     };
-    user::update(conn, &u.id, &form)?;
+    user::update(conn, u.id, &form)?;
     let p = Principal {
-        subject: u.id,
+        subject: u.id.to_string(),
         kind: PrincipalKind::User,
         role,
         hospital_id,

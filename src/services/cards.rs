@@ -11,7 +11,7 @@ use crate::db::models::infant::{self, Infant};
 use crate::db::types::{Json, UtcMicros};
 use crate::db::{AnyConnection, write_transaction};
 use crate::domain::due::DuePolicy;
-use crate::domain::ids::InfantId;
+use crate::domain::ids::{CardId, InfantId};
 use crate::domain::interpretation::{
     CardFacts, CardOutcome, InfantFacts, Interpretation, Interpreter,
 };
@@ -127,9 +127,9 @@ pub fn register(
         e.into_result().map_err(AppError::Validation)?;
         let t = UtcMicros::new(now);
         let card = Card {
-            id: uuid::Uuid::now_v7().to_string(),
-            infant_id: infant.id.clone(),
-            hospital_id: infant.hospital_id.clone(),
+            id: CardId::new(),
+            infant_id: infant.id,
+            hospital_id: infant.hospital_id,
             barcode,
             collected_at: UtcMicros::new(c.collected_at),
             feeding: c.feeding,
@@ -156,7 +156,7 @@ pub fn register(
                 err.into()
             }
         })?;
-        audit::write(conn, p, "card", &card.id, None, &card, now)?;
+        audit::write(conn, p, "card", card.id, None, &card, now)?;
         Ok((card, infant))
     })
 }
@@ -164,7 +164,7 @@ pub fn register(
 /// A card's stored values by analyte.
 pub(crate) fn stored_results(
     conn: &mut AnyConnection,
-    card_id: &str,
+    card_id: CardId,
 ) -> Result<BTreeMap<String, f64>, AppError> {
     Ok(dbs::results_of(conn, card_id)?
         .into_iter()
@@ -210,7 +210,7 @@ pub fn interpret_and_store(
         conn,
         &InterpretationRow {
             id: uuid::Uuid::now_v7().to_string(),
-            card_id: card.id.clone(),
+            card_id: card.id,
             catalogue_version: result.catalogue_version.clone(),
             outcome: result.outcome,
             tier: result.tier,
@@ -218,10 +218,10 @@ pub fn interpret_and_store(
             interpreted_at: UtcMicros::new(now),
         },
     )?;
-    if let Some(spec) = cases::spec_for_card(&result, &card.id, &card.barcode) {
+    if let Some(spec) = cases::spec_for_card(&result, card.id, &card.barcode) {
         cases::open_or_update(conn, rules.policy, infant, spec, rules.who, now)?;
     } else if result.outcome == CardOutcome::Normal && card.repeat_of.is_some() {
-        cases::propose_resolution(conn, infant, &card.id, &card.barcode, rules.who, now)?;
+        cases::propose_resolution(conn, infant, card.id, &card.barcode, rules.who, now)?;
     }
     Ok(result)
 }
@@ -270,14 +270,14 @@ pub fn receive(
         }
         e.into_result().map_err(AppError::Validation)?;
         let t = UtcMicros::new(now);
-        dbs::set_receipt(conn, &card.id, UtcMicros::new(received_at), quality, t)?;
+        dbs::set_receipt(conn, card.id, UtcMicros::new(received_at), quality, t)?;
         let before = card;
-        let card = dbs::get_card(conn, &scope, &before.id)?
-            .ok_or(AppError::NotFound { entity: "card" })?;
-        audit::write(conn, rules.who, "card", &card.id, Some(&before), &card, now)?;
+        let card =
+            dbs::get_card(conn, &scope, before.id)?.ok_or(AppError::NotFound { entity: "card" })?;
+        audit::write(conn, rules.who, "card", card.id, Some(&before), &card, now)?;
         let infant = infant::get(conn, &scope, card.infant_id)?
             .ok_or(AppError::NotFound { entity: "infant" })?;
-        let results = stored_results(conn, &card.id)?;
+        let results = stored_results(conn, card.id)?;
         let i = interpret_and_store(conn, rules, &card, &infant, &results, now)?;
         Ok((card, i))
     })

@@ -19,7 +19,7 @@ use crate::domain::cchd::CchdOutcome;
 use crate::domain::due::DuePolicy;
 use crate::domain::escalation::Rung;
 use crate::domain::hearing::{HearingAssessment, HearingStatus};
-use crate::domain::ids::HospitalId;
+use crate::domain::ids::{CardId, CaseId, HospitalId, UserId};
 use crate::domain::interpretation::{CardOutcome, Interpretation, Level};
 use crate::domain::principal::{Principal, Scope};
 use crate::error::{AppError, ErrorCode, is_unique_violation};
@@ -43,7 +43,7 @@ pub struct CaseSpec {
 }
 
 /// The case a blood-spot interpretation calls for, if any.
-pub fn spec_for_card(i: &Interpretation, card_id: &str, barcode: &str) -> Option<CaseSpec> {
+pub fn spec_for_card(i: &Interpretation, card_id: CardId, barcode: &str) -> Option<CaseSpec> {
     let (reason, min_level) = match i.outcome {
         CardOutcome::Critical | CardOutcome::Positive => (Reason::Positive, Level::Positive),
         CardOutcome::BorderlineRepeat => (Reason::Repeat, Level::Borderline),
@@ -112,7 +112,7 @@ pub fn spec_for_cchd(
 }
 
 pub(crate) fn event(
-    case_id: &str,
+    case_id: CaseId,
     kind: EntryKind,
     from: Option<CaseState>,
     to: Option<CaseState>,
@@ -122,7 +122,7 @@ pub(crate) fn event(
 ) -> CaseEventRow {
     CaseEventRow {
         id: uuid::Uuid::now_v7().to_string(),
-        case_id: case_id.into(),
+        case_id,
         kind,
         from_state: from,
         to_state: to,
@@ -168,7 +168,7 @@ pub fn open_or_update(
             updated_at: Some(t),
             ..Default::default()
         };
-        if case::update_if_version(conn, &existing.id, existing.version, &form)? == 0 {
+        if case::update_if_version(conn, existing.id, existing.version, &form)? == 0 {
             return Err(AppError::conflict(
                 ErrorCode::CaseBusy,
                 None,
@@ -179,7 +179,7 @@ pub fn open_or_update(
         case::insert_event(
             conn,
             &event(
-                &existing.id,
+                existing.id,
                 EntryKind::Updated,
                 None,
                 None,
@@ -188,13 +188,13 @@ pub fn open_or_update(
                 now,
             ),
         )?;
-        let updated = case::get(conn, &Scope::unrestricted(), &existing.id)?
+        let updated = case::get(conn, &Scope::unrestricted(), existing.id)?
             .ok_or(AppError::NotFound { entity: "case" })?;
         audit::write(
             conn,
             who,
             "case",
-            &updated.id,
+            updated.id,
             Some(&existing),
             &updated,
             now,
@@ -202,9 +202,9 @@ pub fn open_or_update(
         return Ok(updated);
     }
     let row = Case {
-        id: uuid::Uuid::now_v7().to_string(),
-        infant_id: infant.id.clone(),
-        hospital_id: infant.hospital_id.clone(),
+        id: CaseId::new(),
+        infant_id: infant.id,
+        hospital_id: infant.hospital_id,
         programme: spec.programme,
         reason: spec.reason,
         state: CaseState::Open,
@@ -244,7 +244,7 @@ pub fn open_or_update(
     case::insert_event(
         conn,
         &event(
-            &row.id,
+            row.id,
             EntryKind::Opened,
             None,
             Some(CaseState::Open),
@@ -253,7 +253,7 @@ pub fn open_or_update(
             now,
         ),
     )?;
-    audit::write(conn, who, "case", &row.id, None, &row, now)?;
+    audit::write(conn, who, "case", row.id, None, &row, now)?;
     Ok(row)
 }
 
@@ -263,7 +263,7 @@ pub fn open_or_update(
 pub fn propose_resolution(
     conn: &mut AnyConnection,
     infant: &Infant,
-    card_id: &str,
+    card_id: CardId,
     barcode: &str,
     who: &Principal,
     now: DateTime<Utc>,
@@ -276,7 +276,7 @@ pub fn propose_resolution(
             case::insert_event(
                 conn,
                 &event(
-                    &c.id,
+                    c.id,
                     EntryKind::ResolutionProposed,
                     None,
                     None,
@@ -306,9 +306,9 @@ fn schedule_visits(
         .filter_map(|m| now.checked_add_months(chrono::Months::new(*m)))
         .map(|due| Visit {
             id: uuid::Uuid::now_v7().to_string(),
-            case_id: c.id.clone(),
-            infant_id: c.infant_id.clone(),
-            hospital_id: c.hospital_id.clone(),
+            case_id: c.id,
+            infant_id: c.infant_id,
+            hospital_id: c.hospital_id,
             condition_code: condition.to_string(),
             due_at: UtcMicros::new(due),
             done_at: None,
@@ -332,7 +332,7 @@ pub struct CaseAction {
     /// Free-text note.
     pub note: Option<String>,
     /// New assignee (coordinator user id), `Some(None)` to unassign.
-    pub assignee: Option<Option<String>>,
+    pub assignee: Option<Option<UserId>>,
 }
 
 /// Whether `u` may hold a case of `hospital_id`: an active user whose role works cases and who
@@ -348,7 +348,7 @@ pub(crate) fn may_hold_case(u: &crate::db::models::user::User, hospital_id: Hosp
 pub fn act(
     conn: &mut AnyConnection,
     scope: &Scope,
-    id: &str,
+    id: CaseId,
     action: CaseAction,
     policy: &DuePolicy,
     who: &Principal,
@@ -360,7 +360,7 @@ pub fn act(
         return Err(AppError::PreconditionFailed);
     }
     if let Some(Some(a)) = &action.assignee
-        && !crate::db::models::user::get(conn, a)?
+        && !crate::db::models::user::get(conn, *a)?
             .is_some_and(|u| may_hold_case(&u, current.hospital_id))
     {
         // Unknown, inactive, or not allowed to see or work this case: as if it did not exist.
@@ -370,7 +370,7 @@ pub fn act(
     let t = UtcMicros::new(now);
     let mut form = CaseUpdateForm {
         updated_at: Some(t),
-        assignee: action.assignee.clone(),
+        assignee: action.assignee,
         ..Default::default()
     };
     let mut to = from;

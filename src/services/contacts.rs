@@ -10,6 +10,7 @@ use crate::db::models::infant::{self, InfantUpdateForm};
 use crate::db::types::UtcMicros;
 use crate::domain::case::{CaseState, EntryKind};
 use crate::domain::contact::{AttemptOutcome, Channel};
+use crate::domain::ids::CaseId;
 use crate::domain::principal::{Principal, Scope};
 use crate::error::{AppError, ErrorCode};
 use crate::services::audit;
@@ -36,7 +37,7 @@ pub struct AttemptInput {
 pub fn record_attempt(
     conn: &mut AnyConnection,
     scope: &Scope,
-    id: &str,
+    id: CaseId,
     a: AttemptInput,
     who: &Principal,
     now: DateTime<Utc>,
@@ -81,7 +82,7 @@ pub fn record_attempt(
     let t = UtcMicros::new(now);
     let attempt = ContactAttempt {
         id: uuid::Uuid::now_v7().to_string(),
-        case_id: current.id.clone(),
+        case_id: current.id,
         channel,
         outcome,
         contacted_by,
@@ -141,7 +142,7 @@ pub fn record_attempt(
 /// SMS and needs another channel. `why` goes on the timeline. Does nothing to resolved cases.
 pub fn flag_contact_problem(
     conn: &mut AnyConnection,
-    case_id: &str,
+    case_id: CaseId,
     why: serde_json::Value,
     who: &Principal,
     now: DateTime<Utc>,

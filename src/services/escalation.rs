@@ -17,6 +17,7 @@ use crate::db::types::{Json, UtcMicros};
 use crate::db::{AnyConnection, write_transaction};
 use crate::domain::case::{CaseState, EntryKind};
 use crate::domain::escalation::{CaseTimes, Rung};
+use crate::domain::ids::CaseId;
 use crate::domain::notification::{Audience, Channel};
 use crate::domain::principal::Principal;
 use crate::error::{AppError, ErrorCode};
@@ -54,7 +55,7 @@ pub fn due_cases(
     conn: &mut AnyConnection,
     now: DateTime<Utc>,
     limit: i64,
-) -> QueryResult<Vec<String>> {
+) -> QueryResult<Vec<CaseId>> {
     case::due_for_escalation(conn, UtcMicros::new(now), limit)
 }
 
@@ -69,9 +70,9 @@ pub fn sweep(
 ) -> Result<SweepReport, AppError> {
     let who = Principal::job("escalation");
     let mut report = SweepReport::default();
-    let mut failed: Vec<String> = Vec::new();
+    let mut failed: Vec<CaseId> = Vec::new();
     for _ in 0..max_batches {
-        let ids: Vec<String> = due_cases(conn, now, limit + failed.len() as i64)?
+        let ids: Vec<CaseId> = due_cases(conn, now, limit + failed.len() as i64)?
             .into_iter()
             .filter(|id| !failed.contains(id))
             .collect();
@@ -84,7 +85,7 @@ pub fn sweep(
             let outcome = write_transaction(conn, |c| -> Result<(), AppError> {
                 for id in chunk {
                     report.cases += 1;
-                    match c.transaction(|c| escalate(c, ctx, id, &who, now)) {
+                    match c.transaction(|c| escalate(c, ctx, *id, &who, now)) {
                         Ok((rungs, queued)) => {
                             report.rungs_fired += rungs;
                             report.notifications_queued += queued;
@@ -96,7 +97,7 @@ pub fn sweep(
                         Err(e) => {
                             report.errors += 1;
                             tracing::error!(case.id = %id, error.code = e.code(), error = %e, "escalation failed for a case");
-                            failed.push(id.clone());
+                            failed.push(*id);
                         }
                     }
                 }
@@ -164,7 +165,7 @@ fn staff_notices(
             // Only an assignee who may still hold the case is mailed (never another hospital's
             // staff, nor a deactivated account); otherwise the coordinators are.
             let assignee_email = match &f.case.assignee {
-                Some(a) => crate::db::models::user::get(conn, a)?
+                Some(a) => crate::db::models::user::get(conn, *a)?
                     .filter(|u| crate::services::cases::may_hold_case(u, f.case.hospital_id))
                     .and_then(|u| u.email),
                 None => None,
@@ -207,7 +208,7 @@ fn staff_notices(
 fn escalate(
     conn: &mut AnyConnection,
     ctx: &NoticeContext,
-    case_id: &str,
+    case_id: CaseId,
     who: &Principal,
     now: DateTime<Utc>,
 ) -> Result<(usize, usize), AppError> {
@@ -252,7 +253,7 @@ fn escalate(
             }
             let o = Outgoing {
                 dedup_base: base.clone(),
-                case_id: Some(case_id.to_string()),
+                case_id: Some(case_id),
                 hospital_id: Some(f.case.hospital_id),
                 template: n.template,
                 channel: Channel::Email,
@@ -270,7 +271,7 @@ fn escalate(
         let recorded = notification::insert_escalation(
             conn,
             &Escalation {
-                case_id: case_id.to_string(),
+                case_id,
                 rung,
                 fired_at: UtcMicros::new(now),
                 recipients: Json(summary.clone()),

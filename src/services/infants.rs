@@ -211,7 +211,7 @@ pub fn register(
                 err.into()
             }
         })?;
-        audit::write(c, p, "infant", &row.id, None, &row, now)?;
+        audit::write(c, p, "infant", row.id, None, &row, now)?;
         Ok(row)
     })
 }
@@ -336,7 +336,7 @@ pub fn update(
             for case_id in crate::db::models::case::open_ids_of_infant(c, id)? {
                 crate::services::contacts::flag_contact_problem(
                     c,
-                    &case_id,
+                    case_id,
                     serde_json::json!({"source": "infant_update", "reason": "sms_opt_out",
                         "needs": "another channel (phone call, home visit, via hospital)"}),
                     p,

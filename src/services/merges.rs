@@ -44,13 +44,13 @@ pub fn merge(
     let moved = merge::move_all(conn, dup.id, kept.id)?;
     let t = UtcMicros::new(now);
     let form = InfantUpdateForm {
-        merged_into: Some(Some(kept.id.clone())),
+        merged_into: Some(Some(kept.id)),
         updated_at: Some(t),
         ..Default::default()
     };
     infant::update(conn, &Scope::unrestricted(), dup.id, &form)?;
     let after = visible(conn, dup.id)?;
-    audit::write(conn, who, "infant", &dup.id, Some(&dup), &after, now)?;
+    audit::write(conn, who, "infant", dup.id, Some(&dup), &after, now)?;
     let m = Merge {
         id: uuid::Uuid::now_v7().to_string(),
         kept_id: kept.id,

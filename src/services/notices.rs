@@ -17,6 +17,7 @@ use crate::db::models::infant::{self, Infant};
 use crate::db::types::UtcMicros;
 use crate::domain::catalogue::Tier;
 use crate::domain::due::DuePolicy;
+use crate::domain::ids::CaseId;
 use crate::domain::infant::InfantStatus;
 use crate::domain::notification::{Audience, Channel};
 use crate::domain::principal::{Principal, Scope};
@@ -75,7 +76,7 @@ pub struct CaseFacts {
 pub fn load(
     conn: &mut AnyConnection,
     ctx: &NoticeContext,
-    case_id: &str,
+    case_id: CaseId,
     now: DateTime<Utc>,
 ) -> Result<Option<CaseFacts>, AppError> {
     let all = Scope::unrestricted();
@@ -169,7 +170,7 @@ impl CaseFacts {
         };
         let fmt = "%Y-%m-%d %H:%M";
         BTreeMap::from([
-            ("case_ref", c.id.clone()),
+            ("case_ref", c.id.to_string()),
             ("infant_ref", self.infant_ref()),
             ("hospital", self.hospital.name.clone()),
             (
@@ -244,7 +245,7 @@ pub fn queue_family_sms(
         if !f.case.contact_problem {
             flag_contact_problem(
                 conn,
-                &f.case.id,
+                f.case.id,
                 json!({"source": "family_sms", "reason": why, "needs": "another channel (phone call, home visit, via hospital)"}),
                 who,
                 now,
@@ -255,7 +256,7 @@ pub fn queue_family_sms(
     let locale = ctx.notify.family_locale.clone();
     let o = Outgoing {
         dedup_base,
-        case_id: Some(f.case.id.clone()),
+        case_id: Some(f.case.id),
         hospital_id: Some(f.case.hospital_id),
         template,
         channel: Channel::Sms,

@@ -11,6 +11,7 @@ use crate::db::models::case;
 use crate::db::models::notification;
 use crate::db::types::UtcMicros;
 use crate::db::{AnyConnection, write_transaction};
+use crate::domain::ids::CaseId;
 use crate::domain::principal::Principal;
 use crate::error::AppError;
 use crate::services::notices::{self, NoticeContext};
@@ -52,7 +53,7 @@ pub fn family_reminders(
     let overdue = case::overdue_recalls(conn, UtcMicros::new(now), limit)?;
     let mut report = ReminderReport::default();
     // One transaction per reminder; a failing case is logged and skipped.
-    let mut remind = |conn: &mut AnyConnection, id: &str, template: &'static str, key: String| {
+    let mut remind = |conn: &mut AnyConnection, id: CaseId, template: &'static str, key: String| {
         let r = write_transaction(conn, |c| -> Result<usize, AppError> {
             let Some(f) = notices::load(c, ctx, id, now)? else {
                 return Ok(0);
@@ -70,7 +71,7 @@ pub fn family_reminders(
         let at = at.map(|a| a.utc().timestamp()).unwrap_or_default();
         visit_reminders += remind(
             conn,
-            &id,
+            id,
             "family_visit_reminder",
             format!("visit:{id}:{at}"),
         );
@@ -80,11 +81,11 @@ pub fn family_reminders(
     for (id, _) in overdue {
         // Counted by the reminders already queued, not by days since the due date, so a case
         // that became overdue long ago (e.g. an age-capped late recollection) still gets them.
-        let sent = overdue_rounds(conn, &id)?;
+        let sent = overdue_rounds(conn, id)?;
         let n = i64::try_from(sent.rounds).unwrap_or(i64::MAX);
         let rested = sent.last.is_none_or(|last| now - last >= every);
         if n < ctx.notify.overdue_reminder_max && rested {
-            overdue_reminders += remind(conn, &id, "family_overdue", format!("overdue:{id}:{n}"));
+            overdue_reminders += remind(conn, id, "family_overdue", format!("overdue:{id}:{n}"));
         }
     }
     report.visit_reminders = visit_reminders;
@@ -99,7 +100,7 @@ struct Rounds {
     last: Option<DateTime<Utc>>,
 }
 
-fn overdue_rounds(conn: &mut AnyConnection, case_id: &str) -> Result<Rounds, AppError> {
+fn overdue_rounds(conn: &mut AnyConnection, case_id: CaseId) -> Result<Rounds, AppError> {
     let rows = notification::keys_of_case(conn, case_id, "family_overdue")?;
     // Keys are `overdue:{case}:{round}|{role}|{recipient}`.
     let rounds: BTreeSet<&str> = rows

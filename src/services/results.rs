@@ -307,13 +307,13 @@ fn one_card(
             crate::services::cards::sole_card(dbs::card_with_infant(conn, &c.barcode)?)?;
         let at = result_times(&card, c, now)?;
         // Earlier values of other analytes still count; new values replace old ones.
-        let before = stored_results(conn, &card.id)?;
+        let before = stored_results(conn, card.id)?;
         let mut values = before.clone();
         values.extend(checked.iter().map(|r| (r.analyte.clone(), r.value)));
         let rows: Vec<ResultRow> = checked
             .iter()
             .map(|r| ResultRow {
-                card_id: card.id.clone(),
+                card_id: card.id,
                 analyte: r.analyte.clone(),
                 value: r.value,
                 unit: r.unit.clone(),
@@ -326,7 +326,7 @@ fn one_card(
             conn,
             rules.who,
             "card_results",
-            &card.id,
+            card.id,
             Some(&before),
             &values,
             now,

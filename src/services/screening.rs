@@ -13,8 +13,7 @@ use crate::domain::catalogue::{Catalogue, Programme};
 use crate::domain::cchd::CchdOutcome;
 use crate::domain::consent::Decision;
 use crate::domain::hearing::{HearingAssessment, HearingStatus};
-use crate::domain::ids::HospitalId;
-use crate::domain::ids::InfantId;
+use crate::domain::ids::{CardId, HospitalId, InfantId};
 use crate::domain::interpretation::{CardOutcome, Interpretation, Interpreter};
 use crate::domain::principal::Scope;
 use crate::error::AppError;
@@ -54,7 +53,7 @@ pub struct NextAction {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CardSummary {
     /// Card id.
-    pub id: String,
+    pub id: CardId,
     /// Barcode.
     pub barcode: String,
     /// Collection time.
@@ -68,7 +67,7 @@ pub struct CardSummary {
     /// `acceptable` or the unsatisfactory reason.
     pub quality: Option<String>,
     /// The card this one repeats.
-    pub repeat_of: Option<String>,
+    pub repeat_of: Option<CardId>,
     /// Latest interpretation.
     pub interpretation: Option<Interpretation>,
 }
@@ -219,7 +218,7 @@ pub fn summary(
     };
 
     Ok(ScreeningSummary {
-        infant_id: infant.id.clone(),
+        infant_id: infant.id,
         catalogue_version: cat.version.clone(),
         dbs,
         cards,
@@ -238,7 +237,7 @@ pub fn card(
     conn: &mut AnyConnection,
     interp: &Interpreter,
     scope: &Scope,
-    id: &str,
+    id: CardId,
 ) -> Result<CardSummary, AppError> {
     let c = dbs::get_card(conn, scope, id)?.ok_or(AppError::NotFound { entity: "card" })?;
     let infant =
@@ -253,7 +252,7 @@ fn summarise_card(
     infant: &Infant,
     c: Card,
 ) -> Result<CardSummary, AppError> {
-    let interpretation = match dbs::latest_interpretation(conn, &c.id)? {
+    let interpretation = match dbs::latest_interpretation(conn, c.id)? {
         Some(r) => Some(r.detail.0),
         None => None,
     };

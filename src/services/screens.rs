@@ -92,8 +92,8 @@ pub fn record_hearing(
         e.into_result().map_err(AppError::Validation)?;
         let row = HearingRow {
             id: uuid::Uuid::now_v7().to_string(),
-            infant_id: infant.id.clone(),
-            hospital_id: infant.hospital_id.clone(),
+            infant_id: infant.id,
+            hospital_id: infant.hospital_id,
             stage: h.test.stage,
             method: h.test.method,
             left_ear: h.test.left,
@@ -279,8 +279,8 @@ pub fn record_cchd(
         let screen_id = uuid::Uuid::now_v7().to_string();
         let row = CchdRow {
             id: screen_id.clone(),
-            infant_id: infant.id.clone(),
-            hospital_id: infant.hospital_id.clone(),
+            infant_id: infant.id,
+            hospital_id: infant.hospital_id,
             protocol: protocol.clone(),
             measured_at: UtcMicros::new(m.measured_at),
             right_hand_spo2: m.right_hand_spo2,
@@ -400,8 +400,8 @@ pub fn record_consent(
         e.into_result().map_err(AppError::Validation)?;
         let row = ConsentRow {
             id: uuid::Uuid::now_v7().to_string(),
-            infant_id: infant.id.clone(),
-            hospital_id: infant.hospital_id.clone(),
+            infant_id: infant.id,
+            hospital_id: infant.hospital_id,
             programme: c.programme,
             decision: c.decision,
             guardian_name,
@@ -443,8 +443,8 @@ pub fn record_intervention(
         e.into_result().map_err(AppError::Validation)?;
         let row = InterventionRow {
             id: uuid::Uuid::now_v7().to_string(),
-            infant_id: infant.id.clone(),
-            hospital_id: infant.hospital_id.clone(),
+            infant_id: infant.id,
+            hospital_id: infant.hospital_id,
             kind: i.kind,
             started_at: UtcMicros::new(i.started_at),
             provider,

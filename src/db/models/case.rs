@@ -9,7 +9,7 @@ use crate::db::types::{Json, UtcMicros};
 use crate::domain::case::{CaseOutcome, CaseState, EntryKind, Reason};
 use crate::domain::catalogue::{Programme, Tier};
 use crate::domain::escalation::Rung;
-use crate::domain::ids::{HospitalId, InfantId};
+use crate::domain::ids::{CaseId, HospitalId, InfantId, UserId};
 use crate::domain::principal::Scope;
 
 /// A case row. `open_key` is `infant|programme|reason` while the case is open (unique), NULL
@@ -17,7 +17,7 @@ use crate::domain::principal::Scope;
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = cases)]
 pub struct Case {
-    pub id: String,
+    pub id: CaseId,
     pub infant_id: InfantId,
     pub hospital_id: HospitalId,
     pub programme: Programme,
@@ -30,7 +30,7 @@ pub struct Case {
     pub policy_version: String,
     pub first_contact_due_at: UtcMicros,
     pub recall_due_at: UtcMicros,
-    pub assignee: Option<String>,
+    pub assignee: Option<UserId>,
     /// How it ended, once resolved.
     pub outcome: Option<Json<CaseOutcome>>,
     pub open_key: Option<String>,
@@ -62,7 +62,7 @@ pub struct CaseUpdateForm {
     pub suspected: Option<Json<Vec<String>>>,
     pub first_contact_due_at: Option<UtcMicros>,
     pub recall_due_at: Option<UtcMicros>,
-    pub assignee: Option<Option<String>>,
+    pub assignee: Option<Option<UserId>>,
     pub outcome: Option<Option<Json<CaseOutcome>>>,
     pub open_key: Option<Option<String>>,
     pub updated_at: Option<UtcMicros>,
@@ -79,7 +79,7 @@ pub struct CaseUpdateForm {
 #[diesel(table_name = case_events)]
 pub struct CaseEventRow {
     pub id: String,
-    pub case_id: String,
+    pub case_id: CaseId,
     pub kind: EntryKind,
     pub from_state: Option<CaseState>,
     pub to_state: Option<CaseState>,
@@ -123,7 +123,7 @@ pub fn insert(conn: &mut AnyConnection, row: &Case) -> QueryResult<()> {
     diesel::insert_into(cases::table)
         .values(row)
         .execute(conn)?;
-    keep_next_due(conn, Box::new(cases::id.eq(row.id.clone())))?;
+    keep_next_due(conn, Box::new(cases::id.eq(row.id)))?;
     super::quality_facts::touch(conn, &[row.infant_id])
 }
 
@@ -156,7 +156,7 @@ pub fn has_open_of_programme(
 pub fn open_ids_of_infant(
     conn: &mut AnyConnection,
     infant_id: InfantId,
-) -> QueryResult<Vec<String>> {
+) -> QueryResult<Vec<CaseId>> {
     cases::table
         .filter(cases::infant_id.eq(infant_id))
         .filter(cases::open_key.is_not_null())
@@ -168,19 +168,19 @@ pub fn open_ids_of_infant(
 /// `HOSPITALCODE-MRN` of each case's infant (what staff quote; never a name), by case id.
 pub fn infant_refs(
     conn: &mut AnyConnection,
-    case_ids: &[String],
-) -> QueryResult<std::collections::HashMap<String, String>> {
+    case_ids: &[CaseId],
+) -> QueryResult<std::collections::HashMap<CaseId, String>> {
     use crate::db::schema::{hospitals, infants};
-    let by_case: Vec<(String, String)> = cases::table
+    let by_case: Vec<(CaseId, InfantId)> = cases::table
         .filter(cases::id.eq_any(case_ids))
         .select((cases::id, cases::infant_id))
         .load(conn)?;
-    let infant_ids: Vec<&String> = by_case.iter().map(|(_, i)| i).collect();
-    let refs: std::collections::HashMap<String, String> = infants::table
+    let infant_ids: Vec<InfantId> = by_case.iter().map(|(_, i)| *i).collect();
+    let refs: std::collections::HashMap<InfantId, String> = infants::table
         .inner_join(hospitals::table)
         .filter(infants::id.eq_any(infant_ids))
         .select((infants::id, hospitals::code, infants::mrn))
-        .load::<(String, String, String)>(conn)?
+        .load::<(InfantId, String, String)>(conn)?
         .into_iter()
         .map(|(id, code, mrn)| (id, crate::domain::infant::infant_ref(&code, &mrn)))
         .collect();
@@ -191,7 +191,7 @@ pub fn infant_refs(
 }
 
 /// A case within `scope`.
-pub fn get(conn: &mut AnyConnection, scope: &Scope, id: &str) -> QueryResult<Option<Case>> {
+pub fn get(conn: &mut AnyConnection, scope: &Scope, id: CaseId) -> QueryResult<Option<Case>> {
     let mut q = cases::table.filter(cases::id.eq(id)).into_boxed();
     q = crate::scoped!(q, scope, cases::hospital_id);
     q.select(Case::as_select()).first(conn).optional()
@@ -317,7 +317,7 @@ pub fn count(conn: &mut AnyConnection, scope: &Scope, f: &CaseFilter) -> QueryRe
 /// Applies `form` only if the case is still at `version`; returns rows changed (0 = stale).
 pub fn update_if_version(
     conn: &mut AnyConnection,
-    id: &str,
+    id: CaseId,
     version: i32,
     form: &CaseUpdateForm,
 ) -> QueryResult<usize> {
@@ -333,7 +333,7 @@ pub fn update_if_version(
             || form.first_contact_due_at.is_some()
             || form.recall_due_at.is_some())
     {
-        keep_next_due(conn, Box::new(cases::id.eq(id.to_string())))?;
+        keep_next_due(conn, Box::new(cases::id.eq(id)))?;
     }
     Ok(n)
 }
@@ -347,7 +347,7 @@ pub fn insert_event(conn: &mut AnyConnection, row: &CaseEventRow) -> QueryResult
 }
 
 /// A case's timeline, oldest first.
-pub fn events_of(conn: &mut AnyConnection, case_id: &str) -> QueryResult<Vec<CaseEventRow>> {
+pub fn events_of(conn: &mut AnyConnection, case_id: CaseId) -> QueryResult<Vec<CaseEventRow>> {
     case_events::table
         .filter(case_events::case_id.eq(case_id))
         .order((case_events::at.asc(), case_events::id.asc()))
@@ -379,7 +379,7 @@ pub fn due_for_escalation(
     conn: &mut AnyConnection,
     now: UtcMicros,
     limit: i64,
-) -> QueryResult<Vec<String>> {
+) -> QueryResult<Vec<CaseId>> {
     cases::table
         .filter(cases::next_rung_at.le(now))
         .order(cases::next_rung_at.asc())
@@ -391,7 +391,7 @@ pub fn due_for_escalation(
 /// Sets the rung due next and when (`None`: the ladder is done or the case resolved).
 pub fn set_next_rung(
     conn: &mut AnyConnection,
-    id: &str,
+    id: CaseId,
     next: Option<(Rung, UtcMicros)>,
 ) -> QueryResult<usize> {
     diesel::update(cases::table.filter(cases::id.eq(id)))
@@ -415,7 +415,7 @@ pub fn visits_booked(
     from: UtcMicros,
     to: UtcMicros,
     limit: i64,
-) -> QueryResult<Vec<(String, Option<UtcMicros>)>> {
+) -> QueryResult<Vec<(CaseId, Option<UtcMicros>)>> {
     cases::table
         .filter(cases::open_key.is_not_null())
         .filter(cases::state.eq_any(AWAITING_RECALL))
@@ -432,7 +432,7 @@ pub fn overdue_recalls(
     conn: &mut AnyConnection,
     now: UtcMicros,
     limit: i64,
-) -> QueryResult<Vec<(String, UtcMicros)>> {
+) -> QueryResult<Vec<(CaseId, UtcMicros)>> {
     cases::table
         .filter(cases::state.eq_any(AWAITING_RECALL))
         .filter(cases::recall_due_at.lt(now))
@@ -450,7 +450,7 @@ pub struct HospitalDigest {
     /// Of which past their recall due time.
     pub overdue: i64,
     /// The first `lines` by recall due time: id, tier, programme, recall due.
-    pub rows: Vec<(String, Tier, Programme, UtcMicros)>,
+    pub rows: Vec<(CaseId, Tier, Programme, UtcMicros)>,
 }
 
 /// The digest of `hospital_id`'s unresolved cases at `now`.

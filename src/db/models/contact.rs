@@ -6,13 +6,14 @@ use crate::db::AnyConnection;
 use crate::db::schema::contact_attempts;
 use crate::db::types::UtcMicros;
 use crate::domain::contact::{AttemptOutcome, Channel};
+use crate::domain::ids::CaseId;
 
 /// An attempt row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = contact_attempts)]
 pub struct ContactAttempt {
     pub id: String,
-    pub case_id: String,
+    pub case_id: CaseId,
     pub channel: Channel,
     pub outcome: AttemptOutcome,
     pub contacted_by: String,
@@ -31,7 +32,7 @@ pub fn insert(conn: &mut AnyConnection, row: &ContactAttempt) -> QueryResult<()>
 }
 
 /// A case's attempts, oldest first.
-pub fn of_case(conn: &mut AnyConnection, case_id: &str) -> QueryResult<Vec<ContactAttempt>> {
+pub fn of_case(conn: &mut AnyConnection, case_id: CaseId) -> QueryResult<Vec<ContactAttempt>> {
     contact_attempts::table
         .filter(contact_attempts::case_id.eq(case_id))
         .order(contact_attempts::attempted_at.asc())

@@ -8,7 +8,7 @@ use crate::db::models::infant::Infant;
 use crate::db::schema::{dbs_cards, dbs_interpretations, dbs_results, infants};
 use crate::db::types::{Json, UtcMicros};
 use crate::domain::catalogue::Tier;
-use crate::domain::ids::{HospitalId, InfantId};
+use crate::domain::ids::{CardId, HospitalId, InfantId};
 use crate::domain::interpretation::{CardOutcome, Interpretation};
 use crate::domain::principal::Scope;
 use crate::domain::specimen::Feeding;
@@ -17,7 +17,7 @@ use crate::domain::specimen::Feeding;
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = dbs_cards)]
 pub struct Card {
-    pub id: String,
+    pub id: CardId,
     pub infant_id: InfantId,
     pub hospital_id: HospitalId,
     pub barcode: String,
@@ -27,7 +27,7 @@ pub struct Card {
     pub tpn: bool,
     pub antibiotics: bool,
     pub collector: String,
-    pub repeat_of: Option<String>,
+    pub repeat_of: Option<CardId>,
     pub received_at: Option<UtcMicros>,
     pub quality: Option<String>,
     pub quality_recorded_at: Option<UtcMicros>,
@@ -40,7 +40,7 @@ pub struct Card {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = dbs_results)]
 pub struct ResultRow {
-    pub card_id: String,
+    pub card_id: CardId,
     pub analyte: String,
     pub value: f64,
     pub unit: String,
@@ -53,7 +53,7 @@ pub struct ResultRow {
 #[diesel(table_name = dbs_interpretations)]
 pub struct InterpretationRow {
     pub id: String,
-    pub card_id: String,
+    pub card_id: CardId,
     pub catalogue_version: String,
     pub outcome: CardOutcome,
     pub tier: Option<Tier>,
@@ -70,7 +70,7 @@ pub fn insert_card(conn: &mut AnyConnection, row: &Card) -> QueryResult<()> {
 }
 
 /// A card by id within `scope`.
-pub fn get_card(conn: &mut AnyConnection, scope: &Scope, id: &str) -> QueryResult<Option<Card>> {
+pub fn get_card(conn: &mut AnyConnection, scope: &Scope, id: CardId) -> QueryResult<Option<Card>> {
     let mut q = dbs_cards::table.filter(dbs_cards::id.eq(id)).into_boxed();
     q = crate::scoped!(q, scope, dbs_cards::hospital_id);
     q.select(Card::as_select()).first(conn).optional()
@@ -122,7 +122,7 @@ pub fn cards_of_infant(
 /// Records receipt and quality.
 pub fn set_receipt(
     conn: &mut AnyConnection,
-    id: &str,
+    id: CardId,
     received_at: UtcMicros,
     quality: &str,
     now: UtcMicros,
@@ -183,7 +183,7 @@ pub fn card_with_infant(
 }
 
 /// All values of a card.
-pub fn results_of(conn: &mut AnyConnection, card_id: &str) -> QueryResult<Vec<ResultRow>> {
+pub fn results_of(conn: &mut AnyConnection, card_id: CardId) -> QueryResult<Vec<ResultRow>> {
     dbs_results::table
         .filter(dbs_results::card_id.eq(card_id))
         .order(dbs_results::analyte.asc())
@@ -196,13 +196,13 @@ pub fn insert_interpretation(conn: &mut AnyConnection, row: &InterpretationRow) 
     diesel::insert_into(dbs_interpretations::table)
         .values(row)
         .execute(conn)?;
-    super::quality_facts::touch_reported(conn, &row.card_id)
+    super::quality_facts::touch_reported(conn, row.card_id)
 }
 
 /// The latest interpretation of a card.
 pub fn latest_interpretation(
     conn: &mut AnyConnection,
-    card_id: &str,
+    card_id: CardId,
 ) -> QueryResult<Option<InterpretationRow>> {
     dbs_interpretations::table
         .filter(dbs_interpretations::card_id.eq(card_id))

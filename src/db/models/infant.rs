@@ -154,7 +154,7 @@ pub fn list(
         .into_boxed();
     q = crate::scoped!(q, scope, infants::hospital_id);
     if let Some(h) = &f.hospital_id {
-        q = q.filter(infants::hospital_id.eq(h.clone()));
+        q = q.filter(infants::hospital_id.eq(*h));
     }
     if let Some(s) = &f.status {
         q = q.filter(infants::status.eq(*s));

@@ -12,7 +12,7 @@ use crate::db::AnyConnection;
 use crate::db::schema::{case_escalations, job_runs, notifications};
 use crate::db::types::{Json, UtcMicros};
 use crate::domain::escalation::Rung;
-use crate::domain::ids::HospitalId;
+use crate::domain::ids::{CaseId, HospitalId, NotificationId};
 use crate::domain::job::Job;
 use crate::domain::notification::{Audience, Channel, Event, Status};
 use crate::domain::principal::Scope;
@@ -22,9 +22,9 @@ use crate::with_conn;
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = notifications)]
 pub struct Notification {
-    pub id: String,
+    pub id: NotificationId,
     pub dedup_key: String,
-    pub case_id: Option<String>,
+    pub case_id: Option<CaseId>,
     pub hospital_id: Option<HospitalId>,
     pub template: String,
     pub channel: Channel,
@@ -62,7 +62,7 @@ pub struct NotificationUpdate {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = case_escalations)]
 pub struct Escalation {
-    pub case_id: String,
+    pub case_id: CaseId,
     pub rung: Rung,
     pub fired_at: UtcMicros,
     /// `{role, channel, count}` per recipient group; no addresses.
@@ -95,7 +95,7 @@ pub fn held_staff_emails(
         .filter(n::created_at.eq(created_at))
         .filter(n::next_attempt_at.eq(held_until))
         .select(n::id);
-    let ids: Vec<String> = match conn {
+    let ids: Vec<NotificationId> = match conn {
         AnyConnection::Postgresql(c) => q.for_update().skip_locked().load(c)?,
         AnyConnection::Sqlite(c) => q.load(c)?,
     };
@@ -107,7 +107,11 @@ pub fn held_staff_emails(
 }
 
 /// Makes held notifications due at `at`.
-pub fn release(conn: &mut AnyConnection, ids: &[String], at: UtcMicros) -> QueryResult<usize> {
+pub fn release(
+    conn: &mut AnyConnection,
+    ids: &[NotificationId],
+    at: UtcMicros,
+) -> QueryResult<usize> {
     diesel::update(
         notifications::table
             .filter(notifications::id.eq_any(ids))
@@ -120,8 +124,8 @@ pub fn release(conn: &mut AnyConnection, ids: &[String], at: UtcMicros) -> Query
 /// Cancels queued notifications that one combined message (`combined_id`) now carries.
 pub fn combine_into(
     conn: &mut AnyConnection,
-    ids: &[String],
-    combined_id: &str,
+    ids: &[NotificationId],
+    combined_id: NotificationId,
     now: UtcMicros,
 ) -> QueryResult<usize> {
     diesel::update(
@@ -160,7 +164,7 @@ pub fn claim(
         .order(n::next_attempt_at.asc())
         .limit(limit)
         .select(n::id);
-    let ids: Vec<String> = match conn {
+    let ids: Vec<NotificationId> = match conn {
         AnyConnection::Postgresql(c) => due.for_update().skip_locked().load(c)?,
         AnyConnection::Sqlite(c) => due.load(c)?,
     };
@@ -187,7 +191,7 @@ pub fn claim(
 /// `false` means another dispatcher took it over: do not send.
 pub fn hold(
     conn: &mut AnyConnection,
-    id: &str,
+    id: NotificationId,
     attempts: i32,
     lease_until: UtcMicros,
 ) -> QueryResult<bool> {
@@ -206,7 +210,7 @@ pub fn hold(
 /// dispatcher still holds (`sending` under its own claim).
 pub fn finish(
     conn: &mut AnyConnection,
-    id: &str,
+    id: NotificationId,
     attempts: i32,
     event: Event,
     form: &NotificationUpdate,
@@ -225,7 +229,7 @@ pub fn finish(
 /// returns rows changed (0: another actor moved it first, or the event does not apply).
 pub fn apply(
     conn: &mut AnyConnection,
-    id: &str,
+    id: NotificationId,
     event: Event,
     form: &NotificationUpdate,
 ) -> QueryResult<usize> {
@@ -239,7 +243,11 @@ pub fn apply(
 }
 
 /// One notification within scope.
-pub fn get(conn: &mut AnyConnection, scope: &Scope, id: &str) -> QueryResult<Option<Notification>> {
+pub fn get(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    id: NotificationId,
+) -> QueryResult<Option<Notification>> {
     let mut q = notifications::table
         .filter(notifications::id.eq(id))
         .into_boxed();
@@ -305,7 +313,7 @@ pub fn list(
 /// The deduplication keys and queue times of a case's notifications from `template`.
 pub fn keys_of_case(
     conn: &mut AnyConnection,
-    case_id: &str,
+    case_id: CaseId,
     template: &str,
 ) -> QueryResult<Vec<(String, UtcMicros)>> {
     notifications::table
@@ -335,7 +343,7 @@ pub fn insert_escalation(conn: &mut AnyConnection, row: &Escalation) -> QueryRes
 }
 
 /// The rungs a case has fired.
-pub fn escalations_of(conn: &mut AnyConnection, case_id: &str) -> QueryResult<Vec<Escalation>> {
+pub fn escalations_of(conn: &mut AnyConnection, case_id: CaseId) -> QueryResult<Vec<Escalation>> {
     case_escalations::table
         .filter(case_escalations::case_id.eq(case_id))
         .order(case_escalations::rung.asc())

@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
 use crate::db::{AnyConnection, Backend};
-use crate::domain::ids::InfantId;
+use crate::domain::ids::{CardId, InfantId};
 
 /// Which infants to recompute.
 #[derive(Debug, Clone, Copy)]
@@ -242,7 +242,7 @@ pub fn touch(conn: &mut AnyConnection, infant_ids: &[InfantId]) -> QueryResult<(
 /// Recomputes when a card's results were first reported (after an interpretation is stored):
 /// one indexed update (after the infant's lock on PostgreSQL), as it runs for every card of a
 /// plate.
-pub fn touch_reported(conn: &mut AnyConnection, card_id: &str) -> QueryResult<()> {
+pub fn touch_reported(conn: &mut AnyConnection, card_id: CardId) -> QueryResult<()> {
     let update = |card: &str| {
         format!(
             "UPDATE quality_card_facts SET reported_at = (SELECT MIN(d.interpreted_at) FROM dbs_interpretations d \
@@ -256,16 +256,17 @@ pub fn touch_reported(conn: &mut AnyConnection, card_id: &str) -> QueryResult<()
                 .to_string(),
             update("$1"),
         ];
-        return run_prepared(conn, "quality_reported", &list, card_id);
+        return run_prepared(conn, "quality_reported", &list, &card_id.to_string());
     }
-    let id = card_id.replace('\'', "''");
-    diesel::sql_query(update(&format!("'{id}'")))
+    // SQLite numbers its parameters, so `?1` binds the one id twice.
+    diesel::sql_query(update("?1"))
+        .bind::<Text, _>(card_id)
         .execute(conn)
         .map(|_| ())
 }
 
 /// Recomputes the facts of a card's infant.
-pub fn touch_card(conn: &mut AnyConnection, card_id: &str) -> QueryResult<()> {
+pub fn touch_card(conn: &mut AnyConnection, card_id: CardId) -> QueryResult<()> {
     use crate::db::schema::dbs_cards;
     let infant: Option<InfantId> = dbs_cards::table
         .find(card_id)

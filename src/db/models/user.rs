@@ -5,14 +5,14 @@ use diesel::prelude::*;
 use crate::db::AnyConnection;
 use crate::db::schema::users;
 use crate::db::types::UtcMicros;
-use crate::domain::ids::HospitalId;
+use crate::domain::ids::{HospitalId, UserId};
 use crate::domain::role::Role;
 
 /// A user row. `password_hash` is an argon2id PHC string.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]
 pub struct User {
-    pub id: String,
+    pub id: UserId,
     pub username: String,
     pub display_name: String,
     pub password_hash: String,
@@ -52,7 +52,7 @@ pub fn insert(conn: &mut AnyConnection, row: &User) -> QueryResult<()> {
 }
 
 /// Reads a user by id.
-pub fn get(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<User>> {
+pub fn get(conn: &mut AnyConnection, id: UserId) -> QueryResult<Option<User>> {
     users::table
         .find(id)
         .select(User::as_select())
@@ -83,21 +83,21 @@ pub fn count(conn: &mut AnyConnection) -> QueryResult<i64> {
 }
 
 /// Applies an update; returns rows changed.
-pub fn update(conn: &mut AnyConnection, id: &str, form: &UserUpdateForm) -> QueryResult<usize> {
+pub fn update(conn: &mut AnyConnection, id: UserId, form: &UserUpdateForm) -> QueryResult<usize> {
     diesel::update(users::table.find(id))
         .set(form)
         .execute(conn)
 }
 
 /// Revokes every token issued so far (they carry the old version).
-pub fn revoke_tokens(conn: &mut AnyConnection, id: &str) -> QueryResult<usize> {
+pub fn revoke_tokens(conn: &mut AnyConnection, id: UserId) -> QueryResult<usize> {
     diesel::update(users::table.find(id))
         .set(users::token_version.eq(users::token_version + 1))
         .execute(conn)
 }
 
 /// The version tokens must carry and whether the principal is active; `None` when unknown.
-pub fn token_state(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<(i32, bool)>> {
+pub fn token_state(conn: &mut AnyConnection, id: UserId) -> QueryResult<Option<(i32, bool)>> {
     users::table
         .find(id)
         .select((users::token_version, users::active))

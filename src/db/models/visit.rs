@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use crate::db::AnyConnection;
 use crate::db::schema::follow_up_visits;
 use crate::db::types::UtcMicros;
-use crate::domain::ids::{HospitalId, InfantId};
+use crate::domain::ids::{CaseId, HospitalId, InfantId};
 use crate::with_conn;
 
 /// A scheduled visit.
@@ -13,7 +13,7 @@ use crate::with_conn;
 #[diesel(table_name = follow_up_visits)]
 pub struct Visit {
     pub id: String,
-    pub case_id: String,
+    pub case_id: CaseId,
     pub infant_id: InfantId,
     pub hospital_id: HospitalId,
     pub condition_code: String,
@@ -31,7 +31,7 @@ pub fn insert_all(conn: &mut AnyConnection, rows: &[Visit]) -> QueryResult<()> {
 }
 
 /// A case's visits, soonest first.
-pub fn of_case(conn: &mut AnyConnection, case_id: &str) -> QueryResult<Vec<Visit>> {
+pub fn of_case(conn: &mut AnyConnection, case_id: CaseId) -> QueryResult<Vec<Visit>> {
     follow_up_visits::table
         .filter(follow_up_visits::case_id.eq(case_id))
         .order(follow_up_visits::due_at.asc())

@@ -41,7 +41,7 @@ async fn cases_of(app: &TestApp, token: &str, infant: &str) -> Vec<Value> {
 
 /// The due policy in force today (one per year of holiday calendar).
 fn expected_policy() -> &'static str {
-    let today = chrono::Utc::now() + chrono::Duration::hours(8);
+    let today = crate::helpers::epoch() + chrono::Duration::hours(8);
     if today.naive_utc().date() >= chrono::NaiveDate::from_ymd_opt(2027, 1, 1).unwrap() {
         "due-2027"
     } else {
@@ -55,7 +55,7 @@ async fn a_critical_result_opens_a_t0_case_and_a_second_positive_updates_it() {
     let (_, token) = app.hospital_with_token("A").await;
     let lab = app.staff_token("lab", "clinician", None).await;
     let (infant, barcode) = infant_with_card(&app, &token, "K1").await;
-    let before = chrono::Utc::now();
+    let before = crate::helpers::epoch();
     post_results(&app, &lab, &barcode, &[("C16-OH", 0.5)]).await;
     let cases = cases_of(&app, &lab, &infant).await;
     assert_eq!(cases.len(), 1);
@@ -95,7 +95,7 @@ async fn a_critical_result_opens_a_t0_case_and_a_second_positive_updates_it() {
         &token,
         &infant,
         "K1-R",
-        chrono::Utc::now(),
+        crate::helpers::epoch(),
         Some(&barcode),
     )
     .await;
@@ -137,7 +137,7 @@ async fn unsatisfactory_cards_and_heart_and_hearing_results_open_cases() {
         .post(
             &format!("/api/v1/cards/{barcode}/receipt"),
             &lab,
-            &json!({"received_at": chrono::Utc::now().to_rfc3339(), "quality": "insufficient"}),
+            &json!({"received_at": crate::helpers::epoch().to_rfc3339(), "quality": "insufficient"}),
         )
         .await;
     assert_eq!(r.status(), 200);
@@ -147,7 +147,7 @@ async fn unsatisfactory_cards_and_heart_and_hearing_results_open_cases() {
         (Some("recollect"), Some("T3"))
     );
 
-    let now = chrono::Utc::now().to_rfc3339();
+    let now = crate::helpers::epoch().to_rfc3339();
     let r = app
         .post(
             &format!("/api/v1/infants/{infant}/cchd-screens"),
@@ -243,7 +243,7 @@ async fn transitions_need_the_current_etag_and_follow_the_state_machine() {
     // Through to resolution, then reopened.
     let mut tag = etag_of(&app, &lab, &id).await;
     for step in [
-        json!({"transition": {"event": "schedule_recall", "appointment_at": (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339(), "place": "省妇幼遗传代谢病门诊"}}),
+        json!({"transition": {"event": "schedule_recall", "appointment_at": (crate::helpers::epoch() + chrono::Duration::days(1)).to_rfc3339(), "place": "省妇幼遗传代谢病门诊"}}),
         json!({"transition": {"event": "record_recheck", "reference": "K3-R"}}),
         json!({"transition": {"event": "resolve", "outcome": {"outcome": "ruled_out"}}}),
         json!({"transition": {"event": "reopen", "reason": "new result"}}),
@@ -359,7 +359,7 @@ async fn cases_are_isolated_and_filterable() {
         .unwrap();
     assert_eq!(overdue["items"].as_array().unwrap().len(), 0);
     app.clock
-        .set(chrono::Utc::now() + chrono::Duration::days(8));
+        .set(crate::helpers::epoch() + chrono::Duration::days(8));
     let overdue: Value = app
         .get("/api/v1/cases?overdue=true", &lab)
         .await
@@ -529,7 +529,7 @@ async fn contact_attempts_and_worklists() {
 
     // Past the due time it is overdue.
     app.clock
-        .set(chrono::Utc::now() + chrono::Duration::days(2));
+        .set(crate::helpers::epoch() + chrono::Duration::days(2));
     let w: Value = app
         .get("/api/v1/worklists/overdue", &coord)
         .await
@@ -556,7 +556,7 @@ async fn a_normal_repeat_card_proposes_resolving_a_borderline_case() {
         &token,
         &infant,
         "RP1-R",
-        chrono::Utc::now(),
+        crate::helpers::epoch(),
         Some(&barcode),
     )
     .await;
@@ -596,7 +596,7 @@ async fn missed_screens_open_cases_once_and_refusals_none() {
     app.post(
         &format!("/api/v1/infants/{refused}/consents"),
         &token,
-        &json!({"programme": "DBS", "decision": "refusal", "guardian_name": "王芳", "signed_at": chrono::Utc::now().to_rfc3339()}),
+        &json!({"programme": "DBS", "decision": "refusal", "guardian_name": "王芳", "signed_at": crate::helpers::epoch().to_rfc3339()}),
     )
     .await;
     let state = app.state.clone();
@@ -604,7 +604,7 @@ async fn missed_screens_open_cases_once_and_refusals_none() {
         let state = state.clone();
         async move {
             tokio::task::spawn_blocking(move || {
-                let now = chrono::Utc::now();
+                let now = crate::helpers::epoch();
                 let cat = guthrie::services::catalogue::current(&state.catalogues, now).unwrap();
                 let policy = guthrie::services::policy::current(&state.policies, now).unwrap();
                 let who = Principal {
@@ -696,7 +696,7 @@ async fn a_confirmed_case_schedules_long_term_visits_and_screens_are_audited() {
     assert_eq!(visits[0]["condition"], "CH");
 
     // Hearing, heart and consent writes are audited too.
-    let now = chrono::Utc::now().to_rfc3339();
+    let now = crate::helpers::epoch().to_rfc3339();
     app.post(&format!("/api/v1/infants/{infant}/hearing-screens"), &token, &json!({"stage": "initial", "method": "OAE", "left": "pass", "right": "pass", "tested_at": now})).await;
     app.post(
         &format!("/api/v1/infants/{infant}/cchd-screens"),

@@ -221,7 +221,7 @@ async fn results_carry_the_laboratorys_times_and_receipts_come_in_bulk() {
     let positive = crate::screening::panel(&[("C16-OH", 0.5)]);
     let v = post_results(&env, json!({"cards": [
         {"barcode": "BCT1", "results": positive, "tested_at": (received - Duration::hours(1)).to_rfc3339()},
-        {"barcode": "BCT3", "results": positive, "reported_at": (Utc::now() + Duration::hours(2)).to_rfc3339()},
+        {"barcode": "BCT3", "results": positive, "reported_at": (crate::helpers::epoch() + Duration::hours(2)).to_rfc3339()},
     ]}))
     .await;
     assert_eq!(v["rejected"], 2, "{v}");
@@ -374,7 +374,7 @@ async fn the_nicu_stay_is_the_infants_and_every_hearing_assessment_uses_it() {
     // A later OAE rescreen without nicu_days is still judged with the stay: not a pass.
     let v: Value = env
         .app
-        .post(&url, &env.hospital, &json!({"stage": "rescreen", "method": "OAE", "left": "pass", "right": "pass", "tested_at": Utc::now().to_rfc3339()}))
+        .post(&url, &env.hospital, &json!({"stage": "rescreen", "method": "OAE", "left": "pass", "right": "pass", "tested_at": crate::helpers::epoch().to_rfc3339()}))
         .await
         .json()
         .await
@@ -520,7 +520,7 @@ async fn an_ai_stethoscope_suspected_murmur_is_the_dual_index_murmur_sign() {
     );
     assert_eq!(a["score"], 0.87);
 
-    let day = |d: i64| (Utc::now() + Duration::days(d)).date_naive();
+    let day = |d: i64| (crate::helpers::epoch() + Duration::days(d)).date_naive();
     let report: Value = env
         .app
         .get(

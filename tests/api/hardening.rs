@@ -332,7 +332,7 @@ async fn every_read_of_personal_data_is_audited_and_csv_cells_cannot_be_formulas
     );
 
     // A drill-down CSV holding the MRN "=1+2" hands it to Excel as text.
-    let day = |d: i64| (chrono::Utc::now() + Duration::days(d)).date_naive();
+    let day = |d: i64| (crate::helpers::epoch() + Duration::days(d)).date_naive();
     let r = app
         .get(
             &format!(
@@ -464,7 +464,7 @@ async fn barcodes_are_unique_per_hospital_and_a_foreign_one_answers_like_a_free_
         .post(
             "/api/v1/cards/CARD-1/receipt",
             &lab,
-            &json!({"received_at": chrono::Utc::now().to_rfc3339(), "quality": "acceptable"}),
+            &json!({"received_at": crate::helpers::epoch().to_rfc3339(), "quality": "acceptable"}),
         )
         .await;
     assert_eq!(r.status(), 422);

@@ -126,6 +126,17 @@ pub struct TestApp {
     pub db: TestDb,
 }
 
+/// The instant every test server's clock starts at: Tuesday 1 December 2026, 09:00 in Beijing
+/// (a working day, the day catalogue `zj-2026` comes into force). Tests place births, specimens
+/// and deadlines relative to it, so no test depends on the day it runs. It lies in the past, so
+/// what a test sends also satisfies the "not in the future" checks of a second server that runs
+/// on the wall clock (the recovery test). Tokens and idempotency leases use the wall clock.
+pub fn epoch() -> chrono::DateTime<Utc> {
+    chrono::DateTime::parse_from_rfc3339("2026-12-01T09:00:00+08:00")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
 impl TestApp {
     /// Starts a server with default test settings.
     pub async fn spawn() -> Self {
@@ -141,7 +152,7 @@ impl TestApp {
     pub async fn spawn_full(extra: &[(&str, &str)], toml: &str, db: TestDb) -> Self {
         guthrie::notify::install_crypto_provider();
         let settings = settings_toml(&db, extra, toml);
-        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let clock = Arc::new(ManualClock::new(epoch()));
         let mut app = Application::build_with_clock(settings, clock.clone()).unwrap();
         let admin = app
             .take_first_admin()
@@ -401,7 +412,7 @@ impl TestApp {
 /// minute, so different MRNs are different babies even with the same mother.
 pub fn infant_body(mrn: &str) -> Value {
     let offset: i64 = mrn.bytes().map(i64::from).sum::<i64>() % 600;
-    let birth = (Utc::now() - chrono::Duration::days(1) - chrono::Duration::minutes(offset))
+    let birth = (epoch() - chrono::Duration::days(1) - chrono::Duration::minutes(offset))
         .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
     json!({
@@ -441,7 +452,7 @@ pub async fn register_infant(
     mrn: &str,
     hours_old: i64,
 ) -> (String, chrono::DateTime<Utc>) {
-    let birth = Utc::now() - chrono::Duration::hours(hours_old);
+    let birth = epoch() - chrono::Duration::hours(hours_old);
     let mut body = infant_body(mrn);
     body["birth_at"] = json!(birth.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     body["mother"]

@@ -172,7 +172,7 @@ async fn list_pages_with_a_cursor_and_filters() {
         .await
         .unwrap();
     assert_eq!(by_mrn["items"][0]["mrn"], "P-3");
-    let future = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ");
+    let future = (crate::helpers::epoch() + chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ");
     let none: Value = app
         .get(&format!("/api/v1/infants?born_from={future}"), &token)
         .await
@@ -340,7 +340,7 @@ async fn an_admin_merge_moves_screens_and_cases_and_can_be_undone() {
         .post(
             &format!("/api/v1/infants/{dup}/hearing-interventions"),
             &token,
-            &json!({"kind": "early_intervention", "started_at": chrono::Utc::now().to_rfc3339()}),
+            &json!({"kind": "early_intervention", "started_at": crate::helpers::epoch().to_rfc3339()}),
         )
         .await;
     assert_eq!(r.status(), 201);

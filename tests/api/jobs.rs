@@ -207,7 +207,7 @@ impl Env {
 /// The next `hour`:00 in Beijing at least five minutes from now.
 pub fn next_local(hour: u32) -> DateTime<Utc> {
     let cst = FixedOffset::east_opt(8 * 3600).unwrap();
-    let now = Utc::now().with_timezone(&cst);
+    let now = crate::helpers::epoch().with_timezone(&cst);
     let today = cst
         .from_local_datetime(&now.date_naive().and_hms_opt(hour, 0, 0).unwrap())
         .unwrap();
@@ -991,7 +991,7 @@ async fn the_monthly_scorecard_goes_to_each_hospital_and_the_centre_once() {
     let env = Env::start().await;
     // An infant born in the middle of last month, screened for the heart only.
     let cst = FixedOffset::east_opt(8 * 3600).unwrap();
-    let today = Utc::now().with_timezone(&cst).date_naive();
+    let today = crate::helpers::epoch().with_timezone(&cst).date_naive();
     let first = today.with_day(1).unwrap();
     let last_month_mid = (first - Duration::days(15)).and_hms_opt(10, 0, 0).unwrap();
     let birth = cst

@@ -11,7 +11,7 @@ use crate::screening::panel;
 /// Local (Beijing) date `days` from today at `hour`:00, in UTC.
 fn local(days: i64, hour: u32) -> DateTime<Utc> {
     let cst = FixedOffset::east_opt(8 * 3600).unwrap();
-    let today = Utc::now().with_timezone(&cst).date_naive();
+    let today = crate::helpers::epoch().with_timezone(&cst).date_naive();
     cst.from_local_datetime(
         &(today + Duration::days(days))
             .and_hms_opt(hour, 0, 0)
@@ -22,7 +22,7 @@ fn local(days: i64, hour: u32) -> DateTime<Utc> {
 }
 
 fn day(days: i64) -> String {
-    (Utc::now()
+    (crate::helpers::epoch()
         .with_timezone(&FixedOffset::east_opt(8 * 3600).unwrap())
         .date_naive()
         + Duration::days(days))
@@ -57,7 +57,7 @@ impl<'a> Cohort<'a> {
     }
 
     async fn infant(&self, mrn: &str, birth: DateTime<Utc>) -> String {
-        self.app.clock.set(Utc::now());
+        self.app.clock.set(crate::helpers::epoch());
         let mut body = infant_body(mrn);
         body["birth_at"] = json!(birth.to_rfc3339());
         body["mother"]
@@ -236,7 +236,7 @@ async fn a_fixed_cohort_gives_the_expected_value_of_every_indicator() {
     c.heart(&ci, c_birth + h(24)).await;
     c.card(&ci, "QC1", c_birth + h(72), None).await;
     c.receive("QC1", c_birth + h(80), "insufficient").await;
-    app.clock.set(Utc::now());
+    app.clock.set(crate::helpers::epoch());
     let r = app
         .patch(
             &format!("/api/v1/infants/{ci}"),
@@ -249,7 +249,7 @@ async fn a_fixed_cohort_gives_the_expected_value_of_every_indicator() {
     // D: died at 30 h, unscreened: not eligible for any coverage denominator.
     let d_birth = local(-24, 12);
     let d = c.infant("QD", d_birth).await;
-    app.clock.set(Utc::now());
+    app.clock.set(crate::helpers::epoch());
     let r = app
         .patch(
             &format!("/api/v1/infants/{d}"),
@@ -340,7 +340,7 @@ async fn a_fixed_cohort_gives_the_expected_value_of_every_indicator() {
     c.results("QL1", l_birth + Duration::days(9) + h(1), &[])
         .await;
 
-    app.clock.set(Utc::now());
+    app.clock.set(crate::helpers::epoch());
     let (from, to) = (day(-30), day(-11));
     let report: Value = app
         .get(
@@ -596,7 +596,7 @@ async fn concurrent_writes_for_one_infant_keep_its_facts_exact() {
     let app = TestApp::spawn().await;
     let (_, hospital) = app.hospital_with_token("HC").await;
     let (infant, _) = crate::helpers::register_infant(&app, &hospital, "CW1", 30).await;
-    let at = (Utc::now() - Duration::hours(2)).to_rfc3339();
+    let at = (crate::helpers::epoch() - Duration::hours(2)).to_rfc3339();
     let mut writes = vec![];
     for (k, programme) in ["DBS", "HEAR", "CCHD"].iter().enumerate() {
         writes.push((
@@ -698,7 +698,7 @@ async fn hearing_intervention_by_6_months_counts_confirmed_hearing_loss() {
             json!({"kind": "hearing_aids", "started_at": (*birth + d(day)).to_rfc3339(), "provider": "省儿保听力中心"}),
         )
     };
-    app.clock.set(Utc::now());
+    app.clock.set(crate::helpers::epoch());
     for (k, day) in [(0, 150), (1, 200), (3, 100)] {
         let (path, body) = start(k, day);
         let r = app.post(&path, &c.hospital, &body).await;
@@ -761,7 +761,7 @@ async fn the_weekly_rebuild_corrects_and_counts_drifted_facts() {
     let (_, hospital) = app.hospital_with_token("HD").await;
     let (a, _) = crate::helpers::register_infant(&app, &hospital, "DR1", 30).await;
     let (b, _) = crate::helpers::register_infant(&app, &hospital, "DR2", 30).await;
-    let body = json!({"infant_id": b, "barcode": "DR2-1", "collected_at": Utc::now().to_rfc3339(),
+    let body = json!({"infant_id": b, "barcode": "DR2-1", "collected_at": crate::helpers::epoch().to_rfc3339(),
                       "feeding": "breast", "collector": "nurse"});
     assert_eq!(
         app.post("/api/v1/cards", &hospital, &body).await.status(),

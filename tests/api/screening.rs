@@ -57,7 +57,7 @@ async fn a_card_is_registered_received_and_interpreted() {
         .post(
             &format!("/api/v1/cards/{barcode}/receipt"),
             &lab,
-            &json!({"received_at": chrono::Utc::now().to_rfc3339(), "quality": "acceptable"}),
+            &json!({"received_at": crate::helpers::epoch().to_rfc3339(), "quality": "acceptable"}),
         )
         .await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
@@ -213,7 +213,7 @@ async fn unsatisfactory_and_early_cards_ask_for_a_new_card() {
         .post(
             &format!("/api/v1/cards/{barcode}/receipt"),
             &lab,
-            &json!({"received_at": chrono::Utc::now().to_rfc3339(), "quality": "smudged"}),
+            &json!({"received_at": crate::helpers::epoch().to_rfc3339(), "quality": "smudged"}),
         )
         .await;
     assert_eq!(r.status(), 422);
@@ -222,7 +222,7 @@ async fn unsatisfactory_and_early_cards_ask_for_a_new_card() {
         .post(
             &format!("/api/v1/cards/{barcode}/receipt"),
             &lab,
-            &json!({"received_at": chrono::Utc::now().to_rfc3339(), "quality": "serum_ring"}),
+            &json!({"received_at": crate::helpers::epoch().to_rfc3339(), "quality": "serum_ring"}),
         )
         .await;
     let v: Value = r.json().await.unwrap();
@@ -255,7 +255,7 @@ async fn unsatisfactory_and_early_cards_ask_for_a_new_card() {
               "feeding": "formula", "collector": "n"}))
         .await;
     assert_eq!(r.json::<Value>().await.unwrap()["timing"], "too_early");
-    let r = app.post("/api/v1/cards", &token, &json!({"infant_id": infant, "barcode": "EARLY2", "collected_at": chrono::Utc::now().to_rfc3339(), "feeding": "formula", "collector": "n"})).await;
+    let r = app.post("/api/v1/cards", &token, &json!({"infant_id": infant, "barcode": "EARLY2", "collected_at": crate::helpers::epoch().to_rfc3339(), "feeding": "formula", "collector": "n"})).await;
     assert_eq!(r.status(), 409);
 }
 
@@ -276,9 +276,9 @@ async fn cards_and_screens_are_isolated_between_hospitals() {
             .status(),
         404
     );
-    let r = app.post("/api/v1/cards", &a, &json!({"infant_id": infant_b, "barcode": "X1", "collected_at": chrono::Utc::now().to_rfc3339(), "feeding": "breast", "collector": "n"})).await;
+    let r = app.post("/api/v1/cards", &a, &json!({"infant_id": infant_b, "barcode": "X1", "collected_at": crate::helpers::epoch().to_rfc3339(), "feeding": "breast", "collector": "n"})).await;
     assert_eq!(r.status(), 404);
-    let hearing = json!({"stage": "initial", "method": "OAE", "left": "pass", "right": "pass", "tested_at": chrono::Utc::now().to_rfc3339()});
+    let hearing = json!({"stage": "initial", "method": "OAE", "left": "pass", "right": "pass", "tested_at": crate::helpers::epoch().to_rfc3339()});
     assert_eq!(
         app.post(
             &format!("/api/v1/infants/{infant_b}/hearing-screens"),
@@ -353,7 +353,7 @@ async fn a_lab_client_submits_results_but_reads_no_personal_data() {
         .post(
             &format!("/api/v1/cards/{barcode}/receipt"),
             lab,
-            &json!({"received_at": chrono::Utc::now().to_rfc3339(), "quality": "acceptable"}),
+            &json!({"received_at": crate::helpers::epoch().to_rfc3339(), "quality": "acceptable"}),
         )
         .await;
     assert_eq!(r.status(), 200);

@@ -71,7 +71,7 @@ async fn hearing_refer_needs_a_rescreen_and_nicu_needs_aabr() {
     );
     assert_eq!(v["next_action"], "rescreen");
     let v: Value = app
-        .post(&url, &token, &json!({"stage": "rescreen", "method": "AABR", "left": "pass", "right": "pass", "tested_at": chrono::Utc::now().to_rfc3339()}))
+        .post(&url, &token, &json!({"stage": "rescreen", "method": "AABR", "left": "pass", "right": "pass", "tested_at": crate::helpers::epoch().to_rfc3339()}))
         .await
         .json()
         .await
@@ -91,7 +91,7 @@ async fn missed_screens_and_refusals() {
     let (refused, _) = infant(&app, &token, "M2", 24 * 10).await;
     let (young, _) = infant(&app, &token, "M3", 24).await;
     let r = app
-        .post(&format!("/api/v1/infants/{refused}/consents"), &token, &json!({"programme": "DBS", "decision": "refusal", "guardian_name": "王芳", "signed_at": chrono::Utc::now().to_rfc3339()}))
+        .post(&format!("/api/v1/infants/{refused}/consents"), &token, &json!({"programme": "DBS", "decision": "refusal", "guardian_name": "王芳", "signed_at": crate::helpers::epoch().to_rfc3339()}))
         .await;
     assert_eq!(r.status(), 201);
     let missed: Value = app

@@ -27,7 +27,7 @@ pub fn seed_cards(
         correlation_id: None,
     };
     let mut c = pool.get().unwrap();
-    let now = chrono::Utc::now();
+    let now = crate::helpers::epoch();
     let birth = now - chrono::Duration::days(4);
     (from..from + n)
         .map(|i| {

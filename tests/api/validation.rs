@@ -9,7 +9,7 @@ use crate::helpers::{TestApp, infant_body, problem};
 async fn out_of_range_values_are_422_naming_the_field() {
     let app = TestApp::spawn().await;
     let (_, token) = app.hospital_with_token("A").await;
-    let future = (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339();
+    let future = (crate::helpers::epoch() + chrono::Duration::days(2)).to_rfc3339();
     let cases: Vec<(&str, Value, &str)> = vec![
         ("birth_weight_g", json!(199), "birth_weight_g"),
         ("birth_weight_g", json!(7001), "birth_weight_g"),
@@ -53,13 +53,13 @@ async fn the_future_is_judged_by_the_injected_clock() {
     let app = TestApp::spawn().await;
     let (_, token) = app.hospital_with_token("A").await;
     let mut body = infant_body("CLOCK-1");
-    body["birth_at"] = json!((chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339());
+    body["birth_at"] = json!((crate::helpers::epoch() + chrono::Duration::days(2)).to_rfc3339());
     assert_eq!(
         app.post("/api/v1/infants", &token, &body).await.status(),
         422
     );
     app.clock
-        .set(chrono::Utc::now() + chrono::Duration::days(3));
+        .set(crate::helpers::epoch() + chrono::Duration::days(3));
     assert_eq!(
         app.post("/api/v1/infants", &token, &body).await.status(),
         201

@@ -289,6 +289,60 @@ mod tests {
         }
     }
 
+    /// A migration's statements with comments, blank lines, case and the spelling of boolean
+    /// defaults (SQLite `1`/`0`, PostgreSQL `TRUE`/`FALSE`) normalised away.
+    fn statements(backend: &str, name: &str, file: &str) -> Vec<String> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(backend)
+            .join(name)
+            .join(file);
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| l.split("--").next().unwrap_or("").trim().to_uppercase())
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                l.replace("DEFAULT 1", "DEFAULT TRUE")
+                    .replace("DEFAULT 0", "DEFAULT FALSE")
+            })
+            .collect()
+    }
+
+    /// Migrations whose SQL may differ between the backends, each with why. Every other
+    /// migration must say the same thing to both.
+    const DIALECT_DIFFERENCES: &[(&str, &str)] = &[
+        (
+            "2026-11-22-000003_lab_clients",
+            "SQLite cannot add a CHECK constraint or relax NOT NULL: the table is rebuilt",
+        ),
+        (
+            "2026-12-01-000015_barcodes_per_hospital",
+            "SQLite cannot drop a column's UNIQUE constraint: the table is rebuilt",
+        ),
+    ];
+
+    #[test]
+    fn migrations_say_the_same_to_both_backends() {
+        for name in names("sqlite") {
+            for file in ["up.sql", "down.sql"] {
+                let same = statements("sqlite", &name, file) == statements("postgres", &name, file);
+                let excused = DIALECT_DIFFERENCES.iter().any(|(n, _)| *n == name);
+                assert!(
+                    same || excused,
+                    "{name}/{file} differs between sqlite and postgres; make them the same or \
+                     list the migration in DIALECT_DIFFERENCES with the reason"
+                );
+                if excused && file == "up.sql" {
+                    assert!(
+                        !same,
+                        "{name} no longer differs: remove it from DIALECT_DIFFERENCES"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn backend_is_chosen_by_scheme() {
         assert_eq!(Backend::of_url("postgres://h/db"), Backend::Postgres);

@@ -116,11 +116,15 @@ impl Action {
     ];
 }
 
+/// A role name that is not one of [`Role::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role {0:?}; expected one of {names}", names = Role::names())]
+pub struct UnknownRole(pub String);
+
 impl FromStr for Role {
-    type Err = String;
+    type Err = UnknownRole;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::parse(s)
-            .ok_or_else(|| format!("unknown role {s:?}; expected one of {}", Role::names()))
+        Role::parse(s).ok_or_else(|| UnknownRole(s.to_string()))
     }
 }
 

@@ -461,9 +461,7 @@ pub async fn act_on_case(
     let (scope, now) = (p.scope(), state.now());
     let policy = crate::services::policy::current(&state.policies, now)?;
     let c = db::run(&state.pool, move |conn| {
-        db::write_transaction(conn, |conn| {
-            svc::act(conn, &scope, CaseId(id), action, &policy, &p, now)
-        })
+        svc::act(conn, &scope, CaseId(id), action, &policy, &p, now)
     })
     .await?;
     tracing::info!(case.id = %c.id, case.state = %c.state, "case updated");
@@ -497,9 +495,7 @@ pub async fn record_contact_attempt(
     };
     let scope = p.scope();
     let c = db::run(&state.pool, move |conn| {
-        db::write_transaction(conn, |conn| {
-            contacts::record_attempt(conn, &scope, CaseId(id), input, &p, now)
-        })
+        contacts::record_attempt(conn, &scope, CaseId(id), input, &p, now)
     })
     .await?;
     tracing::info!(case.id = %c.id, "contact attempt recorded");

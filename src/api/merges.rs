@@ -38,10 +38,7 @@ pub async fn merge_infants(
     let kept: InfantId = path_id(&id, "infant")?;
     let dup = body.0.duplicate_id;
     let now = state.now();
-    let m = db::run(&state.pool, move |c| {
-        db::write_transaction(c, |c| merges::merge(c, &p, kept, dup, now))
-    })
-    .await?;
+    let m = db::run(&state.pool, move |c| merges::merge(c, &p, kept, dup, now)).await?;
     tracing::info!(merge.id = %m.id, "infants merged");
     Ok(HttpResponse::Ok().json(m))
 }
@@ -59,7 +56,7 @@ pub async fn undo_merge(
     let id: uuid::Uuid = path_id(&id, "merge")?;
     let now = state.now();
     let m = db::run(&state.pool, move |c| {
-        db::write_transaction(c, |c| merges::undo(c, &p, &id.to_string(), now))
+        merges::undo(c, &p, &id.to_string(), now)
     })
     .await?;
     tracing::info!(merge.id = %m.id, "merge undone");

@@ -5,7 +5,6 @@
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use subtle::ConstantTimeEq;
 use utoipa::{IntoParams, ToSchema};
 
@@ -13,15 +12,14 @@ use crate::api::Paged;
 use crate::api::json::ApiJson;
 use crate::api::{page_limit, path_id};
 use crate::auth::extract::require;
-use crate::db::models::notification::{self, Notification, NotificationFilter, NotificationUpdate};
-use crate::db::types::UtcMicros;
-use crate::db::{self, write_transaction};
+use crate::db;
+use crate::db::models::notification::{self, Notification, NotificationFilter};
 use crate::domain::ids::{CaseId, HospitalId, NotificationId};
-use crate::domain::notification::{Audience, Channel, Event, Status, transition};
+use crate::domain::notification::{Audience, Channel, ReceiptStatus, Status};
 use crate::domain::principal::Principal;
 use crate::domain::role::Action;
 use crate::error::{AppError, ErrorCode, Problem};
-use crate::services::contacts::flag_contact_problem;
+use crate::services::notifications as svc;
 use crate::state::AppState;
 
 /// A notification as returned.
@@ -204,41 +202,7 @@ pub async fn retry_notification(
     let id: uuid::Uuid = path_id(&id, "notification")?;
     let (scope, now) = (p.scope(), state.now());
     let n = db::run(&state.pool, move |c| {
-        write_transaction(c, |c| {
-            let id = NotificationId(id);
-            let current = notification::get(c, &scope, id)?.ok_or(AppError::NotFound {
-                entity: "notification",
-            })?;
-            let from = current.status;
-            let to = transition(from, Event::StaffRetry)
-                .map_err(|e| AppError::conflict(ErrorCode::NotRetryable, None, e.to_string()))?;
-            let t = UtcMicros::new(now);
-            let form = NotificationUpdate {
-                next_attempt_at: Some(t),
-                claimed_until: Some(None),
-                updated_at: Some(t),
-                ..Default::default()
-            };
-            if notification::apply(c, id, Event::StaffRetry, &form)? == 0 {
-                return Err(AppError::conflict(
-                    ErrorCode::NotRetryable,
-                    None,
-                    "the notification changed meanwhile; reload it",
-                ));
-            }
-            crate::services::audit::write(
-                c,
-                &p,
-                "notification",
-                id,
-                Some(&json!({"status": current.status})),
-                &json!({"status": to}),
-                now,
-            )?;
-            notification::get(c, &scope, id)?.ok_or(AppError::NotFound {
-                entity: "notification",
-            })
-        })
+        svc::retry(c, &scope, NotificationId(id), &p, now)
     })
     .await?;
     tracing::info!(notification.id = %n.id, "notification queued again by staff");
@@ -256,9 +220,6 @@ pub struct SmsReceipt {
     /// Gateway's error text.
     pub error: Option<String>,
 }
-
-/// Receipt statuses.
-pub const RECEIPT_STATUSES: [&str; 4] = ["delivered", "failed", "undeliverable", "wrong_number"];
 
 /// Delivery receipt callback for the SMS gateway (header `X-Receipt-Token`). A wrong-number
 /// receipt puts the case on the contact-problem worklist.
@@ -290,49 +251,15 @@ pub async fn sms_receipt(
         });
     }
     let r = body.0;
-    if !RECEIPT_STATUSES.contains(&r.status.as_str()) {
-        return Err(AppError::invalid(
+    let status = ReceiptStatus::parse(&r.status).ok_or_else(|| {
+        AppError::invalid(
             "status",
-            format!("must be one of {}", RECEIPT_STATUSES.join(", ")),
-        ));
-    }
+            format!("must be one of {}", ReceiptStatus::names()),
+        )
+    })?;
     let now = state.now();
     let id = db::run(&state.pool, move |c| {
-        write_transaction(c, |c| {
-            let n = notification::by_provider_id(c, "sms", &r.message_id)?.ok_or(
-                AppError::NotFound {
-                    entity: "notification",
-                },
-            )?;
-            let t = UtcMicros::new(now);
-            let delivered = r.status == "delivered";
-            let event = if delivered {
-                Event::DeliveryReceipt
-            } else {
-                Event::FailureReceipt
-            };
-            let form = NotificationUpdate {
-                delivered_at: delivered.then_some(Some(t)),
-                last_error: (!delivered)
-                    .then(|| Some(r.error.clone().unwrap_or_else(|| r.status.clone()))),
-                updated_at: Some(t),
-                ..Default::default()
-            };
-            notification::apply(c, n.id, event, &form)?;
-            if r.status == "wrong_number"
-                && n.recipient_role == Audience::Family
-                && let Some(case_id) = n.case_id
-            {
-                flag_contact_problem(
-                    c,
-                    case_id,
-                    json!({"source": "sms_receipt", "notification_id": n.id, "status": r.status}),
-                    &Principal::job("sms_receipts"),
-                    now,
-                )?;
-            }
-            Ok(n.id)
-        })
+        svc::record_sms_receipt(c, &r.message_id, status, r.error, now)
     })
     .await?;
     tracing::info!(notification.id = %id, "sms receipt recorded");

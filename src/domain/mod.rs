@@ -103,6 +103,7 @@ mod tests {
             notification::Status,
             notification::Channel,
             notification::Audience,
+            notification::ReceiptStatus,
             role::Role
         );
     }

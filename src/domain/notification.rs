@@ -81,6 +81,27 @@ super::text_enum!(Audience {
     Staff = "staff",
 });
 
+/// What an SMS gateway's receipt says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptStatus {
+    /// Delivered to the handset.
+    Delivered,
+    /// Not delivered (temporary or unknown reason).
+    Failed,
+    /// The gateway gave up.
+    Undeliverable,
+    /// The number is not the family's.
+    WrongNumber,
+}
+
+super::text_enum!(ReceiptStatus {
+    Delivered = "delivered",
+    Failed = "failed",
+    Undeliverable = "undeliverable",
+    WrongNumber = "wrong_number",
+});
+
 /// What happens to a notification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {

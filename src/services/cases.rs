@@ -354,128 +354,130 @@ pub fn act(
     who: &Principal,
     now: DateTime<Utc>,
 ) -> Result<Case, AppError> {
-    let expected_version = action.expected_version;
-    let current = case::get(conn, scope, id)?.ok_or(AppError::NotFound { entity: "case" })?;
-    if current.version != expected_version {
-        return Err(AppError::PreconditionFailed);
-    }
-    if let Some(Some(a)) = &action.assignee
-        && !crate::db::models::user::get(conn, *a)?
-            .is_some_and(|u| may_hold_case(&u, current.hospital_id))
-    {
-        // Unknown, inactive, or not allowed to see or work this case: as if it did not exist.
-        return Err(AppError::NotFound { entity: "assignee" });
-    }
-    let from = current.state;
-    let t = UtcMicros::new(now);
-    let mut form = CaseUpdateForm {
-        updated_at: Some(t),
-        assignee: action.assignee,
-        ..Default::default()
-    };
-    let mut to = from;
-    if let Some(e) = &action.event {
-        to = transition(from, e).map_err(invalid)?;
-        form.state = Some(to);
-        match e {
-            CaseEvent::Resolve { outcome } => {
-                form.outcome = Some(Some(Json(outcome.clone())));
-                form.open_key = Some(None);
-                form.resolved_at = Some(Some(t));
-                form.next_rung = Some(None);
-                form.next_rung_at = Some(None);
-            }
-            CaseEvent::ScheduleRecall {
-                appointment_at,
-                place,
-            } => {
-                if place.as_ref().is_some_and(|p| p.chars().count() > 128) {
-                    return Err(AppError::invalid(
-                        "transition.place",
-                        "must be at most 128 characters",
-                    ));
-                }
-                if appointment_at.is_some_and(|a| a < now - chrono::Duration::days(1)) {
-                    return Err(AppError::invalid(
-                        "transition.appointment_at",
-                        "must not be in the past",
-                    ));
-                }
-                form.appointment_at = Some(appointment_at.map(UtcMicros::new));
-                form.appointment_place = Some(place.clone());
-            }
-            CaseEvent::Reopen { .. } => {
-                let key = open_key(current.infant_id, current.programme, current.reason);
-                if case::find_open(conn, &key)?.is_some() {
-                    return Err(AppError::conflict(
-                        ErrorCode::CaseAlreadyOpen,
-                        None,
-                        "another case with the same reason is open for this infant",
-                    ));
-                }
-                form.open_key = Some(Some(key));
-                form.outcome = Some(None);
-                form.resolved_at = Some(None);
-                // The sweep picks the ladder up again where it stopped.
-                form.next_rung_at = Some(Some(t));
-            }
-            _ => {}
+    crate::db::write_transaction(conn, |conn| {
+        let expected_version = action.expected_version;
+        let current = case::get(conn, scope, id)?.ok_or(AppError::NotFound { entity: "case" })?;
+        if current.version != expected_version {
+            return Err(AppError::PreconditionFailed);
         }
-    }
-    if case::update_if_version(conn, id, expected_version, &form)? == 0 {
-        return Err(AppError::PreconditionFailed);
-    }
-    if let Some(CaseEvent::Resolve {
-        outcome: CaseOutcome::Confirmed { condition },
-    }) = &action.event
-    {
-        schedule_visits(conn, policy, &current, condition, now)?;
-    }
-    if let Some(e) = &action.event {
-        let detail = json!({"event": e, "note": action.note});
-        case::insert_event(
-            conn,
-            &event(
-                id,
-                EntryKind::Transition,
-                Some(from),
-                Some(to),
-                detail,
-                &who.key(),
-                now,
-            ),
-        )?;
-    } else if let Some(note) = &action.note {
-        case::insert_event(
-            conn,
-            &event(
-                id,
-                EntryKind::Note,
-                None,
-                None,
-                json!({"note": note}),
-                &who.key(),
-                now,
-            ),
-        )?;
-    }
-    if let Some(a) = &action.assignee {
-        case::insert_event(
-            conn,
-            &event(
-                id,
-                EntryKind::Assigned,
-                None,
-                None,
-                json!({"assignee": a}),
-                &who.key(),
-                now,
-            ),
-        )?;
-    }
-    let updated = case::get(conn, scope, id)?.ok_or(AppError::NotFound { entity: "case" })?;
-    audit::write(conn, who, "case", id, Some(&current), &updated, now)?;
-    Ok(updated)
+        if let Some(Some(a)) = &action.assignee
+            && !crate::db::models::user::get(conn, *a)?
+                .is_some_and(|u| may_hold_case(&u, current.hospital_id))
+        {
+            // Unknown, inactive, or not allowed to see or work this case: as if it did not exist.
+            return Err(AppError::NotFound { entity: "assignee" });
+        }
+        let from = current.state;
+        let t = UtcMicros::new(now);
+        let mut form = CaseUpdateForm {
+            updated_at: Some(t),
+            assignee: action.assignee,
+            ..Default::default()
+        };
+        let mut to = from;
+        if let Some(e) = &action.event {
+            to = transition(from, e).map_err(invalid)?;
+            form.state = Some(to);
+            match e {
+                CaseEvent::Resolve { outcome } => {
+                    form.outcome = Some(Some(Json(outcome.clone())));
+                    form.open_key = Some(None);
+                    form.resolved_at = Some(Some(t));
+                    form.next_rung = Some(None);
+                    form.next_rung_at = Some(None);
+                }
+                CaseEvent::ScheduleRecall {
+                    appointment_at,
+                    place,
+                } => {
+                    if place.as_ref().is_some_and(|p| p.chars().count() > 128) {
+                        return Err(AppError::invalid(
+                            "transition.place",
+                            "must be at most 128 characters",
+                        ));
+                    }
+                    if appointment_at.is_some_and(|a| a < now - chrono::Duration::days(1)) {
+                        return Err(AppError::invalid(
+                            "transition.appointment_at",
+                            "must not be in the past",
+                        ));
+                    }
+                    form.appointment_at = Some(appointment_at.map(UtcMicros::new));
+                    form.appointment_place = Some(place.clone());
+                }
+                CaseEvent::Reopen { .. } => {
+                    let key = open_key(current.infant_id, current.programme, current.reason);
+                    if case::find_open(conn, &key)?.is_some() {
+                        return Err(AppError::conflict(
+                            ErrorCode::CaseAlreadyOpen,
+                            None,
+                            "another case with the same reason is open for this infant",
+                        ));
+                    }
+                    form.open_key = Some(Some(key));
+                    form.outcome = Some(None);
+                    form.resolved_at = Some(None);
+                    // The sweep picks the ladder up again where it stopped.
+                    form.next_rung_at = Some(Some(t));
+                }
+                _ => {}
+            }
+        }
+        if case::update_if_version(conn, id, expected_version, &form)? == 0 {
+            return Err(AppError::PreconditionFailed);
+        }
+        if let Some(CaseEvent::Resolve {
+            outcome: CaseOutcome::Confirmed { condition },
+        }) = &action.event
+        {
+            schedule_visits(conn, policy, &current, condition, now)?;
+        }
+        if let Some(e) = &action.event {
+            let detail = json!({"event": e, "note": action.note});
+            case::insert_event(
+                conn,
+                &event(
+                    id,
+                    EntryKind::Transition,
+                    Some(from),
+                    Some(to),
+                    detail,
+                    &who.key(),
+                    now,
+                ),
+            )?;
+        } else if let Some(note) = &action.note {
+            case::insert_event(
+                conn,
+                &event(
+                    id,
+                    EntryKind::Note,
+                    None,
+                    None,
+                    json!({"note": note}),
+                    &who.key(),
+                    now,
+                ),
+            )?;
+        }
+        if let Some(a) = &action.assignee {
+            case::insert_event(
+                conn,
+                &event(
+                    id,
+                    EntryKind::Assigned,
+                    None,
+                    None,
+                    json!({"assignee": a}),
+                    &who.key(),
+                    now,
+                ),
+            )?;
+        }
+        let updated = case::get(conn, scope, id)?.ok_or(AppError::NotFound { entity: "case" })?;
+        audit::write(conn, who, "case", id, Some(&current), &updated, now)?;
+        Ok(updated)
+    })
 }
 
 fn invalid(e: InvalidTransition) -> AppError {

@@ -13,6 +13,7 @@ pub mod escalation;
 pub mod infants;
 pub mod merges;
 pub mod notices;
+pub mod notifications;
 pub mod policy;
 pub mod quality;
 pub mod quality_breakdowns;

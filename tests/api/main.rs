@@ -21,4 +21,5 @@ mod screening;
 mod screens;
 mod seed;
 mod sinks;
+mod typed;
 mod validation;

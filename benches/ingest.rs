@@ -44,10 +44,11 @@ async fn main() {
 
     let seed_start = Instant::now();
     let (pool, key) = (state.pool.clone(), state.id_hash_key.0.clone());
-    let barcodes =
-        tokio::task::spawn_blocking(move || seed::seed_cards(&pool, &key, &hospital, 0, total))
-            .await
-            .unwrap();
+    let barcodes = tokio::task::spawn_blocking(move || {
+        seed::seed_cards(&pool, &key, &hospital, 0, total, chrono::Utc::now())
+    })
+    .await
+    .unwrap();
     eprintln!(
         "seeded {total} infants and cards in {:.1} s",
         seed_start.elapsed().as_secs_f64()

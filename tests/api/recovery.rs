@@ -38,9 +38,11 @@ async fn a_retry_after_the_server_died_mid_plate_runs_again_and_stores_every_car
     let h = app.hospital("A").await;
     let lab = app.staff_token("lab", "clinician", None).await;
     let (pool, key) = (app.state.pool.clone(), app.state.id_hash_key.0.clone());
-    let barcodes = tokio::task::spawn_blocking(move || seed_cards(&pool, &key, &h, 0, CARDS))
-        .await
-        .unwrap();
+    let barcodes = tokio::task::spawn_blocking(move || {
+        seed_cards(&pool, &key, &h, 0, CARDS, crate::helpers::epoch())
+    })
+    .await
+    .unwrap();
     // Every 50th card is positive: 30 cases, each opened once whatever the retries.
     let cards: Vec<Value> = barcodes
         .iter()

@@ -383,9 +383,11 @@ async fn a_plate_of_1000_cards_by_40_analytes_is_accepted() {
     let h = app.hospital("A").await;
     let lab = app.staff_token("lab", "clinician", None).await;
     let (pool, key) = (app.state.pool.clone(), app.state.id_hash_key.0.clone());
-    let barcodes = tokio::task::spawn_blocking(move || seed_cards(&pool, &key, &h, 0, 1000))
-        .await
-        .unwrap();
+    let barcodes = tokio::task::spawn_blocking(move || {
+        seed_cards(&pool, &key, &h, 0, 1000, crate::helpers::epoch())
+    })
+    .await
+    .unwrap();
     let results = full_panel();
     assert_eq!(results.len(), 40);
     let cards: Vec<Value> = barcodes

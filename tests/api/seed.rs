@@ -9,14 +9,15 @@ use guthrie::services::cards::{self, NewCard};
 use guthrie::services::infants::{self, Registration};
 use serde_json::{Value, json};
 
-/// Registers infants `from..from + n` of a hospital (born 4 days ago) with one card each, and
-/// returns the barcodes.
+/// Registers infants `from..from + n` of a hospital (born 4 days before `now`) with one card
+/// each, and returns the barcodes.
 pub fn seed_cards(
     pool: &DbPool,
     id_key: &[u8],
     hospital_id: &str,
     from: usize,
     n: usize,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Vec<String> {
     let p = Principal {
         subject: "seed".into(),
@@ -27,7 +28,6 @@ pub fn seed_cards(
         correlation_id: None,
     };
     let mut c = pool.get().unwrap();
-    let now = crate::helpers::epoch();
     let birth = now - chrono::Duration::days(4);
     (from..from + n)
         .map(|i| {

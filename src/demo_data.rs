@@ -173,8 +173,9 @@ pub fn generate(
     }
     // Rows written here bypass the model functions that keep the quality facts.
     crate::services::quality_facts::fill_all(conn)?;
-    // Fresh planner statistics, as a live database would have (both backends know ANALYZE).
-    diesel::sql_query("ANALYZE").execute(conn)?;
+    // Statistics and (PostgreSQL) a vacuum after the bulk update of `next_due_at`, as a live
+    // database would have.
+    crate::db::settle(conn)?;
     Ok(Generated {
         hospitals: hs.len(),
         infants: n_infants,

@@ -89,6 +89,17 @@ pub fn ping(conn: &mut AnyConnection) -> QueryResult<()> {
     diesel::sql_query("SELECT 1").execute(conn).map(|_| ())
 }
 
+/// After a bulk load: fresh planner statistics and, on PostgreSQL, a vacuum, so the tables look
+/// as a live database's do after autovacuum (a bulk UPDATE leaves dead tuples and an unset
+/// visibility map, which turns index-only scans into heap scans). Run outside a transaction.
+pub fn settle(conn: &mut AnyConnection) -> QueryResult<()> {
+    let sql = match conn.backend() {
+        Backend::Postgres => "VACUUM ANALYZE",
+        Backend::Sqlite => "ANALYZE",
+    };
+    diesel::sql_query(sql).execute(conn).map(|_| ())
+}
+
 /// Embedded migrations, one tree per backend with the same names.
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 /// PostgreSQL migrations.

@@ -16,6 +16,8 @@ use super::quality::{
 };
 use super::quality_facts::screened_any;
 use crate::db::AnyConnection;
+use crate::db::types::Json;
+use crate::domain::case::CaseOutcome;
 use crate::domain::quality::{IntervalStats, stats};
 use crate::error::AppError;
 
@@ -29,11 +31,11 @@ pub(crate) struct PositiveCase {
     #[diesel(sql_type = Text)]
     tier: String,
     #[diesel(sql_type = Text)]
-    suspected: String,
+    suspected: Json<Vec<String>>,
     #[diesel(sql_type = Text)]
     catalogue_version: String,
     #[diesel(sql_type = Nullable<Text>)]
-    outcome: Option<String>,
+    outcome: Option<Json<CaseOutcome>>,
     #[diesel(sql_type = Timestamp)]
     opened_at: NaiveDateTime,
     /// The infant counts as screened (the positive rate's denominator).
@@ -84,11 +86,10 @@ pub(crate) fn intervals(
 }
 
 fn confirmed_condition(r: &PositiveCase) -> Option<String> {
-    r.outcome
-        .as_deref()
-        .and_then(|o| serde_json::from_str::<serde_json::Value>(o).ok())
-        .filter(|o| o["outcome"] == "confirmed")
-        .and_then(|o| o["condition"].as_str().map(String::from))
+    match r.outcome.as_deref() {
+        Some(CaseOutcome::Confirmed { condition }) => Some(condition.clone()),
+        _ => None,
+    }
 }
 
 /// Confirmed state as the PPV counts it: resolved now with a confirmed outcome.
@@ -97,7 +98,7 @@ fn confirmed(r: &PositiveCase) -> bool {
 }
 
 fn suspected(r: &PositiveCase) -> Vec<String> {
-    serde_json::from_str(&r.suspected).unwrap_or_default()
+    r.suspected.0.clone()
 }
 
 /// PPV per suspected condition: `[confirmed with it, cases suspecting it]`.

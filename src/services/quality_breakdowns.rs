@@ -269,7 +269,7 @@ mod tests {
             infant_id: infant.into(),
             programme: programme.into(),
             tier: "T2".into(),
-            suspected: suspected.into(),
+            suspected: Json(serde_json::from_str(suspected).unwrap()),
             catalogue_version: "v1".into(),
             outcome: None,
             opened_at: NaiveDateTime::default(),
@@ -308,9 +308,11 @@ mod tests {
     #[test]
     fn ppv_per_version_counts_confirmed_outcomes() {
         let mut a = case("a", "DBS", r#"["PKU"]"#, 1);
-        a.outcome = Some(r#"{"outcome":"confirmed","condition":"PKU"}"#.into());
+        a.outcome = Some(Json(CaseOutcome::Confirmed {
+            condition: "PKU".into(),
+        }));
         let mut b = case("b", "DBS", r#"["PKU"]"#, 1);
-        b.outcome = Some(r#"{"outcome":"ruled_out"}"#.into());
+        b.outcome = Some(Json(CaseOutcome::RuledOut));
         let mut c = case("c", "DBS", r#"["PKU"]"#, 1);
         c.catalogue_version = "v2".into();
         let by = ppv_by_version(&[a, b, c]);

@@ -270,6 +270,17 @@ impl TestApp {
     }
 
     /// A request to `path` with an optional bearer token.
+    /// The served OpenAPI document.
+    pub async fn openapi(&self) -> Value {
+        self.req(Method::GET, "/api/openapi.json", None)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub fn req(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
         let r = self.http.request(method, format!("{}{}", self.base, path));
         match token {

@@ -69,14 +69,7 @@ async fn health_readiness_and_metrics() {
 #[tokio::test]
 async fn openapi_document_and_viewer_are_served() {
     let app = TestApp::spawn().await;
-    let doc: Value = app
-        .req(Method::GET, "/api/openapi.json", None)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.openapi().await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     for path in [
         "/api/v1/infants",

@@ -3,7 +3,6 @@
 //! an error, not a silent default.
 
 use diesel::prelude::*;
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, epoch, problem, register_infant};
@@ -57,14 +56,7 @@ async fn a_value_outside_a_closed_set_is_400_naming_field_and_allowed_values() {
 #[tokio::test]
 async fn the_openapi_document_lists_the_allowed_values() {
     let app = TestApp::spawn().await;
-    let doc: Value = app
-        .req(Method::GET, "/api/openapi.json", None)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.openapi().await;
     let schemas = &doc["components"]["schemas"];
     let values = |name: &str| -> Vec<String> {
         schemas[name]["enum"]

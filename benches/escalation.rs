@@ -117,8 +117,14 @@ async fn main() {
             let mut c = pool.get().unwrap();
             arrange(&mut c, n_due, scheduled);
             let t = Instant::now();
-            let r =
-                guthrie::services::escalation::sweep(&mut c, &ctx, Utc::now(), 1000, 1000).unwrap();
+            let r = guthrie::services::follow_up::escalation::sweep(
+                &mut c,
+                &ctx,
+                Utc::now(),
+                1000,
+                1000,
+            )
+            .unwrap();
             (t.elapsed(), r)
         })
         .await

@@ -68,7 +68,7 @@ async fn main() {
         }
         // The screens above bypassed the writes that keep the quality facts: rebuild them all.
         let t = Instant::now();
-        let months = guthrie::services::quality_facts::fill_all(&mut c).unwrap();
+        let months = guthrie::services::quality::facts::fill_all(&mut c).unwrap();
         let rebuild = t.elapsed().as_secs_f64();
         diesel::sql_query("ANALYZE").execute(&mut c).unwrap();
         (months, rebuild)
@@ -101,7 +101,7 @@ async fn main() {
     // Where the time goes: the one-pass infant and card counts versus the whole report.
     {
         let state = server.state.clone();
-        let cohort = guthrie::services::quality::Cohort {
+        let cohort = guthrie::services::quality::report::Cohort {
             from,
             to: today,
             hospital_id: None,
@@ -109,17 +109,17 @@ async fn main() {
         };
         let (facts, whole) = tokio::task::spawn_blocking(move || {
             let mut c = state.pool.get().unwrap();
-            let lim = guthrie::services::quality::Limits::of(
-                guthrie::services::catalogue::current(&state.catalogues, Utc::now())
+            let lim = guthrie::services::quality::report::Limits::of(
+                guthrie::services::admin::catalogue::current(&state.catalogues, Utc::now())
                     .unwrap()
                     .catalogue(),
             );
             let q = state.settings.quality.clone();
             let t = Instant::now();
-            guthrie::services::quality_facts::counts(&mut c, &cohort, &q, &lim).unwrap();
+            guthrie::services::quality::facts::counts(&mut c, &cohort, &q, &lim).unwrap();
             let facts = t.elapsed().as_secs_f64();
             let t = Instant::now();
-            guthrie::services::quality::report(&mut c, &cohort, &q, &lim).unwrap();
+            guthrie::services::quality::report::report(&mut c, &cohort, &q, &lim).unwrap();
             (facts, t.elapsed().as_secs_f64())
         })
         .await
@@ -161,7 +161,7 @@ async fn main() {
     let (r, secs) = tokio::task::spawn_blocking(move || {
         let mut c = state.pool.get().unwrap();
         let t = Instant::now();
-        let r = guthrie::services::quality_facts::rebuild_all(&mut c).unwrap();
+        let r = guthrie::services::quality::facts::rebuild_all(&mut c).unwrap();
         (r, t.elapsed().as_secs_f64())
     })
     .await

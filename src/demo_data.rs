@@ -5,9 +5,9 @@
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
-use crate::db::models::case::Case;
-use crate::db::models::hospital::Hospital;
-use crate::db::models::infant::Infant;
+use crate::db::models::admin::hospital::Hospital;
+use crate::db::models::follow_up::case::Case;
+use crate::db::models::screening::infant::Infant;
 use crate::db::schema::{cases, hospitals, infants};
 use crate::db::types::{Json, UtcMicros};
 use crate::db::{AnyConnection, write_transaction};
@@ -166,13 +166,13 @@ pub fn generate(
                 with_conn!(conn, |c| diesel::insert_into(cases::table)
                     .values(&case_batch)
                     .execute(c))?;
-                crate::db::models::case::fill_next_due(conn)?;
+                crate::db::models::follow_up::case::fill_next_due(conn)?;
             }
             Ok(())
         })?;
     }
     // Rows written here bypass the model functions that keep the quality facts.
-    crate::services::quality_facts::fill_all(conn)?;
+    crate::services::quality::facts::fill_all(conn)?;
     // Statistics and (PostgreSQL) a vacuum after the bulk update of `next_due_at`, as a live
     // database would have.
     crate::db::settle(conn)?;

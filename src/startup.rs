@@ -17,8 +17,8 @@ use crate::auth::jwt::JwtKeys;
 use crate::auth::rate_limit::RateLimiter;
 use crate::config::{RunEnvironment, Settings};
 use crate::db::{self, DbPool};
-use crate::services::bootstrap::{self, FirstAdmin};
-use crate::services::{catalogue, policy};
+use crate::services::admin::bootstrap::{self, FirstAdmin};
+use crate::services::admin::{catalogue, policy};
 use crate::state::{AppState, Clock, SecretKey, SystemClock};
 use crate::telemetry::Metrics;
 
@@ -47,7 +47,7 @@ pub fn open_database(settings: &Settings) -> anyhow::Result<DbPool> {
         let mut conn = pool.get()?;
         let n = db::run_migrations(&mut conn)?;
         tracing::info!(migrations.applied = n, "database schema up to date");
-        crate::services::quality_facts::ensure_built(&mut conn)?;
+        crate::services::quality::facts::ensure_built(&mut conn)?;
     }
     Ok(pool)
 }

@@ -9,8 +9,8 @@ use crate::auth::jwt::JwtKeys;
 use crate::auth::rate_limit::RateLimiter;
 use crate::config::Settings;
 use crate::db::DbPool;
-use crate::services::catalogue::SharedCatalogues;
-use crate::services::policy::SharedPolicies;
+use crate::services::admin::catalogue::SharedCatalogues;
+use crate::services::admin::policy::SharedPolicies;
 use crate::telemetry::Metrics;
 
 /// The source of "now". Production uses the system clock; tests move a manual one.
@@ -100,8 +100,8 @@ impl AppState {
     }
 
     /// What the notice-writing jobs need besides a connection.
-    pub fn notice_context(&self) -> crate::services::notices::NoticeContext {
-        crate::services::notices::NoticeContext {
+    pub fn notice_context(&self) -> crate::services::follow_up::notices::NoticeContext {
+        crate::services::follow_up::notices::NoticeContext {
             notify: self.settings.notify.clone(),
             templates: self.notifier.templates.clone(),
             catalogues: self.catalogues.clone(),

@@ -13,11 +13,11 @@ use utoipa::ToSchema;
 use crate::api::json::{ApiJson, parse, read_limited};
 use crate::auth::password;
 use crate::db;
-use crate::db::models::user;
+use crate::db::models::admin::user;
 use crate::domain::principal::{Principal, PrincipalKind};
 use crate::domain::role::Role;
 use crate::error::{AppError, ErrorCode};
-use crate::services::accounts;
+use crate::services::admin::accounts;
 use crate::state::AppState;
 
 /// Staff login.

@@ -20,7 +20,7 @@ use actix_web::{HttpMessage, HttpResponse, web};
 use crate::api::json::read_limited;
 use crate::auth::secrets::sha256_hex;
 use crate::db;
-use crate::db::models::idempotency::{self, IdempotencyRecord};
+use crate::db::models::admin::idempotency::{self, IdempotencyRecord};
 use crate::db::types::UtcMicros;
 use crate::domain::principal::Principal;
 use crate::error::{AppError, ErrorCode, is_unique_violation};

@@ -1,26 +1,16 @@
 //! HTTP layer: routes, extractors, middleware and the OpenAPI document. Handlers parse input,
 //! call a service inside [`crate::db::run`], and shape the response; they never build queries.
 
-pub mod audit;
+pub mod admin;
 pub mod auth;
 pub mod bearer;
-pub mod cards;
-pub mod cases;
-pub mod catalogue;
-pub mod clients;
+pub mod follow_up;
 pub mod health;
-pub mod hospitals;
 pub mod idempotency;
-pub mod infants;
-pub mod jobs;
 pub mod json;
-pub mod merges;
-pub mod notifications;
 pub mod observe;
-pub mod reports;
-pub mod screens;
-pub mod users;
-pub mod worklists;
+pub mod quality;
+pub mod screening;
 
 use std::str::FromStr;
 
@@ -30,6 +20,11 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{AppError, ErrorCode};
+
+use admin::{audit, catalogue, clients, hospitals, jobs, users};
+use follow_up::{cases, notifications, worklists};
+use quality::reports;
+use screening::{cards, infants, merges, screens};
 
 /// Parses an id from the path; a malformed id is simply not found.
 pub fn path_id<T: FromStr>(raw: &str, entity: &'static str) -> Result<T, AppError> {

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::db::models::{api_client, user};
+use crate::db::models::admin::{api_client, user};
 use crate::db::{self, DbPool};
 use crate::domain::principal::{Principal, PrincipalKind};
 use crate::error::AppError;

@@ -9,12 +9,12 @@ use chrono::{DateTime, Utc};
 use super::UserAdd;
 use crate::config::Settings;
 use crate::db::AnyConnection;
-use crate::db::models::{api_client, hospital};
+use crate::db::models::admin::{api_client, hospital};
 use crate::domain::ids::HospitalId;
 use crate::domain::principal::Scope;
 use crate::domain::role::Role;
 use crate::error::AppError;
-use crate::services::accounts::{self, HospitalInput, UserInput};
+use crate::services::admin::accounts::{self, HospitalInput, UserInput};
 use crate::startup::open_database;
 
 fn resolve_hospital(conn: &mut AnyConnection, code_or_id: &str) -> anyhow::Result<HospitalId> {

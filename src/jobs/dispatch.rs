@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::db::models::notification::{self, Notification, NotificationUpdate};
+use crate::db::models::follow_up::notification::{self, Notification, NotificationUpdate};
 use crate::db::types::UtcMicros;
 use crate::notify::outbox::backoff;
 use crate::notify::{Notifier, SendError};
@@ -17,7 +17,7 @@ use crate::db::{self, write_transaction};
 use crate::domain::notification::{Audience, Event};
 use crate::domain::principal::Principal;
 use crate::error::AppError;
-use crate::services::contacts::flag_contact_problem;
+use crate::services::follow_up::contacts::flag_contact_problem;
 use crate::state::AppState;
 
 /// What one pass did.

@@ -11,12 +11,13 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::db;
-use crate::db::models::notification::{self, JobRun};
+use crate::db::models::follow_up::notification::{self, JobRun};
 use crate::db::types::{Json, UtcMicros};
 use crate::domain::catalogue::Programme;
 use crate::domain::principal::Principal;
 use crate::error::{AppError, ErrorCode};
-use crate::services::{catalogue, digests, escalation, policy, reminders};
+use crate::services::admin::{catalogue, policy};
+use crate::services::follow_up::{digests, escalation, reminders};
 use crate::state::AppState;
 
 pub use crate::domain::job::Job;
@@ -129,7 +130,7 @@ async fn run_body(state: &AppState, job: Job, now: DateTime<Utc>) -> Result<Valu
                 let who = Principal::job("missed_screens");
                 let mut out = serde_json::Map::new();
                 for p in [Programme::Dbs, Programme::Hear, Programme::Cchd] {
-                    let n = crate::services::cases::open_missed(
+                    let n = crate::services::follow_up::cases::open_missed(
                         c,
                         interp.catalogue(),
                         &pol,
@@ -156,7 +157,7 @@ async fn run_body(state: &AppState, job: Job, now: DateTime<Utc>) -> Result<Valu
         }
         Job::Dispatcher => to_value(dispatch::run(state, now).await?),
         Job::QualityScorecard => {
-            let limits = crate::services::quality::Limits::of(
+            let limits = crate::services::quality::report::Limits::of(
                 catalogue::current(&state.catalogues, now)?.catalogue(),
             );
             let quality = state.settings.quality.clone();
@@ -168,7 +169,7 @@ async fn run_body(state: &AppState, job: Job, now: DateTime<Utc>) -> Result<Valu
             )
         }
         Job::QualityFacts => {
-            let r = db::run(&state.pool, crate::services::quality_facts::rebuild_all).await?;
+            let r = db::run(&state.pool, crate::services::quality::facts::rebuild_all).await?;
             if r.infants_corrected > 0 {
                 // Some write path missed keeping the facts: the report was wrong until now.
                 tracing::warn!(

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::templates::Templates;
 use crate::db::AnyConnection;
-use crate::db::models::notification::{self, Notification};
+use crate::db::models::follow_up::notification::{self, Notification};
 use crate::db::types::UtcMicros;
 use crate::domain::ids::{CaseId, HospitalId, NotificationId};
 use crate::domain::notification::{Audience, Channel, Status};
@@ -123,7 +123,7 @@ pub fn combine_staff_emails(
         // Most urgent first: subjects start with the tier, `[T0]` before `[T1]`.
         rows.sort_by(|a, b| a.subject.cmp(&b.subject));
         let case_ids: Vec<CaseId> = rows.iter().filter_map(|r| r.case_id).collect();
-        let refs = crate::db::models::case::infant_refs(conn, &case_ids)?;
+        let refs = crate::db::models::follow_up::case::infant_refs(conn, &case_ids)?;
         let lines: Vec<String> = rows
             .iter()
             .map(|r| {

@@ -605,8 +605,10 @@ async fn missed_screens_open_cases_once_and_refusals_none() {
         async move {
             tokio::task::spawn_blocking(move || {
                 let now = crate::helpers::epoch();
-                let cat = guthrie::services::catalogue::current(&state.catalogues, now).unwrap();
-                let policy = guthrie::services::policy::current(&state.policies, now).unwrap();
+                let cat =
+                    guthrie::services::admin::catalogue::current(&state.catalogues, now).unwrap();
+                let policy =
+                    guthrie::services::admin::policy::current(&state.policies, now).unwrap();
                 let who = Principal {
                     subject: "missed-screen-sweep".into(),
                     kind: PrincipalKind::Client,
@@ -616,7 +618,7 @@ async fn missed_screens_open_cases_once_and_refusals_none() {
                     correlation_id: None,
                 };
                 let mut c = state.pool.get().unwrap();
-                guthrie::services::cases::open_missed(
+                guthrie::services::follow_up::cases::open_missed(
                     &mut c,
                     cat.catalogue(),
                     &policy,

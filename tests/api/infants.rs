@@ -43,9 +43,13 @@ async fn registration_round_trips_and_masks_the_id_number() {
     let pool = app.state.pool.clone();
     let row = tokio::task::spawn_blocking(move || {
         let mut c = pool.get().unwrap();
-        guthrie::db::models::infant::get(&mut c, &Scope::unrestricted(), id.parse().unwrap())
-            .unwrap()
-            .unwrap()
+        guthrie::db::models::screening::infant::get(
+            &mut c,
+            &Scope::unrestricted(),
+            id.parse().unwrap(),
+        )
+        .unwrap()
+        .unwrap()
     })
     .await
     .unwrap();

@@ -5,8 +5,8 @@ use guthrie::db::DbPool;
 use guthrie::domain::infant::{BirthFacts, Sex};
 use guthrie::domain::principal::{Principal, PrincipalKind};
 use guthrie::domain::role::Role;
-use guthrie::services::cards::{self, NewCard};
-use guthrie::services::infants::{self, Registration};
+use guthrie::services::screening::cards::{self, NewCard};
+use guthrie::services::screening::infants::{self, Registration};
 use serde_json::{Value, json};
 
 /// Registers infants `from..from + n` of a hospital (born 4 days before `now`) with one card

@@ -1,0 +1,6 @@
+//! Screening: births, blood-spot cards and results, hearing and heart screens, consents, merges.
+
+pub mod cards;
+pub mod infants;
+pub mod merges;
+pub mod screens;

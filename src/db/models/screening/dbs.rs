@@ -1,0 +1,216 @@
+//! `dbs_cards`, `dbs_results`, `dbs_interpretations`: blood-spot cards, their analyte values and
+//! every interpretation made of them. Card reads and writes take a [`Scope`].
+
+use diesel::prelude::*;
+
+use crate::db::AnyConnection;
+use crate::db::models::screening::infant::Infant;
+use crate::db::schema::{dbs_cards, dbs_interpretations, dbs_results, infants};
+use crate::db::types::{Json, UtcMicros};
+use crate::domain::catalogue::Tier;
+use crate::domain::ids::{CardId, HospitalId, InfantId};
+use crate::domain::interpretation::{CardOutcome, Interpretation};
+use crate::domain::principal::Scope;
+use crate::domain::specimen::Feeding;
+
+/// A card row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
+#[diesel(table_name = dbs_cards)]
+pub struct Card {
+    pub id: CardId,
+    pub infant_id: InfantId,
+    pub hospital_id: HospitalId,
+    pub barcode: String,
+    pub collected_at: UtcMicros,
+    pub feeding: Feeding,
+    pub transfusion: bool,
+    pub tpn: bool,
+    pub antibiotics: bool,
+    pub collector: String,
+    pub repeat_of: Option<CardId>,
+    pub received_at: Option<UtcMicros>,
+    pub quality: Option<String>,
+    pub quality_recorded_at: Option<UtcMicros>,
+    pub created_by: String,
+    pub created_at: UtcMicros,
+    pub updated_at: UtcMicros,
+}
+
+/// One analyte value.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = dbs_results)]
+pub struct ResultRow {
+    pub card_id: CardId,
+    pub analyte: String,
+    pub value: f64,
+    pub unit: String,
+    pub reported_at: UtcMicros,
+    pub tested_at: Option<UtcMicros>,
+}
+
+/// One interpretation; `detail` is the engine's output as JSON.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = dbs_interpretations)]
+pub struct InterpretationRow {
+    pub id: String,
+    pub card_id: CardId,
+    pub catalogue_version: String,
+    pub outcome: CardOutcome,
+    pub tier: Option<Tier>,
+    pub detail: Json<Interpretation>,
+    pub interpreted_at: UtcMicros,
+}
+
+/// Inserts a card.
+pub fn insert_card(conn: &mut AnyConnection, row: &Card) -> QueryResult<()> {
+    diesel::insert_into(dbs_cards::table)
+        .values(row)
+        .execute(conn)?;
+    crate::db::models::quality::facts::touch(conn, &[row.infant_id])
+}
+
+/// A card by id within `scope`.
+pub fn get_card(conn: &mut AnyConnection, scope: &Scope, id: CardId) -> QueryResult<Option<Card>> {
+    let mut q = dbs_cards::table.filter(dbs_cards::id.eq(id)).into_boxed();
+    q = crate::scoped!(q, scope, dbs_cards::hospital_id);
+    q.select(Card::as_select()).first(conn).optional()
+}
+
+/// A card by barcode within `scope`.
+pub fn find_by_barcode(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    barcode: &str,
+) -> QueryResult<Vec<Card>> {
+    let mut q = dbs_cards::table
+        .filter(dbs_cards::barcode.eq(barcode))
+        .into_boxed();
+    q = crate::scoped!(q, scope, dbs_cards::hospital_id);
+    // Barcodes are unique per hospital: two rows mean two hospitals used it.
+    q.select(Card::as_select()).limit(2).load(conn)
+}
+
+/// The card of an infant with this barcode.
+pub fn find_of_infant(
+    conn: &mut AnyConnection,
+    infant_id: InfantId,
+    barcode: &str,
+) -> QueryResult<Option<Card>> {
+    dbs_cards::table
+        .filter(dbs_cards::infant_id.eq(infant_id))
+        .filter(dbs_cards::barcode.eq(barcode))
+        .select(Card::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// An infant's cards, oldest first, within `scope`.
+pub fn cards_of_infant(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    infant_id: InfantId,
+) -> QueryResult<Vec<Card>> {
+    let mut q = dbs_cards::table
+        .filter(dbs_cards::infant_id.eq(infant_id))
+        .into_boxed();
+    q = crate::scoped!(q, scope, dbs_cards::hospital_id);
+    q.order(dbs_cards::collected_at.asc())
+        .select(Card::as_select())
+        .load(conn)
+}
+
+/// Records receipt and quality.
+pub fn set_receipt(
+    conn: &mut AnyConnection,
+    id: CardId,
+    received_at: UtcMicros,
+    quality: &str,
+    now: UtcMicros,
+) -> QueryResult<usize> {
+    let n = diesel::update(dbs_cards::table.find(id))
+        .set((
+            dbs_cards::received_at.eq(Some(received_at)),
+            dbs_cards::quality.eq(Some(quality)),
+            dbs_cards::quality_recorded_at.eq(Some(now)),
+            dbs_cards::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    crate::db::models::quality::facts::touch_card(conn, id)?;
+    Ok(n)
+}
+
+/// Stores values, replacing any earlier value of the same analyte on the card (a corrected
+/// value supersedes the old one). One statement for the whole card.
+pub fn upsert_results(conn: &mut AnyConnection, rows: &[ResultRow]) -> QueryResult<()> {
+    use diesel::upsert::excluded;
+    macro_rules! upsert {
+        ($c:expr, $values:expr) => {
+            diesel::insert_into(dbs_results::table)
+                .values($values)
+                .on_conflict((dbs_results::card_id, dbs_results::analyte))
+                .do_update()
+                .set((
+                    dbs_results::value.eq(excluded(dbs_results::value)),
+                    dbs_results::unit.eq(excluded(dbs_results::unit)),
+                    dbs_results::reported_at.eq(excluded(dbs_results::reported_at)),
+                    dbs_results::tested_at.eq(excluded(dbs_results::tested_at)),
+                ))
+                .execute($c)
+        };
+    }
+    // ON CONFLICT is not expressible on the connection enum. PostgreSQL takes the card in one
+    // multi-row statement (one round trip); diesel cannot batch an upsert on SQLite, where a
+    // statement per value costs no round trip.
+    match conn {
+        AnyConnection::Postgresql(c) => upsert!(c, rows).map(|_| ()),
+        AnyConnection::Sqlite(c) => rows
+            .iter()
+            .try_for_each(|r| upsert!(&mut *c, r).map(|_| ())),
+    }
+}
+
+/// A card and its infant by barcode, in one query (laboratory paths, which see every card).
+pub fn card_with_infant(
+    conn: &mut AnyConnection,
+    barcode: &str,
+) -> QueryResult<Vec<(Card, Infant)>> {
+    dbs_cards::table
+        .inner_join(infants::table)
+        .filter(dbs_cards::barcode.eq(barcode))
+        .select((Card::as_select(), Infant::as_select()))
+        .limit(2)
+        .load(conn)
+}
+
+/// All values of a card.
+pub fn results_of(conn: &mut AnyConnection, card_id: CardId) -> QueryResult<Vec<ResultRow>> {
+    dbs_results::table
+        .filter(dbs_results::card_id.eq(card_id))
+        .order(dbs_results::analyte.asc())
+        .select(ResultRow::as_select())
+        .load(conn)
+}
+
+/// Stores an interpretation.
+pub fn insert_interpretation(conn: &mut AnyConnection, row: &InterpretationRow) -> QueryResult<()> {
+    diesel::insert_into(dbs_interpretations::table)
+        .values(row)
+        .execute(conn)?;
+    crate::db::models::quality::facts::touch_reported(conn, row.card_id)
+}
+
+/// The latest interpretation of a card.
+pub fn latest_interpretation(
+    conn: &mut AnyConnection,
+    card_id: CardId,
+) -> QueryResult<Option<InterpretationRow>> {
+    dbs_interpretations::table
+        .filter(dbs_interpretations::card_id.eq(card_id))
+        .order((
+            dbs_interpretations::interpreted_at.desc(),
+            dbs_interpretations::id.desc(),
+        ))
+        .select(InterpretationRow::as_select())
+        .first(conn)
+        .optional()
+}

@@ -1,0 +1,6 @@
+//! Screening: births, blood-spot cards and results, hearing and heart screens, consents, merges.
+
+pub mod dbs;
+pub mod infant;
+pub mod merge;
+pub mod screens;

@@ -1,0 +1,8 @@
+//! Administration: accounts, hospitals, clients, versioned catalogues and policies, audit.
+
+pub mod accounts;
+pub mod audit;
+pub mod bootstrap;
+pub mod catalogue;
+pub mod policy;
+pub mod versions;

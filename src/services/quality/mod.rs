@@ -1,0 +1,5 @@
+//! Quality indicators: the report, its breakdowns and the facts tables it counts.
+
+pub mod breakdowns;
+pub mod facts;
+pub mod report;

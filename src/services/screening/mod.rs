@@ -1,0 +1,8 @@
+//! Screening: births, blood-spot cards and results, hearing and heart screens, consents, merges.
+
+pub mod cards;
+pub mod infants;
+pub mod merges;
+pub mod results;
+pub mod screens;
+pub mod summary;

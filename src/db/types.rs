@@ -29,16 +29,24 @@ use serde::{Deserialize, Serialize};
 
 use super::MultiBackend;
 
+/// `AsExpression` and `FromSqlRow` for a domain type stored as TEXT, through diesel's
+/// `foreign_derive` on a proxy (the type itself stays free of diesel).
+macro_rules! text_expression {
+    ($t:path) => {
+        #[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+        #[diesel(foreign_derive)]
+        #[diesel(sql_type = Text)]
+        #[allow(dead_code)]
+        struct Proxy($t);
+    };
+}
+
 /// Stores closed sets as their text: `ToSql` through `&'static str`, `FromSql` through
 /// `String` then `parse`, for every backend at once.
 macro_rules! text_columns {
     ($($t:path),+ $(,)?) => {$(
         const _: () = {
-            #[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
-            #[diesel(foreign_derive)]
-            #[diesel(sql_type = Text)]
-            #[allow(dead_code)]
-            struct Proxy($t);
+            text_expression!($t);
 
             impl<DB: Backend> ToSql<Text, DB> for $t
             where
@@ -69,11 +77,7 @@ macro_rules! text_columns {
 macro_rules! display_columns {
     ($($t:path),+ $(,)?) => {$(
         const _: () = {
-            #[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
-            #[diesel(foreign_derive)]
-            #[diesel(sql_type = Text)]
-            #[allow(dead_code)]
-            struct Proxy($t);
+            text_expression!($t);
 
             impl ToSql<Text, Pg> for $t {
                 fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {

@@ -51,15 +51,6 @@ pub mod specimen;
 pub mod validation;
 pub mod worklist;
 
-/// The wire name of a unit enum value as serde writes it (`Programme::Dbs` → `"DBS"`): the one
-/// text form used in the database, the API and case keys.
-pub fn wire_name<T: serde::Serialize>(v: T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     /// Every closed set stored as text: its text is its serde name (one form for the database,

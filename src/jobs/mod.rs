@@ -139,7 +139,7 @@ async fn run_body(state: &AppState, job: Job, now: DateTime<Utc>) -> Result<Valu
                         batch,
                         &who,
                     )?;
-                    out.insert(crate::domain::wire_name(p), n.into());
+                    out.insert(p.as_str().to_string(), n.into());
                 }
                 Ok(out)
             })

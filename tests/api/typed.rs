@@ -107,3 +107,29 @@ async fn a_stored_value_the_code_does_not_know_is_an_error_not_a_default() {
         "the stored text is not echoed"
     );
 }
+
+#[tokio::test]
+async fn a_list_filter_outside_its_closed_set_is_400_invalid_query() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.hospital_with_token("A").await;
+    for query in [
+        "state=maybe",
+        "tier=T9",
+        "programme=DNA",
+        "hospital_id=not-an-id",
+    ] {
+        let r = app.get(&format!("/api/v1/cases?{query}"), &token).await;
+        assert_eq!(r.status(), 400, "{query}");
+        let p = problem(r).await;
+        assert_eq!(p["code"], "invalid_query", "{query}: {p}");
+    }
+    let r = app.get("/api/v1/notifications?status=maybe", &token).await;
+    let p = problem(r).await;
+    assert!(
+        p["errors"]["status"][0]
+            .as_str()
+            .unwrap()
+            .contains("delivered"),
+        "{p}"
+    );
+}

@@ -109,14 +109,26 @@ async fn main() {
         };
         let (facts, whole) = tokio::task::spawn_blocking(move || {
             let mut c = state.pool.get().unwrap();
-            let lim = guthrie::services::quality::report::Limits::of(
+            let q = state.settings.quality.clone();
+            let lim = q.limits(
                 guthrie::services::admin::catalogue::current(&state.catalogues, Utc::now())
                     .unwrap()
                     .catalogue(),
             );
-            let q = state.settings.quality.clone();
+            // The infant- and card-level indicators: one scan of each facts table.
+            let facts_level: Vec<_> = cohort
+                .indicators()
+                .into_iter()
+                .filter(|i| i.def().level != guthrie::domain::quality::Level::Case)
+                .collect();
             let t = Instant::now();
-            guthrie::services::quality::facts::counts(&mut c, &cohort, &q, &lim).unwrap();
+            guthrie::db::models::quality::indicators::count(
+                &mut c,
+                &cohort.births(),
+                &lim,
+                &facts_level,
+            )
+            .unwrap();
             let facts = t.elapsed().as_secs_f64();
             let t = Instant::now();
             guthrie::services::quality::report::report(&mut c, &cohort, &q, &lim).unwrap();

@@ -352,9 +352,19 @@ pub struct QualitySettings {
     pub late_card_days: i64,
     /// A result reported more than this many days after receipt is late.
     pub report_days: i64,
-    /// Target per indicator id: a minimum for rates of good events, a maximum for rates of
-    /// problems.
-    pub targets: std::collections::BTreeMap<String, f64>,
+    /// Target per indicator: a minimum for rates of good events, a maximum for rates of
+    /// problems. A name that is not an indicator is refused at start-up.
+    pub targets: std::collections::BTreeMap<crate::domain::quality::Indicator, f64>,
+}
+
+impl QualitySettings {
+    /// The ages and delays the indicator definitions use: the catalogue's and these delays.
+    pub fn limits(
+        &self,
+        c: &crate::domain::catalogue::Catalogue,
+    ) -> crate::domain::quality::Limits {
+        crate::domain::quality::Limits::of(c, self.late_card_days, self.report_days)
+    }
 }
 
 /// `[log]`
@@ -571,6 +581,24 @@ mod tests {
         assert_eq!(s.server.port, 8080);
         assert!(s.database.url.expose_secret().starts_with("sqlite://"));
         assert_eq!(s.environment, RunEnvironment::Local);
+    }
+
+    #[test]
+    fn quality_targets_name_indicators() {
+        use crate::domain::quality::Indicator;
+        let s = Settings::load_with(
+            &dir(),
+            vars(&[("GUTHRIE__QUALITY__TARGETS__LATE_CARDS", "0.02")]),
+        )
+        .unwrap();
+        assert_eq!(s.quality.targets.get(&Indicator::LateCards), Some(&0.02));
+        assert!(s.quality.targets.contains_key(&Indicator::DbsCoverage));
+        let e = Settings::load_with(
+            &dir(),
+            vars(&[("GUTHRIE__QUALITY__TARGETS__DBS_COVERAG", "0.98")]),
+        )
+        .unwrap_err();
+        assert!(e.0.contains("dbs_coverag"), "{}", e.0);
     }
 
     #[test]

@@ -6,6 +6,24 @@ use diesel::RunQueryDsl;
 
 use super::{AnyConnection, Backend};
 
+/// `sql` with its numbered placeholders spelled for the backend: PostgreSQL keeps `$n`, SQLite
+/// takes `?n` (both bind the same value wherever its number appears). The text must hold no
+/// other `$` followed by a digit.
+pub fn numbered(b: Backend, sql: &str) -> String {
+    match b {
+        Backend::Postgres => sql.to_string(),
+        Backend::Sqlite => {
+            let mut out = String::with_capacity(sql.len());
+            let mut chars = sql.chars().peekable();
+            while let Some(c) = chars.next() {
+                let digit_next = chars.peek().is_some_and(char::is_ascii_digit);
+                out.push(if c == '$' && digit_next { '?' } else { c });
+            }
+            out
+        }
+    }
+}
+
 /// `col` plus `d`.
 pub fn plus(b: Backend, col: &str, d: Duration) -> String {
     let secs = d.num_seconds();
@@ -61,5 +79,20 @@ pub fn writers(url: &str, wanted: usize, pool_size: usize) -> usize {
     match Backend::of_url(url) {
         Backend::Postgres => wanted.min(pool_size).max(1),
         Backend::Sqlite => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_spelled_per_backend() {
+        let sql = "a = $1 AND b < $2 AND c = '$x' AND d = $12";
+        assert_eq!(numbered(Backend::Postgres, sql), sql);
+        assert_eq!(
+            numbered(Backend::Sqlite, sql),
+            "a = ?1 AND b < ?2 AND c = '$x' AND d = ?12"
+        );
     }
 }

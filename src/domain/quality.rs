@@ -1,8 +1,17 @@
-//! Quality indicators (catalogue §9) as data: each indicator's id, level, programme, whether a
-//! lower value is better, and its one-line definition and source; plus the interval statistics
-//! (median, 90th percentile) the follow-up indicators report by tier.
+//! Quality indicators (catalogue §9) as one closed set: [`Indicator`] names every indicator, and
+//! [`Indicator::def`] gives its level, programme, direction, names, definition, source and the
+//! breakdown it carries. How each is counted lives in `db::models::quality::indicators` (an
+//! exhaustive match over the same enum), so adding an indicator is one variant here and the
+//! compiler lists what else to fill. Also the age limits the definitions use ([`Limits`]), the
+//! cohort's birth span in China Standard Time, and the interval statistics (median, 90th
+//! percentile) the follow-up indicators report by tier.
 
-use serde::Serialize;
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, Offset, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::catalogue::{Catalogue, Programme};
 
 /// What an indicator counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -16,13 +25,146 @@ pub enum Level {
     Case,
 }
 
+/// Every quality indicator, in report order.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+pub enum Indicator {
+    /// Blood-spot screening coverage.
+    #[serde(rename = "dbs_coverage")]
+    DbsCoverage,
+    /// Hearing screening coverage.
+    #[serde(rename = "hearing_coverage")]
+    HearingCoverage,
+    /// Heart (CCHD) screening coverage.
+    #[serde(rename = "cchd_coverage")]
+    CchdCoverage,
+    /// Blood-spot refusals.
+    #[serde(rename = "dbs_refusal_rate")]
+    DbsRefusalRate,
+    /// Hearing refusals.
+    #[serde(rename = "hearing_refusal_rate")]
+    HearingRefusalRate,
+    /// Heart screen refusals.
+    #[serde(rename = "cchd_refusal_rate")]
+    CchdRefusalRate,
+    /// Consent or refusal recorded.
+    #[serde(rename = "consent_awareness")]
+    ConsentAwareness,
+    /// Unsatisfactory cards.
+    #[serde(rename = "unsatisfactory_cards")]
+    UnsatisfactoryCards,
+    /// Unsatisfactory cards never recollected.
+    #[serde(rename = "unsatisfactory_not_recollected")]
+    UnsatisfactoryNotRecollected,
+    /// Late cards.
+    #[serde(rename = "late_cards")]
+    LateCards,
+    /// First cards collected before 48 h.
+    #[serde(rename = "early_collection")]
+    EarlyCollection,
+    /// First cards collected after day 7.
+    #[serde(rename = "late_collection")]
+    LateCollection,
+    /// Results reported in time.
+    #[serde(rename = "report_timeliness")]
+    ReportTimeliness,
+    /// Screen-positive rate.
+    #[serde(rename = "positive_rate")]
+    PositiveRate,
+    /// Recall rate.
+    #[serde(rename = "recall_rate")]
+    RecallRate,
+    /// First contact in time.
+    #[serde(rename = "first_contact_timeliness")]
+    FirstContactTimeliness,
+    /// Recall in time.
+    #[serde(rename = "recall_timeliness")]
+    RecallTimeliness,
+    /// Lost to follow-up.
+    #[serde(rename = "lost_to_follow_up")]
+    LostToFollowUp,
+    /// Positive predictive value.
+    #[serde(rename = "confirmed_ppv")]
+    ConfirmedPpv,
+    /// Hearing rescreen by 42 days.
+    #[serde(rename = "hearing_rescreen_by_42d")]
+    HearingRescreenBy42d,
+    /// Hearing diagnosis by 3 months.
+    #[serde(rename = "hearing_diagnosis_by_3m")]
+    HearingDiagnosisBy3m,
+    /// Hearing intervention by 6 months.
+    #[serde(rename = "hearing_intervention_by_6m")]
+    HearingInterventionBy6m,
+    /// Echocardiography after a positive heart screen.
+    #[serde(rename = "cchd_echo_completion")]
+    CchdEchoCompletion,
+}
+
+super::text_enum!(Indicator {
+    DbsCoverage = "dbs_coverage",
+    HearingCoverage = "hearing_coverage",
+    CchdCoverage = "cchd_coverage",
+    DbsRefusalRate = "dbs_refusal_rate",
+    HearingRefusalRate = "hearing_refusal_rate",
+    CchdRefusalRate = "cchd_refusal_rate",
+    ConsentAwareness = "consent_awareness",
+    UnsatisfactoryCards = "unsatisfactory_cards",
+    UnsatisfactoryNotRecollected = "unsatisfactory_not_recollected",
+    LateCards = "late_cards",
+    EarlyCollection = "early_collection",
+    LateCollection = "late_collection",
+    ReportTimeliness = "report_timeliness",
+    PositiveRate = "positive_rate",
+    RecallRate = "recall_rate",
+    FirstContactTimeliness = "first_contact_timeliness",
+    RecallTimeliness = "recall_timeliness",
+    LostToFollowUp = "lost_to_follow_up",
+    ConfirmedPpv = "confirmed_ppv",
+    HearingRescreenBy42d = "hearing_rescreen_by_42d",
+    HearingDiagnosisBy3m = "hearing_diagnosis_by_3m",
+    HearingInterventionBy6m = "hearing_intervention_by_6m",
+    CchdEchoCompletion = "cchd_echo_completion",
+});
+
+/// The extra figures an indicator's value carries besides its numerator and denominator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Breakdown {
+    /// None.
+    Plain,
+    /// Hours from the result to the first contact with the family: median and p90, by tier.
+    FirstContactIntervals,
+    /// Hours from the result to the recheck: median and p90, by tier.
+    RecheckIntervals,
+    /// Confirmed cases per suspected condition and per catalogue version.
+    Ppv,
+    /// Screen-positive infants per condition group.
+    ByGroup,
+    /// Hours from card receipt to the first reported result.
+    Turnaround,
+    /// Heart screens with a device auscultation.
+    Auscultation,
+    /// First cards per collection-age band.
+    CollectionAges,
+}
+
 /// One indicator's definition.
-#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy)]
 pub struct IndicatorDef {
-    /// Stable id (`dbs_coverage`, `recall_rate`, …).
-    pub id: &'static str,
-    /// `DBS`, `HEAR`, `CCHD`, or none for all programmes.
-    pub programme: Option<&'static str>,
+    /// The indicator.
+    pub id: Indicator,
+    /// The programme it belongs to, or none for all programmes.
+    pub programme: Option<Programme>,
     /// What is counted.
     pub level: Level,
     /// A lower value is better (rates of problems).
@@ -35,272 +177,393 @@ pub struct IndicatorDef {
     pub definition: &'static str,
     /// Where the definition comes from.
     pub source: &'static str,
-}
-
-#[allow(clippy::too_many_arguments)]
-const fn def(
-    id: &'static str,
-    programme: Option<&'static str>,
-    level: Level,
-    lower_is_better: bool,
-    name_en: &'static str,
-    name_zh: &'static str,
-    definition: &'static str,
-    source: &'static str,
-) -> IndicatorDef {
-    IndicatorDef {
-        id,
-        programme,
-        level,
-        lower_is_better,
-        name_en,
-        name_zh,
-        definition,
-        source,
-    }
+    /// The extra figures its value carries.
+    pub breakdown: Breakdown,
 }
 
 const CN_QI: &str =
     "NCCL 新生儿遗传代谢病筛查质量指标共识 (2017); Zhejiang 质量控制监测与评价指标 (2020)";
 const NEWSTEPS: &str = "NewSTEPs quality indicators";
 
-/// Every indicator, in report order.
-pub const INDICATORS: &[IndicatorDef] = &[
-    def(
-        "dbs_coverage",
-        Some("DBS"),
-        Level::Infant,
-        false,
-        "Blood-spot screening coverage",
-        "新筛率（遗传代谢病）",
-        "infants with an acceptable (or not yet assessed) card collected by day 20 / live births registered, less infants who died unscreened before day 20",
-        CN_QI,
-    ),
-    def(
-        "hearing_coverage",
-        Some("HEAR"),
-        Level::Infant,
-        false,
-        "Hearing screening coverage",
-        "听力筛查率",
-        "infants with an initial or rescreen hearing test / live births registered, less infants who died unscreened before the initial-screen age",
-        "Zhejiang NBS programme targets",
-    ),
-    def(
-        "cchd_coverage",
-        Some("CCHD"),
-        Level::Infant,
-        false,
-        "Heart (CCHD) screening coverage",
-        "先心病筛查率",
-        "infants with a pulse-oximetry screen / live births registered, less infants who died unscreened before the screening age",
-        "National CHD screening programme (2018)",
-    ),
-    def(
-        "dbs_refusal_rate",
-        Some("DBS"),
-        Level::Infant,
-        false,
-        "Blood-spot refusals",
-        "新筛拒筛率",
-        "infants whose latest blood-spot decision is a refusal / live births registered (reported, no target)",
-        NEWSTEPS,
-    ),
-    def(
-        "hearing_refusal_rate",
-        Some("HEAR"),
-        Level::Infant,
-        false,
-        "Hearing refusals",
-        "听筛拒筛率",
-        "infants whose latest hearing decision is a refusal / live births registered (reported, no target)",
-        NEWSTEPS,
-    ),
-    def(
-        "cchd_refusal_rate",
-        Some("CCHD"),
-        Level::Infant,
-        false,
-        "Heart screen refusals",
-        "先心筛查拒筛率",
-        "infants whose latest heart-screen decision is a refusal / live births registered (reported, no target)",
-        NEWSTEPS,
-    ),
-    def(
-        "consent_awareness",
-        None,
-        Level::Infant,
-        false,
-        "Consent or refusal recorded",
-        "新筛健康教育知晓率",
-        "infants with a signed consent or refusal for any programme / live births registered",
-        CN_QI,
-    ),
-    def(
-        "unsatisfactory_cards",
-        Some("DBS"),
-        Level::Card,
-        true,
-        "Unsatisfactory cards",
-        "血片不合格率",
-        "cards assessed unsatisfactory by the laboratory / cards assessed",
-        CN_QI,
-    ),
-    def(
-        "unsatisfactory_not_recollected",
-        Some("DBS"),
-        Level::Infant,
-        true,
-        "Unsatisfactory cards never recollected",
-        "不合格血片未补采率",
-        "infants whose latest unsatisfactory card has no later acceptable or pending card / infants with an unsatisfactory card",
-        CN_QI,
-    ),
-    def(
-        "late_cards",
-        Some("DBS"),
-        Level::Card,
-        true,
-        "Late cards",
-        "血片迟递率",
-        "cards received more than quality.late_card_days after collection / cards received",
-        CN_QI,
-    ),
-    def(
-        "early_collection",
-        Some("DBS"),
-        Level::Card,
-        true,
-        "First cards collected before 48 h",
-        "48小时内采血率",
-        "first cards collected before 48 h of age / first cards",
-        "Catalogue §3 (collection 48 h – 7 days)",
-    ),
-    def(
-        "late_collection",
-        Some("DBS"),
-        Level::Card,
-        true,
-        "First cards collected after day 7",
-        "7天后采血率",
-        "first cards collected after 7 days of age / first cards",
-        "Catalogue §3 (collection 48 h – 7 days)",
-    ),
-    def(
-        "report_timeliness",
-        Some("DBS"),
-        Level::Card,
-        false,
-        "Results reported in time",
-        "检验报告发出及时率",
-        "received cards interpreted within quality.report_days of receipt / received cards interpreted",
-        CN_QI,
-    ),
-    def(
-        "positive_rate",
-        None,
-        Level::Infant,
-        false,
-        "Screen-positive rate",
-        "初筛阳性率",
-        "screened infants with a positive, borderline-repeat or refer case / screened infants (reported, no target)",
-        NEWSTEPS,
-    ),
-    def(
-        "recall_rate",
-        None,
-        Level::Case,
-        false,
-        "Recall rate",
-        "召回复查率",
-        "screen-positive cases rechecked (recheck done, work-up, or a diagnostic outcome) / screen-positive cases",
-        CN_QI,
-    ),
-    def(
-        "first_contact_timeliness",
-        None,
-        Level::Case,
-        false,
-        "First contact in time",
-        "首次联系及时率",
-        "screen-positive cases whose family was first reached by the first-contact deadline / screen-positive cases; median and p90 of result → first contact, by tier",
-        "Catalogue §6",
-    ),
-    def(
-        "recall_timeliness",
-        None,
-        Level::Case,
-        false,
-        "Recall in time",
-        "召回及时率",
-        "screen-positive cases rechecked by the recall deadline / screen-positive cases; median and p90 of result → recheck, by tier",
-        "Catalogue §6",
-    ),
-    def(
-        "lost_to_follow_up",
-        None,
-        Level::Case,
-        true,
-        "Lost to follow-up",
-        "失访率",
-        "screen-positive cases now resolved as lost to follow-up / screen-positive cases",
-        CN_QI,
-    ),
-    def(
-        "confirmed_ppv",
-        None,
-        Level::Case,
-        false,
-        "Positive predictive value",
-        "阳性预测值",
-        "screen-positive cases confirmed with a condition / screen-positive cases (reported per suspected condition too)",
-        NEWSTEPS,
-    ),
-    def(
-        "hearing_rescreen_by_42d",
-        Some("HEAR"),
-        Level::Infant,
-        false,
-        "Hearing rescreen by 42 days",
-        "42天复筛率",
-        "infants referred at the initial hearing screen with a rescreen by day 42 / infants referred at the initial screen",
-        "1-3-6 pathway (catalogue §4)",
-    ),
-    def(
-        "hearing_diagnosis_by_3m",
-        Some("HEAR"),
-        Level::Infant,
-        false,
-        "Hearing diagnosis by 3 months",
-        "3月龄诊断率",
-        "infants with a hearing refer case and a diagnostic assessment by day 90 / infants with a hearing refer case",
-        "1-3-6 pathway (catalogue §4)",
-    ),
-    def(
-        "hearing_intervention_by_6m",
-        Some("HEAR"),
-        Level::Case,
-        false,
-        "Hearing intervention by 6 months",
-        "6月龄干预率",
-        "hearing cases resolved as a confirmed hearing loss whose infant started an intervention by day 180 / hearing cases resolved as a confirmed hearing loss",
-        "1-3-6 pathway (catalogue §4); Jiangsu hearing-screening QC standard (intervene within 6 months)",
-    ),
-    def(
-        "cchd_echo_completion",
-        Some("CCHD"),
-        Level::Case,
-        false,
-        "Echocardiography after a positive heart screen",
-        "阳性儿超声心动图完成率",
-        "positive heart-screen cases rechecked (echo done, work-up, or a diagnostic outcome) / positive heart-screen cases",
-        "National CHD screening programme (2018)",
-    ),
-];
+impl Indicator {
+    /// This indicator's definition.
+    pub const fn def(self) -> IndicatorDef {
+        use Breakdown as B;
+        use Level::{Card, Case, Infant};
+        #[allow(clippy::too_many_arguments)]
+        const fn d(
+            id: Indicator,
+            programme: Option<Programme>,
+            level: Level,
+            lower_is_better: bool,
+            name_en: &'static str,
+            name_zh: &'static str,
+            definition: &'static str,
+            source: &'static str,
+            breakdown: Breakdown,
+        ) -> IndicatorDef {
+            IndicatorDef {
+                id,
+                programme,
+                level,
+                lower_is_better,
+                name_en,
+                name_zh,
+                definition,
+                source,
+                breakdown,
+            }
+        }
+        match self {
+            Indicator::DbsCoverage => d(
+                self,
+                Some(Programme::Dbs),
+                Infant,
+                false,
+                "Blood-spot screening coverage",
+                "新筛率（遗传代谢病）",
+                "infants with an acceptable (or not yet assessed) card collected by day 20 / live births registered, less infants who died unscreened before day 20",
+                CN_QI,
+                B::Plain,
+            ),
+            Indicator::HearingCoverage => d(
+                self,
+                Some(Programme::Hear),
+                Infant,
+                false,
+                "Hearing screening coverage",
+                "听力筛查率",
+                "infants with an initial or rescreen hearing test / live births registered, less infants who died unscreened before the initial-screen age",
+                "Zhejiang NBS programme targets",
+                B::Plain,
+            ),
+            Indicator::CchdCoverage => d(
+                self,
+                Some(Programme::Cchd),
+                Infant,
+                false,
+                "Heart (CCHD) screening coverage",
+                "先心病筛查率",
+                "infants with a pulse-oximetry screen / live births registered, less infants who died unscreened before the screening age",
+                "National CHD screening programme (2018)",
+                B::Auscultation,
+            ),
+            Indicator::DbsRefusalRate => d(
+                self,
+                Some(Programme::Dbs),
+                Infant,
+                false,
+                "Blood-spot refusals",
+                "新筛拒筛率",
+                "infants whose latest blood-spot decision is a refusal / live births registered (reported, no target)",
+                NEWSTEPS,
+                B::Plain,
+            ),
+            Indicator::HearingRefusalRate => d(
+                self,
+                Some(Programme::Hear),
+                Infant,
+                false,
+                "Hearing refusals",
+                "听筛拒筛率",
+                "infants whose latest hearing decision is a refusal / live births registered (reported, no target)",
+                NEWSTEPS,
+                B::Plain,
+            ),
+            Indicator::CchdRefusalRate => d(
+                self,
+                Some(Programme::Cchd),
+                Infant,
+                false,
+                "Heart screen refusals",
+                "先心筛查拒筛率",
+                "infants whose latest heart-screen decision is a refusal / live births registered (reported, no target)",
+                NEWSTEPS,
+                B::Plain,
+            ),
+            Indicator::ConsentAwareness => d(
+                self,
+                None,
+                Infant,
+                false,
+                "Consent or refusal recorded",
+                "新筛健康教育知晓率",
+                "infants with a signed consent or refusal for any programme / live births registered",
+                CN_QI,
+                B::Plain,
+            ),
+            Indicator::UnsatisfactoryCards => d(
+                self,
+                Some(Programme::Dbs),
+                Card,
+                true,
+                "Unsatisfactory cards",
+                "血片不合格率",
+                "cards assessed unsatisfactory by the laboratory / cards assessed",
+                CN_QI,
+                B::Plain,
+            ),
+            Indicator::UnsatisfactoryNotRecollected => d(
+                self,
+                Some(Programme::Dbs),
+                Infant,
+                true,
+                "Unsatisfactory cards never recollected",
+                "不合格血片未补采率",
+                "infants whose latest unsatisfactory card has no later acceptable or pending card / infants with an unsatisfactory card",
+                CN_QI,
+                B::Plain,
+            ),
+            Indicator::LateCards => d(
+                self,
+                Some(Programme::Dbs),
+                Card,
+                true,
+                "Late cards",
+                "血片迟递率",
+                "cards received more than quality.late_card_days after collection / cards received",
+                CN_QI,
+                B::Plain,
+            ),
+            Indicator::EarlyCollection => d(
+                self,
+                Some(Programme::Dbs),
+                Card,
+                true,
+                "First cards collected before 48 h",
+                "48小时内采血率",
+                "first cards collected before 48 h of age / first cards",
+                "Catalogue §3 (collection 48 h – 7 days)",
+                B::CollectionAges,
+            ),
+            Indicator::LateCollection => d(
+                self,
+                Some(Programme::Dbs),
+                Card,
+                true,
+                "First cards collected after day 7",
+                "7天后采血率",
+                "first cards collected after 7 days of age / first cards",
+                "Catalogue §3 (collection 48 h – 7 days)",
+                B::CollectionAges,
+            ),
+            Indicator::ReportTimeliness => d(
+                self,
+                Some(Programme::Dbs),
+                Card,
+                false,
+                "Results reported in time",
+                "检验报告发出及时率",
+                "received cards interpreted within quality.report_days of receipt / received cards interpreted",
+                CN_QI,
+                B::Turnaround,
+            ),
+            Indicator::PositiveRate => d(
+                self,
+                None,
+                Infant,
+                false,
+                "Screen-positive rate",
+                "初筛阳性率",
+                "screened infants with a positive, borderline-repeat or refer case / screened infants (reported, no target)",
+                NEWSTEPS,
+                B::ByGroup,
+            ),
+            Indicator::RecallRate => d(
+                self,
+                None,
+                Case,
+                false,
+                "Recall rate",
+                "召回复查率",
+                "screen-positive cases rechecked (recheck done, work-up, or a diagnostic outcome) / screen-positive cases",
+                CN_QI,
+                B::Plain,
+            ),
+            Indicator::FirstContactTimeliness => d(
+                self,
+                None,
+                Case,
+                false,
+                "First contact in time",
+                "首次联系及时率",
+                "screen-positive cases whose family was first reached by the first-contact deadline / screen-positive cases; median and p90 of result → first contact, by tier",
+                "Catalogue §6",
+                B::FirstContactIntervals,
+            ),
+            Indicator::RecallTimeliness => d(
+                self,
+                None,
+                Case,
+                false,
+                "Recall in time",
+                "召回及时率",
+                "screen-positive cases rechecked by the recall deadline / screen-positive cases; median and p90 of result → recheck, by tier",
+                "Catalogue §6",
+                B::RecheckIntervals,
+            ),
+            Indicator::LostToFollowUp => d(
+                self,
+                None,
+                Case,
+                true,
+                "Lost to follow-up",
+                "失访率",
+                "screen-positive cases now resolved as lost to follow-up / screen-positive cases",
+                CN_QI,
+                B::Plain,
+            ),
+            Indicator::ConfirmedPpv => d(
+                self,
+                None,
+                Case,
+                false,
+                "Positive predictive value",
+                "阳性预测值",
+                "screen-positive cases confirmed with a condition / screen-positive cases (reported per suspected condition too)",
+                NEWSTEPS,
+                B::Ppv,
+            ),
+            Indicator::HearingRescreenBy42d => d(
+                self,
+                Some(Programme::Hear),
+                Infant,
+                false,
+                "Hearing rescreen by 42 days",
+                "42天复筛率",
+                "infants referred at the initial hearing screen with a rescreen by day 42 / infants referred at the initial screen",
+                "1-3-6 pathway (catalogue §4)",
+                B::Plain,
+            ),
+            Indicator::HearingDiagnosisBy3m => d(
+                self,
+                Some(Programme::Hear),
+                Infant,
+                false,
+                "Hearing diagnosis by 3 months",
+                "3月龄诊断率",
+                "infants with a hearing refer case and a diagnostic assessment by day 90 / infants with a hearing refer case",
+                "1-3-6 pathway (catalogue §4)",
+                B::Plain,
+            ),
+            Indicator::HearingInterventionBy6m => d(
+                self,
+                Some(Programme::Hear),
+                Case,
+                false,
+                "Hearing intervention by 6 months",
+                "6月龄干预率",
+                "hearing cases resolved as a confirmed hearing loss whose infant started an intervention by day 180 / hearing cases resolved as a confirmed hearing loss",
+                "1-3-6 pathway (catalogue §4); Jiangsu hearing-screening QC standard (intervene within 6 months)",
+                B::Plain,
+            ),
+            Indicator::CchdEchoCompletion => d(
+                self,
+                Some(Programme::Cchd),
+                Case,
+                false,
+                "Echocardiography after a positive heart screen",
+                "阳性儿超声心动图完成率",
+                "positive heart-screen cases rechecked (echo done, work-up, or a diagnostic outcome) / positive heart-screen cases",
+                "National CHD screening programme (2018)",
+                B::Plain,
+            ),
+        }
+    }
 
-/// The definition of `id`.
-pub fn find(id: &str) -> Option<&'static IndicatorDef> {
-    INDICATORS.iter().find(|d| d.id == id)
+    /// Whether it is reported for a cohort limited to `programme` (all are, without a limit).
+    pub fn applies_to(self, programme: Option<Programme>) -> bool {
+        match (programme, self.def().programme) {
+            (Some(p), Some(own)) => p == own,
+            _ => true,
+        }
+    }
+}
+
+/// The ages and delays the definitions use, from the catalogue and the quality settings.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// A blood-spot card counts for coverage when collected by this age.
+    pub dbs: Duration,
+    /// A card collected before this age is early.
+    pub dbs_early: Duration,
+    /// A card collected after this age is late.
+    pub dbs_late: Duration,
+    /// Initial hearing screen by this age.
+    pub hearing: Duration,
+    /// Hearing rescreen by this age.
+    pub hearing_rescreen: Duration,
+    /// Diagnostic audiology by this age.
+    pub hearing_diagnosis: Duration,
+    /// Hearing intervention by this age.
+    pub hearing_intervention: Duration,
+    /// Heart screen by this age.
+    pub cchd: Duration,
+    /// A card received more than this long after collection is late.
+    pub late_card: Duration,
+    /// A result reported more than this long after receipt is late.
+    pub report: Duration,
+    /// Condition code → group (`E`, `AA`, `OA`, `FAO`), for the positive rate per group.
+    pub groups: BTreeMap<String, String>,
+}
+
+impl Limits {
+    /// From a catalogue and the quality settings' delays (days).
+    pub fn of(c: &Catalogue, late_card_days: i64, report_days: i64) -> Self {
+        Self {
+            dbs: Duration::days(c.specimen.max_collection_age_days),
+            dbs_early: Duration::hours(c.specimen.min_collection_age_hours),
+            dbs_late: Duration::days(c.specimen.normal_collection_max_days),
+            hearing: Duration::days(c.hearing.initial_by_days),
+            hearing_rescreen: Duration::days(c.hearing.rescreen_by_days),
+            hearing_diagnosis: Duration::days(c.hearing.diagnosis_by_days),
+            hearing_intervention: Duration::days(c.hearing.intervention_by_days),
+            cchd: Duration::hours(c.cchd.screen_by_hours),
+            late_card: Duration::days(late_card_days),
+            report: Duration::days(report_days),
+            groups: c
+                .conditions
+                .iter()
+                .map(|k| (k.code.clone(), k.group.clone()))
+                .collect(),
+        }
+    }
+
+    /// The coverage age limit of a programme.
+    pub fn coverage_age(&self, p: Programme) -> Duration {
+        match p {
+            Programme::Dbs => self.dbs,
+            Programme::Hear => self.hearing,
+            Programme::Cchd => self.cchd,
+        }
+    }
+}
+
+/// Births from the start of local day `from` to the end of local day `to` (China Standard Time),
+/// as UTC instants: `[start, end)`.
+pub fn birth_span(from: NaiveDate, to: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    let tz = FixedOffset::east_opt(8 * 3600).unwrap_or(Utc.fix());
+    let at = |d: NaiveDate| {
+        tz.from_local_datetime(&d.and_time(NaiveTime::MIN))
+            .single()
+            .map_or_else(
+                || Utc.from_utc_datetime(&d.and_time(NaiveTime::MIN)),
+                |t| t.with_timezone(&Utc),
+            )
+    };
+    (at(from), at(to + Duration::days(1)))
+}
+
+/// Which members of an indicator a drill-down lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The denominator.
+    Denominator,
+    /// The numerator.
+    Numerator,
+    /// The members that miss the goal: the denominator less the numerator, or for rates of
+    /// problems the numerator.
+    Gap,
 }
 
 /// Median, 90th percentile and count of a set of durations (hours).
@@ -357,11 +620,31 @@ mod tests {
     }
 
     #[test]
-    fn ids_are_unique_and_found() {
-        let mut ids: Vec<_> = INDICATORS.iter().map(|d| d.id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        assert_eq!(ids.len(), INDICATORS.len());
-        assert!(find("recall_rate").is_some() && find("nope").is_none());
+    fn each_indicator_has_its_own_definition_and_one_text() {
+        for &i in Indicator::ALL {
+            assert_eq!(i.def().id, i);
+            assert_eq!(Indicator::parse(i.as_str()), Some(i));
+            assert_eq!(serde_json::to_value(i).unwrap(), i.as_str());
+        }
+        assert_eq!(Indicator::parse("nope"), None);
+    }
+
+    #[test]
+    fn a_programme_filter_keeps_its_own_and_the_shared_indicators() {
+        let hearing: Vec<_> = Indicator::ALL
+            .iter()
+            .filter(|i| i.applies_to(Some(Programme::Hear)))
+            .map(|i| i.as_str())
+            .collect();
+        assert!(hearing.contains(&"hearing_coverage") && hearing.contains(&"recall_rate"));
+        assert!(!hearing.contains(&"dbs_coverage") && !hearing.contains(&"cchd_coverage"));
+    }
+
+    #[test]
+    fn the_birth_span_is_in_china_time() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let (a, b) = birth_span(d("2026-11-01"), d("2026-11-30"));
+        assert_eq!(a.to_rfc3339(), "2026-10-31T16:00:00+00:00");
+        assert_eq!(b.to_rfc3339(), "2026-11-30T16:00:00+00:00");
     }
 }

@@ -157,9 +157,10 @@ async fn run_body(state: &AppState, job: Job, now: DateTime<Utc>) -> Result<Valu
         }
         Job::Dispatcher => to_value(dispatch::run(state, now).await?),
         Job::QualityScorecard => {
-            let limits = crate::services::quality::report::Limits::of(
-                catalogue::current(&state.catalogues, now)?.catalogue(),
-            );
+            let limits = state
+                .settings
+                .quality
+                .limits(catalogue::current(&state.catalogues, now)?.catalogue());
             let quality = state.settings.quality.clone();
             to_value(
                 db::run(&state.pool, move |c| {

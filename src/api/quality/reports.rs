@@ -10,12 +10,15 @@ use utoipa::{IntoParams, ToSchema};
 use crate::api::page_limit;
 use crate::auth::extract::require;
 use crate::db;
+use crate::db::models::quality::indicators::Member;
+use crate::domain::catalogue::Programme;
+use crate::domain::ids::HospitalId;
 use crate::domain::principal::Principal;
-use crate::domain::quality;
+use crate::domain::quality::{Indicator, Part};
 use crate::domain::role::Action;
 use crate::error::{AppError, ErrorCode, Problem};
 use crate::services::admin::catalogue;
-use crate::services::quality::report::{Cohort, IndicatorValue, Limits, Member, Part};
+use crate::services::quality::report::{Cohort, IndicatorValue};
 use crate::state::AppState;
 
 /// Period and filters.
@@ -48,9 +51,9 @@ pub struct QualityReport {
     /// Last birth date.
     pub to: NaiveDate,
     /// Hospital, if one.
-    pub hospital_id: Option<String>,
+    pub hospital_id: Option<HospitalId>,
     /// Programme, if one.
-    pub programme: Option<String>,
+    pub programme: Option<Programme>,
     /// Jurisdiction of the targets.
     pub jurisdiction: String,
     /// When computed.
@@ -63,7 +66,7 @@ pub struct QualityReport {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MemberPage {
     /// Indicator.
-    pub indicator: String,
+    pub indicator: Indicator,
     /// `gap`, `numerator` or `denominator`.
     pub part: String,
     /// Members by id.
@@ -87,27 +90,30 @@ fn cohort(p: &Principal, q: &QualityQuery) -> Result<Cohort, AppError> {
             "a period is at most two years",
         ));
     }
-    if let Some(prog) = &q.programme
-        && !matches!(prog.as_str(), "DBS" | "HEAR" | "CCHD")
-    {
-        return Err(AppError::bad_field(
-            ErrorCode::InvalidQuery,
-            "programme",
-            "must be DBS, HEAR or CCHD",
-        ));
-    }
-    let asked: Option<uuid::Uuid> = q
+    let programme = q
+        .programme
+        .as_deref()
+        .map(|p| {
+            Programme::parse(p).ok_or_else(|| {
+                AppError::bad_field(
+                    ErrorCode::InvalidQuery,
+                    "programme",
+                    "must be DBS, HEAR or CCHD",
+                )
+            })
+        })
+        .transpose()?;
+    let asked: Option<HospitalId> = q
         .hospital
         .as_deref()
         .map(|h| {
-            h.parse().map_err(|_| {
+            h.parse().map(HospitalId).map_err(|_| {
                 AppError::bad_field(ErrorCode::InvalidQuery, "hospital", "is not a hospital id")
             })
         })
         .transpose()?;
     let hospital_id = match p.scope().hospital_filter() {
         Some(own) => {
-            let own: uuid::Uuid = own.to_string().parse().map_err(|_| AppError::Forbidden)?;
             if asked.is_some_and(|a| a != own) {
                 return Err(AppError::NotFound { entity: "hospital" });
             }
@@ -119,7 +125,7 @@ fn cohort(p: &Principal, q: &QualityQuery) -> Result<Cohort, AppError> {
         from: q.from,
         to: q.to,
         hospital_id,
-        programme: q.programme.clone(),
+        programme,
     })
 }
 
@@ -208,7 +214,10 @@ pub async fn quality_report(
     let csv = wants_csv(&q)?;
     let c = cohort(&p, &q)?;
     let now = state.now();
-    let lim = Limits::of(catalogue::current(&state.catalogues, now)?.catalogue());
+    let lim = state
+        .settings
+        .quality
+        .limits(catalogue::current(&state.catalogues, now)?.catalogue());
     let settings = state.settings.quality.clone();
     let cc = c.clone();
     let indicators = db::run(&state.pool, move |conn| {
@@ -220,10 +229,10 @@ pub async fn quality_report(
             .iter()
             .map(|i| {
                 vec![
-                    i.id.clone(),
+                    i.id.to_string(),
                     i.name.clone(),
                     i.name_zh.clone(),
-                    i.programme.clone().unwrap_or_default(),
+                    i.programme.map(|p| p.to_string()).unwrap_or_default(),
                     i.numerator.to_string(),
                     i.denominator.to_string(),
                     opt(i.value),
@@ -265,7 +274,7 @@ pub async fn quality_report(
     Ok(HttpResponse::Ok().json(QualityReport {
         from: c.from,
         to: c.to,
-        hospital_id: c.hospital_id.map(|h| h.to_string()),
+        hospital_id: c.hospital_id,
         programme: c.programme,
         jurisdiction: state.settings.quality.jurisdiction.clone(),
         generated_at: now,
@@ -284,7 +293,7 @@ pub async fn quality_members(
     q: web::Query<QualityQuery>,
 ) -> Result<HttpResponse, AppError> {
     require(&p, Action::ReadPersonalData)?;
-    let d = quality::find(&indicator).ok_or(AppError::NotFound {
+    let d = Indicator::parse(&indicator).ok_or(AppError::NotFound {
         entity: "indicator",
     })?;
     let q = q.into_inner();
@@ -313,15 +322,16 @@ pub async fn quality_members(
             })
         })
         .transpose()?;
-    let lim = Limits::of(catalogue::current(&state.catalogues, state.now())?.catalogue());
-    let settings = state.settings.quality.clone();
+    let lim = state
+        .settings
+        .quality
+        .limits(catalogue::current(&state.catalogues, state.now())?.catalogue());
     let now = state.now();
     let page = db::run(&state.pool, move |conn| {
         let rows = crate::services::quality::report::members(
             conn,
             d,
             &c,
-            &settings,
             &lim,
             crate::services::quality::report::Page {
                 part,
@@ -330,7 +340,7 @@ pub async fn quality_members(
             },
         )?;
         let page = crate::api::Paged::of(rows, limit);
-        let ids = page.items.iter().map(|m| m.infant_id.as_str());
+        let ids = page.items.iter().map(|m| m.infant_id);
         crate::services::admin::audit::list_read(conn, &p, "infant", ids, now)?;
         Ok(page)
     })
@@ -343,8 +353,8 @@ pub async fn quality_members(
             .map(|m| {
                 vec![
                     m.id.clone(),
-                    m.infant_id.clone(),
-                    m.hospital_id.clone(),
+                    m.infant_id.to_string(),
+                    m.hospital_id.to_string(),
                     m.mrn.clone(),
                     m.birth_at.utc().to_rfc3339(),
                     m.in_numerator.to_string(),
@@ -352,7 +362,7 @@ pub async fn quality_members(
             })
             .collect();
         return Ok(csv_response(
-            &format!("{}-{part_name}-{}-{}", d.id, q.from, q.to),
+            &format!("{d}-{part_name}-{}-{}", q.from, q.to),
             &[
                 "id",
                 "infant_id",
@@ -365,7 +375,7 @@ pub async fn quality_members(
         ));
     }
     Ok(HttpResponse::Ok().json(MemberPage {
-        indicator: d.id.into(),
+        indicator: d,
         part: part_name,
         items,
         next_cursor,

@@ -133,7 +133,7 @@ pub fn quality_scorecards(
     conn: &mut AnyConnection,
     ctx: &NoticeContext,
     quality: &crate::config::QualitySettings,
-    limits: &crate::services::quality::report::Limits,
+    limits: &crate::domain::quality::Limits,
     now: DateTime<Utc>,
 ) -> Result<ScorecardReport, AppError> {
     use crate::services::quality::report::{Cohort, previous_month, report};
@@ -161,7 +161,7 @@ pub fn quality_scorecards(
         let cohort = Cohort {
             from,
             to,
-            hospital_id: h.as_ref().map(|h| h.id.0),
+            hospital_id: h.as_ref().map(|h| h.id),
             programme: None,
         };
         let values = report(conn, &cohort, quality, limits)?;

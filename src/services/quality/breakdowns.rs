@@ -1,83 +1,33 @@
 //! Breakdowns attached to indicators: interval statistics by tier (first contact, recall), card
 //! turnaround (receipt to report), the collection-age distribution of first cards, the positive
 //! rate per condition group, and PPV per suspected condition and per catalogue version. They
-//! come from the cohort's screen-positive cases (about 2% of births, loaded once) and from the
-//! card facts (grouped in SQL).
+//! are computed here from the cohort's screen-positive cases (about 2% of births, loaded once)
+//! and from histograms of the card facts (`db::models::quality::breakdowns`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::NaiveDateTime;
-use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
-
-use super::facts::screened_any;
-use super::report::{
-    CASES_FROM, Cohort, FIRST_CONTACT, Limits, POSITIVE_REASONS, RECHECK, cohort_where,
-    cohort_where_as, prog_filter,
-};
 use crate::db::AnyConnection;
-use crate::db::types::Json;
+use crate::db::models::quality::breakdowns as rows;
+use crate::db::models::quality::breakdowns::PositiveCase;
+use crate::db::models::quality::indicators::Births;
+use crate::db::types::UtcMicros;
 use crate::domain::case::CaseOutcome;
+use crate::domain::catalogue::Programme;
+use crate::domain::ids::InfantId;
 use crate::domain::quality::{IntervalStats, stats};
 use crate::error::AppError;
 
-/// One screen-positive case of the cohort, with the times the timeliness indicators measure.
-#[derive(QueryableByName)]
-pub(crate) struct PositiveCase {
-    #[diesel(sql_type = Text)]
-    infant_id: String,
-    #[diesel(sql_type = Text)]
-    programme: String,
-    #[diesel(sql_type = Text)]
-    tier: String,
-    #[diesel(sql_type = Text)]
-    suspected: Json<Vec<String>>,
-    #[diesel(sql_type = Text)]
-    catalogue_version: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    outcome: Option<Json<CaseOutcome>>,
-    #[diesel(sql_type = Timestamp)]
-    opened_at: NaiveDateTime,
-    /// The infant counts as screened (the positive rate's denominator).
-    #[diesel(sql_type = Integer)]
-    screened: i32,
-    #[diesel(sql_type = Nullable<Timestamp>)]
-    pub(crate) first_contact: Option<NaiveDateTime>,
-    #[diesel(sql_type = Nullable<Timestamp>)]
-    pub(crate) recheck: Option<NaiveDateTime>,
-}
-
-/// The cohort's screen-positive cases (of the programme filter).
-pub(crate) fn positive_cases(
-    conn: &mut AnyConnection,
-    c: &Cohort,
-    lim: &Limits,
-) -> Result<Vec<PositiveCase>, AppError> {
-    let b = conn.backend();
-    let sql = format!(
-        "SELECT k.infant_id, k.programme, k.tier, k.suspected, k.catalogue_version, k.outcome, k.opened_at, \
-         CASE WHEN f.infant_id IS NOT NULL AND ({screened}) THEN 1 ELSE 0 END AS screened, \
-         {FIRST_CONTACT} AS first_contact, {RECHECK} AS recheck \
-         FROM {CASES_FROM} LEFT JOIN quality_infant_facts f ON f.infant_id = k.infant_id \
-         WHERE {cohort} AND {POSITIVE_REASONS}{prog}",
-        screened = screened_any(c, b, lim),
-        cohort = cohort_where(c),
-        prog = prog_filter(c, "k.programme"),
-    );
-    Ok(diesel::sql_query(sql).load(conn)?)
-}
-
 /// Hours from opening to `end`, for all cases and per tier.
-pub(crate) fn intervals(
+pub fn intervals(
     rows: &[PositiveCase],
-    end: impl Fn(&PositiveCase) -> Option<NaiveDateTime>,
+    end: impl Fn(&PositiveCase) -> Option<UtcMicros>,
 ) -> BTreeMap<String, IntervalStats> {
     let mut by: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for r in rows {
         if let Some(t) = end(r) {
-            let h = (t - r.opened_at).num_seconds() as f64 / 3600.0;
+            let h = (t.utc() - r.opened_at.utc()).num_seconds() as f64 / 3600.0;
             by.entry("all".into()).or_default().push(h);
-            by.entry(r.tier.clone()).or_default().push(h);
+            by.entry(r.tier.as_str().into()).or_default().push(h);
         }
     }
     by.into_iter()
@@ -102,7 +52,7 @@ fn suspected(r: &PositiveCase) -> Vec<String> {
 }
 
 /// PPV per suspected condition: `[confirmed with it, cases suspecting it]`.
-pub(crate) fn ppv_by_condition(rows: &[PositiveCase]) -> BTreeMap<String, [i64; 2]> {
+pub fn ppv_by_condition(rows: &[PositiveCase]) -> BTreeMap<String, [i64; 2]> {
     let mut by: BTreeMap<String, [i64; 2]> = BTreeMap::new();
     for r in rows {
         let confirmed = confirmed_condition(r);
@@ -118,7 +68,7 @@ pub(crate) fn ppv_by_condition(rows: &[PositiveCase]) -> BTreeMap<String, [i64; 
 }
 
 /// PPV per catalogue version that opened the case: `[confirmed, cases]`.
-pub(crate) fn ppv_by_version(rows: &[PositiveCase]) -> BTreeMap<String, [i64; 2]> {
+pub fn ppv_by_version(rows: &[PositiveCase]) -> BTreeMap<String, [i64; 2]> {
     let mut by: BTreeMap<String, [i64; 2]> = BTreeMap::new();
     for r in rows {
         let e = by.entry(r.catalogue_version.clone()).or_default();
@@ -134,20 +84,23 @@ pub(crate) fn ppv_by_version(rows: &[PositiveCase]) -> BTreeMap<String, [i64; 2]
 /// group, screened infants]`. Blood-spot cases count under the groups of their suspected
 /// conditions (catalogue §2: E, AA, OA, FAO; an unknown code under `other`), hearing and heart
 /// cases under `HEAR` and `CCHD`; an infant counts once per group.
-pub(crate) fn positive_by_group(
+pub fn positive_by_group(
     rows: &[PositiveCase],
     groups: &BTreeMap<String, String>,
     screened: i64,
 ) -> BTreeMap<String, [i64; 2]> {
-    let mut seen: BTreeSet<(String, &str)> = BTreeSet::new();
+    let mut seen: BTreeSet<(String, InfantId)> = BTreeSet::new();
     for r in rows.iter().filter(|r| r.screened == 1) {
-        if r.programme == "DBS" {
-            for code in suspected(r) {
-                let g = groups.get(&code).cloned().unwrap_or_else(|| "other".into());
-                seen.insert((g, r.infant_id.as_str()));
+        match r.programme {
+            Programme::Dbs => {
+                for code in suspected(r) {
+                    let g = groups.get(&code).cloned().unwrap_or_else(|| "other".into());
+                    seen.insert((g, r.infant_id));
+                }
             }
-        } else {
-            seen.insert((r.programme.clone(), r.infant_id.as_str()));
+            Programme::Hear | Programme::Cchd => {
+                seen.insert((r.programme.as_str().into(), r.infant_id));
+            }
         }
     }
     let mut by: BTreeMap<String, [i64; 2]> = BTreeMap::new();
@@ -157,29 +110,13 @@ pub(crate) fn positive_by_group(
     by
 }
 
-#[derive(QueryableByName)]
-struct Bucket {
-    /// Minutes or hours, by the query.
-    #[diesel(sql_type = BigInt)]
-    key: i64,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
 /// Hours from receipt to the first reported result, over the cohort's received and reported
-/// cards (to the minute: grouped in SQL, so a year of cards is one scan).
-pub(crate) fn turnaround(
+/// cards (to the minute).
+pub fn turnaround(
     conn: &mut AnyConnection,
-    c: &Cohort,
+    births: &Births,
 ) -> Result<BTreeMap<String, IntervalStats>, AppError> {
-    let b = conn.backend();
-    let sql = format!(
-        "SELECT {m} AS key, COUNT(*) AS n FROM quality_card_facts f \
-         WHERE {cohort} AND f.received_at IS NOT NULL AND f.reported_at IS NOT NULL GROUP BY {m}",
-        m = crate::db::sql::minutes(b, "f.received_at", "f.reported_at"),
-        cohort = cohort_where_as(c, "f"),
-    );
-    let buckets: Vec<Bucket> = diesel::sql_query(sql).load(conn)?;
+    let buckets = rows::turnaround_minutes(conn, births)?;
     let hours: Vec<f64> = buckets
         .iter()
         .flat_map(|k| std::iter::repeat_n(k.key as f64 / 60.0, k.n.max(0) as usize))
@@ -191,27 +128,11 @@ pub(crate) fn turnaround(
 
 /// The cohort's heart screens with a device auscultation (AI stethoscope): how many screens,
 /// infants, and infants with a suspected murmur.
-pub(crate) fn auscultation(
+pub fn auscultation(
     conn: &mut AnyConnection,
-    c: &Cohort,
+    births: &Births,
 ) -> Result<BTreeMap<String, i64>, AppError> {
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = BigInt)]
-        screens: i64,
-        #[diesel(sql_type = BigInt)]
-        infants: i64,
-        #[diesel(sql_type = BigInt)]
-        suspected: i64,
-    }
-    let sql = format!(
-        "SELECT COUNT(*) AS screens, COUNT(DISTINCT s.infant_id) AS infants, \
-         COUNT(DISTINCT CASE WHEN s.auscultation_result = 'suspected_murmur' THEN s.infant_id END) AS suspected \
-         FROM cchd_screens s JOIN infants i ON i.id = s.infant_id \
-         WHERE {} AND s.auscultation_method IS NOT NULL",
-        cohort_where(c)
-    );
-    let r: Row = diesel::sql_query(sql).get_result(conn)?;
+    let r = rows::auscultation(conn, births)?;
     Ok(BTreeMap::from([
         ("screens".to_string(), r.screens),
         ("infants".to_string(), r.infants),
@@ -219,22 +140,12 @@ pub(crate) fn auscultation(
     ]))
 }
 
-/// First cards per collection-age band (hours of life when collected), from an hourly
-/// histogram grouped in SQL.
-pub(crate) fn collection_ages(
+/// First cards per collection-age band (hours of life when collected).
+pub fn collection_ages(
     conn: &mut AnyConnection,
-    c: &Cohort,
+    births: &Births,
 ) -> Result<BTreeMap<String, i64>, AppError> {
-    let b = conn.backend();
-    // Whole hours, rounded down: SQL integer division truncates toward zero, and a card is
-    // never collected before birth.
-    let sql = format!(
-        "SELECT {m} / 60 AS key, COUNT(*) AS n FROM quality_card_facts f \
-         WHERE {cohort} AND f.first_card = 1 GROUP BY {m} / 60",
-        m = crate::db::sql::minutes_floor(b, "f.birth_at", "f.collected_at"),
-        cohort = cohort_where_as(c, "f"),
-    );
-    let hours: Vec<Bucket> = diesel::sql_query(sql).load(conn)?;
+    let hours = rows::collection_hours(conn, births)?;
     let mut out: BTreeMap<String, i64> = AGE_BANDS
         .iter()
         .map(|(k, _, _)| (k.to_string(), 0))
@@ -263,16 +174,17 @@ pub const AGE_BANDS: [(&str, i64, i64); 6] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::types::Json;
 
-    fn case(infant: &str, programme: &str, suspected: &str, screened: i32) -> PositiveCase {
+    fn case(infant: u128, programme: Programme, suspected: &str, screened: i32) -> PositiveCase {
         PositiveCase {
-            infant_id: infant.into(),
-            programme: programme.into(),
-            tier: "T2".into(),
+            infant_id: InfantId(uuid::Uuid::from_u128(infant)),
+            programme,
+            tier: crate::domain::catalogue::Tier::T2,
             suspected: Json(serde_json::from_str(suspected).unwrap()),
             catalogue_version: "v1".into(),
             outcome: None,
-            opened_at: NaiveDateTime::default(),
+            opened_at: UtcMicros::new(chrono::DateTime::UNIX_EPOCH),
             screened,
             first_contact: None,
             recheck: None,
@@ -286,11 +198,11 @@ mod tests {
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect();
         let rows = [
-            case("a", "DBS", r#"["PKU","MSUD"]"#, 1),
-            case("a", "DBS", r#"["CH"]"#, 1),
-            case("b", "DBS", r#"["PKU","NEW"]"#, 1),
-            case("c", "DBS", r#"["PKU"]"#, 0),
-            case("c", "HEAR", "[]", 1),
+            case(1, Programme::Dbs, r#"["PKU","MSUD"]"#, 1),
+            case(1, Programme::Dbs, r#"["CH"]"#, 1),
+            case(2, Programme::Dbs, r#"["PKU","NEW"]"#, 1),
+            case(3, Programme::Dbs, r#"["PKU"]"#, 0),
+            case(3, Programme::Hear, "[]", 1),
         ];
         let by = positive_by_group(&rows, &groups, 100);
         let want: BTreeMap<String, [i64; 2]> = [
@@ -307,13 +219,13 @@ mod tests {
 
     #[test]
     fn ppv_per_version_counts_confirmed_outcomes() {
-        let mut a = case("a", "DBS", r#"["PKU"]"#, 1);
+        let mut a = case(1, Programme::Dbs, r#"["PKU"]"#, 1);
         a.outcome = Some(Json(CaseOutcome::Confirmed {
             condition: "PKU".into(),
         }));
-        let mut b = case("b", "DBS", r#"["PKU"]"#, 1);
+        let mut b = case(2, Programme::Dbs, r#"["PKU"]"#, 1);
         b.outcome = Some(Json(CaseOutcome::RuledOut));
-        let mut c = case("c", "DBS", r#"["PKU"]"#, 1);
+        let mut c = case(3, Programme::Dbs, r#"["PKU"]"#, 1);
         c.catalogue_version = "v2".into();
         let by = ppv_by_version(&[a, b, c]);
         assert_eq!(by.get("v1"), Some(&[1, 2]));

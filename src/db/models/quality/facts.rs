@@ -3,51 +3,68 @@
 //! tables. Every write that can change them (infant, card, interpretation, hearing or heart
 //! screen, consent, case, merge) calls [`touch`] in its own transaction, so the report never
 //! reads stale facts; [`refresh`] recomputes a range of births and [`refresh_counting`] also
-//! counts what had drifted (`services::quality_facts` fills the tables at start-up when they
+//! counts what had drifted (`services::quality::facts` fills the tables at start-up when they
 //! are missing, and its `quality_facts` job recomputes everything weekly as a safety net).
 //!
 //! The same SQL runs on both databases: aggregates per table, joined back to the infant.
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::sql_types::{BigInt, Text, Timestamp};
 
-use crate::db::{AnyConnection, Backend};
+use crate::db::sql::numbered;
+use crate::db::types::UtcMicros;
+use crate::db::{AnyConnection, Backend, MultiBackend};
 use crate::domain::ids::{CardId, InfantId};
 
 /// Which infants to recompute.
 #[derive(Debug, Clone, Copy)]
 pub enum Scope<'a> {
-    /// These infants (ids as stored).
-    Infants(&'a [&'a str]),
-    /// The infants born in `[from, to)` (UTC).
-    Born(NaiveDateTime, NaiveDateTime),
+    /// These infants.
+    Infants(&'a [InfantId]),
+    /// The infants born in `[from, to)`.
+    Born(DateTime<Utc>, DateTime<Utc>),
     /// One infant given as the first parameter (`$1`) of a prepared statement.
     Param,
 }
 
 impl Scope<'_> {
-    /// The condition that `col` (an infant id column) is in scope.
+    /// The condition that `col` (an infant id column) is in scope; its values are parameters
+    /// (`$1`, …), bound by [`Scope::query`].
     fn on(&self, col: &str) -> String {
         match self {
+            Scope::Infants([]) => "1 = 0".into(),
             Scope::Infants(ids) => {
-                let list: Vec<String> = ids
-                    .iter()
-                    .map(|id| format!("'{}'", id.replace('\'', "''")))
-                    .collect();
-                if list.is_empty() {
-                    "1 = 0".into()
-                } else {
-                    format!("{col} IN ({})", list.join(","))
-                }
+                let list: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+                format!("{col} IN ({})", list.join(","))
             }
             Scope::Param => format!("{col} = $1"),
-            Scope::Born(from, to) => format!(
-                "{col} IN (SELECT b.id FROM infants b WHERE b.birth_at >= '{}' AND b.birth_at < '{}')",
-                from.format("%Y-%m-%d %H:%M:%S%.f"),
-                to.format("%Y-%m-%d %H:%M:%S%.f")
-            ),
+            Scope::Born(..) => {
+                format!(
+                    "{col} IN (SELECT b.id FROM infants b WHERE b.birth_at >= $1 AND b.birth_at < $2)"
+                )
+            }
         }
+    }
+
+    /// `sql` (written with [`Scope::on`]) with the scope's values bound.
+    fn query(&self, b: Backend, sql: &str) -> BoxedSqlQuery<'static, MultiBackend, SqlQuery> {
+        let mut q = diesel::sql_query(numbered(b, sql)).into_boxed::<MultiBackend>();
+        match self {
+            Scope::Infants(ids) => {
+                for id in *ids {
+                    q = q.bind::<Text, _>(*id);
+                }
+            }
+            Scope::Born(from, to) => {
+                q = q
+                    .bind::<Timestamp, _>(UtcMicros::new(*from))
+                    .bind::<Timestamp, _>(UtcMicros::new(*to));
+            }
+            Scope::Param => {}
+        }
+        q
     }
 }
 
@@ -155,8 +172,9 @@ fn statements(b: Backend, scope: &Scope) -> Vec<String> {
 /// Recomputes the facts of the infants in `scope` (and of their cards). Call it in the
 /// transaction of the write; a card moved between infants needs both in one call.
 pub fn refresh(conn: &mut AnyConnection, scope: &Scope) -> QueryResult<()> {
-    for sql in statements(conn.backend(), scope) {
-        diesel::sql_query(sql).execute(conn)?;
+    let b = conn.backend();
+    for sql in statements(b, scope) {
+        scope.query(b, &sql).execute(conn)?;
     }
     Ok(())
 }
@@ -169,7 +187,7 @@ fn run_prepared(
     conn: &mut AnyConnection,
     name: &str,
     list: &[String],
-    id: &str,
+    id: uuid::Uuid,
 ) -> QueryResult<()> {
     #[derive(QueryableByName)]
     struct Name {
@@ -180,7 +198,7 @@ fn run_prepared(
         "SELECT name FROM pg_prepared_statements WHERE name LIKE '{name}%'"
     ))
     .load(conn)?;
-    let id = id.replace('\'', "''");
+    // A UUID's text is hex digits and dashes: nothing to escape.
     for (k, sql) in list.iter().enumerate() {
         let statement = format!("{name}_{k}");
         if !have.iter().any(|h| h.name == statement) {
@@ -195,17 +213,24 @@ fn run_prepared(
 /// were not what the recompute gives: kept facts that drifted from the source tables. Zero
 /// unless some write path missed its [`touch`].
 pub fn refresh_counting(conn: &mut AnyConnection, scope: &Scope) -> QueryResult<i64> {
-    let keep = |table: &str, copy: &str| {
-        format!(
-            "CREATE TEMP TABLE {copy} AS SELECT * FROM {table} WHERE {}",
-            scope.on("infant_id")
-        )
-    };
-    for copy in ["quality_old_infants", "quality_old_cards"] {
+    let b = conn.backend();
+    for (table, copy) in [
+        ("quality_infant_facts", "quality_old_infants"),
+        ("quality_card_facts", "quality_old_cards"),
+    ] {
         diesel::sql_query(format!("DROP TABLE IF EXISTS {copy}")).execute(conn)?;
+        // An empty copy, then the rows in scope (a statement creating a table takes no
+        // parameters on PostgreSQL).
+        diesel::sql_query(format!(
+            "CREATE TEMP TABLE {copy} AS SELECT * FROM {table} WHERE 1 = 0"
+        ))
+        .execute(conn)?;
+        let keep = format!(
+            "INSERT INTO {copy} SELECT * FROM {table} WHERE {}",
+            scope.on("infant_id")
+        );
+        scope.query(b, &keep).execute(conn)?;
     }
-    diesel::sql_query(keep("quality_infant_facts", "quality_old_infants")).execute(conn)?;
-    diesel::sql_query(keep("quality_card_facts", "quality_old_cards")).execute(conn)?;
     refresh(conn, scope)?;
     let differ = |table: &str, copy: &str| {
         let now = format!("SELECT * FROM {table} WHERE {}", scope.on("infant_id"));
@@ -214,12 +239,16 @@ pub fn refresh_counting(conn: &mut AnyConnection, scope: &Scope) -> QueryResult<
              UNION SELECT infant_id FROM (SELECT * FROM {copy} EXCEPT {now}) b"
         )
     };
-    let n: Count = diesel::sql_query(format!(
-        "SELECT COUNT(*) AS n FROM ({} UNION {}) d",
-        differ("quality_infant_facts", "quality_old_infants"),
-        differ("quality_card_facts", "quality_old_cards")
-    ))
-    .get_result(conn)?;
+    let n: Count = scope
+        .query(
+            b,
+            &format!(
+                "SELECT COUNT(*) AS n FROM ({} UNION {}) d",
+                differ("quality_infant_facts", "quality_old_infants"),
+                differ("quality_card_facts", "quality_old_cards")
+            ),
+        )
+        .get_result(conn)?;
     for copy in ["quality_old_infants", "quality_old_cards"] {
         diesel::sql_query(format!("DROP TABLE {copy}")).execute(conn)?;
     }
@@ -228,14 +257,12 @@ pub fn refresh_counting(conn: &mut AnyConnection, scope: &Scope) -> QueryResult<
 
 /// Recomputes the facts of these infants.
 pub fn touch(conn: &mut AnyConnection, infant_ids: &[InfantId]) -> QueryResult<()> {
-    let ids: Vec<String> = infant_ids.iter().map(InfantId::to_string).collect();
-    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-    match ids.as_slice() {
+    match infant_ids {
         [id] if conn.backend() == Backend::Postgres => {
             let list = statements(Backend::Postgres, &Scope::Param);
-            run_prepared(conn, "quality_touch", &list, id)
+            run_prepared(conn, "quality_touch", &list, id.0)
         }
-        _ => refresh(conn, &Scope::Infants(&ids)),
+        _ => refresh(conn, &Scope::Infants(infant_ids)),
     }
 }
 
@@ -256,7 +283,7 @@ pub fn touch_reported(conn: &mut AnyConnection, card_id: CardId) -> QueryResult<
                 .to_string(),
             update("$1"),
         ];
-        return run_prepared(conn, "quality_reported", &list, &card_id.to_string());
+        return run_prepared(conn, "quality_reported", &list, card_id.0);
     }
     // SQLite numbers its parameters, so `?1` binds the one id twice.
     diesel::sql_query(update("?1"))
@@ -285,14 +312,6 @@ struct Count {
     n: i64,
 }
 
-#[derive(QueryableByName)]
-struct Bounds {
-    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
-    lo: Option<String>,
-    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
-    hi: Option<String>,
-}
-
 /// Whether some infant has no facts row (the tables are new, or were emptied).
 pub fn incomplete(conn: &mut AnyConnection) -> QueryResult<bool> {
     let missing: Count = diesel::sql_query(
@@ -303,18 +322,14 @@ pub fn incomplete(conn: &mut AnyConnection) -> QueryResult<bool> {
     Ok(missing.n > 0)
 }
 
-/// The earliest and latest birth on record (UTC), to rebuild in ranges.
+/// The earliest and latest birth on record, to rebuild in ranges.
 pub fn birth_range(
     conn: &mut AnyConnection,
-) -> QueryResult<Option<(NaiveDateTime, NaiveDateTime)>> {
-    let parse = |t: Option<String>| {
-        t.and_then(|t| {
-            NaiveDateTime::parse_from_str(t.get(..19).unwrap_or(&t), "%Y-%m-%d %H:%M:%S").ok()
-        })
-    };
-    let b: Bounds = diesel::sql_query(
-        "SELECT CAST(MIN(birth_at) AS TEXT) AS lo, CAST(MAX(birth_at) AS TEXT) AS hi FROM infants",
-    )
-    .get_result(conn)?;
-    Ok(parse(b.lo).zip(parse(b.hi)))
+) -> QueryResult<Option<(DateTime<Utc>, DateTime<Utc>)>> {
+    use crate::db::schema::infants;
+    use diesel::dsl::{max, min};
+    let (lo, hi): (Option<UtcMicros>, Option<UtcMicros>) = infants::table
+        .select((min(infants::birth_at), max(infants::birth_at)))
+        .first(conn)?;
+    Ok(lo.zip(hi).map(|(lo, hi)| (lo.utc(), hi.utc())))
 }

@@ -23,9 +23,9 @@ const BATCH: usize = 1000;
 /// What was generated.
 #[derive(Debug, Clone, Copy)]
 pub struct Generated {
-    /// Hospitals.
+    /// How many hospitals.
     pub hospitals: usize,
-    /// Infants.
+    /// How many infants.
     pub infants: usize,
     /// Open cases (a tenth of them overdue).
     pub open_cases: usize,

@@ -278,7 +278,7 @@ pub enum AppError {
     BadRequest {
         /// Stable code.
         code: ErrorCode,
-        /// Explanation.
+        /// What was wrong, for the caller.
         detail: String,
         /// The field concerned, when known.
         field: Option<String>,
@@ -305,7 +305,7 @@ pub enum AppError {
     Conflict {
         /// Stable code.
         code: ErrorCode,
-        /// Explanation.
+        /// What conflicts, for the caller.
         detail: String,
         /// The field concerned, when known.
         field: Option<String>,
@@ -315,7 +315,7 @@ pub enum AppError {
     Unprocessable {
         /// Stable code.
         code: ErrorCode,
-        /// Explanation.
+        /// Why it cannot be processed, for the caller.
         detail: String,
     },
     /// The resource changed since the client read it (412).

@@ -31,7 +31,6 @@ pub fn path_id<T: FromStr>(raw: &str, entity: &'static str) -> Result<T, AppErro
     raw.parse().map_err(|_| AppError::NotFound { entity })
 }
 
-/// A list's page size: `asked` or `default`, refused with 400 naming `limit` outside `1..=max`.
 /// One page of a list read with `limit + 1` rows: the rows to show, and whether more follow.
 pub struct Paged<T> {
     /// At most `limit` rows.
@@ -55,6 +54,7 @@ impl<T> Paged<T> {
     }
 }
 
+/// A list's page size: `asked` or `default`, refused with 400 naming `limit` outside `1..=max`.
 pub fn page_limit(asked: Option<i64>, default: i64, max: i64) -> Result<i64, AppError> {
     let limit = asked.unwrap_or(default);
     if (1..=max).contains(&limit) {

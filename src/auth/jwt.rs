@@ -14,9 +14,9 @@ use crate::domain::role::Role;
 /// The claims Guthrie writes and requires.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
-    /// Issuer.
+    /// The issuer this server signs as (`auth.jwt_issuer`).
     pub iss: String,
-    /// Audience.
+    /// The audience the token is for (staff or API clients).
     pub aud: String,
     /// User id or API-client row id.
     pub sub: String,
@@ -26,7 +26,7 @@ pub struct Claims {
     pub exp: i64,
     /// Unique token id.
     pub jti: String,
-    /// Role.
+    /// The principal's role when the token was issued.
     pub role: Role,
     /// Person or machine.
     pub kind: PrincipalKind,

@@ -32,7 +32,7 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// Sub-commands.
+/// The sub-commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server (applies migrations first unless database.run_migrations = false).
@@ -51,10 +51,10 @@ pub enum Command {
     Client(ClientCommand),
     /// Fill an EMPTY database with synthetic hospitals, infants and open cases (benchmarks).
     Generate {
-        /// Hospitals.
+        /// How many hospitals to generate.
         #[arg(long, default_value_t = 100)]
         hospitals: usize,
-        /// Infants.
+        /// How many infants to generate.
         #[arg(long, default_value_t = 1_000_000)]
         infants: usize,
         /// Open follow-up cases (a tenth overdue).
@@ -101,10 +101,10 @@ pub enum HospitalCommand {
         /// Unique code.
         #[arg(long)]
         code: String,
-        /// Name.
+        /// The hospital's name.
         #[arg(long)]
         name: String,
-        /// District.
+        /// The district it belongs to.
         #[arg(long)]
         district: Option<String>,
         /// Follow-up contact e-mail (repeatable).

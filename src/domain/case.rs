@@ -127,12 +127,12 @@ pub enum CaseEvent {
     StartWorkup,
     /// Close the case.
     Resolve {
-        /// Outcome.
+        /// How the case ended.
         outcome: CaseOutcome,
     },
     /// Reopen a resolved case.
     Reopen {
-        /// Why.
+        /// Why the case was reopened.
         reason: String,
     },
 }

@@ -185,7 +185,7 @@ pub struct Condition {
     pub name_zh: String,
     /// English name.
     pub name_en: String,
-    /// Programme.
+    /// The programme the condition belongs to.
     pub programme: Programme,
     /// Group: E, AA, OA, FAO (DBS), or the programme's own.
     pub group: String,

@@ -23,7 +23,7 @@ pub enum PassRule {
 pub struct CchdProtocol {
     /// Code, e.g. `cn-dual-index`.
     pub code: String,
-    /// Description.
+    /// A description of the protocol, for people.
     #[serde(default)]
     pub description: String,
     /// Earliest age for a measurement (h).
@@ -116,7 +116,7 @@ impl CchdProtocol {
 /// One measurement.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CchdMeasurement {
-    /// When.
+    /// When the measurement was taken.
     pub measured_at: DateTime<Utc>,
     /// Right hand (pre-ductal) SpO2 %.
     pub right_hand_spo2: f64,
@@ -152,7 +152,7 @@ pub enum CchdOutcome {
     Positive {
         /// Tier (T0 below the fail limit).
         tier: Tier,
-        /// Why.
+        /// Why the screen is failed or repeated.
         reasons: Vec<String>,
     },
 }

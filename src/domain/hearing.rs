@@ -102,15 +102,15 @@ super::text_enum!(InterventionKind {
 /// One test.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HearingTest {
-    /// Stage.
+    /// Initial screen, rescreen or diagnostic assessment.
     pub stage: HearingStage,
-    /// Method.
+    /// OAE or AABR.
     pub method: HearingMethod,
     /// Left ear.
     pub left: EarResult,
     /// Right ear.
     pub right: EarResult,
-    /// When.
+    /// When the test was done.
     pub tested_at: DateTime<Utc>,
 }
 

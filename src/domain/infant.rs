@@ -74,7 +74,7 @@ pub struct BirthFacts {
     pub gestational_age_weeks: i64,
     /// Days beyond weeks.
     pub gestational_age_days: i64,
-    /// Grams.
+    /// Birth weight in grams.
     pub birth_weight_g: i64,
     /// Babies in this delivery.
     pub plurality: i64,

@@ -140,7 +140,7 @@ super::text_enum!(Indicator {
 /// The extra figures an indicator's value carries besides its numerator and denominator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Breakdown {
-    /// None.
+    /// No breakdown.
     Plain,
     /// Hours from the result to the first contact with the family: median and p90, by tier.
     FirstContactIntervals,
@@ -569,7 +569,7 @@ pub enum Part {
 /// Median, 90th percentile and count of a set of durations (hours).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct IntervalStats {
-    /// Values.
+    /// How many values.
     pub n: usize,
     /// Median, hours.
     pub median_hours: f64,

@@ -22,7 +22,7 @@ pub fn end_of_local_day(now: DateTime<Utc>) -> DateTime<Utc> {
 pub struct DeadlineWindow {
     /// At or after.
     pub from: Option<DateTime<Utc>>,
-    /// Before.
+    /// Before this instant.
     pub before: Option<DateTime<Utc>>,
 }
 

@@ -28,7 +28,7 @@ pub struct Outgoing {
     pub hospital_id: Option<HospitalId>,
     /// Template name.
     pub template: &'static str,
-    /// Channel.
+    /// E-mail or SMS.
     pub channel: Channel,
     /// Whom it is for.
     pub role: Audience,

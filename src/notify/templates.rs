@@ -71,7 +71,7 @@ pub const SCORECARD_VARS: &[&str] = &["hospital", "period", "lines"];
 pub struct TemplateSpec {
     /// Name (the TOML table).
     pub name: &'static str,
-    /// Reader.
+    /// Who reads the message: a family, a hospital contact or centre staff.
     pub audience: Audience,
     /// Variables it may use.
     pub vars: &'static [&'static str],
@@ -155,7 +155,7 @@ struct RawFile {
 pub struct Rendered {
     /// E-mail subject (staff messages).
     pub subject: Option<String>,
-    /// Text.
+    /// The rendered message text.
     pub body: String,
 }
 

@@ -32,7 +32,7 @@ pub struct AuditQuery {
 /// One entry.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEntryResponse {
-    /// When.
+    /// When it happened.
     pub at: DateTime<Utc>,
     /// Who (`user:<id>` or `client:<id>`).
     pub actor: String,

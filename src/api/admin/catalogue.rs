@@ -23,13 +23,13 @@ use crate::state::AppState;
 pub struct CatalogueVersionResponse {
     /// Version id.
     pub version: String,
-    /// Jurisdiction.
+    /// The jurisdiction the catalogue is for.
     pub jurisdiction: String,
     /// First day in force.
     pub effective_from: NaiveDate,
     /// Who published it (`config` for files loaded at start).
     pub published_by: String,
-    /// When.
+    /// When the version was published.
     pub published_at: DateTime<Utc>,
 }
 

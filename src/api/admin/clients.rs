@@ -26,7 +26,7 @@ pub struct ClientResponse {
     pub id: String,
     /// Public client id used at the token endpoint.
     pub client_id: String,
-    /// Name.
+    /// A name for people (the hospital or laboratory system).
     pub name: String,
     /// `hospital_client` or `lab_client`.
     pub role: Role,

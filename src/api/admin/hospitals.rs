@@ -22,13 +22,13 @@ use crate::state::AppState;
 /// A hospital as returned.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HospitalResponse {
-    /// Id.
+    /// The hospital's id.
     pub id: HospitalId,
     /// Unique code.
     pub code: String,
-    /// Name.
+    /// The hospital's name.
     pub name: String,
-    /// District.
+    /// The district it belongs to.
     pub district: Option<String>,
     /// Follow-up contact addresses.
     pub contact_emails: Vec<String>,
@@ -64,9 +64,9 @@ impl From<Hospital> for HospitalResponse {
 pub struct CreateHospitalRequest {
     /// Unique code (letters, digits, `-`, `_`).
     pub code: String,
-    /// Name.
+    /// The hospital's name.
     pub name: String,
-    /// District.
+    /// The district it belongs to.
     #[serde(default)]
     pub district: Option<String>,
     /// Follow-up contact addresses.

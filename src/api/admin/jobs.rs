@@ -16,7 +16,7 @@ use crate::state::AppState;
 /// A job as listed.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobInfo {
-    /// Name.
+    /// The job's name (`escalation`, `dispatcher`, …).
     pub name: String,
     /// Cron string (six fields, UTC); empty when disabled.
     pub schedule: String,

@@ -21,13 +21,13 @@ use crate::state::AppState;
 /// A user as returned.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserResponse {
-    /// Id.
+    /// The user's id.
     pub id: UserId,
     /// Login name.
     pub username: String,
     /// Display name.
     pub display_name: String,
-    /// Role.
+    /// The user's role.
     pub role: Role,
     /// Hospital of hospital staff.
     pub hospital_id: Option<HospitalId>,

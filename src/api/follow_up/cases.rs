@@ -34,19 +34,19 @@ use crate::state::AppState;
 /// A case as returned.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CaseResponse {
-    /// Id.
+    /// The case's id.
     pub id: CaseId,
-    /// Infant.
+    /// The infant followed up.
     pub infant_id: InfantId,
     /// Birth hospital.
     pub hospital_id: HospitalId,
-    /// Programme.
+    /// The programme whose screen called for the case.
     pub programme: Programme,
     /// Why the case was opened.
     pub reason: Reason,
-    /// State.
+    /// Where the case stands in its state machine.
     pub state: CaseState,
-    /// Tier.
+    /// The urgency tier that sets its deadlines.
     pub tier: Tier,
     /// Suspected conditions.
     pub suspected: Vec<String>,
@@ -69,15 +69,15 @@ pub struct CaseResponse {
     pub outcome: Option<CaseOutcome>,
     /// Version (the ETag's value).
     pub version: i32,
-    /// Opened.
+    /// When the case was opened.
     pub opened_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
-    /// Resolved.
+    /// When it was resolved, if it is.
     pub resolved_at: Option<DateTime<Utc>>,
     /// Booked recall visit.
     pub appointment_at: Option<DateTime<Utc>>,
-    /// Where.
+    /// Where the recheck appointment is.
     pub appointment_place: Option<String>,
     /// On the contact-problem worklist: the family's details need correcting or another channel.
     pub contact_problem: bool,
@@ -135,24 +135,24 @@ pub struct TimelineEntry {
     /// Detail (triggering result, event, note…).
     #[schema(value_type = Object)]
     pub detail: serde_json::Value,
-    /// Who.
+    /// Who acted (a user id, or `system`).
     pub actor: String,
-    /// When.
+    /// When it happened.
     pub at: DateTime<Utc>,
 }
 
 /// A contact attempt as returned.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AttemptResponse {
-    /// Channel.
+    /// How the family was contacted.
     pub channel: Channel,
-    /// Outcome.
+    /// What came of it.
     pub outcome: AttemptOutcome,
     /// Who tried.
     pub contacted_by: String,
-    /// When.
+    /// When the attempt was made.
     pub attempted_at: DateTime<Utc>,
-    /// Note.
+    /// A free-text note.
     pub note: Option<String>,
 }
 
@@ -190,7 +190,7 @@ pub struct AttemptRequest {
     /// When (default: now).
     #[serde(default)]
     pub attempted_at: Option<DateTime<Utc>>,
-    /// Note.
+    /// A free-text note kept with the event.
     #[serde(default)]
     pub note: Option<String>,
 }
@@ -212,15 +212,15 @@ pub struct CaseQuery {
     pub state: Option<CaseState>,
     /// Only unresolved cases.
     pub open: Option<bool>,
-    /// Programme.
+    /// Only this programme.
     pub programme: Option<Programme>,
-    /// Tier.
+    /// Only this urgency tier.
     pub tier: Option<Tier>,
-    /// Hospital.
+    /// Only this hospital's infants.
     pub hospital_id: Option<HospitalId>,
-    /// Infant.
+    /// Only this infant's cases.
     pub infant_id: Option<String>,
-    /// Assignee.
+    /// Only cases assigned to this user (a user id).
     pub assignee: Option<String>,
     /// Only open cases past their recall due time.
     pub overdue: Option<bool>,
@@ -238,7 +238,7 @@ pub struct CaseQuery {
     pub contact_problem: Option<bool>,
     /// Only unassigned cases.
     pub unassigned: Option<bool>,
-    /// Cursor.
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size 1–200 (default 50).
     pub limit: Option<i64>,

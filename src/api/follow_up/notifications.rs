@@ -25,25 +25,25 @@ use crate::state::AppState;
 /// A notification as returned.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NotificationResponse {
-    /// Id.
+    /// The notification's id.
     pub id: NotificationId,
     /// Case it is about.
     pub case_id: Option<CaseId>,
     /// Hospital it concerns.
     pub hospital_id: Option<HospitalId>,
-    /// Template.
+    /// The template it was rendered from.
     pub template: String,
-    /// Channel.
+    /// E-mail or SMS.
     pub channel: Channel,
     /// Whom it is for.
     pub recipient_role: Audience,
     /// Address or phone number.
     pub recipient: String,
-    /// Locale.
+    /// The language it was rendered in (`zh-CN` or `en`).
     pub locale: String,
     /// Subject (e-mail).
     pub subject: Option<String>,
-    /// Text.
+    /// The rendered message text.
     pub body: String,
     /// Where it is in its lifecycle.
     pub status: Status,
@@ -55,7 +55,7 @@ pub struct NotificationResponse {
     pub provider_message_id: Option<String>,
     /// Last error.
     pub last_error: Option<String>,
-    /// Queued.
+    /// When it was queued.
     pub created_at: DateTime<Utc>,
     /// Handed over.
     pub sent_at: Option<DateTime<Utc>>,
@@ -88,7 +88,7 @@ impl From<Notification> for NotificationResponse {
     }
 }
 
-/// Filters.
+/// Filters of the notification list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct NotificationQuery {

@@ -58,14 +58,14 @@ pub struct QualityReport {
     pub jurisdiction: String,
     /// When computed.
     pub generated_at: DateTime<Utc>,
-    /// Indicators.
+    /// Every indicator that applies, in report order.
     pub indicators: Vec<IndicatorValue>,
 }
 
 /// A drill-down page.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MemberPage {
-    /// Indicator.
+    /// The indicator listed.
     pub indicator: Indicator,
     /// `gap`, `numerator` or `denominator`.
     pub part: String,

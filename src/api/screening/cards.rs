@@ -35,7 +35,7 @@ pub const MAX_CARDS_PER_REQUEST: usize = 2000;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCardRequest {
-    /// Infant.
+    /// The infant the card was collected from.
     pub infant_id: InfantId,
     /// Unique card barcode.
     pub barcode: String,
@@ -62,13 +62,13 @@ pub struct CreateCardRequest {
 /// A registered card.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CardResponse {
-    /// Id.
+    /// The card's id.
     pub id: CardId,
-    /// Infant.
+    /// The infant the card was collected from.
     pub infant_id: InfantId,
-    /// Hospital.
+    /// The infant's birth hospital.
     pub hospital_id: HospitalId,
-    /// Barcode.
+    /// The card's barcode, unique per hospital.
     pub barcode: String,
     /// Collection time.
     pub collected_at: DateTime<Utc>,
@@ -93,7 +93,7 @@ pub struct ReceiptRequest {
 /// The card after receipt, with its interpretation.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReceiptResponse {
-    /// Barcode.
+    /// The card's barcode.
     pub barcode: String,
     /// Quality recorded.
     pub quality: String,
@@ -105,7 +105,7 @@ pub struct ReceiptResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResultsRequest {
-    /// Cards.
+    /// One entry per card, 1 to 2,000 cards.
     pub cards: Vec<CardResults>,
     /// The plate's test time, for cards that carry none.
     #[serde(default)]
@@ -119,7 +119,7 @@ pub struct ResultsRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiptsRequest {
-    /// Cards.
+    /// One receipt per card.
     pub cards: Vec<svc::CardReceipt>,
 }
 

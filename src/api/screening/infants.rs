@@ -44,7 +44,7 @@ pub struct IdDocumentRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MotherRequest {
-    /// Name.
+    /// The mother's name.
     pub name: String,
     /// One to three phone numbers.
     pub phones: Vec<String>,
@@ -83,7 +83,7 @@ pub struct CreateInfantRequest {
     /// Admitted to a neonatal intensive care unit.
     #[serde(default)]
     pub nicu_admitted: bool,
-    /// Mother.
+    /// The mother: name, phones, identity document.
     pub mother: MotherRequest,
     /// Home address.
     #[serde(default)]
@@ -147,9 +147,9 @@ pub struct IdDocumentResponse {
 /// Mother as returned.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MotherResponse {
-    /// Name.
+    /// The mother's name.
     pub name: String,
-    /// Phones.
+    /// The mother's phone numbers.
     pub phones: Vec<String>,
     /// Masked document.
     pub id_document: Option<IdDocumentResponse>,
@@ -158,13 +158,13 @@ pub struct MotherResponse {
 /// An infant as returned.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InfantResponse {
-    /// Id.
+    /// The infant's id.
     pub id: InfantId,
-    /// Hospital.
+    /// The birth hospital.
     pub hospital_id: HospitalId,
     /// Medical record number.
     pub mrn: String,
-    /// Sex.
+    /// Sex at birth.
     pub sex: Sex,
     /// Birth time in the offset it was reported in.
     #[schema(value_type = String, format = DateTime)]
@@ -173,7 +173,7 @@ pub struct InfantResponse {
     pub gestational_age_weeks: i32,
     /// Extra days.
     pub gestational_age_days: i32,
-    /// Grams.
+    /// Birth weight in grams.
     pub birth_weight_g: i32,
     /// Babies in the delivery.
     pub plurality: i32,
@@ -181,15 +181,15 @@ pub struct InfantResponse {
     pub birth_order: i32,
     /// NICU admission.
     pub nicu_admitted: bool,
-    /// Mother.
+    /// The mother.
     pub mother: MotherResponse,
-    /// Address.
+    /// The family's address.
     pub address: Option<String>,
     /// `active`, `deceased` or `transferred`.
     pub status: InfantStatus,
     /// When the status last changed.
     pub status_changed_at: Option<DateTime<Utc>>,
-    /// Why.
+    /// Why the status changed (transfer, death).
     pub status_note: Option<String>,
     /// Created (UTC).
     pub created_at: DateTime<Utc>,

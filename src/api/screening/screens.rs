@@ -43,7 +43,7 @@ pub struct HearingRequest {
     pub left: EarResult,
     /// Right ear.
     pub right: EarResult,
-    /// When.
+    /// When the test was done.
     pub tested_at: DateTime<Utc>,
     /// Deprecated: record the stay once with `PATCH /infants/{id}` (`nicu_days`), which wins
     /// over this field. Days in NICU, when known (over the catalogue's limit requires AABR).
@@ -62,7 +62,7 @@ pub struct CchdRequest {
     /// a first measurement defaults to the hospital's protocol, else the catalogue's.
     #[serde(default)]
     pub protocol: Option<String>,
-    /// When.
+    /// When the measurement was taken.
     pub measured_at: DateTime<Utc>,
     /// Right hand SpO2 (%).
     pub right_hand_spo2: f64,
@@ -101,18 +101,18 @@ pub struct ConsentRequest {
     pub decision: Decision,
     /// Who signed.
     pub guardian_name: String,
-    /// When.
+    /// When the parent signed.
     pub signed_at: DateTime<Utc>,
 }
 
 /// A recorded decision.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConsentResponse {
-    /// Id.
+    /// The decision's id.
     pub id: String,
-    /// Programme.
+    /// The programme the decision is for.
     pub programme: Programme,
-    /// Decision.
+    /// Consent or refusal.
     pub decision: Decision,
     /// When signed.
     pub signed_at: DateTime<Utc>,

@@ -83,7 +83,7 @@ pub enum Recollect {
     TooEarly {
         /// Age at collection.
         age_hours: i64,
-        /// Minimum.
+        /// The youngest age (hours) the band applies from.
         min_hours: i64,
     },
 }
@@ -142,7 +142,7 @@ pub struct MarkerFinding {
 pub struct ConditionFinding {
     /// Condition code.
     pub condition: String,
-    /// Level.
+    /// How far the value is from its cutoff.
     pub level: Level,
     /// Tier when borderline or worse.
     pub tier: Option<Tier>,

@@ -17,7 +17,7 @@ pub const FIRST_ADMIN: &str = "admin";
 /// Credentials created on first start, to be shown once.
 #[derive(Debug)]
 pub struct FirstAdmin {
-    /// Username.
+    /// The first administrator's username.
     pub username: String,
     /// Random password; never stored in clear, never logged.
     pub password: String,

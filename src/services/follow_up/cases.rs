@@ -28,11 +28,11 @@ use crate::services::admin::audit;
 /// What a result asks for.
 #[derive(Debug, Clone)]
 pub struct CaseSpec {
-    /// Programme.
+    /// The programme whose screen called for the case.
     pub programme: Programme,
-    /// Reason.
+    /// Why the case is opened (positive, repeat, refer, unsatisfactory, missed).
     pub reason: Reason,
-    /// Urgency.
+    /// The urgency tier that sets its deadlines.
     pub tier: Tier,
     /// Suspected condition codes.
     pub suspected: Vec<String>,

@@ -25,7 +25,7 @@ pub struct AttemptInput {
     pub outcome: String,
     /// Who tried (name or role); defaults to the recording principal.
     pub contacted_by: Option<String>,
-    /// When.
+    /// When the attempt was made.
     pub attempted_at: DateTime<Utc>,
     /// Free text.
     pub note: Option<String>,

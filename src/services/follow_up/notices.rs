@@ -32,7 +32,7 @@ use crate::services::follow_up::contacts::flag_contact_problem;
 pub struct NoticeContext {
     /// `[notify]` settings.
     pub notify: NotifySettings,
-    /// Templates.
+    /// The loaded message templates (zh-CN and English).
     pub templates: Arc<crate::notify::templates::Templates>,
     /// Catalogue versions (condition names).
     pub catalogues: SharedCatalogues,
@@ -68,7 +68,7 @@ pub struct CaseFacts {
     pub policy: Arc<DuePolicy>,
     /// The policy's time zone.
     pub tz: Tz,
-    /// Tier.
+    /// The case's urgency tier.
     pub tier: Tier,
 }
 

@@ -68,9 +68,9 @@ pub struct IndicatorValue {
     pub name: String,
     /// Chinese name.
     pub name_zh: String,
-    /// Numerator.
+    /// How many members meet the indicator.
     pub numerator: i64,
-    /// Denominator.
+    /// How many members the indicator counts over.
     pub denominator: i64,
     /// numerator / denominator; none when the denominator is 0.
     pub value: Option<f64>,
@@ -80,7 +80,7 @@ pub struct IndicatorValue {
     pub lower_is_better: bool,
     /// Whether the target is met (none without target or value).
     pub met: Option<bool>,
-    /// Definition.
+    /// Numerator and denominator in one line.
     pub definition: String,
     /// Source of the definition.
     pub source: String,

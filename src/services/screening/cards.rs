@@ -25,7 +25,7 @@ use crate::services::follow_up::cases;
 /// A card as submitted.
 #[derive(Debug, Clone)]
 pub struct NewCard {
-    /// Infant.
+    /// The infant the card was collected from.
     pub infant_id: InfantId,
     /// Unique barcode.
     pub barcode: String,
@@ -288,7 +288,7 @@ pub fn receive(
 #[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardReceipt {
-    /// Barcode.
+    /// The card's barcode, unique per hospital.
     pub barcode: String,
     /// When the lab received the card.
     pub received_at: DateTime<Utc>,

@@ -35,7 +35,7 @@ pub struct ResultInput {
 /// The outcome of one card in a results request.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CardResultOutcome {
-    /// Barcode.
+    /// The card's barcode.
     pub barcode: String,
     /// `accepted` or `rejected`.
     pub status: &'static str,

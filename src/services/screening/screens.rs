@@ -51,7 +51,7 @@ fn check_time(
 /// A hearing test as submitted.
 #[derive(Debug, Clone)]
 pub struct HearingInput {
-    /// Test.
+    /// The test's stage, method and ear results.
     pub test: HearingTest,
     /// NICU days, when known.
     pub nicu_days: Option<i64>,
@@ -374,13 +374,13 @@ pub fn auscultation_of(r: &CchdRow) -> Option<Auscultation> {
 /// A guardian's decision as submitted.
 #[derive(Debug, Clone)]
 pub struct ConsentInput {
-    /// Programme.
+    /// The programme the decision is for.
     pub programme: Programme,
     /// Consent or refusal.
     pub decision: Decision,
     /// Who signed.
     pub guardian_name: String,
-    /// When.
+    /// When the parent signed.
     pub signed_at: DateTime<Utc>,
 }
 

@@ -43,7 +43,7 @@ pub enum ProgrammeStatus {
 /// The next thing to do and when.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct NextAction {
-    /// What.
+    /// The next step, in words.
     pub action: String,
     /// Deadline, when there is one.
     pub due_by: Option<DateTime<Utc>>,
@@ -54,7 +54,7 @@ pub struct NextAction {
 pub struct CardSummary {
     /// Card id.
     pub id: CardId,
-    /// Barcode.
+    /// The card's barcode.
     pub barcode: String,
     /// Collection time.
     pub collected_at: DateTime<Utc>,
@@ -75,7 +75,7 @@ pub struct CardSummary {
 /// One programme's part of the summary.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ProgrammeSummary {
-    /// Status.
+    /// Where the infant stands in this programme.
     pub status: ProgrammeStatus,
     /// Latest guardian decision.
     pub consent: Option<Decision>,
@@ -86,7 +86,7 @@ pub struct ProgrammeSummary {
 /// Everything about an infant's screening.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ScreeningSummary {
-    /// Infant.
+    /// The infant summarised.
     pub infant_id: InfantId,
     /// Catalogue version in force.
     pub catalogue_version: String,
@@ -94,7 +94,7 @@ pub struct ScreeningSummary {
     pub dbs: ProgrammeSummary,
     /// Cards, oldest first.
     pub cards: Vec<CardSummary>,
-    /// Hearing.
+    /// The hearing programme.
     pub hearing: ProgrammeSummary,
     /// Hearing pathway detail.
     pub hearing_assessment: HearingAssessment,
@@ -103,11 +103,11 @@ pub struct ScreeningSummary {
     pub hearing_tests: Vec<serde_json::Value>,
     /// Hearing interventions started, oldest first.
     pub hearing_interventions: Vec<crate::db::models::screening::screens::InterventionRow>,
-    /// Heart.
+    /// The heart (CCHD) programme.
     pub cchd: ProgrammeSummary,
     /// Heart screen outcome.
     pub cchd_outcome: CchdOutcome,
-    /// Measurements.
+    /// The heart screen's measurements, oldest first.
     #[schema(value_type = Vec<Object>)]
     pub cchd_measurements: Vec<serde_json::Value>,
 }
@@ -352,9 +352,9 @@ fn cchd_json(r: &CchdRow) -> Result<serde_json::Value, AppError> {
 /// An infant past a programme's screening age with no valid screen.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MissedScreen {
-    /// Infant.
+    /// The infant with no screen.
     pub infant_id: InfantId,
-    /// Hospital.
+    /// The infant's birth hospital.
     pub hospital_id: HospitalId,
     /// Birth (UTC).
     pub birth_at: DateTime<Utc>,

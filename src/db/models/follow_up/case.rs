@@ -42,7 +42,7 @@ pub struct Case {
     pub contact_problem: bool,
     /// Booked recall visit.
     pub appointment_at: Option<UtcMicros>,
-    /// Where.
+    /// Where the recheck appointment is.
     pub appointment_place: Option<String>,
     /// The escalation rung due next (`L0`…`L4`), NULL when none is left or the case is resolved.
     pub next_rung: Option<Rung>,

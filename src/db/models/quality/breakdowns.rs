@@ -111,7 +111,7 @@ pub fn collection_hours(conn: &mut AnyConnection, births: &Births) -> QueryResul
 /// The cohort's heart screens with a device auscultation (AI stethoscope).
 #[derive(Debug, Clone, Copy, QueryableByName)]
 pub struct Auscultation {
-    /// Screens.
+    /// Heart screens with a device auscultation.
     #[diesel(sql_type = BigInt)]
     pub screens: i64,
     /// Infants screened so.

@@ -21,7 +21,7 @@ pub struct Infant {
     pub hospital_id: HospitalId,
     pub mrn: String,
     pub sex: Sex,
-    /// UTC.
+    /// Birth time (UTC).
     pub birth_at: UtcMicros,
     /// The offset the birth time was reported in, to give it back as submitted.
     pub birth_utc_offset_minutes: i32,

@@ -25,7 +25,7 @@ pub type Moved = BTreeMap<String, Vec<String>>;
 )]
 #[diesel(table_name = infant_merges)]
 pub struct Merge {
-    /// Id.
+    /// The merge's id.
     pub id: String,
     /// The record kept.
     pub kept_id: InfantId,
@@ -36,12 +36,12 @@ pub struct Merge {
     pub moved: Json<Moved>,
     /// Who merged.
     pub merged_by: String,
-    /// When.
+    /// When the records were merged.
     #[schema(value_type = String, format = DateTime)]
     pub merged_at: UtcMicros,
     /// Who undid it.
     pub undone_by: Option<String>,
-    /// When.
+    /// When the merge was undone, if it was.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub undone_at: Option<UtcMicros>,
 }

@@ -35,9 +35,9 @@ pub struct HearingRow {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize, utoipa::ToSchema)]
 #[diesel(table_name = hearing_interventions)]
 pub struct InterventionRow {
-    /// Id.
+    /// The decision's id.
     pub id: String,
-    /// Infant.
+    /// The infant it is for.
     pub infant_id: InfantId,
     /// The infant's hospital.
     pub hospital_id: HospitalId,

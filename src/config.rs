@@ -78,7 +78,7 @@ pub struct Settings {
     pub jobs: JobSettings,
     /// Quality indicators.
     pub quality: QualitySettings,
-    /// Logging.
+    /// Log format and level.
     pub log: LogSettings,
     /// Set from `GUTHRIE_ENV`, never from files.
     #[serde(skip, default = "default_env")]
@@ -171,6 +171,20 @@ pub struct AuthSettings {
     pub leeway_secs: u64,
     /// Rate limit for login and token endpoints, per client address.
     pub login_attempts_per_minute: u32,
+    /// A console session without a request for this long ends.
+    pub session_idle_secs: i64,
+    /// A console session ends this long after sign-in.
+    pub session_absolute_secs: i64,
+}
+
+impl AuthSettings {
+    /// The console's session lifetimes.
+    pub fn session_lifetimes(&self) -> crate::domain::session::Lifetimes {
+        crate::domain::session::Lifetimes {
+            idle: chrono::Duration::seconds(self.session_idle_secs),
+            absolute: chrono::Duration::seconds(self.session_absolute_secs),
+        }
+    }
 }
 
 /// `[privacy]`
@@ -486,6 +500,12 @@ impl Settings {
         self.validate_notify()?;
         if a.staff_token_ttl_secs <= 0 || a.client_token_ttl_secs <= 0 {
             return Err(ConfigError("auth token lifetimes must be positive".into()));
+        }
+        if a.session_idle_secs <= 0 || a.session_absolute_secs < a.session_idle_secs {
+            return Err(ConfigError(
+                "auth.session_idle_secs must be positive and at most auth.session_absolute_secs"
+                    .into(),
+            ));
         }
         Ok(())
     }

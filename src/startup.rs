@@ -182,6 +182,8 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .configure(api::configure)
             .service(web::redirect("/api/docs", "/api/docs/"))
             .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", openapi.clone()))
+            // The console last: its scope takes every path the API left.
+            .configure(crate::web::configure)
             .default_service(web::to(api::not_found))
     })
     // A compressed body leaves in several writes; with Nagle's algorithm the last waits for the

@@ -2,8 +2,6 @@
 //! identity and password change. Login and token are rate-limited per client address, and a
 //! failure never says whether the username or client exists.
 
-use std::net::IpAddr;
-
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use base64::Engine;
@@ -11,9 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::json::{ApiJson, parse, read_limited};
-use crate::auth::password;
 use crate::db;
-use crate::db::models::admin::user;
 use crate::domain::principal::{Principal, PrincipalKind};
 use crate::domain::role::Role;
 use crate::error::{AppError, ErrorCode};
@@ -24,9 +20,9 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    /// Username.
+    /// The staff user's username.
     pub username: String,
-    /// Password.
+    /// The staff user's password.
     pub password: String,
 }
 
@@ -67,7 +63,7 @@ pub struct MeResponse {
     pub subject: String,
     /// `user` or `client`.
     pub kind: String,
-    /// Role.
+    /// The user's role.
     pub role: Role,
     /// Hospital, for hospital-bound roles.
     pub hospital_id: Option<String>,
@@ -83,25 +79,8 @@ pub struct ChangePasswordRequest {
     pub new_password: String,
 }
 
-/// The client address used for rate limiting.
-fn client_ip(req: &HttpRequest, state: &AppState) -> IpAddr {
-    let forwarded = state
-        .settings
-        .server
-        .behind_proxy
-        .then(|| {
-            req.connection_info()
-                .realip_remote_addr()
-                .and_then(|a| a.parse().ok())
-        })
-        .flatten();
-    forwarded
-        .or_else(|| req.peer_addr().map(|a| a.ip()))
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
-}
-
 fn rate_limit(req: &HttpRequest, state: &AppState) -> Result<(), AppError> {
-    let ip = client_ip(req, state);
+    let ip = crate::auth::rate_limit::client_ip(req, state.settings.server.behind_proxy);
     state.login_limiter.check(ip).map_err(|retry_after_secs| {
         tracing::warn!("login rate limit reached");
         AppError::RateLimited { retry_after_secs }
@@ -317,15 +296,7 @@ pub async fn change_password(
             .subject
             .parse()
             .map_err(|_| AppError::NotFound { entity: "user" })?;
-        let u = user::get(c, id)?.ok_or(AppError::NotFound { entity: "user" })?;
-        if !password::verify(&current_password, &u.password_hash) {
-            return Err(AppError::invalid("current_password", "is wrong"));
-        }
-        let patch = accounts::UserPatch {
-            password: Some(new_password),
-            ..Default::default()
-        };
-        accounts::update_user(c, u.id, patch, now).map(|_| ())
+        accounts::change_own_password(c, id, &current_password, new_password, now)
     })
     .await?;
     state.token_versions.forget(&key);

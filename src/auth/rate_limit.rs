@@ -54,6 +54,21 @@ impl RateLimiter {
     }
 }
 
+/// The client address a request is rate-limited under: the proxy's forwarded address when the
+/// server runs behind one (`server.behind_proxy`), else the peer's.
+pub fn client_ip(req: &actix_web::HttpRequest, behind_proxy: bool) -> IpAddr {
+    let forwarded = behind_proxy
+        .then(|| {
+            req.connection_info()
+                .realip_remote_addr()
+                .and_then(|a| a.parse().ok())
+        })
+        .flatten();
+    forwarded
+        .or_else(|| req.peer_addr().map(|a| a.ip()))
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -425,3 +425,20 @@ diesel::table! {
 
 diesel::joinable!(notifications -> cases (case_id));
 diesel::allow_tables_to_appear_in_same_query!(notifications, cases, case_escalations);
+
+diesel::table! {
+    web_sessions (id_hash) {
+        id_hash -> Text,
+        user_id -> Text,
+        token_version -> Integer,
+        csrf_token -> Text,
+        locale -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        idle_expires_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(web_sessions -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(web_sessions, users);

@@ -47,6 +47,7 @@ pub mod notification;
 pub mod principal;
 pub mod quality;
 pub mod role;
+pub mod session;
 pub mod specimen;
 pub mod validation;
 pub mod worklist;

@@ -7,6 +7,7 @@ mod auth;
 mod cases;
 mod catalogue;
 mod cli;
+mod console;
 mod fidelity;
 mod hardening;
 mod helpers;

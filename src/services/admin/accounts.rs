@@ -324,6 +324,26 @@ pub fn update_user(
     })
 }
 
+/// A user changes their own password: `current` must be right, `new` strong enough. Every token
+/// and console session of the user ends (their token version moves on).
+pub fn change_own_password(
+    conn: &mut AnyConnection,
+    id: UserId,
+    current: &str,
+    new: String,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let u = user::get(conn, id)?.ok_or(AppError::NotFound { entity: "user" })?;
+    if !password::verify(current, &u.password_hash) {
+        return Err(AppError::invalid("current_password", "is wrong"));
+    }
+    let patch = UserPatch {
+        password: Some(new),
+        ..Default::default()
+    };
+    update_user(conn, u.id, patch, now).map(|_| ())
+}
+
 /// Checks a username and password; returns the principal and the token version its tokens
 /// carry. Unknown users, wrong passwords and inactive accounts all
 /// give `None` after the same amount of work, so the answer never reveals which usernames exist.

@@ -5,4 +5,5 @@ pub mod audit;
 pub mod bootstrap;
 pub mod catalogue;
 pub mod policy;
+pub mod sessions;
 pub mod versions;

@@ -7,3 +7,4 @@ pub mod escalation;
 pub mod notices;
 pub mod notifications;
 pub mod reminders;
+pub mod worklists;

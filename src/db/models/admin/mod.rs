@@ -8,3 +8,4 @@ pub mod idempotency;
 pub mod instance_secret;
 pub mod policy;
 pub mod user;
+pub mod web_session;

@@ -39,3 +39,21 @@ pub fn of_case(conn: &mut AnyConnection, case_id: CaseId) -> QueryResult<Vec<Con
         .select(ContactAttempt::as_select())
         .load(conn)
 }
+
+/// The latest attempt of each of these cases (when and how it went), by case.
+pub fn latest_of(
+    conn: &mut AnyConnection,
+    case_ids: &[CaseId],
+) -> QueryResult<std::collections::HashMap<CaseId, (UtcMicros, AttemptOutcome)>> {
+    let rows: Vec<(CaseId, UtcMicros, AttemptOutcome)> = contact_attempts::table
+        .filter(contact_attempts::case_id.eq_any(case_ids))
+        .order(contact_attempts::attempted_at.asc())
+        .select((
+            contact_attempts::case_id,
+            contact_attempts::attempted_at,
+            contact_attempts::outcome,
+        ))
+        .load(conn)?;
+    // Later rows replace earlier ones: the map keeps each case's latest.
+    Ok(rows.into_iter().map(|(c, at, o)| (c, (at, o))).collect())
+}

@@ -1,0 +1,41 @@
+//! The staff console: server-rendered pages over the same services as the JSON API. Templates
+//! are askama files compiled into the binary (`templates/`, a missing field fails the build);
+//! htmx 2.0.11 and the stylesheet are vendored (`static/`), so nothing but `cargo` builds it.
+//! Pages work without JavaScript (forms post, then redirect); htmx only refreshes the worklist
+//! counters. Browsers authenticate with a session cookie (`session`), never a token, and the
+//! JSON API never accepts that cookie. Every page carries a strict CSP (`headers`).
+
+pub mod assets;
+pub mod error;
+pub mod headers;
+pub mod i18n;
+pub mod pages;
+pub mod session;
+
+use actix_web::middleware::from_fn;
+use actix_web::web;
+
+/// Registers the console: the static files, then every page behind the session middleware.
+/// Register it after the API, so its catch-all scope sees only what the API left.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/static")
+            .wrap(from_fn(headers::secure))
+            .service(assets::asset_in_scope),
+    )
+    .service(
+        web::scope("")
+            .wrap(from_fn(session::load))
+            .wrap(from_fn(headers::secure))
+            .service(pages::auth::home)
+            .service(pages::auth::login_page)
+            .service(pages::auth::login)
+            .service(pages::auth::logout)
+            .service(pages::auth::language)
+            .service(pages::auth::password_page)
+            .service(pages::auth::change_password)
+            .service(pages::worklists::worklist_tabs)
+            .service(pages::worklists::worklist)
+            .default_service(web::to(pages::not_found)),
+    );
+}

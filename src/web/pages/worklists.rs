@@ -1,0 +1,301 @@
+//! The coordinator's home: the six worklists as tabs with their counts (refreshed every minute by
+//! htmx), and the chosen list as a table, soonest due first, filterable by programme, tier,
+//! hospital and assignee. A hospital user sees their hospital's cases only (the scope comes from
+//! the session's principal, as for a token).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, web};
+use askama::Template;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::{Chrome, render};
+use crate::db;
+use crate::db::models::admin::hospital;
+use crate::domain::catalogue::{Programme, Tier};
+use crate::domain::ids::{HospitalId, UserId};
+use crate::domain::principal::Scope;
+use crate::domain::role::Action;
+use crate::domain::worklist::Worklist;
+use crate::services::follow_up::worklists::{self, BoardRow};
+use crate::state::AppState;
+use crate::web::error::WebError;
+use crate::web::i18n::Tr;
+use crate::web::session::Console;
+
+/// Rows shown per list.
+const PAGE: i64 = 100;
+
+/// One worklist tab.
+#[derive(Debug, Clone)]
+pub struct Tab {
+    /// Where it leads.
+    pub href: String,
+    /// Its name.
+    pub label: String,
+    /// Cases on it.
+    pub count: i64,
+    /// The list shown.
+    pub current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "tabs.html", config = "src/web/askama.toml")]
+struct Tabs {
+    tr: Tr,
+    tabs: Vec<Tab>,
+    refresh: String,
+    failed: i64,
+    failed_label: String,
+}
+
+/// One option of a filter.
+#[derive(Debug, Clone)]
+pub struct Opt {
+    /// The submitted value.
+    pub value: String,
+    /// What is shown.
+    pub label: String,
+    /// Chosen now.
+    pub selected: bool,
+}
+
+/// One case as the table shows it.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The case's id (its page's address).
+    pub case_id: String,
+    /// `T0` … `T3` (the badge's class).
+    pub tier: String,
+    /// The tier in words (urgency is never shown by colour alone).
+    pub tier_label: String,
+    /// `HOSPITALCODE-MRN`.
+    pub infant_ref: String,
+    /// The hospital's name.
+    pub hospital: String,
+    /// Why the case is open.
+    pub reason: String,
+    /// Suspected conditions, comma-separated.
+    pub suspected: String,
+    /// The earliest pending deadline, local time.
+    pub due: String,
+    /// Time left, or how long overdue.
+    pub left: String,
+    /// Past its deadline.
+    pub overdue: bool,
+    /// Who works it.
+    pub assignee: String,
+    /// The latest contact attempt.
+    pub last_contact: String,
+}
+
+#[derive(Template)]
+#[template(path = "worklist.html", config = "src/web/askama.toml")]
+struct WorklistPage {
+    c: Chrome,
+    tabs: String,
+    action: String,
+    caption: String,
+    rows: Vec<Row>,
+    programmes: Vec<Opt>,
+    tiers: Vec<Opt>,
+    hospitals: Vec<Opt>,
+    assignees: Vec<Opt>,
+}
+
+/// The filters of a list.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Filters {
+    /// `DBS`, `HEAR` or `CCHD`.
+    programme: Option<String>,
+    /// `T0` … `T3`.
+    tier: Option<String>,
+    /// A hospital id.
+    hospital: Option<String>,
+    /// `me` for one's own cases.
+    assignee: Option<String>,
+}
+
+fn label(tr: Tr, w: Worklist) -> String {
+    tr.t(&format!("worklist_{}", w.name()))
+}
+
+async fn tabs(c: &Console, state: &AppState, current: Worklist) -> Result<String, WebError> {
+    let (p, now) = (c.session.principal.clone(), state.now());
+    let (lists, failed) =
+        db::run(&state.pool, move |conn| worklists::counts(conn, &p, now)).await?;
+    let t = Tabs {
+        tr: c.tr,
+        tabs: lists
+            .into_iter()
+            .map(|(w, count)| Tab {
+                href: format!("/worklists/{}", w.name()),
+                label: label(c.tr, w),
+                count,
+                current: w == current,
+            })
+            .collect(),
+        refresh: format!("/worklists/{}/tabs", current.name()),
+        failed,
+        failed_label: c.tr.f("failed_notifications", &[("count", &failed)]),
+    };
+    t.render()
+        .map_err(|e| WebError::App(crate::error::AppError::Unexpected(anyhow::anyhow!("{e}"))))
+}
+
+fn row(tr: Tr, r: BoardRow, now: DateTime<Utc>) -> Row {
+    let due = r.case.next_due_at.map(|d| d.utc());
+    let (left, overdue) = match due {
+        Some(d) if d <= now => (tr.f("overdue_by", &[("time", &tr.span(now - d))]), true),
+        Some(d) => (tr.f("time_left", &[("time", &tr.span(d - now))]), false),
+        None => (String::new(), false),
+    };
+    Row {
+        case_id: r.case.id.to_string(),
+        tier: r.case.tier.as_str().into(),
+        tier_label: tr.t(&format!("tier_{}", r.case.tier.as_str())),
+        infant_ref: r.infant_ref,
+        hospital: r.hospital,
+        reason: format!(
+            "{} · {}",
+            tr.t(&format!("programme_{}", r.case.programme.as_str())),
+            tr.t(&format!("reason_{}", r.case.reason.as_str()))
+        ),
+        suspected: r.case.suspected.0.join(", "),
+        due: due.map(|d| tr.time(d)).unwrap_or_default(),
+        left,
+        overdue,
+        assignee: r.assignee.unwrap_or_else(|| tr.t("unassigned")),
+        last_contact: r
+            .last_contact
+            .map_or_else(|| tr.t("never_contacted"), |(at, _)| tr.time(at)),
+    }
+}
+
+fn options(values: &[(&str, String)], chosen: Option<&str>) -> Vec<Opt> {
+    values
+        .iter()
+        .map(|(v, l)| Opt {
+            value: v.to_string(),
+            label: l.clone(),
+            selected: chosen == Some(*v),
+        })
+        .collect()
+}
+
+/// `GET /worklists/{name}`.
+#[get("/worklists/{name}")]
+pub async fn worklist(
+    c: Console,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+    q: web::Query<Filters>,
+) -> Result<HttpResponse, WebError> {
+    if !c.session.principal.role.may(Action::ReadPersonalData) {
+        return Err(WebError::Forbidden);
+    }
+    let list = Worklist::parse(&name).ok_or(WebError::NotFound)?;
+    let f = q.into_inner();
+    // A filter value outside its set filters nothing (the form only offers valid ones).
+    let programme = f.programme.as_deref().and_then(Programme::parse);
+    let tier = f.tier.as_deref().and_then(Tier::parse);
+    let hospital_id: Option<HospitalId> = f
+        .hospital
+        .as_deref()
+        .and_then(|h| h.parse().ok())
+        .map(HospitalId);
+    let mine = f.assignee.as_deref() == Some("me");
+    let me: Option<UserId> = c.session.principal.subject.parse().ok().map(UserId);
+    let (p, now) = (c.session.principal.clone(), state.now());
+    let unrestricted = p.scope().hospital_filter().is_none();
+    let (count, rows, hospitals) = db::run(&state.pool, move |conn| {
+        let (count, rows) = worklists::board(
+            conn,
+            &p,
+            list,
+            |mut cf| {
+                if programme.is_some() {
+                    cf.programme = programme;
+                }
+                if tier.is_some() {
+                    cf.tier = tier;
+                }
+                if hospital_id.is_some() {
+                    cf.hospital_id = hospital_id;
+                }
+                if mine {
+                    cf.assignee = me.map(|m| m.to_string());
+                }
+                cf
+            },
+            PAGE,
+            now,
+        )?;
+        let hospitals = if unrestricted {
+            hospital::list(conn, &Scope::unrestricted(), Some(true))?
+        } else {
+            vec![]
+        };
+        Ok((count, rows, hospitals))
+    })
+    .await?;
+    let tr = c.tr;
+    let shown = rows.len();
+    let tabs = tabs(&c, &state, list).await?;
+    let path = format!("/worklists/{}", list.name());
+    let page = WorklistPage {
+        c: Chrome::of(&c, "worklists_title", &path),
+        tabs,
+        action: path.clone(),
+        caption: format!(
+            "{} — {}",
+            label(tr, list),
+            tr.f("cases_shown", &[("count", &count), ("shown", &shown)])
+        ),
+        rows: rows.into_iter().map(|r| row(tr, r, now)).collect(),
+        programmes: options(
+            &Programme::ALL
+                .iter()
+                .map(|p| (p.as_str(), tr.t(&format!("programme_{}", p.as_str()))))
+                .collect::<Vec<_>>(),
+            programme.map(Programme::as_str),
+        ),
+        tiers: options(
+            &Tier::ALL
+                .iter()
+                .map(|t| (t.as_str(), tr.t(&format!("tier_{}", t.as_str()))))
+                .collect::<Vec<_>>(),
+            tier.map(Tier::as_str),
+        ),
+        hospitals: hospitals
+            .iter()
+            .map(|h| Opt {
+                value: h.id.to_string(),
+                label: format!("{} {}", h.code, h.name),
+                selected: hospital_id == Some(h.id),
+            })
+            .collect(),
+        assignees: options(
+            &[("", tr.t("any")), ("me", tr.t("filter_mine"))],
+            Some(if mine { "me" } else { "" }),
+        ),
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// `GET /worklists/{name}/tabs`: the tabs alone, for the minute refresh.
+#[get("/worklists/{name}/tabs")]
+pub async fn worklist_tabs(
+    c: Console,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    if !c.session.principal.role.may(Action::ReadPersonalData) {
+        return Err(WebError::Forbidden);
+    }
+    let list = Worklist::parse(&name).ok_or(WebError::NotFound)?;
+    let body = tabs(&c, &state, list).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}

@@ -1,0 +1,429 @@
+//! The staff console over HTTP (without a browser): sessions (sign-in, a new id at each sign-in,
+//! sign-out, idle and absolute expiry, deactivation and password change), CSRF (token and
+//! origin), the strict security headers, languages, and hospital scoping of the worklists.
+
+use chrono::Duration;
+use reqwest::{Method, Response};
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+use crate::screening::{infant_with_card, panel};
+
+const PASSWORD: &str = "a-long-test-password";
+
+/// A browser's cookie jar for one user, by hand.
+struct Browser<'a> {
+    app: &'a TestApp,
+    cookie: Option<String>,
+    lang: Option<&'static str>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        Self {
+            app,
+            cookie: None,
+            lang: None,
+        }
+    }
+
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let mut r = self.app.req(method, path, None);
+        if let Some(c) = &self.cookie {
+            r = r.header("cookie", format!("guthrie_session={c}"));
+        }
+        if let Some(l) = self.lang {
+            r = r.header("accept-language", l);
+        }
+        r
+    }
+
+    async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path).send().await.unwrap()
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.request(Method::POST, path)
+            .header("sec-fetch-site", "same-origin")
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs in; returns the response and keeps the new session cookie.
+    async fn sign_in(&mut self, username: &str, password: &str) -> Response {
+        let r = self
+            .post("/login", &[("username", username), ("password", password)])
+            .await;
+        if let Some(c) = session_cookie(&r) {
+            self.cookie = Some(c);
+        }
+        r
+    }
+
+    /// The CSRF token of a signed-in page.
+    async fn csrf(&self) -> String {
+        let html = self.get("/password").await.text().await.unwrap();
+        let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+        html[at..at + 43].to_string()
+    }
+}
+
+/// The value of the session cookie a response sets, if any.
+fn session_cookie(r: &Response) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("guthrie_session="))
+        .map(|v| v.split(';').next().unwrap_or_default().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn location(r: &Response) -> &str {
+    r.headers()["location"].to_str().unwrap()
+}
+
+/// A staff user; returns their id.
+async fn user(app: &TestApp, username: &str, role: &str, hospital: Option<&str>) -> String {
+    let r = app
+        .post(
+            "/api/v1/users",
+            &app.admin_token,
+            &json!({"username": username, "display_name": format!("{username} 王"), "password": PASSWORD,
+                    "role": role, "hospital_id": hospital}),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A hospital with a critical (T0) case; returns the hospital id and the case's infant reference.
+async fn hospital_with_case(app: &TestApp, code: &str, lab: &str) -> (String, String) {
+    let (id, token) = app.hospital_with_token(code).await;
+    let mrn = format!("M{code}");
+    let (_, barcode) = infant_with_card(app, &token, &mrn).await;
+    let r = app
+        .post(
+            "/api/v1/results",
+            lab,
+            &json!({"cards": [{"barcode": barcode, "results": panel(&[("C16-OH", 0.5)])}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    (id, format!("{code}-{mrn}"))
+}
+
+#[tokio::test]
+async fn signing_in_opens_the_worklists_under_a_strict_policy() {
+    let app = TestApp::spawn().await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let (_, infant_ref) = hospital_with_case(&app, "HA", &lab).await;
+    user(&app, "coord", "coordinator", None).await;
+    let mut b = Browser::new(&app);
+
+    let r = b.get("/").await;
+    assert_eq!((r.status().as_u16(), location(&r)), (303, "/login"));
+    let r = b.get("/login").await;
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert!(r.text().await.unwrap().contains("登录 Guthrie"));
+
+    let r = b.sign_in("coord", "wrong-password-here").await;
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.unwrap().contains("用户名或密码错误"));
+    assert!(b.cookie.is_none());
+
+    let r = b.sign_in("coord", PASSWORD).await;
+    assert_eq!((r.status().as_u16(), location(&r)), (303, "/"));
+    let set = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(set.contains("httponly") && set.contains("samesite=lax") && set.contains("path=/"));
+    assert_eq!(location(&b.get("/").await), "/worklists/overdue");
+
+    let r = b.get("/worklists/critical").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let html = r.text().await.unwrap();
+    assert!(html.contains(&infant_ref), "{html}");
+    assert!(html.contains("T0 危急") && html.contains("coord 王"));
+    assert!(!html.contains("style=") && !html.contains("<script>"));
+    // The counters refresh as a fragment.
+    let tabs = b
+        .get("/worklists/critical/tabs")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(tabs.starts_with("<nav id=\"tabs\"") && tabs.contains("hx-trigger=\"every 60s\""));
+    // The console's cookie is no credential for the JSON API.
+    let r = b
+        .request(Method::GET, "/api/v1/auth/me")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // Unknown console paths are a page; unknown API paths stay problem+json.
+    let r = b.get("/nowhere").await;
+    assert_eq!(r.status(), 404);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let r = b.get("/api/v2/x").await;
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    // Static files are served with long caching.
+    let r = b.get("/static/htmx-2.0.11.min.js").await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+}
+
+#[tokio::test]
+async fn each_sign_in_is_a_new_session_and_signing_out_ends_it() {
+    let app = TestApp::spawn().await;
+    user(&app, "coord", "coordinator", None).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("coord", PASSWORD).await;
+    let first = b.cookie.clone().unwrap();
+    assert_eq!(first.len(), 43, "256 random bits, base64url");
+    // Signing in again with a session (a planted one, say) never keeps its id.
+    b.sign_in("coord", PASSWORD).await;
+    let second = b.cookie.clone().unwrap();
+    assert_ne!(first, second);
+    let mut old = Browser::new(&app);
+    old.cookie = Some(first);
+    assert_eq!(location(&old.get("/worklists/overdue").await), "/login");
+
+    let csrf = b.csrf().await;
+    let r = b.post("/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(location(&r), "/login?m=signed_out");
+    let set = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        set.starts_with("guthrie_session=;") || set.contains("Max-Age=0"),
+        "{set}"
+    );
+    assert_eq!(location(&b.get("/worklists/overdue").await), "/login");
+    let page = Browser::new(&app)
+        .get("/login?m=signed_out")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("已退出"));
+}
+
+#[tokio::test]
+async fn sessions_end_when_idle_when_old_and_when_the_user_changes() {
+    let app = TestApp::spawn().await;
+    let id = user(&app, "coord", "coordinator", None).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("coord", PASSWORD).await;
+    let start = crate::helpers::epoch();
+
+    // Idle: 29 minutes keep it, and every request moves the idle expiry.
+    app.clock.set(start + Duration::minutes(29));
+    assert_eq!(b.get("/worklists/overdue").await.status(), 200);
+    app.clock.set(start + Duration::minutes(58));
+    assert_eq!(b.get("/worklists/overdue").await.status(), 200);
+    app.clock.set(start + Duration::minutes(89));
+    assert_eq!(location(&b.get("/worklists/overdue").await), "/login");
+
+    // Absolute: twelve hours after sign-in, however active.
+    b.sign_in("coord", PASSWORD).await;
+    let signed_in = start + Duration::minutes(89);
+    let mut t = signed_in;
+    while t < signed_in + Duration::hours(12) - Duration::minutes(20) {
+        t += Duration::minutes(20);
+        app.clock.set(t);
+        assert_eq!(b.get("/worklists/overdue").await.status(), 200, "at {t}");
+    }
+    app.clock.set(signed_in + Duration::hours(12));
+    assert_eq!(location(&b.get("/worklists/overdue").await), "/login");
+
+    // Deactivation ends every session at once.
+    b.sign_in("coord", PASSWORD).await;
+    assert_eq!(b.get("/worklists/overdue").await.status(), 200);
+    let r = app
+        .patch(
+            &format!("/api/v1/users/{id}"),
+            &app.admin_token,
+            &json!({"active": false}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(location(&b.get("/worklists/overdue").await), "/login");
+    let r = b.sign_in("coord", PASSWORD).await;
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn unsafe_requests_need_the_session_token_and_this_site() {
+    let app = TestApp::spawn().await;
+    user(&app, "coord", "coordinator", None).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("coord", PASSWORD).await;
+    let csrf = b.csrf().await;
+
+    let r = b.post("/logout", &[]).await;
+    assert_eq!(r.status(), 403);
+    let r = b.post("/logout", &[("csrf", "forged")]).await;
+    assert_eq!(r.status(), 403);
+    // The right token from another site is refused before any handler runs.
+    let r = b
+        .request(Method::POST, "/logout")
+        .header("origin", "http://evil.example")
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = b
+        .request(Method::POST, "/logout")
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // So is a sign-in posted from another site.
+    let r = b
+        .request(Method::POST, "/login")
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("username", "coord"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // Still signed in after all that; the header form of the token works too (htmx).
+    assert_eq!(b.get("/worklists/overdue").await.status(), 200);
+    let r = b
+        .request(Method::POST, "/logout")
+        .header("x-csrf-token", csrf.as_str())
+        .form(&[("x", "y")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), "/login?m=signed_out");
+}
+
+#[tokio::test]
+async fn changing_the_password_in_the_console_ends_the_session() {
+    let app = TestApp::spawn().await;
+    user(&app, "coord", "coordinator", None).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("coord", PASSWORD).await;
+    let mut other = Browser::new(&app);
+    other.sign_in("coord", PASSWORD).await;
+    let csrf = b.csrf().await;
+    let new = "another-long-password";
+
+    let r = b
+        .post(
+            "/password",
+            &[
+                ("csrf", &csrf),
+                ("current_password", PASSWORD),
+                ("new_password", new),
+                ("confirm_password", "different-one-here"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("href=\"#confirm_password\"") && html.contains("不一致"),
+        "{html}"
+    );
+    let r = b
+        .post(
+            "/password",
+            &[
+                ("csrf", &csrf),
+                ("current_password", "not-the-password"),
+                ("new_password", new),
+                ("confirm_password", new),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("href=\"#current_password\"")
+    );
+
+    let r = b
+        .post(
+            "/password",
+            &[
+                ("csrf", &csrf),
+                ("current_password", PASSWORD),
+                ("new_password", new),
+                ("confirm_password", new),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), "/login?m=password_changed");
+    // Every session of the user ended, the other browser's too.
+    assert_eq!(location(&b.get("/worklists/overdue").await), "/login");
+    assert_eq!(location(&other.get("/worklists/overdue").await), "/login");
+    assert_eq!(b.sign_in("coord", PASSWORD).await.status(), 401);
+    assert_eq!(b.sign_in("coord", new).await.status(), 303);
+}
+
+#[tokio::test]
+async fn a_hospital_user_sees_their_hospitals_cases_only_in_their_language() {
+    let app = TestApp::spawn().await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let (a, ref_a) = hospital_with_case(&app, "HA", &lab).await;
+    let (_, ref_b) = hospital_with_case(&app, "HB", &lab).await;
+    user(&app, "nurse", "hospital_staff", Some(&a)).await;
+    user(&app, "coord", "coordinator", None).await;
+
+    let mut nurse = Browser::new(&app);
+    nurse.lang = Some("en-GB,en;q=0.9");
+    nurse.sign_in("nurse", PASSWORD).await;
+    let html = nurse.get("/worklists/critical").await.text().await.unwrap();
+    assert!(html.contains(&ref_a) && !html.contains(&ref_b), "{html}");
+    assert!(html.contains("<html lang=\"en\">") && html.contains("T0 critical"));
+    // No hospital filter for a hospital user: they have one hospital.
+    assert!(!html.contains("id=\"hospital\""));
+
+    let mut coord = Browser::new(&app);
+    coord.sign_in("coord", PASSWORD).await;
+    let html = coord.get("/worklists/critical").await.text().await.unwrap();
+    assert!(html.contains(&ref_a) && html.contains(&ref_b));
+    assert!(html.contains("<html lang=\"zh-CN\">"));
+    // Filtering by hospital narrows the list.
+    let html = coord
+        .get(&format!("/worklists/critical?hospital={a}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(&ref_a) && !html.contains(&ref_b));
+    // The language switch sticks to the session.
+    let r = coord.get("/lang/en?back=/worklists/critical").await;
+    assert_eq!(location(&r), "/worklists/critical");
+    let html = coord.get("/worklists/critical").await.text().await.unwrap();
+    assert!(html.contains("<html lang=\"en\">"));
+    // Only local paths to go back to.
+    let r = coord.get("/lang/zh-CN?back=//evil.example/").await;
+    assert_eq!(location(&r), "/");
+}

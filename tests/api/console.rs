@@ -332,34 +332,29 @@ async fn changing_the_password_in_the_console_ends_the_session() {
     let csrf = b.csrf().await;
     let new = "another-long-password";
 
-    let r = b
-        .post(
-            "/password",
-            &[
-                ("csrf", &csrf),
-                ("current_password", PASSWORD),
-                ("new_password", new),
-                ("confirm_password", "different-one-here"),
-            ],
-        )
-        .await;
+    let change = |current: &'static str, confirm: &'static str| {
+        let (b, csrf) = (&b, csrf.clone());
+        async move {
+            b.post(
+                "/password",
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("current_password", current),
+                    ("new_password", new),
+                    ("confirm_password", confirm),
+                ],
+            )
+            .await
+        }
+    };
+    let r = change(PASSWORD, "different-one-here").await;
     assert_eq!(r.status(), 422);
     let html = r.text().await.unwrap();
     assert!(
         html.contains("href=\"#confirm_password\"") && html.contains("不一致"),
         "{html}"
     );
-    let r = b
-        .post(
-            "/password",
-            &[
-                ("csrf", &csrf),
-                ("current_password", "not-the-password"),
-                ("new_password", new),
-                ("confirm_password", new),
-            ],
-        )
-        .await;
+    let r = change("not-the-password", new).await;
     assert_eq!(r.status(), 422);
     assert!(
         r.text()
@@ -368,17 +363,7 @@ async fn changing_the_password_in_the_console_ends_the_session() {
             .contains("href=\"#current_password\"")
     );
 
-    let r = b
-        .post(
-            "/password",
-            &[
-                ("csrf", &csrf),
-                ("current_password", PASSWORD),
-                ("new_password", new),
-                ("confirm_password", new),
-            ],
-        )
-        .await;
+    let r = change(PASSWORD, new).await;
     assert_eq!(location(&r), "/login?m=password_changed");
     // Every session of the user ended, the other browser's too.
     assert_eq!(location(&b.get("/worklists/overdue").await), "/login");

@@ -44,7 +44,7 @@ fn decode_words(v: &str) -> String {
     if bytes.is_empty() {
         return v.trim().to_string();
     }
-    plain + &String::from_utf8(bytes).unwrap() + rest.trim()
+    plain + String::from_utf8(bytes).unwrap().as_str() + rest.trim()
 }
 
 impl Mail {

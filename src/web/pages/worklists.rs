@@ -75,7 +75,7 @@ pub struct Row {
     pub hospital: String,
     /// Why the case is open.
     pub reason: String,
-    /// Suspected conditions, comma-separated.
+    /// Suspected conditions by name (and code), comma-separated.
     pub suspected: String,
     /// The earliest pending deadline, local time.
     pub due: String,
@@ -143,7 +143,29 @@ async fn tabs(c: &Console, state: &AppState, current: Worklist) -> Result<String
         .map_err(|e| WebError::App(crate::error::AppError::Unexpected(anyhow::anyhow!("{e}"))))
 }
 
-fn row(tr: Tr, r: BoardRow, now: DateTime<Utc>) -> Row {
+/// Condition code → its name in the page's language, from the catalogue in force.
+type Names = std::collections::HashMap<String, String>;
+
+fn condition_names(state: &AppState, tr: Tr) -> Names {
+    crate::services::admin::catalogue::current(&state.catalogues, state.now())
+        .map(|c| {
+            c.catalogue()
+                .conditions
+                .iter()
+                .map(|k| {
+                    let name = if tr.locale == "en" {
+                        &k.name_en
+                    } else {
+                        &k.name_zh
+                    };
+                    (k.code.clone(), format!("{name} ({})", k.code))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn row(tr: Tr, names: &Names, r: BoardRow, now: DateTime<Utc>) -> Row {
     let due = r.case.next_due_at.map(|d| d.utc());
     let (left, overdue) = match due {
         Some(d) if d <= now => (tr.f("overdue_by", &[("time", &tr.span(now - d))]), true),
@@ -161,7 +183,14 @@ fn row(tr: Tr, r: BoardRow, now: DateTime<Utc>) -> Row {
             tr.t(&format!("programme_{}", r.case.programme.as_str())),
             tr.t(&format!("reason_{}", r.case.reason.as_str()))
         ),
-        suspected: r.case.suspected.0.join(", "),
+        suspected: r
+            .case
+            .suspected
+            .0
+            .iter()
+            .map(|code| names.get(code).cloned().unwrap_or_else(|| code.clone()))
+            .collect::<Vec<_>>()
+            .join(", "),
         due: due.map(|d| tr.time(d)).unwrap_or_default(),
         left,
         overdue,
@@ -252,7 +281,10 @@ pub async fn worklist(
             label(tr, list),
             tr.f("cases_shown", &[("count", &count), ("shown", &shown)])
         ),
-        rows: rows.into_iter().map(|r| row(tr, r, now)).collect(),
+        rows: {
+            let names = condition_names(&state, tr);
+            rows.into_iter().map(|r| row(tr, &names, r, now)).collect()
+        },
         programmes: options(
             &Programme::ALL
                 .iter()

@@ -1,0 +1,303 @@
+//! The console in a real browser: Debian's headless Chromium driven through `chromedriver`
+//! (WebDriver, the `thirtyfour` client), against the real server on a fresh database. Each test
+//! saves PNG screenshots under `target/tmp/screenshots/` and fails on any Content-Security-Policy
+//! violation the browser logs. Without `chromium` and `chromium-driver` the tests skip with a
+//! message, unless `CI=true`, where a missing browser is a failure (`.ci/run` installs them).
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use thirtyfour::prelude::*;
+use thirtyfour::{ChromiumLikeCapabilities, LoggingPrefsLogLevel};
+
+use crate::helpers::TestApp;
+use crate::screening::{infant_with_card, panel};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const PASSWORD: &str = "a-long-test-password";
+
+/// A headless Chromium under its own chromedriver, ended on drop.
+struct Browser {
+    driver: Option<WebDriver>,
+    chromedriver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // After a failure the session is not quit politely (that would wait on the dead test's
+        // runtime): chromedriver and the browser it started go together, as one process group.
+        std::mem::forget(self.driver.take());
+        let group = format!("-{}", self.chromedriver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.chromedriver.wait();
+    }
+}
+
+impl Browser {
+    /// Starts one, or `None` (the test skips) when the browser is not installed outside CI.
+    async fn start() -> Option<Browser> {
+        guthrie::notify::install_crypto_provider();
+        if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but {CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver fonts-noto-cjk)"
+            );
+            eprintln!("browser test skipped: install chromium and chromium-driver to run it");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let chromedriver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if reqwest::get(format!("{url}/status")).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let mut caps = DesiredCapabilities::chrome();
+        caps.set_binary(CHROMIUM).unwrap();
+        for arg in [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--window-size=1400,900",
+            "--lang=zh-CN",
+        ] {
+            caps.add_arg(arg).unwrap();
+        }
+        caps.add_arg(&format!("--user-data-dir={}", profile.path().display()))
+            .unwrap();
+        caps.set_browser_log_level(LoggingPrefsLogLevel::All)
+            .unwrap();
+        // The browser asks for Chinese first, as on a coordinator's desk.
+        caps.add_experimental_option("prefs", json!({"intl.accept_languages": "zh-CN,zh"}))
+            .unwrap();
+        let t = std::time::Instant::now();
+        let driver = WebDriver::new(url, caps).await.unwrap();
+        eprintln!("browser started in {:.1} s", t.elapsed().as_secs_f64());
+        Some(Browser {
+            driver: Some(driver),
+            chromedriver,
+            _profile: profile,
+        })
+    }
+
+    fn d(&self) -> &WebDriver {
+        self.driver.as_ref().unwrap()
+    }
+
+    /// Saves a screenshot named `name`.png.
+    async fn shot(&self, name: &str) {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        self.d()
+            .screenshot(&dir.join(format!("{name}.png")))
+            .await
+            .unwrap();
+    }
+
+    /// Fails on any Content-Security-Policy violation logged since the last call.
+    async fn assert_no_csp_violation(&self, page: &str) {
+        let log = self.d().browser_log().await.unwrap();
+        let violations: Vec<&str> = log
+            .iter()
+            .map(|e| e.message.as_str())
+            .filter(|m| m.contains("Content Security Policy") || m.contains("Refused to"))
+            .collect();
+        assert!(violations.is_empty(), "{page}: {violations:?}");
+    }
+
+    /// Waits (up to 5 s) until the page's path and query are `want`; returns what it is.
+    async fn wait_for(&self, want: &str) -> String {
+        let mut now = self.path().await;
+        for _ in 0..50 {
+            if now == want {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            now = self.path().await;
+        }
+        now
+    }
+
+    async fn path(&self) -> String {
+        let u = self.d().current_url().await.unwrap();
+        match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_string(),
+        }
+    }
+
+    async fn sign_in(&self, base: &str, username: &str) {
+        self.d().goto(format!("{base}/")).await.unwrap();
+        assert_eq!(self.wait_for("/login").await, "/login");
+        self.d()
+            .find(By::Id("username"))
+            .await
+            .unwrap()
+            .send_keys(username)
+            .await
+            .unwrap();
+        self.d()
+            .find(By::Id("password"))
+            .await
+            .unwrap()
+            .send_keys(PASSWORD)
+            .await
+            .unwrap();
+        self.d()
+            .find(By::Css("main form button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn quit(mut self) {
+        if let Some(d) = self.driver.take() {
+            d.quit().await.unwrap();
+        }
+    }
+}
+
+async fn user(app: &TestApp, username: &str, display: &str, role: &str) {
+    let r = app
+        .post(
+            "/api/v1/users",
+            &app.admin_token,
+            &json!({"username": username, "display_name": display, "password": PASSWORD, "role": role}),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn a_coordinator_works_the_worklists_in_a_browser() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let (_, token) = app.hospital_with_token("ZJ01").await;
+    for (mrn, value) in [("A100", 0.5), ("A101", 0.5)] {
+        let (_, barcode) = infant_with_card(&app, &token, mrn).await;
+        let r = app
+            .post(
+                "/api/v1/results",
+                &lab,
+                &json!({"cards": [{"barcode": barcode, "results": panel(&[("C16-OH", value)])}]}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let _: Value = r.json().await.unwrap();
+    }
+    user(&app, "coord", "李协调员", "coordinator").await;
+
+    b.sign_in(&app.base, "coord").await;
+    assert_eq!(b.wait_for("/worklists/overdue").await, "/worklists/overdue");
+    b.assert_no_csp_violation("worklists").await;
+    b.d()
+        .goto(format!("{}/worklists/critical", app.base))
+        .await
+        .unwrap();
+    let source = b.d().source().await.unwrap();
+    assert!(
+        source.contains("ZJ01-A100") && source.contains("ZJ01-A101"),
+        "{source}"
+    );
+    // Conditions by their catalogue name, not only their code.
+    assert!(source.contains("(LCHAD)"), "{source}");
+    let rows = b
+        .d()
+        .find_all(By::Css("table.cases tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    let badge = b.d().find(By::Css("span.tier-T0")).await.unwrap();
+    assert_eq!(badge.text().await.unwrap(), "T0 危急");
+    // htmx loaded under the strict policy and swaps the counters in place.
+    let kind = b.d().execute("return typeof htmx;", vec![]).await.unwrap();
+    assert_eq!(kind.json(), &json!("object"));
+    b.d()
+        .execute(
+            "htmx.ajax('GET', '/worklists/critical/tabs', {target: '#tabs', swap: 'outerHTML'});",
+            vec![],
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let current = b.d().find(By::Css("#tabs a.current")).await.unwrap();
+    assert!(current.text().await.unwrap().contains('2'));
+    b.shot("worklist-zh-CN").await;
+    b.assert_no_csp_violation("worklist after an htmx swap")
+        .await;
+
+    // English, from the header link.
+    b.d()
+        .find(By::LinkText("English"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.d()
+        .query(By::Css("html[lang='en']"))
+        .first()
+        .await
+        .unwrap();
+    assert!(b.d().source().await.unwrap().contains("T0 critical"));
+    b.shot("worklist-en").await;
+
+    // Signing out, from the header button.
+    b.d()
+        .find(By::Css("header form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(
+        b.wait_for("/login?m=signed_out").await,
+        "/login?m=signed_out"
+    );
+    b.shot("signed-out-en").await;
+    b.assert_no_csp_violation("sign-in page").await;
+    // The check can fail: an inline style added to the page is refused and logged.
+    b.d()
+        .execute(
+            "var s = document.createElement('style'); s.textContent = 'b {}'; document.head.appendChild(s);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = b.d().browser_log().await.unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e.message.contains("Content Security Policy")),
+        "{log:?}"
+    );
+    b.quit().await;
+}

@@ -36,6 +36,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(pages::auth::change_password)
             .service(pages::worklists::worklist_tabs)
             .service(pages::worklists::worklist)
+            .service(pages::cases::case_page)
+            .service(pages::cases::act)
+            .service(pages::cases::assign)
+            .service(pages::cases::contact)
             .default_service(web::to(pages::not_found)),
     );
 }

@@ -301,3 +301,176 @@ async fn a_coordinator_works_the_worklists_in_a_browser() {
     );
     b.quit().await;
 }
+
+/// Clicks the submit button of the case page's form for `kind`.
+async fn submit(b: &Browser, kind: &str) {
+    b.d()
+        .find(By::Css(format!(
+            "form:has(input[name=kind][value={kind}]) button[type=submit]"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn choose(b: &Browser, select: &str, value: &str) {
+    b.d()
+        .find(By::Css(format!("#{select} option[value='{value}']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn type_into(b: &Browser, id: &str, text: &str) {
+    b.d()
+        .find(By::Id(id))
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
+/// The case page's facts once they show `want` (the page after a post may still be loading,
+/// so a read of the old page's element is simply tried again); what they show otherwise.
+async fn state_shown(b: &Browser, want: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..50 {
+        if let Ok(el) = b.d().find(By::Css("dl.facts")).await
+            && let Ok(text) = el.text().await
+        {
+            if text.contains(want) {
+                return want.to_string();
+            }
+            last = text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    last
+}
+
+#[tokio::test]
+async fn a_case_is_worked_to_resolved_and_a_stale_form_is_refused() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let Some(other) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let (_, token) = app.hospital_with_token("ZJ02").await;
+    let (_, barcode) = infant_with_card(&app, &token, "B200").await;
+    let r = app
+        .post(
+            "/api/v1/results",
+            &lab,
+            &json!({"cards": [{"barcode": barcode, "results": panel(&[("C16-OH", 0.5)])}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    user(&app, "coord", "李协调员", "coordinator").await;
+    user(&app, "coord2", "王协调员", "coordinator").await;
+
+    // From the worklist to the case.
+    b.sign_in(&app.base, "coord").await;
+    b.wait_for("/worklists/overdue").await;
+    b.d()
+        .goto(format!("{}/worklists/critical", app.base))
+        .await
+        .unwrap();
+    b.d()
+        .find(By::LinkText("ZJ02-B200"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(state_shown(&b, "待联系").await, "待联系");
+    let case_path = b.path().await;
+    assert!(case_path.starts_with("/cases/"));
+
+    // The second coordinator opens the same case now.
+    other.sign_in(&app.base, "coord2").await;
+    other.wait_for("/worklists/overdue").await;
+    other
+        .d()
+        .goto(format!("{}{case_path}", app.base))
+        .await
+        .unwrap();
+
+    // A call that reached the family, a booked recall, the recheck, the outcome.
+    choose(&b, "attempt-outcome", "reached").await;
+    type_into(&b, "attempt-note", "母亲接听，同意复查").await;
+    b.d()
+        .find(By::Css("form[action$='/contact'] button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(state_shown(&b, "已联系家属").await, "已联系家属");
+    type_into(&b, "place", "省妇保新筛门诊").await;
+    submit(&b, "schedule_recall").await;
+    assert_eq!(state_shown(&b, "已预约复查").await, "已预约复查");
+    type_into(&b, "reference", "BC-B200-R").await;
+    submit(&b, "record_recheck").await;
+    assert_eq!(state_shown(&b, "已复查").await, "已复查");
+    choose(&b, "outcome", "ruled_out").await;
+    type_into(&b, "note-resolve", "复查正常").await;
+    submit(&b, "resolve").await;
+    assert_eq!(state_shown(&b, "已结案").await, "已结案");
+
+    let timeline = b
+        .d()
+        .find(By::Css("table.timeline"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for step in [
+        "开启病例",
+        "联系尝试",
+        "待联系 → 已联系家属",
+        "已联系家属 → 已预约复查",
+        "已预约复查 → 已复查",
+        "已复查 → 已结案",
+        "李协调员",
+        "复查正常",
+    ] {
+        assert!(timeline.contains(step), "{step} missing from {timeline}");
+    }
+    b.shot("case-resolved-zh-CN").await;
+    b.assert_no_csp_violation("case page").await;
+
+    // The second coordinator's page is stale: their note is refused, and nothing is written.
+    type_into(&other, "note-only", "迟到的备注").await;
+    submit(&other, "note").await;
+    let alert = other
+        .d()
+        .query(By::Css("#case-error"))
+        .first()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(alert.contains("其他人已修改此病例"), "{alert}");
+    assert!(
+        !other
+            .d()
+            .source()
+            .await
+            .unwrap()
+            .contains("迟到的备注</td>")
+    );
+    other.shot("case-stale-zh-CN").await;
+    other.assert_no_csp_violation("stale case page").await;
+    b.quit().await;
+    other.quit().await;
+}

@@ -412,3 +412,174 @@ async fn a_hospital_user_sees_their_hospitals_cases_only_in_their_language() {
     let r = coord.get("/lang/zh-CN?back=//evil.example/").await;
     assert_eq!(location(&r), "/");
 }
+
+/// The id of the one case on `infant_ref`'s row of the critical worklist, as the page links it.
+async fn case_link(b: &Browser<'_>, infant_ref: &str) -> String {
+    let html = b.get("/worklists/critical").await.text().await.unwrap();
+    let at = html.find(&format!(">{infant_ref}</a>")).expect("the row");
+    let start = html[..at].rfind("/cases/").unwrap();
+    html[start..at - 1].to_string()
+}
+
+fn version_of(html: &str) -> String {
+    let at = html.find("name=\"version\" value=\"").unwrap() + 22;
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn case_page_actions_keep_the_apis_rules() {
+    let app = TestApp::spawn().await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let (a, ref_a) = hospital_with_case(&app, "HA", &lab).await;
+    let (_, ref_b) = hospital_with_case(&app, "HB", &lab).await;
+    let coord_id = user(&app, "coord", "coordinator", None).await;
+    user(&app, "nurse", "hospital_staff", Some(&a)).await;
+    let mut coord = Browser::new(&app);
+    coord.sign_in("coord", PASSWORD).await;
+    let case_b = case_link(&coord, &ref_b).await;
+    let page = coord.get(&case_b).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains(&ref_b) && html.contains("待联系"));
+    let version = version_of(&html);
+    let csrf = coord.csrf().await;
+
+    // Another hospital's case is not there for a hospital user.
+    let mut nurse = Browser::new(&app);
+    nurse.sign_in("nurse", PASSWORD).await;
+    let r = nurse.get(&case_b).await;
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.unwrap().contains("没有找到该页面"));
+    assert!(
+        nurse
+            .get(&case_link(&nurse, &ref_a).await)
+            .await
+            .status()
+            .is_success()
+    );
+    // Nor can they act on it.
+    let nurse_csrf = nurse.csrf().await;
+    let r = nurse
+        .post(
+            &format!("{case_b}/act"),
+            &[
+                ("csrf", &nurse_csrf),
+                ("version", &version),
+                ("kind", "note"),
+                ("note", "x"),
+            ],
+        )
+        .await;
+    assert!(r.status() == 404 || r.status() == 403, "{}", r.status());
+
+    // Without the session's token nothing happens.
+    let r = coord
+        .post(
+            &format!("{case_b}/act"),
+            &[("version", &version), ("kind", "note"), ("note", "x")],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+
+    // A transition the state does not allow is explained, and nothing is written.
+    let r = coord
+        .post(
+            &format!("{case_b}/act"),
+            &[
+                ("csrf", &csrf),
+                ("version", &version),
+                ("kind", "record_recheck"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 409);
+    assert!(r.text().await.unwrap().contains("allowed now"));
+    // A resolution without its outcome is refused naming the field.
+    let r = coord
+        .post(
+            &format!("{case_b}/act"),
+            &[
+                ("csrf", &csrf),
+                ("version", &version),
+                ("kind", "resolve"),
+                ("outcome", "confirmed"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("transition.outcome.condition")
+    );
+
+    // A note at the version read goes in; the same form again is stale.
+    let r = coord
+        .post(
+            &format!("{case_b}/act"),
+            &[
+                ("csrf", &csrf),
+                ("version", &version),
+                ("kind", "note"),
+                ("note", "first note"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), case_b);
+    let r = coord
+        .post(
+            &format!("{case_b}/act"),
+            &[
+                ("csrf", &csrf),
+                ("version", &version),
+                ("kind", "note"),
+                ("note", "second note"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 412);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("其他人已修改此病例") && html.contains("first note"));
+    assert!(!html.contains("second note"));
+
+    // Assigning to oneself, then a contact attempt that reached the family.
+    let html = coord.get(&case_b).await.text().await.unwrap();
+    let version = version_of(&html);
+    let r = coord
+        .post(
+            &format!("{case_b}/assign"),
+            &[
+                ("csrf", &csrf),
+                ("version", &version),
+                ("assignee", &coord_id),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), case_b);
+    let r = coord
+        .post(
+            &format!("{case_b}/contact"),
+            &[
+                ("csrf", &csrf),
+                ("channel", "phone"),
+                ("outcome", "reached"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), case_b);
+    let html = coord.get(&case_b).await.text().await.unwrap();
+    assert!(
+        html.contains("已联系家属") && html.contains(&format!("value=\"{coord_id}\" selected"))
+    );
+    // The API sees the same case.
+    let id = case_b.trim_start_matches("/cases/");
+    let v: Value = app
+        .get(&format!("/api/v1/cases/{id}"), &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["state"], "family_contacted");
+    assert_eq!(v["assignee"], coord_id);
+}

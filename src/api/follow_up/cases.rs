@@ -16,7 +16,6 @@ use crate::api::path_id;
 use crate::auth::extract::require;
 use crate::db;
 use crate::db::models::follow_up::case::{self, Case, CaseFilter};
-use crate::db::models::follow_up::contact;
 use crate::db::types::UtcMicros;
 use crate::domain::case::{CaseEvent, CaseOutcome, CaseState, EntryKind, Reason};
 use crate::domain::catalogue::{Programme, Tier};
@@ -362,24 +361,16 @@ pub async fn get_case(
 ) -> Result<HttpResponse, AppError> {
     require(&p, Action::ReadPersonalData)?;
     let id: uuid::Uuid = path_id(&id, "case")?;
-    let (scope, now) = (p.scope(), state.now());
-    let (c, events, attempts, visits, fired, notes) = db::run(&state.pool, move |conn| {
-        let c =
-            case::get(conn, &scope, CaseId(id))?.ok_or(AppError::NotFound { entity: "case" })?;
-        let events = case::events_of(conn, c.id)?;
-        let attempts = contact::of_case(conn, c.id)?;
-        let visits = crate::db::models::follow_up::visit::of_case(conn, c.id)?;
-        let fired = crate::db::models::follow_up::notification::escalations_of(conn, c.id)?;
-        let filter = crate::db::models::follow_up::notification::NotificationFilter {
-            case_id: Some(c.id.to_string()),
-            ..Default::default()
-        };
-        let mut notes =
-            crate::db::models::follow_up::notification::list(conn, &scope, &filter, 500)?;
-        notes.reverse();
-        // Reading a case's personal data is itself audited.
-        audit::read(conn, &p, "case", c.id, now)?;
-        Ok((c, events, attempts, visits, fired, notes))
+    let now = state.now();
+    let svc::CaseRecord {
+        case: c,
+        events,
+        attempts,
+        visits,
+        escalations: fired,
+        notifications: notes,
+    } = db::run(&state.pool, move |conn| {
+        svc::record(conn, &p, CaseId(id), now)
     })
     .await?;
     let contact_attempts = attempts

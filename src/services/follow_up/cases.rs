@@ -553,3 +553,50 @@ pub fn open_missed(
     }
     Ok(opened)
 }
+
+/// Everything a case's page shows: the case, its timeline, contact attempts, long-term visits,
+/// the escalation rungs fired (with their recipient groups) and its notifications, oldest first.
+#[derive(Debug, Clone)]
+pub struct CaseRecord {
+    /// The case.
+    pub case: Case,
+    /// Its timeline entries, oldest first.
+    pub events: Vec<crate::db::models::follow_up::case::CaseEventRow>,
+    /// Its contact attempts, oldest first.
+    pub attempts: Vec<crate::db::models::follow_up::contact::ContactAttempt>,
+    /// Long-term follow-up visits scheduled for it.
+    pub visits: Vec<crate::db::models::follow_up::visit::Visit>,
+    /// The escalation rungs fired.
+    pub escalations: Vec<crate::db::models::follow_up::notification::Escalation>,
+    /// Its notifications, oldest first.
+    pub notifications: Vec<crate::db::models::follow_up::notification::Notification>,
+}
+
+/// Reads a case `p` may see with everything about it; the read is audited.
+pub fn record(
+    conn: &mut AnyConnection,
+    p: &Principal,
+    id: CaseId,
+    now: DateTime<Utc>,
+) -> Result<CaseRecord, AppError> {
+    use crate::db::models::follow_up::{contact, notification, visit};
+    let scope = p.scope();
+    let c = case::get(conn, &scope, id)?.ok_or(AppError::NotFound { entity: "case" })?;
+    let filter = notification::NotificationFilter {
+        case_id: Some(c.id.to_string()),
+        ..Default::default()
+    };
+    let mut notifications = notification::list(conn, &scope, &filter, 500)?;
+    notifications.reverse();
+    let record = CaseRecord {
+        events: case::events_of(conn, c.id)?,
+        attempts: contact::of_case(conn, c.id)?,
+        visits: visit::of_case(conn, c.id)?,
+        escalations: notification::escalations_of(conn, c.id)?,
+        notifications,
+        case: c,
+    };
+    // Reading a case's personal data is itself audited.
+    audit::read(conn, p, "case", record.case.id, now)?;
+    Ok(record)
+}

@@ -1,6 +1,7 @@
 //! The console's pages, one module per screen.
 
 pub mod auth;
+pub mod cases;
 pub mod worklists;
 
 use actix_web::HttpResponse;

@@ -171,8 +171,10 @@ pub fn generate(
             Ok(())
         })?;
     }
-    // Rows written here bypass the model functions that keep the quality facts.
+    // Rows written here bypass the model functions that keep the quality facts and the phone
+    // index.
     crate::services::quality::facts::fill_all(conn)?;
+    crate::db::models::screening::phones::fill_all(conn)?;
     // Statistics and (PostgreSQL) a vacuum after the bulk update of `next_due_at`, as a live
     // database would have.
     crate::db::settle(conn)?;

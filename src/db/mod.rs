@@ -331,6 +331,10 @@ mod tests {
             "2026-12-01-000015_barcodes_per_hospital",
             "SQLite cannot drop a column's UNIQUE constraint: the table is rebuilt",
         ),
+        (
+            "2026-12-01-000017_infant_search",
+            "the phone index is filled from the JSON array: json_each on SQLite, jsonb_array_elements_text on PostgreSQL",
+        ),
     ];
 
     #[test]

@@ -442,3 +442,13 @@ diesel::table! {
 
 diesel::joinable!(web_sessions -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(web_sessions, users);
+
+diesel::table! {
+    infant_phones (phone, infant_id) {
+        phone -> Text,
+        infant_id -> Text,
+    }
+}
+
+diesel::joinable!(infant_phones -> infants (infant_id));
+diesel::allow_tables_to_appear_in_same_query!(infant_phones, infants);

@@ -40,6 +40,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(pages::cases::act)
             .service(pages::cases::assign)
             .service(pages::cases::contact)
+            .service(pages::infants::search_page)
+            .service(pages::infants::infant_page)
             .default_service(web::to(pages::not_found)),
     );
 }

@@ -583,3 +583,116 @@ async fn case_page_actions_keep_the_apis_rules() {
     assert_eq!(v["state"], "family_contacted");
     assert_eq!(v["assignee"], coord_id);
 }
+
+#[tokio::test]
+async fn infants_are_found_by_what_staff_are_told_and_shown_with_their_cards() {
+    let app = TestApp::spawn().await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let (a, _) = hospital_with_case(&app, "HA", &lab).await;
+    let (_, token_b) = app.hospital_with_token("HB").await;
+    // Another infant at HB with its own phone and the mother's ID document (HA's has none).
+    let mut body = crate::helpers::infant_body("MB2");
+    body["mother"]["phones"] = json!(["139-0000-1111"]);
+    let r = app.post("/api/v1/infants", &token_b, &body).await;
+    assert_eq!(r.status(), 201);
+    user(&app, "coord", "coordinator", None).await;
+    user(&app, "nurse", "hospital_staff", Some(&a)).await;
+    let mut coord = Browser::new(&app);
+    coord.sign_in("coord", PASSWORD).await;
+
+    let found = |html: &str, reference: &str| html.contains(&format!(">{reference}</a>"));
+    for (q, want, not) in [
+        ("HA-MHA", "HA-MHA", "HB-MB2"),
+        ("BCMHA", "HA-MHA", "HB-MB2"),
+        ("138 0013 8000", "HA-MHA", "HB-MB2"),
+        ("13900001111", "HB-MB2", "HA-MHA"),
+        ("11010519491231002x", "HB-MB2", "HA-MHA"),
+    ] {
+        let html = coord
+            .get(&format!("/infants?q={}", urlencode(q)))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(found(&html, want) && !found(&html, not), "{q}: {html}");
+    }
+    let html = coord
+        .get("/infants?q=nothing-like-this")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("没有找到符合条件的婴儿"));
+    // By birth date: HA's was born three days before the test clock's day, HB's one day before.
+    let day = |n: i64| {
+        (crate::helpers::epoch() + Duration::hours(8) - Duration::days(n))
+            .date_naive()
+            .to_string()
+    };
+    let html = coord
+        .get(&format!("/infants?born_from={}&born_to={}", day(1), day(1)))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!found(&html, "HA-MHA") && found(&html, "HB-MB2"), "{html}");
+    let html = coord
+        .get(&format!("/infants?born_from={}&born_to={}", day(4), day(1)))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(found(&html, "HA-MHA") && found(&html, "HB-MB2"), "{html}");
+
+    // A hospital user finds only their own hospital's infants, by MRN alone too.
+    let mut nurse = Browser::new(&app);
+    nurse.sign_in("nurse", PASSWORD).await;
+    let html = nurse
+        .get("/infants?q=13900001111")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!found(&html, "HB-MB2"));
+    let html = nurse.get("/infants?q=MHA").await.text().await.unwrap();
+    assert!(found(&html, "HA-MHA"), "{html}");
+
+    // The infant page: registration with the ID masked, screening, the card and why, the case.
+    let html = coord.get("/infants?q=HA-MHA").await.text().await.unwrap();
+    let at = html.find("href=\"/infants/").unwrap() + 6;
+    let href = html[at..].split('"').next().unwrap().to_string();
+    let page = coord.get(&href).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("婴儿 HA-MHA") && html.contains("BCMHA"),
+        "{html}"
+    );
+    assert!(
+        html.contains("C16-OH = 0.5"),
+        "the marker behind the finding: {html}"
+    );
+    assert!(!html.contains("110105"), "no ID number is shown");
+    assert!(html.contains("href=\"/cases/"));
+    // The mother's ID only masked.
+    let html = coord.get("/infants?q=HB-MB2").await.text().await.unwrap();
+    let at = html.find("href=\"/infants/").unwrap() + 6;
+    let hb = html[at..].split('"').next().unwrap().to_string();
+    let html = coord.get(&hb).await.text().await.unwrap();
+    assert!(html.contains("母亲证件号（脱敏）") && !html.contains("11010519491231002X"));
+    assert_eq!(nurse.get(&hb).await.status(), 404);
+    // Not for another hospital's user.
+    let r = nurse
+        .get(&href.replace(&href[9..], "00000000-0000-0000-0000-000000000000"))
+        .await;
+    assert_eq!(r.status(), 404);
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

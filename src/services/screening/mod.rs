@@ -5,4 +5,5 @@ pub mod infants;
 pub mod merges;
 pub mod results;
 pub mod screens;
+pub mod search;
 pub mod summary;

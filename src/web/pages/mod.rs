@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod cases;
+pub mod infants;
 pub mod worklists;
 
 use actix_web::HttpResponse;

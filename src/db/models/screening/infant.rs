@@ -100,6 +100,7 @@ pub fn insert(conn: &mut AnyConnection, row: &Infant) -> QueryResult<()> {
     diesel::insert_into(infants::table)
         .values(row)
         .execute(conn)?;
+    super::phones::replace(conn, row.id, &row.mother_phones.0)?;
     crate::db::models::quality::facts::touch(conn, &[row.id])
 }
 
@@ -200,6 +201,9 @@ pub fn update(
             .execute(conn)?,
     };
     if n > 0 {
+        if let Some(phones) = &form.mother_phones {
+            super::phones::replace(conn, id, &phones.0)?;
+        }
         crate::db::models::quality::facts::touch(conn, &[id])?;
     }
     Ok(n)
@@ -259,4 +263,58 @@ pub fn unscreened(
         .limit(limit)
         .select(Infant::as_select())
         .load(conn)
+}
+
+/// The unmerged infants of `scope` among `ids`, or with this keyed ID hash, or born in
+/// `[born_from, born_before)` (optionally of one hospital); each list at most `limit`, by birth.
+pub fn matching(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    m: &Match,
+    limit: i64,
+) -> QueryResult<Vec<Infant>> {
+    let mut q = infants::table
+        .filter(infants::merged_into.is_null())
+        .into_boxed();
+    q = crate::scoped!(q, scope, infants::hospital_id);
+    match m {
+        Match::Ids(ids) => q = q.filter(infants::id.eq_any(ids.clone())),
+        Match::IdHash(h) => q = q.filter(infants::mother_id_hash.eq(h.clone())),
+        Match::Born {
+            from,
+            before,
+            hospital,
+        } => {
+            q = q.filter(
+                infants::birth_at
+                    .ge(*from)
+                    .and(infants::birth_at.lt(*before)),
+            );
+            if let Some(h) = hospital {
+                q = q.filter(infants::hospital_id.eq(*h));
+            }
+        }
+    }
+    q.order((infants::birth_at.desc(), infants::id))
+        .limit(limit)
+        .select(Infant::as_select())
+        .load(conn)
+}
+
+/// What [`matching`] looks for.
+#[derive(Debug, Clone)]
+pub enum Match {
+    /// These infants.
+    Ids(Vec<InfantId>),
+    /// The mother's keyed ID-document hash.
+    IdHash(String),
+    /// Births in a span, optionally of one hospital.
+    Born {
+        /// At or after.
+        from: UtcMicros,
+        /// Before.
+        before: UtcMicros,
+        /// Only this hospital.
+        hospital: Option<HospitalId>,
+    },
 }

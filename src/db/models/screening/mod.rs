@@ -3,4 +3,5 @@
 pub mod dbs;
 pub mod infant;
 pub mod merge;
+pub mod phones;
 pub mod screens;

@@ -1,0 +1,2 @@
+DROP INDEX infants_birth;
+DROP TABLE infant_phones;

@@ -1,0 +1,408 @@
+//! Finding an infant (`/infants?q=…`) and the infant's page (`/infants/{id}`): registration and
+//! contacts (the mother's ID only masked), the screening status per programme with its next
+//! step, every card with its interpretation (marker, value, limit, stratum: the why), hearing and
+//! heart screens, and the infant's cases.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, web};
+use askama::Template;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::{Chrome, render};
+use crate::db;
+use crate::db::models::admin::hospital;
+use crate::db::models::follow_up::case::{self, CaseFilter};
+use crate::domain::ids::{HospitalId, InfantId};
+use crate::domain::principal::Scope;
+use crate::domain::role::Action;
+use crate::services::admin::catalogue::current;
+use crate::services::screening::search::{self, Hit, Query};
+use crate::services::screening::summary::{self, ProgrammeSummary, ScreeningSummary};
+use crate::state::AppState;
+use crate::web::error::WebError;
+use crate::web::i18n::Tr;
+use crate::web::session::Console;
+
+/// A value's serde name (`not_yet_screened`, …), for message keys.
+fn snake(v: impl Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+/// One search result.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The infant's page.
+    pub href: String,
+    /// `HOSPITALCODE-MRN`.
+    pub reference: String,
+    /// Birth, local time.
+    pub born: String,
+    /// The hospital.
+    pub hospital: String,
+    /// How it matched.
+    pub matched: String,
+}
+
+/// One option of a select.
+#[derive(Debug, Clone)]
+pub struct Opt {
+    /// The submitted value.
+    pub value: String,
+    /// What is shown.
+    pub label: String,
+    /// Chosen now.
+    pub selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "infants.html", config = "src/web/askama.toml")]
+struct SearchPage {
+    c: Chrome,
+    q: String,
+    born_from: String,
+    born_to: String,
+    hospitals: Vec<Opt>,
+    searched: bool,
+    rows: Vec<Row>,
+}
+
+/// The search form.
+#[derive(Debug, Default, Deserialize)]
+pub struct SearchForm {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    hospital: String,
+    #[serde(default)]
+    born_from: String,
+    #[serde(default)]
+    born_to: String,
+}
+
+/// `GET /infants`.
+#[get("/infants")]
+pub async fn search_page(
+    c: Console,
+    state: web::Data<AppState>,
+    f: web::Query<SearchForm>,
+) -> Result<HttpResponse, WebError> {
+    if !c.session.principal.role.may(Action::ReadPersonalData) {
+        return Err(WebError::Forbidden);
+    }
+    let f = f.into_inner();
+    let day = |s: &str| s.parse::<NaiveDate>().ok();
+    let query = Query {
+        text: Some(f.q.clone()).filter(|t| !t.trim().is_empty()),
+        hospital: f.hospital.parse().ok().map(HospitalId),
+        born_from: day(&f.born_from),
+        born_to: day(&f.born_to),
+    };
+    let searched = query.text.is_some() || query.born_from.is_some() || query.born_to.is_some();
+    let (p, now) = (c.session.principal.clone(), state.now());
+    let key = state.id_hash_key.clone();
+    let unrestricted = p.scope().hospital_filter().is_none();
+    let (hits, hospitals) = db::run(&state.pool, move |conn| {
+        let hits: Vec<Hit> = if searched {
+            search::search(conn, &p, &query, &key.0, now)?
+        } else {
+            vec![]
+        };
+        let hospitals = hospital::list(conn, &Scope::unrestricted(), None)?;
+        Ok((hits, hospitals))
+    })
+    .await?;
+    let tr = c.tr;
+    let code_of = |h: HospitalId| {
+        hospitals
+            .iter()
+            .find(|x| x.id == h)
+            .map(|x| (x.code.clone(), x.name.clone()))
+            .unwrap_or_default()
+    };
+    let rows = hits
+        .into_iter()
+        .map(|h| {
+            let (code, name) = code_of(h.infant.hospital_id);
+            Row {
+                href: format!("/infants/{}", h.infant.id),
+                reference: crate::domain::infant::infant_ref(&code, &h.infant.mrn),
+                born: tr.time(h.infant.birth_at.utc()),
+                hospital: name,
+                matched: tr.t(&format!("matched_{}", h.matched)),
+            }
+        })
+        .collect();
+    let page = SearchPage {
+        c: Chrome::of(&c, "nav_infants", "/infants"),
+        q: f.q,
+        born_from: f.born_from,
+        born_to: f.born_to,
+        hospitals: if unrestricted {
+            hospitals
+                .iter()
+                .map(|h| Opt {
+                    value: h.id.to_string(),
+                    label: format!("{} {}", h.code, h.name),
+                    selected: f.hospital == h.id.to_string(),
+                })
+                .collect()
+        } else {
+            vec![]
+        },
+        searched,
+        rows,
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// A programme's line on the infant page.
+#[derive(Debug, Clone)]
+pub struct Programme {
+    /// Its name.
+    pub name: String,
+    /// Where the infant stands.
+    pub status: String,
+    /// The next step and its deadline.
+    pub next: String,
+}
+
+/// One finding of a card.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    /// Condition, level and tier.
+    pub condition: String,
+    /// Each marker: value, comparator, cutoff, stratum.
+    pub markers: Vec<String>,
+}
+
+/// A card on the infant page.
+#[derive(Debug, Clone)]
+pub struct Card {
+    /// Barcode.
+    pub barcode: String,
+    /// Collected, local time, and age in hours.
+    pub collected: String,
+    /// Received and its quality.
+    pub received: String,
+    /// The interpretation's outcome.
+    pub outcome: String,
+    /// Why.
+    pub findings: Vec<Finding>,
+}
+
+/// A case on the infant page.
+#[derive(Debug, Clone)]
+pub struct CaseLine {
+    /// Its page.
+    pub href: String,
+    /// Programme and reason.
+    pub what: String,
+    /// State.
+    pub state: String,
+    /// Tier badge class and text.
+    pub tier: String,
+    /// Tier text.
+    pub tier_label: String,
+}
+
+#[derive(Template)]
+#[template(path = "infant.html", config = "src/web/askama.toml")]
+struct InfantPage {
+    c: Chrome,
+    heading: String,
+    facts: Vec<(String, String)>,
+    programmes: Vec<Programme>,
+    cards: Vec<Card>,
+    hearing: Vec<String>,
+    heart: Vec<String>,
+    cases: Vec<CaseLine>,
+}
+
+fn programme(tr: Tr, key: &str, s: &ProgrammeSummary) -> Programme {
+    Programme {
+        name: tr.t(&format!("programme_{key}")),
+        status: tr.t(&format!("status_{}", snake(s.status))),
+        next: s
+            .next_action
+            .as_ref()
+            .map(|n| match n.due_by {
+                Some(d) => format!("{} ({})", n.action, tr.time(d)),
+                None => n.action.clone(),
+            })
+            .unwrap_or_default(),
+    }
+}
+
+fn cards(tr: Tr, s: &ScreeningSummary) -> Vec<Card> {
+    s.cards
+        .iter()
+        .map(|k| Card {
+            barcode: k.barcode.clone(),
+            collected: format!(
+                "{} ({} h)",
+                tr.time(k.collected_at),
+                k.age_at_collection_hours
+            ),
+            received: match k.received_at {
+                Some(r) => format!("{} {}", tr.time(r), k.quality.clone().unwrap_or_default()),
+                None => "—".into(),
+            },
+            outcome: k
+                .interpretation
+                .as_ref()
+                .map(|i| {
+                    let tier = i
+                        .tier
+                        .map(|t| format!(" · {}", t.as_str()))
+                        .unwrap_or_default();
+                    format!("{}{tier}", snake(i.outcome))
+                })
+                .unwrap_or_else(|| "—".into()),
+            findings: k
+                .interpretation
+                .as_ref()
+                .map(|i| {
+                    i.suspected
+                        .iter()
+                        .map(|f| Finding {
+                            condition: format!(
+                                "{} · {}{}",
+                                f.condition,
+                                snake(f.level),
+                                f.tier
+                                    .map(|t| format!(" · {}", t.as_str()))
+                                    .unwrap_or_default()
+                            ),
+                            markers: f
+                                .markers
+                                .iter()
+                                .map(|m| {
+                                    format!(
+                                        "{} = {} ({} {}{}){}",
+                                        m.marker,
+                                        m.value.map_or_else(|| "—".into(), |v| v.to_string()),
+                                        m.comparator,
+                                        m.cutoff,
+                                        m.stratum
+                                            .as_ref()
+                                            .map(|s| format!(", {s}"))
+                                            .unwrap_or_default(),
+                                        if m.computed { " *" } else { "" }
+                                    )
+                                })
+                                .collect(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// `GET /infants/{id}`.
+#[get("/infants/{id}")]
+pub async fn infant_page(
+    c: Console,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    if !c.session.principal.role.may(Action::ReadPersonalData) {
+        return Err(WebError::Forbidden);
+    }
+    let id = InfantId(id.parse().map_err(|_| WebError::NotFound)?);
+    let (p, now) = (c.session.principal.clone(), state.now());
+    let interp = current(&state.catalogues, now)?;
+    let (infant, hospital, summary, cases) = db::run(&state.pool, move |conn| {
+        let scope = p.scope();
+        let infant = crate::db::models::screening::infant::get(conn, &scope, id)?
+            .ok_or(crate::error::AppError::NotFound { entity: "infant" })?;
+        let s = summary::summary(conn, &interp, &scope, id, now)?;
+        let h = hospital::get(conn, &Scope::unrestricted(), infant.hospital_id)?;
+        let f = CaseFilter {
+            infant_id: Some(id.to_string()),
+            ..Default::default()
+        };
+        let cases = case::list(conn, &scope, &f, 50)?;
+        crate::services::admin::audit::read(conn, &p, "infant", id, now)?;
+        Ok((infant, h, s, cases))
+    })
+    .await?;
+    let tr = c.tr;
+    let code = hospital
+        .as_ref()
+        .map(|h| h.code.clone())
+        .unwrap_or_default();
+    let reference = crate::domain::infant::infant_ref(&code, &infant.mrn);
+    let facts = vec![
+        (
+            tr.t("col_hospital"),
+            hospital.map(|h| h.name).unwrap_or_default(),
+        ),
+        (tr.t("born"), tr.time(infant.birth_at.utc())),
+        (tr.t("sex"), tr.t(&format!("sex_{}", infant.sex.as_str()))),
+        (
+            tr.t("gestation"),
+            format!(
+                "{}+{} · {} g",
+                infant.gestational_age_weeks, infant.gestational_age_days, infant.birth_weight_g
+            ),
+        ),
+        (
+            tr.t("infant_status"),
+            tr.t(&format!("infant_status_{}", infant.status.as_str())),
+        ),
+        (tr.t("mother"), infant.mother_name.clone()),
+        (tr.t("phones"), infant.mother_phones.0.join(", ")),
+        (
+            tr.t("id_document"),
+            infant
+                .mother_id_masked
+                .clone()
+                .unwrap_or_else(|| "—".into()),
+        ),
+        (
+            tr.t("address"),
+            infant.address.clone().unwrap_or_else(|| "—".into()),
+        ),
+    ];
+    let page = InfantPage {
+        c: Chrome::of(&c, "infant_title", &format!("/infants/{id}")),
+        heading: tr.f("infant_heading", &[("reference", &reference)]),
+        facts,
+        programmes: vec![
+            programme(tr, "DBS", &summary.dbs),
+            programme(tr, "HEAR", &summary.hearing),
+            programme(tr, "CCHD", &summary.cchd),
+        ],
+        cards: cards(tr, &summary),
+        hearing: summary
+            .hearing_tests
+            .iter()
+            .map(|v| v.to_string())
+            .collect(),
+        heart: summary
+            .cchd_measurements
+            .iter()
+            .map(|v| v.to_string())
+            .collect(),
+        cases: cases
+            .into_iter()
+            .map(|k| CaseLine {
+                href: format!("/cases/{}", k.id),
+                what: format!(
+                    "{} · {}",
+                    tr.t(&format!("programme_{}", k.programme.as_str())),
+                    tr.t(&format!("reason_{}", k.reason.as_str()))
+                ),
+                state: tr.t(&format!("state_{}", k.state.as_str())),
+                tier: k.tier.as_str().into(),
+                tier_label: tr.t(&format!("tier_{}", k.tier.as_str())),
+            })
+            .collect(),
+    };
+    render(StatusCode::OK, &page)
+}

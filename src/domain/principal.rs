@@ -87,6 +87,15 @@ impl Scope {
         Scope(ScopeInner::All)
     }
 
+    /// This scope narrowed to hospital `h`: `h` alone when this scope sees it, else nothing.
+    pub fn narrowed_to(&self, h: HospitalId) -> Scope {
+        match self.0 {
+            ScopeInner::All => Scope(ScopeInner::Hospital(h)),
+            ScopeInner::Hospital(own) if own == h => Scope(ScopeInner::Hospital(h)),
+            _ => Scope(ScopeInner::Nothing),
+        }
+    }
+
     /// `None` means all hospitals; `Some(h)` restricts to `h`. A scope that may see nothing
     /// yields a hospital id that cannot exist.
     pub fn hospital_filter(&self) -> Option<HospitalId> {
@@ -127,5 +136,16 @@ mod tests {
         assert!(!s.allows(b));
         assert!(p(Role::Coordinator, None).scope().allows(b));
         assert!(!p(Role::HospitalClient, None).scope().allows(a));
+    }
+
+    #[test]
+    fn narrowing_never_widens_a_scope() {
+        let a = HospitalId::new();
+        let b = HospitalId::new();
+        let all = p(Role::Coordinator, None).scope();
+        assert_eq!(all.narrowed_to(a).hospital_filter(), Some(a));
+        let own = p(Role::HospitalStaff, Some(a)).scope();
+        assert_eq!(own.narrowed_to(a).hospital_filter(), Some(a));
+        assert!(!own.narrowed_to(b).allows(a) && !own.narrowed_to(b).allows(b));
     }
 }

@@ -42,6 +42,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(pages::cases::contact)
             .service(pages::infants::search_page)
             .service(pages::infants::infant_page)
+            .service(pages::lists::missed)
+            .service(pages::lists::failed)
+            .service(pages::lists::retry)
             .default_service(web::to(pages::not_found)),
     );
 }

@@ -9,17 +9,17 @@ use serde_json::{Value, json};
 use crate::helpers::TestApp;
 use crate::screening::{infant_with_card, panel};
 
-const PASSWORD: &str = "a-long-test-password";
+pub const PASSWORD: &str = "a-long-test-password";
 
 /// A browser's cookie jar for one user, by hand.
-struct Browser<'a> {
+pub struct Browser<'a> {
     app: &'a TestApp,
     cookie: Option<String>,
     lang: Option<&'static str>,
 }
 
 impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
+    pub fn new(app: &'a TestApp) -> Self {
         Self {
             app,
             cookie: None,
@@ -38,11 +38,11 @@ impl<'a> Browser<'a> {
         r
     }
 
-    async fn get(&self, path: &str) -> Response {
+    pub async fn get(&self, path: &str) -> Response {
         self.request(Method::GET, path).send().await.unwrap()
     }
 
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Response {
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Response {
         self.request(Method::POST, path)
             .header("sec-fetch-site", "same-origin")
             .form(form)
@@ -52,7 +52,7 @@ impl<'a> Browser<'a> {
     }
 
     /// Signs in; returns the response and keeps the new session cookie.
-    async fn sign_in(&mut self, username: &str, password: &str) -> Response {
+    pub async fn sign_in(&mut self, username: &str, password: &str) -> Response {
         let r = self
             .post("/login", &[("username", username), ("password", password)])
             .await;
@@ -63,7 +63,7 @@ impl<'a> Browser<'a> {
     }
 
     /// The CSRF token of a signed-in page.
-    async fn csrf(&self) -> String {
+    pub async fn csrf(&self) -> String {
         let html = self.get("/password").await.text().await.unwrap();
         let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
         html[at..at + 43].to_string()
@@ -81,12 +81,12 @@ fn session_cookie(r: &Response) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-fn location(r: &Response) -> &str {
+pub fn location(r: &Response) -> &str {
     r.headers()["location"].to_str().unwrap()
 }
 
 /// A staff user; returns their id.
-async fn user(app: &TestApp, username: &str, role: &str, hospital: Option<&str>) -> String {
+pub async fn user(app: &TestApp, username: &str, role: &str, hospital: Option<&str>) -> String {
     let r = app
         .post(
             "/api/v1/users",
@@ -695,4 +695,55 @@ fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+#[tokio::test]
+async fn missed_screens_are_listed_per_programme_and_hospital() {
+    let app = TestApp::spawn().await;
+    let (a, token_a) = app.hospital_with_token("HA").await;
+    let (_, token_b) = app.hospital_with_token("HB").await;
+    // Ten days old with no card: past the blood-spot age; one born today is not.
+    crate::helpers::register_infant(&app, &token_a, "OLD-A", 240).await;
+    crate::helpers::register_infant(&app, &token_b, "OLD-B", 240).await;
+    crate::helpers::register_infant(&app, &token_a, "NEW-A", 5).await;
+    user(&app, "coord", "coordinator", None).await;
+    user(&app, "nurse", "hospital_staff", Some(&a)).await;
+    let mut coord = Browser::new(&app);
+    coord.sign_in("coord", PASSWORD).await;
+    let html = coord
+        .get("/missed?programme=DBS")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(">HA-OLD-A</a>") && html.contains(">HB-OLD-B</a>"),
+        "{html}"
+    );
+    assert!(!html.contains("NEW-A"));
+    let html = coord
+        .get(&format!("/missed?programme=DBS&hospital={a}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(">HA-OLD-A</a>") && !html.contains("HB-OLD-B"));
+    let mut nurse = Browser::new(&app);
+    nurse.sign_in("nurse", PASSWORD).await;
+    let html = nurse
+        .get("/missed?programme=DBS")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(">HA-OLD-A</a>") && !html.contains("HB-OLD-B"));
+    // Naming another hospital widens nothing.
+    let other = html.len();
+    let html = nurse
+        .get("/missed?programme=DBS&hospital=00000000-0000-0000-0000-000000000001")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("HA-OLD-A") && !html.contains("HB-OLD-B") && other > 0);
 }

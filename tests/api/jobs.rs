@@ -518,6 +518,51 @@ async fn a_message_that_keeps_failing_is_marked_failed_and_can_be_retried() {
 }
 
 #[tokio::test]
+async fn failed_notifications_are_listed_and_retried_in_the_console() {
+    use crate::console::{Browser, PASSWORD, location, user};
+    let env = Env::start().await;
+    env.sms
+        .failing
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let t0 = next_local(12);
+    env.app.clock.set(t0);
+    env.case_with("F2", &[("C16-OH", 0.5)]).await;
+    let mut t = t0;
+    for _ in 0..8 {
+        env.tick(t).await;
+        t += Duration::hours(2);
+    }
+    user(&env.app, "coord", "coordinator", None).await;
+    let mut b = Browser::new(&env.app);
+    b.sign_in("coord", PASSWORD).await;
+    // The worklists link to the list.
+    let tabs = b.get("/worklists/overdue").await.text().await.unwrap();
+    assert!(tabs.contains("href=\"/notifications/failed\"") && tabs.contains("发送失败的通知：1"));
+    let html = b.get("/notifications/failed").await.text().await.unwrap();
+    let at = html.find("action=\"/notifications/").expect("a retry form") + 8;
+    let action = html[at..].split('"').next().unwrap().to_string();
+    assert!(html.contains("href=\"/cases/"));
+    env.sms
+        .failing
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let csrf = b.csrf().await;
+    let r = b.post(&action, &[("csrf", &csrf)]).await;
+    assert_eq!(location(&r), "/notifications/failed?retried=1");
+    let html = b
+        .get("/notifications/failed?retried=1")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("已重新排队发送") && html.contains("没有发送失败的通知"));
+    // A second retry of the same message (now queued) changes nothing.
+    let r = b.post(&action, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), 409);
+    let (_, d) = env.tick(t).await;
+    assert_eq!(d["sent"], 1);
+}
+
+#[tokio::test]
 async fn a_hard_bounce_fails_at_once_without_retries() {
     let env = Env::start().await;
     let (_, token) = hospital_with_emails(&env.app, "HB", None, &["bounce@hospital-b.test"]).await;

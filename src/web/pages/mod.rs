@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod cases;
 pub mod infants;
+pub mod lists;
 pub mod worklists;
 
 use actix_web::HttpResponse;

@@ -318,3 +318,19 @@ pub enum Match {
         hospital: Option<HospitalId>,
     },
 }
+
+/// `HOSPITALCODE-MRN` of each of these infants (what staff quote; never a name), by id.
+pub fn refs(
+    conn: &mut AnyConnection,
+    ids: &[InfantId],
+) -> QueryResult<std::collections::HashMap<InfantId, String>> {
+    use crate::db::schema::hospitals;
+    Ok(infants::table
+        .inner_join(hospitals::table)
+        .filter(infants::id.eq_any(ids))
+        .select((infants::id, hospitals::code, infants::mrn))
+        .load::<(InfantId, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, code, mrn)| (id, crate::domain::infant::infant_ref(&code, &mrn)))
+        .collect())
+}

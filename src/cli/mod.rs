@@ -3,6 +3,7 @@
 //! never to the log.
 
 mod accounts;
+pub mod demo;
 mod server;
 
 use std::path::PathBuf;
@@ -49,6 +50,10 @@ pub enum Command {
     /// Hospitals' REST API clients.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Fill an EMPTY database with a small, labelled demonstration programme (three DEMO
+    /// hospitals, a few hundred infants, cases at every urgency, a sweep's notices) and print the
+    /// demonstration accounts' passwords once.
+    Demo,
     /// Fill an EMPTY database with synthetic hospitals, infants and open cases (benchmarks).
     Generate {
         /// How many hospitals to generate.
@@ -144,6 +149,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     let now = chrono::Utc::now();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => server::serve(settings).await,
+        Command::Demo => demo::demo(settings).await,
         Command::Generate {
             hospitals,
             infants,

@@ -210,3 +210,49 @@ async fn generate_fills_an_empty_database_only() {
     assert_ne!(code, 0);
     assert!(err.contains("already holds 250 infants"), "{err}");
 }
+
+#[tokio::test]
+async fn the_demo_fills_an_empty_database_once_and_its_coordinator_signs_in() {
+    let db = TestDb::new();
+    let (code, out, err) = output(guthrie(&db).arg("demo")).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("240 infants"), "{out}");
+    let password = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("demo.coordinator"))
+        .and_then(|rest| rest.split_whitespace().nth(1))
+        .unwrap()
+        .to_string();
+    // A second run refuses: the database is no longer empty.
+    let (code, _, err) = output(guthrie(&db).arg("demo")).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("empty database"), "{err}");
+    // A server on the same database shows the coordinator cases at several urgencies.
+    let clock = std::sync::Arc::new(guthrie::state::ManualClock::new(chrono::Utc::now()));
+    let built = guthrie::startup::Application::build_with_clock(
+        crate::helpers::settings(&db, &[]),
+        clock.clone(),
+    )
+    .unwrap();
+    let app = TestApp {
+        base: format!("http://127.0.0.1:{}", built.port()),
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        admin_token: String::new(),
+        admin_password: String::new(),
+        state: built.state().clone(),
+        clock,
+        db,
+    };
+    tokio::spawn(built.run_until_stopped());
+    let mut b = crate::console::Browser::new(&app);
+    let r = b.sign_in("demo.coordinator", &password).await;
+    assert_eq!(r.status(), 303);
+    let html = b.get("/worklists/unassigned").await.text().await.unwrap();
+    for tier in ["T0 危急", "T1 紧急"] {
+        assert!(html.contains(tier), "{tier}: {html}");
+    }
+    assert!(html.contains("演示医院"));
+}

@@ -7,7 +7,7 @@ use guthrie::domain::principal::{Principal, PrincipalKind};
 use guthrie::domain::role::Role;
 use guthrie::services::screening::cards::{self, NewCard};
 use guthrie::services::screening::infants::{self, Registration};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Registers infants `from..from + n` of a hospital (born 4 days before `now`) with one card
 /// each, and returns the barcodes.
@@ -68,52 +68,8 @@ pub fn seed_cards(
         .collect()
 }
 
-/// All 40 analytes of the default catalogue with unremarkable values.
+/// All 40 analytes of the default catalogue with unremarkable values (the demonstration's
+/// normal card).
 pub fn full_panel() -> Vec<Value> {
-    let values: [(&str, f64, &str); 40] = [
-        ("TSH", 3.0, "mIU/L"),
-        ("17OHP", 5.0, "nmol/L"),
-        ("G6PD", 8.0, "U/gHb"),
-        ("Phe", 60.0, "umol/L"),
-        ("Tyr", 80.0, "umol/L"),
-        ("Xle", 150.0, "umol/L"),
-        ("Val", 130.0, "umol/L"),
-        ("Cit", 15.0, "umol/L"),
-        ("Arg", 10.0, "umol/L"),
-        ("Met", 25.0, "umol/L"),
-        ("Orn", 60.0, "umol/L"),
-        ("Gly", 300.0, "umol/L"),
-        ("Ala", 250.0, "umol/L"),
-        ("SUAC", 0.5, "umol/L"),
-        ("C0", 25.0, "umol/L"),
-        ("C2", 20.0, "umol/L"),
-        ("C3", 2.0, "umol/L"),
-        ("C3DC", 0.05, "umol/L"),
-        ("C4", 0.2, "umol/L"),
-        ("C4DC", 0.2, "umol/L"),
-        ("C5", 0.1, "umol/L"),
-        ("C5:1", 0.02, "umol/L"),
-        ("C5DC", 0.08, "umol/L"),
-        ("C5-OH", 0.2, "umol/L"),
-        ("C6", 0.05, "umol/L"),
-        ("C8", 0.05, "umol/L"),
-        ("C10", 0.08, "umol/L"),
-        ("C10:1", 0.06, "umol/L"),
-        ("C12", 0.1, "umol/L"),
-        ("C14", 0.15, "umol/L"),
-        ("C14:1", 0.1, "umol/L"),
-        ("C14-OH", 0.02, "umol/L"),
-        ("C16", 2.0, "umol/L"),
-        ("C16-OH", 0.01, "umol/L"),
-        ("C18", 0.8, "umol/L"),
-        ("C18:1", 1.0, "umol/L"),
-        ("C18:1-OH", 0.01, "umol/L"),
-        ("C18:2", 0.2, "umol/L"),
-        ("T4", 150.0, "nmol/L"),
-        ("IRT", 30.0, "ng/mL"),
-    ];
-    values
-        .iter()
-        .map(|(a, v, u)| json!({"analyte": a, "value": v, "unit": u}))
-        .collect()
+    guthrie::cli::demo::panel(&[])
 }

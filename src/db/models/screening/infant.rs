@@ -334,3 +334,8 @@ pub fn refs(
         .map(|(id, code, mrn)| (id, crate::domain::infant::infant_ref(&code, &mrn)))
         .collect())
 }
+
+/// How many infant rows there are (merged ones included).
+pub fn count(conn: &mut AnyConnection) -> QueryResult<i64> {
+    infants::table.count().get_result(conn)
+}

@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 pub struct BenchServer {
     pub base: String,
     pub token: String,
+    /// The administrator's username and password (to sign in to the console).
+    pub admin: (String, String),
     pub state: AppState,
     pub http: reqwest::Client,
     pg: Option<(String, String)>,
@@ -85,6 +87,7 @@ impl BenchServer {
         Self {
             base,
             token,
+            admin: (admin.username, admin.password),
             state,
             http,
             pg,

@@ -128,7 +128,11 @@ async fn main() {
         times.sort_by(|a, b| a.partial_cmp(b).unwrap());
         println!(
             "{backend}: console page {} over {} infants / {} open cases: p50 {:.2} ms, p99 {:.2} ms",
-            if path.starts_with("/cases") { "/cases/{id}" } else { path.as_str() },
+            if path.starts_with("/cases") {
+                "/cases/{id}"
+            } else {
+                path.as_str()
+            },
             g.infants,
             g.open_cases,
             percentile(&times, 0.5),

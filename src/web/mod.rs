@@ -42,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(pages::cases::contact)
             .service(pages::infants::search_page)
             .service(pages::infants::infant_page)
+            .service(pages::infants::edit_contacts)
             .service(pages::lists::missed)
             .service(pages::lists::failed)
             .service(pages::lists::retry)

@@ -250,6 +250,17 @@ async fn a_coordinator_works_the_worklists_in_a_browser() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let current = b.d().find(By::Css("#tabs a.current")).await.unwrap();
     assert!(current.text().await.unwrap().contains('2'));
+    // The refresh is announced to screen readers through the page's live region.
+    let status = b.d().find(By::Id("status")).await.unwrap();
+    let said = status
+        .prop("textContent")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        said.contains("工作台计数已更新") && said.contains("危急（T0） 2"),
+        "{said}"
+    );
     b.shot("worklist-zh-CN").await;
     b.assert_no_csp_violation("worklist after an htmx swap")
         .await;

@@ -747,3 +747,65 @@ async fn missed_screens_are_listed_per_programme_and_hospital() {
         .unwrap();
     assert!(!html.contains("HA-OLD-A") && !html.contains("HB-OLD-B") && other > 0);
 }
+
+#[tokio::test]
+async fn contacts_are_corrected_on_the_infant_page_and_searchable_at_once() {
+    let app = TestApp::spawn().await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+    hospital_with_case(&app, "HA", &lab).await;
+    user(&app, "coord", "coordinator", None).await;
+    let mut coord = Browser::new(&app);
+    coord.sign_in("coord", PASSWORD).await;
+    let html = coord.get("/infants?q=HA-MHA").await.text().await.unwrap();
+    let at = html.find("href=\"/infants/").unwrap() + 6;
+    let page = html[at..].split('"').next().unwrap().to_string();
+    let csrf = coord.csrf().await;
+    let form = |phones: &'static str| {
+        [
+            ("csrf", csrf.clone()),
+            ("mother_name", "王芳".to_string()),
+            ("phones", phones.to_string()),
+            ("address", "杭州市上城区".to_string()),
+        ]
+    };
+    let post = |fields: [(&'static str, String); 4]| {
+        let (b, page) = (&coord, page.clone());
+        async move {
+            let f: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            b.post(&format!("{page}/contacts"), &f).await
+        }
+    };
+    // A bad number is refused next to its field, and nothing changes.
+    let r = post(form("12")).await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("href=\"#phones\""), "{html}");
+    assert!(html.contains("138 0013 8000") || html.contains("13800138000"));
+    // A right one replaces the old number, in the page and in the search.
+    let r = post(form("137 1111 2222, 0571-8888 9999")).await;
+    assert_eq!(location(&r), page);
+    let html = coord.get(&page).await.text().await.unwrap();
+    assert!(html.contains("杭州市上城区"));
+    let by_new = coord
+        .get("/infants?q=13711112222")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(by_new.contains(">HA-MHA</a>"), "{by_new}");
+    let by_old = coord
+        .get("/infants?q=13800138000")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!by_old.contains(">HA-MHA</a>"));
+    // Without the token nothing is written.
+    let r = coord
+        .post(
+            &format!("{page}/contacts"),
+            &[("mother_name", "X"), ("phones", "13900000000")],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+}

@@ -53,6 +53,9 @@ pub fn sign_in(
     let Some((p, version)) = accounts::login_user(conn, username, password, now)? else {
         return Ok(None);
     };
+    // Sessions nobody came back to are removed here, at the next sign-in of anyone (a
+    // delete over the small table of staff sessions).
+    purge(conn, now)?;
     let user_id = p
         .subject
         .parse()
@@ -136,7 +139,7 @@ pub fn set_locale(conn: &mut AnyConnection, id_hash: &str, locale: &str) -> Resu
     Ok(())
 }
 
-/// Removes ended sessions (run by the nightly housekeeping).
+/// Removes ended sessions (at each sign-in).
 pub fn purge(conn: &mut AnyConnection, now: DateTime<Utc>) -> Result<usize, AppError> {
     Ok(web_session::delete_expired(conn, UtcMicros::new(now))?)
 }

@@ -4,12 +4,13 @@
 //! heart screens, and the infant's cases.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::{Chrome, render};
+use super::auth::FieldError;
+use super::{Chrome, render, see_other};
 use crate::db;
 use crate::db::models::admin::hospital;
 use crate::db::models::follow_up::case::{self, CaseFilter};
@@ -17,6 +18,7 @@ use crate::domain::ids::{HospitalId, InfantId};
 use crate::domain::principal::Scope;
 use crate::domain::role::Action;
 use crate::services::admin::catalogue::current;
+use crate::services::screening::infants::{self as infants_svc, InfantPatch};
 use crate::services::screening::search::{self, Hit, Query};
 use crate::services::screening::summary::{self, ProgrammeSummary, ScreeningSummary};
 use crate::state::AppState;
@@ -214,7 +216,14 @@ pub struct CaseLine {
 struct InfantPage {
     c: Chrome,
     heading: String,
+    id: String,
     facts: Vec<(String, String)>,
+    may_edit: bool,
+    mother_name: String,
+    phones: String,
+    address: String,
+    sms_opt_out: bool,
+    errors: Vec<FieldError>,
     programmes: Vec<Programme>,
     cards: Vec<Card>,
     hearing: Vec<String>,
@@ -314,6 +323,17 @@ pub async fn infant_page(
         return Err(WebError::Forbidden);
     }
     let id = InfantId(id.parse().map_err(|_| WebError::NotFound)?);
+    show(&c, &state, id, StatusCode::OK, vec![]).await
+}
+
+/// Renders the infant's page with `errors` (from a refused contact edit) and `status`.
+async fn show(
+    c: &Console,
+    state: &AppState,
+    id: InfantId,
+    status: StatusCode,
+    errors: Vec<FieldError>,
+) -> Result<HttpResponse, WebError> {
     let (p, now) = (c.session.principal.clone(), state.now());
     let interp = current(&state.catalogues, now)?;
     let (infant, hospital, summary, cases) = db::run(&state.pool, move |conn| {
@@ -355,8 +375,6 @@ pub async fn infant_page(
             tr.t("infant_status"),
             tr.t(&format!("infant_status_{}", infant.status.as_str())),
         ),
-        (tr.t("mother"), infant.mother_name.clone()),
-        (tr.t("phones"), infant.mother_phones.0.join(", ")),
         (
             tr.t("id_document"),
             infant
@@ -364,15 +382,18 @@ pub async fn infant_page(
                 .clone()
                 .unwrap_or_else(|| "—".into()),
         ),
-        (
-            tr.t("address"),
-            infant.address.clone().unwrap_or_else(|| "—".into()),
-        ),
     ];
     let page = InfantPage {
-        c: Chrome::of(&c, "infant_title", &format!("/infants/{id}")),
+        c: Chrome::of(c, "infant_title", &format!("/infants/{id}")),
         heading: tr.f("infant_heading", &[("reference", &reference)]),
+        id: id.to_string(),
         facts,
+        may_edit: c.session.principal.role.may(Action::WriteInfants),
+        mother_name: infant.mother_name.clone(),
+        phones: infant.mother_phones.0.join(", "),
+        address: infant.address.clone().unwrap_or_default(),
+        sms_opt_out: infant.sms_opt_out,
+        errors,
         programmes: vec![
             programme(tr, "DBS", &summary.dbs),
             programme(tr, "HEAR", &summary.hearing),
@@ -404,5 +425,97 @@ pub async fn infant_page(
             })
             .collect(),
     };
-    render(StatusCode::OK, &page)
+    render(status, &page)
+}
+
+/// The contacts form of the infant page.
+#[derive(Debug, Deserialize)]
+pub struct ContactsForm {
+    csrf: Option<String>,
+    mother_name: String,
+    /// Numbers separated by commas.
+    phones: String,
+    #[serde(default)]
+    address: String,
+    /// Present when ticked.
+    sms_opt_out: Option<String>,
+}
+
+/// `POST /infants/{id}/contacts`: the mother's name, phones, address and SMS choice, checked as
+/// the API checks them; a refused change writes nothing and shows why next to the fields.
+#[post("/infants/{id}/contacts")]
+pub async fn edit_contacts(
+    req: HttpRequest,
+    c: Console,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: web::Form<ContactsForm>,
+) -> Result<HttpResponse, WebError> {
+    c.check_csrf(&req, form.csrf.as_deref())?;
+    if !c.session.principal.role.may(Action::WriteInfants) {
+        return Err(WebError::Forbidden);
+    }
+    let id = InfantId(id.parse().map_err(|_| WebError::NotFound)?);
+    let f = form.into_inner();
+    let address = f.address.trim().to_string();
+    let patch = InfantPatch {
+        mother_name: Some(f.mother_name),
+        mother_phones: Some(
+            f.phones
+                .split([',', '，', ';'])
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(String::from)
+                .collect(),
+        ),
+        address: Some((!address.is_empty()).then_some(address)),
+        sms_opt_out: Some(f.sms_opt_out.is_some()),
+        ..Default::default()
+    };
+    let (p, now, key) = (
+        c.session.principal.clone(),
+        state.now(),
+        state.id_hash_key.0.clone(),
+    );
+    let interp = current(&state.catalogues, now)?;
+    let policy = crate::services::admin::policy::current(&state.policies, now)?;
+    let done = db::run(&state.pool, move |conn| {
+        let rules = crate::services::screening::cards::Rules {
+            interp: &interp,
+            policy: &policy,
+            who: &p,
+        };
+        infants_svc::update(conn, &p, rules, id, patch, &key, now)
+    })
+    .await;
+    match done {
+        Ok(row) => {
+            tracing::info!(infant.id = %row.id, "infant contacts updated in the console");
+            Ok(see_other(&format!("/infants/{id}")))
+        }
+        Err(crate::error::AppError::Validation(errors)) => {
+            let tr = c.tr;
+            let errors = errors
+                .0
+                .into_iter()
+                .flat_map(|(field, messages)| {
+                    // `mother.phones[0]` → the phones field.
+                    let id = if field.contains("phones") {
+                        "phones"
+                    } else if field.contains("name") {
+                        "mother_name"
+                    } else {
+                        "address"
+                    };
+                    messages.into_iter().map(move |m| FieldError {
+                        field: id.to_string(),
+                        label: tr.t(id),
+                        message: m,
+                    })
+                })
+                .collect();
+            show(&c, &state, id, StatusCode::UNPROCESSABLE_ENTITY, errors).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }

@@ -120,10 +120,21 @@ fn label(tr: Tr, w: Worklist) -> String {
     tr.t(&format!("worklist_{}", w.name()))
 }
 
-async fn tabs(c: &Console, state: &AppState, current: Worklist) -> Result<String, WebError> {
+/// The tabs as HTML, and their counts in words (announced to screen readers when htmx refreshes
+/// them).
+async fn tabs(
+    c: &Console,
+    state: &AppState,
+    current: Worklist,
+) -> Result<(String, String), WebError> {
     let (p, now) = (c.session.principal.clone(), state.now());
     let (lists, failed) =
         db::run(&state.pool, move |conn| worklists::counts(conn, &p, now)).await?;
+    let spoken = lists
+        .iter()
+        .map(|(w, n)| format!("{} {n}", label(c.tr, *w)))
+        .collect::<Vec<_>>()
+        .join(", ");
     let t = Tabs {
         tr: c.tr,
         tabs: lists
@@ -139,8 +150,10 @@ async fn tabs(c: &Console, state: &AppState, current: Worklist) -> Result<String
         failed,
         failed_label: c.tr.f("failed_notifications", &[("count", &failed)]),
     };
-    t.render()
-        .map_err(|e| WebError::App(crate::error::AppError::Unexpected(anyhow::anyhow!("{e}"))))
+    let html = t
+        .render()
+        .map_err(|e| WebError::App(crate::error::AppError::Unexpected(anyhow::anyhow!("{e}"))))?;
+    Ok((html, spoken))
 }
 
 /// Condition code → its name in the page's language, from the catalogue in force.
@@ -270,7 +283,7 @@ pub async fn worklist(
     .await?;
     let tr = c.tr;
     let shown = rows.len();
-    let tabs = tabs(&c, &state, list).await?;
+    let (tabs, _) = tabs(&c, &state, list).await?;
     let path = format!("/worklists/{}", list.name());
     let page = WorklistPage {
         c: Chrome::of(&c, "worklists_title", &path),
@@ -315,9 +328,11 @@ pub async fn worklist(
     render(StatusCode::OK, &page)
 }
 
-/// `GET /worklists/{name}/tabs`: the tabs alone, for the minute refresh.
+/// `GET /worklists/{name}/tabs`: the tabs alone, for the minute refresh; to htmx also the
+/// page's live region with the counts in words (swapped out of band).
 #[get("/worklists/{name}/tabs")]
 pub async fn worklist_tabs(
+    req: actix_web::HttpRequest,
     c: Console,
     state: web::Data<AppState>,
     name: web::Path<String>,
@@ -326,7 +341,18 @@ pub async fn worklist_tabs(
         return Err(WebError::Forbidden);
     }
     let list = Worklist::parse(&name).ok_or(WebError::NotFound)?;
-    let body = tabs(&c, &state, list).await?;
+    let (mut body, spoken) = tabs(&c, &state, list).await?;
+    if req.headers().contains_key("hx-request") {
+        let announced = askama::filters::escape(
+            c.tr.f("counts_updated", &[("counts", &spoken)]),
+            askama::filters::Html,
+        )
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        body.push_str(&format!(
+            "<div id=\"status\" role=\"status\" aria-live=\"polite\" class=\"visually-hidden\" hx-swap-oob=\"true\">{announced}</div>"
+        ));
+    }
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(body))

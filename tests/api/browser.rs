@@ -485,3 +485,66 @@ async fn a_case_is_worked_to_resolved_and_a_stale_form_is_refused() {
     b.quit().await;
     other.quit().await;
 }
+
+#[tokio::test]
+async fn a_hospital_user_cannot_open_another_hospitals_case() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let (own, own_token) = app.hospital_with_token("ZJ03").await;
+    let (_, other_token) = app.hospital_with_token("ZJ04").await;
+    let mut case_of = vec![];
+    for (token, mrn) in [(&own_token, "C300"), (&other_token, "C400")] {
+        let (infant, barcode) = infant_with_card(&app, token, mrn).await;
+        let r = app
+            .post(
+                "/api/v1/results",
+                &lab,
+                &json!({"cards": [{"barcode": barcode, "results": panel(&[("C16-OH", 0.5)])}]}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let cases: Value = app
+            .get(&format!("/api/v1/cases?infant_id={infant}"), &lab)
+            .await
+            .json()
+            .await
+            .unwrap();
+        case_of.push(cases["items"][0]["id"].as_str().unwrap().to_string());
+    }
+    let r = app
+        .post(
+            "/api/v1/users",
+            &app.admin_token,
+            &json!({"username": "nurse", "display_name": "王护士", "password": PASSWORD,
+                    "role": "hospital_staff", "hospital_id": own}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    b.sign_in(&app.base, "nurse").await;
+    b.wait_for("/worklists/overdue").await;
+    b.d()
+        .goto(format!("{}/cases/{}", app.base, case_of[0]))
+        .await
+        .unwrap();
+    assert!(b.d().source().await.unwrap().contains("ZJ03-C300"));
+    b.d()
+        .goto(format!("{}/cases/{}", app.base, case_of[1]))
+        .await
+        .unwrap();
+    let text = b
+        .d()
+        .find(By::Tag("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("没有找到该页面"), "{text}");
+    assert!(!b.d().source().await.unwrap().contains("ZJ04"));
+    b.shot("case-of-another-hospital").await;
+    b.assert_no_csp_violation("not-found page").await;
+    b.quit().await;
+}

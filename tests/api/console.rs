@@ -809,3 +809,60 @@ async fn contacts_are_corrected_on_the_infant_page_and_searchable_at_once() {
         .await;
     assert_eq!(r.status(), 403);
 }
+
+#[tokio::test]
+async fn worklists_page_on_and_filter_by_assignee() {
+    let app = TestApp::spawn().await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let (_, ref_a) = hospital_with_case(&app, "HA", &lab).await;
+    let (_, ref_b) = hospital_with_case(&app, "HB", &lab).await;
+    let (_, ref_c) = hospital_with_case(&app, "HC", &lab).await;
+    let coord_id = user(&app, "coord", "coordinator", None).await;
+    let mut coord = Browser::new(&app);
+    coord.sign_in("coord", PASSWORD).await;
+    // Page by page, one row each: every case once, in order, then no next page.
+    let mut seen = vec![];
+    let mut path = "/worklists/critical?limit=1".to_string();
+    loop {
+        let html = coord.get(&path).await.text().await.unwrap();
+        for r in [&ref_a, &ref_b, &ref_c] {
+            if html.contains(&format!(">{r}</a>")) {
+                seen.push(r.clone());
+            }
+        }
+        let Some(at) = html.find("\" rel=\"next\"") else {
+            break;
+        };
+        let start = html[..at].rfind("href=\"").unwrap() + 6;
+        path = html[start..at].replace("&#38;", "&");
+        assert!(seen.len() <= 3, "{seen:?}");
+    }
+    seen.sort();
+    assert_eq!(seen, [ref_a.clone(), ref_b.clone(), ref_c.clone()]);
+    // Assigning one case to the coordinator, then filtering by a colleague's id.
+    let case_b = case_link(&coord, &ref_b).await;
+    let html = coord.get(&case_b).await.text().await.unwrap();
+    let version = version_of(&html);
+    let csrf = coord.csrf().await;
+    coord
+        .post(
+            &format!("{case_b}/assign"),
+            &[
+                ("csrf", &csrf),
+                ("version", &version),
+                ("assignee", &coord_id),
+            ],
+        )
+        .await;
+    for filter in ["me".to_string(), coord_id.clone()] {
+        let html = coord
+            .get(&format!("/worklists/critical?assignee={filter}"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains(&format!(">{ref_b}</a>")) && !html.contains(&format!(">{ref_a}</a>"))
+        );
+    }
+}

@@ -11,7 +11,8 @@ use serde::Deserialize;
 
 use super::{Chrome, render};
 use crate::db;
-use crate::db::models::admin::hospital;
+use crate::db::models::admin::{hospital, user};
+use crate::db::types::UtcMicros;
 use crate::domain::catalogue::{Programme, Tier};
 use crate::domain::ids::{HospitalId, UserId};
 use crate::domain::principal::Scope;
@@ -23,7 +24,7 @@ use crate::web::error::WebError;
 use crate::web::i18n::Tr;
 use crate::web::session::Console;
 
-/// Rows shown per list.
+/// Rows shown per page by default.
 const PAGE: i64 = 100;
 
 /// One worklist tab.
@@ -101,6 +102,8 @@ struct WorklistPage {
     tiers: Vec<Opt>,
     hospitals: Vec<Opt>,
     assignees: Vec<Opt>,
+    next: Option<String>,
+    first: Option<String>,
 }
 
 /// The filters of a list.
@@ -112,8 +115,60 @@ pub struct Filters {
     tier: Option<String>,
     /// A hospital id.
     hospital: Option<String>,
-    /// `me` for one's own cases.
+    /// `me` for one's own cases, or a colleague's user id.
     assignee: Option<String>,
+    /// The next page: the last row's sort key and id (`<RFC 3339>_<case id>`).
+    after: Option<String>,
+    /// Rows per page (1–200, default 100).
+    limit: Option<i64>,
+}
+
+impl Filters {
+    /// The query string of these filters (for the next-page link), without the cursor.
+    fn query(&self) -> String {
+        let mut q = vec![];
+        for (k, v) in [
+            ("programme", &self.programme),
+            ("tier", &self.tier),
+            ("hospital", &self.hospital),
+            ("assignee", &self.assignee),
+        ] {
+            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+                let v: String = v
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                    .collect();
+                q.push(format!("{k}={v}"));
+            }
+        }
+        if let Some(l) = self.limit {
+            q.push(format!("limit={l}"));
+        }
+        q.join("&")
+    }
+}
+
+/// The cursor after `r`: the key the list is sorted by, then the id.
+fn cursor(list: Worklist, r: &BoardRow) -> String {
+    let key = if list.deadline_window(chrono::DateTime::UNIX_EPOCH).is_some() {
+        r.case.next_due_at.unwrap_or(r.case.recall_due_at)
+    } else {
+        r.case.recall_due_at
+    };
+    // UTC with `Z`: a `+` would read as a space in a query string.
+    let key = key
+        .utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    format!("{key}_{}", r.case.id)
+}
+
+fn parse_cursor(s: &str) -> Option<(UtcMicros, String)> {
+    let (t, id) = s.split_once('_')?;
+    let t = chrono::DateTime::parse_from_rfc3339(t)
+        .ok()?
+        .with_timezone(&Utc);
+    let id: uuid::Uuid = id.parse().ok()?;
+    Some((UtcMicros::new(t), id.to_string()))
 }
 
 fn label(tr: Tr, w: Worklist) -> String {
@@ -246,11 +301,17 @@ pub async fn worklist(
         .as_deref()
         .and_then(|h| h.parse().ok())
         .map(HospitalId);
-    let mine = f.assignee.as_deref() == Some("me");
     let me: Option<UserId> = c.session.principal.subject.parse().ok().map(UserId);
+    let assignee: Option<UserId> = match f.assignee.as_deref() {
+        Some("me") => me,
+        Some(other) => other.parse().ok().map(UserId),
+        None => None,
+    };
+    let after = f.after.as_deref().and_then(parse_cursor);
+    let page_size = f.limit.unwrap_or(PAGE).clamp(1, 200);
     let (p, now) = (c.session.principal.clone(), state.now());
     let unrestricted = p.scope().hospital_filter().is_none();
-    let (count, rows, hospitals) = db::run(&state.pool, move |conn| {
+    let (count, mut rows, hospitals, colleagues) = db::run(&state.pool, move |conn| {
         let (count, rows) = worklists::board(
             conn,
             &p,
@@ -265,24 +326,43 @@ pub async fn worklist(
                 if hospital_id.is_some() {
                     cf.hospital_id = hospital_id;
                 }
-                if mine {
-                    cf.assignee = me.map(|m| m.to_string());
+                if let Some(a) = assignee {
+                    cf.assignee = Some(a.to_string());
                 }
+                cf.after = after.clone();
                 cf
             },
-            PAGE,
+            page_size + 1,
             now,
         )?;
+        let colleagues: Vec<(UserId, String)> = user::list(conn)?
+            .into_iter()
+            .filter(|u| u.active && u.role.may(Action::WorkCases))
+            .filter(|u| unrestricted || u.hospital_id == p.hospital_id)
+            .map(|u| (u.id, u.display_name))
+            .collect();
         let hospitals = if unrestricted {
             hospital::list(conn, &Scope::unrestricted(), Some(true))?
         } else {
             vec![]
         };
-        Ok((count, rows, hospitals))
+        Ok((count, rows, hospitals, colleagues))
     })
     .await?;
     let tr = c.tr;
+    let more = rows.len() > page_size as usize;
+    rows.truncate(page_size as usize);
     let shown = rows.len();
+    let path_now = format!("/worklists/{}", list.name());
+    let filters = f.query();
+    let sep = if filters.is_empty() { "" } else { "&" };
+    let next = more
+        .then(|| {
+            rows.last()
+                .map(|r| format!("{path_now}?{filters}{sep}after={}", cursor(list, r)))
+        })
+        .flatten();
+    let first = f.after.is_some().then(|| format!("{path_now}?{filters}"));
     let (tabs, _) = tabs(&c, &state, list).await?;
     let path = format!("/worklists/{}", list.name());
     let page = WorklistPage {
@@ -320,10 +400,21 @@ pub async fn worklist(
                 selected: hospital_id == Some(h.id),
             })
             .collect(),
-        assignees: options(
-            &[("", tr.t("any")), ("me", tr.t("filter_mine"))],
-            Some(if mine { "me" } else { "" }),
-        ),
+        assignees: {
+            let chosen = f.assignee.clone().unwrap_or_default();
+            let mut o = options(
+                &[("", tr.t("any")), ("me", tr.t("filter_mine"))],
+                Some(&chosen),
+            );
+            o.extend(colleagues.iter().map(|(id, name)| Opt {
+                value: id.to_string(),
+                label: name.clone(),
+                selected: chosen == id.to_string(),
+            }));
+            o
+        },
+        next,
+        first,
     };
     render(StatusCode::OK, &page)
 }

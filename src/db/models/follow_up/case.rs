@@ -289,12 +289,22 @@ pub fn list(
     limit: i64,
 ) -> QueryResult<Vec<Case>> {
     let mut q = filtered(scope, f);
+    // The cursor is the last row's sort key: the earliest pending deadline for the deadline
+    // lists, else the recall due time; then the id.
     if let Some((t, id)) = &f.after {
-        q = q.filter(
-            cases::recall_due_at
-                .gt(*t)
-                .or(cases::recall_due_at.eq(*t).and(cases::id.gt(id.clone()))),
-        );
+        q = if f.by_deadline {
+            q.filter(
+                cases::next_due_at
+                    .gt(*t)
+                    .or(cases::next_due_at.eq(*t).and(cases::id.gt(id.clone()))),
+            )
+        } else {
+            q.filter(
+                cases::recall_due_at
+                    .gt(*t)
+                    .or(cases::recall_due_at.eq(*t).and(cases::id.gt(id.clone()))),
+            )
+        };
     }
     if f.by_deadline {
         return q

@@ -548,3 +548,72 @@ async fn a_hospital_user_cannot_open_another_hospitals_case() {
     b.assert_no_csp_violation("not-found page").await;
     b.quit().await;
 }
+
+#[tokio::test]
+async fn every_console_page_renders_in_both_languages_without_a_csp_violation() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let (_, token) = app.hospital_with_token("ZJ05").await;
+    let (infant, barcode) = infant_with_card(&app, &token, "E500").await;
+    let r = app
+        .post(
+            "/api/v1/results",
+            &lab,
+            &json!({"cards": [{"barcode": barcode, "results": panel(&[("TSH", 25.0)])}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    crate::helpers::register_infant(&app, &token, "E501", 24 * 12).await;
+    user(&app, "coord", "周协调员", "coordinator").await;
+    b.sign_in(&app.base, "coord").await;
+    b.wait_for("/worklists/overdue").await;
+    let cases: Value = app
+        .get(&format!("/api/v1/cases?infant_id={infant}"), &lab)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let case = cases["items"][0]["id"].as_str().unwrap().to_string();
+    let pages = [
+        ("worklists", "/worklists/due_48h".to_string()),
+        ("case", format!("/cases/{case}")),
+        ("search", "/infants?q=ZJ05-E500".to_string()),
+        ("infant", format!("/infants/{infant}")),
+        ("missed", "/missed?programme=DBS".to_string()),
+        ("failed", "/notifications/failed".to_string()),
+        ("password", "/password".to_string()),
+    ];
+    for lang in ["zh-CN", "en"] {
+        b.d()
+            .goto(format!("{}/lang/{lang}?back=/worklists/overdue", app.base))
+            .await
+            .unwrap();
+        for (name, path) in &pages {
+            b.d().goto(format!("{}{path}", app.base)).await.unwrap();
+            let html = b.d().find(By::Tag("html")).await.unwrap();
+            assert_eq!(
+                html.attr("lang").await.unwrap().as_deref(),
+                Some(lang),
+                "{path}"
+            );
+            let title = b.d().title().await.unwrap();
+            assert!(title.ends_with("· Guthrie"), "{path}: {title}");
+            // Every page has one main heading and no English key left untranslated.
+            let h1 = b
+                .d()
+                .find(By::Tag("h1"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(!h1.is_empty() && !h1.contains('_'), "{path}: {h1}");
+            b.assert_no_csp_violation(path).await;
+            b.shot(&format!("{name}-{lang}")).await;
+        }
+    }
+    b.quit().await;
+}

@@ -866,3 +866,55 @@ async fn worklists_page_on_and_filter_by_assignee() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_infant_page_shows_screens_consents_and_merges() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.hospital_with_token("HA").await;
+    let (kept, born) = crate::helpers::register_infant(&app, &token, "K1", 60).await;
+    let (dup, _) = crate::helpers::register_infant(&app, &token, "K2", 60).await;
+    let at = |h: i64| (born + Duration::hours(h)).to_rfc3339();
+    let r = app
+        .post(&format!("/api/v1/infants/{kept}/hearing-screens"), &token,
+              &json!({"stage": "initial", "method": "OAE", "left": "refer", "right": "pass", "tested_at": at(48)}))
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = app
+        .post(&format!("/api/v1/infants/{kept}/cchd-screens"), &token,
+              &json!({"measured_at": at(30), "right_hand_spo2": 98, "foot_spo2": 97, "murmur_grade": 0}))
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = app
+        .post(&format!("/api/v1/infants/{kept}/consents"), &token,
+              &json!({"programme": "HEAR", "decision": "consent", "guardian_name": "王芳", "signed_at": at(1)}))
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = app
+        .post(
+            &format!("/api/v1/infants/{kept}/merge"),
+            &app.admin_token,
+            &json!({"duplicate_id": dup}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    user(&app, "coord", "coordinator", None).await;
+    let mut coord = Browser::new(&app);
+    coord.sign_in("coord", PASSWORD).await;
+    let html = coord
+        .get(&format!("/infants/{kept}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("OAE · 左耳 refer · 右耳 pass"), "{html}");
+    assert!(html.contains("右手 98% · 足 97% · 杂音 0 级"), "{html}");
+    assert!(html.contains("<td>同意</td>"), "{html}");
+    assert!(
+        html.contains("听力复筛 ("),
+        "the next step in words: {html}"
+    );
+    assert!(
+        html.contains(&format!("href=\"/infants/{dup}\""))
+            && html.contains("另一条重复记录并入本记录")
+    );
+}

@@ -168,6 +168,8 @@ pub struct Programme {
     pub name: String,
     /// Where the infant stands.
     pub status: String,
+    /// The guardian's latest decision, if any.
+    pub consent: String,
     /// The next step and its deadline.
     pub next: String,
 }
@@ -229,18 +231,74 @@ struct InfantPage {
     hearing: Vec<String>,
     heart: Vec<String>,
     cases: Vec<CaseLine>,
+    /// (the other record's page, what happened).
+    merges: Vec<(String, String)>,
+}
+
+fn text(v: &serde_json::Value, k: &str) -> String {
+    match &v[k] {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "—".into(),
+        // Whole numbers without a decimal point (a saturation of 98, not 98.0).
+        serde_json::Value::Number(n) => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+            _ => n.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+fn when(tr: Tr, v: &serde_json::Value, k: &str) -> String {
+    v[k].as_str()
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| tr.time(t.with_timezone(&chrono::Utc)))
+        .unwrap_or_default()
+}
+
+/// A hearing test as one line: when, stage and method, each ear.
+fn hearing_line(tr: Tr, v: &serde_json::Value) -> String {
+    tr.f(
+        "hearing_line",
+        &[
+            ("at", &when(tr, v, "tested_at")),
+            ("stage", &text(v, "stage")),
+            ("method", &text(v, "method")),
+            ("left", &text(v, "left")),
+            ("right", &text(v, "right")),
+        ],
+    )
+}
+
+/// A heart screen as one line: when, both saturations, the murmur grade.
+fn heart_line(tr: Tr, v: &serde_json::Value) -> String {
+    tr.f(
+        "heart_line",
+        &[
+            ("at", &when(tr, v, "measured_at")),
+            ("right", &text(v, "right_hand_spo2")),
+            ("foot", &text(v, "foot_spo2")),
+            ("murmur", &text(v, "murmur_grade")),
+        ],
+    )
 }
 
 fn programme(tr: Tr, key: &str, s: &ProgrammeSummary) -> Programme {
     Programme {
         name: tr.t(&format!("programme_{key}")),
         status: tr.t(&format!("status_{}", snake(s.status))),
+        consent: s
+            .consent
+            .map(|d| tr.t(&format!("decision_{}", d.as_str())))
+            .unwrap_or_else(|| "—".into()),
         next: s
             .next_action
             .as_ref()
-            .map(|n| match n.due_by {
-                Some(d) => format!("{} ({})", n.action, tr.time(d)),
-                None => n.action.clone(),
+            .map(|n| {
+                let action = tr.t(&format!("next_{}", n.action));
+                match n.due_by {
+                    Some(d) => format!("{action} ({})", tr.time(d)),
+                    None => action,
+                }
             })
             .unwrap_or_default(),
     }
@@ -336,7 +394,7 @@ async fn show(
 ) -> Result<HttpResponse, WebError> {
     let (p, now) = (c.session.principal.clone(), state.now());
     let interp = current(&state.catalogues, now)?;
-    let (infant, hospital, summary, cases) = db::run(&state.pool, move |conn| {
+    let (infant, hospital, summary, cases, merges) = db::run(&state.pool, move |conn| {
         let scope = p.scope();
         let infant = crate::db::models::screening::infant::get(conn, &scope, id)?
             .ok_or(crate::error::AppError::NotFound { entity: "infant" })?;
@@ -347,8 +405,9 @@ async fn show(
             ..Default::default()
         };
         let cases = case::list(conn, &scope, &f, 50)?;
+        let merges = crate::db::models::screening::merge::of_infant(conn, id)?;
         crate::services::admin::audit::read(conn, &p, "infant", id, now)?;
-        Ok((infant, h, s, cases))
+        Ok((infant, h, s, cases, merges))
     })
     .await?;
     let tr = c.tr;
@@ -403,12 +462,34 @@ async fn show(
         hearing: summary
             .hearing_tests
             .iter()
-            .map(|v| v.to_string())
+            .map(|v| hearing_line(tr, v))
             .collect(),
         heart: summary
             .cchd_measurements
             .iter()
-            .map(|v| v.to_string())
+            .map(|v| heart_line(tr, v))
+            .collect(),
+        merges: merges
+            .iter()
+            .map(|m| {
+                let (key, other) = if m.kept_id == id {
+                    ("merge_kept", m.merged_id)
+                } else {
+                    ("merge_merged", m.kept_id)
+                };
+                let undone = m
+                    .undone_at
+                    .map(|t| tr.f("merge_undone", &[("at", &tr.time(t.utc()))]))
+                    .unwrap_or_default();
+                (
+                    format!("/infants/{other}"),
+                    format!(
+                        "{} {}",
+                        tr.f(key, &[("at", &tr.time(m.merged_at.utc()))]),
+                        undone
+                    ),
+                )
+            })
             .collect(),
         cases: cases
             .into_iter()

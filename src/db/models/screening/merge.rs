@@ -197,3 +197,16 @@ pub fn mark_undone(conn: &mut AnyConnection, id: &str, by: &str, at: UtcMicros) 
         .execute(conn)
         .map(|_| ())
 }
+
+/// The merges an infant took part in (kept or merged), newest first.
+pub fn of_infant(conn: &mut AnyConnection, id: InfantId) -> QueryResult<Vec<Merge>> {
+    infant_merges::table
+        .filter(
+            infant_merges::kept_id
+                .eq(id)
+                .or(infant_merges::merged_id.eq(id)),
+        )
+        .order(infant_merges::merged_at.desc())
+        .select(Merge::as_select())
+        .load(conn)
+}

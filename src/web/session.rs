@@ -30,9 +30,18 @@ pub const PLAIN_COOKIE: &str = "guthrie_session";
 /// The language chosen before signing in.
 pub const LANG_COOKIE: &str = "guthrie_lang";
 
-/// Whether this request's cookies must be `Secure` (always in production, else on HTTPS).
+/// Whether this request's cookies must be `Secure`: always, except over plain HTTP to a
+/// loopback address outside production (a developer's machine, the tests).
 pub fn secure_cookies(req: &HttpRequest, env: RunEnvironment) -> bool {
-    env == RunEnvironment::Production || req.connection_info().scheme() == "https"
+    let info = req.connection_info();
+    let host = info.host();
+    let loopback = ["127.0.0.1", "localhost", "[::1]"].iter().any(|l| {
+        host == *l
+            || host
+                .strip_prefix(l)
+                .is_some_and(|rest| rest.starts_with(':'))
+    });
+    env == RunEnvironment::Production || info.scheme() != "http" || !loopback
 }
 
 /// The session cookie's name for this request.

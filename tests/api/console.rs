@@ -918,3 +918,30 @@ async fn the_infant_page_shows_screens_consents_and_merges() {
             && html.contains("另一条重复记录并入本记录")
     );
 }
+
+#[tokio::test]
+async fn the_session_cookie_is_secure_and_host_bound_except_on_loopback_http() {
+    let app = TestApp::spawn().await;
+    user(&app, "coord", "coordinator", None).await;
+    let sign_in = |host: &'static str| {
+        app.req(Method::POST, "/login", None)
+            .header("host", host)
+            .header("sec-fetch-site", "same-origin")
+            .form(&[("username", "coord"), ("password", PASSWORD)])
+            .send()
+    };
+    let r = sign_in("127.0.0.1:8080").await.unwrap();
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        set.starts_with("guthrie_session=") && !set.contains("Secure"),
+        "{set}"
+    );
+    // The same server reached by a name that is not loopback (behind a TLS proxy, say).
+    let r = sign_in("screening.example.cn").await.unwrap();
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        set.starts_with("__Host-guthrie_session=") && set.contains("Secure"),
+        "{set}"
+    );
+    assert!(set.contains("Path=/") && !set.contains("Domain"), "{set}");
+}

@@ -168,6 +168,26 @@ pub struct Console {
 }
 
 impl Console {
+    /// Refuses with 403 unless the user's role may do `a` (the one permission table).
+    pub fn require(&self, a: crate::domain::role::Action) -> Result<(), WebError> {
+        if self.session.principal.role.may(a) {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden)
+        }
+    }
+
+    /// An unsafe request's checks: the session's CSRF token, then the role.
+    pub fn authorize(
+        &self,
+        req: &HttpRequest,
+        token: Option<&str>,
+        a: crate::domain::role::Action,
+    ) -> Result<(), WebError> {
+        self.check_csrf(req, token)?;
+        self.require(a)
+    }
+
     /// Refuses unless `token` is this session's CSRF token (a form field, or the `X-CSRF-Token`
     /// header htmx sends).
     pub fn check_csrf(&self, req: &HttpRequest, token: Option<&str>) -> Result<(), WebError> {

@@ -182,6 +182,27 @@ impl Browser {
     }
 }
 
+/// An infant of the hospital behind `token` whose card's results (`values`) open a case;
+/// returns the infant's id.
+async fn positive_infant(
+    app: &TestApp,
+    token: &str,
+    lab: &str,
+    mrn: &str,
+    values: &[(&str, f64)],
+) -> String {
+    let (infant, barcode) = infant_with_card(app, token, mrn).await;
+    let r = app
+        .post(
+            "/api/v1/results",
+            lab,
+            &json!({"cards": [{"barcode": barcode, "results": panel(values)}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    infant
+}
+
 async fn user(app: &TestApp, username: &str, display: &str, role: &str) {
     let r = app
         .post(
@@ -202,16 +223,7 @@ async fn a_coordinator_works_the_worklists_in_a_browser() {
     let lab = app.staff_token("lab", "clinician", None).await;
     let (_, token) = app.hospital_with_token("ZJ01").await;
     for (mrn, value) in [("A100", 0.5), ("A101", 0.5)] {
-        let (_, barcode) = infant_with_card(&app, &token, mrn).await;
-        let r = app
-            .post(
-                "/api/v1/results",
-                &lab,
-                &json!({"cards": [{"barcode": barcode, "results": panel(&[("C16-OH", value)])}]}),
-            )
-            .await;
-        assert_eq!(r.status(), 200);
-        let _: Value = r.json().await.unwrap();
+        positive_infant(&app, &token, &lab, mrn, &[("C16-OH", value)]).await;
     }
     user(&app, "coord", "李协调员", "coordinator").await;
 
@@ -375,15 +387,7 @@ async fn a_case_is_worked_to_resolved_and_a_stale_form_is_refused() {
     let app = TestApp::spawn().await;
     let lab = app.staff_token("lab", "clinician", None).await;
     let (_, token) = app.hospital_with_token("ZJ02").await;
-    let (_, barcode) = infant_with_card(&app, &token, "B200").await;
-    let r = app
-        .post(
-            "/api/v1/results",
-            &lab,
-            &json!({"cards": [{"barcode": barcode, "results": panel(&[("C16-OH", 0.5)])}]}),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
+    positive_infant(&app, &token, &lab, "B200", &[("C16-OH", 0.5)]).await;
     user(&app, "coord", "李协调员", "coordinator").await;
     user(&app, "coord2", "王协调员", "coordinator").await;
 
@@ -497,15 +501,7 @@ async fn a_hospital_user_cannot_open_another_hospitals_case() {
     let (_, other_token) = app.hospital_with_token("ZJ04").await;
     let mut case_of = vec![];
     for (token, mrn) in [(&own_token, "C300"), (&other_token, "C400")] {
-        let (infant, barcode) = infant_with_card(&app, token, mrn).await;
-        let r = app
-            .post(
-                "/api/v1/results",
-                &lab,
-                &json!({"cards": [{"barcode": barcode, "results": panel(&[("C16-OH", 0.5)])}]}),
-            )
-            .await;
-        assert_eq!(r.status(), 200);
+        let infant = positive_infant(&app, token, &lab, mrn, &[("C16-OH", 0.5)]).await;
         let cases: Value = app
             .get(&format!("/api/v1/cases?infant_id={infant}"), &lab)
             .await
@@ -557,15 +553,7 @@ async fn every_console_page_renders_in_both_languages_without_a_csp_violation() 
     let app = TestApp::spawn().await;
     let lab = app.staff_token("lab", "clinician", None).await;
     let (_, token) = app.hospital_with_token("ZJ05").await;
-    let (infant, barcode) = infant_with_card(&app, &token, "E500").await;
-    let r = app
-        .post(
-            "/api/v1/results",
-            &lab,
-            &json!({"cards": [{"barcode": barcode, "results": panel(&[("TSH", 25.0)])}]}),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
+    let infant = positive_infant(&app, &token, &lab, "E500", &[("TSH", 25.0)]).await;
     crate::helpers::register_infant(&app, &token, "E501", 24 * 12).await;
     user(&app, "coord", "周协调员", "coordinator").await;
     b.sign_in(&app.base, "coord").await;

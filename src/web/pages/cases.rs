@@ -12,7 +12,7 @@ use askama::Template;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde::Deserialize;
 
-use super::{Chrome, render, see_other};
+use super::{Chrome, Opt, render, see_other};
 use crate::db;
 use crate::db::models::admin::user;
 use crate::domain::case::{CaseEvent, CaseOutcome, CaseState, EventKind, allowed};
@@ -37,17 +37,6 @@ pub struct Entry {
     pub what: String,
     /// Details (note, outcome, recipients…).
     pub detail: String,
-}
-
-/// One option of a select.
-#[derive(Debug, Clone)]
-pub struct Opt {
-    /// The submitted value.
-    pub value: String,
-    /// What is shown.
-    pub label: String,
-    /// Chosen now.
-    pub selected: bool,
 }
 
 /// A notification as the page lists it.
@@ -382,9 +371,7 @@ pub async fn case_page(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    if !c.session.principal.role.may(Action::ReadPersonalData) {
-        return Err(WebError::Forbidden);
-    }
+    c.require(Action::ReadPersonalData)?;
     let id = case_id(&id)?;
     let loaded = load(&c, &state, id).await?;
     render(StatusCode::OK, &page(&c, &state, loaded, None))
@@ -506,10 +493,7 @@ pub async fn act(
     id: web::Path<String>,
     form: web::Form<ActForm>,
 ) -> Result<HttpResponse, WebError> {
-    c.check_csrf(&req, form.csrf.as_deref())?;
-    if !c.session.principal.role.may(Action::WorkCases) {
-        return Err(WebError::Forbidden);
-    }
+    c.authorize(&req, form.csrf.as_deref(), Action::WorkCases)?;
     let id = case_id(&id)?;
     let f = form.into_inner();
     let parsed = event(&f).and_then(|e| {
@@ -571,10 +555,7 @@ pub async fn assign(
     id: web::Path<String>,
     form: web::Form<AssignForm>,
 ) -> Result<HttpResponse, WebError> {
-    c.check_csrf(&req, form.csrf.as_deref())?;
-    if !c.session.principal.role.may(Action::WorkCases) {
-        return Err(WebError::Forbidden);
-    }
+    c.authorize(&req, form.csrf.as_deref(), Action::WorkCases)?;
     let id = case_id(&id)?;
     let assignee = match opt(&form.assignee) {
         None => None,
@@ -613,10 +594,7 @@ pub async fn contact(
     id: web::Path<String>,
     form: web::Form<ContactForm>,
 ) -> Result<HttpResponse, WebError> {
-    c.check_csrf(&req, form.csrf.as_deref())?;
-    if !c.session.principal.role.may(Action::RecordContactAttempts) {
-        return Err(WebError::Forbidden);
-    }
+    c.authorize(&req, form.csrf.as_deref(), Action::RecordContactAttempts)?;
     let id = case_id(&id)?;
     let f = form.into_inner();
     let (p, now) = (c.session.principal.clone(), state.now());

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::auth::FieldError;
-use super::{Chrome, render, see_other};
+use super::{Chrome, Opt, render, see_other};
 use crate::db;
 use crate::db::models::admin::hospital;
 use crate::db::models::follow_up::case::{self, CaseFilter};
@@ -49,17 +49,6 @@ pub struct Row {
     pub matched: String,
 }
 
-/// One option of a select.
-#[derive(Debug, Clone)]
-pub struct Opt {
-    /// The submitted value.
-    pub value: String,
-    /// What is shown.
-    pub label: String,
-    /// Chosen now.
-    pub selected: bool,
-}
-
 #[derive(Template)]
 #[template(path = "infants.html", config = "src/web/askama.toml")]
 struct SearchPage {
@@ -92,9 +81,7 @@ pub async fn search_page(
     state: web::Data<AppState>,
     f: web::Query<SearchForm>,
 ) -> Result<HttpResponse, WebError> {
-    if !c.session.principal.role.may(Action::ReadPersonalData) {
-        return Err(WebError::Forbidden);
-    }
+    c.require(Action::ReadPersonalData)?;
     let f = f.into_inner();
     let day = |s: &str| s.parse::<NaiveDate>().ok();
     let query = Query {
@@ -377,9 +364,7 @@ pub async fn infant_page(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    if !c.session.principal.role.may(Action::ReadPersonalData) {
-        return Err(WebError::Forbidden);
-    }
+    c.require(Action::ReadPersonalData)?;
     let id = InfantId(id.parse().map_err(|_| WebError::NotFound)?);
     show(&c, &state, id, StatusCode::OK, vec![]).await
 }
@@ -532,10 +517,7 @@ pub async fn edit_contacts(
     id: web::Path<String>,
     form: web::Form<ContactsForm>,
 ) -> Result<HttpResponse, WebError> {
-    c.check_csrf(&req, form.csrf.as_deref())?;
-    if !c.session.principal.role.may(Action::WriteInfants) {
-        return Err(WebError::Forbidden);
-    }
+    c.authorize(&req, form.csrf.as_deref(), Action::WriteInfants)?;
     let id = InfantId(id.parse().map_err(|_| WebError::NotFound)?);
     let f = form.into_inner();
     let address = f.address.trim().to_string();

@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{Chrome, render, see_other};
+use super::{Chrome, Opt, render, see_other};
 use crate::db;
 use crate::db::models::admin::hospital;
 use crate::db::models::follow_up::notification::{self, NotificationFilter};
@@ -26,17 +26,6 @@ use crate::web::session::Console;
 
 /// How many rows a list shows.
 const LIMIT: i64 = 200;
-
-/// One option of a select.
-#[derive(Debug, Clone)]
-pub struct Opt {
-    /// The submitted value.
-    pub value: String,
-    /// What is shown.
-    pub label: String,
-    /// Chosen now.
-    pub selected: bool,
-}
 
 /// One infant with a missing screen.
 #[derive(Debug, Clone)]
@@ -79,9 +68,7 @@ pub async fn missed(
     state: web::Data<AppState>,
     q: web::Query<MissedQuery>,
 ) -> Result<HttpResponse, WebError> {
-    if !c.session.principal.role.may(Action::ReadPersonalData) {
-        return Err(WebError::Forbidden);
-    }
+    c.require(Action::ReadPersonalData)?;
     let programme = Programme::parse(&q.programme).unwrap_or(Programme::Dbs);
     let only: Option<HospitalId> = q.hospital.parse().ok().map(HospitalId);
     let (p, now) = (c.session.principal.clone(), state.now());
@@ -263,10 +250,7 @@ pub async fn retry(
     id: web::Path<String>,
     form: web::Form<RetryForm>,
 ) -> Result<HttpResponse, WebError> {
-    c.check_csrf(&req, form.csrf.as_deref())?;
-    if !c.session.principal.role.may(Action::RetryNotifications) {
-        return Err(WebError::Forbidden);
-    }
+    c.authorize(&req, form.csrf.as_deref(), Action::RetryNotifications)?;
     let id = NotificationId(id.parse().map_err(|_| WebError::NotFound)?);
     let (p, now) = (c.session.principal.clone(), state.now());
     let scope = p.scope();

@@ -54,6 +54,17 @@ impl Chrome {
     }
 }
 
+/// One option of a select.
+#[derive(Debug, Clone)]
+pub struct Opt {
+    /// The submitted value.
+    pub value: String,
+    /// What is shown.
+    pub label: String,
+    /// Chosen now.
+    pub selected: bool,
+}
+
 /// Renders a template into an HTML response with `status`.
 pub fn render(
     status: actix_web::http::StatusCode,

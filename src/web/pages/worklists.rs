@@ -9,7 +9,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{Chrome, render};
+use super::{Chrome, Opt, render};
 use crate::db;
 use crate::db::models::admin::{hospital, user};
 use crate::db::types::UtcMicros;
@@ -48,17 +48,6 @@ struct Tabs {
     refresh: String,
     failed: i64,
     failed_label: String,
-}
-
-/// One option of a filter.
-#[derive(Debug, Clone)]
-pub struct Opt {
-    /// The submitted value.
-    pub value: String,
-    /// What is shown.
-    pub label: String,
-    /// Chosen now.
-    pub selected: bool,
 }
 
 /// One case as the table shows it.
@@ -288,9 +277,7 @@ pub async fn worklist(
     name: web::Path<String>,
     q: web::Query<Filters>,
 ) -> Result<HttpResponse, WebError> {
-    if !c.session.principal.role.may(Action::ReadPersonalData) {
-        return Err(WebError::Forbidden);
-    }
+    c.require(Action::ReadPersonalData)?;
     let list = Worklist::parse(&name).ok_or(WebError::NotFound)?;
     let f = q.into_inner();
     // A filter value outside its set filters nothing (the form only offers valid ones).
@@ -428,9 +415,7 @@ pub async fn worklist_tabs(
     state: web::Data<AppState>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    if !c.session.principal.role.may(Action::ReadPersonalData) {
-        return Err(WebError::Forbidden);
-    }
+    c.require(Action::ReadPersonalData)?;
     let list = Worklist::parse(&name).ok_or(WebError::NotFound)?;
     let (mut body, spoken) = tabs(&c, &state, list).await?;
     if req.headers().contains_key("hx-request") {

@@ -152,20 +152,8 @@ impl Browser {
     async fn sign_in(&self, base: &str, username: &str) {
         self.d().goto(format!("{base}/")).await.unwrap();
         assert_eq!(self.wait_for("/login").await, "/login");
-        self.d()
-            .find(By::Id("username"))
-            .await
-            .unwrap()
-            .send_keys(username)
-            .await
-            .unwrap();
-        self.d()
-            .find(By::Id("password"))
-            .await
-            .unwrap()
-            .send_keys(PASSWORD)
-            .await
-            .unwrap();
+        type_into(self, "username", username).await;
+        type_into(self, "password", PASSWORD).await;
         self.d()
             .find(By::Css("main form button[type=submit]"))
             .await

@@ -38,6 +38,7 @@ pub mod contact;
 pub mod due;
 pub mod escalation;
 pub mod hearing;
+pub mod hl7;
 pub mod id_card;
 pub mod ids;
 pub mod infant;

@@ -1,0 +1,681 @@
+//! HL7 v2.5.1 `ORU^R01` result messages from a screening laboratory, read into what Guthrie
+//! needs per card (the barcode that joins it to a registered card, the infant's MRN for a
+//! cross-check, the laboratory's collection, receipt and report times, the sample quality, the
+//! observations with their codes, units and the laboratory's own flags), and the `ACK` written
+//! back. Structure only: which code is which analyte and which unit is which is the laboratory
+//! profile's business ([`Profile`]), and an unknown code or unit is an error naming it, never a
+//! guess. Parsing uses `hl7-parser` (structure and escapes); nothing here touches a database.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
+use hl7_parser::Message;
+use hl7_parser::message::{Segment, Separators};
+
+/// The LOINC code of the current card's barcode (a card-data question in the report summary).
+pub const LOINC_BARCODE: &str = "57723-9";
+/// The LOINC code of the sample quality of a dried blood spot.
+pub const LOINC_SAMPLE_QUALITY: &str = "57718-9";
+/// The LOINC answer for an acceptable sample.
+pub const LA_ACCEPTABLE: &str = "LA12432-3";
+
+/// Where a laboratory puts the card's barcode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BarcodeAt {
+    /// An OBX with LOINC 57723-9 (the NDBS implementation guide's place).
+    Obx57723,
+    /// SPM-2.1, the specimen's placer id.
+    Spm2,
+    /// OBR-2.1, the placer order number.
+    Obr2,
+}
+
+/// Why a whole message is rejected (`AR`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejected {
+    /// Not parseable as HL7 v2.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    /// A message type other than `ORU^R01`.
+    #[error("unsupported message type {0}")]
+    MessageType(String),
+    /// A version outside 2.3.1–2.5.1.
+    #[error("unsupported version {0}")]
+    Version(String),
+    /// A processing id other than `P` (production) or `T` (training).
+    #[error("unsupported processing id {0}")]
+    ProcessingId(String),
+}
+
+/// One OBX as received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    /// OBX-3.1, the first (usually LOINC) code.
+    pub code: String,
+    /// OBX-3.4, the alternate (usually local) code, if any.
+    pub alt_code: Option<String>,
+    /// OBX-5, decoded.
+    pub value: String,
+    /// OBX-6.1, the unit.
+    pub unit: String,
+    /// OBX-8, the laboratory's abnormal flag (`N`, `H`, `HH`, `L`, `LL`, `A`, …).
+    pub flag: String,
+    /// OBX-11, the result status (`F` final, `C` corrected, …).
+    pub status: String,
+    /// OBX-29: `QST` for a question about the card (birth weight, age), `RSLT` for a result.
+    pub kind: String,
+    /// Where it is, for an `ERR` (`OBX^<n>` counting OBX segments in the message).
+    pub location: String,
+}
+
+/// What one card's results say: one patient group (PID … its OBR/OBX/SPM segments).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CardReport {
+    /// The card's barcode, where the profile says it is.
+    pub barcode: Option<String>,
+    /// PID-3.1, the infant's medical record number.
+    pub mrn: Option<String>,
+    /// PID-3.4, the authority that assigned it (the birth hospital's code).
+    pub mrn_authority: Option<String>,
+    /// SPM-17 or OBR-7: when the card was collected.
+    pub collected_at: Option<DateTime<Utc>>,
+    /// SPM-18: when the laboratory received it.
+    pub received_at: Option<DateTime<Utc>>,
+    /// OBR-22: when the results were reported.
+    pub reported_at: Option<DateTime<Utc>>,
+    /// OBX 57718-9's answer code (LA12432-3 acceptable, else a reason).
+    pub quality: Option<String>,
+    /// Every other observation, in order.
+    pub observations: Vec<Observation>,
+    /// Where the group starts, for an `ERR` (`PID^<n>`).
+    pub location: String,
+}
+
+/// A parsed `ORU^R01`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Oru {
+    /// MSH-3.1.
+    pub sending_application: String,
+    /// MSH-4.1: with MSH-10, the message's identity.
+    pub sending_facility: String,
+    /// MSH-5.1.
+    pub receiving_application: String,
+    /// MSH-6.1.
+    pub receiving_facility: String,
+    /// MSH-10.
+    pub control_id: String,
+    /// MSH-12.
+    pub version: String,
+    /// The cards, one per patient group.
+    pub cards: Vec<CardReport>,
+}
+
+/// An HL7 timestamp (`YYYYMMDD[HH[MM[SS[.S…]]]][+/-ZZZZ]`) as a UTC instant; without an offset it
+/// is read in `local` (the laboratory's time zone).
+pub fn timestamp(s: &str, local: FixedOffset) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    let (body, offset) = match s.find(['+', '-']) {
+        Some(i) if i >= 8 => (&s[..i], Some(&s[i..])),
+        _ => (s, None),
+    };
+    let body = body.split('.').next().unwrap_or(body);
+    if body.len() < 8 || !body.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let num = |a: usize, b: usize| body.get(a..b).and_then(|x| x.parse::<u32>().ok());
+    let date = NaiveDate::from_ymd_opt(i32::try_from(num(0, 4)?).ok()?, num(4, 6)?, num(6, 8)?)?;
+    let time = NaiveTime::from_hms_opt(
+        num(8, 10).unwrap_or(0),
+        num(10, 12).unwrap_or(0),
+        num(12, 14).unwrap_or(0),
+    )?;
+    let tz = match offset {
+        Some(o) if o.len() == 5 => {
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            let h: i32 = o[1..3].parse().ok()?;
+            let m: i32 = o[3..5].parse().ok()?;
+            FixedOffset::east_opt(sign * (h * 3600 + m * 60))?
+        }
+        Some(_) => return None,
+        None => local,
+    };
+    tz.from_local_datetime(&NaiveDateTime::new(date, time))
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn field<'a>(s: &'a Segment<'a>, n: usize) -> &'a str {
+    s.field(n).map_or("", |f| f.raw_value())
+}
+
+fn component<'a>(s: &'a Segment<'a>, n: usize, c: usize) -> &'a str {
+    s.field(n)
+        .and_then(|f| f.component(c))
+        .map_or("", |x| x.raw_value())
+}
+
+fn decoded(seps: &Separators, raw: &str) -> String {
+    seps.decode(raw).to_string()
+}
+
+/// Reads an `ORU^R01` (segments separated by `\r`, or by newlines).
+pub fn parse_oru(text: &str, barcode_at: BarcodeAt, local: FixedOffset) -> Result<Oru, Rejected> {
+    let m = Message::parse_with_lenient_newlines(text.trim_start_matches('\u{feff}'), true)
+        .map_err(|e| Rejected::Malformed(e.to_string()))?;
+    let msh = m
+        .segment("MSH")
+        .ok_or_else(|| Rejected::Malformed("no MSH segment".into()))?;
+    let kind = format!("{}^{}", component(msh, 9, 1), component(msh, 9, 2));
+    if kind != "ORU^R01" {
+        return Err(Rejected::MessageType(kind));
+    }
+    let version = component(msh, 12, 1).to_string();
+    if !matches!(version.as_str(), "2.3.1" | "2.4" | "2.5" | "2.5.1") {
+        return Err(Rejected::Version(version));
+    }
+    let processing = component(msh, 11, 1).to_string();
+    if !matches!(processing.as_str(), "P" | "T") {
+        return Err(Rejected::ProcessingId(processing));
+    }
+    let control_id = field(msh, 10).to_string();
+    if control_id.is_empty() {
+        return Err(Rejected::Malformed(
+            "MSH-10 (message control id) is empty".into(),
+        ));
+    }
+    let seps = &m.separators;
+    let mut cards: Vec<CardReport> = vec![];
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in m.segments() {
+        let n = {
+            let c = counts.entry(s.name).or_default();
+            *c += 1;
+            *c
+        };
+        if s.name == "PID" {
+            cards.push(CardReport {
+                mrn: Some(decoded(seps, component(s, 3, 1))).filter(|x| !x.is_empty()),
+                mrn_authority: Some(decoded(seps, component(s, 3, 4))).filter(|x| !x.is_empty()),
+                location: format!("PID^{n}"),
+                ..Default::default()
+            });
+            continue;
+        }
+        let Some(card) = cards.last_mut() else {
+            continue;
+        };
+        match s.name {
+            "OBR" => {
+                if barcode_at == BarcodeAt::Obr2 && card.barcode.is_none() {
+                    card.barcode =
+                        Some(decoded(seps, component(s, 2, 1))).filter(|x| !x.is_empty());
+                }
+                card.collected_at = card.collected_at.or(timestamp(field(s, 7), local));
+                card.reported_at = timestamp(field(s, 22), local).or(card.reported_at);
+            }
+            "SPM" => {
+                if barcode_at == BarcodeAt::Spm2 && card.barcode.is_none() {
+                    // SPM-2 is an EIP: its first component's first subcomponent is the id.
+                    let raw = s
+                        .field(2)
+                        .and_then(|f| f.component(1))
+                        .and_then(|c| c.subcomponent(1))
+                        .map_or("", |x| x.raw_value());
+                    card.barcode = Some(decoded(seps, raw)).filter(|x| !x.is_empty());
+                }
+                card.collected_at = timestamp(field(s, 17), local).or(card.collected_at);
+                card.received_at = timestamp(field(s, 18), local).or(card.received_at);
+            }
+            "OBX" => {
+                let code = decoded(seps, component(s, 3, 1));
+                let value = decoded(seps, field(s, 5));
+                if code == LOINC_BARCODE {
+                    if barcode_at == BarcodeAt::Obx57723 {
+                        card.barcode = Some(value.trim().to_string()).filter(|x| !x.is_empty());
+                    }
+                    continue;
+                }
+                if code == LOINC_SAMPLE_QUALITY {
+                    card.quality = Some(decoded(seps, component(s, 5, 1)));
+                    continue;
+                }
+                card.observations.push(Observation {
+                    alt_code: Some(decoded(seps, component(s, 3, 4))).filter(|x| !x.is_empty()),
+                    code,
+                    value,
+                    unit: decoded(seps, component(s, 6, 1)),
+                    flag: decoded(seps, field(s, 8)),
+                    status: decoded(seps, field(s, 11)),
+                    kind: decoded(seps, field(s, 29)),
+                    location: format!("OBX^{n}"),
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(Oru {
+        sending_application: decoded(seps, component(msh, 3, 1)),
+        sending_facility: decoded(seps, component(msh, 4, 1)),
+        receiving_application: decoded(seps, component(msh, 5, 1)),
+        receiving_facility: decoded(seps, component(msh, 6, 1)),
+        control_id,
+        version,
+        cards,
+    })
+}
+
+/// How a laboratory's codes and units map to the catalogue.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+pub struct Profile {
+    /// LOINC or local code → catalogue analyte code.
+    pub codes: BTreeMap<String, String>,
+    /// The laboratory's unit → (the catalogue's unit, factor to multiply by).
+    pub units: BTreeMap<String, UnitMap>,
+    /// Numeric observations that are not analytes (besides the card questions, OBX-29 `QST`,
+    /// which are never analytes).
+    #[serde(default)]
+    pub ignored: std::collections::BTreeSet<String>,
+}
+
+/// One unit of a laboratory and how to convert it.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct UnitMap {
+    /// The catalogue's unit.
+    pub to: String,
+    /// Multiply the laboratory's value by this (1 when only the spelling differs).
+    #[serde(default = "one")]
+    pub factor: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// Why one card's observations cannot be stored (an `ERR` of an `AE`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CardProblem {
+    /// No code of the observation is in the profile.
+    #[error("unknown analyte code {code}")]
+    UnknownCode {
+        /// The code.
+        code: String,
+        /// Where.
+        location: String,
+    },
+    /// The unit is not in the profile.
+    #[error("unknown unit {unit} for {code}")]
+    UnknownUnit {
+        /// The unit.
+        unit: String,
+        /// The code it came with.
+        code: String,
+        /// Where.
+        location: String,
+    },
+    /// The value is not a number.
+    #[error("value {value} of {code} is not a number")]
+    NotANumber {
+        /// The value.
+        value: String,
+        /// The code.
+        code: String,
+        /// Where.
+        location: String,
+    },
+    /// A corrected result: interpretations are never changed in place.
+    #[error(
+        "corrected result for {code} (OBX-11 = C) is not accepted: interpretations are immutable"
+    )]
+    Corrected {
+        /// The code.
+        code: String,
+        /// Where.
+        location: String,
+    },
+}
+
+impl CardProblem {
+    /// Where the problem is, for `ERR-2`.
+    pub fn location(&self) -> &str {
+        match self {
+            CardProblem::UnknownCode { location, .. }
+            | CardProblem::UnknownUnit { location, .. }
+            | CardProblem::NotANumber { location, .. }
+            | CardProblem::Corrected { location, .. } => location,
+        }
+    }
+}
+
+/// The analyte values of a card in the catalogue's codes and units: `(analyte, value, lab flag)`.
+/// Card questions (OBX-29 `QST`), codes the profile ignores, and coded or text observations the
+/// profile does not name (the laboratory's interpretations) are left out; a numeric observation
+/// with an unknown code is an error, and anything the profile names must convert cleanly.
+pub fn analytes(card: &CardReport, p: &Profile) -> Result<Vec<(String, f64, String)>, CardProblem> {
+    let mut out = vec![];
+    for o in &card.observations {
+        if o.kind == "QST" || p.ignored.contains(&o.code) {
+            continue;
+        }
+        let analyte = p
+            .codes
+            .get(&o.code)
+            .or_else(|| o.alt_code.as_ref().and_then(|a| p.codes.get(a)));
+        let Some(analyte) = analyte else {
+            // A coded interpretation or card question (CWE, ST text) is not an analyte.
+            if o.value.trim().parse::<f64>().is_err() {
+                continue;
+            }
+            return Err(CardProblem::UnknownCode {
+                code: o.alt_code.clone().unwrap_or_else(|| o.code.clone()),
+                location: o.location.clone(),
+            });
+        };
+        if o.status == "C" {
+            return Err(CardProblem::Corrected {
+                code: o.code.clone(),
+                location: o.location.clone(),
+            });
+        }
+        let unit = p
+            .units
+            .get(&o.unit)
+            .ok_or_else(|| CardProblem::UnknownUnit {
+                unit: o.unit.clone(),
+                code: o.code.clone(),
+                location: o.location.clone(),
+            })?;
+        let value: f64 = o
+            .value
+            .trim()
+            .parse()
+            .map_err(|_| CardProblem::NotANumber {
+                value: o.value.clone(),
+                code: o.code.clone(),
+                location: o.location.clone(),
+            })?;
+        out.push((analyte.clone(), value * unit.factor, o.flag.clone()));
+    }
+    Ok(out)
+}
+
+/// An acknowledgment code (original mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckCode {
+    /// Accepted: everything was stored.
+    Aa,
+    /// Application error: some cards were not stored (one `ERR` each).
+    Ae,
+    /// Rejected: nothing was read.
+    Ar,
+}
+
+impl AckCode {
+    /// `AA`, `AE` or `AR`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AckCode::Aa => "AA",
+            AckCode::Ae => "AE",
+            AckCode::Ar => "AR",
+        }
+    }
+}
+
+/// One `ERR` segment: where, the HL7 table 0357 code and text, and a message for people.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AckError {
+    /// ERR-2, e.g. `OBX^12` (written as is: it is made of segment names and numbers).
+    pub location: String,
+    /// ERR-3.1, e.g. `204` (unknown key identifier).
+    pub code: &'static str,
+    /// ERR-3.2.
+    pub code_text: &'static str,
+    /// ERR-8.
+    pub message: String,
+}
+
+/// Who sends the `ACK` and to whom: the original message's addresses, swapped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AckHeader {
+    /// MSH-3 of the ACK (Guthrie).
+    pub sending_application: String,
+    /// MSH-4 of the ACK.
+    pub sending_facility: String,
+    /// MSH-5 of the ACK (the laboratory's application).
+    pub receiving_application: String,
+    /// MSH-6 of the ACK.
+    pub receiving_facility: String,
+    /// MSA-2: the acknowledged message's control id.
+    pub acknowledged: String,
+    /// MSH-10 of the ACK.
+    pub control_id: String,
+}
+
+/// Writes an `ACK^R01` (segments separated by `\r`), every value escaped.
+pub fn ack(h: &AckHeader, code: AckCode, errors: &[AckError], at: DateTime<Utc>) -> String {
+    let seps = Separators::default();
+    let e = |s: &str| seps.encode(s).to_string();
+    let cst = FixedOffset::east_opt(8 * 3600).unwrap_or(Utc.fix());
+    let mut out = format!(
+        "MSH|^~\\&|{}|{}|{}|{}|{}||ACK^R01^ACK|{}|P|2.5.1\rMSA|{}|{}",
+        e(&h.sending_application),
+        e(&h.sending_facility),
+        e(&h.receiving_application),
+        e(&h.receiving_facility),
+        at.with_timezone(&cst).format("%Y%m%d%H%M%S%z"),
+        e(&h.control_id),
+        code.as_str(),
+        e(&h.acknowledged),
+    );
+    for err in errors {
+        out.push_str(&format!(
+            "\rERR||{}|{}^{}^HL70357|E||||{}",
+            // Built here from segment names and numbers: its `^` separate its parts.
+            err.location,
+            err.code,
+            e(err.code_text),
+            e(&err.message)
+        ));
+    }
+    out.push('\r');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cst() -> FixedOffset {
+        FixedOffset::east_opt(8 * 3600).unwrap()
+    }
+
+    /// A synthetic Zhejiang message: one card with a critical TSH, Chinese names, a local code.
+    const CRITICAL_TSH: &str = "MSH|^~\\&|NBSLIS|ZJNBSC|GUTHRIE|ZJNBSC|20261125150000+0800||ORU^R01^ORU_R01|LIS0001|P|2.5.1|||AL|NE|CHN|UNICODE UTF-8\r\
+PID|1||000123^^^ZJ001^MR||王芳之女^^^^^^L||20261121083000+0800|F\r\
+NK1|1|王芳^^^^^^L|MTH^Mother^HL70063\r\
+ORC|RE|3301202611210123^ZJ001|NBS2611240045^ZJNBSC||CM\r\
+OBR|1|3301202611210123^ZJ001|NBS2611240045^ZJNBSC|57128-1^Newborn Screening Report summary panel^LN|||20261123103000+0800|||||||||||||||20261125143000+0800|||F\r\
+OBX|1|ST|57723-9^Unique bar code number of Current sample^LN||3301202611210123||||||F\r\
+OBX|2|CWE|57718-9^Sample quality of Dried blood spot^LN||LA12432-3^Acceptable^LN||||||F\r\
+OBX|3|NM|8339-4^Birth weight Measured^LN||3300|g^gram^UCUM|||||F||||||||||||||||||QST\r\
+OBX|4|CWE|57130-7^Newborn screening report - overall interpretation^LN||LA25817-0^Out of range requiring immediate referral^LN||||||F\r\
+SPM|1|3301202611210123&ZJ001^NBS2611240045&ZJNBSC||440500007^Blood spot specimen^SCT|||||||||||||20261123103000+0800|20261124091500+0800\r\
+OBR|2|3301202611210123^ZJ001|NBS2611240045^ZJNBSC|54090-6^Thyroid newborn screening panel^LN|||20261123103000+0800|||||||||||||||20261125143000+0800|||F\r\
+OBX|1|NM|29575-8^Thyrotropin [Units/volume] in Dried blood spot^LN||32.5|m[IU]/L^milli-international unit per liter^UCUM|<9|HH|||F\r\
+OBX|2|CWE|46762-1^Congenital hypothyroidism newborn screen interpretation^LN||LA18593-6^Out of range^LN||||||F\r\
+OBX|3|NM|29573-3^Phenylalanine^LN^PHE^Phe local^L||1.08|mg/dL|<2|N|||F\r";
+
+    fn profile() -> Profile {
+        Profile {
+            codes: [("29575-8", "TSH"), ("PHE", "Phe")]
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+            units: [
+                ("m[IU]/L", ("mIU/L", 1.0)),
+                // Phenylalanine: 1 mg/dL = 60.54 µmol/L.
+                ("mg/dL", ("umol/L", 60.54)),
+            ]
+            .iter()
+            .map(|(a, (to, f))| {
+                (
+                    a.to_string(),
+                    UnitMap {
+                        to: to.to_string(),
+                        factor: *f,
+                    },
+                )
+            })
+            .collect(),
+            ignored: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_card_is_read_with_its_times_quality_and_observations() {
+        let m = parse_oru(CRITICAL_TSH, BarcodeAt::Obx57723, cst()).unwrap();
+        assert_eq!(
+            (m.sending_facility.as_str(), m.control_id.as_str()),
+            ("ZJNBSC", "LIS0001")
+        );
+        assert_eq!(m.cards.len(), 1);
+        let c = &m.cards[0];
+        assert_eq!(c.barcode.as_deref(), Some("3301202611210123"));
+        assert_eq!(
+            (c.mrn.as_deref(), c.mrn_authority.as_deref()),
+            (Some("000123"), Some("ZJ001"))
+        );
+        assert_eq!(c.quality.as_deref(), Some(LA_ACCEPTABLE));
+        assert_eq!(
+            c.received_at.unwrap().to_rfc3339(),
+            "2026-11-24T01:15:00+00:00"
+        );
+        assert_eq!(
+            c.collected_at.unwrap().to_rfc3339(),
+            "2026-11-23T02:30:00+00:00"
+        );
+        assert_eq!(
+            c.reported_at.unwrap().to_rfc3339(),
+            "2026-11-25T06:30:00+00:00"
+        );
+        let tsh = c.observations.iter().find(|o| o.code == "29575-8").unwrap();
+        assert_eq!(
+            (tsh.value.as_str(), tsh.unit.as_str(), tsh.flag.as_str()),
+            ("32.5", "m[IU]/L", "HH")
+        );
+        // The same card found through SPM-2 or OBR-2.
+        for at in [BarcodeAt::Spm2, BarcodeAt::Obr2] {
+            let m = parse_oru(CRITICAL_TSH, at, cst()).unwrap();
+            assert_eq!(
+                m.cards[0].barcode.as_deref(),
+                Some("3301202611210123"),
+                "{at:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn codes_and_units_go_through_the_profile_and_unknown_ones_are_named() {
+        let m = parse_oru(CRITICAL_TSH, BarcodeAt::Obx57723, cst()).unwrap();
+        let values = analytes(&m.cards[0], &profile()).unwrap();
+        // Birth weight is a card question (QST), the interpretations are coded: not analytes.
+        assert_eq!(values.len(), 2, "{values:?}");
+        assert_eq!(values[0], ("TSH".to_string(), 32.5, "HH".to_string()));
+        // The local code (OBX-3.4) and mg/dL converted to µmol/L.
+        assert_eq!(values[1].0, "Phe");
+        assert!((values[1].1 - 65.3832).abs() < 1e-9);
+        let mut p = profile();
+        p.units.remove("mg/dL");
+        assert!(
+            matches!(analytes(&m.cards[0], &p), Err(CardProblem::UnknownUnit { unit, .. }) if unit == "mg/dL")
+        );
+        let mut p = profile();
+        p.codes.remove("PHE");
+        let e = analytes(&m.cards[0], &p).unwrap_err();
+        assert_eq!(e.to_string(), "unknown analyte code PHE");
+        assert_eq!(e.location(), "OBX^7");
+        let corrected = CRITICAL_TSH.replace("|<9|HH|||F", "|<9|HH|||C");
+        let m = parse_oru(&corrected, BarcodeAt::Obx57723, cst()).unwrap();
+        assert!(matches!(
+            analytes(&m.cards[0], &profile()),
+            Err(CardProblem::Corrected { .. })
+        ));
+    }
+
+    #[test]
+    fn other_messages_versions_and_processing_ids_are_rejected() {
+        let adt = CRITICAL_TSH.replace("ORU^R01^ORU_R01", "ADT^A01");
+        assert_eq!(
+            parse_oru(&adt, BarcodeAt::Obx57723, cst()),
+            Err(Rejected::MessageType("ADT^A01".into()))
+        );
+        let v = CRITICAL_TSH.replace("|P|2.5.1|", "|P|2.7|");
+        assert_eq!(
+            parse_oru(&v, BarcodeAt::Obx57723, cst()),
+            Err(Rejected::Version("2.7".into()))
+        );
+        let d = CRITICAL_TSH.replace("|P|2.5.1|", "|D|2.5.1|");
+        assert_eq!(
+            parse_oru(&d, BarcodeAt::Obx57723, cst()),
+            Err(Rejected::ProcessingId("D".into()))
+        );
+        assert!(matches!(
+            parse_oru("hello", BarcodeAt::Obx57723, cst()),
+            Err(Rejected::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn timestamps_read_offsets_or_the_local_zone() {
+        let t = |s| timestamp(s, cst()).map(|t| t.to_rfc3339());
+        assert_eq!(
+            t("20261125150000+0800").as_deref(),
+            Some("2026-11-25T07:00:00+00:00")
+        );
+        assert_eq!(
+            t("202611251500").as_deref(),
+            Some("2026-11-25T07:00:00+00:00")
+        );
+        assert_eq!(
+            t("20261125150000.123-0500").as_deref(),
+            Some("2026-11-25T20:00:00+00:00")
+        );
+        assert_eq!(t("20261125").as_deref(), Some("2026-11-24T16:00:00+00:00"));
+        assert_eq!(t("2026-11-25"), None);
+        assert_eq!(t(""), None);
+    }
+
+    #[test]
+    fn acks_echo_the_control_id_and_escape_their_text() {
+        let h = AckHeader {
+            sending_application: "GUTHRIE".into(),
+            sending_facility: "ZJNBSC".into(),
+            receiving_application: "NBSLIS".into(),
+            receiving_facility: "ZJNBSC".into(),
+            acknowledged: "LIS0001".into(),
+            control_id: "G1".into(),
+        };
+        let at = timestamp("20261125150001+0800", cst()).unwrap();
+        assert_eq!(
+            ack(&h, AckCode::Aa, &[], at),
+            "MSH|^~\\&|GUTHRIE|ZJNBSC|NBSLIS|ZJNBSC|20261125150001+0800||ACK^R01^ACK|G1|P|2.5.1\rMSA|AA|LIS0001\r"
+        );
+        let err = AckError {
+            location: "SPM^1^2".into(),
+            code: "204",
+            code_text: "Unknown key identifier",
+            message: "unknown card barcode 33|01^x".into(),
+        };
+        let text = ack(&h, AckCode::Ae, &[err], at);
+        assert!(text.contains("MSA|AE|LIS0001\rERR||SPM^1^2|204^Unknown key identifier^HL70357|E||||unknown card barcode 33\\F\\01\\S\\x\r"), "{text}");
+        // What we write parses again.
+        let back = Message::parse(text.trim_end_matches('\r')).unwrap();
+        assert_eq!(
+            back.segment("MSA").unwrap().field(1).unwrap().raw_value(),
+            "AE"
+        );
+    }
+}

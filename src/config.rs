@@ -78,6 +78,8 @@ pub struct Settings {
     pub jobs: JobSettings,
     /// Quality indicators.
     pub quality: QualitySettings,
+    /// HL7 v2 messages from laboratories.
+    pub hl7: Hl7Settings,
     /// Log format and level.
     pub log: LogSettings,
     /// Set from `GUTHRIE_ENV`, never from files.
@@ -378,6 +380,48 @@ impl QualitySettings {
         c: &crate::domain::catalogue::Catalogue,
     ) -> crate::domain::quality::Limits {
         crate::domain::quality::Limits::of(c, self.late_card_days, self.report_days)
+    }
+}
+
+/// `[hl7]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hl7Settings {
+    /// Largest message accepted, in bytes.
+    pub max_message_bytes: usize,
+    /// One profile per laboratory, keyed by its sending facility (MSH-4.1).
+    #[serde(default)]
+    pub labs: std::collections::BTreeMap<String, LabProfile>,
+}
+
+/// `[hl7.labs.<facility>]`: how one laboratory's messages map to the catalogue.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabProfile {
+    /// Where the card's barcode is: `obx57723`, `spm2` or `obr2`.
+    pub barcode: crate::domain::hl7::BarcodeAt,
+    /// The laboratory's offset from UTC in minutes, for times sent without one (480 = China).
+    pub utc_offset_minutes: i32,
+    /// Sample-quality answer code (OBX 57718-9) → `acceptable` or a catalogue unsatisfactory
+    /// reason.
+    pub quality: std::collections::BTreeMap<String, String>,
+    /// LOINC or local code → catalogue analyte.
+    pub codes: std::collections::BTreeMap<String, String>,
+    /// The laboratory's unit → the catalogue's unit and a factor.
+    pub units: std::collections::BTreeMap<String, crate::domain::hl7::UnitMap>,
+    /// Numeric observations that are not analytes.
+    #[serde(default)]
+    pub ignored: std::collections::BTreeSet<String>,
+}
+
+impl LabProfile {
+    /// The code and unit maps.
+    pub fn profile(&self) -> crate::domain::hl7::Profile {
+        crate::domain::hl7::Profile {
+            codes: self.codes.clone(),
+            units: self.units.clone(),
+            ignored: self.ignored.clone(),
+        }
     }
 }
 

@@ -24,7 +24,7 @@ use crate::error::{AppError, ErrorCode};
 use admin::{audit, catalogue, clients, hospitals, jobs, users};
 use follow_up::{cases, notifications, worklists};
 use quality::reports;
-use screening::{cards, infants, merges, screens};
+use screening::{cards, hl7, infants, merges, screens};
 
 /// Parses an id from the path; a malformed id is simply not found.
 pub fn path_id<T: FromStr>(raw: &str, entity: &'static str) -> Result<T, AppError> {
@@ -80,7 +80,7 @@ pub fn page_limit(asked: Option<i64>, default: i64, max: i64) -> Result<i64, App
         clients::create_client, clients::list_clients, clients::update_client, clients::rotate_client_secret,
         infants::create_infant, infants::list_infants, infants::get_infant, infants::update_infant,
         catalogue::current_catalogue, catalogue::list_catalogue_versions, catalogue::get_catalogue, catalogue::publish_catalogue,
-        cards::create_card, cards::get_card, cards::receive_card, cards::receive_cards, cards::submit_results,
+        cards::create_card, cards::get_card, cards::receive_card, cards::receive_cards, cards::submit_results, hl7::receive_message,
         screens::create_hearing_screen, screens::create_cchd_screen, screens::create_consent,
         screens::create_hearing_intervention,
         screens::get_screening_summary, screens::list_missed_screens,
@@ -217,6 +217,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(clients::list_clients)
             .service(clients::update_client)
             .service(clients::rotate_client_secret)
+            .service(hl7::receive_message)
             .service(infants::create_infant)
             .service(infants::list_infants)
             .service(infants::get_infant)

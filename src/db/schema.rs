@@ -452,3 +452,18 @@ diesel::table! {
 
 diesel::joinable!(infant_phones -> infants (infant_id));
 diesel::allow_tables_to_appear_in_same_query!(infant_phones, infants);
+
+diesel::table! {
+    hl7_messages (id) {
+        id -> Text,
+        sending_facility -> Text,
+        control_id -> Text,
+        received_by -> Text,
+        received_at -> Timestamp,
+        ack_code -> Text,
+        ack -> Text,
+        cards -> Integer,
+        rejected -> Integer,
+        raw -> Text,
+    }
+}

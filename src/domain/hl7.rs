@@ -21,7 +21,7 @@ pub const LA_ACCEPTABLE: &str = "LA12432-3";
 
 /// Where a laboratory puts the card's barcode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "lowercase")]
 pub enum BarcodeAt {
     /// An OBX with LOINC 57723-9 (the NDBS implementation guide's place).
     Obx57723,
@@ -160,6 +160,14 @@ fn component<'a>(s: &'a Segment<'a>, n: usize, c: usize) -> &'a str {
 
 fn decoded(seps: &Separators, raw: &str) -> String {
     seps.decode(raw).to_string()
+}
+
+/// The sending facility (MSH-4.1) of a message, to choose its laboratory's profile before
+/// reading it.
+pub fn sending_facility(text: &str) -> Option<String> {
+    let m = Message::parse_with_lenient_newlines(text.trim_start_matches('\u{feff}'), true).ok()?;
+    let msh = m.segment("MSH")?;
+    Some(decoded(&m.separators, component(msh, 4, 1))).filter(|f| !f.is_empty())
 }
 
 /// Reads an `ORU^R01` (segments separated by `\r`, or by newlines).

@@ -12,6 +12,7 @@ mod console;
 mod fidelity;
 mod hardening;
 mod helpers;
+mod hl7;
 mod hospitals;
 mod infants;
 mod isolation;

@@ -1,0 +1,16 @@
+-- HL7 v2 messages from laboratories: each kept with the ACK it was answered with, so a resent
+-- message (same sending facility and MSH-10) gets the same ACK and writes nothing.
+CREATE TABLE hl7_messages (
+    id TEXT PRIMARY KEY NOT NULL,
+    sending_facility TEXT NOT NULL,
+    control_id TEXT NOT NULL,
+    received_by TEXT NOT NULL,
+    received_at TIMESTAMP NOT NULL,
+    ack_code TEXT NOT NULL CHECK (ack_code IN ('AA','AE','AR')),
+    ack TEXT NOT NULL,
+    cards INTEGER NOT NULL,
+    rejected INTEGER NOT NULL,
+    raw TEXT NOT NULL,
+    UNIQUE (sending_facility, control_id)
+);
+CREATE INDEX hl7_messages_received ON hl7_messages (received_at);

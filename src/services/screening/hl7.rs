@@ -1,0 +1,318 @@
+//! HL7 v2 `ORU^R01` results from a laboratory, applied as receipts and results through the same
+//! services as the JSON plates, and answered with an `ACK`: `AA` when every card was stored,
+//! `AE` with one `ERR` per card that was not (the others land), `AR` when the message itself
+//! cannot be read or is not one we take. A message resent under the same sending facility and
+//! control id (MSH-10) gets the stored `ACK` and writes nothing.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use serde_json::json;
+
+use crate::config::Hl7Settings;
+use crate::db::AnyConnection;
+use crate::db::models::admin::hospital;
+use crate::db::models::screening::hl7::{self as stored, Hl7Message};
+use crate::db::models::screening::{dbs, infant};
+use crate::db::types::UtcMicros;
+use crate::domain::hl7::{
+    AckCode, AckError, AckHeader, LA_ACCEPTABLE, Oru, ack, analytes, parse_oru, sending_facility,
+};
+use crate::domain::principal::Scope;
+use crate::error::{AppError, is_unique_violation};
+use crate::services::screening::cards::{self, Rules};
+use crate::services::screening::results::{self, CardResults, ResultInput};
+
+/// Our application name in the ACKs.
+const APPLICATION: &str = "GUTHRIE";
+
+/// What came of a message.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The ACK to send back.
+    pub ack: String,
+    /// Its code.
+    pub code: AckCode,
+    /// Cards in the message.
+    pub cards: usize,
+    /// Cards not stored.
+    pub rejected: usize,
+    /// The message had been received before: this is its stored ACK.
+    pub replayed: bool,
+}
+
+fn header(m: &Oru) -> AckHeader {
+    AckHeader {
+        sending_application: APPLICATION.into(),
+        sending_facility: m.receiving_facility.clone(),
+        receiving_application: m.sending_application.clone(),
+        receiving_facility: m.sending_facility.clone(),
+        acknowledged: m.control_id.clone(),
+        control_id: uuid::Uuid::now_v7().simple().to_string()[..20].to_string(),
+    }
+}
+
+fn rejected_outright(reason: String, now: DateTime<Utc>) -> Outcome {
+    let h = AckHeader {
+        sending_application: APPLICATION.into(),
+        sending_facility: String::new(),
+        receiving_application: String::new(),
+        receiving_facility: String::new(),
+        acknowledged: String::new(),
+        control_id: uuid::Uuid::now_v7().simple().to_string()[..20].to_string(),
+    };
+    let err = AckError {
+        location: "MSH".into(),
+        code: "200",
+        code_text: "Unsupported message type",
+        message: reason,
+    };
+    Outcome {
+        ack: ack(&h, AckCode::Ar, &[err], now),
+        code: AckCode::Ar,
+        cards: 0,
+        rejected: 0,
+        replayed: false,
+    }
+}
+
+fn err(location: &str, code: &'static str, code_text: &'static str, message: String) -> AckError {
+    AckError {
+        location: location.to_string(),
+        code,
+        code_text,
+        message,
+    }
+}
+
+/// Applies one message from the principal `rules.who`.
+pub fn ingest(
+    conn: &mut AnyConnection,
+    settings: &Hl7Settings,
+    rules: Rules<'_>,
+    raw: &str,
+    now: DateTime<Utc>,
+) -> Result<Outcome, AppError> {
+    let Some(facility) = sending_facility(raw) else {
+        return Ok(rejected_outright("malformed message: no MSH-4".into(), now));
+    };
+    let Some(lab) = settings.labs.get(&facility) else {
+        return Ok(rejected_outright(
+            format!("no laboratory profile for sending facility {facility}"),
+            now,
+        ));
+    };
+    let local = FixedOffset::east_opt(lab.utc_offset_minutes * 60)
+        .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("bad utc_offset_minutes")))?;
+    let m = match parse_oru(raw, lab.barcode, local) {
+        Ok(m) => m,
+        Err(e) => return Ok(rejected_outright(e.to_string(), now)),
+    };
+    if let Some(seen) = stored::find(conn, &m.sending_facility, &m.control_id)? {
+        return Ok(replay(seen));
+    }
+    let profile = lab.profile();
+    let scope = Scope::unrestricted();
+    let mut errors: Vec<AckError> = vec![];
+    let mut plate: Vec<(String, CardResults)> = vec![];
+    for c in &m.cards {
+        let Some(barcode) = c.barcode.clone() else {
+            errors.push(err(
+                &c.location,
+                "101",
+                "Required field missing",
+                "the card's barcode is missing".into(),
+            ));
+            continue;
+        };
+        let found = dbs::find_by_barcode(conn, &scope, &barcode)?;
+        let [card] = found.as_slice() else {
+            let why = if found.is_empty() {
+                "unknown"
+            } else {
+                "ambiguous"
+            };
+            errors.push(err(
+                &c.location,
+                "204",
+                "Unknown key identifier",
+                format!("{why} card barcode {barcode}"),
+            ));
+            continue;
+        };
+        // The laboratory's MRN (and its authority, the birth hospital's code) must be the
+        // registration's: a mismatch means the wrong card or the wrong infant.
+        if let Some(mrn) = &c.mrn {
+            let Some(i) = infant::get(conn, &scope, card.infant_id)? else {
+                errors.push(err(
+                    &c.location,
+                    "204",
+                    "Unknown key identifier",
+                    format!("card {barcode} has no infant"),
+                ));
+                continue;
+            };
+            let code = hospital::get(conn, &scope, i.hospital_id)?.map(|h| h.code);
+            let authority_differs = c
+                .mrn_authority
+                .as_ref()
+                .is_some_and(|a| Some(a) != code.as_ref());
+            if &i.mrn != mrn || authority_differs {
+                errors.push(err(
+                    &c.location,
+                    "207",
+                    "Application internal error",
+                    format!("MRN {mrn} does not match the registration of card {barcode}"),
+                ));
+                continue;
+            }
+        }
+        let quality = match &c.quality {
+            None => "acceptable".to_string(),
+            Some(q) => match lab.quality.get(q) {
+                Some(mapped) => mapped.clone(),
+                None if q == LA_ACCEPTABLE => "acceptable".into(),
+                None => {
+                    errors.push(err(
+                        &c.location,
+                        "103",
+                        "Table value not found",
+                        format!("unknown sample quality code {q}"),
+                    ));
+                    continue;
+                }
+            },
+        };
+        if card.received_at.is_none() {
+            // The receipt is recorded as of the laboratory's receipt time, so its "awaiting
+            // results" interpretation precedes the results reported after it.
+            let at = c.received_at.unwrap_or(now).min(now);
+            if let Err(e) = cards::receive(conn, rules, &barcode, at, &quality, at) {
+                errors.push(err(
+                    &c.location,
+                    "207",
+                    "Application internal error",
+                    format!("receipt of card {barcode}: {e}"),
+                ));
+                continue;
+            }
+        }
+        if quality != "acceptable" {
+            continue;
+        }
+        let values = match analytes(c, &profile) {
+            Ok(v) => v,
+            Err(p) => {
+                errors.push(err(
+                    p.location(),
+                    "103",
+                    "Table value not found",
+                    format!("card {barcode}: {p}"),
+                ));
+                continue;
+            }
+        };
+        let unit_of = |code: &str| {
+            rules
+                .interp
+                .catalogue()
+                .analytes
+                .iter()
+                .find(|a| a.code == code)
+                .map(|a| a.unit.clone())
+                .unwrap_or_default()
+        };
+        let results = values
+            .into_iter()
+            .map(|(analyte, value, _flag)| ResultInput {
+                unit: unit_of(&analyte),
+                analyte,
+                value: json!(value),
+            })
+            .collect();
+        plate.push((
+            c.location.clone(),
+            CardResults {
+                barcode,
+                results,
+                tested_at: None,
+                reported_at: c.reported_at,
+            },
+        ));
+    }
+    let cards_only: Vec<CardResults> = plate.iter().map(|(_, c)| c.clone()).collect();
+    let outcomes = results::submit_plate(conn, rules, &cards_only, now);
+    for ((location, c), o) in plate.iter().zip(&outcomes) {
+        if o.status != "accepted" {
+            let why: Vec<String> = o
+                .errors
+                .iter()
+                .map(|(f, m)| format!("{f}: {}", m.join(", ")))
+                .collect();
+            errors.push(err(
+                location,
+                "207",
+                "Application internal error",
+                format!("results of card {}: {}", c.barcode, why.join("; ")),
+            ));
+        }
+    }
+    let code = if errors.is_empty() {
+        AckCode::Aa
+    } else {
+        AckCode::Ae
+    };
+    let text = ack(&header(&m), code, &errors, now);
+    let row = Hl7Message {
+        id: uuid::Uuid::now_v7().to_string(),
+        sending_facility: m.sending_facility.clone(),
+        control_id: m.control_id.clone(),
+        received_by: rules.who.key(),
+        received_at: UtcMicros::new(now),
+        ack_code: code.as_str().into(),
+        ack: text.clone(),
+        cards: i32::try_from(m.cards.len()).unwrap_or(i32::MAX),
+        rejected: i32::try_from(errors.len()).unwrap_or(i32::MAX),
+        raw: raw.to_string(),
+    };
+    match stored::insert(conn, &row) {
+        Ok(()) => {}
+        // The same message, sent twice at once: the first one's ACK stands.
+        Err(e) if is_unique_violation(&e) => {
+            if let Some(seen) = stored::find(conn, &m.sending_facility, &m.control_id)? {
+                return Ok(replay(seen));
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    crate::services::admin::audit::write(
+        conn,
+        rules.who,
+        "hl7_message",
+        &row.id,
+        None::<&serde_json::Value>,
+        &json!({"sending_facility": row.sending_facility, "control_id": row.control_id,
+                "ack_code": row.ack_code, "cards": row.cards, "rejected": row.rejected}),
+        now,
+    )?;
+    Ok(Outcome {
+        ack: text,
+        code,
+        cards: m.cards.len(),
+        rejected: errors.len(),
+        replayed: false,
+    })
+}
+
+fn replay(seen: Hl7Message) -> Outcome {
+    let code = match seen.ack_code.as_str() {
+        "AA" => AckCode::Aa,
+        "AR" => AckCode::Ar,
+        _ => AckCode::Ae,
+    };
+    Outcome {
+        ack: seen.ack,
+        code,
+        cards: usize::try_from(seen.cards).unwrap_or(0),
+        rejected: usize::try_from(seen.rejected).unwrap_or(0),
+        replayed: true,
+    }
+}

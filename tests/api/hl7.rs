@@ -1,0 +1,250 @@
+//! HL7 v2 `ORU^R01` over HTTP: synthetic messages from a laboratory whose profile maps its codes
+//! and units; ACKs for stored, partly refused and rejected messages; a resent message.
+
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::helpers::{TestApp, TestDb};
+use crate::screening::infant_with_card;
+
+/// The laboratory's profile: the 40 analytes under their own codes and units, TSH also under
+/// its LOINC code in UCUM, Phe also in mg/dL.
+fn profile() -> String {
+    let mut codes = vec![r#""29575-8" = "TSH""#.to_string()];
+    let mut units = vec![
+        r#""m[IU]/L" = { to = "mIU/L" }"#.to_string(),
+        r#""mg/dL" = { to = "umol/L", factor = 60.54 }"#.to_string(),
+    ];
+    for (a, _, u) in guthrie::cli::demo::NORMAL_PANEL {
+        codes.push(format!("\"{a}\" = \"{a}\""));
+        if !units.iter().any(|x| x.starts_with(&format!("\"{u}\""))) {
+            units.push(format!("\"{u}\" = {{ to = \"{u}\" }}"));
+        }
+    }
+    format!(
+        "[hl7.labs.ZJNBSC]\nbarcode = \"obx57723\"\nutc_offset_minutes = 480\n\
+         quality = {{ \"LA12432-3\" = \"acceptable\", \"LA12434-9\" = \"insufficient\" }}\n\
+         codes = {{ {} }}\nunits = {{ {} }}\n",
+        codes.join(", "),
+        units.join(", ")
+    )
+}
+
+fn hl7_time(t: DateTime<Utc>) -> String {
+    t.with_timezone(&FixedOffset::east_opt(8 * 3600).unwrap())
+        .format("%Y%m%d%H%M%S%z")
+        .to_string()
+}
+
+/// One card's message: the normal panel with `overrides` (the analyte replaced, or none; the
+/// code sent, value, unit) in place.
+fn oru(control: &str, barcode: &str, mrn: &str, overrides: &[(&str, &str, &str, &str)]) -> String {
+    let epoch = crate::helpers::epoch();
+    let mut s = vec![
+        format!(
+            "MSH|^~\\&|NBSLIS|ZJNBSC|GUTHRIE|ZJNBSC|{}||ORU^R01^ORU_R01|{control}|P|2.5.1",
+            hl7_time(epoch)
+        ),
+        format!("PID|1||{mrn}^^^HA^MR||王芳之女^^^^^^L"),
+        format!(
+            "OBR|1|{barcode}|L1|57128-1^Newborn Screening Report summary panel^LN|||{}|||||||||||||||{}|||F",
+            hl7_time(epoch),
+            hl7_time(epoch + Duration::minutes(50))
+        ),
+        format!(
+            "OBX|1|ST|57723-9^Unique bar code number of Current sample^LN||{barcode}||||||F||||||||||||||||||QST"
+        ),
+        "OBX|2|CWE|57718-9^Sample quality^LN||LA12432-3^Acceptable^LN||||||F".to_string(),
+        "OBX|3|NM|8339-4^Birth weight^LN||3300|g|||||F||||||||||||||||||QST".to_string(),
+    ];
+    let mut n = 3;
+    for (a, v, u) in guthrie::cli::demo::NORMAL_PANEL {
+        if overrides.iter().any(|(replaced, _, _, _)| *replaced == a) {
+            continue;
+        }
+        n += 1;
+        s.push(format!("OBX|{n}|NM|{a}^{a}^L||{v}|{u}||N|||F"));
+    }
+    for (_, code, v, u) in overrides {
+        n += 1;
+        s.push(format!("OBX|{n}|NM|{code}^{code}^LN||{v}|{u}||H|||F"));
+    }
+    s.push(format!(
+        "SPM|1|{barcode}||440500007^Blood spot specimen^SCT|||||||||||||{}|{}",
+        hl7_time(epoch),
+        hl7_time(epoch + Duration::minutes(30))
+    ));
+    s.join("\r")
+}
+
+async fn send(app: &TestApp, token: &str, body: &str) -> String {
+    let r = app
+        .req(Method::POST, "/api/v1/hl7v2", Some(token))
+        .header("content-type", "application/hl7-v2")
+        .body(body.as_bytes().to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/hl7-v2");
+    r.text().await.unwrap()
+}
+
+fn msa(ack: &str) -> &str {
+    ack.split('\r')
+        .find(|s| s.starts_with("MSA|"))
+        .map_or("", |s| &s[4..6])
+}
+
+async fn start() -> (TestApp, String, String) {
+    let app = TestApp::spawn_full(&[], &profile(), TestDb::new()).await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let (_, token) = app.hospital_with_token("HA").await;
+    app.clock.set(crate::helpers::epoch() + Duration::hours(1));
+    (app, lab, token)
+}
+
+/// The interpretation of the infant's first card (null when none).
+async fn interpretation(app: &TestApp, token: &str, infant: &str) -> Value {
+    let s: Value = app
+        .get(&format!("/api/v1/infants/{infant}/screening"), token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    s["cards"][0]["interpretation"].clone()
+}
+
+#[tokio::test]
+async fn a_normal_card_is_stored_once_and_acknowledged() {
+    let (app, lab, token) = start().await;
+    let (infant, barcode) = infant_with_card(&app, &token, "N1").await;
+    let message = oru("LIS0001", &barcode, "N1", &[]);
+    let ack = send(&app, &lab, &message).await;
+    assert_eq!(msa(&ack), "AA", "{ack}");
+    assert!(ack.contains("|ACK^R01^ACK|") && ack.contains("MSA|AA|LIS0001"));
+    let i = interpretation(&app, &lab, &infant).await;
+    assert_eq!(i["outcome"], "normal", "{i}");
+    // Resent: the same ACK, nothing written twice.
+    let again = send(&app, &lab, &message).await;
+    assert_eq!(again, ack);
+    let cases: Value = app.get("/api/v1/cases", &lab).await.json().await.unwrap();
+    assert_eq!(cases["items"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn a_critical_tsh_in_ucum_opens_a_t1_case() {
+    let (app, lab, token) = start().await;
+    let (infant, barcode) = infant_with_card(&app, &token, "T1").await;
+    let ack = send(
+        &app,
+        &lab,
+        &oru(
+            "LIS0002",
+            &barcode,
+            "T1",
+            &[("TSH", "29575-8", "25", "m[IU]/L")],
+        ),
+    )
+    .await;
+    assert_eq!(msa(&ack), "AA", "{ack}");
+    let cases: Value = app
+        .get(&format!("/api/v1/cases?infant_id={infant}"), &lab)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let case = &cases["items"][0];
+    assert_eq!(
+        (case["tier"].as_str(), case["programme"].as_str()),
+        (Some("T1"), Some("DBS"))
+    );
+}
+
+#[tokio::test]
+async fn cards_that_cannot_be_stored_are_named_in_an_ae() {
+    let (app, lab, token) = start().await;
+    let (_, good) = infant_with_card(&app, &token, "G1").await;
+    let (_, other) = infant_with_card(&app, &token, "G2").await;
+    let (third_infant, third) = infant_with_card(&app, &token, "G3").await;
+    // Unknown barcode.
+    let ack = send(&app, &lab, &oru("LIS0003", "NO-SUCH-CARD", "G1", &[])).await;
+    assert_eq!(msa(&ack), "AE");
+    assert!(
+        ack.contains(
+            "ERR||PID^1|204^Unknown key identifier^HL70357|E||||unknown card barcode NO-SUCH-CARD"
+        ),
+        "{ack}"
+    );
+    // Unknown analyte code, unknown unit, MRN mismatch: each named, nothing stored for the card.
+    let ack = send(
+        &app,
+        &lab,
+        &oru("LIS0004", &good, "G1", &[("", "XYZ1", "3", "umol/L")]),
+    )
+    .await;
+    assert!(
+        msa(&ack) == "AE" && ack.contains("unknown analyte code XYZ1"),
+        "{ack}"
+    );
+    let ack = send(
+        &app,
+        &lab,
+        &oru(
+            "LIS0005",
+            &other,
+            "G2",
+            &[("TSH", "29575-8", "3", "furlongs")],
+        ),
+    )
+    .await;
+    assert!(
+        msa(&ack) == "AE" && ack.contains("unknown unit furlongs"),
+        "{ack}"
+    );
+    let ack = send(&app, &lab, &oru("LIS0006", &third, "WRONG", &[])).await;
+    assert!(
+        msa(&ack) == "AE" && ack.contains("MRN WRONG does not match"),
+        "{ack}"
+    );
+    assert!(interpretation(&app, &lab, &third_infant).await.is_null());
+}
+
+#[tokio::test]
+async fn messages_we_do_not_take_are_rejected_whole() {
+    let (app, lab, token) = start().await;
+    let (infant, barcode) = infant_with_card(&app, &token, "R1").await;
+    let base = oru("LIS0007", &barcode, "R1", &[]);
+    for (what, message) in [
+        ("version", base.replace("|P|2.5.1", "|P|2.7")),
+        ("processing id", base.replace("|P|2.5.1", "|D|2.5.1")),
+        ("type", base.replace("ORU^R01^ORU_R01", "ADT^A01")),
+        (
+            "facility",
+            base.replace("|NBSLIS|ZJNBSC|", "|NBSLIS|OTHERLAB|"),
+        ),
+        ("structure", "not an HL7 message".to_string()),
+    ] {
+        let ack = send(&app, &lab, &message).await;
+        assert_eq!(msa(&ack), "AR", "{what}: {ack}");
+    }
+    assert!(interpretation(&app, &lab, &infant).await.is_null());
+    // Not a message at all: HTTP says so.
+    let r = app
+        .req(Method::POST, "/api/v1/hl7v2", Some(&lab))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    let r = app
+        .req(Method::POST, "/api/v1/hl7v2", None)
+        .header("content-type", "application/hl7-v2")
+        .body(base)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}

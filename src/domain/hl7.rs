@@ -162,6 +162,59 @@ fn decoded(seps: &Separators, raw: &str) -> String {
     seps.decode(raw).to_string()
 }
 
+/// The messages of a batch (`FHS`/`BHS` … `MSH` … `BTS`/`FTS`), each from its `MSH` to the
+/// next; `None` when the text is a single message (it starts with `MSH`).
+pub fn split_batch(text: &str) -> Option<Vec<&str>> {
+    let body = text.trim_start_matches('\u{feff}').trim_start();
+    if !(body.starts_with("FHS") || body.starts_with("BHS")) {
+        return None;
+    }
+    // Segment starts: the text's start and every position after a segment separator.
+    let mut starts = vec![0];
+    for (i, ch) in body.char_indices() {
+        if ch == '\r' || ch == '\n' {
+            starts.push(i + 1);
+        }
+    }
+    let msh: Vec<usize> = starts
+        .iter()
+        .copied()
+        .filter(|&i| body[i..].starts_with("MSH"))
+        .collect();
+    let trailer = |i: usize| {
+        ["BTS", "FTS", "BHS", "FHS"]
+            .iter()
+            .any(|t| body[i..].starts_with(t))
+    };
+    let mut out = vec![];
+    for (k, &from) in msh.iter().enumerate() {
+        let next_msh = msh.get(k + 1).copied().unwrap_or(body.len());
+        // A message ends at the next MSH, or at the batch trailer before it.
+        let end = starts
+            .iter()
+            .copied()
+            .filter(|&i| i > from && i < next_msh && trailer(i))
+            .min()
+            .unwrap_or(next_msh);
+        out.push(body[from..end].trim_end_matches(['\r', '\n']));
+    }
+    Some(out)
+}
+
+/// Wraps the ACKs of a batch's messages in a batch of their own (`BHS` … `BTS`).
+pub fn batch_ack(acks: &[String], at: DateTime<Utc>) -> String {
+    let cst = FixedOffset::east_opt(8 * 3600).unwrap_or(Utc.fix());
+    let mut out = format!(
+        "BHS|^~\\&|GUTHRIE||||{}\r",
+        at.with_timezone(&cst).format("%Y%m%d%H%M%S%z")
+    );
+    for a in acks {
+        out.push_str(a);
+    }
+    out.push_str(&format!("BTS|{}\r", acks.len()));
+    out
+}
+
 /// The sending facility (MSH-4.1) of a message, to choose its laboratory's profile before
 /// reading it.
 pub fn sending_facility(text: &str) -> Option<String> {
@@ -634,6 +687,37 @@ OBX|3|NM|29573-3^Phenylalanine^LN^PHE^Phe local^L||1.08|mg/dL|<2|N|||F\r";
             parse_oru("hello", BarcodeAt::Obx57723, cst()),
             Err(Rejected::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn a_batch_splits_into_its_messages() {
+        let second = CRITICAL_TSH.replace("LIS0001", "LIS0002");
+        let batch =
+            format!("FHS|^~\\&|NBSLIS\rBHS|^~\\&|NBSLIS\r{CRITICAL_TSH}{second}BTS|2\rFTS|1\r");
+        let parts = split_batch(&batch).unwrap();
+        assert_eq!(parts.len(), 2);
+        assert!(
+            parts[0].starts_with("MSH") && parts[0].ends_with("F") && !parts[0].contains("LIS0002")
+        );
+        assert!(!parts[1].contains("BTS"));
+        for p in parts {
+            assert_eq!(
+                parse_oru(p, BarcodeAt::Obx57723, cst())
+                    .unwrap()
+                    .cards
+                    .len(),
+                1
+            );
+        }
+        assert!(split_batch(CRITICAL_TSH).is_none());
+        let acks = batch_ack(
+            &["MSH|a\rMSA|AA|1\r".into()],
+            timestamp("20261125150001+0800", cst()).unwrap(),
+        );
+        assert!(
+            acks.starts_with("BHS|^~\\&|GUTHRIE||||20261125150001+0800\rMSH|a")
+                && acks.ends_with("BTS|1\r")
+        );
     }
 
     #[test]

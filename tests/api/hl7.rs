@@ -248,3 +248,37 @@ async fn messages_we_do_not_take_are_rejected_whole() {
         .unwrap();
     assert_eq!(r.status(), 401);
 }
+
+#[tokio::test]
+async fn a_batch_is_acknowledged_message_by_message() {
+    let (app, lab, token) = start().await;
+    let (a_infant, a) = infant_with_card(&app, &token, "B1").await;
+    let (_, b) = infant_with_card(&app, &token, "B2").await;
+    let batch = format!(
+        "FHS|^~\\&|NBSLIS|ZJNBSC\rBHS|^~\\&|NBSLIS|ZJNBSC\r{}\r{}\r{}\rBTS|3\rFTS|1\r",
+        oru("LIS0101", &a, "B1", &[]),
+        oru("LIS0102", &b, "B2", &[("TSH", "29575-8", "25", "m[IU]/L")]),
+        oru("LIS0103", "NO-SUCH", "B3", &[]),
+    );
+    let ack = send(&app, &lab, &batch).await;
+    assert!(ack.starts_with("BHS|") && ack.ends_with("BTS|3\r"), "{ack}");
+    let codes: Vec<&str> = ack
+        .split('\r')
+        .filter(|s| s.starts_with("MSA|"))
+        .map(|s| &s[4..])
+        .collect();
+    assert_eq!(codes, ["AA|LIS0101", "AA|LIS0102", "AE|LIS0103"], "{ack}");
+    assert_eq!(
+        interpretation(&app, &lab, &a_infant).await["outcome"],
+        "normal"
+    );
+    // The whole batch again: the same answers, nothing written twice.
+    let again = send(&app, &lab, &batch).await;
+    let codes_again: Vec<&str> = again
+        .split('\r')
+        .filter(|s| s.starts_with("MSA|"))
+        .collect();
+    assert_eq!(codes_again.len(), 3);
+    let cases: Value = app.get("/api/v1/cases", &lab).await.json().await.unwrap();
+    assert_eq!(cases["items"].as_array().unwrap().len(), 1);
+}

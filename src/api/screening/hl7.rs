@@ -24,7 +24,8 @@ const MEDIA_TYPES: [&str; 3] = [
     "text/plain",
 ];
 
-/// One HL7 v2.5.1 `ORU^R01` message; the answer is its `ACK` (`AA`, `AE` with one `ERR` per card
+/// One HL7 v2.5.1 `ORU^R01` message, or a batch of them (`FHS`/`BHS`, answered with a batch of
+/// ACKs); the answer to a message is its `ACK` (`AA`, `AE` with one `ERR` per card
 /// not stored, or `AR`). A message resent with the same sending facility and MSH-10 gets the
 /// same `ACK` and writes nothing.
 #[utoipa::path(tag = "cards", security(("bearer" = [])),
@@ -68,23 +69,25 @@ pub async fn receive_message(
     let interp = catalogue::current(&state.catalogues, now)?;
     let policy = policy::current(&state.policies, now)?;
     let settings = state.settings.hl7.clone();
-    let outcome = db::run(&state.pool, move |conn| {
+    let (answer, outcomes) = db::run(&state.pool, move |conn| {
         let rules = Rules {
             interp: &interp,
             policy: &policy,
             who: &p,
         };
-        hl7::ingest(conn, &settings, rules, &text, now)
+        hl7::ingest_body(conn, &settings, rules, &text, now)
     })
     .await?;
-    tracing::info!(
-        hl7.ack = outcome.code.as_str(),
-        hl7.cards = outcome.cards,
-        hl7.rejected = outcome.rejected,
-        hl7.replayed = outcome.replayed,
-        "hl7 message"
-    );
+    for o in &outcomes {
+        tracing::info!(
+            hl7.ack = o.code.as_str(),
+            hl7.cards = o.cards,
+            hl7.rejected = o.rejected,
+            hl7.replayed = o.replayed,
+            "hl7 message"
+        );
+    }
     Ok(HttpResponse::Ok()
         .content_type("application/hl7-v2")
-        .body(outcome.ack))
+        .body(answer))
 }

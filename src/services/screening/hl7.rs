@@ -83,6 +83,31 @@ fn err(location: &str, code: &'static str, code_text: &'static str, message: Str
     }
 }
 
+/// Applies a body: one message, or a batch (`FHS`/`BHS`) whose messages are applied one by one
+/// and acknowledged in a batch of ACKs. Returns the answer and each message's outcome.
+pub fn ingest_body(
+    conn: &mut AnyConnection,
+    settings: &Hl7Settings,
+    rules: Rules<'_>,
+    raw: &str,
+    now: DateTime<Utc>,
+) -> Result<(String, Vec<Outcome>), AppError> {
+    match crate::domain::hl7::split_batch(raw) {
+        None => {
+            let o = ingest(conn, settings, rules, raw, now)?;
+            Ok((o.ack.clone(), vec![o]))
+        }
+        Some(messages) => {
+            let outcomes = messages
+                .into_iter()
+                .map(|m| ingest(conn, settings, rules, m, now))
+                .collect::<Result<Vec<_>, _>>()?;
+            let acks: Vec<String> = outcomes.iter().map(|o| o.ack.clone()).collect();
+            Ok((crate::domain::hl7::batch_ack(&acks, now), outcomes))
+        }
+    }
+}
+
 /// Applies one message from the principal `rules.who`.
 pub fn ingest(
     conn: &mut AnyConnection,

@@ -402,6 +402,9 @@ pub struct LabProfile {
     pub barcode: crate::domain::hl7::BarcodeAt,
     /// The laboratory's offset from UTC in minutes, for times sent without one (480 = China).
     pub utc_offset_minutes: i32,
+    /// The character set of messages whose MSH-18 is empty (e.g. `GB18030`); UTF-8 when unset.
+    #[serde(default)]
+    pub charset: Option<String>,
     /// Sample-quality answer code (OBX 57718-9) → `acceptable` or a catalogue unsatisfactory
     /// reason.
     pub quality: std::collections::BTreeMap<String, String>,

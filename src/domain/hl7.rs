@@ -162,6 +162,53 @@ fn decoded(seps: &Separators, raw: &str) -> String {
     seps.decode(raw).to_string()
 }
 
+/// Field `n` of a body's first MSH segment, read from its bytes (MSH is ASCII whatever the
+/// message's character set).
+fn msh_bytes(body: &[u8], n: usize) -> Option<&[u8]> {
+    let start = body.windows(3).position(|w| w == b"MSH")?;
+    let seg = &body[start..];
+    let end = seg
+        .iter()
+        .position(|b| *b == b'\r' || *b == b'\n')
+        .unwrap_or(seg.len());
+    let seg = &seg[..end];
+    let sep = *seg.get(3)?;
+    // MSH-1 is the separator itself: MSH-n is the n-th piece after splitting at it.
+    seg.split(|b| *b == sep).nth(n - 1)
+}
+
+/// The sending facility (MSH-4.1) of a body, read from its bytes.
+pub fn facility_of(body: &[u8]) -> Option<String> {
+    let f = msh_bytes(body, 4)?;
+    let first = f.split(|b| *b == b'^').next().unwrap_or(f);
+    std::str::from_utf8(first)
+        .ok()
+        .map(String::from)
+        .filter(|f| !f.is_empty())
+}
+
+/// The body as text: in the character set MSH-18 names (`UNICODE UTF-8`, `GB 18030-2000`, `GBK`,
+/// `8859/1`, `ASCII`), else in `default` (the laboratory's), else UTF-8. `None` when the bytes are
+/// not valid in that character set (never a guess).
+pub fn decode(body: &[u8], default: Option<&str>) -> Option<String> {
+    let named = msh_bytes(body, 18)
+        .and_then(|f| std::str::from_utf8(f).ok())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from);
+    let label = named.or_else(|| default.map(String::from));
+    let encoding = match label.as_deref().map(str::to_ascii_uppercase).as_deref() {
+        None | Some("UNICODE UTF-8" | "UTF-8" | "ASCII") => encoding_rs::UTF_8,
+        Some("GB 18030-2000" | "GB18030" | "GB 18030") => encoding_rs::GB18030,
+        Some("GBK") => encoding_rs::GBK,
+        Some("8859/1") => encoding_rs::WINDOWS_1252,
+        Some(other) => encoding_rs::Encoding::for_label(other.as_bytes())?,
+    };
+    encoding
+        .decode_without_bom_handling_and_without_replacement(body)
+        .map(|c| c.into_owned())
+}
+
 /// The messages of a batch (`FHS`/`BHS` … `MSH` … `BTS`/`FTS`), each from its `MSH` to the
 /// next; `None` when the text is a single message (it starts with `MSH`).
 pub fn split_batch(text: &str) -> Option<Vec<&str>> {
@@ -687,6 +734,28 @@ OBX|3|NM|29573-3^Phenylalanine^LN^PHE^Phe local^L||1.08|mg/dL|<2|N|||F\r";
             parse_oru("hello", BarcodeAt::Obx57723, cst()),
             Err(Rejected::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn bodies_are_read_in_their_character_set() {
+        let gb = CRITICAL_TSH.replace("UNICODE UTF-8", "GB 18030-2000");
+        let (bytes, _, bad) = encoding_rs::GB18030.encode(&gb);
+        assert!(!bad);
+        assert!(
+            std::str::from_utf8(&bytes).is_err(),
+            "GB18030 bytes are not UTF-8"
+        );
+        assert_eq!(facility_of(&bytes).as_deref(), Some("ZJNBSC"));
+        let text = decode(&bytes, None).unwrap();
+        assert!(text.contains("王芳之女"));
+        // No MSH-18: the laboratory's default.
+        let plain = CRITICAL_TSH.replace("UNICODE UTF-8", "");
+        let (bytes, _, _) = encoding_rs::GB18030.encode(&plain);
+        assert!(decode(&bytes, Some("GB18030")).unwrap().contains("王芳"));
+        assert!(
+            decode(&bytes, None).is_none(),
+            "GB18030 read as UTF-8 is refused, not guessed"
+        );
     }
 
     #[test]

@@ -282,3 +282,36 @@ async fn a_batch_is_acknowledged_message_by_message() {
     let cases: Value = app.get("/api/v1/cases", &lab).await.json().await.unwrap();
     assert_eq!(cases["items"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_gb18030_message_is_read_in_its_character_set() {
+    let (app, lab, token) = start().await;
+    let (infant, barcode) = infant_with_card(&app, &token, "C1").await;
+    let text = oru("LIS0201", &barcode, "C1", &[]).replacen(
+        "|P|2.5.1",
+        "|P|2.5.1|||AL|NE|CHN|GB 18030-2000",
+        1,
+    );
+    assert!(text.contains("王芳之女"));
+    let (bytes, _, unmappable) = encoding_rs::GB18030.encode(&text);
+    assert!(!unmappable && std::str::from_utf8(&bytes).is_err());
+    let post = |body: Vec<u8>| {
+        app.req(Method::POST, "/api/v1/hl7v2", Some(&lab))
+            .header("content-type", "application/hl7-v2")
+            .body(body)
+            .send()
+    };
+    let r = post(bytes.to_vec()).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let ack = r.text().await.unwrap();
+    assert_eq!(msa(&ack), "AA", "{ack}");
+    assert_eq!(
+        interpretation(&app, &lab, &infant).await["outcome"],
+        "normal"
+    );
+    // The same bytes claiming UTF-8: not valid in their character set, refused by HTTP.
+    let lying = text.replacen("GB 18030-2000", "UNICODE UTF-8", 1);
+    let (bytes, _, _) = encoding_rs::GB18030.encode(&lying);
+    let r = post(bytes.to_vec()).await.unwrap();
+    assert_eq!(r.status(), 400);
+}

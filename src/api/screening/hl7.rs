@@ -1,7 +1,7 @@
 //! `POST /api/v1/hl7v2`: a laboratory's HL7 v2 `ORU^R01` result message, answered with an HL7
 //! `ACK` (`Content-Type: application/hl7-v2`). HL7 errors are ACKs (`AE`, `AR`), never HTTP
 //! errors; HTTP refuses only what is not a message at all: no or a wrong credential, a body too
-//! large, not UTF-8, or another media type.
+//! large, bytes not valid in the message's character set, or another media type.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, post, web};
@@ -60,10 +60,18 @@ pub async fn receive_message(
         state.settings.hl7.max_message_bytes,
     )
     .await?;
-    let text = String::from_utf8(body.to_vec()).map_err(|_| AppError::BadRequest {
-        code: ErrorCode::UnreadableBody,
-        detail: "the message is not UTF-8".into(),
-        field: None,
+    // MSH is ASCII: the facility names the laboratory, whose profile may name the character set
+    // of messages that do not say theirs (MSH-18).
+    let default = crate::domain::hl7::facility_of(&body)
+        .and_then(|f| state.settings.hl7.labs.get(&f))
+        .and_then(|l| l.charset.clone());
+    let text = crate::domain::hl7::decode(&body, default.as_deref()).ok_or_else(|| {
+        AppError::BadRequest {
+            code: ErrorCode::UnreadableBody,
+            detail: "the message is not valid in its character set (MSH-18, or the laboratory's)"
+                .into(),
+            field: None,
+        }
     })?;
     let now = state.now();
     let interp = catalogue::current(&state.catalogues, now)?;

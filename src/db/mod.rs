@@ -237,6 +237,13 @@ where
         return conn.transaction(f);
     }
     if let AnyConnection::Sqlite(c) = conn {
+        // Inside a transaction already (a write made of several): a savepoint, which holds
+        // the write lock the outer transaction took.
+        let depth =
+            AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()?;
+        if depth.is_some() {
+            return conn.transaction(f);
+        }
         AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
     }
     let result = f(conn);

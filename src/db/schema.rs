@@ -467,3 +467,12 @@ diesel::table! {
         raw -> Text,
     }
 }
+
+diesel::table! {
+    hl7_cards (sending_facility, control_id, barcode) {
+        sending_facility -> Text,
+        control_id -> Text,
+        barcode -> Text,
+        stored_at -> Timestamp,
+    }
+}

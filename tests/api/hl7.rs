@@ -315,3 +315,49 @@ async fn a_gb18030_message_is_read_in_its_character_set() {
     let r = post(bytes.to_vec()).await.unwrap();
     assert_eq!(r.status(), 400);
 }
+
+#[tokio::test]
+async fn cards_applied_before_a_crash_are_not_applied_again() {
+    use diesel::RunQueryDsl;
+    let (app, lab, token) = start().await;
+    let (_, a) = infant_with_card(&app, &token, "K1").await;
+    let (_, b) = infant_with_card(&app, &token, "K2").await;
+    let batch = format!(
+        "BHS|^~\\&|NBSLIS|ZJNBSC\r{}\r{}\rBTS|2\r",
+        oru("LIS0301", &a, "K1", &[("TSH", "29575-8", "25", "m[IU]/L")]),
+        oru("LIS0302", &b, "K2", &[]),
+    );
+    let first = send(&app, &lab, &batch).await;
+    let interpretations = |app: &TestApp| {
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut c = app.state.pool.get().unwrap();
+        diesel::sql_query("SELECT COUNT(*) AS n FROM dbs_interpretations")
+            .get_result::<N>(&mut c)
+            .unwrap()
+            .n
+    };
+    let before = interpretations(&app);
+    // A crash after the cards' transactions but before the messages were recorded.
+    {
+        let mut c = app.state.pool.get().unwrap();
+        diesel::sql_query("DELETE FROM hl7_messages")
+            .execute(&mut c)
+            .unwrap();
+    }
+    let again = send(&app, &lab, &batch).await;
+    let codes = |a: &str| -> Vec<String> {
+        a.split('\r')
+            .filter(|s| s.starts_with("MSA|"))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(codes(&again), codes(&first));
+    assert_eq!(codes(&again), ["MSA|AA|LIS0301", "MSA|AA|LIS0302"]);
+    assert_eq!(interpretations(&app), before, "no card applied twice");
+    let cases: Value = app.get("/api/v1/cases", &lab).await.json().await.unwrap();
+    assert_eq!(cases["items"].as_array().unwrap().len(), 1);
+}

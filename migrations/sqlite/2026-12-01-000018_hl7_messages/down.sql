@@ -1,1 +1,2 @@
+DROP TABLE hl7_cards;
 DROP TABLE hl7_messages;

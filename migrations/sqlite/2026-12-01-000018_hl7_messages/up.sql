@@ -14,3 +14,12 @@ CREATE TABLE hl7_messages (
     UNIQUE (sending_facility, control_id)
 );
 CREATE INDEX hl7_messages_received ON hl7_messages (received_at);
+-- The cards of a message already applied, each written in its card's own transaction: after a
+-- crash mid-message, the resent message applies only the cards that were not.
+CREATE TABLE hl7_cards (
+    sending_facility TEXT NOT NULL,
+    control_id TEXT NOT NULL,
+    barcode TEXT NOT NULL,
+    stored_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (sending_facility, control_id, barcode)
+);

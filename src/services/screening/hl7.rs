@@ -24,6 +24,20 @@ use crate::services::screening::results::{self, CardResults, ResultInput};
 /// Our application name in the ACKs.
 const APPLICATION: &str = "GUTHRIE";
 
+/// Why a card's transaction did not commit.
+enum CardFailure {
+    /// The card was refused (an `ERR`); nothing of it was written.
+    Refused(String),
+    /// The database failed.
+    Db(AppError),
+}
+
+impl From<diesel::result::Error> for CardFailure {
+    fn from(e: diesel::result::Error) -> Self {
+        CardFailure::Db(AppError::Db(e))
+    }
+}
+
 /// What came of a message.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -137,7 +151,6 @@ pub fn ingest(
     let profile = lab.profile();
     let scope = Scope::unrestricted();
     let mut errors: Vec<AckError> = vec![];
-    let mut plate: Vec<(String, CardResults)> = vec![];
     for c in &m.cards {
         let Some(barcode) = c.barcode.clone() else {
             errors.push(err(
@@ -148,6 +161,10 @@ pub fn ingest(
             ));
             continue;
         };
+        // Applied already, before a crash cut the message short: exactly once.
+        if stored::card_done(conn, &m.sending_facility, &m.control_id, &barcode)? {
+            continue;
+        }
         let found = dbs::find_by_barcode(conn, &scope, &barcode)?;
         let [card] = found.as_slice() else {
             let why = if found.is_empty() {
@@ -206,34 +223,22 @@ pub fn ingest(
                 }
             },
         };
-        if card.received_at.is_none() {
-            // The receipt is recorded as of the laboratory's receipt time, so its "awaiting
-            // results" interpretation precedes the results reported after it.
-            let at = c.received_at.unwrap_or(now).min(now);
-            if let Err(e) = cards::receive(conn, rules, &barcode, at, &quality, at) {
-                errors.push(err(
-                    &c.location,
-                    "207",
-                    "Application internal error",
-                    format!("receipt of card {barcode}: {e}"),
-                ));
-                continue;
+        // The analytes are checked before anything is written.
+        let values = if quality == "acceptable" {
+            match analytes(c, &profile) {
+                Ok(v) => v,
+                Err(p) => {
+                    errors.push(err(
+                        p.location(),
+                        "103",
+                        "Table value not found",
+                        format!("card {barcode}: {p}"),
+                    ));
+                    continue;
+                }
             }
-        }
-        if quality != "acceptable" {
-            continue;
-        }
-        let values = match analytes(c, &profile) {
-            Ok(v) => v,
-            Err(p) => {
-                errors.push(err(
-                    p.location(),
-                    "103",
-                    "Table value not found",
-                    format!("card {barcode}: {p}"),
-                ));
-                continue;
-            }
+        } else {
+            vec![]
         };
         let unit_of = |code: &str| {
             rules
@@ -245,39 +250,57 @@ pub fn ingest(
                 .map(|a| a.unit.clone())
                 .unwrap_or_default()
         };
-        let results = values
-            .into_iter()
-            .map(|(analyte, value, _flag)| ResultInput {
-                unit: unit_of(&analyte),
-                analyte,
-                value: json!(value),
-            })
-            .collect();
-        plate.push((
-            c.location.clone(),
-            CardResults {
-                barcode,
-                results,
-                tested_at: None,
-                reported_at: c.reported_at,
-            },
-        ));
-    }
-    let cards_only: Vec<CardResults> = plate.iter().map(|(_, c)| c.clone()).collect();
-    let outcomes = results::submit_plate(conn, rules, &cards_only, now);
-    for ((location, c), o) in plate.iter().zip(&outcomes) {
-        if o.status != "accepted" {
-            let why: Vec<String> = o
-                .errors
-                .iter()
-                .map(|(f, m)| format!("{f}: {}", m.join(", ")))
-                .collect();
-            errors.push(err(
-                location,
+        let results = CardResults {
+            barcode: barcode.clone(),
+            results: values
+                .into_iter()
+                .map(|(analyte, value, _flag)| ResultInput {
+                    unit: unit_of(&analyte),
+                    analyte,
+                    value: json!(value),
+                })
+                .collect(),
+            tested_at: None,
+            reported_at: c.reported_at,
+        };
+        let needs_receipt = card.received_at.is_none();
+        let (facility, control) = (m.sending_facility.as_str(), m.control_id.as_str());
+        // The card's receipt, results and mark in one transaction: all or nothing.
+        let applied = crate::db::write_transaction(conn, |conn| -> Result<(), CardFailure> {
+            if needs_receipt {
+                // Recorded as of the laboratory's receipt time, so its "awaiting results"
+                // interpretation precedes the results reported after it.
+                let at = c.received_at.unwrap_or(now).min(now);
+                cards::receive(conn, rules, &barcode, at, &quality, at)
+                    .map_err(|e| CardFailure::Refused(format!("receipt of card {barcode}: {e}")))?;
+            }
+            if !results.results.is_empty() {
+                let outcome =
+                    results::submit_plate(conn, rules, std::slice::from_ref(&results), now);
+                if let Some(o) = outcome.first().filter(|o| o.status != "accepted") {
+                    let why: Vec<String> = o
+                        .errors
+                        .iter()
+                        .map(|(f, m)| format!("{f}: {}", m.join(", ")))
+                        .collect();
+                    return Err(CardFailure::Refused(format!(
+                        "results of card {barcode}: {}",
+                        why.join("; ")
+                    )));
+                }
+            }
+            stored::mark_card(conn, facility, control, &barcode, UtcMicros::new(now))?;
+            Ok(())
+        });
+        match applied {
+            Ok(()) => {}
+            Err(CardFailure::Refused(message)) => errors.push(err(
+                &c.location,
                 "207",
                 "Application internal error",
-                format!("results of card {}: {}", c.barcode, why.join("; ")),
-            ));
+                message,
+            )),
+            Err(CardFailure::Db(e)) => return Err(e),
         }
     }
     let code = if errors.is_empty() {

@@ -53,3 +53,40 @@ pub fn insert(conn: &mut AnyConnection, row: &Hl7Message) -> QueryResult<()> {
         .execute(conn)
         .map(|_| ())
 }
+
+/// Whether this card of this message was applied already.
+pub fn card_done(
+    conn: &mut AnyConnection,
+    facility: &str,
+    control_id: &str,
+    barcode: &str,
+) -> QueryResult<bool> {
+    use crate::db::schema::hl7_cards;
+    let n: i64 = hl7_cards::table
+        .filter(hl7_cards::sending_facility.eq(facility))
+        .filter(hl7_cards::control_id.eq(control_id))
+        .filter(hl7_cards::barcode.eq(barcode))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+/// Records that this card of this message was applied (in the card's own transaction).
+pub fn mark_card(
+    conn: &mut AnyConnection,
+    facility: &str,
+    control_id: &str,
+    barcode: &str,
+    at: UtcMicros,
+) -> QueryResult<()> {
+    use crate::db::schema::hl7_cards;
+    diesel::insert_into(hl7_cards::table)
+        .values((
+            hl7_cards::sending_facility.eq(facility),
+            hl7_cards::control_id.eq(control_id),
+            hl7_cards::barcode.eq(barcode),
+            hl7_cards::stored_at.eq(at),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}

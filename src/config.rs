@@ -389,6 +389,8 @@ impl QualitySettings {
 pub struct Hl7Settings {
     /// Largest message accepted, in bytes.
     pub max_message_bytes: usize,
+    /// Days a message's raw text is kept (its ACK and counts stay, so resends are answered).
+    pub raw_retention_days: i64,
     /// One profile per laboratory, keyed by its sending facility (MSH-4.1).
     #[serde(default)]
     pub labs: std::collections::BTreeMap<String, LabProfile>,

@@ -80,7 +80,7 @@ pub fn page_limit(asked: Option<i64>, default: i64, max: i64) -> Result<i64, App
         clients::create_client, clients::list_clients, clients::update_client, clients::rotate_client_secret,
         infants::create_infant, infants::list_infants, infants::get_infant, infants::update_infant,
         catalogue::current_catalogue, catalogue::list_catalogue_versions, catalogue::get_catalogue, catalogue::publish_catalogue,
-        cards::create_card, cards::get_card, cards::receive_card, cards::receive_cards, cards::submit_results, hl7::receive_message,
+        cards::create_card, cards::get_card, cards::receive_card, cards::receive_cards, cards::submit_results, hl7::receive_message, hl7::list_messages, hl7::disagreements,
         screens::create_hearing_screen, screens::create_cchd_screen, screens::create_consent,
         screens::create_hearing_intervention,
         screens::get_screening_summary, screens::list_missed_screens,
@@ -218,6 +218,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(clients::update_client)
             .service(clients::rotate_client_secret)
             .service(hl7::receive_message)
+            .service(hl7::list_messages)
+            .service(hl7::disagreements)
             .service(infants::create_infant)
             .service(infants::list_infants)
             .service(infants::get_infant)

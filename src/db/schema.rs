@@ -474,5 +474,11 @@ diesel::table! {
         control_id -> Text,
         barcode -> Text,
         stored_at -> Timestamp,
+        card_id -> Text,
+        lab_abnormal -> Bool,
+        lab_flags -> Text,
+        outcome -> Text,
+        disagrees -> Bool,
     }
 }
+diesel::allow_tables_to_appear_in_same_query!(hl7_cards, dbs_cards);

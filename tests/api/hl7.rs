@@ -361,3 +361,131 @@ async fn cards_applied_before_a_crash_are_not_applied_again() {
     let cases: Value = app.get("/api/v1/cases", &lab).await.json().await.unwrap();
     assert_eq!(cases["items"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn disagreements_between_the_laboratory_and_the_catalogue_are_listed() {
+    let (app, lab, token) = start().await;
+    let (_, agree) = infant_with_card(&app, &token, "D1").await;
+    let (_, lab_high) = infant_with_card(&app, &token, "D2").await;
+    let (_, we_high) = infant_with_card(&app, &token, "D3").await;
+    // Both say abnormal: a critical TSH the laboratory flagged H.
+    send(
+        &app,
+        &lab,
+        &oru(
+            "LIS0401",
+            &agree,
+            "D1",
+            &[("TSH", "29575-8", "25", "m[IU]/L")],
+        ),
+    )
+    .await;
+    // The laboratory flags a phenylalanine the catalogue calls normal.
+    send(
+        &app,
+        &lab,
+        &oru(
+            "LIS0402",
+            &lab_high,
+            "D2",
+            &[("Phe", "Phe", "60", "umol/L")],
+        ),
+    )
+    .await;
+    // The catalogue finds a critical TSH the laboratory called normal.
+    let message = oru(
+        "LIS0403",
+        &we_high,
+        "D3",
+        &[("TSH", "29575-8", "25", "m[IU]/L")],
+    )
+    .replace("||25|m[IU]/L||H|||F", "||25|m[IU]/L||N|||F");
+    send(&app, &lab, &message).await;
+    let list: Value = app
+        .get("/api/v1/results/disagreements", &lab)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut barcodes: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["barcode"].as_str().unwrap())
+        .collect();
+    barcodes.sort_unstable();
+    let mut want = [lab_high.as_str(), we_high.as_str()];
+    want.sort_unstable();
+    assert_eq!(barcodes, want, "{list}");
+    let d2 = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["barcode"] == lab_high)
+        .unwrap();
+    assert_eq!(
+        (d2["outcome"].as_str(), d2["lab_abnormal"].as_bool()),
+        (Some("normal"), Some(true))
+    );
+    assert!(
+        d2["lab_flags"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("Phe=H"))
+    );
+
+    // Administrators see the messages with their ACKs and raw text; others may not.
+    let page: Value = app
+        .get("/api/v1/hl7v2/messages?limit=2", &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["control_id"], "LIS0403");
+    assert!(items[0]["raw"].as_str().unwrap().contains(&we_high));
+    assert!(items[0]["ack"].as_str().unwrap().contains("MSA|AA|LIS0403"));
+    let next: Value = app
+        .get(
+            &format!(
+                "/api/v1/hl7v2/messages?cursor={}",
+                page["next_cursor"].as_str().unwrap()
+            ),
+            &app.admin_token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(next["items"][0]["control_id"], "LIS0401");
+    assert_eq!(app.get("/api/v1/hl7v2/messages", &lab).await.status(), 403);
+    // Past the retention, the raw text goes; the ACK stays and still answers a resend.
+    app.clock.set(crate::helpers::epoch() + Duration::days(91));
+    send(&app, &lab, &oru("LIS0404", "NO-SUCH", "D4", &[])).await;
+    let page: Value = app
+        .get("/api/v1/hl7v2/messages", &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let old = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["control_id"] == "LIS0401")
+        .unwrap();
+    assert_eq!(old["raw"], "");
+    let again = send(
+        &app,
+        &lab,
+        &oru(
+            "LIS0401",
+            &agree,
+            "D1",
+            &[("TSH", "29575-8", "25", "m[IU]/L")],
+        ),
+    )
+    .await;
+    assert_eq!(msa(&again), "AA");
+}

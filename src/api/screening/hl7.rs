@@ -4,7 +4,9 @@
 //! large, bytes not valid in the message's character set, or another media type.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::api::json::read_limited;
 use crate::auth::extract::require;
@@ -98,4 +100,161 @@ pub async fn receive_message(
     Ok(HttpResponse::Ok()
         .content_type("application/hl7-v2")
         .body(answer))
+}
+
+/// A card on which the laboratory and the catalogue disagree.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Disagreement {
+    /// The card.
+    pub card_id: String,
+    /// Its barcode.
+    pub barcode: String,
+    /// Our interpretation's outcome.
+    pub outcome: String,
+    /// The laboratory found it abnormal.
+    pub lab_abnormal: bool,
+    /// The laboratory's flags and interpretation codes (`code=flag`).
+    pub lab_flags: Vec<String>,
+    /// The message that brought it (MSH-4, MSH-10).
+    pub sending_facility: String,
+    /// MSH-10.
+    pub control_id: String,
+    /// When it was applied.
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A page size.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// 1–500 (default 100).
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page (messages only).
+    pub cursor: Option<String>,
+}
+
+/// Cards whose laboratory flags and catalogue interpretation disagree (the laboratory saw an
+/// abnormal value we call normal, or the reverse): either the catalogue or the laboratory is
+/// wrong, and staff should look. Newest first.
+#[utoipa::path(tag = "cards", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = [Disagreement])))]
+#[get("/results/disagreements")]
+pub async fn disagreements(
+    p: Principal,
+    state: web::Data<AppState>,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    require(&p, Action::ReadPersonalData)?;
+    let limit = crate::api::page_limit(q.limit, 100, 500)?;
+    let now = state.now();
+    let rows = db::run(&state.pool, move |c| {
+        let rows = crate::db::models::screening::hl7::disagreements(c, &p.scope(), limit)?;
+        crate::services::admin::audit::list_read(
+            c,
+            &p,
+            "card",
+            rows.iter().map(|r| r.card_id),
+            now,
+        )?;
+        Ok(rows)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(
+        rows.into_iter()
+            .map(|r| Disagreement {
+                card_id: r.card_id.to_string(),
+                barcode: r.barcode,
+                outcome: r.outcome.as_str().into(),
+                lab_abnormal: r.lab_abnormal,
+                lab_flags: r.lab_flags.0,
+                sending_facility: r.sending_facility,
+                control_id: r.control_id,
+                at: r.stored_at.utc(),
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// One message as received.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageRecord {
+    /// Our id (the cursor).
+    pub id: String,
+    /// MSH-4.1.
+    pub sending_facility: String,
+    /// MSH-10.
+    pub control_id: String,
+    /// Who sent it.
+    pub received_by: String,
+    /// When.
+    pub received_at: chrono::DateTime<chrono::Utc>,
+    /// `AA`, `AE` or `AR`.
+    pub ack_code: String,
+    /// Cards in it.
+    pub cards: i32,
+    /// Cards refused.
+    pub rejected: i32,
+    /// The ACK sent back.
+    pub ack: String,
+    /// The message as received; empty after `hl7.raw_retention_days`.
+    pub raw: String,
+}
+
+/// A page of messages.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessagePage {
+    /// Newest first.
+    pub items: Vec<MessageRecord>,
+    /// The cursor of the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// The HL7 messages received, newest first, with their ACKs (administrators; reading them is
+/// audited, since a raw message holds personal data).
+#[utoipa::path(tag = "cards", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = MessagePage), (status = 403, body = crate::error::Problem)))]
+#[get("/hl7v2/messages")]
+pub async fn list_messages(
+    p: Principal,
+    state: web::Data<AppState>,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    require(&p, Action::ReadAudit)?;
+    let limit = crate::api::page_limit(q.limit, 100, 500)?;
+    let cursor = q.cursor.clone();
+    let now = state.now();
+    let rows = db::run(&state.pool, move |c| {
+        let rows = crate::db::models::screening::hl7::list(c, cursor.as_deref(), limit + 1)?;
+        let shown = rows.iter().take(usize::try_from(limit).unwrap_or(0));
+        crate::services::admin::audit::list_read(
+            c,
+            &p,
+            "hl7_message",
+            shown.map(|r| r.id.clone()),
+            now,
+        )?;
+        Ok(rows)
+    })
+    .await?;
+    let page = crate::api::Paged::of(rows, limit);
+    let next_cursor = page.next_cursor(|r| r.id.clone());
+    Ok(HttpResponse::Ok().json(MessagePage {
+        items: page
+            .items
+            .into_iter()
+            .map(|r| MessageRecord {
+                id: r.id,
+                sending_facility: r.sending_facility,
+                control_id: r.control_id,
+                received_by: r.received_by,
+                received_at: r.received_at.utc(),
+                ack_code: r.ack_code,
+                cards: r.cards,
+                rejected: r.rejected,
+                ack: r.ack,
+                raw: r.raw,
+            })
+            .collect(),
+        next_cursor,
+    }))
 }

@@ -10,12 +10,14 @@ use serde_json::json;
 use crate::config::Hl7Settings;
 use crate::db::AnyConnection;
 use crate::db::models::admin::hospital;
-use crate::db::models::screening::hl7::{self as stored, Hl7Message};
+use crate::db::models::screening::hl7::{self as stored, AppliedCard, Hl7Message};
 use crate::db::models::screening::{dbs, infant};
-use crate::db::types::UtcMicros;
+use crate::db::types::{Json, UtcMicros};
 use crate::domain::hl7::{
-    AckCode, AckError, AckHeader, LA_ACCEPTABLE, Oru, ack, analytes, parse_oru, sending_facility,
+    AckCode, AckError, AckHeader, CardReport, LA_ACCEPTABLE, Oru, ack, analytes, parse_oru,
+    sending_facility,
 };
+use crate::domain::interpretation::CardOutcome;
 use crate::domain::principal::Scope;
 use crate::error::{AppError, is_unique_violation};
 use crate::services::screening::cards::{self, Rules};
@@ -23,6 +25,27 @@ use crate::services::screening::results::{self, CardResults, ResultInput};
 
 /// Our application name in the ACKs.
 const APPLICATION: &str = "GUTHRIE";
+
+/// Whether the laboratory itself found the card abnormal (an OBX-8 flag other than `N`, or an
+/// interpretation answer of "out of range"), and its flags as `code=flag` texts.
+fn lab_verdict(c: &CardReport) -> (bool, Vec<String>) {
+    const OUT_OF_RANGE: [&str; 2] = ["LA18593-6", "LA25817-0"];
+    let mut abnormal = false;
+    let mut flags = vec![];
+    for o in &c.observations {
+        let flag = o.flag.trim();
+        if !flag.is_empty() {
+            flags.push(format!("{}={flag}", o.code));
+            abnormal |= flag != "N";
+        }
+        let answer = o.value.split('^').next().unwrap_or("");
+        if OUT_OF_RANGE.contains(&answer) {
+            flags.push(format!("{}={answer}", o.code));
+            abnormal = true;
+        }
+    }
+    (abnormal, flags)
+}
 
 /// Why a card's transaction did not commit.
 enum CardFailure {
@@ -148,6 +171,11 @@ pub fn ingest(
     if let Some(seen) = stored::find(conn, &m.sending_facility, &m.control_id)? {
         return Ok(replay(seen));
     }
+    // Raw messages past their retention are forgotten as new ones arrive.
+    stored::expire_raw(
+        conn,
+        UtcMicros::new(now - chrono::Duration::days(settings.raw_retention_days)),
+    )?;
     let profile = lab.profile();
     let scope = Scope::unrestricted();
     let mut errors: Vec<AckError> = vec![];
@@ -264,6 +292,7 @@ pub fn ingest(
             reported_at: c.reported_at,
         };
         let needs_receipt = card.received_at.is_none();
+        let card_id = card.id;
         let (facility, control) = (m.sending_facility.as_str(), m.control_id.as_str());
         // The card's receipt, results and mark in one transaction: all or nothing.
         let applied = crate::db::write_transaction(conn, |conn| -> Result<(), CardFailure> {
@@ -289,7 +318,31 @@ pub fn ingest(
                     )));
                 }
             }
-            stored::mark_card(conn, facility, control, &barcode, UtcMicros::new(now))?;
+            let ours = crate::db::models::screening::dbs::latest_interpretation(conn, card_id)?
+                .map(|r| r.outcome)
+                .unwrap_or(CardOutcome::AwaitingResults);
+            let (lab_abnormal, lab_flags) = lab_verdict(c);
+            // Only a verdict on the values compares: not a card still awaiting results, a
+            // rejected one or one collected too early.
+            let we_flag = matches!(
+                ours,
+                CardOutcome::BorderlineRepeat | CardOutcome::Positive | CardOutcome::Critical
+            );
+            let tested = we_flag || ours == CardOutcome::Normal;
+            stored::mark_card(
+                conn,
+                &AppliedCard {
+                    sending_facility: facility.to_string(),
+                    control_id: control.to_string(),
+                    barcode: barcode.clone(),
+                    stored_at: UtcMicros::new(now),
+                    card_id,
+                    lab_abnormal,
+                    lab_flags: Json(lab_flags),
+                    outcome: ours,
+                    disagrees: tested && lab_abnormal != we_flag,
+                },
+            )?;
             Ok(())
         });
         match applied {

@@ -4,7 +4,9 @@ use diesel::prelude::*;
 
 use crate::db::AnyConnection;
 use crate::db::schema::hl7_messages;
-use crate::db::types::UtcMicros;
+use crate::db::types::{Json, UtcMicros};
+use crate::domain::ids::CardId;
+use crate::domain::interpretation::CardOutcome;
 
 /// A message row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -71,22 +73,82 @@ pub fn card_done(
     Ok(n > 0)
 }
 
+/// A card of a message, as applied, with the laboratory's own verdict beside ours.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = crate::db::schema::hl7_cards)]
+pub struct AppliedCard {
+    /// MSH-4.1.
+    pub sending_facility: String,
+    /// MSH-10.
+    pub control_id: String,
+    /// The card's barcode.
+    pub barcode: String,
+    /// When it was applied.
+    pub stored_at: UtcMicros,
+    /// The card.
+    pub card_id: CardId,
+    /// The laboratory flagged a value or interpreted the card as out of range.
+    pub lab_abnormal: bool,
+    /// The laboratory's flags and interpretation codes, `code=flag`.
+    pub lab_flags: Json<Vec<String>>,
+    /// Our interpretation's outcome.
+    pub outcome: CardOutcome,
+    /// The laboratory and the catalogue disagree.
+    pub disagrees: bool,
+}
+
 /// Records that this card of this message was applied (in the card's own transaction).
-pub fn mark_card(
-    conn: &mut AnyConnection,
-    facility: &str,
-    control_id: &str,
-    barcode: &str,
-    at: UtcMicros,
-) -> QueryResult<()> {
+pub fn mark_card(conn: &mut AnyConnection, row: &AppliedCard) -> QueryResult<()> {
     use crate::db::schema::hl7_cards;
     diesel::insert_into(hl7_cards::table)
-        .values((
-            hl7_cards::sending_facility.eq(facility),
-            hl7_cards::control_id.eq(control_id),
-            hl7_cards::barcode.eq(barcode),
-            hl7_cards::stored_at.eq(at),
-        ))
+        .values(row)
         .execute(conn)
         .map(|_| ())
+}
+
+/// Cards where the laboratory and the catalogue disagree, newest first, at most `limit`, before
+/// the cursor `(stored_at, barcode)`.
+pub fn disagreements(
+    conn: &mut AnyConnection,
+    scope: &crate::domain::principal::Scope,
+    limit: i64,
+) -> QueryResult<Vec<AppliedCard>> {
+    use crate::db::schema::{dbs_cards, hl7_cards};
+    let mut q = hl7_cards::table
+        .inner_join(dbs_cards::table.on(dbs_cards::id.eq(hl7_cards::card_id)))
+        .filter(hl7_cards::disagrees.eq(true))
+        .into_boxed();
+    q = crate::scoped!(q, scope, dbs_cards::hospital_id);
+    q.order(hl7_cards::stored_at.desc())
+        .limit(limit)
+        .select(AppliedCard::as_select())
+        .load(conn)
+}
+
+/// Messages newest first, at most `limit`, older than the message `before` (an id).
+pub fn list(
+    conn: &mut AnyConnection,
+    before: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<Hl7Message>> {
+    let mut q = hl7_messages::table.into_boxed();
+    if let Some(b) = before {
+        q = q.filter(hl7_messages::id.lt(b.to_string()));
+    }
+    q.order(hl7_messages::id.desc())
+        .limit(limit)
+        .select(Hl7Message::as_select())
+        .load(conn)
+}
+
+/// Forgets the raw text of messages received before `cutoff` (their ACK and counts stay, so a
+/// resend is still answered).
+pub fn expire_raw(conn: &mut AnyConnection, cutoff: UtcMicros) -> QueryResult<usize> {
+    diesel::update(
+        hl7_messages::table
+            .filter(hl7_messages::received_at.lt(cutoff))
+            .filter(hl7_messages::raw.ne("")),
+    )
+    .set(hl7_messages::raw.eq(""))
+    .execute(conn)
 }

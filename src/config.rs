@@ -394,6 +394,35 @@ pub struct Hl7Settings {
     /// One profile per laboratory, keyed by its sending facility (MSH-4.1).
     #[serde(default)]
     pub labs: std::collections::BTreeMap<String, LabProfile>,
+    /// The MLLP listener.
+    pub mllp: MllpSettings,
+}
+
+/// `[hl7.mllp]`: HL7's plain TCP transport, for laboratories that cannot use HTTP.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MllpSettings {
+    /// Address to listen on (`0.0.0.0:2575`); empty keeps the listener off.
+    pub bind: String,
+    /// Source networks (CIDR) allowed to connect; any other is disconnected at once. MLLP has no
+    /// authentication: this list and the network are its only guard.
+    pub allow: Vec<String>,
+    /// Largest frame accepted, in bytes; a larger one is answered `AR`.
+    pub max_frame_bytes: usize,
+}
+
+impl MllpSettings {
+    /// The allowed networks, parsed.
+    pub fn networks(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        self.allow
+            .iter()
+            .map(|a| {
+                a.parse().map_err(|_| {
+                    ConfigError(format!("hl7.mllp.allow: {a:?} is not a network (CIDR)"))
+                })
+            })
+            .collect()
+    }
 }
 
 /// `[hl7.labs.<facility>]`: how one laboratory's messages map to the catalogue.
@@ -547,6 +576,7 @@ impl Settings {
             )));
         }
         self.validate_notify()?;
+        self.hl7.mllp.networks()?;
         if a.staff_token_ttl_secs <= 0 || a.client_token_ttl_secs <= 0 {
             return Err(ConfigError("auth token lifetimes must be positive".into()));
         }

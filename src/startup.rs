@@ -33,6 +33,8 @@ pub struct Application {
     server: Server,
     state: AppState,
     first_admin: Option<FirstAdmin>,
+    /// The MLLP listener, when `hl7.mllp.bind` is set.
+    mllp: Option<std::net::TcpListener>,
 }
 
 /// Opens the pool and applies migrations when configured.
@@ -130,12 +132,30 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot bind {}:{}: {e}", s.host, s.port))?;
         let port = listener.local_addr()?.port();
         let server = run(listener, state.clone())?;
+        let bind = state.settings.hl7.mllp.bind.clone();
+        let mllp = if bind.is_empty() {
+            None
+        } else {
+            let l = TcpListener::bind(&bind)
+                .map_err(|e| anyhow::anyhow!("cannot bind the MLLP listener {bind}: {e}"))?;
+            l.set_nonblocking(true)?;
+            Some(l)
+        };
         Ok(Self {
             port,
             server,
             state,
             first_admin,
+            mllp,
         })
+    }
+
+    /// The MLLP listener's port, when it listens.
+    pub fn mllp_port(&self) -> Option<u16> {
+        self.mllp
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port())
     }
 
     /// The bound port.
@@ -157,6 +177,12 @@ impl Application {
     /// in-flight requests finish.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let mut scheduler = crate::jobs::scheduler::start(self.state.clone()).await?;
+        if let Some(l) = self.mllp {
+            let listener = tokio::net::TcpListener::from_std(l)?;
+            let allow = self.state.settings.hl7.mllp.networks()?;
+            tracing::info!(port = listener.local_addr()?.port(), "mllp listening");
+            tokio::spawn(crate::api::mllp::serve(self.state.clone(), listener, allow));
+        }
         let served = self.server.await;
         if let Some(s) = scheduler.as_mut() {
             let _ = s.shutdown().await;

@@ -8,6 +8,7 @@ pub mod follow_up;
 pub mod health;
 pub mod idempotency;
 pub mod json;
+pub mod mllp;
 pub mod observe;
 pub mod quality;
 pub mod screening;

@@ -44,6 +44,7 @@ pub mod ids;
 pub mod infant;
 pub mod interpretation;
 pub mod job;
+pub mod mllp;
 pub mod notification;
 pub mod principal;
 pub mod quality;

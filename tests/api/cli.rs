@@ -236,6 +236,7 @@ async fn the_demo_fills_an_empty_database_once_and_its_coordinator_signs_in() {
     .unwrap();
     let app = TestApp {
         base: format!("http://127.0.0.1:{}", built.port()),
+        mllp_port: None,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

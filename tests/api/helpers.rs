@@ -118,6 +118,8 @@ pub fn settings_toml(db: &TestDb, extra: &[(&str, &str)], toml: &str) -> Setting
 /// A running server and a client for it.
 pub struct TestApp {
     pub base: String,
+    /// The MLLP listener's port, when the settings turn it on.
+    pub mllp_port: Option<u16>,
     pub http: reqwest::Client,
     pub admin_token: String,
     pub admin_password: String,
@@ -158,6 +160,7 @@ impl TestApp {
             .take_first_admin()
             .expect("first start creates an admin");
         let base = format!("http://127.0.0.1:{}", app.port());
+        let mllp_port = app.mllp_port();
         let state = app.state().clone();
         tokio::spawn(app.run_until_stopped());
         // Idle connections are dropped well before the server's 5 s keep-alive closes them, so
@@ -169,6 +172,7 @@ impl TestApp {
             .unwrap();
         let mut t = TestApp {
             base,
+            mllp_port,
             http,
             admin_token: String::new(),
             admin_password: admin.password.clone(),

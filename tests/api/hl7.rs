@@ -489,3 +489,107 @@ async fn disagreements_between_the_laboratory_and_the_catalogue_are_listed() {
     .await;
     assert_eq!(msa(&again), "AA");
 }
+
+mod mllp {
+    use std::time::Duration as StdDuration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::*;
+
+    fn framed(m: &str) -> Vec<u8> {
+        let mut v = vec![0x0B];
+        v.extend_from_slice(m.as_bytes());
+        v.extend_from_slice(&[0x1C, 0x0D]);
+        v
+    }
+
+    /// Reads `n` framed answers.
+    async fn answers(s: &mut TcpStream, n: usize) -> Vec<String> {
+        let mut got = vec![];
+        let mut buf = vec![];
+        let mut chunk = [0u8; 4096];
+        while got.len() < n {
+            let k = tokio::time::timeout(StdDuration::from_secs(10), s.read(&mut chunk))
+                .await
+                .expect("an answer in time")
+                .unwrap();
+            assert!(k > 0, "the connection closed");
+            buf.extend_from_slice(&chunk[..k]);
+            while let Some(end) = buf.windows(2).position(|w| w == [0x1C, 0x0D]) {
+                let start = buf.iter().position(|b| *b == 0x0B).unwrap();
+                got.push(String::from_utf8(buf[start + 1..end].to_vec()).unwrap());
+                buf.drain(..end + 2);
+            }
+        }
+        got
+    }
+
+    async fn start_mllp(allow: &str) -> (TestApp, String, String, u16) {
+        let toml = format!(
+            "{}\n[hl7.mllp]\nbind = \"127.0.0.1:0\"\nallow = [{allow}]\nmax_frame_bytes = 65536\n",
+            profile()
+        );
+        let app = TestApp::spawn_full(&[], &toml, TestDb::new()).await;
+        let lab = app.staff_token("lab", "clinician", None).await;
+        let (_, token) = app.hospital_with_token("HA").await;
+        app.clock.set(crate::helpers::epoch() + Duration::hours(1));
+        let port = app.mllp_port.expect("the listener is on");
+        (app, lab, token, port)
+    }
+
+    #[tokio::test]
+    async fn split_and_merged_frames_are_answered_in_order() {
+        let (app, _lab, token, port) = start_mllp("\"127.0.0.1/32\"").await;
+        let (_, a) = infant_with_card(&app, &token, "M1").await;
+        let (_, b) = infant_with_card(&app, &token, "M2").await;
+        let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        // One message over two writes.
+        let first = framed(&oru("MLLP01", &a, "M1", &[]));
+        s.write_all(&first[..50]).await.unwrap();
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+        s.write_all(&first[50..]).await.unwrap();
+        let got = answers(&mut s, 1).await;
+        assert_eq!(msa(&got[0]), "AA", "{got:?}");
+        // Two messages, the second unknown, in one write.
+        let mut two = framed(&oru(
+            "MLLP02",
+            &b,
+            "M2",
+            &[("TSH", "29575-8", "25", "m[IU]/L")],
+        ));
+        two.extend(framed(&oru("MLLP03", "NO-SUCH", "M3", &[])));
+        s.write_all(&two).await.unwrap();
+        let got = answers(&mut s, 2).await;
+        assert_eq!((msa(&got[0]), msa(&got[1])), ("AA", "AE"), "{got:?}");
+        // An oversize frame is refused and the connection goes on.
+        let mut big = framed(&"X".repeat(70_000));
+        big.extend(framed(&oru("MLLP01", &a, "M1", &[])));
+        s.write_all(&big).await.unwrap();
+        let got = answers(&mut s, 2).await;
+        assert_eq!(msa(&got[0]), "AR");
+        assert!(got[0].contains("frame larger than 65536 bytes"));
+        assert_eq!(msa(&got[1]), "AA", "a resend is answered as before");
+        let cases: Value = app
+            .get("/api/v1/cases", &app.admin_token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(cases["items"].as_array().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_peer_outside_the_allowed_networks_is_disconnected() {
+        let (_app, _lab, _token, port) = start_mllp("\"10.0.0.0/8\"").await;
+        let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let _ = s.write_all(&framed("MSH|^~\\&|x")).await;
+        let mut buf = [0u8; 64];
+        let n = tokio::time::timeout(StdDuration::from_secs(10), s.read(&mut buf))
+            .await
+            .expect("closed in time")
+            .unwrap_or(0);
+        assert_eq!(n, 0, "no answer, the connection is closed");
+    }
+}

@@ -1,0 +1,140 @@
+//! The MLLP listener: HL7 v2 messages over plain TCP, each framed `0x0B … 0x1C 0x0D`, answered
+//! with its framed `ACK` by the same service as `POST /api/v1/hl7v2`. Off unless
+//! `hl7.mllp.bind` is set; connections from outside `hl7.mllp.allow` are closed at once (MLLP has
+//! no authentication). A frame that is too large or not valid in its character set is answered
+//! `AR`; nothing a peer sends can stop the listener.
+
+use std::net::IpAddr;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::db;
+use crate::domain::hl7::{AckCode, AckError, AckHeader, ack, decode, facility_of};
+use crate::domain::mllp::{Frame, Frames, frame};
+use crate::domain::principal::{Principal, PrincipalKind};
+use crate::domain::role::Role;
+use crate::error::AppError;
+use crate::services::admin::{catalogue, policy};
+use crate::services::screening::cards::Rules;
+use crate::services::screening::hl7;
+use crate::state::AppState;
+
+/// Accepts connections until the process stops.
+pub async fn serve(state: AppState, listener: TcpListener, allow: Vec<ipnet::IpNet>) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "mllp accept failed");
+                continue;
+            }
+        };
+        let ip = peer.ip();
+        if !allow.iter().any(|n| n.contains(&ip)) {
+            tracing::warn!(peer.ip = %ip, "mllp connection from a network not allowed: closed");
+            drop(stream);
+            continue;
+        }
+        let state = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = connection(state, stream, ip).await {
+                tracing::info!(error = %e, "mllp connection ended");
+            }
+        });
+    }
+}
+
+/// A rejection `ACK` for a frame that could not be read as a message.
+fn reject(why: &str, now: chrono::DateTime<chrono::Utc>) -> String {
+    let h = AckHeader {
+        sending_application: "GUTHRIE".into(),
+        sending_facility: String::new(),
+        receiving_application: String::new(),
+        receiving_facility: String::new(),
+        acknowledged: String::new(),
+        control_id: uuid::Uuid::now_v7().simple().to_string()[..20].to_string(),
+    };
+    let e = AckError {
+        location: "MSH".into(),
+        code: "100",
+        code_text: "Segment sequence error",
+        message: why.to_string(),
+    };
+    ack(&h, AckCode::Ar, &[e], now)
+}
+
+async fn connection(state: AppState, mut stream: TcpStream, ip: IpAddr) -> std::io::Result<()> {
+    let max = state.settings.hl7.mllp.max_frame_bytes;
+    let mut frames = Frames::new(max);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        for f in frames.push(&buf[..n]) {
+            let answer = match f {
+                Frame::TooLarge => reject(&format!("frame larger than {max} bytes"), state.now()),
+                Frame::Message(bytes) => answer(&state, &bytes, ip).await,
+            };
+            stream.write_all(&frame(answer.as_bytes())).await?;
+        }
+    }
+}
+
+/// The `ACK` of one framed message.
+async fn answer(state: &AppState, bytes: &[u8], ip: IpAddr) -> String {
+    let now = state.now();
+    let default = facility_of(bytes)
+        .and_then(|f| state.settings.hl7.labs.get(&f))
+        .and_then(|l| l.charset.clone());
+    let Some(text) = decode(bytes, default.as_deref()) else {
+        return reject("the message is not valid in its character set", now);
+    };
+    let who = Principal {
+        subject: format!("mllp:{ip}"),
+        kind: PrincipalKind::Client,
+        role: Role::LabClient,
+        hospital_id: None,
+        request_id: None,
+        correlation_id: None,
+    };
+    let run = async {
+        let interp = catalogue::current(&state.catalogues, now)?;
+        let policy = policy::current(&state.policies, now)?;
+        let settings = state.settings.hl7.clone();
+        db::run(&state.pool, move |conn| {
+            let rules = Rules {
+                interp: &interp,
+                policy: &policy,
+                who: &who,
+            };
+            hl7::ingest_body(conn, &settings, rules, &text, now)
+        })
+        .await
+    };
+    match run.await {
+        Ok((ack, outcomes)) => {
+            for o in &outcomes {
+                tracing::info!(
+                    hl7.ack = o.code.as_str(),
+                    hl7.cards = o.cards,
+                    hl7.rejected = o.rejected,
+                    hl7.replayed = o.replayed,
+                    "hl7 message over mllp"
+                );
+            }
+            ack
+        }
+        Err(e) => {
+            log_failure(&e);
+            // Nothing was acknowledged: the laboratory resends, and the message is idempotent.
+            reject("the message could not be processed now; send it again", now)
+        }
+    }
+}
+
+fn log_failure(e: &AppError) {
+    tracing::error!(error = %e, "hl7 message over mllp failed");
+}

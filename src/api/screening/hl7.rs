@@ -18,6 +18,7 @@ use crate::services::admin::{catalogue, policy};
 use crate::services::screening::cards::Rules;
 use crate::services::screening::hl7;
 use crate::state::AppState;
+use secrecy::ExposeSecret;
 
 /// The media types a laboratory may send.
 const MEDIA_TYPES: [&str; 3] = [
@@ -79,15 +80,23 @@ pub async fn receive_message(
     let interp = catalogue::current(&state.catalogues, now)?;
     let policy = policy::current(&state.policies, now)?;
     let settings = state.settings.hl7.clone();
-    let (answer, outcomes) = db::run(&state.pool, move |conn| {
+    // PostgreSQL overlaps a batch's messages on several connections; SQLite has one writer.
+    let workers = crate::db::sql::writers(
+        state.settings.database.url.expose_secret(),
+        4,
+        state.pool.max_size() as usize,
+    );
+    let pool = state.pool.clone();
+    let (answer, outcomes) = tokio::task::spawn_blocking(move || {
         let rules = Rules {
             interp: &interp,
             policy: &policy,
             who: &p,
         };
-        hl7::ingest_body(conn, &settings, rules, &text, now)
+        hl7::ingest_body_parallel(&pool, &settings, rules, &text, now, workers)
     })
-    .await?;
+    .await
+    .map_err(|e| AppError::Unexpected(anyhow::anyhow!("hl7 task failed: {e}")))??;
     for o in &outcomes {
         tracing::info!(
             hl7.ack = o.code.as_str(),

@@ -129,6 +129,7 @@ pub fn ingest_body(
     raw: &str,
     now: DateTime<Utc>,
 ) -> Result<(String, Vec<Outcome>), AppError> {
+    expire(conn, settings, now)?;
     match crate::domain::hl7::split_batch(raw) {
         None => {
             let o = ingest(conn, settings, rules, raw, now)?;
@@ -143,6 +144,94 @@ pub fn ingest_body(
             Ok((crate::domain::hl7::batch_ack(&acks, now), outcomes))
         }
     }
+}
+
+/// [`ingest_body`] with a batch's messages spread over `workers` pooled connections (each
+/// message on one of them, in order within its share); the answers keep the batch's order. On
+/// PostgreSQL this overlaps the messages' round trips; SQLite has one writer (use 1).
+pub fn ingest_body_parallel(
+    pool: &crate::db::DbPool,
+    settings: &Hl7Settings,
+    rules: Rules<'_>,
+    raw: &str,
+    now: DateTime<Utc>,
+    workers: usize,
+) -> Result<(String, Vec<Outcome>), AppError> {
+    let messages = match crate::domain::hl7::split_batch(raw) {
+        Some(m) if workers > 1 && m.len() > 1 => {
+            let mut conn = pool
+                .get()
+                .map_err(|e| AppError::Unavailable(e.to_string()))?;
+            expire(&mut conn, settings, now)?;
+            m
+        }
+        _ => {
+            let mut conn = pool
+                .get()
+                .map_err(|e| AppError::Unavailable(e.to_string()))?;
+            return ingest_body(&mut conn, settings, rules, raw, now);
+        }
+    };
+    let size = messages.len().div_ceil(workers).max(1);
+    let outcomes: Vec<Outcome> = std::thread::scope(|scope| {
+        let handles: Vec<_> = messages
+            .chunks(size)
+            .map(|share| {
+                scope.spawn(move || -> Vec<Outcome> {
+                    let retry = || {
+                        rejected_outright(
+                            "the message could not be processed now; send it again".into(),
+                            now,
+                        )
+                    };
+                    let Ok(mut conn) = pool.get() else {
+                        return share.iter().map(|_| retry()).collect();
+                    };
+                    share
+                        .iter()
+                        .map(|m| {
+                            ingest(&mut conn, settings, rules, m, now).unwrap_or_else(|e| {
+                                tracing::error!(error = %e, "an hl7 message of a batch failed");
+                                retry()
+                            })
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .zip(messages.chunks(size))
+            .flat_map(|(h, share)| {
+                h.join().unwrap_or_else(|_| {
+                    share
+                        .iter()
+                        .map(|_| {
+                            rejected_outright(
+                                "the message could not be processed now; send it again".into(),
+                                now,
+                            )
+                        })
+                        .collect()
+                })
+            })
+            .collect()
+    });
+    let acks: Vec<String> = outcomes.iter().map(|o| o.ack.clone()).collect();
+    Ok((crate::domain::hl7::batch_ack(&acks, now), outcomes))
+}
+
+/// Forgets the raw text of messages past their retention (once per body received).
+fn expire(
+    conn: &mut AnyConnection,
+    settings: &Hl7Settings,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    stored::expire_raw(
+        conn,
+        UtcMicros::new(now - chrono::Duration::days(settings.raw_retention_days)),
+    )?;
+    Ok(())
 }
 
 /// Applies one message from the principal `rules.who`.
@@ -171,11 +260,6 @@ pub fn ingest(
     if let Some(seen) = stored::find(conn, &m.sending_facility, &m.control_id)? {
         return Ok(replay(seen));
     }
-    // Raw messages past their retention are forgotten as new ones arrive.
-    stored::expire_raw(
-        conn,
-        UtcMicros::new(now - chrono::Duration::days(settings.raw_retention_days)),
-    )?;
     let profile = lab.profile();
     let scope = Scope::unrestricted();
     let mut errors: Vec<AckError> = vec![];

@@ -187,10 +187,26 @@ fn page(
         })
     };
     let state_label = |s: CaseState| tr.t(&format!("state_{}", s.as_str()));
+    let now = state.now();
+    // The deadline that matters now, first: when, and how long is left (or how long overdue).
+    let next = match k.next_due_at.map(|d| d.utc()) {
+        Some(d) if d <= now => format!(
+            "{} — {}",
+            tr.time(d),
+            tr.f("overdue_by", &[("time", &tr.span(now - d))])
+        ),
+        Some(d) => format!(
+            "{} — {}",
+            tr.time(d),
+            tr.f("time_left", &[("time", &tr.span(d - now))])
+        ),
+        None => "—".into(),
+    };
     let facts = vec![
+        (tr.t("next_deadline"), next),
         (tr.t("case_state"), state_label(k.state)),
         (
-            tr.t("col_reason"),
+            tr.t("reason"),
             format!(
                 "{} · {}",
                 tr.t(&format!("programme_{}", k.programme.as_str())),

@@ -170,20 +170,12 @@ pub fn infant_refs(
     conn: &mut AnyConnection,
     case_ids: &[CaseId],
 ) -> QueryResult<std::collections::HashMap<CaseId, String>> {
-    use crate::db::schema::{hospitals, infants};
     let by_case: Vec<(CaseId, InfantId)> = cases::table
         .filter(cases::id.eq_any(case_ids))
         .select((cases::id, cases::infant_id))
         .load(conn)?;
     let infant_ids: Vec<InfantId> = by_case.iter().map(|(_, i)| *i).collect();
-    let refs: std::collections::HashMap<InfantId, String> = infants::table
-        .inner_join(hospitals::table)
-        .filter(infants::id.eq_any(infant_ids))
-        .select((infants::id, hospitals::code, infants::mrn))
-        .load::<(InfantId, String, String)>(conn)?
-        .into_iter()
-        .map(|(id, code, mrn)| (id, crate::domain::infant::infant_ref(&code, &mrn)))
-        .collect();
+    let refs = crate::db::models::screening::infant::refs(conn, &infant_ids)?;
     Ok(by_case
         .into_iter()
         .filter_map(|(case, infant)| refs.get(&infant).map(|r| (case, r.clone())))

@@ -262,18 +262,41 @@ pub fn batch_ack(acks: &[String], at: DateTime<Utc>) -> String {
     out
 }
 
-/// The sending facility (MSH-4.1) of a message, to choose its laboratory's profile before
-/// reading it.
-pub fn sending_facility(text: &str) -> Option<String> {
-    let m = Message::parse_with_lenient_newlines(text.trim_start_matches('\u{feff}'), true).ok()?;
-    let msh = m.segment("MSH")?;
-    Some(decoded(&m.separators, component(msh, 4, 1))).filter(|f| !f.is_empty())
-}
-
 /// Reads an `ORU^R01` (segments separated by `\r`, or by newlines).
 pub fn parse_oru(text: &str, barcode_at: BarcodeAt, local: FixedOffset) -> Result<Oru, Rejected> {
+    read(text)?.oru(barcode_at, local)
+}
+
+/// A message parsed once: its sending facility chooses the laboratory's profile, which then
+/// reads the message ([`Parsed::oru`]) without parsing it again.
+pub struct Parsed<'m>(Message<'m>);
+
+/// Parses a message's structure (segments separated by `\r`, or by newlines).
+pub fn read(text: &str) -> Result<Parsed<'_>, Rejected> {
     let m = Message::parse_with_lenient_newlines(text.trim_start_matches('\u{feff}'), true)
         .map_err(|e| Rejected::Malformed(e.to_string()))?;
+    if m.segment("MSH").is_none() {
+        return Err(Rejected::Malformed("no MSH segment".into()));
+    }
+    Ok(Parsed(m))
+}
+
+impl Parsed<'_> {
+    /// MSH-4.1, decoded (empty when absent).
+    pub fn sending_facility(&self) -> String {
+        self.0
+            .segment("MSH")
+            .map(|msh| decoded(&self.0.separators, component(msh, 4, 1)))
+            .unwrap_or_default()
+    }
+
+    /// Reads the message as an `ORU^R01` under a laboratory's barcode place and time zone.
+    pub fn oru(&self, barcode_at: BarcodeAt, local: FixedOffset) -> Result<Oru, Rejected> {
+        read_oru(&self.0, barcode_at, local)
+    }
+}
+
+fn read_oru(m: &Message<'_>, barcode_at: BarcodeAt, local: FixedOffset) -> Result<Oru, Rejected> {
     let msh = m
         .segment("MSH")
         .ok_or_else(|| Rejected::Malformed("no MSH segment".into()))?;

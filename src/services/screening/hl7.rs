@@ -14,8 +14,7 @@ use crate::db::models::screening::hl7::{self as stored, AppliedCard, Hl7Message}
 use crate::db::models::screening::{dbs, infant};
 use crate::db::types::{Json, UtcMicros};
 use crate::domain::hl7::{
-    AckCode, AckError, AckHeader, CardReport, LA_ACCEPTABLE, Oru, ack, analytes, parse_oru,
-    sending_facility,
+    AckCode, AckError, AckHeader, CardReport, LA_ACCEPTABLE, Oru, ack, analytes, read,
 };
 use crate::domain::interpretation::CardOutcome;
 use crate::domain::principal::Scope;
@@ -242,9 +241,11 @@ pub fn ingest(
     raw: &str,
     now: DateTime<Utc>,
 ) -> Result<Outcome, AppError> {
-    let Some(facility) = sending_facility(raw) else {
-        return Ok(rejected_outright("malformed message: no MSH-4".into(), now));
+    let parsed = match read(raw) {
+        Ok(p) => p,
+        Err(e) => return Ok(rejected_outright(e.to_string(), now)),
     };
+    let facility = parsed.sending_facility();
     let Some(lab) = settings.labs.get(&facility) else {
         return Ok(rejected_outright(
             format!("no laboratory profile for sending facility {facility}"),
@@ -253,7 +254,7 @@ pub fn ingest(
     };
     let local = FixedOffset::east_opt(lab.utc_offset_minutes * 60)
         .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("bad utc_offset_minutes")))?;
-    let m = match parse_oru(raw, lab.barcode, local) {
+    let m = match parsed.oru(lab.barcode, local) {
         Ok(m) => m,
         Err(e) => return Ok(rejected_outright(e.to_string(), now)),
     };

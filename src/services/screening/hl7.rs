@@ -135,14 +135,55 @@ pub fn ingest_body(
             Ok((o.ack.clone(), vec![o]))
         }
         Some(messages) => {
-            let outcomes = messages
-                .into_iter()
-                .map(|m| ingest(conn, settings, rules, m, now))
-                .collect::<Result<Vec<_>, _>>()?;
+            let outcomes = ingest_messages(conn, settings, rules, &messages, now);
             let acks: Vec<String> = outcomes.iter().map(|o| o.ack.clone()).collect();
             Ok((crate::domain::hl7::batch_ack(&acks, now), outcomes))
         }
     }
+}
+
+/// Messages of a batch committed together in transactions of this many (each card still in its
+/// own savepoint: a refused card rolls back alone).
+const MESSAGES_PER_COMMIT: usize = 50;
+
+/// A batch's messages, [`MESSAGES_PER_COMMIT`] per transaction. A transaction that fails is done
+/// again message by message, so one failure costs only its own message (answered `AR`: send it
+/// again).
+fn ingest_messages(
+    conn: &mut AnyConnection,
+    settings: &Hl7Settings,
+    rules: Rules<'_>,
+    messages: &[&str],
+    now: DateTime<Utc>,
+) -> Vec<Outcome> {
+    let retry = || {
+        rejected_outright(
+            "the message could not be processed now; send it again".into(),
+            now,
+        )
+    };
+    let mut out = Vec::with_capacity(messages.len());
+    for chunk in messages.chunks(MESSAGES_PER_COMMIT) {
+        let together = crate::db::write_transaction(conn, |c| {
+            chunk
+                .iter()
+                .map(|m| ingest(c, settings, rules, m, now))
+                .collect::<Result<Vec<_>, AppError>>()
+        });
+        match together {
+            Ok(o) => out.extend(o),
+            Err(e) => {
+                tracing::warn!(error = %e, "a share of an hl7 batch failed; applying its messages one by one");
+                out.extend(chunk.iter().map(|m| {
+                    ingest(conn, settings, rules, m, now).unwrap_or_else(|e| {
+                        tracing::error!(error = %e, "an hl7 message of a batch failed");
+                        retry()
+                    })
+                }));
+            }
+        }
+    }
+    out
 }
 
 /// [`ingest_body`] with a batch's messages spread over `workers` pooled connections (each
@@ -186,15 +227,7 @@ pub fn ingest_body_parallel(
                     let Ok(mut conn) = pool.get() else {
                         return share.iter().map(|_| retry()).collect();
                     };
-                    share
-                        .iter()
-                        .map(|m| {
-                            ingest(&mut conn, settings, rules, m, now).unwrap_or_else(|e| {
-                                tracing::error!(error = %e, "an hl7 message of a batch failed");
-                                retry()
-                            })
-                        })
-                        .collect()
+                    ingest_messages(&mut conn, settings, rules, share, now)
                 })
             })
             .collect();

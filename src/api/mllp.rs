@@ -9,8 +9,6 @@ use std::net::IpAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::db;
-use crate::domain::hl7::{AckCode, AckError, AckHeader, ack, decode, facility_of};
 use crate::domain::mllp::{Frame, Frames, frame};
 use crate::domain::principal::{Principal, PrincipalKind};
 use crate::domain::role::Role;
@@ -45,25 +43,6 @@ pub async fn serve(state: AppState, listener: TcpListener, allow: Vec<ipnet::IpN
     }
 }
 
-/// A rejection `ACK` for a frame that could not be read as a message.
-fn reject(why: &str, now: chrono::DateTime<chrono::Utc>) -> String {
-    let h = AckHeader {
-        sending_application: "GUTHRIE".into(),
-        sending_facility: String::new(),
-        receiving_application: String::new(),
-        receiving_facility: String::new(),
-        acknowledged: String::new(),
-        control_id: uuid::Uuid::now_v7().simple().to_string()[..20].to_string(),
-    };
-    let e = AckError {
-        location: "MSH".into(),
-        code: "100",
-        code_text: "Segment sequence error",
-        message: why.to_string(),
-    };
-    ack(&h, AckCode::Ar, &[e], now)
-}
-
 async fn connection(state: AppState, mut stream: TcpStream, ip: IpAddr) -> std::io::Result<()> {
     let max = state.settings.hl7.mllp.max_frame_bytes;
     let mut frames = Frames::new(max);
@@ -75,7 +54,10 @@ async fn connection(state: AppState, mut stream: TcpStream, ip: IpAddr) -> std::
         }
         for f in frames.push(&buf[..n]) {
             let answer = match f {
-                Frame::TooLarge => reject(&format!("frame larger than {max} bytes"), state.now()),
+                Frame::TooLarge => {
+                    let why = format!("frame larger than {max} bytes");
+                    hl7::reject(("100", "Segment sequence error"), why, state.now()).ack
+                }
                 Frame::Message(bytes) => answer(&state, &bytes, ip).await,
             };
             stream.write_all(&frame(answer.as_bytes())).await?;
@@ -86,11 +68,9 @@ async fn connection(state: AppState, mut stream: TcpStream, ip: IpAddr) -> std::
 /// The `ACK` of one framed message.
 async fn answer(state: &AppState, bytes: &[u8], ip: IpAddr) -> String {
     let now = state.now();
-    let default = facility_of(bytes)
-        .and_then(|f| state.settings.hl7.labs.get(&f))
-        .and_then(|l| l.charset.clone());
-    let Some(text) = decode(bytes, default.as_deref()) else {
-        return reject("the message is not valid in its character set", now);
+    let Some(text) = hl7::text_of(&state.settings.hl7, bytes) else {
+        let why = "the message is not valid in its character set".to_string();
+        return hl7::reject(("102", "Data type error"), why, now).ack;
     };
     let who = Principal {
         subject: format!("mllp:{ip}"),
@@ -103,38 +83,27 @@ async fn answer(state: &AppState, bytes: &[u8], ip: IpAddr) -> String {
     let run = async {
         let interp = catalogue::current(&state.catalogues, now)?;
         let policy = policy::current(&state.policies, now)?;
-        let settings = state.settings.hl7.clone();
-        db::run(&state.pool, move |conn| {
+        let (settings, pool) = (state.settings.hl7.clone(), state.pool.clone());
+        tokio::task::spawn_blocking(move || {
             let rules = Rules {
                 interp: &interp,
                 policy: &policy,
                 who: &who,
             };
-            hl7::ingest_body(conn, &settings, rules, &text, now)
+            hl7::ingest_body(&pool, &settings, rules, &text, now, 1)
         })
         .await
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("hl7 task failed: {e}")))?
     };
     match run.await {
         Ok((ack, outcomes)) => {
-            for o in &outcomes {
-                tracing::info!(
-                    hl7.ack = o.code.as_str(),
-                    hl7.cards = o.cards,
-                    hl7.rejected = o.rejected,
-                    hl7.replayed = o.replayed,
-                    "hl7 message over mllp"
-                );
-            }
+            hl7::log(&outcomes, "mllp");
             ack
         }
         Err(e) => {
-            log_failure(&e);
+            tracing::error!(error = %e, "hl7 message over mllp failed");
             // Nothing was acknowledged: the laboratory resends, and the message is idempotent.
-            reject("the message could not be processed now; send it again", now)
+            hl7::retry(now).ack
         }
     }
-}
-
-fn log_failure(e: &AppError) {
-    tracing::error!(error = %e, "hl7 message over mllp failed");
 }

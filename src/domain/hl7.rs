@@ -162,6 +162,18 @@ fn decoded(seps: &Separators, raw: &str) -> String {
     seps.decode(raw).to_string()
 }
 
+impl Rejected {
+    /// The HL7 table 0357 code and text of its `ERR`.
+    pub fn code(&self) -> (&'static str, &'static str) {
+        match self {
+            Rejected::Malformed(_) => ("100", "Segment sequence error"),
+            Rejected::MessageType(_) => ("200", "Unsupported message type"),
+            Rejected::Version(_) => ("203", "Unsupported version id"),
+            Rejected::ProcessingId(_) => ("202", "Unsupported processing id"),
+        }
+    }
+}
+
 /// Field `n` of a body's first MSH segment, read from its bytes (MSH is ASCII whatever the
 /// message's character set).
 fn msh_bytes(body: &[u8], n: usize) -> Option<&[u8]> {

@@ -216,18 +216,35 @@ async fn messages_we_do_not_take_are_rejected_whole() {
     let (app, lab, token) = start().await;
     let (infant, barcode) = infant_with_card(&app, &token, "R1").await;
     let base = oru("LIS0007", &barcode, "R1", &[]);
-    for (what, message) in [
-        ("version", base.replace("|P|2.5.1", "|P|2.7")),
-        ("processing id", base.replace("|P|2.5.1", "|D|2.5.1")),
-        ("type", base.replace("ORU^R01^ORU_R01", "ADT^A01")),
+    // Each with the HL7 table 0357 code of its reason.
+    for (code, message) in [
         (
-            "facility",
+            "203^Unsupported version id",
+            base.replace("|P|2.5.1", "|P|2.7"),
+        ),
+        (
+            "202^Unsupported processing id",
+            base.replace("|P|2.5.1", "|D|2.5.1"),
+        ),
+        (
+            "200^Unsupported message type",
+            base.replace("ORU^R01^ORU_R01", "ADT^A01"),
+        ),
+        (
+            "204^Unknown key identifier",
             base.replace("|NBSLIS|ZJNBSC|", "|NBSLIS|OTHERLAB|"),
         ),
-        ("structure", "not an HL7 message".to_string()),
+        (
+            "100^Segment sequence error",
+            "not an HL7 message".to_string(),
+        ),
     ] {
         let ack = send(&app, &lab, &message).await;
-        assert_eq!(msa(&ack), "AR", "{what}: {ack}");
+        assert_eq!(msa(&ack), "AR", "{code}: {ack}");
+        assert!(
+            ack.contains(&format!("|{code}^HL70357|E|")),
+            "{code}: {ack}"
+        );
     }
     assert!(interpretation(&app, &lab, &infant).await.is_null());
     // Not a message at all: HTTP says so.

@@ -63,18 +63,11 @@ pub async fn receive_message(
         state.settings.hl7.max_message_bytes,
     )
     .await?;
-    // MSH is ASCII: the facility names the laboratory, whose profile may name the character set
-    // of messages that do not say theirs (MSH-18).
-    let default = crate::domain::hl7::facility_of(&body)
-        .and_then(|f| state.settings.hl7.labs.get(&f))
-        .and_then(|l| l.charset.clone());
-    let text = crate::domain::hl7::decode(&body, default.as_deref()).ok_or_else(|| {
-        AppError::BadRequest {
-            code: ErrorCode::UnreadableBody,
-            detail: "the message is not valid in its character set (MSH-18, or the laboratory's)"
-                .into(),
-            field: None,
-        }
+    let text = hl7::text_of(&state.settings.hl7, &body).ok_or_else(|| AppError::BadRequest {
+        code: ErrorCode::UnreadableBody,
+        detail: "the message is not valid in its character set (MSH-18, or the laboratory's)"
+            .into(),
+        field: None,
     })?;
     let now = state.now();
     let interp = catalogue::current(&state.catalogues, now)?;
@@ -93,19 +86,11 @@ pub async fn receive_message(
             policy: &policy,
             who: &p,
         };
-        hl7::ingest_body_parallel(&pool, &settings, rules, &text, now, workers)
+        hl7::ingest_body(&pool, &settings, rules, &text, now, workers)
     })
     .await
     .map_err(|e| AppError::Unexpected(anyhow::anyhow!("hl7 task failed: {e}")))??;
-    for o in &outcomes {
-        tracing::info!(
-            hl7.ack = o.code.as_str(),
-            hl7.cards = o.cards,
-            hl7.rejected = o.rejected,
-            hl7.replayed = o.replayed,
-            "hl7 message"
-        );
-    }
+    hl7::log(&outcomes, "http");
     Ok(HttpResponse::Ok()
         .content_type("application/hl7-v2")
         .body(answer))

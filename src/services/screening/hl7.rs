@@ -75,6 +75,11 @@ pub struct Outcome {
     pub replayed: bool,
 }
 
+/// A fresh control id for an ACK (MSH-10, at most 20 characters).
+fn control_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()[..20].to_string()
+}
+
 fn header(m: &Oru) -> AckHeader {
     AckHeader {
         sending_application: APPLICATION.into(),
@@ -82,32 +87,38 @@ fn header(m: &Oru) -> AckHeader {
         receiving_application: m.sending_application.clone(),
         receiving_facility: m.sending_facility.clone(),
         acknowledged: m.control_id.clone(),
-        control_id: uuid::Uuid::now_v7().simple().to_string()[..20].to_string(),
+        control_id: control_id(),
     }
 }
 
-fn rejected_outright(reason: String, now: DateTime<Utc>) -> Outcome {
+/// An `AR`: the message (or frame) was not read, for `reason`, with its table 0357 code.
+pub fn reject(code: (&'static str, &'static str), reason: String, now: DateTime<Utc>) -> Outcome {
     let h = AckHeader {
         sending_application: APPLICATION.into(),
         sending_facility: String::new(),
         receiving_application: String::new(),
         receiving_facility: String::new(),
         acknowledged: String::new(),
-        control_id: uuid::Uuid::now_v7().simple().to_string()[..20].to_string(),
+        control_id: control_id(),
     };
-    let err = AckError {
-        location: "MSH".into(),
-        code: "200",
-        code_text: "Unsupported message type",
-        message: reason,
-    };
+    let e = err("MSH", code.0, code.1, reason);
     Outcome {
-        ack: ack(&h, AckCode::Ar, &[err], now),
+        ack: ack(&h, AckCode::Ar, &[e], now),
         code: AckCode::Ar,
         cards: 0,
         rejected: 0,
         replayed: false,
     }
+}
+
+/// The `AR` of a message that failed for a reason of ours (the database): nothing was kept, so
+/// the laboratory sends it again.
+pub fn retry(now: DateTime<Utc>) -> Outcome {
+    reject(
+        ("207", "Application internal error"),
+        "the message could not be processed now; send it again".into(),
+        now,
+    )
 }
 
 fn err(location: &str, code: &'static str, code_text: &'static str, message: String) -> AckError {
@@ -119,26 +130,26 @@ fn err(location: &str, code: &'static str, code_text: &'static str, message: Str
     }
 }
 
-/// Applies a body: one message, or a batch (`FHS`/`BHS`) whose messages are applied one by one
-/// and acknowledged in a batch of ACKs. Returns the answer and each message's outcome.
-pub fn ingest_body(
-    conn: &mut AnyConnection,
-    settings: &Hl7Settings,
-    rules: Rules<'_>,
-    raw: &str,
-    now: DateTime<Utc>,
-) -> Result<(String, Vec<Outcome>), AppError> {
-    expire(conn, settings, now)?;
-    match crate::domain::hl7::split_batch(raw) {
-        None => {
-            let o = ingest(conn, settings, rules, raw, now)?;
-            Ok((o.ack.clone(), vec![o]))
-        }
-        Some(messages) => {
-            let outcomes = ingest_messages(conn, settings, rules, &messages, now);
-            let acks: Vec<String> = outcomes.iter().map(|o| o.ack.clone()).collect();
-            Ok((crate::domain::hl7::batch_ack(&acks, now), outcomes))
-        }
+/// A body's text: in the character set its MSH-18 names, else its laboratory's (MSH-4 picks the
+/// profile; MSH is ASCII), else UTF-8. `None` when the bytes are not valid in it.
+pub fn text_of(settings: &Hl7Settings, body: &[u8]) -> Option<String> {
+    let default = crate::domain::hl7::facility_of(body)
+        .and_then(|f| settings.labs.get(&f))
+        .and_then(|l| l.charset.clone());
+    crate::domain::hl7::decode(body, default.as_deref())
+}
+
+/// Logs what came of each message (codes and counts, never content).
+pub fn log(outcomes: &[Outcome], transport: &'static str) {
+    for o in outcomes {
+        tracing::info!(
+            hl7.ack = o.code.as_str(),
+            hl7.cards = o.cards,
+            hl7.rejected = o.rejected,
+            hl7.replayed = o.replayed,
+            hl7.transport = transport,
+            "hl7 message"
+        );
     }
 }
 
@@ -146,9 +157,38 @@ pub fn ingest_body(
 /// own savepoint: a refused card rolls back alone).
 const MESSAGES_PER_COMMIT: usize = 50;
 
+/// Applies a body: one message, or a batch (`FHS`/`BHS`) whose messages are applied one by one
+/// and answered with a batch of ACKs. A batch is spread over `workers` pooled connections (on
+/// PostgreSQL this overlaps the messages' round trips; SQLite has one writer: use 1). Returns
+/// the answer and each message's outcome, in the body's order.
+pub fn ingest_body(
+    pool: &crate::db::DbPool,
+    settings: &Hl7Settings,
+    rules: Rules<'_>,
+    raw: &str,
+    now: DateTime<Utc>,
+    workers: usize,
+) -> Result<(String, Vec<Outcome>), AppError> {
+    let mut conn = pool
+        .get()
+        .map_err(|e| AppError::Unavailable(e.to_string()))?;
+    expire(&mut conn, settings, now)?;
+    let Some(messages) = crate::domain::hl7::split_batch(raw) else {
+        let o = ingest(&mut conn, settings, rules, raw, now)?;
+        return Ok((o.ack.clone(), vec![o]));
+    };
+    let outcomes = if workers <= 1 || messages.len() <= 1 {
+        ingest_messages(&mut conn, settings, rules, &messages, now)
+    } else {
+        drop(conn);
+        spread(pool, settings, rules, &messages, now, workers)
+    };
+    let acks: Vec<String> = outcomes.iter().map(|o| o.ack.clone()).collect();
+    Ok((crate::domain::hl7::batch_ack(&acks, now), outcomes))
+}
+
 /// A batch's messages, [`MESSAGES_PER_COMMIT`] per transaction. A transaction that fails is done
-/// again message by message, so one failure costs only its own message (answered `AR`: send it
-/// again).
+/// again message by message, so one failure costs only its own message (answered [`retry`]).
 fn ingest_messages(
     conn: &mut AnyConnection,
     settings: &Hl7Settings,
@@ -156,12 +196,6 @@ fn ingest_messages(
     messages: &[&str],
     now: DateTime<Utc>,
 ) -> Vec<Outcome> {
-    let retry = || {
-        rejected_outright(
-            "the message could not be processed now; send it again".into(),
-            now,
-        )
-    };
     let mut out = Vec::with_capacity(messages.len());
     for chunk in messages.chunks(MESSAGES_PER_COMMIT) {
         let together = crate::db::write_transaction(conn, |c| {
@@ -177,7 +211,7 @@ fn ingest_messages(
                 out.extend(chunk.iter().map(|m| {
                     ingest(conn, settings, rules, m, now).unwrap_or_else(|e| {
                         tracing::error!(error = %e, "an hl7 message of a batch failed");
-                        retry()
+                        retry(now)
                     })
                 }));
             }
@@ -186,48 +220,23 @@ fn ingest_messages(
     out
 }
 
-/// [`ingest_body`] with a batch's messages spread over `workers` pooled connections (each
-/// message on one of them, in order within its share); the answers keep the batch's order. On
-/// PostgreSQL this overlaps the messages' round trips; SQLite has one writer (use 1).
-pub fn ingest_body_parallel(
+/// The messages in `workers` shares, each applied on its own pooled connection.
+fn spread(
     pool: &crate::db::DbPool,
     settings: &Hl7Settings,
     rules: Rules<'_>,
-    raw: &str,
+    messages: &[&str],
     now: DateTime<Utc>,
     workers: usize,
-) -> Result<(String, Vec<Outcome>), AppError> {
-    let messages = match crate::domain::hl7::split_batch(raw) {
-        Some(m) if workers > 1 && m.len() > 1 => {
-            let mut conn = pool
-                .get()
-                .map_err(|e| AppError::Unavailable(e.to_string()))?;
-            expire(&mut conn, settings, now)?;
-            m
-        }
-        _ => {
-            let mut conn = pool
-                .get()
-                .map_err(|e| AppError::Unavailable(e.to_string()))?;
-            return ingest_body(&mut conn, settings, rules, raw, now);
-        }
-    };
+) -> Vec<Outcome> {
     let size = messages.len().div_ceil(workers).max(1);
-    let outcomes: Vec<Outcome> = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let handles: Vec<_> = messages
             .chunks(size)
             .map(|share| {
-                scope.spawn(move || -> Vec<Outcome> {
-                    let retry = || {
-                        rejected_outright(
-                            "the message could not be processed now; send it again".into(),
-                            now,
-                        )
-                    };
-                    let Ok(mut conn) = pool.get() else {
-                        return share.iter().map(|_| retry()).collect();
-                    };
-                    ingest_messages(&mut conn, settings, rules, share, now)
+                scope.spawn(move || match pool.get() {
+                    Ok(mut conn) => ingest_messages(&mut conn, settings, rules, share, now),
+                    Err(_) => share.iter().map(|_| retry(now)).collect(),
                 })
             })
             .collect();
@@ -235,22 +244,11 @@ pub fn ingest_body_parallel(
             .into_iter()
             .zip(messages.chunks(size))
             .flat_map(|(h, share)| {
-                h.join().unwrap_or_else(|_| {
-                    share
-                        .iter()
-                        .map(|_| {
-                            rejected_outright(
-                                "the message could not be processed now; send it again".into(),
-                                now,
-                            )
-                        })
-                        .collect()
-                })
+                h.join()
+                    .unwrap_or_else(|_| share.iter().map(|_| retry(now)).collect())
             })
             .collect()
-    });
-    let acks: Vec<String> = outcomes.iter().map(|o| o.ack.clone()).collect();
-    Ok((crate::domain::hl7::batch_ack(&acks, now), outcomes))
+    })
 }
 
 /// Forgets the raw text of messages past their retention (once per body received).
@@ -276,11 +274,12 @@ pub fn ingest(
 ) -> Result<Outcome, AppError> {
     let parsed = match read(raw) {
         Ok(p) => p,
-        Err(e) => return Ok(rejected_outright(e.to_string(), now)),
+        Err(e) => return Ok(reject(e.code(), e.to_string(), now)),
     };
     let facility = parsed.sending_facility();
     let Some(lab) = settings.labs.get(&facility) else {
-        return Ok(rejected_outright(
+        return Ok(reject(
+            ("204", "Unknown key identifier"),
             format!("no laboratory profile for sending facility {facility}"),
             now,
         ));
@@ -289,7 +288,7 @@ pub fn ingest(
         .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("bad utc_offset_minutes")))?;
     let m = match parsed.oru(lab.barcode, local) {
         Ok(m) => m,
-        Err(e) => return Ok(rejected_outright(e.to_string(), now)),
+        Err(e) => return Ok(reject(e.code(), e.to_string(), now)),
     };
     if let Some(seen) = stored::find(conn, &m.sending_facility, &m.control_id)? {
         return Ok(replay(seen));

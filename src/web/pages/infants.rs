@@ -20,7 +20,9 @@ use crate::domain::role::Action;
 use crate::services::admin::catalogue::current;
 use crate::services::screening::infants::{self as infants_svc, InfantPatch};
 use crate::services::screening::search::{self, Hit, Query};
-use crate::services::screening::summary::{self, ProgrammeSummary, ScreeningSummary};
+use crate::services::screening::summary::{
+    self, ProgrammeStatus, ProgrammeSummary, ScreeningSummary,
+};
 use crate::state::AppState;
 use crate::web::error::WebError;
 use crate::web::i18n::Tr;
@@ -157,6 +159,8 @@ pub struct Programme {
     pub status: String,
     /// The guardian's latest decision, if any.
     pub consent: String,
+    /// Needs action: positive, a repeat due, or missed.
+    pub urgent: bool,
     /// The next step and its deadline.
     pub next: String,
 }
@@ -273,6 +277,10 @@ fn programme(tr: Tr, key: &str, s: &ProgrammeSummary) -> Programme {
     Programme {
         name: tr.t(&format!("programme_{key}")),
         status: tr.t(&format!("status_{}", snake(s.status))),
+        urgent: matches!(
+            s.status,
+            ProgrammeStatus::Positive | ProgrammeStatus::NeedsRepeat | ProgrammeStatus::Missed
+        ),
         consent: s
             .consent
             .map(|d| tr.t(&format!("decision_{}", d.as_str())))

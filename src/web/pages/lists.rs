@@ -198,10 +198,8 @@ pub async fn failed(
     state: web::Data<AppState>,
     q: web::Query<FailedQuery>,
 ) -> Result<HttpResponse, WebError> {
+    c.require(Action::ReadPersonalData)?;
     let role = c.session.principal.role;
-    if !role.may(Action::ReadPersonalData) {
-        return Err(WebError::Forbidden);
-    }
     let scope = c.session.principal.scope();
     let rows = db::run(&state.pool, move |conn| {
         let f = NotificationFilter {

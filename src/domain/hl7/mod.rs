@@ -4,13 +4,14 @@
 //! observations with their codes, units and the laboratory's own flags), and the `ACK` written
 //! back. Structure only: which code is which analyte and which unit is which is the laboratory
 //! profile's business ([`Profile`]), and an unknown code or unit is an error naming it, never a
-//! guess. Parsing uses `hl7-parser` (structure and escapes); nothing here touches a database.
+//! guess. The text is read by [`er7`], our own zero-copy reader; nothing here touches a database.
+
+pub mod er7;
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
-use hl7_parser::Message;
-use hl7_parser::message::{Segment, Separators};
+use er7::{Message, Segment, Separators};
 
 /// The LOINC code of the current card's barcode (a card-data question in the report summary).
 pub const LOINC_BARCODE: &str = "57723-9";
@@ -148,14 +149,12 @@ pub fn timestamp(s: &str, local: FixedOffset) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-fn field<'a>(s: &'a Segment<'a>, n: usize) -> &'a str {
-    s.field(n).map_or("", |f| f.raw_value())
+fn field<'a>(s: &Segment<'a>, n: usize) -> &'a str {
+    s.field(n)
 }
 
-fn component<'a>(s: &'a Segment<'a>, n: usize, c: usize) -> &'a str {
-    s.field(n)
-        .and_then(|f| f.component(c))
-        .map_or("", |x| x.raw_value())
+fn component<'a>(s: &Segment<'a>, n: usize, c: usize) -> &'a str {
+    s.component(n, c)
 }
 
 fn decoded(seps: &Separators, raw: &str) -> String {
@@ -228,34 +227,35 @@ pub fn split_batch(text: &str) -> Option<Vec<&str>> {
     if !(body.starts_with("FHS") || body.starts_with("BHS")) {
         return None;
     }
-    // Segment starts: the text's start and every position after a segment separator.
-    let mut starts = vec![0];
-    for (i, ch) in body.char_indices() {
-        if ch == '\r' || ch == '\n' {
-            starts.push(i + 1);
+    let mut out = vec![];
+    // The current message's start and end (the end of its last segment so far).
+    let mut current: Option<(usize, usize)> = None;
+    let mut at = 0;
+    for line in body.split_inclusive(['\r', '\n']) {
+        let start = at;
+        at += line.len();
+        let segment = line.trim_end_matches(['\r', '\n']);
+        if segment.starts_with("MSH") {
+            if let Some((from, to)) = current.take() {
+                out.push(&body[from..to]);
+            }
+            current = Some((start, start + segment.len()));
+        } else if ["BTS", "FTS", "BHS", "FHS"]
+            .iter()
+            .any(|t| segment.starts_with(t))
+        {
+            // A batch header or trailer ends the message before it.
+            if let Some((from, to)) = current.take() {
+                out.push(&body[from..to]);
+            }
+        } else if let Some((_, to)) = current.as_mut()
+            && !segment.is_empty()
+        {
+            *to = start + segment.len();
         }
     }
-    let msh: Vec<usize> = starts
-        .iter()
-        .copied()
-        .filter(|&i| body[i..].starts_with("MSH"))
-        .collect();
-    let trailer = |i: usize| {
-        ["BTS", "FTS", "BHS", "FHS"]
-            .iter()
-            .any(|t| body[i..].starts_with(t))
-    };
-    let mut out = vec![];
-    for (k, &from) in msh.iter().enumerate() {
-        let next_msh = msh.get(k + 1).copied().unwrap_or(body.len());
-        // A message ends at the next MSH, or at the batch trailer before it.
-        let end = starts
-            .iter()
-            .copied()
-            .filter(|&i| i > from && i < next_msh && trailer(i))
-            .min()
-            .unwrap_or(next_msh);
-        out.push(body[from..end].trim_end_matches(['\r', '\n']));
+    if let Some((from, to)) = current {
+        out.push(&body[from..to]);
     }
     Some(out)
 }
@@ -285,12 +285,9 @@ pub struct Parsed<'m>(Message<'m>);
 
 /// Parses a message's structure (segments separated by `\r`, or by newlines).
 pub fn read(text: &str) -> Result<Parsed<'_>, Rejected> {
-    let m = Message::parse_with_lenient_newlines(text.trim_start_matches('\u{feff}'), true)
-        .map_err(|e| Rejected::Malformed(e.to_string()))?;
-    if m.segment("MSH").is_none() {
-        return Err(Rejected::Malformed("no MSH segment".into()));
-    }
-    Ok(Parsed(m))
+    Message::parse(text)
+        .map(Parsed)
+        .map_err(|e| Rejected::Malformed(e.to_string()))
 }
 
 impl Parsed<'_> {
@@ -332,12 +329,19 @@ fn read_oru(m: &Message<'_>, barcode_at: BarcodeAt, local: FixedOffset) -> Resul
     }
     let seps = &m.separators;
     let mut cards: Vec<CardReport> = vec![];
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    // Segments are numbered per name for an `ERR` location; only PID and OBX are named there.
+    let (mut pids, mut obxs) = (0usize, 0usize);
     for s in m.segments() {
-        let n = {
-            let c = counts.entry(s.name).or_default();
-            *c += 1;
-            *c
+        let n = match s.name {
+            "PID" => {
+                pids += 1;
+                pids
+            }
+            "OBX" => {
+                obxs += 1;
+                obxs
+            }
+            _ => 0,
         };
         if s.name == "PID" {
             cards.push(CardReport {
@@ -363,11 +367,7 @@ fn read_oru(m: &Message<'_>, barcode_at: BarcodeAt, local: FixedOffset) -> Resul
             "SPM" => {
                 if barcode_at == BarcodeAt::Spm2 && card.barcode.is_none() {
                     // SPM-2 is an EIP: its first component's first subcomponent is the id.
-                    let raw = s
-                        .field(2)
-                        .and_then(|f| f.component(1))
-                        .and_then(|c| c.subcomponent(1))
-                        .map_or("", |x| x.raw_value());
+                    let raw = s.subcomponent(2, 1, 1);
                     card.barcode = Some(decoded(seps, raw)).filter(|x| !x.is_empty());
                 }
                 card.collected_at = timestamp(field(s, 17), local).or(card.collected_at);
@@ -868,9 +868,17 @@ OBX|3|NM|29573-3^Phenylalanine^LN^PHE^Phe local^L||1.08|mg/dL|<2|N|||F\r";
         let text = ack(&h, AckCode::Ae, &[err], at);
         assert!(text.contains("MSA|AE|LIS0001\rERR||SPM^1^2|204^Unknown key identifier^HL70357|E||||unknown card barcode 33\\F\\01\\S\\x\r"), "{text}");
         // What we write parses again.
-        let back = Message::parse(text.trim_end_matches('\r')).unwrap();
+        let back = Message::parse(&text).unwrap();
+        assert_eq!(back.segment("MSA").unwrap().field(1), "AE");
+        let err = back.segment("ERR").unwrap();
         assert_eq!(
-            back.segment("MSA").unwrap().field(1).unwrap().raw_value(),
+            back.separators.decode(err.field(8)),
+            "unknown card barcode 33|01^x"
+        );
+        // And with hl7-parser.
+        let theirs = hl7_parser::Message::parse(text.trim_end_matches('\r')).unwrap();
+        assert_eq!(
+            theirs.segment("MSA").unwrap().field(1).unwrap().raw_value(),
             "AE"
         );
     }

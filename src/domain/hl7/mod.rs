@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
 use er7::{Message, Segment, Separators};
 
+use crate::domain::catalogue::Catalogue;
+
 /// The LOINC code of the current card's barcode (a card-data question in the report summary).
 pub const LOINC_BARCODE: &str = "57723-9";
 /// The LOINC code of the sample quality of a dried blood spot.
@@ -416,7 +418,8 @@ fn read_oru(m: &Message<'_>, barcode_at: BarcodeAt, local: FixedOffset) -> Resul
 pub struct Profile {
     /// LOINC or local code → catalogue analyte code.
     pub codes: BTreeMap<String, String>,
-    /// The laboratory's unit → (the catalogue's unit, factor to multiply by).
+    /// The laboratory's unit (`m[IU]/L`), or an analyte and a unit (`Phe mg/dL`: mass to molar
+    /// factors differ per analyte) → the catalogue's unit and the factor to multiply by.
     pub units: BTreeMap<String, UnitMap>,
     /// Numeric observations that are not analytes (besides the card questions, OBX-29 `QST`,
     /// which are never analytes).
@@ -494,10 +497,25 @@ impl CardProblem {
 }
 
 /// The analyte values of a card in the catalogue's codes and units: `(analyte, value, lab flag)`.
-/// Card questions (OBX-29 `QST`), codes the profile ignores, and coded or text observations the
-/// profile does not name (the laboratory's interpretations) are left out; a numeric observation
-/// with an unknown code is an error, and anything the profile names must convert cleanly.
-pub fn analytes(card: &CardReport, p: &Profile) -> Result<Vec<(String, f64, String)>, CardProblem> {
+/// A code is looked up in the profile's code map, then among the catalogue's LOINC codes, codes
+/// and aliases (a laboratory's LIS codes), first by OBX-3.1 and then by OBX-3.4; a unit in the
+/// profile's unit map, else it must be the catalogue's own unit for that analyte. Card
+/// questions (OBX-29 `QST`), codes the profile ignores, and coded or text observations nothing
+/// names (the laboratory's interpretations) are left out; a numeric observation with an unknown
+/// code is an error, and anything named must convert cleanly.
+pub fn analytes(
+    card: &CardReport,
+    p: &Profile,
+    catalogue: &Catalogue,
+) -> Result<Vec<(String, f64, String)>, CardProblem> {
+    let in_catalogue = |code: &str| {
+        catalogue
+            .analytes
+            .iter()
+            .find(|a| a.loinc.as_deref() == Some(code))
+            .or_else(|| catalogue.analyte_by_any_name(code))
+            .map(|a| a.code.clone())
+    };
     let mut out = vec![];
     for o in &card.observations {
         if o.kind == "QST" || p.ignored.contains(&o.code) {
@@ -506,7 +524,10 @@ pub fn analytes(card: &CardReport, p: &Profile) -> Result<Vec<(String, f64, Stri
         let analyte = p
             .codes
             .get(&o.code)
-            .or_else(|| o.alt_code.as_ref().and_then(|a| p.codes.get(a)));
+            .or_else(|| o.alt_code.as_ref().and_then(|a| p.codes.get(a)))
+            .cloned()
+            .or_else(|| in_catalogue(&o.code))
+            .or_else(|| o.alt_code.as_deref().and_then(in_catalogue));
         let Some(analyte) = analyte else {
             // A coded interpretation or card question (CWE, ST text) is not an analyte.
             if o.value.trim().parse::<f64>().is_err() {
@@ -523,14 +544,28 @@ pub fn analytes(card: &CardReport, p: &Profile) -> Result<Vec<(String, f64, Stri
                 location: o.location.clone(),
             });
         }
-        let unit = p
+        let own_unit = catalogue
+            .analyte(&analyte)
+            .is_some_and(|a| a.unit == o.unit);
+        // An analyte's own entry first (mass to molar factors differ per analyte), then the
+        // unit's; either must land in the catalogue's unit.
+        let mapped = p
             .units
-            .get(&o.unit)
-            .ok_or_else(|| CardProblem::UnknownUnit {
-                unit: o.unit.clone(),
-                code: o.code.clone(),
-                location: o.location.clone(),
-            })?;
+            .get(&format!("{analyte} {}", o.unit))
+            .or_else(|| p.units.get(&o.unit));
+        let target = catalogue.analyte(&analyte).map(|a| a.unit.as_str());
+        let factor = match mapped {
+            Some(u) if Some(u.to.as_str()) == target || target.is_none() => u.factor,
+            None if own_unit => 1.0,
+            // Not mapped, or mapped to another unit than the catalogue's.
+            _ => {
+                return Err(CardProblem::UnknownUnit {
+                    unit: o.unit.clone(),
+                    code: o.code.clone(),
+                    location: o.location.clone(),
+                });
+            }
+        };
         let value: f64 = o
             .value
             .trim()
@@ -540,7 +575,7 @@ pub fn analytes(card: &CardReport, p: &Profile) -> Result<Vec<(String, f64, Stri
                 code: o.code.clone(),
                 location: o.location.clone(),
             })?;
-        out.push((analyte.clone(), value * unit.factor, o.flag.clone()));
+        out.push((analyte, value * factor, o.flag.clone()));
     }
     Ok(out)
 }
@@ -720,10 +755,15 @@ OBX|3|NM|29573-3^Phenylalanine^LN^PHE^Phe local^L||1.08|mg/dL|<2|N|||F\r";
         }
     }
 
+    fn catalogue() -> Catalogue {
+        Catalogue::from_toml(crate::domain::catalogue::DEFAULT_CATALOGUE_TOML).unwrap()
+    }
+
     #[test]
     fn codes_and_units_go_through_the_profile_and_unknown_ones_are_named() {
+        let cat = catalogue();
         let m = parse_oru(CRITICAL_TSH, BarcodeAt::Obx57723, cst()).unwrap();
-        let values = analytes(&m.cards[0], &profile()).unwrap();
+        let values = analytes(&m.cards[0], &profile(), &cat).unwrap();
         // Birth weight is a card question (QST), the interpretations are coded: not analytes.
         assert_eq!(values.len(), 2, "{values:?}");
         assert_eq!(values[0], ("TSH".to_string(), 32.5, "HH".to_string()));
@@ -733,17 +773,49 @@ OBX|3|NM|29573-3^Phenylalanine^LN^PHE^Phe local^L||1.08|mg/dL|<2|N|||F\r";
         let mut p = profile();
         p.units.remove("mg/dL");
         assert!(
-            matches!(analytes(&m.cards[0], &p), Err(CardProblem::UnknownUnit { unit, .. }) if unit == "mg/dL")
+            matches!(analytes(&m.cards[0], &p, &cat), Err(CardProblem::UnknownUnit { unit, .. }) if unit == "mg/dL")
         );
+        // An analyte's own unit entry wins over the unit's, and must land in its unit.
         let mut p = profile();
-        p.codes.remove("PHE");
-        let e = analytes(&m.cards[0], &p).unwrap_err();
-        assert_eq!(e.to_string(), "unknown analyte code PHE");
+        p.units.insert(
+            "Phe mg/dL".into(),
+            UnitMap {
+                to: "umol/L".into(),
+                factor: 60.0,
+            },
+        );
+        assert!((analytes(&m.cards[0], &p, &cat).unwrap()[1].1 - 64.8).abs() < 1e-9);
+        p.units.get_mut("Phe mg/dL").unwrap().to = "mg/dL".into();
+        assert!(matches!(
+            analytes(&m.cards[0], &p, &cat),
+            Err(CardProblem::UnknownUnit { .. })
+        ));
+        // Without a code map, the catalogue's LOINC codes (29575-8, 29573-3) name the analytes;
+        // a unit spelled as the catalogue's needs no map.
+        let mut p = profile();
+        p.codes.clear();
+        let values = analytes(&m.cards[0], &p, &cat).unwrap();
+        assert_eq!(values[0].0, "TSH");
+        assert_eq!(values[1].0, "Phe");
+        let plain = CRITICAL_TSH.replace(
+            "|m[IU]/L^milli-international unit per liter^UCUM|",
+            "|mIU/L|",
+        );
+        let m2 = parse_oru(&plain, BarcodeAt::Obx57723, cst()).unwrap();
+        let mut p = profile();
+        p.units.remove("m[IU]/L");
+        assert_eq!(analytes(&m2.cards[0], &p, &cat).unwrap()[0].1, 32.5);
+        // A code neither the profile nor the catalogue knows is named, never guessed.
+        let unknown =
+            CRITICAL_TSH.replace("29573-3^Phenylalanine^LN^PHE^", "99999-9^Mystery^LN^XYZ^");
+        let m3 = parse_oru(&unknown, BarcodeAt::Obx57723, cst()).unwrap();
+        let e = analytes(&m3.cards[0], &profile(), &cat).unwrap_err();
+        assert_eq!(e.to_string(), "unknown analyte code XYZ");
         assert_eq!(e.location(), "OBX^7");
         let corrected = CRITICAL_TSH.replace("|<9|HH|||F", "|<9|HH|||C");
         let m = parse_oru(&corrected, BarcodeAt::Obx57723, cst()).unwrap();
         assert!(matches!(
-            analytes(&m.cards[0], &profile()),
+            analytes(&m.cards[0], &profile(), &cat),
             Err(CardProblem::Corrected { .. })
         ));
     }

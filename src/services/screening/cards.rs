@@ -15,7 +15,7 @@ use crate::domain::ids::{CardId, InfantId};
 use crate::domain::interpretation::{
     CardFacts, CardOutcome, InfantFacts, Interpretation, Interpreter,
 };
-use crate::domain::principal::{Principal, Scope};
+use crate::domain::principal::Principal;
 use crate::domain::specimen::Feeding;
 use crate::domain::validation::FieldErrors;
 use crate::error::{AppError, ErrorCode, is_unique_violation};
@@ -251,37 +251,66 @@ pub fn receive(
     quality: &str,
     now: DateTime<Utc>,
 ) -> Result<(Card, Interpretation), AppError> {
-    let scope = Scope::unrestricted();
     write_transaction(conn, |conn| {
-        let card = sole_card(dbs::find_by_barcode(conn, &scope, barcode)?)?;
-        let mut e = FieldErrors::new();
-        let reasons = &rules.interp.catalogue().specimen.unsatisfactory_reasons;
-        if quality != "acceptable" && !reasons.iter().any(|r| r.code == quality) {
-            let codes: Vec<&str> = reasons.iter().map(|r| r.code.as_str()).collect();
-            e.add(
-                "quality",
-                format!("must be acceptable or one of {}", codes.join(", ")),
-            );
-        }
-        if received_at < card.collected_at.utc() {
-            e.add("received_at", "must not be before collection");
-        }
-        if received_at > now + chrono::Duration::minutes(5) {
-            e.add("received_at", "must not be in the future");
-        }
-        e.into_result().map_err(AppError::Validation)?;
-        let t = UtcMicros::new(now);
-        dbs::set_receipt(conn, card.id, UtcMicros::new(received_at), quality, t)?;
-        let before = card;
-        let card =
-            dbs::get_card(conn, &scope, before.id)?.ok_or(AppError::NotFound { entity: "card" })?;
-        audit::write(conn, rules.who, "card", card.id, Some(&before), &card, now)?;
-        let infant = infant::get(conn, &scope, card.infant_id)?
-            .ok_or(AppError::NotFound { entity: "infant" })?;
+        let (card, infant) = sole_card(dbs::card_with_infant(conn, barcode)?)?;
         let results = stored_results(conn, card.id)?;
-        let i = interpret_and_store(conn, rules, &card, &infant, &results, now)?;
-        Ok((card, i))
+        receive_loaded(
+            conn,
+            rules,
+            card,
+            &infant,
+            &results,
+            received_at,
+            quality,
+            now,
+        )
     })
+}
+
+/// [`receive`] for a card whose row, infant and stored results the caller has loaded, inside
+/// the caller's transaction (nothing here opens one): validates, stores the receipt, audits and
+/// re-interprets. Returns the card as updated.
+#[allow(clippy::too_many_arguments)]
+pub fn receive_loaded(
+    conn: &mut AnyConnection,
+    rules: Rules<'_>,
+    card: Card,
+    infant: &Infant,
+    results: &BTreeMap<String, f64>,
+    received_at: DateTime<Utc>,
+    quality: &str,
+    now: DateTime<Utc>,
+) -> Result<(Card, Interpretation), AppError> {
+    let mut e = FieldErrors::new();
+    let reasons = &rules.interp.catalogue().specimen.unsatisfactory_reasons;
+    if quality != "acceptable" && !reasons.iter().any(|r| r.code == quality) {
+        let codes: Vec<&str> = reasons.iter().map(|r| r.code.as_str()).collect();
+        e.add(
+            "quality",
+            format!("must be acceptable or one of {}", codes.join(", ")),
+        );
+    }
+    if received_at < card.collected_at.utc() {
+        e.add("received_at", "must not be before collection");
+    }
+    if received_at > now + chrono::Duration::minutes(5) {
+        e.add("received_at", "must not be in the future");
+    }
+    e.into_result().map_err(AppError::Validation)?;
+    let t = UtcMicros::new(now);
+    dbs::set_receipt(conn, card.id, UtcMicros::new(received_at), quality, t)?;
+    // The row as the update left it (no read back).
+    let before = card;
+    let card = Card {
+        received_at: Some(UtcMicros::new(received_at)),
+        quality: Some(quality.to_string()),
+        quality_recorded_at: Some(t),
+        updated_at: t,
+        ..before.clone()
+    };
+    audit::write(conn, rules.who, "card", card.id, Some(&before), &card, now)?;
+    let i = interpret_and_store(conn, rules, &card, infant, results, now)?;
+    Ok((card, i))
 }
 
 /// One card's receipt in a bulk request.

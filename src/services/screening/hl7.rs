@@ -10,8 +10,9 @@ use serde_json::json;
 use crate::config::Hl7Settings;
 use crate::db::AnyConnection;
 use crate::db::models::admin::hospital;
+use crate::db::models::quality::facts;
+use crate::db::models::screening::dbs;
 use crate::db::models::screening::hl7::{self as stored, AppliedCard, Hl7Message};
-use crate::db::models::screening::{dbs, infant};
 use crate::db::types::{Json, UtcMicros};
 use crate::domain::hl7::{
     AckCode, AckError, AckHeader, CardReport, LA_ACCEPTABLE, Oru, ack, analytes, read,
@@ -19,7 +20,7 @@ use crate::domain::hl7::{
 use crate::domain::interpretation::CardOutcome;
 use crate::domain::principal::Scope;
 use crate::error::{AppError, is_unique_violation};
-use crate::services::screening::cards::{self, Rules};
+use crate::services::screening::cards::{self, Rules, stored_results};
 use crate::services::screening::results::{self, CardResults, ResultInput};
 
 /// Our application name in the ACKs.
@@ -52,6 +53,29 @@ enum CardFailure {
     Refused(String),
     /// The database failed.
     Db(AppError),
+}
+
+/// A card refused by the receipt or results service: its field errors, for the `ERR`; a
+/// database failure stays one.
+fn refused(barcode: &str, step: &str, e: AppError) -> CardFailure {
+    match e {
+        AppError::Db(e) => CardFailure::Db(AppError::Db(e)),
+        e => {
+            let o = crate::services::screening::results::failed(barcode, e);
+            let why: Vec<String> = o
+                .errors
+                .iter()
+                .map(|(f, m)| format!("{f}: {}", m.join(", ")))
+                .collect();
+            CardFailure::Refused(format!("{step} of card {barcode}: {}", why.join("; ")))
+        }
+    }
+}
+
+impl From<AppError> for CardFailure {
+    fn from(e: AppError) -> Self {
+        CardFailure::Db(e)
+    }
 }
 
 impl From<diesel::result::Error> for CardFailure {
@@ -294,7 +318,11 @@ pub fn ingest(
         return Ok(replay(seen));
     }
     let profile = lab.profile();
+    let catalogue = rules.interp.catalogue();
+    let ratios = results::ratio_markers(rules.interp);
     let scope = Scope::unrestricted();
+    let mut hospitals: std::collections::HashMap<_, Option<String>> =
+        std::collections::HashMap::new();
     let mut errors: Vec<AckError> = vec![];
     for c in &m.cards {
         let Some(barcode) = c.barcode.clone() else {
@@ -310,8 +338,8 @@ pub fn ingest(
         if stored::card_done(conn, &m.sending_facility, &m.control_id, &barcode)? {
             continue;
         }
-        let found = dbs::find_by_barcode(conn, &scope, &barcode)?;
-        let [card] = found.as_slice() else {
+        let found = dbs::card_with_infant(conn, &barcode)?;
+        let [(card, infant)] = found.as_slice() else {
             let why = if found.is_empty() {
                 "unknown"
             } else {
@@ -328,21 +356,22 @@ pub fn ingest(
         // The laboratory's MRN (and its authority, the birth hospital's code) must be the
         // registration's: a mismatch means the wrong card or the wrong infant.
         if let Some(mrn) = &c.mrn {
-            let Some(i) = infant::get(conn, &scope, card.infant_id)? else {
-                errors.push(err(
-                    &c.location,
-                    "204",
-                    "Unknown key identifier",
-                    format!("card {barcode} has no infant"),
-                ));
-                continue;
+            let authority_differs = match &c.mrn_authority {
+                None => false,
+                Some(a) => {
+                    let code = match hospitals.get(&infant.hospital_id) {
+                        Some(code) => code.clone(),
+                        None => {
+                            let code =
+                                hospital::get(conn, &scope, infant.hospital_id)?.map(|h| h.code);
+                            hospitals.insert(infant.hospital_id, code.clone());
+                            code
+                        }
+                    };
+                    Some(a) != code.as_ref()
+                }
             };
-            let code = hospital::get(conn, &scope, i.hospital_id)?.map(|h| h.code);
-            let authority_differs = c
-                .mrn_authority
-                .as_ref()
-                .is_some_and(|a| Some(a) != code.as_ref());
-            if &i.mrn != mrn || authority_differs {
+            if &infant.mrn != mrn || authority_differs {
                 errors.push(err(
                     &c.location,
                     "207",
@@ -370,7 +399,7 @@ pub fn ingest(
         };
         // The analytes are checked before anything is written.
         let values = if quality == "acceptable" {
-            match analytes(c, &profile) {
+            match analytes(c, &profile, catalogue) {
                 Ok(v) => v,
                 Err(p) => {
                     errors.push(err(
@@ -386,12 +415,8 @@ pub fn ingest(
             vec![]
         };
         let unit_of = |code: &str| {
-            rules
-                .interp
-                .catalogue()
-                .analytes
-                .iter()
-                .find(|a| a.code == code)
+            catalogue
+                .analyte(code)
                 .map(|a| a.unit.clone())
                 .unwrap_or_default()
         };
@@ -408,59 +433,62 @@ pub fn ingest(
             tested_at: None,
             reported_at: c.reported_at,
         };
-        let needs_receipt = card.received_at.is_none();
-        let card_id = card.id;
         let (facility, control) = (m.sending_facility.as_str(), m.control_id.as_str());
         // The card's receipt, results and mark in one transaction: all or nothing.
         let applied = crate::db::write_transaction(conn, |conn| -> Result<(), CardFailure> {
-            if needs_receipt {
-                // Recorded as of the laboratory's receipt time, so its "awaiting results"
-                // interpretation precedes the results reported after it.
-                let at = c.received_at.unwrap_or(now).min(now);
-                cards::receive(conn, rules, &barcode, at, &quality, at)
-                    .map_err(|e| CardFailure::Refused(format!("receipt of card {barcode}: {e}")))?;
-            }
-            if !results.results.is_empty() {
-                let outcome =
-                    results::submit_plate(conn, rules, std::slice::from_ref(&results), now);
-                if let Some(o) = outcome.first().filter(|o| o.status != "accepted") {
-                    let why: Vec<String> = o
-                        .errors
-                        .iter()
-                        .map(|(f, m)| format!("{f}: {}", m.join(", ")))
-                        .collect();
-                    return Err(CardFailure::Refused(format!(
-                        "results of card {barcode}: {}",
-                        why.join("; ")
-                    )));
+            facts::deferred(conn, |conn| {
+                let before = stored_results(conn, card.id)?;
+                let mut card = card.clone();
+                let mut ours = None;
+                if card.received_at.is_none() {
+                    // Recorded as of the laboratory's receipt time, so its "awaiting results"
+                    // interpretation precedes the results reported after it.
+                    let at = c.received_at.unwrap_or(now).min(now);
+                    let (received, i) =
+                        cards::receive_loaded(conn, rules, card, infant, &before, at, &quality, at)
+                            .map_err(|e| refused(&barcode, "receipt", e))?;
+                    card = received;
+                    ours = Some(i.outcome);
                 }
-            }
-            let ours = crate::db::models::screening::dbs::latest_interpretation(conn, card_id)?
-                .map(|r| r.outcome)
-                .unwrap_or(CardOutcome::AwaitingResults);
-            let (lab_abnormal, lab_flags) = lab_verdict(c);
-            // Only a verdict on the values compares: not a card still awaiting results, a
-            // rejected one or one collected too early.
-            let we_flag = matches!(
-                ours,
-                CardOutcome::BorderlineRepeat | CardOutcome::Positive | CardOutcome::Critical
-            );
-            let tested = we_flag || ours == CardOutcome::Normal;
-            stored::mark_card(
-                conn,
-                &AppliedCard {
-                    sending_facility: facility.to_string(),
-                    control_id: control.to_string(),
-                    barcode: barcode.clone(),
-                    stored_at: UtcMicros::new(now),
-                    card_id,
-                    lab_abnormal,
-                    lab_flags: Json(lab_flags),
-                    outcome: ours,
-                    disagrees: tested && lab_abnormal != we_flag,
-                },
-            )?;
-            Ok(())
+                if !results.results.is_empty() {
+                    let i = results::submit_loaded(
+                        conn, rules, &ratios, &card, infant, before, &results, now,
+                    )
+                    .map_err(|e| refused(&barcode, "results", e))?;
+                    ours = Some(i.outcome);
+                }
+                let ours = match ours {
+                    Some(o) => o,
+                    None => {
+                        crate::db::models::screening::dbs::latest_interpretation(conn, card.id)?
+                            .map(|r| r.outcome)
+                            .unwrap_or(CardOutcome::AwaitingResults)
+                    }
+                };
+                let (lab_abnormal, lab_flags) = lab_verdict(c);
+                // Only a verdict on the values compares: not a card still awaiting results, a
+                // rejected one or one collected too early.
+                let we_flag = matches!(
+                    ours,
+                    CardOutcome::BorderlineRepeat | CardOutcome::Positive | CardOutcome::Critical
+                );
+                let tested = we_flag || ours == CardOutcome::Normal;
+                stored::mark_card(
+                    conn,
+                    &AppliedCard {
+                        sending_facility: facility.to_string(),
+                        control_id: control.to_string(),
+                        barcode: barcode.clone(),
+                        stored_at: UtcMicros::new(now),
+                        card_id: card.id,
+                        lab_abnormal,
+                        lab_flags: Json(lab_flags),
+                        outcome: ours,
+                        disagrees: tested && lab_abnormal != we_flag,
+                    },
+                )?;
+                Ok(())
+            })
         });
         match applied {
             Ok(()) => {}

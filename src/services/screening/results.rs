@@ -48,7 +48,7 @@ pub struct CardResultOutcome {
 }
 
 /// Ratio markers of the catalogue's rules, which a lab may send as values of their own.
-fn ratio_markers(interp: &Interpreter) -> BTreeSet<&str> {
+pub fn ratio_markers(interp: &Interpreter) -> BTreeSet<&str> {
     interp
         .catalogue()
         .rules
@@ -220,11 +220,14 @@ pub fn submit_plate(
     let mut out = Vec::with_capacity(cards.len());
     for chunk in cards.chunks(CARDS_PER_COMMIT) {
         let mut done = Vec::with_capacity(chunk.len());
+        // The quality facts of the chunk's infants are recomputed once, at its end.
         let committed = write_transaction(conn, |conn| -> Result<(), AppError> {
-            for c in chunk {
-                done.push(one_card(conn, rules, &ratios, c, now));
-            }
-            Ok(())
+            crate::db::models::quality::facts::deferred(conn, |conn| {
+                for c in chunk {
+                    done.push(one_card(conn, rules, &ratios, c, now));
+                }
+                Ok(())
+            })
         });
         if let Err(e) = committed {
             tracing::error!(
@@ -305,36 +308,69 @@ fn one_card(
     let outcome = conn.transaction(|conn| {
         let (card, infant) =
             crate::services::screening::cards::sole_card(dbs::card_with_infant(conn, &c.barcode)?)?;
-        let at = result_times(&card, c, now)?;
-        // Earlier values of other analytes still count; new values replace old ones.
         let before = stored_results(conn, card.id)?;
-        let mut values = before.clone();
-        values.extend(checked.iter().map(|r| (r.analyte.clone(), r.value)));
-        let rows: Vec<ResultRow> = checked
-            .iter()
-            .map(|r| ResultRow {
-                card_id: card.id,
-                analyte: r.analyte.clone(),
-                value: r.value,
-                unit: r.unit.clone(),
-                reported_at: UtcMicros::new(at),
-                tested_at: c.tested_at.map(UtcMicros::new),
-            })
-            .collect();
-        dbs::upsert_results(conn, &rows)?;
-        audit::write(
-            conn,
-            rules.who,
-            "card_results",
-            card.id,
-            Some(&before),
-            &values,
-            now,
-        )?;
-        interpret_and_store(conn, rules, &card, &infant, &values, at)
+        store_checked(conn, rules, &card, &infant, before, &checked, c, now)
     });
     match outcome {
         Ok(i) => accepted(&c.barcode, i),
         Err(e) => failed(&c.barcode, e),
     }
+}
+
+/// A card's results when its card row, infant and stored results are loaded already, inside the
+/// caller's transaction (nothing here opens one): checks the values, stores them, audits and
+/// interprets (opening or updating a case as the interpretation asks). `before` is the card's
+/// stored values.
+#[allow(clippy::too_many_arguments)]
+pub fn submit_loaded(
+    conn: &mut AnyConnection,
+    rules: Rules<'_>,
+    ratios: &BTreeSet<&str>,
+    card: &dbs::Card,
+    infant: &crate::db::models::screening::infant::Infant,
+    before: BTreeMap<String, f64>,
+    c: &CardResults,
+    now: DateTime<Utc>,
+) -> Result<Interpretation, AppError> {
+    let checked = check_results(rules.interp, ratios, &c.results).map_err(AppError::Validation)?;
+    store_checked(conn, rules, card, infant, before, &checked, c, now)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn store_checked(
+    conn: &mut AnyConnection,
+    rules: Rules<'_>,
+    card: &dbs::Card,
+    infant: &crate::db::models::screening::infant::Infant,
+    before: BTreeMap<String, f64>,
+    checked: &[Checked],
+    c: &CardResults,
+    now: DateTime<Utc>,
+) -> Result<Interpretation, AppError> {
+    let at = result_times(card, c, now)?;
+    // Earlier values of other analytes still count; new values replace old ones.
+    let mut values = before.clone();
+    values.extend(checked.iter().map(|r| (r.analyte.clone(), r.value)));
+    let rows: Vec<ResultRow> = checked
+        .iter()
+        .map(|r| ResultRow {
+            card_id: card.id,
+            analyte: r.analyte.clone(),
+            value: r.value,
+            unit: r.unit.clone(),
+            reported_at: UtcMicros::new(at),
+            tested_at: c.tested_at.map(UtcMicros::new),
+        })
+        .collect();
+    dbs::upsert_results(conn, &rows)?;
+    audit::write(
+        conn,
+        rules.who,
+        "card_results",
+        card.id,
+        Some(&before),
+        &values,
+        now,
+    )?;
+    interpret_and_store(conn, rules, card, infant, &values, at)
 }

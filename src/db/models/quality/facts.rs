@@ -8,6 +8,9 @@
 //!
 //! The same SQL runs on both databases: aggregates per table, joined back to the infant.
 
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
@@ -255,8 +258,84 @@ pub fn refresh_counting(conn: &mut AnyConnection, scope: &Scope) -> QueryResult<
     Ok(n.n)
 }
 
+thread_local! {
+    /// The infants and cards whose facts a [`deferred`] block will recompute at its end.
+    static DEFERRED: RefCell<Option<Pending>> = const { RefCell::new(None) };
+}
+
+#[derive(Default)]
+struct Pending {
+    infants: BTreeSet<InfantId>,
+    cards: BTreeSet<CardId>,
+}
+
+/// Whether this thread is inside a [`deferred`] block: if so, records what to recompute.
+fn defer(infants: &[InfantId], card: Option<CardId>) -> bool {
+    DEFERRED.with(|d| match d.borrow_mut().as_mut() {
+        Some(p) => {
+            p.infants.extend(infants.iter().copied());
+            p.cards.extend(card);
+            true
+        }
+        None => false,
+    })
+}
+
+/// Runs `f` (inside the caller's transaction) with the facts upkeep of its writes gathered, then
+/// recomputes the facts of every infant they touched at once: a bulk write (a plate, an HL7
+/// batch) pays a handful of set-wise statements instead of several per card. Writes inside
+/// that roll back to a savepoint leave their infant listed; recomputing it from the source
+/// tables is harmless. Nested blocks join the outermost. If `f` fails nothing is recomputed
+/// (its transaction rolls back).
+pub fn deferred<T, E: From<diesel::result::Error>>(
+    conn: &mut AnyConnection,
+    f: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
+) -> Result<T, E> {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            DEFERRED.with(|d| *d.borrow_mut() = None);
+        }
+    }
+    if DEFERRED.with(|d| d.borrow().is_some()) {
+        return f(conn);
+    }
+    DEFERRED.with(|d| *d.borrow_mut() = Some(Pending::default()));
+    let _reset = Reset;
+    let out = f(conn)?;
+    let pending = DEFERRED.with(|d| d.borrow_mut().take()).unwrap_or_default();
+    flush(conn, pending)?;
+    Ok(out)
+}
+
+/// Recomputes the facts of the gathered infants and of the cards' infants, in chunks of
+/// [`FLUSH_CHUNK`] (bound parameters).
+fn flush(conn: &mut AnyConnection, pending: Pending) -> QueryResult<()> {
+    use crate::db::schema::dbs_cards;
+    let mut infants = pending.infants;
+    let cards: Vec<CardId> = pending.cards.into_iter().collect();
+    for chunk in cards.chunks(FLUSH_CHUNK) {
+        let of_cards: Vec<InfantId> = dbs_cards::table
+            .filter(dbs_cards::id.eq_any(chunk))
+            .select(dbs_cards::infant_id)
+            .load(conn)?;
+        infants.extend(of_cards);
+    }
+    let infants: Vec<InfantId> = infants.into_iter().collect();
+    for chunk in infants.chunks(FLUSH_CHUNK) {
+        refresh(conn, &Scope::Infants(chunk))?;
+    }
+    Ok(())
+}
+
+/// Infants recomputed per statement when a [`deferred`] block ends.
+const FLUSH_CHUNK: usize = 200;
+
 /// Recomputes the facts of these infants.
 pub fn touch(conn: &mut AnyConnection, infant_ids: &[InfantId]) -> QueryResult<()> {
+    if defer(infant_ids, None) {
+        return Ok(());
+    }
     match infant_ids {
         [id] if conn.backend() == Backend::Postgres => {
             let list = statements(Backend::Postgres, &Scope::Param);
@@ -270,6 +349,9 @@ pub fn touch(conn: &mut AnyConnection, infant_ids: &[InfantId]) -> QueryResult<(
 /// one indexed update (after the infant's lock on PostgreSQL), as it runs for every card of a
 /// plate.
 pub fn touch_reported(conn: &mut AnyConnection, card_id: CardId) -> QueryResult<()> {
+    if defer(&[], Some(card_id)) {
+        return Ok(());
+    }
     let update = |card: &str| {
         format!(
             "UPDATE quality_card_facts SET reported_at = (SELECT MIN(d.interpreted_at) FROM dbs_interpretations d \
@@ -295,6 +377,9 @@ pub fn touch_reported(conn: &mut AnyConnection, card_id: CardId) -> QueryResult<
 /// Recomputes the facts of a card's infant.
 pub fn touch_card(conn: &mut AnyConnection, card_id: CardId) -> QueryResult<()> {
     use crate::db::schema::dbs_cards;
+    if defer(&[], Some(card_id)) {
+        return Ok(());
+    }
     let infant: Option<InfantId> = dbs_cards::table
         .find(card_id)
         .select(dbs_cards::infant_id)

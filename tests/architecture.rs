@@ -232,3 +232,37 @@ fn every_error_code_is_used() {
         "ErrorCode variants never produced: {unused:?}"
     );
 }
+
+/// Every `Insertable` row writes `None` as NULL (`treat_none_as_default_value = false`), so its
+/// insert has one text and is prepared once per connection (see `src/db/models/mod.rs`).
+#[test]
+fn every_insertable_row_is_prepared_once() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![];
+    rust_files(&root.join("src/db/models"), &mut files);
+    let mut missing = vec![];
+    let mut seen = 0;
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if line.contains("derive(") && line.contains("Insertable") {
+                seen += 1;
+                let attrs = lines[i + 1..]
+                    .iter()
+                    .take_while(|l| l.trim_start().starts_with("#["));
+                if !attrs
+                    .into_iter()
+                    .any(|l| l.contains("treat_none_as_default_value = false"))
+                {
+                    missing.push(format!("{}:{}", f.display(), i + 1));
+                }
+            }
+        }
+    }
+    assert!(seen > 20, "{seen}");
+    assert!(
+        missing.is_empty(),
+        "rows written with DEFAULT for None: {missing:?}"
+    );
+}

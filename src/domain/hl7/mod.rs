@@ -200,6 +200,15 @@ pub fn facility_of(body: &[u8]) -> Option<String> {
         .filter(|f| !f.is_empty())
 }
 
+/// The sending facility (MSH-4.1) and control id (MSH-10) of a message's text, read from its
+/// header without parsing the rest (escapes are not decoded: a caller compares them with the
+/// parsed message's).
+pub fn identity_of(text: &str) -> Option<(String, String)> {
+    let facility = facility_of(text.as_bytes())?;
+    let control = std::str::from_utf8(msh_bytes(text.as_bytes(), 10)?).ok()?;
+    Some((facility, control.to_string())).filter(|(_, c)| !c.is_empty())
+}
+
 /// The body as text: in the character set MSH-18 names (`UNICODE UTF-8`, `GB 18030-2000`, `GBK`,
 /// `8859/1`, `ASCII`), else in `default` (the laboratory's), else UTF-8. `None` when the bytes are
 /// not valid in that character set (never a guess).

@@ -268,8 +268,8 @@ pub fn receive(
 }
 
 /// [`receive`] for a card whose row, infant and stored results the caller has loaded, inside
-/// the caller's transaction (nothing here opens one): validates, stores the receipt, audits and
-/// re-interprets. Returns the card as updated.
+/// the caller's transaction (nothing here opens one): records the receipt
+/// ([`record_receipt`]) and re-interprets. Returns the card as updated.
 #[allow(clippy::too_many_arguments)]
 pub fn receive_loaded(
     conn: &mut AnyConnection,
@@ -281,6 +281,22 @@ pub fn receive_loaded(
     quality: &str,
     now: DateTime<Utc>,
 ) -> Result<(Card, Interpretation), AppError> {
+    let card = record_receipt(conn, rules, card, received_at, quality, now)?;
+    let i = interpret_and_store(conn, rules, &card, infant, results, now)?;
+    Ok((card, i))
+}
+
+/// Validates and stores a card's receipt and quality, and audits it, without interpreting: for
+/// a caller that stores the card's results next in the same transaction (an HL7 message
+/// carries both), whose interpretation then follows. Returns the card as updated.
+pub fn record_receipt(
+    conn: &mut AnyConnection,
+    rules: Rules<'_>,
+    card: Card,
+    received_at: DateTime<Utc>,
+    quality: &str,
+    now: DateTime<Utc>,
+) -> Result<Card, AppError> {
     let mut e = FieldErrors::new();
     let reasons = &rules.interp.catalogue().specimen.unsatisfactory_reasons;
     if quality != "acceptable" && !reasons.iter().any(|r| r.code == quality) {
@@ -309,8 +325,7 @@ pub fn receive_loaded(
         ..before.clone()
     };
     audit::write(conn, rules.who, "card", card.id, Some(&before), &card, now)?;
-    let i = interpret_and_store(conn, rules, &card, infant, results, now)?;
-    Ok((card, i))
+    Ok(card)
 }
 
 /// One card's receipt in a bulk request.

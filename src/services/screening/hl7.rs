@@ -4,6 +4,8 @@
 //! cannot be read or is not one we take. A message resent under the same sending facility and
 //! control id (MSH-10) gets the stored `ACK` and writes nothing.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
+
 use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::json;
 
@@ -222,11 +224,16 @@ fn ingest_messages(
 ) -> Vec<Outcome> {
     let mut out = Vec::with_capacity(messages.len());
     for chunk in messages.chunks(MESSAGES_PER_COMMIT) {
+        // The quality facts of the group's infants are recomputed once, at its end; what the
+        // group's messages left before is read in two queries.
         let together = crate::db::write_transaction(conn, |c| {
-            chunk
-                .iter()
-                .map(|m| ingest(c, settings, rules, m, now))
-                .collect::<Result<Vec<_>, AppError>>()
+            facts::deferred(c, |c| {
+                let mut known = Known::read(c, chunk)?;
+                chunk
+                    .iter()
+                    .map(|m| ingest_with(c, settings, rules, m, now, Some(&mut known)))
+                    .collect::<Result<Vec<_>, AppError>>()
+            })
         });
         match together {
             Ok(o) => out.extend(o),
@@ -288,6 +295,41 @@ fn expire(
     Ok(())
 }
 
+/// What a group of messages left in the database before: the messages received and the cards
+/// applied, keyed by sending facility and control id as their headers spell them. A message
+/// whose parsed identity was not asked about is looked up on its own.
+#[derive(Default)]
+struct Known {
+    asked: HashSet<(String, String)>,
+    seen: HashMap<(String, String), Hl7Message>,
+    done: HashSet<(String, String, String)>,
+}
+
+impl Known {
+    fn read(conn: &mut AnyConnection, messages: &[&str]) -> Result<Self, AppError> {
+        let mut by_facility: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for m in messages {
+            if let Some((facility, control)) = crate::domain::hl7::identity_of(m) {
+                by_facility.entry(facility).or_default().push(control);
+            }
+        }
+        let mut k = Known::default();
+        for (facility, controls) in by_facility {
+            let ids: Vec<&str> = controls.iter().map(String::as_str).collect();
+            for seen in stored::find_among(conn, &facility, &ids)? {
+                k.seen
+                    .insert((facility.clone(), seen.control_id.clone()), seen);
+            }
+            for (control, barcode) in stored::cards_done_among(conn, &facility, &ids)? {
+                k.done.insert((facility.clone(), control, barcode));
+            }
+            k.asked
+                .extend(controls.into_iter().map(|c| (facility.clone(), c)));
+        }
+        Ok(k)
+    }
+}
+
 /// Applies one message from the principal `rules.who`.
 pub fn ingest(
     conn: &mut AnyConnection,
@@ -295,6 +337,18 @@ pub fn ingest(
     rules: Rules<'_>,
     raw: &str,
     now: DateTime<Utc>,
+) -> Result<Outcome, AppError> {
+    ingest_with(conn, settings, rules, raw, now, None)
+}
+
+/// [`ingest`], with what the message's group left before already read.
+fn ingest_with(
+    conn: &mut AnyConnection,
+    settings: &Hl7Settings,
+    rules: Rules<'_>,
+    raw: &str,
+    now: DateTime<Utc>,
+    mut known: Option<&mut Known>,
 ) -> Result<Outcome, AppError> {
     let parsed = match read(raw) {
         Ok(p) => p,
@@ -314,7 +368,14 @@ pub fn ingest(
         Ok(m) => m,
         Err(e) => return Ok(reject(e.code(), e.to_string(), now)),
     };
-    if let Some(seen) = stored::find(conn, &m.sending_facility, &m.control_id)? {
+    let key = (m.sending_facility.clone(), m.control_id.clone());
+    // Only a message whose identity the group asked about is answered from `known`.
+    let known = known.as_deref_mut().filter(|k| k.asked.contains(&key));
+    let seen = match &known {
+        Some(k) => k.seen.get(&key).cloned(),
+        None => stored::find(conn, &m.sending_facility, &m.control_id)?,
+    };
+    if let Some(seen) = seen {
         return Ok(replay(seen));
     }
     let profile = lab.profile();
@@ -335,7 +396,13 @@ pub fn ingest(
             continue;
         };
         // Applied already, before a crash cut the message short: exactly once.
-        if stored::card_done(conn, &m.sending_facility, &m.control_id, &barcode)? {
+        let done = match &known {
+            Some(k) => k
+                .done
+                .contains(&(key.0.clone(), key.1.clone(), barcode.clone())),
+            None => stored::card_done(conn, &m.sending_facility, &m.control_id, &barcode)?,
+        };
+        if done {
             continue;
         }
         let found = dbs::card_with_infant(conn, &barcode)?;
@@ -441,14 +508,21 @@ pub fn ingest(
                 let mut card = card.clone();
                 let mut ours = None;
                 if card.received_at.is_none() {
-                    // Recorded as of the laboratory's receipt time, so its "awaiting results"
-                    // interpretation precedes the results reported after it.
+                    // Recorded as of the laboratory's receipt time. With results in the same
+                    // message, their interpretation is the card's first; without (a rejected
+                    // card), the receipt is interpreted on its own.
                     let at = c.received_at.unwrap_or(now).min(now);
-                    let (received, i) =
-                        cards::receive_loaded(conn, rules, card, infant, &before, at, &quality, at)
+                    if results.results.is_empty() {
+                        let (received, i) = cards::receive_loaded(
+                            conn, rules, card, infant, &before, at, &quality, at,
+                        )
+                        .map_err(|e| refused(&barcode, "receipt", e))?;
+                        card = received;
+                        ours = Some(i.outcome);
+                    } else {
+                        card = cards::record_receipt(conn, rules, card, at, &quality, at)
                             .map_err(|e| refused(&barcode, "receipt", e))?;
-                    card = received;
-                    ours = Some(i.outcome);
+                    }
                 }
                 if !results.results.is_empty() {
                     let i = results::submit_loaded(
@@ -520,7 +594,12 @@ pub fn ingest(
         raw: raw.to_string(),
     };
     match stored::insert(conn, &row) {
-        Ok(()) => {}
+        Ok(()) => {
+            // The same message later in the group is answered with this ACK.
+            if let Some(k) = known {
+                k.seen.insert(key, row.clone());
+            }
+        }
         // The same message, sent twice at once: the first one's ACK stands.
         Err(e) if is_unique_violation(&e) => {
             if let Some(seen) = stored::find(conn, &m.sending_facility, &m.control_id)? {

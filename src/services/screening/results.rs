@@ -362,7 +362,11 @@ fn store_checked(
             tested_at: c.tested_at.map(UtcMicros::new),
         })
         .collect();
-    dbs::upsert_results(conn, &rows)?;
+    if checked.iter().any(|r| before.contains_key(&r.analyte)) {
+        dbs::upsert_results(conn, &rows)?;
+    } else {
+        dbs::insert_results(conn, &rows)?;
+    }
     audit::write(
         conn,
         rules.who,

@@ -10,6 +10,7 @@ use crate::domain::role::Role;
 
 /// An API client row. `secret_hash` is the SHA-256 of a high-entropy random secret.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = api_clients)]
 pub struct ApiClient {
     pub id: String,

@@ -9,6 +9,7 @@ use crate::domain::audit::AuditAction;
 
 /// One audit entry; `changes` is `{field: [before, after]}` as JSON.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = audit_log)]
 pub struct AuditEntry {
     pub id: String,

@@ -9,6 +9,7 @@ use crate::db::types::UtcMicros;
 
 /// A stored catalogue version; `content` is the catalogue as JSON.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = catalogue_versions)]
 pub struct CatalogueVersion {
     pub version: String,

@@ -10,6 +10,7 @@ use crate::domain::principal::Scope;
 
 /// A hospital row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = hospitals)]
 pub struct Hospital {
     pub id: HospitalId,

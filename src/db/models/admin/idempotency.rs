@@ -9,6 +9,7 @@ use crate::db::schema::idempotency_keys;
 
 /// A stored key. `response_status` is `None` while the first request is still running.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = idempotency_keys)]
 pub struct IdempotencyRecord {
     pub principal: String,

@@ -9,6 +9,7 @@ use crate::db::types::UtcMicros;
 
 /// A stored policy; `content` is the policy as JSON.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = due_policies)]
 pub struct DuePolicyRow {
     pub version: String,

@@ -10,6 +10,7 @@ use crate::domain::role::Role;
 
 /// A user row. `password_hash` is an argon2id PHC string.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = users)]
 pub struct User {
     pub id: UserId,

@@ -12,6 +12,7 @@ use super::user::User;
 
 /// A session row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = web_sessions)]
 pub struct WebSession {
     /// SHA-256 of the cookie's id, hex.

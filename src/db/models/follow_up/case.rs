@@ -15,6 +15,7 @@ use crate::domain::principal::Scope;
 /// A case row. `open_key` is `infant|programme|reason` while the case is open (unique), NULL
 /// once resolved; `version` increases with every change (the ETag).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = cases)]
 pub struct Case {
     pub id: CaseId,
@@ -76,6 +77,7 @@ pub struct CaseUpdateForm {
 
 /// One timeline entry.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = case_events)]
 pub struct CaseEventRow {
     pub id: String,

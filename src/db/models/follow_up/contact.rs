@@ -10,6 +10,7 @@ use crate::domain::ids::CaseId;
 
 /// An attempt row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = contact_attempts)]
 pub struct ContactAttempt {
     pub id: String,

@@ -20,6 +20,7 @@ use crate::with_conn;
 
 /// An outbox row. `recipient` is personal data: never log it.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = notifications)]
 pub struct Notification {
     pub id: NotificationId,
@@ -60,6 +61,7 @@ pub struct NotificationUpdate {
 
 /// A fired rung.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = case_escalations)]
 pub struct Escalation {
     pub case_id: CaseId,
@@ -353,6 +355,7 @@ pub fn escalations_of(conn: &mut AnyConnection, case_id: CaseId) -> QueryResult<
 
 /// A job's last run.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = job_runs)]
 #[diesel(treat_none_as_null = true)]
 pub struct JobRun {

@@ -10,6 +10,7 @@ use crate::with_conn;
 
 /// A scheduled visit.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = follow_up_visits)]
 pub struct Visit {
     pub id: String,

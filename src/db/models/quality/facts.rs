@@ -126,17 +126,34 @@ fn infant_facts_sql(s: &Scope) -> String {
 }
 
 fn card_facts_sql(s: &Scope) -> String {
+    // A few infants (a write, a bulk write's flush): each card's first report is an index probe
+    // on `dbs_interpretations (card_id, …)`, a plan that holds whatever the table statistics
+    // say (without them, the aggregate join below is planned as a scan of every
+    // interpretation). A range of births: one aggregate over the range's interpretations.
+    let reported = match s {
+        Scope::Born(..) => "rf.reported_at".to_string(),
+        _ => format!(
+            "(SELECT MIN(d.interpreted_at) FROM dbs_interpretations d WHERE d.card_id = c.id AND {REPORTED})"
+        ),
+    };
+    let join = match s {
+        Scope::Born(..) => format!(
+            "LEFT JOIN (SELECT d.card_id, MIN(d.interpreted_at) AS reported_at FROM dbs_interpretations d \
+             JOIN dbs_cards c2 ON c2.id = d.card_id WHERE {} AND {REPORTED} GROUP BY d.card_id) rf ON rf.card_id = c.id ",
+            s.on("c2.infant_id")
+        ),
+        _ => String::new(),
+    };
     format!(
         "INSERT INTO quality_card_facts (card_id, infant_id, hospital_id, birth_at, merged_into, collected_at, received_at, \
            quality, first_card, reported_at) \
          SELECT c.id, i.id, i.hospital_id, i.birth_at, i.merged_into, c.collected_at, c.received_at, c.quality, \
-           CASE WHEN c.repeat_of IS NULL THEN 1 ELSE 0 END, rf.reported_at \
+           CASE WHEN c.repeat_of IS NULL THEN 1 ELSE 0 END, {reported} \
          FROM dbs_cards c JOIN infants i ON i.id = c.infant_id \
-         LEFT JOIN (SELECT d.card_id, MIN(d.interpreted_at) AS reported_at FROM dbs_interpretations d \
-           JOIN dbs_cards c2 ON c2.id = d.card_id WHERE {cards2} AND {REPORTED} GROUP BY d.card_id) rf ON rf.card_id = c.id \
-         WHERE {cards}",
-        cards2 = s.on("c2.infant_id"),
+         {join}WHERE {cards} AND {infants}",
         cards = s.on("c.infant_id"),
+        // The infants too: each is then a probe of the primary key, not a pass over them all.
+        infants = s.on("i.id"),
     )
 }
 
@@ -159,10 +176,18 @@ fn statements(b: Backend, scope: &Scope) -> Vec<String> {
         "DELETE FROM quality_card_facts WHERE {}",
         scope.on("infant_id")
     ));
-    out.push(format!(
-        "DELETE FROM quality_card_facts WHERE card_id IN (SELECT c.id FROM dbs_cards c WHERE {})",
+    // On PostgreSQL `= ANY(ARRAY(…))` makes the cards a list probed through the primary key,
+    // whatever the statistics (an `IN (SELECT …)` may be planned as a scan of the table).
+    let cards = format!(
+        "SELECT c.id FROM dbs_cards c WHERE {}",
         scope.on("c.infant_id")
-    ));
+    );
+    out.push(match (b, scope) {
+        (Backend::Postgres, Scope::Infants(_) | Scope::Param) => {
+            format!("DELETE FROM quality_card_facts WHERE card_id = ANY(ARRAY({cards}))")
+        }
+        _ => format!("DELETE FROM quality_card_facts WHERE card_id IN ({cards})"),
+    });
     out.push(format!(
         "DELETE FROM quality_infant_facts WHERE {}",
         scope.on("infant_id")
@@ -176,8 +201,19 @@ fn statements(b: Backend, scope: &Scope) -> Vec<String> {
 /// transaction of the write; a card moved between infants needs both in one call.
 pub fn refresh(conn: &mut AnyConnection, scope: &Scope) -> QueryResult<()> {
     let b = conn.backend();
+    // A list of infants is a few rows of each table, reached through their infant indexes.
+    // With small or stale statistics PostgreSQL may plan those as scans of whole tables (8–15
+    // ms each at 10,000 cards, growing with the data), so sequential scans are ruled out for
+    // these statements (and set back after them, within the caller's transaction).
+    let probes = b == Backend::Postgres && matches!(scope, Scope::Infants(_));
+    if probes {
+        diesel::sql_query("SET LOCAL enable_seqscan = off").execute(conn)?;
+    }
     for sql in statements(b, scope) {
         scope.query(b, &sql).execute(conn)?;
+    }
+    if probes {
+        diesel::sql_query("SET LOCAL enable_seqscan = on").execute(conn)?;
     }
     Ok(())
 }
@@ -323,7 +359,7 @@ fn flush(conn: &mut AnyConnection, pending: Pending) -> QueryResult<()> {
     }
     let infants: Vec<InfantId> = infants.into_iter().collect();
     for chunk in infants.chunks(FLUSH_CHUNK) {
-        refresh(conn, &Scope::Infants(chunk))?;
+        recompute(conn, chunk)?;
     }
     Ok(())
 }
@@ -336,6 +372,12 @@ pub fn touch(conn: &mut AnyConnection, infant_ids: &[InfantId]) -> QueryResult<(
     if defer(infant_ids, None) {
         return Ok(());
     }
+    recompute(conn, infant_ids)
+}
+
+/// Recomputes now: one infant through statements prepared once per PostgreSQL session (their
+/// plans cost more than their execution), several set-wise.
+fn recompute(conn: &mut AnyConnection, infant_ids: &[InfantId]) -> QueryResult<()> {
     match infant_ids {
         [id] if conn.backend() == Backend::Postgres => {
             let list = statements(Backend::Postgres, &Scope::Param);

@@ -15,6 +15,7 @@ use crate::domain::specimen::Feeding;
 
 /// A card row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = dbs_cards)]
 pub struct Card {
     pub id: CardId,
@@ -38,6 +39,7 @@ pub struct Card {
 
 /// One analyte value.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = dbs_results)]
 pub struct ResultRow {
     pub card_id: CardId,
@@ -50,6 +52,7 @@ pub struct ResultRow {
 
 /// One interpretation; `detail` is the engine's output as JSON.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = dbs_interpretations)]
 pub struct InterpretationRow {
     pub id: String,
@@ -137,6 +140,22 @@ pub fn set_receipt(
         .execute(conn)?;
     crate::db::models::quality::facts::touch_card(conn, id)?;
     Ok(n)
+}
+
+/// Stores values of analytes the card has no value for yet: one plain multi-row insert (an
+/// upsert costs PostgreSQL a speculative insertion per row). A value already there is a
+/// unique violation: use [`upsert_results`] for those.
+pub fn insert_results(conn: &mut AnyConnection, rows: &[ResultRow]) -> QueryResult<()> {
+    match conn {
+        AnyConnection::Postgresql(c) => diesel::insert_into(dbs_results::table)
+            .values(rows)
+            .execute(c)
+            .map(|_| ()),
+        AnyConnection::Sqlite(c) => diesel::insert_into(dbs_results::table)
+            .values(rows)
+            .execute(c)
+            .map(|_| ()),
+    }
 }
 
 /// Stores values, replacing any earlier value of the same analyte on the card (a corrected

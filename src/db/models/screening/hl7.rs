@@ -10,6 +10,7 @@ use crate::domain::interpretation::CardOutcome;
 
 /// A message row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = hl7_messages)]
 pub struct Hl7Message {
     /// Our id.
@@ -48,6 +49,34 @@ pub fn find(
         .optional()
 }
 
+/// The messages of a sending facility among these control ids that were received already.
+pub fn find_among(
+    conn: &mut AnyConnection,
+    facility: &str,
+    control_ids: &[&str],
+) -> QueryResult<Vec<Hl7Message>> {
+    hl7_messages::table
+        .filter(hl7_messages::sending_facility.eq(facility))
+        .filter(hl7_messages::control_id.eq_any(control_ids))
+        .select(Hl7Message::as_select())
+        .load(conn)
+}
+
+/// The cards applied of a sending facility's messages among these control ids, as
+/// `(control id, barcode)`.
+pub fn cards_done_among(
+    conn: &mut AnyConnection,
+    facility: &str,
+    control_ids: &[&str],
+) -> QueryResult<Vec<(String, String)>> {
+    use crate::db::schema::hl7_cards;
+    hl7_cards::table
+        .filter(hl7_cards::sending_facility.eq(facility))
+        .filter(hl7_cards::control_id.eq_any(control_ids))
+        .select((hl7_cards::control_id, hl7_cards::barcode))
+        .load(conn)
+}
+
 /// Records a message and its ACK.
 pub fn insert(conn: &mut AnyConnection, row: &Hl7Message) -> QueryResult<()> {
     diesel::insert_into(hl7_messages::table)
@@ -75,6 +104,7 @@ pub fn card_done(
 
 /// A card of a message, as applied, with the laboratory's own verdict beside ours.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = crate::db::schema::hl7_cards)]
 pub struct AppliedCard {
     /// MSH-4.1.

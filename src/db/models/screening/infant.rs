@@ -15,6 +15,7 @@ use crate::domain::principal::Scope;
 
 /// An infant row. The mother's ID number is never stored: only its keyed hash and masked form.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = infants)]
 pub struct Infant {
     pub id: InfantId,

@@ -15,6 +15,7 @@ use crate::domain::principal::Scope;
 
 /// A hearing test row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = hearing_screens)]
 pub struct HearingRow {
     pub id: String,
@@ -33,6 +34,7 @@ pub struct HearingRow {
 
 /// A hearing intervention row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize, utoipa::ToSchema)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = hearing_interventions)]
 pub struct InterventionRow {
     /// The decision's id.
@@ -80,6 +82,7 @@ pub fn interventions_of(
 
 /// A pulse-oximetry measurement row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = cchd_screens)]
 pub struct CchdRow {
     pub id: String,
@@ -102,6 +105,7 @@ pub struct CchdRow {
 
 /// A consent or refusal row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = screening_consents)]
 pub struct ConsentRow {
     pub id: String,

@@ -348,7 +348,7 @@ fn ingest_with(
     rules: Rules<'_>,
     raw: &str,
     now: DateTime<Utc>,
-    mut known: Option<&mut Known>,
+    known: Option<&mut Known>,
 ) -> Result<Outcome, AppError> {
     let parsed = match read(raw) {
         Ok(p) => p,
@@ -370,7 +370,7 @@ fn ingest_with(
     };
     let key = (m.sending_facility.clone(), m.control_id.clone());
     // Only a message whose identity the group asked about is answered from `known`.
-    let known = known.as_deref_mut().filter(|k| k.asked.contains(&key));
+    let known = known.filter(|k| k.asked.contains(&key));
     let seen = match &known {
         Some(k) => k.seen.get(&key).cloned(),
         None => stored::find(conn, &m.sending_facility, &m.control_id)?,

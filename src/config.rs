@@ -409,6 +409,17 @@ pub struct MllpSettings {
     pub allow: Vec<String>,
     /// Largest frame accepted, in bytes; a larger one is answered `AR`.
     pub max_frame_bytes: usize,
+    /// TLS: the server's certificate chain (PEM file); with `tls_key`, every connection must
+    /// speak TLS. Empty: plain TCP.
+    #[serde(default)]
+    pub tls_cert: String,
+    /// TLS: the server's private key (PEM file).
+    #[serde(default)]
+    pub tls_key: String,
+    /// TLS: the certificate authorities (PEM file) whose client certificates are accepted; when
+    /// set, a peer without such a certificate is refused in the handshake (mutual TLS).
+    #[serde(default)]
+    pub tls_client_ca: String,
 }
 
 impl MllpSettings {
@@ -577,6 +588,14 @@ impl Settings {
         }
         self.validate_notify()?;
         self.hl7.mllp.networks()?;
+        let m = &self.hl7.mllp;
+        if m.tls_cert.is_empty() != m.tls_key.is_empty()
+            || (!m.tls_client_ca.is_empty() && m.tls_cert.is_empty())
+        {
+            return Err(ConfigError(
+                "hl7.mllp: tls_cert and tls_key go together, and tls_client_ca needs them".into(),
+            ));
+        }
         if a.staff_token_ttl_secs <= 0 || a.client_token_ttl_secs <= 0 {
             return Err(ConfigError("auth token lifetimes must be positive".into()));
         }

@@ -180,8 +180,18 @@ impl Application {
         if let Some(l) = self.mllp {
             let listener = tokio::net::TcpListener::from_std(l)?;
             let allow = self.state.settings.hl7.mllp.networks()?;
-            tracing::info!(port = listener.local_addr()?.port(), "mllp listening");
-            tokio::spawn(crate::api::mllp::serve(self.state.clone(), listener, allow));
+            let tls = crate::api::mllp::tls::acceptor(&self.state.settings.hl7.mllp)?;
+            tracing::info!(
+                port = listener.local_addr()?.port(),
+                tls = tls.is_some(),
+                "mllp listening"
+            );
+            tokio::spawn(crate::api::mllp::serve(
+                self.state.clone(),
+                listener,
+                allow,
+                tls,
+            ));
         }
         let served = self.server.await;
         if let Some(s) = scheduler.as_mut() {

@@ -523,7 +523,7 @@ mod mllp {
     }
 
     /// Reads `n` framed answers.
-    async fn answers(s: &mut TcpStream, n: usize) -> Vec<String> {
+    async fn answers<S: tokio::io::AsyncRead + Unpin>(s: &mut S, n: usize) -> Vec<String> {
         let mut got = vec![];
         let mut buf = vec![];
         let mut chunk = [0u8; 4096];
@@ -544,8 +544,12 @@ mod mllp {
     }
 
     async fn start_mllp(allow: &str) -> (TestApp, String, String, u16) {
+        start_mllp_with(allow, "").await
+    }
+
+    async fn start_mllp_with(allow: &str, more: &str) -> (TestApp, String, String, u16) {
         let toml = format!(
-            "{}\n[hl7.mllp]\nbind = \"127.0.0.1:0\"\nallow = [{allow}]\nmax_frame_bytes = 65536\n",
+            "{}\n[hl7.mllp]\nbind = \"127.0.0.1:0\"\nallow = [{allow}]\nmax_frame_bytes = 65536\n{more}",
             profile()
         );
         let app = TestApp::spawn_full(&[], &toml, TestDb::new()).await;
@@ -608,5 +612,99 @@ mod mllp {
             .expect("closed in time")
             .unwrap_or(0);
         assert_eq!(n, 0, "no answer, the connection is closed");
+    }
+
+    /// The test certificates: a CA, a server certificate for localhost and 127.0.0.1, and a
+    /// client certificate, all signed by it (`tests/fixtures/mllp-tls`, made with openssl).
+    fn fixture(name: &str) -> String {
+        format!(
+            "{}/tests/fixtures/mllp-tls/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    }
+
+    fn tls_client(with_certificate: bool) -> tokio_rustls::TlsConnector {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_file(fixture("ca.crt")).unwrap())
+            .unwrap();
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots);
+        let config = if with_certificate {
+            builder
+                .with_client_auth_cert(
+                    vec![CertificateDer::from_pem_file(fixture("client.crt")).unwrap()],
+                    PrivateKeyDer::from_pem_file(fixture("client.key")).unwrap(),
+                )
+                .unwrap()
+        } else {
+            builder.with_no_client_auth()
+        };
+        tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+    }
+
+    #[tokio::test]
+    async fn over_tls_a_laboratory_with_a_client_certificate_is_answered_and_others_are_not() {
+        let tls = format!(
+            "tls_cert = \"{}\"\ntls_key = \"{}\"\ntls_client_ca = \"{}\"\n",
+            fixture("server.crt"),
+            fixture("server.key"),
+            fixture("ca.crt")
+        );
+        let (app, _lab, token, port) = start_mllp_with("\"127.0.0.1/32\"", &tls).await;
+        let (_, barcode) = infant_with_card(&app, &token, "T1").await;
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        // With the laboratory's certificate: the message is stored and acknowledged.
+        let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let mut s = tls_client(true).connect(name.clone(), tcp).await.unwrap();
+        s.write_all(&framed(&oru("TLS01", &barcode, "T1", &[])))
+            .await
+            .unwrap();
+        s.flush().await.unwrap();
+        let got = answers(&mut s, 1).await;
+        assert_eq!(msa(&got[0]), "AA", "{got:?}");
+        // Without a client certificate the handshake is refused: nothing is answered.
+        let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let refused = match tls_client(false).connect(name, tcp).await {
+            Err(_) => true,
+            Ok(mut s) => {
+                // TLS 1.3 reports the refusal on the first read.
+                let _ = s
+                    .write_all(&framed(&oru("TLS02", &barcode, "T1", &[])))
+                    .await;
+                let mut buf = [0u8; 64];
+                matches!(
+                    tokio::time::timeout(StdDuration::from_secs(10), s.read(&mut buf)).await,
+                    Ok(Err(_) | Ok(0))
+                )
+            }
+        };
+        assert!(refused, "a peer without a client certificate is refused");
+        // Plain MLLP on the TLS port gets no answer.
+        let mut plain = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let _ = plain
+            .write_all(&framed(&oru("TLS03", &barcode, "T1", &[])))
+            .await;
+        let mut buf = [0u8; 64];
+        let read = tokio::time::timeout(StdDuration::from_secs(15), plain.read(&mut buf))
+            .await
+            .expect("closed in time");
+        assert!(
+            !matches!(read, Ok(n) if n > 0 && buf[0] == 0x0B),
+            "no framed answer over plain TCP"
+        );
+        // Only the first message was stored.
+        let msgs: Value = app
+            .get("/api/v1/hl7v2/messages", &app.admin_token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(msgs["items"].as_array().unwrap().len(), 1, "{msgs}");
     }
 }

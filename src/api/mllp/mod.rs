@@ -1,13 +1,18 @@
-//! The MLLP listener: HL7 v2 messages over plain TCP, each framed `0x0B … 0x1C 0x0D`, answered
-//! with its framed `ACK` by the same service as `POST /api/v1/hl7v2`. Off unless
-//! `hl7.mllp.bind` is set; connections from outside `hl7.mllp.allow` are closed at once (MLLP has
-//! no authentication). A frame that is too large or not valid in its character set is answered
-//! `AR`; nothing a peer sends can stop the listener.
+//! The MLLP listener: HL7 v2 messages over TCP (or TLS, [`tls`]), each framed
+//! `0x0B … 0x1C 0x0D`, answered with its framed `ACK` by the same service as
+//! `POST /api/v1/hl7v2`. Off unless `hl7.mllp.bind` is set; connections from outside
+//! `hl7.mllp.allow` are closed at once (MLLP has no authentication of its own: the allow-list,
+//! and with TLS a client certificate, are its guards). A frame that is too large or not valid in
+//! its character set is answered `AR`; nothing a peer sends can stop the listener.
+
+pub mod tls;
 
 use std::net::IpAddr;
+use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 use crate::domain::mllp::{Frame, Frames, frame};
 use crate::domain::principal::{Principal, PrincipalKind};
@@ -18,8 +23,17 @@ use crate::services::screening::cards::Rules;
 use crate::services::screening::hl7;
 use crate::state::AppState;
 
-/// Accepts connections until the process stops.
-pub async fn serve(state: AppState, listener: TcpListener, allow: Vec<ipnet::IpNet>) {
+/// How long a peer has to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Accepts connections until the process stops; with `tls`, each must complete a TLS handshake
+/// first.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    allow: Vec<ipnet::IpNet>,
+    tls: Option<TlsAcceptor>,
+) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(c) => c,
@@ -34,16 +48,36 @@ pub async fn serve(state: AppState, listener: TcpListener, allow: Vec<ipnet::IpN
             drop(stream);
             continue;
         }
-        let state = state.clone();
+        let (state, tls) = (state.clone(), tls.clone());
         tokio::spawn(async move {
-            if let Err(e) = connection(state, stream, ip).await {
+            let ended = match tls {
+                None => connection(state, stream, ip).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(s)) => connection(state, s, ip).await,
+                        Ok(Err(e)) => {
+                            tracing::warn!(peer.ip = %ip, error = %e, "mllp tls handshake failed");
+                            Ok(())
+                        }
+                        Err(_) => {
+                            tracing::warn!(peer.ip = %ip, "mllp tls handshake timed out");
+                            Ok(())
+                        }
+                    }
+                }
+            };
+            if let Err(e) = ended {
                 tracing::info!(error = %e, "mllp connection ended");
             }
         });
     }
 }
 
-async fn connection(state: AppState, mut stream: TcpStream, ip: IpAddr) -> std::io::Result<()> {
+async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
+    state: AppState,
+    mut stream: S,
+    ip: IpAddr,
+) -> std::io::Result<()> {
     let max = state.settings.hl7.mllp.max_frame_bytes;
     let mut frames = Frames::new(max);
     let mut buf = vec![0u8; 64 * 1024];
@@ -61,6 +95,7 @@ async fn connection(state: AppState, mut stream: TcpStream, ip: IpAddr) -> std::
                 Frame::Message(bytes) => answer(&state, &bytes, ip).await,
             };
             stream.write_all(&frame(answer.as_bytes())).await?;
+            stream.flush().await?;
         }
     }
 }

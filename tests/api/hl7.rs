@@ -10,7 +10,7 @@ use crate::screening::infant_with_card;
 
 /// The laboratory's profile: the 40 analytes under their own codes and units, TSH also under
 /// its LOINC code in UCUM, Phe also in mg/dL.
-fn profile() -> String {
+pub fn profile() -> String {
     let mut codes = vec![r#""29575-8" = "TSH""#.to_string()];
     let mut units = vec![
         r#""m[IU]/L" = { to = "mIU/L" }"#.to_string(),
@@ -39,7 +39,12 @@ fn hl7_time(t: DateTime<Utc>) -> String {
 
 /// One card's message: the normal panel with `overrides` (the analyte replaced, or none; the
 /// code sent, value, unit) in place.
-fn oru(control: &str, barcode: &str, mrn: &str, overrides: &[(&str, &str, &str, &str)]) -> String {
+pub fn oru(
+    control: &str,
+    barcode: &str,
+    mrn: &str,
+    overrides: &[(&str, &str, &str, &str)],
+) -> String {
     let epoch = crate::helpers::epoch();
     let mut s = vec![
         format!(
@@ -91,7 +96,7 @@ async fn send(app: &TestApp, token: &str, body: &str) -> String {
     r.text().await.unwrap()
 }
 
-fn msa(ack: &str) -> &str {
+pub fn msa(ack: &str) -> &str {
     ack.split('\r')
         .find(|s| s.starts_with("MSA|"))
         .map_or("", |s| &s[4..6])

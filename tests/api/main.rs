@@ -13,6 +13,7 @@ mod fidelity;
 mod hardening;
 mod helpers;
 mod hl7;
+mod hl7_recovery;
 mod hospitals;
 mod infants;
 mod isolation;

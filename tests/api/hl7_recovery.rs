@@ -1,0 +1,218 @@
+//! HL7 at plate size and across a crash: a batch of 1,000 one-card `ORU^R01` messages × 40
+//! analytes is sent to a second server that is killed (SIGKILL) half-way through it; the
+//! laboratory resends the whole batch to the surviving server and every card lands exactly once:
+//! one interpretation, 40 values and one applied-mark per card, one case per critical card, and
+//! an `AA` for every message (the ones committed before the crash from their stored ACKs).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use diesel::RunQueryDsl;
+use reqwest::Method;
+use tokio::process::Command;
+
+use crate::helpers::{JWT_SECRET, TestApp, TestDb, config_dir};
+use crate::hl7::{msa, oru, profile};
+use crate::seed::seed_cards;
+
+const CARDS: usize = 1000;
+
+fn count(app: &TestApp, sql: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut c = app.state.pool.get().unwrap();
+    diesel::sql_query(sql).get_result::<N>(&mut c).unwrap().n
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let p = entry.path();
+        let target = to.join(entry.file_name());
+        if p.is_dir() {
+            copy_dir(&p, &target);
+        } else {
+            std::fs::copy(&p, &target).unwrap();
+        }
+    }
+}
+
+/// The project's configuration with the laboratory's profile added to `test.toml`, for a
+/// server started as a process.
+fn config_with_profile() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("hl7-config-{}", uuid::Uuid::now_v7().simple()));
+    copy_dir(&config_dir(), &dir);
+    let test = dir.join("test.toml");
+    let mut text = std::fs::read_to_string(&test).unwrap();
+    text.push('\n');
+    text.push_str(&profile());
+    std::fs::write(&test, text).unwrap();
+    dir
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn a_plate_sized_batch_killed_half_way_is_resent_and_every_card_lands_once() {
+    let app = TestApp::spawn_full(&[], &profile(), TestDb::new()).await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let h = app.hospital("HA").await;
+    let (pool, key) = (app.state.pool.clone(), app.state.id_hash_key.0.clone());
+    let barcodes = tokio::task::spawn_blocking(move || {
+        seed_cards(&pool, &key, &h, 0, CARDS, crate::helpers::epoch())
+    })
+    .await
+    .unwrap();
+    app.clock
+        .set(crate::helpers::epoch() + chrono::Duration::hours(1));
+    // Every 50th card has a critical TSH: 20 cases, each opened once whatever the resends.
+    let messages: Vec<String> = barcodes
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let critical = [("TSH", "29575-8", "120", "m[IU]/L")];
+            let overrides: &[(&str, &str, &str, &str)] = if i % 50 == 0 { &critical } else { &[] };
+            oru(&format!("PLATE{i:05}"), b, &format!("SEED-{i}"), overrides)
+        })
+        .collect();
+    let batch = format!(
+        "BHS|^~\\&|NBSLIS|ZJNBSC\r{}\rBTS|{CARDS}\r",
+        messages.join("\r")
+    );
+
+    // A second server on the same database takes the batch and is killed half-way.
+    let port = free_port();
+    let mut doomed = Command::new(env!("CARGO_BIN_EXE_guthrie"))
+        .env_clear()
+        .env("GUTHRIE_CONFIG_DIR", config_with_profile())
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("GUTHRIE_ENV", "test")
+        .env("GUTHRIE__AUTH__JWT_SECRET", JWT_SECRET)
+        .env("GUTHRIE__SERVER__PORT", port.to_string())
+        .env("DATABASE_URL", &app.db.url)
+        .arg("serve")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..100 {
+        if http.get(format!("{base}/healthz")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the second server started");
+    let send = {
+        let (http, url, lab, batch) = (
+            http.clone(),
+            format!("{base}/api/v1/hl7v2"),
+            lab.clone(),
+            batch.clone(),
+        );
+        tokio::spawn(async move {
+            http.post(url)
+                .bearer_auth(lab)
+                .header("content-type", "application/hl7-v2")
+                .body(batch)
+                .send()
+                .await
+        })
+    };
+    let mut applied = 0;
+    for _ in 0..6000 {
+        applied = count(&app, "SELECT COUNT(*) AS n FROM hl7_cards");
+        if applied > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    doomed.start_kill().unwrap(); // SIGKILL
+    doomed.wait().await.unwrap();
+    assert!(
+        send.await.unwrap().is_err(),
+        "the doomed server never answered"
+    );
+    let at_death = count(&app, "SELECT COUNT(*) AS n FROM hl7_cards");
+    let total = i64::try_from(CARDS).unwrap();
+    assert!(
+        applied > 0 && at_death < total,
+        "killed mid-batch: {at_death} of {total} cards applied"
+    );
+    // What committed is whole: each applied card has its message, values and interpretation.
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) AS n FROM hl7_messages"),
+        at_death
+    );
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) AS n FROM dbs_results"),
+        at_death * 40
+    );
+
+    // The laboratory resends the whole batch (to the surviving server).
+    let r = app
+        .req(Method::POST, "/api/v1/hl7v2", Some(&lab))
+        .header("content-type", "application/hl7-v2")
+        .body(batch.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let ack = r.text().await.unwrap();
+    let msas: Vec<&str> = ack.split('\r').filter(|s| s.starts_with("MSA|")).collect();
+    assert_eq!(msas.len(), CARDS);
+    assert!(
+        msas.iter().all(|m| msa(m) == "AA"),
+        "{:?}",
+        msas.iter().find(|m| msa(m) != "AA")
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM hl7_messages"), total);
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM hl7_cards"), total);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) AS n FROM dbs_results"),
+        total * 40
+    );
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) AS n FROM dbs_interpretations"),
+        total,
+        "one interpretation per card"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) AS n FROM dbs_cards WHERE received_at IS NULL"
+        ),
+        0
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM cases"), 20);
+    // Once more: every answer from the stored ACKs, nothing written.
+    let again = app
+        .req(Method::POST, "/api/v1/hl7v2", Some(&lab))
+        .header("content-type", "application/hl7-v2")
+        .body(batch)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(again.matches("MSA|AA|").count(), CARDS);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) AS n FROM dbs_interpretations"),
+        total
+    );
+}

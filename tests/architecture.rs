@@ -266,3 +266,39 @@ fn every_insertable_row_is_prepared_once() {
         "rows written with DEFAULT for None: {missing:?}"
     );
 }
+
+/// The laboratory profile and MLLP settings the README shows are valid configuration.
+#[test]
+fn the_readme_hl7_examples_are_valid_settings() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let block = |header: &str| -> String {
+        let start = readme.find(header).unwrap();
+        let end = start + readme[start..].find("```").unwrap();
+        readme[start..end].to_string()
+    };
+    #[derive(serde::Deserialize)]
+    struct Doc {
+        hl7: Hl7,
+    }
+    #[derive(serde::Deserialize)]
+    struct Hl7 {
+        labs: std::collections::BTreeMap<String, guthrie::config::LabProfile>,
+    }
+    let doc: Doc = toml::from_str(&block("[hl7.labs.ZJNBSC]")).unwrap();
+    let lab = &doc.hl7.labs["ZJNBSC"];
+    assert_eq!(lab.charset.as_deref(), Some("GB18030"));
+    assert!(lab.units.contains_key("Phe mg/dL"));
+    #[derive(serde::Deserialize)]
+    struct Mllp {
+        hl7: MllpHl7,
+    }
+    #[derive(serde::Deserialize)]
+    struct MllpHl7 {
+        mllp: guthrie::config::MllpSettings,
+    }
+    let with_frame = format!("{}max_frame_bytes = 1024\n", block("[hl7.mllp]\nbind"));
+    let m: Mllp = toml::from_str(&with_frame).unwrap();
+    assert!(!m.hl7.mllp.tls_client_ca.is_empty());
+    assert!(m.hl7.mllp.networks().is_ok());
+}

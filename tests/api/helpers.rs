@@ -501,3 +501,68 @@ pub async fn register_card(
         .status()
         .as_u16()
 }
+
+/// `SELECT COUNT(*) AS n …` on the test database.
+pub fn count(app: &TestApp, sql: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut c = app.state.pool.get().unwrap();
+    diesel::RunQueryDsl::get_result::<N>(diesel::sql_query(sql), &mut c)
+        .unwrap()
+        .n
+}
+
+/// A second server started as a process (`guthrie serve`) on the test database, to be killed
+/// mid-request by a recovery test (dropping it kills it too).
+pub struct ServerProcess {
+    pub child: tokio::process::Child,
+    pub base: String,
+}
+
+impl ServerProcess {
+    /// Starts it with the configuration in `config` and extra variables, and waits until it
+    /// answers `/healthz`.
+    pub async fn start(db: &TestDb, config: &std::path::Path, env: &[(&str, &str)]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_guthrie"));
+        cmd.env_clear()
+            .env("GUTHRIE_CONFIG_DIR", config)
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("GUTHRIE_ENV", "test")
+            .env("GUTHRIE__AUTH__JWT_SECRET", JWT_SECRET)
+            .env("GUTHRIE__SERVER__PORT", port.to_string())
+            .env("DATABASE_URL", &db.url);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .arg("serve")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        for _ in 0..100 {
+            if http.get(format!("{base}/healthz")).send().await.is_ok() {
+                return ServerProcess { child, base };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the second server did not start");
+    }
+
+    /// SIGKILL, and waits for it to be gone.
+    pub async fn kill(&mut self) {
+        self.child.start_kill().unwrap();
+        self.child.wait().await.unwrap();
+    }
+}

@@ -7,25 +7,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use diesel::RunQueryDsl;
 use reqwest::Method;
-use tokio::process::Command;
 
-use crate::helpers::{JWT_SECRET, TestApp, TestDb, config_dir};
+use crate::helpers::{ServerProcess, TestApp, TestDb, config_dir, count};
 use crate::hl7::{msa, oru, profile};
 use crate::seed::seed_cards;
 
 const CARDS: usize = 1000;
-
-fn count(app: &TestApp, sql: &str) -> i64 {
-    #[derive(diesel::QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let mut c = app.state.pool.get().unwrap();
-    diesel::sql_query(sql).get_result::<N>(&mut c).unwrap().n
-}
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -52,14 +40,6 @@ fn config_with_profile() -> PathBuf {
     text.push_str(&profile());
     std::fs::write(&test, text).unwrap();
     dir
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]
@@ -91,32 +71,8 @@ async fn a_plate_sized_batch_killed_half_way_is_resent_and_every_card_lands_once
     );
 
     // A second server on the same database takes the batch and is killed half-way.
-    let port = free_port();
-    let mut doomed = Command::new(env!("CARGO_BIN_EXE_guthrie"))
-        .env_clear()
-        .env("GUTHRIE_CONFIG_DIR", config_with_profile())
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("GUTHRIE_ENV", "test")
-        .env("GUTHRIE__AUTH__JWT_SECRET", JWT_SECRET)
-        .env("GUTHRIE__SERVER__PORT", port.to_string())
-        .env("DATABASE_URL", &app.db.url)
-        .arg("serve")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let mut up = false;
-    for _ in 0..100 {
-        if http.get(format!("{base}/healthz")).send().await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(up, "the second server started");
+    let mut doomed = ServerProcess::start(&app.db, &config_with_profile(), &[]).await;
+    let (base, http) = (doomed.base.clone(), reqwest::Client::new());
     let send = {
         let (http, url, lab, batch) = (
             http.clone(),
@@ -141,8 +97,7 @@ async fn a_plate_sized_batch_killed_half_way_is_resent_and_every_card_lands_once
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    doomed.start_kill().unwrap(); // SIGKILL
-    doomed.wait().await.unwrap();
+    doomed.kill().await; // SIGKILL
     assert!(
         send.await.unwrap().is_err(),
         "the doomed server never answered"

@@ -3,34 +3,14 @@
 
 use std::time::Duration;
 
-use diesel::RunQueryDsl;
 use serde_json::{Value, json};
-use tokio::process::Command;
 
-use crate::helpers::{JWT_SECRET, TestApp, config_dir};
+use crate::helpers::{ServerProcess, TestApp, config_dir, count};
 use crate::screening::panel;
 use crate::seed::seed_cards;
 
 const CARDS: usize = 1500;
 const LEASE_SECS: u64 = 2;
-
-fn count(app: &TestApp, sql: &str) -> i64 {
-    #[derive(diesel::QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let mut c = app.state.pool.get().unwrap();
-    diesel::sql_query(sql).get_result::<N>(&mut c).unwrap().n
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[tokio::test]
 async fn a_retry_after_the_server_died_mid_plate_runs_again_and_stores_every_card_once() {
@@ -59,36 +39,14 @@ async fn a_retry_after_the_server_died_mid_plate_runs_again_and_stores_every_car
     let plate = json!({ "cards": cards });
 
     // A second server on the same database takes the plate and is killed half-way.
-    let port = free_port();
-    let mut doomed = Command::new(env!("CARGO_BIN_EXE_guthrie"))
-        .env_clear()
-        .env("GUTHRIE_CONFIG_DIR", config_dir())
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("GUTHRIE_ENV", "test")
-        .env("GUTHRIE__AUTH__JWT_SECRET", JWT_SECRET)
-        .env("GUTHRIE__SERVER__PORT", port.to_string())
-        .env(
-            "GUTHRIE__SERVER__IDEMPOTENCY_LEASE_SECS",
-            LEASE_SECS.to_string(),
-        )
-        .env("DATABASE_URL", &app.db.url)
-        .arg("serve")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let mut up = false;
-    for _ in 0..100 {
-        if http.get(format!("{base}/healthz")).send().await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(up, "the second server started");
+    let lease = LEASE_SECS.to_string();
+    let mut doomed = ServerProcess::start(
+        &app.db,
+        &config_dir(),
+        &[("GUTHRIE__SERVER__IDEMPOTENCY_LEASE_SECS", &lease)],
+    )
+    .await;
+    let (base, http) = (doomed.base.clone(), reqwest::Client::new());
     let send = {
         let (http, url, lab, plate) = (
             http.clone(),
@@ -114,8 +72,7 @@ async fn a_retry_after_the_server_died_mid_plate_runs_again_and_stores_every_car
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    doomed.start_kill().unwrap();
-    doomed.wait().await.unwrap();
+    doomed.kill().await;
     assert!(
         send.await.unwrap().is_err(),
         "the doomed server never answered"

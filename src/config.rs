@@ -354,6 +354,8 @@ pub struct JobSettings {
     /// Recompute the quality facts tables from the source tables (a safety net: every write
     /// keeps them current).
     pub quality_facts: String,
+    /// Forget the raw text of HL7 messages past their retention.
+    pub hl7_retention: String,
     /// Items one sweep handles at most (the rest waits for the next run).
     pub batch_size: i64,
 }

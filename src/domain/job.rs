@@ -19,6 +19,8 @@ pub enum Job {
     QualityScorecard,
     /// The weekly rebuild of the quality facts tables.
     QualityFacts,
+    /// Forgets the raw text of HL7 messages past `hl7.raw_retention_days`.
+    Hl7Retention,
 }
 
 /// How a job is caught up when a server starts.
@@ -40,6 +42,7 @@ super::text_enum!(Job {
     Dispatcher = "dispatcher",
     QualityScorecard = "quality_scorecard",
     QualityFacts = "quality_facts",
+    Hl7Retention = "hl7_retention",
 });
 
 impl Job {
@@ -52,7 +55,9 @@ impl Job {
     /// How a starting server catches the job up.
     pub fn catch_up(self) -> CatchUp {
         match self {
-            Job::Escalation | Job::MissedScreens | Job::Dispatcher => CatchUp::Always,
+            Job::Escalation | Job::MissedScreens | Job::Dispatcher | Job::Hl7Retention => {
+                CatchUp::Always
+            }
             Job::FamilyReminders | Job::HospitalDigest | Job::QualityScorecard => {
                 CatchUp::WhenStale
             }

@@ -48,6 +48,7 @@ pub fn schedule_of(state: &AppState, job: Job) -> String {
         Job::Dispatcher => j.dispatcher.clone(),
         Job::QualityScorecard => j.quality_scorecard.clone(),
         Job::QualityFacts => j.quality_facts.clone(),
+        Job::Hl7Retention => j.hl7_retention.clone(),
     }
 }
 
@@ -156,6 +157,14 @@ async fn run_body(state: &AppState, job: Job, now: DateTime<Utc>) -> Result<Valu
             to_value(db::run(&state.pool, move |c| digests::hospital_digest(c, &ctx, now)).await?)
         }
         Job::Dispatcher => to_value(dispatch::run(state, now).await?),
+        Job::Hl7Retention => {
+            let days = state.settings.hl7.raw_retention_days;
+            let forgotten = db::run(&state.pool, move |c| {
+                crate::services::screening::hl7::expire(c, days, now)
+            })
+            .await?;
+            Ok(serde_json::json!({ "raw_texts_forgotten": forgotten }))
+        }
         Job::QualityScorecard => {
             let limits = state
                 .settings

@@ -482,9 +482,11 @@ async fn disagreements_between_the_laboratory_and_the_catalogue_are_listed() {
         .unwrap();
     assert_eq!(next["items"][0]["control_id"], "LIS0401");
     assert_eq!(app.get("/api/v1/hl7v2/messages", &lab).await.status(), 403);
-    // Past the retention, the raw text goes; the ACK stays and still answers a resend.
+    // Past the retention, the daily job forgets the raw text; the ACK stays and still answers
+    // a resend.
     app.clock.set(crate::helpers::epoch() + Duration::days(91));
     send(&app, &lab, &oru("LIS0404", "NO-SUCH", "D4", &[])).await;
+    assert_eq!(app.run_job("hl7_retention").await["raw_texts_forgotten"], 3);
     let page: Value = app
         .get("/api/v1/hl7v2/messages", &app.admin_token)
         .await

@@ -927,8 +927,9 @@ async fn jobs_are_listed_run_by_admins_only_and_unknown_ones_are_404() {
         .await
         .unwrap();
     let jobs = jobs.as_array().unwrap();
-    assert_eq!(jobs.len(), 7);
+    assert_eq!(jobs.len(), 8);
     assert!(jobs.iter().any(|j| j["name"] == "quality_facts"));
+    assert!(jobs.iter().any(|j| j["name"] == "hl7_retention"));
     let esc = jobs.iter().find(|j| j["name"] == "escalation").unwrap();
     assert_eq!(esc["last_ok"], true);
     assert_eq!(esc["schedule"], "0 * * * * *");

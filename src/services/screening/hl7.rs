@@ -198,7 +198,6 @@ pub fn ingest_body(
     let mut conn = pool
         .get()
         .map_err(|e| AppError::Unavailable(e.to_string()))?;
-    expire(&mut conn, settings, now)?;
     let Some(messages) = crate::domain::hl7::split_batch(raw) else {
         let o = ingest(&mut conn, settings, rules, raw, now)?;
         return Ok((o.ack.clone(), vec![o]));
@@ -282,17 +281,13 @@ fn spread(
     })
 }
 
-/// Forgets the raw text of messages past their retention (once per body received).
-fn expire(
-    conn: &mut AnyConnection,
-    settings: &Hl7Settings,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
-    stored::expire_raw(
+/// Forgets the raw text of messages received more than `days` before `now` (the
+/// `hl7_retention` job); returns how many.
+pub fn expire(conn: &mut AnyConnection, days: i64, now: DateTime<Utc>) -> Result<usize, AppError> {
+    Ok(stored::expire_raw(
         conn,
-        UtcMicros::new(now - chrono::Duration::days(settings.raw_retention_days)),
-    )?;
-    Ok(())
+        UtcMicros::new(now - chrono::Duration::days(days)),
+    )?)
 }
 
 /// What a group of messages left in the database before: the messages received and the cards

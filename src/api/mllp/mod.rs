@@ -17,9 +17,6 @@ use tokio_rustls::TlsAcceptor;
 use crate::domain::mllp::{Frame, Frames, frame};
 use crate::domain::principal::{Principal, PrincipalKind};
 use crate::domain::role::Role;
-use crate::error::AppError;
-use crate::services::admin::{catalogue, policy};
-use crate::services::screening::cards::Rules;
 use crate::services::screening::hl7;
 use crate::state::AppState;
 
@@ -115,26 +112,8 @@ async fn answer(state: &AppState, bytes: &[u8], ip: IpAddr) -> String {
         request_id: None,
         correlation_id: None,
     };
-    let run = async {
-        let interp = catalogue::current(&state.catalogues, now)?;
-        let policy = policy::current(&state.policies, now)?;
-        let (settings, pool) = (state.settings.hl7.clone(), state.pool.clone());
-        tokio::task::spawn_blocking(move || {
-            let rules = Rules {
-                interp: &interp,
-                policy: &policy,
-                who: &who,
-            };
-            hl7::ingest_body(&pool, &settings, rules, &text, now, 1)
-        })
-        .await
-        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("hl7 task failed: {e}")))?
-    };
-    match run.await {
-        Ok((ack, outcomes)) => {
-            hl7::log(&outcomes, "mllp");
-            ack
-        }
+    match crate::api::screening::hl7::apply(state, who, text, "mllp").await {
+        Ok(ack) => ack,
         Err(e) => {
             tracing::error!(error = %e, "hl7 message over mllp failed");
             // Nothing was acknowledged: the laboratory resends, and the message is idempotent.

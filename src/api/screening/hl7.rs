@@ -69,6 +69,21 @@ pub async fn receive_message(
             .into(),
         field: None,
     })?;
+    let answer = apply(&state, p, text, "http").await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/hl7-v2")
+        .body(answer))
+}
+
+/// Applies a body (one message or a batch) from `who` under the catalogue and due policy in
+/// force, and returns its ACK: the one path of HTTP and MLLP. Outcomes are logged under
+/// `transport`.
+pub async fn apply(
+    state: &AppState,
+    who: Principal,
+    text: String,
+    transport: &'static str,
+) -> Result<String, AppError> {
     let now = state.now();
     let interp = catalogue::current(&state.catalogues, now)?;
     let policy = policy::current(&state.policies, now)?;
@@ -84,16 +99,14 @@ pub async fn receive_message(
         let rules = Rules {
             interp: &interp,
             policy: &policy,
-            who: &p,
+            who: &who,
         };
         hl7::ingest_body(&pool, &settings, rules, &text, now, workers)
     })
     .await
     .map_err(|e| AppError::Unexpected(anyhow::anyhow!("hl7 task failed: {e}")))??;
-    hl7::log(&outcomes, "http");
-    Ok(HttpResponse::Ok()
-        .content_type("application/hl7-v2")
-        .body(answer))
+    hl7::log(&outcomes, transport);
+    Ok(answer)
 }
 
 /// A card on which the laboratory and the catalogue disagree.

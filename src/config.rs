@@ -463,11 +463,11 @@ pub struct LabProfile {
 
 impl LabProfile {
     /// The code and unit maps.
-    pub fn profile(&self) -> crate::domain::hl7::Profile {
+    pub fn profile(&self) -> crate::domain::hl7::Profile<'_> {
         crate::domain::hl7::Profile {
-            codes: self.codes.clone(),
-            units: self.units.clone(),
-            ignored: self.ignored.clone(),
+            codes: &self.codes,
+            units: &self.units,
+            ignored: &self.ignored,
         }
     }
 }

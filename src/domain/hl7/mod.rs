@@ -422,18 +422,18 @@ fn read_oru(m: &Message<'_>, barcode_at: BarcodeAt, local: FixedOffset) -> Resul
     })
 }
 
-/// How a laboratory's codes and units map to the catalogue.
-#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
-pub struct Profile {
+/// How a laboratory's codes and units map to the catalogue (borrowed from its configured
+/// profile).
+#[derive(Debug, Clone, Copy)]
+pub struct Profile<'a> {
     /// LOINC or local code → catalogue analyte code.
-    pub codes: BTreeMap<String, String>,
+    pub codes: &'a BTreeMap<String, String>,
     /// The laboratory's unit (`m[IU]/L`), or an analyte and a unit (`Phe mg/dL`: mass to molar
     /// factors differ per analyte) → the catalogue's unit and the factor to multiply by.
-    pub units: BTreeMap<String, UnitMap>,
+    pub units: &'a BTreeMap<String, UnitMap>,
     /// Numeric observations that are not analytes (besides the card questions, OBX-29 `QST`,
     /// which are never analytes).
-    #[serde(default)]
-    pub ignored: std::collections::BTreeSet<String>,
+    pub ignored: &'a std::collections::BTreeSet<String>,
 }
 
 /// One unit of a laboratory and how to convert it.
@@ -505,7 +505,7 @@ impl CardProblem {
     }
 }
 
-/// The analyte values of a card in the catalogue's codes and units: `(analyte, value, lab flag)`.
+/// The analyte values of a card in the catalogue's codes and units: `(analyte, value, unit)`.
 /// A code is looked up in the profile's code map, then among the catalogue's LOINC codes, codes
 /// and aliases (a laboratory's LIS codes), first by OBX-3.1 and then by OBX-3.4; a unit in the
 /// profile's unit map, else it must be the catalogue's own unit for that analyte. Card
@@ -514,7 +514,7 @@ impl CardProblem {
 /// code is an error, and anything named must convert cleanly.
 pub fn analytes(
     card: &CardReport,
-    p: &Profile,
+    p: Profile<'_>,
     catalogue: &Catalogue,
 ) -> Result<Vec<(String, f64, String)>, CardProblem> {
     let in_catalogue = |code: &str| {
@@ -553,19 +553,18 @@ pub fn analytes(
                 location: o.location.clone(),
             });
         }
-        let own_unit = catalogue
-            .analyte(&analyte)
-            .is_some_and(|a| a.unit == o.unit);
         // An analyte's own entry first (mass to molar factors differ per analyte), then the
-        // unit's; either must land in the catalogue's unit.
+        // unit's; either must land in the catalogue's unit. (An analyte the catalogue lacks is
+        // the results check's to refuse, with its own error.)
         let mapped = p
             .units
             .get(&format!("{analyte} {}", o.unit))
             .or_else(|| p.units.get(&o.unit));
         let target = catalogue.analyte(&analyte).map(|a| a.unit.as_str());
-        let factor = match mapped {
-            Some(u) if Some(u.to.as_str()) == target || target.is_none() => u.factor,
-            None if own_unit => 1.0,
+        let (factor, unit) = match (mapped, target) {
+            (Some(u), Some(t)) if u.to == t => (u.factor, t),
+            (Some(u), None) => (u.factor, u.to.as_str()),
+            (None, Some(t)) if t == o.unit => (1.0, t),
             // Not mapped, or mapped to another unit than the catalogue's.
             _ => {
                 return Err(CardProblem::UnknownUnit {
@@ -584,7 +583,7 @@ pub fn analytes(
                 code: o.code.clone(),
                 location: o.location.clone(),
             })?;
-        out.push((analyte, value * factor, o.flag.clone()));
+        out.push((analyte, value * factor, unit.to_string()));
     }
     Ok(out)
 }
@@ -695,8 +694,25 @@ OBX|1|NM|29575-8^Thyrotropin [Units/volume] in Dried blood spot^LN||32.5|m[IU]/L
 OBX|2|CWE|46762-1^Congenital hypothyroidism newborn screen interpretation^LN||LA18593-6^Out of range^LN||||||F\r\
 OBX|3|NM|29573-3^Phenylalanine^LN^PHE^Phe local^L||1.08|mg/dL|<2|N|||F\r";
 
-    fn profile() -> Profile {
-        Profile {
+    /// A test laboratory's maps, owned so a test can change them.
+    struct Maps {
+        codes: BTreeMap<String, String>,
+        units: BTreeMap<String, UnitMap>,
+        ignored: std::collections::BTreeSet<String>,
+    }
+
+    impl Maps {
+        fn view(&self) -> Profile<'_> {
+            Profile {
+                codes: &self.codes,
+                units: &self.units,
+                ignored: &self.ignored,
+            }
+        }
+    }
+
+    fn profile() -> Maps {
+        Maps {
             codes: [("29575-8", "TSH"), ("PHE", "Phe")]
                 .iter()
                 .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -772,17 +788,17 @@ OBX|3|NM|29573-3^Phenylalanine^LN^PHE^Phe local^L||1.08|mg/dL|<2|N|||F\r";
     fn codes_and_units_go_through_the_profile_and_unknown_ones_are_named() {
         let cat = catalogue();
         let m = parse_oru(CRITICAL_TSH, BarcodeAt::Obx57723, cst()).unwrap();
-        let values = analytes(&m.cards[0], &profile(), &cat).unwrap();
+        let values = analytes(&m.cards[0], profile().view(), &cat).unwrap();
         // Birth weight is a card question (QST), the interpretations are coded: not analytes.
         assert_eq!(values.len(), 2, "{values:?}");
-        assert_eq!(values[0], ("TSH".to_string(), 32.5, "HH".to_string()));
+        assert_eq!(values[0], ("TSH".to_string(), 32.5, "mIU/L".to_string()));
         // The local code (OBX-3.4) and mg/dL converted to µmol/L.
         assert_eq!(values[1].0, "Phe");
         assert!((values[1].1 - 65.3832).abs() < 1e-9);
         let mut p = profile();
         p.units.remove("mg/dL");
         assert!(
-            matches!(analytes(&m.cards[0], &p, &cat), Err(CardProblem::UnknownUnit { unit, .. }) if unit == "mg/dL")
+            matches!(analytes(&m.cards[0], p.view(), &cat), Err(CardProblem::UnknownUnit { unit, .. }) if unit == "mg/dL")
         );
         // An analyte's own unit entry wins over the unit's, and must land in its unit.
         let mut p = profile();
@@ -793,17 +809,17 @@ OBX|3|NM|29573-3^Phenylalanine^LN^PHE^Phe local^L||1.08|mg/dL|<2|N|||F\r";
                 factor: 60.0,
             },
         );
-        assert!((analytes(&m.cards[0], &p, &cat).unwrap()[1].1 - 64.8).abs() < 1e-9);
+        assert!((analytes(&m.cards[0], p.view(), &cat).unwrap()[1].1 - 64.8).abs() < 1e-9);
         p.units.get_mut("Phe mg/dL").unwrap().to = "mg/dL".into();
         assert!(matches!(
-            analytes(&m.cards[0], &p, &cat),
+            analytes(&m.cards[0], p.view(), &cat),
             Err(CardProblem::UnknownUnit { .. })
         ));
         // Without a code map, the catalogue's LOINC codes (29575-8, 29573-3) name the analytes;
         // a unit spelled as the catalogue's needs no map.
         let mut p = profile();
         p.codes.clear();
-        let values = analytes(&m.cards[0], &p, &cat).unwrap();
+        let values = analytes(&m.cards[0], p.view(), &cat).unwrap();
         assert_eq!(values[0].0, "TSH");
         assert_eq!(values[1].0, "Phe");
         let plain = CRITICAL_TSH.replace(
@@ -813,18 +829,18 @@ OBX|3|NM|29573-3^Phenylalanine^LN^PHE^Phe local^L||1.08|mg/dL|<2|N|||F\r";
         let m2 = parse_oru(&plain, BarcodeAt::Obx57723, cst()).unwrap();
         let mut p = profile();
         p.units.remove("m[IU]/L");
-        assert_eq!(analytes(&m2.cards[0], &p, &cat).unwrap()[0].1, 32.5);
+        assert_eq!(analytes(&m2.cards[0], p.view(), &cat).unwrap()[0].1, 32.5);
         // A code neither the profile nor the catalogue knows is named, never guessed.
         let unknown =
             CRITICAL_TSH.replace("29573-3^Phenylalanine^LN^PHE^", "99999-9^Mystery^LN^XYZ^");
         let m3 = parse_oru(&unknown, BarcodeAt::Obx57723, cst()).unwrap();
-        let e = analytes(&m3.cards[0], &profile(), &cat).unwrap_err();
+        let e = analytes(&m3.cards[0], profile().view(), &cat).unwrap_err();
         assert_eq!(e.to_string(), "unknown analyte code XYZ");
         assert_eq!(e.location(), "OBX^7");
         let corrected = CRITICAL_TSH.replace("|<9|HH|||F", "|<9|HH|||C");
         let m = parse_oru(&corrected, BarcodeAt::Obx57723, cst()).unwrap();
         assert!(matches!(
-            analytes(&m.cards[0], &profile(), &cat),
+            analytes(&m.cards[0], profile().view(), &cat),
             Err(CardProblem::Corrected { .. })
         ));
     }

@@ -179,6 +179,8 @@ pub struct Interpretation {
 pub struct Interpreter {
     catalogue: Catalogue,
     markers: Vec<Vec<MarkerExpr>>,
+    /// The ratio markers the rules test (`Phe/Tyr`), which a laboratory may send as values.
+    ratios: std::collections::BTreeSet<String>,
 }
 
 impl Interpreter {
@@ -195,7 +197,24 @@ impl Interpreter {
                     .collect::<Result<Vec<_>, _>>()
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { catalogue, markers })
+        let ratios = catalogue
+            .rules
+            .iter()
+            .zip(&markers)
+            .flat_map(|(r, m)| r.criteria.iter().zip(m))
+            .filter(|(_, m)| matches!(m, MarkerExpr::Ratio(..)))
+            .map(|(c, _)| c.marker.clone())
+            .collect();
+        Ok(Self {
+            catalogue,
+            markers,
+            ratios,
+        })
+    }
+
+    /// Whether `marker` is a ratio the rules test (a laboratory may send it as a value).
+    pub fn is_ratio(&self, marker: &str) -> bool {
+        self.ratios.contains(marker)
     }
 
     /// The catalogue.

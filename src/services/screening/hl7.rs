@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::json;
 
-use crate::config::Hl7Settings;
+use crate::config::{Hl7Settings, LabProfile};
 use crate::db::AnyConnection;
 use crate::db::models::admin::hospital;
 use crate::db::models::quality::facts;
@@ -325,6 +325,188 @@ impl Known {
     }
 }
 
+/// A card checked and ready to apply: its row and infant, its quality and its values.
+struct Ready {
+    barcode: String,
+    card: dbs::Card,
+    infant: crate::db::models::screening::infant::Infant,
+    quality: String,
+    results: CardResults,
+}
+
+/// Checks a card before anything is written: its barcode names one registered card, the
+/// laboratory's MRN matches, its quality code and analytes map. `Ok(Err(..))` is the card's
+/// `ERR`.
+fn prepare(
+    conn: &mut AnyConnection,
+    lab: &LabProfile,
+    rules: Rules<'_>,
+    c: &CardReport,
+    barcode: String,
+) -> Result<Result<Ready, AckError>, AppError> {
+    let mut found = dbs::card_with_infant(conn, &barcode)?;
+    let (card, infant) = match (found.pop(), found.is_empty()) {
+        (Some(one), true) => one,
+        (other, _) => {
+            let why = if other.is_none() {
+                "unknown"
+            } else {
+                "ambiguous"
+            };
+            return Ok(Err(err(
+                &c.location,
+                "204",
+                "Unknown key identifier",
+                format!("{why} card barcode {barcode}"),
+            )));
+        }
+    };
+    // The laboratory's MRN (and its authority, the birth hospital's code) must be the
+    // registration's: a mismatch means the wrong card or the wrong infant.
+    if let Some(mrn) = &c.mrn {
+        let authority_differs = match &c.mrn_authority {
+            None => false,
+            Some(a) => {
+                let code = hospital::get(conn, &Scope::unrestricted(), infant.hospital_id)?
+                    .map(|h| h.code);
+                Some(a) != code.as_ref()
+            }
+        };
+        if infant.mrn != *mrn || authority_differs {
+            return Ok(Err(err(
+                &c.location,
+                "207",
+                "Application internal error",
+                format!("MRN {mrn} does not match the registration of card {barcode}"),
+            )));
+        }
+    }
+    let quality = match &c.quality {
+        None => "acceptable".to_string(),
+        Some(q) => match lab.quality.get(q) {
+            Some(mapped) => mapped.clone(),
+            None if q == LA_ACCEPTABLE => "acceptable".into(),
+            None => {
+                return Ok(Err(err(
+                    &c.location,
+                    "103",
+                    "Table value not found",
+                    format!("unknown sample quality code {q}"),
+                )));
+            }
+        },
+    };
+    // The analytes are checked before anything is written.
+    let values = if quality == "acceptable" {
+        match analytes(c, lab.profile(), rules.interp.catalogue()) {
+            Ok(v) => v,
+            Err(p) => {
+                return Ok(Err(err(
+                    p.location(),
+                    "103",
+                    "Table value not found",
+                    format!("card {barcode}: {p}"),
+                )));
+            }
+        }
+    } else {
+        vec![]
+    };
+    let results = CardResults {
+        barcode: barcode.clone(),
+        results: values
+            .into_iter()
+            .map(|(analyte, value, unit)| ResultInput {
+                analyte,
+                value: json!(value),
+                unit,
+            })
+            .collect(),
+        tested_at: None,
+        reported_at: c.reported_at,
+    };
+    Ok(Ok(Ready {
+        barcode,
+        card,
+        infant,
+        quality,
+        results,
+    }))
+}
+
+/// Applies a checked card in the caller's transaction: its receipt when it has none, its
+/// results, and the mark that this message's card was applied, with the laboratory's verdict
+/// beside ours.
+fn apply_card(
+    conn: &mut AnyConnection,
+    rules: Rules<'_>,
+    c: &CardReport,
+    ready: &Ready,
+    (facility, control): &(String, String),
+    now: DateTime<Utc>,
+) -> Result<(), CardFailure> {
+    let Ready {
+        barcode,
+        card,
+        infant,
+        quality,
+        results,
+    } = ready;
+    let before = stored_results(conn, card.id)?;
+    let mut card = card.clone();
+    let mut ours = None;
+    if card.received_at.is_none() {
+        // Recorded as of the laboratory's receipt time. With results in the same
+        // message, their interpretation is the card's first; without (a rejected
+        // card), the receipt is interpreted on its own.
+        let at = c.received_at.unwrap_or(now).min(now);
+        if results.results.is_empty() {
+            let (received, i) =
+                cards::receive_loaded(conn, rules, card, infant, &before, at, quality, at)
+                    .map_err(|e| refused(barcode, "receipt", e))?;
+            card = received;
+            ours = Some(i.outcome);
+        } else {
+            card = cards::record_receipt(conn, rules, card, at, quality, at)
+                .map_err(|e| refused(barcode, "receipt", e))?;
+        }
+    }
+    if !results.results.is_empty() {
+        let i = results::submit_loaded(conn, rules, &card, infant, before, results, now)
+            .map_err(|e| refused(barcode, "results", e))?;
+        ours = Some(i.outcome);
+    }
+    let ours = match ours {
+        Some(o) => o,
+        None => crate::db::models::screening::dbs::latest_interpretation(conn, card.id)?
+            .map(|r| r.outcome)
+            .unwrap_or(CardOutcome::AwaitingResults),
+    };
+    let (lab_abnormal, lab_flags) = lab_verdict(c);
+    // Only a verdict on the values compares: not a card still awaiting results, a
+    // rejected one or one collected too early.
+    let we_flag = matches!(
+        ours,
+        CardOutcome::BorderlineRepeat | CardOutcome::Positive | CardOutcome::Critical
+    );
+    let tested = we_flag || ours == CardOutcome::Normal;
+    stored::mark_card(
+        conn,
+        &AppliedCard {
+            sending_facility: facility.to_string(),
+            control_id: control.to_string(),
+            barcode: barcode.clone(),
+            stored_at: UtcMicros::new(now),
+            card_id: card.id,
+            lab_abnormal,
+            lab_flags: Json(lab_flags),
+            outcome: ours,
+            disagrees: tested && lab_abnormal != we_flag,
+        },
+    )?;
+    Ok(())
+}
+
 /// Applies one message from the principal `rules.who`.
 pub fn ingest(
     conn: &mut AnyConnection,
@@ -373,12 +555,6 @@ fn ingest_with(
     if let Some(seen) = seen {
         return Ok(replay(seen));
     }
-    let profile = lab.profile();
-    let catalogue = rules.interp.catalogue();
-    let ratios = results::ratio_markers(rules.interp);
-    let scope = Scope::unrestricted();
-    let mut hospitals: std::collections::HashMap<_, Option<String>> =
-        std::collections::HashMap::new();
     let mut errors: Vec<AckError> = vec![];
     for c in &m.cards {
         let Some(barcode) = c.barcode.clone() else {
@@ -400,164 +576,16 @@ fn ingest_with(
         if done {
             continue;
         }
-        let found = dbs::card_with_infant(conn, &barcode)?;
-        let [(card, infant)] = found.as_slice() else {
-            let why = if found.is_empty() {
-                "unknown"
-            } else {
-                "ambiguous"
-            };
-            errors.push(err(
-                &c.location,
-                "204",
-                "Unknown key identifier",
-                format!("{why} card barcode {barcode}"),
-            ));
-            continue;
-        };
-        // The laboratory's MRN (and its authority, the birth hospital's code) must be the
-        // registration's: a mismatch means the wrong card or the wrong infant.
-        if let Some(mrn) = &c.mrn {
-            let authority_differs = match &c.mrn_authority {
-                None => false,
-                Some(a) => {
-                    let code = match hospitals.get(&infant.hospital_id) {
-                        Some(code) => code.clone(),
-                        None => {
-                            let code =
-                                hospital::get(conn, &scope, infant.hospital_id)?.map(|h| h.code);
-                            hospitals.insert(infant.hospital_id, code.clone());
-                            code
-                        }
-                    };
-                    Some(a) != code.as_ref()
-                }
-            };
-            if &infant.mrn != mrn || authority_differs {
-                errors.push(err(
-                    &c.location,
-                    "207",
-                    "Application internal error",
-                    format!("MRN {mrn} does not match the registration of card {barcode}"),
-                ));
+        let ready = match prepare(conn, lab, rules, c, barcode)? {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(e);
                 continue;
             }
-        }
-        let quality = match &c.quality {
-            None => "acceptable".to_string(),
-            Some(q) => match lab.quality.get(q) {
-                Some(mapped) => mapped.clone(),
-                None if q == LA_ACCEPTABLE => "acceptable".into(),
-                None => {
-                    errors.push(err(
-                        &c.location,
-                        "103",
-                        "Table value not found",
-                        format!("unknown sample quality code {q}"),
-                    ));
-                    continue;
-                }
-            },
         };
-        // The analytes are checked before anything is written.
-        let values = if quality == "acceptable" {
-            match analytes(c, &profile, catalogue) {
-                Ok(v) => v,
-                Err(p) => {
-                    errors.push(err(
-                        p.location(),
-                        "103",
-                        "Table value not found",
-                        format!("card {barcode}: {p}"),
-                    ));
-                    continue;
-                }
-            }
-        } else {
-            vec![]
-        };
-        let unit_of = |code: &str| {
-            catalogue
-                .analyte(code)
-                .map(|a| a.unit.clone())
-                .unwrap_or_default()
-        };
-        let results = CardResults {
-            barcode: barcode.clone(),
-            results: values
-                .into_iter()
-                .map(|(analyte, value, _flag)| ResultInput {
-                    unit: unit_of(&analyte),
-                    analyte,
-                    value: json!(value),
-                })
-                .collect(),
-            tested_at: None,
-            reported_at: c.reported_at,
-        };
-        let (facility, control) = (m.sending_facility.as_str(), m.control_id.as_str());
         // The card's receipt, results and mark in one transaction: all or nothing.
-        let applied = crate::db::write_transaction(conn, |conn| -> Result<(), CardFailure> {
-            facts::deferred(conn, |conn| {
-                let before = stored_results(conn, card.id)?;
-                let mut card = card.clone();
-                let mut ours = None;
-                if card.received_at.is_none() {
-                    // Recorded as of the laboratory's receipt time. With results in the same
-                    // message, their interpretation is the card's first; without (a rejected
-                    // card), the receipt is interpreted on its own.
-                    let at = c.received_at.unwrap_or(now).min(now);
-                    if results.results.is_empty() {
-                        let (received, i) = cards::receive_loaded(
-                            conn, rules, card, infant, &before, at, &quality, at,
-                        )
-                        .map_err(|e| refused(&barcode, "receipt", e))?;
-                        card = received;
-                        ours = Some(i.outcome);
-                    } else {
-                        card = cards::record_receipt(conn, rules, card, at, &quality, at)
-                            .map_err(|e| refused(&barcode, "receipt", e))?;
-                    }
-                }
-                if !results.results.is_empty() {
-                    let i = results::submit_loaded(
-                        conn, rules, &ratios, &card, infant, before, &results, now,
-                    )
-                    .map_err(|e| refused(&barcode, "results", e))?;
-                    ours = Some(i.outcome);
-                }
-                let ours = match ours {
-                    Some(o) => o,
-                    None => {
-                        crate::db::models::screening::dbs::latest_interpretation(conn, card.id)?
-                            .map(|r| r.outcome)
-                            .unwrap_or(CardOutcome::AwaitingResults)
-                    }
-                };
-                let (lab_abnormal, lab_flags) = lab_verdict(c);
-                // Only a verdict on the values compares: not a card still awaiting results, a
-                // rejected one or one collected too early.
-                let we_flag = matches!(
-                    ours,
-                    CardOutcome::BorderlineRepeat | CardOutcome::Positive | CardOutcome::Critical
-                );
-                let tested = we_flag || ours == CardOutcome::Normal;
-                stored::mark_card(
-                    conn,
-                    &AppliedCard {
-                        sending_facility: facility.to_string(),
-                        control_id: control.to_string(),
-                        barcode: barcode.clone(),
-                        stored_at: UtcMicros::new(now),
-                        card_id: card.id,
-                        lab_abnormal,
-                        lab_flags: Json(lab_flags),
-                        outcome: ours,
-                        disagrees: tested && lab_abnormal != we_flag,
-                    },
-                )?;
-                Ok(())
-            })
+        let applied = crate::db::write_transaction(conn, |conn| {
+            facts::deferred(conn, |conn| apply_card(conn, rules, c, &ready, &key, now))
         });
         match applied {
             Ok(()) => {}

@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 use crate::db::models::screening::dbs::{self, ResultRow};
 use crate::db::types::UtcMicros;
 use crate::db::{AnyConnection, DbPool, write_transaction};
-use crate::domain::catalogue::MarkerExpr;
 use crate::domain::interpretation::{Interpretation, Interpreter};
 use crate::domain::validation::FieldErrors;
 use crate::error::AppError;
@@ -47,18 +46,6 @@ pub struct CardResultOutcome {
     pub interpretation: Option<Interpretation>,
 }
 
-/// Ratio markers of the catalogue's rules, which a lab may send as values of their own.
-pub fn ratio_markers(interp: &Interpreter) -> BTreeSet<&str> {
-    interp
-        .catalogue()
-        .rules
-        .iter()
-        .flat_map(|r| r.criteria.iter())
-        .filter(|c| matches!(MarkerExpr::parse(&c.marker), Ok(MarkerExpr::Ratio(..))))
-        .map(|c| c.marker.as_str())
-        .collect()
-}
-
 /// One checked value under its canonical analyte code.
 struct Checked {
     analyte: String,
@@ -70,7 +57,6 @@ struct Checked {
 /// alias such as `C5OH` is stored as `C5-OH`).
 fn check_results(
     interp: &Interpreter,
-    ratios: &BTreeSet<&str>,
     results: &[ResultInput],
 ) -> Result<Vec<Checked>, FieldErrors> {
     let cat = interp.catalogue();
@@ -89,7 +75,7 @@ fn check_results(
         }
         let unit = match analyte {
             Some(a) => Some(a.unit.as_str()),
-            None if ratios.contains(r.analyte.as_str()) => Some("ratio"),
+            None if interp.is_ratio(&r.analyte) => Some("ratio"),
             None => {
                 e.add(
                     format!("{f}.analyte"),
@@ -216,7 +202,6 @@ pub fn submit_plate(
     cards: &[CardResults],
     now: DateTime<Utc>,
 ) -> Vec<CardResultOutcome> {
-    let ratios = ratio_markers(rules.interp);
     let mut out = Vec::with_capacity(cards.len());
     for chunk in cards.chunks(CARDS_PER_COMMIT) {
         let mut done = Vec::with_capacity(chunk.len());
@@ -224,7 +209,7 @@ pub fn submit_plate(
         let committed = write_transaction(conn, |conn| -> Result<(), AppError> {
             crate::db::models::quality::facts::deferred(conn, |conn| {
                 for c in chunk {
-                    done.push(one_card(conn, rules, &ratios, c, now));
+                    done.push(one_card(conn, rules, c, now));
                 }
                 Ok(())
             })
@@ -296,11 +281,10 @@ pub fn submit_plate_parallel(
 fn one_card(
     conn: &mut AnyConnection,
     rules: Rules<'_>,
-    ratios: &BTreeSet<&str>,
     c: &CardResults,
     now: DateTime<Utc>,
 ) -> CardResultOutcome {
-    let checked = match check_results(rules.interp, ratios, &c.results) {
+    let checked = match check_results(rules.interp, &c.results) {
         Ok(v) => v,
         Err(e) => return rejected(&c.barcode, e),
     };
@@ -325,14 +309,13 @@ fn one_card(
 pub fn submit_loaded(
     conn: &mut AnyConnection,
     rules: Rules<'_>,
-    ratios: &BTreeSet<&str>,
     card: &dbs::Card,
     infant: &crate::db::models::screening::infant::Infant,
     before: BTreeMap<String, f64>,
     c: &CardResults,
     now: DateTime<Utc>,
 ) -> Result<Interpretation, AppError> {
-    let checked = check_results(rules.interp, ratios, &c.results).map_err(AppError::Validation)?;
+    let checked = check_results(rules.interp, &c.results).map_err(AppError::Validation)?;
     store_checked(conn, rules, card, infant, before, &checked, c, now)
 }
 

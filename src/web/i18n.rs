@@ -168,9 +168,13 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         assert_eq!(en.time(t), "2026-11-25 15:00");
-        assert_eq!(en.span(Duration::minutes(125)), "2 h 5 min");
-        assert_eq!(en.span(Duration::hours(-50)), "2 d 2 h");
-        assert_eq!(Tr::new("zh-CN").span(Duration::minutes(61)), "1 小时 1 分");
+        // Non-breaking spaces: a span never wraps inside itself.
+        assert_eq!(en.span(Duration::minutes(125)), "2\u{a0}h\u{a0}5\u{a0}min");
+        assert_eq!(en.span(Duration::hours(-50)), "2\u{a0}d\u{a0}2\u{a0}h");
+        assert_eq!(
+            Tr::new("zh-CN").span(Duration::minutes(61)),
+            "1\u{a0}小时\u{a0}1\u{a0}分"
+        );
         assert_eq!(en.f("signed_in_as", &[("name", &"Li")]), "Signed in as Li");
     }
 }

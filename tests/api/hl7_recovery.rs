@@ -10,7 +10,7 @@ use std::time::Duration;
 use reqwest::Method;
 
 use crate::helpers::{ServerProcess, TestApp, TestDb, config_dir, count};
-use crate::hl7::{msa, oru, profile};
+use crate::hl7::{msa, msas, oru, profile};
 use crate::seed::seed_cards;
 
 const CARDS: usize = 1000;
@@ -128,12 +128,12 @@ async fn a_plate_sized_batch_killed_half_way_is_resent_and_every_card_lands_once
         .unwrap();
     assert_eq!(r.status(), 200);
     let ack = r.text().await.unwrap();
-    let msas: Vec<&str> = ack.split('\r').filter(|s| s.starts_with("MSA|")).collect();
-    assert_eq!(msas.len(), CARDS);
+    let answers = msas(&ack);
+    assert_eq!(answers.len(), CARDS);
     assert!(
-        msas.iter().all(|m| msa(m) == "AA"),
+        answers.iter().all(|m| msa(m) == "AA"),
         "{:?}",
-        msas.iter().find(|m| msa(m) != "AA")
+        answers.iter().find(|m| msa(m) != "AA")
     );
     assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM hl7_messages"), total);
     assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM hl7_cards"), total);

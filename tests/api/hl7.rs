@@ -63,17 +63,21 @@ pub fn oru(
         "OBX|2|CWE|57718-9^Sample quality^LN||LA12432-3^Acceptable^LN||||||F".to_string(),
         "OBX|3|NM|8339-4^Birth weight^LN||3300|g|||||F||||||||||||||||||QST".to_string(),
     ];
+    // Tested (OBX-14) between receipt and report.
+    let tested = hl7_time(epoch + Duration::minutes(40));
     let mut n = 3;
     for (a, v, u) in guthrie::cli::demo::NORMAL_PANEL {
         if overrides.iter().any(|(replaced, _, _, _)| *replaced == a) {
             continue;
         }
         n += 1;
-        s.push(format!("OBX|{n}|NM|{a}^{a}^L||{v}|{u}||N|||F"));
+        s.push(format!("OBX|{n}|NM|{a}^{a}^L||{v}|{u}||N|||F|||{tested}"));
     }
     for (_, code, v, u) in overrides {
         n += 1;
-        s.push(format!("OBX|{n}|NM|{code}^{code}^LN||{v}|{u}||H|||F"));
+        s.push(format!(
+            "OBX|{n}|NM|{code}^{code}^LN||{v}|{u}||H|||F|||{tested}"
+        ));
     }
     s.push(format!(
         "SPM|1|{barcode}||440500007^Blood spot specimen^SCT|||||||||||||{}|{}",
@@ -136,6 +140,14 @@ async fn a_normal_card_is_stored_once_and_acknowledged() {
     assert!(ack.contains("|ACK^R01^ACK|") && ack.contains("MSA|AA|LIS0001"));
     let i = interpretation(&app, &lab, &infant).await;
     assert_eq!(i["outcome"], "normal", "{i}");
+    // The laboratory's test time (OBX-14) is kept with each value.
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) AS n FROM dbs_results WHERE tested_at IS NOT NULL"
+        ),
+        40
+    );
     // Resent: the same ACK, nothing written twice.
     let again = send(&app, &lab, &message).await;
     assert_eq!(again, ack);
@@ -219,6 +231,26 @@ async fn cards_that_cannot_be_stored_are_named_in_an_ae() {
         "{ack}"
     );
     assert!(interpretation(&app, &lab, &third_infant).await.is_null());
+    // Tested (OBX-14) after the report (OBR-22): refused by the results rules, named, and
+    // the card's receipt rolls back with it.
+    let epoch = crate::helpers::epoch();
+    let late = oru("LIS0008", &third, "G3", &[]).replace(
+        &hl7_time(epoch + Duration::minutes(40)),
+        &hl7_time(epoch + Duration::minutes(55)),
+    );
+    let ack = send(&app, &lab, &late).await;
+    assert!(
+        msa(&ack) == "AE" && ack.contains("reported_at: must not be before tested_at"),
+        "{ack}"
+    );
+    assert!(interpretation(&app, &lab, &third_infant).await.is_null());
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) AS n FROM dbs_cards WHERE received_at IS NOT NULL"
+        ),
+        0
+    );
 }
 
 #[tokio::test]
@@ -247,6 +279,11 @@ async fn messages_we_do_not_take_are_rejected_whole() {
         (
             "100^Segment sequence error",
             "not an HL7 message".to_string(),
+        ),
+        // A segment without a valid name inside an otherwise good message.
+        (
+            "100^Segment sequence error",
+            base.replacen("\rPID|", "\rP-D|", 1),
         ),
     ] {
         let ack = send(&app, &lab, &message).await;

@@ -87,6 +87,8 @@ pub struct CardReport {
     pub received_at: Option<DateTime<Utc>>,
     /// OBR-22: when the results were reported.
     pub reported_at: Option<DateTime<Utc>>,
+    /// The latest OBX-14 (observation time) of its results: when the card was tested.
+    pub tested_at: Option<DateTime<Utc>>,
     /// OBX 57718-9's answer code (LA12432-3 acceptable, else a reason).
     pub quality: Option<String>,
     /// Every other observation, in order.
@@ -397,6 +399,10 @@ fn read_oru(m: &Message<'_>, barcode_at: BarcodeAt, local: FixedOffset) -> Resul
                     card.quality = Some(decoded(seps, component(s, 5, 1)));
                     continue;
                 }
+                let kind = decoded(seps, field(s, 29));
+                if kind != "QST" {
+                    card.tested_at = card.tested_at.max(timestamp(field(s, 14), local));
+                }
                 card.observations.push(Observation {
                     alt_code: Some(decoded(seps, component(s, 3, 4))).filter(|x| !x.is_empty()),
                     code,
@@ -404,7 +410,7 @@ fn read_oru(m: &Message<'_>, barcode_at: BarcodeAt, local: FixedOffset) -> Resul
                     unit: decoded(seps, component(s, 6, 1)),
                     flag: decoded(seps, field(s, 8)),
                     status: decoded(seps, field(s, 11)),
-                    kind: decoded(seps, field(s, 29)),
+                    kind,
                     location: format!("OBX^{n}"),
                 });
             }
@@ -690,7 +696,7 @@ OBX|3|NM|8339-4^Birth weight Measured^LN||3300|g^gram^UCUM|||||F||||||||||||||||
 OBX|4|CWE|57130-7^Newborn screening report - overall interpretation^LN||LA25817-0^Out of range requiring immediate referral^LN||||||F\r\
 SPM|1|3301202611210123&ZJ001^NBS2611240045&ZJNBSC||440500007^Blood spot specimen^SCT|||||||||||||20261123103000+0800|20261124091500+0800\r\
 OBR|2|3301202611210123^ZJ001|NBS2611240045^ZJNBSC|54090-6^Thyroid newborn screening panel^LN|||20261123103000+0800|||||||||||||||20261125143000+0800|||F\r\
-OBX|1|NM|29575-8^Thyrotropin [Units/volume] in Dried blood spot^LN||32.5|m[IU]/L^milli-international unit per liter^UCUM|<9|HH|||F\r\
+OBX|1|NM|29575-8^Thyrotropin [Units/volume] in Dried blood spot^LN||32.5|m[IU]/L^milli-international unit per liter^UCUM|<9|HH|||F|||20261125120000+0800\r\
 OBX|2|CWE|46762-1^Congenital hypothyroidism newborn screen interpretation^LN||LA18593-6^Out of range^LN||||||F\r\
 OBX|3|NM|29573-3^Phenylalanine^LN^PHE^Phe local^L||1.08|mg/dL|<2|N|||F\r";
 
@@ -763,6 +769,11 @@ OBX|3|NM|29573-3^Phenylalanine^LN^PHE^Phe local^L||1.08|mg/dL|<2|N|||F\r";
         assert_eq!(
             c.reported_at.unwrap().to_rfc3339(),
             "2026-11-25T06:30:00+00:00"
+        );
+        // OBX-14 of its results (not of its card questions).
+        assert_eq!(
+            c.tested_at.unwrap().to_rfc3339(),
+            "2026-11-25T04:00:00+00:00"
         );
         let tsh = c.observations.iter().find(|o| o.code == "29575-8").unwrap();
         assert_eq!(

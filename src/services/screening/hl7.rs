@@ -422,7 +422,7 @@ fn prepare(
                 unit,
             })
             .collect(),
-        tested_at: None,
+        tested_at: c.tested_at,
         reported_at: c.reported_at,
     };
     Ok(Ok(Ready {

@@ -425,6 +425,8 @@ diesel::table! {
 
 diesel::joinable!(notifications -> cases (case_id));
 diesel::allow_tables_to_appear_in_same_query!(notifications, cases, case_escalations);
+// The escalation sweep loads a case with its infant and birth hospital in one query.
+diesel::allow_tables_to_appear_in_same_query!(cases, hospitals);
 
 diesel::table! {
     web_sessions (id_hash) {

@@ -54,17 +54,30 @@ pub fn queue(
     o: &Outgoing,
     now: DateTime<Utc>,
 ) -> Result<usize, AppError> {
-    if o.recipients.is_empty() {
+    let rows = rows(templates, o, now)?;
+    if rows.is_empty() {
         return Ok(0);
+    }
+    Ok(notification::enqueue_all(conn, &rows)?.len())
+}
+
+/// The outbox rows of `o`, rendered once and addressed once per recipient (not yet queued).
+pub fn rows(
+    templates: &Templates,
+    o: &Outgoing,
+    now: DateTime<Utc>,
+) -> Result<Vec<Notification>, AppError> {
+    if o.recipients.is_empty() {
+        return Ok(vec![]);
     }
     let vars: BTreeMap<&str, String> = o.vars.iter().map(|(k, v)| (*k, v.clone())).collect();
     let r = templates
         .render(o.template, &o.locale, &vars)
         .map_err(|m| AppError::Unexpected(anyhow::anyhow!(m)))?;
     let t = UtcMicros::new(now);
-    let mut queued = 0;
-    for to in &o.recipients {
-        let row = Notification {
+    Ok(o.recipients
+        .iter()
+        .map(|to| Notification {
             id: NotificationId::new(),
             dedup_key: format!("{}|{}|{}", o.dedup_base, o.role, recipient_hash(to)),
             case_id: o.case_id,
@@ -86,12 +99,8 @@ pub fn queue(
             updated_at: t,
             sent_at: None,
             delivered_at: None,
-        };
-        if notification::enqueue(conn, &row)? {
-            queued += 1;
-        }
-    }
-    Ok(queued)
+        })
+        .collect())
 }
 
 /// Combines the staff e-mails one sweep queued at `now` (held until `held_until`): a recipient

@@ -726,6 +726,64 @@ async fn a_missed_tick_catches_up_every_due_rung_once() {
 }
 
 #[tokio::test]
+async fn a_case_that_cannot_be_escalated_fails_alone_and_leaves_nothing_half_written() {
+    let env = Env::start().await;
+    let t0 = next_local(12);
+    env.app.clock.set(t0);
+    let mut cases = Vec::new();
+    for k in 0..3 {
+        cases.push(env.case_with(&format!("F{k}"), &[("C16-OH", 0.5)]).await.1);
+    }
+    // The middle case's timeline refuses escalation entries: its chunk fails at the last
+    // statements, after its notices were written in the same transaction.
+    let poisoned = &cases[1];
+    {
+        use diesel::RunQueryDsl;
+        let mut c = env.app.state.pool.get().unwrap();
+        let sql = match c.backend() {
+            guthrie::db::Backend::Sqlite => vec![format!(
+                "CREATE TRIGGER poison BEFORE INSERT ON case_events WHEN NEW.case_id = '{poisoned}' \
+                 AND NEW.kind = 'escalation' BEGIN SELECT RAISE(ABORT, 'poisoned'); END"
+            )],
+            guthrie::db::Backend::Postgres => vec![
+                format!(
+                    "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                     IF NEW.case_id = '{poisoned}' AND NEW.kind = 'escalation' THEN \
+                     RAISE EXCEPTION 'poisoned'; END IF; RETURN NEW; END $$"
+                ),
+                "CREATE TRIGGER poison BEFORE INSERT ON case_events FOR EACH ROW \
+                 EXECUTE FUNCTION poison()"
+                    .to_string(),
+            ],
+        };
+        for q in sql {
+            diesel::sql_query(q).execute(&mut c).unwrap();
+        }
+    }
+    let (e, _) = env.tick(t0).await;
+    assert_eq!(e["cases"], 3, "{e}");
+    assert_eq!(e["rungs_fired"], 2, "{e}");
+    assert_eq!(e["errors"], 1, "{e}");
+    let queued = |case: &str| {
+        crate::helpers::count(
+            &env.app,
+            &format!("SELECT COUNT(*) AS n FROM notifications WHERE case_id = '{case}'"),
+        )
+    };
+    assert_eq!(queued(poisoned), 0, "the failed case queued nothing");
+    assert!(queued(&cases[0]) > 0 && queued(&cases[2]) > 0);
+    assert!(rungs(&env.case(poisoned).await).is_empty());
+    assert_eq!(rungs(&env.case(&cases[2]).await), ["L0"]);
+    // The next run tries it again (and fails again, alone).
+    let (e, _) = env.tick(t0 + Duration::minutes(1)).await;
+    assert_eq!(
+        (e["cases"].as_u64(), e["errors"].as_u64()),
+        (Some(1), Some(1)),
+        "{e}"
+    );
+}
+
+#[tokio::test]
 async fn two_servers_racing_on_one_database_never_fire_or_send_twice() {
     let env = Env::start().await;
     let t0 = next_local(12);

@@ -1,27 +1,33 @@
 //! The escalation sweep: for every open case whose next rung is due (an indexed column, so the
 //! sweep reads only those cases), fire each due rung once — queue its notices, record it with
-//! its recipients on the case timeline — and schedule the next one. A rung is recorded under a
-//! unique (case, rung) key in the same transaction as its notices, so two sweeps on two servers
-//! can never both fire it; a failing case is logged and skipped.
+//! its recipients on the case timeline — and schedule the next one.
+//!
+//! The work is set-wise, a chunk of cases per transaction: the chunk is claimed in one statement
+//! (row locks another server's sweep skips), loaded in three queries and written with multi-row
+//! inserts and one schedule update. A rung is recorded under a unique (case, rung) key in the
+//! same transaction as its notices, so two sweeps can never both fire it; should a chunk fail
+//! (a lost race, a case that cannot be processed), it is rolled back and redone one case at a
+//! time, so a failing case is logged and skipped alone.
+
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use diesel::Connection;
-use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::json;
 
 use crate::config::RecipientSettings;
-use crate::db::models::follow_up::case;
+use crate::db::models::admin::user::{self, User};
 use crate::db::models::follow_up::notification::{self, Escalation};
+use crate::db::models::follow_up::sweep;
 use crate::db::types::{Json, UtcMicros};
 use crate::db::{AnyConnection, write_transaction};
 use crate::domain::case::{CaseState, EntryKind};
 use crate::domain::escalation::{CaseTimes, Rung};
-use crate::domain::ids::CaseId;
+use crate::domain::ids::{CaseId, NotificationId, UserId};
 use crate::domain::notification::{Audience, Channel};
 use crate::domain::principal::Principal;
 use crate::error::{AppError, ErrorCode};
-use crate::notify::outbox::{Outgoing, queue};
+use crate::notify::outbox::{self, Outgoing};
 use crate::services::follow_up::cases::event;
 use crate::services::follow_up::notices::{self, CaseFacts, NoticeContext};
 
@@ -43,24 +49,12 @@ pub struct SweepReport {
     pub staff_emails: usize,
 }
 
-/// Cases escalated per transaction.
-const CHUNK: usize = 100;
-
 /// How long a sweep's staff e-mails are held for combining. The sweep releases or combines
 /// them when it ends; if it dies first, they go out one by one after this.
 pub const COMBINE_HOLD_SECS: i64 = 300;
 
-/// Open cases with a rung due at `now`, soonest first.
-pub fn due_cases(
-    conn: &mut AnyConnection,
-    now: DateTime<Utc>,
-    limit: i64,
-) -> QueryResult<Vec<CaseId>> {
-    case::due_for_escalation(conn, UtcMicros::new(now), limit)
-}
-
-/// Runs the sweep at `now` over at most `limit` due cases per batch, until none is left or
-/// `max_batches` batches are done.
+/// Runs the sweep at `now`, claiming at most `limit` due cases per transaction, until none is
+/// left or `max_batches` chunks are done.
 pub fn sweep(
     conn: &mut AnyConnection,
     ctx: &NoticeContext,
@@ -69,46 +63,30 @@ pub fn sweep(
     max_batches: usize,
 ) -> Result<SweepReport, AppError> {
     let who = Principal::job("escalation");
+    let at = UtcMicros::new(now);
     let mut report = SweepReport::default();
     let mut failed: Vec<CaseId> = Vec::new();
     for _ in 0..max_batches {
-        let ids: Vec<CaseId> = due_cases(conn, now, limit + failed.len() as i64)?
-            .into_iter()
-            .filter(|id| !failed.contains(id))
-            .collect();
-        if ids.is_empty() {
+        let mut claimed: Vec<CaseId> = Vec::new();
+        let outcome = write_transaction(conn, |c| -> Result<Fired, AppError> {
+            claimed = sweep::claim_due(c, at, limit, &failed)?;
+            escalate(c, ctx, &claimed, &who, now)
+        });
+        if claimed.is_empty() && outcome.is_ok() {
             break;
         }
-        // A transaction per chunk of cases and a savepoint per case: a case that fails (or
-        // that another server escalated first) rolls back alone; commits stay few.
-        for chunk in ids.chunks(CHUNK) {
-            let outcome = write_transaction(conn, |c| -> Result<(), AppError> {
-                for id in chunk {
-                    report.cases += 1;
-                    match c.transaction(|c| escalate(c, ctx, *id, &who, now)) {
-                        Ok((rungs, queued)) => {
-                            report.rungs_fired += rungs;
-                            report.notifications_queued += queued;
-                        }
-                        Err(e) if e.error_code() == ErrorCode::RungAlreadyFired => {
-                            report.lost_races += 1;
-                            tracing::debug!(case.id = %id, "another server escalated this case first");
-                        }
-                        Err(e) => {
-                            report.errors += 1;
-                            tracing::error!(case.id = %id, error.code = e.code(), error = %e, "escalation failed for a case");
-                            failed.push(*id);
-                        }
-                    }
+        report.cases += claimed.len();
+        match outcome {
+            Ok(f) => report.add(f),
+            Err(e) => {
+                tracing::warn!(
+                    error.code = e.code(),
+                    cases = claimed.len(),
+                    "an escalation chunk was rolled back; redoing it case by case"
+                );
+                for id in claimed {
+                    one_case(conn, ctx, id, &who, now, &mut report, &mut failed);
                 }
-                Ok(())
-            });
-            if let Err(e) = outcome {
-                // The chunk was rolled back (e.g. a deadlock with another server): its cases
-                // stay due and the next run takes them again.
-                report.errors += chunk.len();
-                tracing::error!(error.code = e.code(), error = %e, "an escalation chunk was rolled back");
-                failed.extend(chunk.iter().cloned());
             }
         }
     }
@@ -118,6 +96,51 @@ pub fn sweep(
         crate::notify::outbox::combine_staff_emails(c, &ctx.templates, now, held_until)
     })?;
     Ok(report)
+}
+
+/// Escalates one case in its own transaction (after its chunk failed): a lost race is counted,
+/// a failure logged and the case left out of the rest of the sweep.
+fn one_case(
+    conn: &mut AnyConnection,
+    ctx: &NoticeContext,
+    id: CaseId,
+    who: &Principal,
+    now: DateTime<Utc>,
+    report: &mut SweepReport,
+    failed: &mut Vec<CaseId>,
+) {
+    let outcome = write_transaction(conn, |c| -> Result<Fired, AppError> {
+        if !sweep::claim_case(c, id, UtcMicros::new(now))? {
+            return Ok(Fired::default());
+        }
+        escalate(c, ctx, &[id], who, now)
+    });
+    match outcome {
+        Ok(f) => report.add(f),
+        Err(e) if e.error_code() == ErrorCode::RungAlreadyFired => {
+            report.lost_races += 1;
+            tracing::debug!(case.id = %id, "another server escalated this case first");
+        }
+        Err(e) => {
+            report.errors += 1;
+            tracing::error!(case.id = %id, error.code = e.code(), error = %e, "escalation failed for a case");
+            failed.push(id);
+        }
+    }
+}
+
+/// Rungs fired and notifications queued by a chunk.
+#[derive(Debug, Default)]
+struct Fired {
+    rungs: usize,
+    queued: usize,
+}
+
+impl SweepReport {
+    fn add(&mut self, f: Fired) {
+        self.rungs_fired += f.rungs;
+        self.notifications_queued += f.queued;
+    }
 }
 
 /// The role, channel and addresses of one rung's notices.
@@ -137,15 +160,15 @@ fn district_contacts<'a>(
 }
 
 fn staff_notices(
-    conn: &mut AnyConnection,
     ctx: &NoticeContext,
     f: &CaseFacts,
+    users: &HashMap<UserId, User>,
     rung: Rung,
     pages_on_call: bool,
-) -> Result<Vec<Notice>, AppError> {
+) -> Vec<Notice> {
     let r = &ctx.notify.recipients;
     let district = district_contacts(r, f.hospital.district.as_deref());
-    Ok(match rung {
+    match rung {
         Rung::L0 => {
             let mut v = vec![Notice {
                 role: Audience::Hospital,
@@ -164,14 +187,12 @@ fn staff_notices(
         Rung::L1 => {
             // Only an assignee who may still hold the case is mailed (never another hospital's
             // staff, nor a deactivated account); otherwise the coordinators are.
-            let assignee_email = match &f.case.assignee {
-                Some(a) => crate::db::models::admin::user::get(conn, *a)?
-                    .filter(|u| {
-                        crate::services::follow_up::cases::may_hold_case(u, f.case.hospital_id)
-                    })
-                    .and_then(|u| u.email),
-                None => None,
-            };
+            let assignee_email = f
+                .case
+                .assignee
+                .and_then(|a| users.get(&a))
+                .filter(|u| crate::services::follow_up::cases::may_hold_case(u, f.case.hospital_id))
+                .and_then(|u| u.email.clone());
             vec![
                 Notice {
                     role: Audience::Hospital,
@@ -203,113 +224,181 @@ fn staff_notices(
                 .map(|d| d.bureau_emails.clone())
                 .unwrap_or_default(),
         }],
-    })
+    }
 }
 
-/// Fires the due rungs of one case; returns (rungs fired, notifications queued).
+/// One group of a rung's notices: whom, on which channel, and the rows written for them.
+struct Group {
+    role: Audience,
+    channel: Channel,
+    ids: Vec<NotificationId>,
+}
+
+/// A rung about to fire: its notices and what its timeline entry says.
+struct Firing {
+    case_id: CaseId,
+    rung: Rung,
+    groups: Vec<Group>,
+    missing: Vec<Audience>,
+    due_at: DateTime<Utc>,
+}
+
+/// Fires the due rungs of the claimed cases `ids` and schedules their next: notices rendered
+/// in memory, then written with multi-row inserts, the rungs recorded, the timeline appended
+/// and the schedule updated in one statement each. Fails with `RungAlreadyFired` when another
+/// sweep recorded one of the rungs first (the caller's transaction then undoes the chunk).
 fn escalate(
     conn: &mut AnyConnection,
     ctx: &NoticeContext,
-    case_id: CaseId,
+    ids: &[CaseId],
     who: &Principal,
     now: DateTime<Utc>,
-) -> Result<(usize, usize), AppError> {
-    let Some(f) = notices::load(conn, ctx, case_id, now)? else {
-        return Ok((0, 0));
-    };
-    let clear = |conn: &mut AnyConnection, next: Option<(Rung, DateTime<Utc>)>| {
-        case::set_next_rung(conn, case_id, next.map(|(r, t)| (r, UtcMicros::new(t))))
-    };
-    if f.case.open_key.is_none() || f.case.state == CaseState::Resolved {
-        clear(conn, None)?;
-        return Ok((0, 0));
+) -> Result<Fired, AppError> {
+    if ids.is_empty() {
+        return Ok(Fired::default());
     }
-    let ladder = f.policy.escalation.clone();
-    let mut fired: Vec<Rung> = notification::escalations_of(conn, case_id)?
-        .iter()
-        .map(|e| e.rung)
-        .collect();
-    let times = CaseTimes {
-        tier: f.tier,
-        opened_at: f.case.opened_at.utc(),
-        first_contact_due_at: f.case.first_contact_due_at.utc(),
-        recall_due_at: f.case.recall_due_at.utc(),
-        contacted: f.case.state != CaseState::Open,
+    let facts = notices::load_many(conn, ctx, ids, now)?;
+    let mut fired: HashMap<CaseId, Vec<Rung>> = HashMap::new();
+    for (case_id, rung) in sweep::fired_rungs(conn, ids)? {
+        fired.entry(case_id).or_default().push(rung);
+    }
+    let assignees: Vec<UserId> = facts.iter().filter_map(|f| f.case.assignee).collect();
+    let users: HashMap<UserId, User> = if assignees.is_empty() {
+        HashMap::new()
+    } else {
+        user::get_many(conn, &assignees)?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect()
     };
-    let (mut rungs, mut queued) = (0, 0);
     let staff_locale = ctx.notify.staff_locale.clone();
-    for rung in ladder.due(&fired, &times, now) {
-        let base = format!("esc:{case_id}:{}", rung.as_str());
-        let mut summary = Vec::new();
-        let mut missing = Vec::new();
-        if rung == Rung::L0 {
-            let n =
-                notices::queue_family_sms(conn, ctx, &f, "family_recall", base.clone(), who, now)?;
-            summary.push(json!({"role": "family", "channel": "sms", "count": n}));
-            queued += n;
+    let (mut rows, mut firings, mut schedule) = (Vec::new(), Vec::new(), Vec::new());
+    for f in &facts {
+        let case_id = f.case.id;
+        if f.case.open_key.is_none() || f.case.state == CaseState::Resolved {
+            schedule.push((case_id, None));
+            continue;
         }
-        for n in staff_notices(conn, ctx, &f, rung, ladder.pages_on_call(f.tier))? {
-            if n.recipients.is_empty() {
-                missing.push(n.role);
-                continue;
-            }
-            let o = Outgoing {
-                dedup_base: base.clone(),
-                case_id: Some(case_id),
-                hospital_id: Some(f.case.hospital_id),
-                template: n.template,
-                channel: Channel::Email,
-                role: n.role,
-                recipients: n.recipients,
-                vars: f.staff_vars(ctx, &staff_locale, rung.as_str()),
-                locale: staff_locale.clone(),
-                // Held for the sweep's end, which combines them per recipient.
-                not_before: now + chrono::Duration::seconds(COMBINE_HOLD_SECS),
-            };
-            let k = queue(conn, &ctx.templates, &o, now)?;
-            summary.push(json!({"role": n.role, "channel": Channel::Email, "count": k}));
-            queued += k;
-        }
-        let recorded = notification::insert_escalation(
-            conn,
-            &Escalation {
+        let ladder = &f.policy.escalation;
+        let mut done = fired.remove(&case_id).unwrap_or_default();
+        let times = CaseTimes {
+            tier: f.tier,
+            opened_at: f.case.opened_at.utc(),
+            first_contact_due_at: f.case.first_contact_due_at.utc(),
+            recall_due_at: f.case.recall_due_at.utc(),
+            contacted: f.case.state != CaseState::Open,
+        };
+        for rung in ladder.due(&done, &times, now) {
+            let base = format!("esc:{case_id}:{}", rung.as_str());
+            let mut firing = Firing {
                 case_id,
                 rung,
-                fired_at: UtcMicros::new(now),
-                recipients: Json(summary.clone()),
-            },
-        )?;
-        if !recorded {
-            // Another sweep fired it first: undo everything this one queued.
-            return Err(AppError::conflict(
-                ErrorCode::RungAlreadyFired,
-                None,
-                "another sweep escalated this case",
-            ));
+                groups: Vec::new(),
+                missing: Vec::new(),
+                due_at: ladder.at(rung, &times),
+            };
+            let mut add = |o: &Outgoing, firing: &mut Firing| -> Result<(), AppError> {
+                let r = outbox::rows(&ctx.templates, o, now)?;
+                firing.groups.push(Group {
+                    role: o.role,
+                    channel: o.channel,
+                    ids: r.iter().map(|n| n.id).collect(),
+                });
+                rows.extend(r);
+                Ok(())
+            };
+            if rung == Rung::L0 {
+                match notices::family_sms(conn, ctx, f, "family_recall", base.clone(), who, now)? {
+                    Some(o) => add(&o, &mut firing)?,
+                    None => firing.groups.push(Group {
+                        role: Audience::Family,
+                        channel: Channel::Sms,
+                        ids: vec![],
+                    }),
+                }
+            }
+            for n in staff_notices(ctx, f, &users, rung, ladder.pages_on_call(f.tier)) {
+                if n.recipients.is_empty() {
+                    firing.missing.push(n.role);
+                    continue;
+                }
+                let o = Outgoing {
+                    dedup_base: base.clone(),
+                    case_id: Some(case_id),
+                    hospital_id: Some(f.case.hospital_id),
+                    template: n.template,
+                    channel: Channel::Email,
+                    role: n.role,
+                    recipients: n.recipients,
+                    vars: f.staff_vars(ctx, &staff_locale, rung.as_str()),
+                    locale: staff_locale.clone(),
+                    // Held for the sweep's end, which combines them per recipient.
+                    not_before: now + chrono::Duration::seconds(COMBINE_HOLD_SECS),
+                };
+                add(&o, &mut firing)?;
+            }
+            firings.push(firing);
+            done.push(rung);
         }
-        if !missing.is_empty() {
-            tracing::warn!(case.id = %case_id, rung = rung.as_str(), roles = ?missing, "escalation rung has recipients with no address configured");
+        schedule.push((
+            case_id,
+            ladder
+                .next(&done, &times)
+                .map(|(r, t)| (r, UtcMicros::new(t))),
+        ));
+    }
+
+    let queued: HashSet<NotificationId> = notification::enqueue_all(conn, &rows)?
+        .into_iter()
+        .collect();
+    let at = UtcMicros::new(now);
+    let mut escalations = Vec::with_capacity(firings.len());
+    let mut events = Vec::with_capacity(firings.len());
+    for x in &firings {
+        let summary: Vec<serde_json::Value> = x
+            .groups
+            .iter()
+            .map(|g| {
+                let count = g.ids.iter().filter(|id| queued.contains(id)).count();
+                json!({"role": g.role, "channel": g.channel, "count": count})
+            })
+            .collect();
+        if !x.missing.is_empty() {
+            tracing::warn!(case.id = %x.case_id, rung = x.rung.as_str(), roles = ?x.missing, "escalation rung has recipients with no address configured");
         }
-        let mut detail = json!({"rung": rung.as_str(), "recipients": summary, "unconfigured": missing,
-                                "due_at": ladder.at(rung, &times)});
-        if rung == Rung::L4 {
+        let mut detail = json!({"rung": x.rung.as_str(), "recipients": summary,
+                                "unconfigured": x.missing, "due_at": x.due_at});
+        if x.rung == Rung::L4 {
             detail["proposed_outcome"] = json!("lost_to_follow_up");
         }
-        case::insert_event(
-            conn,
-            &event(
-                case_id,
-                EntryKind::Escalation,
-                None,
-                None,
-                detail,
-                &who.key(),
-                now,
-            ),
-        )?;
-        fired.push(rung);
-        rungs += 1;
+        escalations.push(Escalation {
+            case_id: x.case_id,
+            rung: x.rung,
+            fired_at: at,
+            recipients: Json(summary),
+        });
+        events.push(event(
+            x.case_id,
+            EntryKind::Escalation,
+            None,
+            None,
+            detail,
+            &who.key(),
+            now,
+        ));
     }
-    clear(conn, ladder.next(&fired, &times))?;
-    Ok((rungs, queued))
+    if sweep::record_escalations(conn, &escalations)?.len() != escalations.len() {
+        // Another sweep fired one first: undo everything this chunk queued.
+        return Err(AppError::conflict(
+            ErrorCode::RungAlreadyFired,
+            None,
+            "another sweep escalated this case",
+        ));
+    }
+    sweep::insert_events(conn, &events)?;
+    sweep::set_next_rungs(conn, &schedule)?;
+    Ok(Fired {
+        rungs: firings.len(),
+        queued: queued.len(),
+    })
 }

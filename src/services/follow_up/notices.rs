@@ -11,16 +11,17 @@ use serde_json::json;
 
 use crate::config::NotifySettings;
 use crate::db::AnyConnection;
-use crate::db::models::admin::hospital::{self, Hospital};
-use crate::db::models::follow_up::case::{self, Case};
-use crate::db::models::screening::infant::{self, Infant};
+use crate::db::models::admin::hospital::Hospital;
+use crate::db::models::follow_up::case::Case;
+use crate::db::models::follow_up::sweep;
+use crate::db::models::screening::infant::Infant;
 use crate::db::types::UtcMicros;
 use crate::domain::catalogue::Tier;
 use crate::domain::due::DuePolicy;
 use crate::domain::ids::CaseId;
 use crate::domain::infant::InfantStatus;
 use crate::domain::notification::{Audience, Channel};
-use crate::domain::principal::{Principal, Scope};
+use crate::domain::principal::Principal;
 use crate::error::AppError;
 use crate::notify::outbox::{Outgoing, after_quiet_hours};
 use crate::services::admin::catalogue::SharedCatalogues;
@@ -79,25 +80,33 @@ pub fn load(
     case_id: CaseId,
     now: DateTime<Utc>,
 ) -> Result<Option<CaseFacts>, AppError> {
-    let all = Scope::unrestricted();
-    let Some(c) = case::get(conn, &all, case_id)? else {
-        return Ok(None);
-    };
-    let i = infant::get(conn, &all, c.infant_id)?.ok_or(AppError::NotFound { entity: "infant" })?;
-    let h = hospital::get(conn, &all, c.hospital_id)?
-        .ok_or(AppError::NotFound { entity: "hospital" })?;
-    let policy = ctx.policy_of(&c, now)?;
-    let tz = policy
-        .tz()
-        .map_err(|m| AppError::Unexpected(anyhow::anyhow!(m)))?;
-    Ok(Some(CaseFacts {
-        policy,
-        tier: c.tier,
-        case: c,
-        infant: i,
-        hospital: h,
-        tz,
-    }))
+    Ok(load_many(conn, ctx, &[case_id], now)?.pop())
+}
+
+/// Loads the cases `ids` (those that exist) with their infants and hospitals, in one query.
+pub fn load_many(
+    conn: &mut AnyConnection,
+    ctx: &NoticeContext,
+    ids: &[CaseId],
+    now: DateTime<Utc>,
+) -> Result<Vec<CaseFacts>, AppError> {
+    sweep::case_records(conn, ids)?
+        .into_iter()
+        .map(|(c, infant, hospital)| {
+            let policy = ctx.policy_of(&c, now)?;
+            let tz = policy
+                .tz()
+                .map_err(|m| AppError::Unexpected(anyhow::anyhow!(m)))?;
+            Ok(CaseFacts {
+                policy,
+                tier: c.tier,
+                case: c,
+                infant,
+                hospital,
+                tz,
+            })
+        })
+        .collect()
 }
 
 impl CaseFacts {
@@ -217,10 +226,7 @@ impl CaseFacts {
     }
 }
 
-/// Queues a family SMS about a case, unless the family cannot receive one: an infant who is no
-/// longer in follow-up (deceased, transferred, merged) gets nothing; a family that opted out of
-/// SMS or has no phone puts the case on the contact-problem worklist instead (once per cause).
-/// Returns the number of messages queued.
+/// Queues a family SMS about a case (see [`family_sms`]); returns the number of messages queued.
 pub fn queue_family_sms(
     conn: &mut AnyConnection,
     ctx: &NoticeContext,
@@ -230,8 +236,26 @@ pub fn queue_family_sms(
     who: &Principal,
     now: DateTime<Utc>,
 ) -> Result<usize, AppError> {
+    match family_sms(conn, ctx, f, template, dedup_base, who, now)? {
+        Some(o) => crate::notify::outbox::queue(conn, &ctx.templates, &o, now),
+        None => Ok(0),
+    }
+}
+
+/// A family SMS about a case, unless the family cannot receive one: an infant who is no longer
+/// in follow-up (deceased, transferred, merged) gets nothing; a family that opted out of SMS or
+/// has no phone puts the case on the contact-problem worklist instead (once per cause).
+pub fn family_sms(
+    conn: &mut AnyConnection,
+    ctx: &NoticeContext,
+    f: &CaseFacts,
+    template: &'static str,
+    dedup_base: String,
+    who: &Principal,
+    now: DateTime<Utc>,
+) -> Result<Option<Outgoing>, AppError> {
     if f.infant.status != InfantStatus::Active || f.infant.merged_into.is_some() {
-        return Ok(0);
+        return Ok(None);
     }
     let phones = f.infant.phones();
     let blocked = if f.infant.sms_opt_out {
@@ -251,10 +275,10 @@ pub fn queue_family_sms(
                 now,
             )?;
         }
-        return Ok(0);
+        return Ok(None);
     }
     let locale = ctx.notify.family_locale.clone();
-    let o = Outgoing {
+    Ok(Some(Outgoing {
         dedup_base,
         case_id: Some(f.case.id),
         hospital_id: Some(f.case.hospital_id),
@@ -265,6 +289,5 @@ pub fn queue_family_sms(
         vars: f.family_vars(ctx, &locale),
         locale,
         not_before: f.family_send_at(ctx, now),
-    };
-    crate::notify::outbox::queue(conn, &ctx.templates, &o, now)
+    }))
 }

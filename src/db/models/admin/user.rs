@@ -61,6 +61,14 @@ pub fn get(conn: &mut AnyConnection, id: UserId) -> QueryResult<Option<User>> {
         .optional()
 }
 
+/// Reads the users `ids` (those that exist).
+pub fn get_many(conn: &mut AnyConnection, ids: &[UserId]) -> QueryResult<Vec<User>> {
+    users::table
+        .filter(users::id.eq_any(ids))
+        .select(User::as_select())
+        .load(conn)
+}
+
 /// Reads a user by username.
 pub fn find_by_username(conn: &mut AnyConnection, username: &str) -> QueryResult<Option<User>> {
     users::table

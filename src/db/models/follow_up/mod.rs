@@ -3,4 +3,5 @@
 pub mod case;
 pub mod contact;
 pub mod notification;
+pub mod sweep;
 pub mod visit;

@@ -82,6 +82,25 @@ pub fn enqueue(conn: &mut AnyConnection, row: &Notification) -> QueryResult<bool
     .map(|n| n == 1)
 }
 
+/// Queues `rows`, skipping any whose `dedup_key` exists; returns the ids queued.
+pub fn enqueue_all(
+    conn: &mut AnyConnection,
+    rows: &[Notification],
+) -> QueryResult<Vec<NotificationId>> {
+    let mut queued = Vec::with_capacity(rows.len());
+    for part in rows.chunks(super::sweep::ROWS_PER_INSERT) {
+        let ids: Vec<NotificationId> =
+            with_conn!(conn, |c| diesel::insert_into(notifications::table)
+                .values(part)
+                .on_conflict(notifications::dedup_key)
+                .do_nothing()
+                .returning(notifications::id)
+                .get_results(c))?;
+        queued.extend(ids);
+    }
+    Ok(queued)
+}
+
 /// Staff e-mails a sweep queued at `created_at` and held until `held_until` for combining
 /// (locked on PostgreSQL; another server's sweep skips them). Call inside a write transaction.
 pub fn held_staff_emails(

@@ -79,6 +79,8 @@ async fn main() {
         env_usize("BENCH_CASES", 50_000),
         env_usize("BENCH_DUE", 5_000),
     );
+    // Cases per claimed chunk: `jobs.batch_size`, 500 in config/base.toml.
+    let chunk = env_usize("BENCH_CHUNK", 500) as i64;
     let smtp = sinks::SmtpSink::start().await;
     let port = smtp.port;
     let server = common::BenchServer::start_with("guthrie_esc", |s| {
@@ -114,14 +116,13 @@ async fn main() {
         let pool = state.pool.clone();
         let ctx = state.notice_context();
         let (elapsed, report) = tokio::task::spawn_blocking(move || {
-            let mut c = pool.get().unwrap();
-            arrange(&mut c, n_due, scheduled);
+            arrange(&mut pool.get().unwrap(), n_due, scheduled);
             let t = Instant::now();
             let r = guthrie::services::follow_up::escalation::sweep(
-                &mut c,
+                &pool,
                 &ctx,
                 Utc::now(),
-                1000,
+                chunk,
                 1000,
             )
             .unwrap();

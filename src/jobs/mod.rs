@@ -118,12 +118,15 @@ async fn run_body(state: &AppState, job: Job, now: DateTime<Utc>) -> Result<Valu
     let ctx = state.notice_context();
     let batch = state.settings.jobs.batch_size;
     match job {
-        Job::Escalation => to_value(
-            db::run(&state.pool, move |c| {
-                escalation::sweep(c, &ctx, now, batch, MAX_BATCHES)
+        Job::Escalation => {
+            let pool = state.pool.clone();
+            let swept = tokio::task::spawn_blocking(move || {
+                escalation::sweep(&pool, &ctx, now, batch, MAX_BATCHES)
             })
-            .await?,
-        ),
+            .await
+            .map_err(|e| AppError::Unexpected(anyhow::anyhow!("escalation task failed: {e}")))?;
+            to_value(swept?)
+        }
         Job::MissedScreens => {
             let interp = catalogue::current(&state.catalogues, now)?;
             let pol = policy::current(&state.policies, now)?;

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::templates::Templates;
 use crate::db::AnyConnection;
-use crate::db::models::follow_up::notification::{self, Notification};
+use crate::db::models::follow_up::notification::{self, HeldEmail, Notification};
 use crate::db::types::UtcMicros;
 use crate::domain::ids::{CaseId, HospitalId, NotificationId};
 use crate::domain::notification::{Audience, Channel, Status};
@@ -115,7 +115,7 @@ pub fn combine_staff_emails(
 ) -> Result<usize, AppError> {
     let t = UtcMicros::new(now);
     let rows = notification::held_staff_emails(conn, t, UtcMicros::new(held_until))?;
-    let mut groups: BTreeMap<(String, String), Vec<Notification>> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, String), Vec<HeldEmail>> = BTreeMap::new();
     for r in rows {
         groups
             .entry((r.recipient.clone(), r.locale.clone()))
@@ -154,6 +154,7 @@ pub fn combine_staff_emails(
             .map_err(|m| AppError::Unexpected(anyhow::anyhow!(m)))?;
         // Same recipient, locale, channel and queue time as the notices it carries (all queued
         // by this sweep, never attempted); its own key, text and scope, due now.
+        let first = &rows[0];
         let row = Notification {
             id: NotificationId::new(),
             // The group's first original makes the key unique to this combination.
@@ -161,22 +162,33 @@ pub fn combine_staff_emails(
             case_id: None,
             hospital_id: rows
                 .iter()
-                .all(|r| r.hospital_id == rows[0].hospital_id)
-                .then_some(rows[0].hospital_id)
+                .all(|r| r.hospital_id == first.hospital_id)
+                .then_some(first.hospital_id)
                 .flatten(),
             template: "escalation_summary".into(),
+            channel: Channel::Email,
             recipient_role: if rows
                 .iter()
-                .all(|r| r.recipient_role == rows[0].recipient_role)
+                .all(|r| r.recipient_role == first.recipient_role)
             {
-                rows[0].recipient_role
+                first.recipient_role
             } else {
                 Audience::Staff
             },
+            recipient: recipient.clone(),
+            locale: locale.clone(),
             subject: rendered.subject,
             body: rendered.body,
+            status: Status::Queued,
+            attempts: 0,
             next_attempt_at: t,
-            ..rows[0].clone()
+            claimed_until: None,
+            provider_message_id: None,
+            last_error: None,
+            created_at: t,
+            updated_at: t,
+            sent_at: None,
+            delivered_at: None,
         };
         if notification::enqueue(conn, &row)? {
             notification::combine_into(conn, &ids, row.id, t)?;

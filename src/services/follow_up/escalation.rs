@@ -10,6 +10,7 @@
 //! time, so a failing case is logged and skipped alone.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -20,7 +21,7 @@ use crate::db::models::admin::user::{self, User};
 use crate::db::models::follow_up::notification::{self, Escalation};
 use crate::db::models::follow_up::sweep;
 use crate::db::types::{Json, UtcMicros};
-use crate::db::{AnyConnection, write_transaction};
+use crate::db::{AnyConnection, Backend, DbPool, write_transaction};
 use crate::domain::case::{CaseState, EntryKind};
 use crate::domain::escalation::{CaseTimes, Rung};
 use crate::domain::ids::{CaseId, NotificationId, UserId};
@@ -53,26 +54,81 @@ pub struct SweepReport {
 /// them when it ends; if it dies first, they go out one by one after this.
 pub const COMBINE_HOLD_SECS: i64 = 300;
 
-/// Runs the sweep at `now`, claiming at most `limit` due cases per transaction, until none is
-/// left or `max_batches` chunks are done.
+/// Connections a PostgreSQL sweep works on at once: the claims skip each other's locked rows,
+/// so the chunks are disjoint, and the application's CPU time overlaps the database's.
+pub const WORKERS: usize = 2;
+
+/// Runs the sweep at `now`: chunks of at most `limit` due cases, claimed and escalated on up to
+/// [`WORKERS`] pooled connections at once (one on SQLite, which has one writer), until none is
+/// left or `max_batches` chunks are done; then combines the staff e-mails it queued.
 pub fn sweep(
-    conn: &mut AnyConnection,
+    pool: &DbPool,
     ctx: &NoticeContext,
     now: DateTime<Utc>,
     limit: i64,
     max_batches: usize,
 ) -> Result<SweepReport, AppError> {
+    let mut conn = pool
+        .get()
+        .map_err(|e| AppError::Unavailable(e.to_string()))?;
+    let workers = match conn.backend() {
+        Backend::Postgres => WORKERS,
+        Backend::Sqlite => 1,
+    };
+    let failed = Mutex::new(Vec::new());
+    let batches = max_batches.div_ceil(workers);
+    let mut report = std::thread::scope(|scope| {
+        // Extra connections only when the pool has them idle: a busy pool means a smaller
+        // sweep, never a stalled one.
+        let helpers: Vec<_> = (1..workers)
+            .filter_map(|_| pool.try_get())
+            .map(|mut c| {
+                let failed = &failed;
+                scope.spawn(move || chunks(&mut c, ctx, now, limit, batches, failed))
+            })
+            .collect();
+        let mut report = chunks(&mut conn, ctx, now, limit, batches, &failed);
+        for h in helpers {
+            match h.join() {
+                Ok(r) => report.merge(r),
+                Err(_) => report.errors += 1,
+            }
+        }
+        report
+    });
+    // One e-mail per staff recipient per sweep.
+    let held_until = now + chrono::Duration::seconds(COMBINE_HOLD_SECS);
+    report.staff_emails = write_transaction(&mut conn, |c| {
+        crate::notify::outbox::combine_staff_emails(c, &ctx.templates, now, held_until)
+    })?;
+    Ok(report)
+}
+
+/// One worker's share of a sweep: claims and escalates chunks until none is due (leaving out the
+/// cases that failed in this sweep) or `max_batches` are done.
+fn chunks(
+    conn: &mut AnyConnection,
+    ctx: &NoticeContext,
+    now: DateTime<Utc>,
+    limit: i64,
+    max_batches: usize,
+    failed: &Mutex<Vec<CaseId>>,
+) -> SweepReport {
     let who = Principal::job("escalation");
     let at = UtcMicros::new(now);
     let mut report = SweepReport::default();
-    let mut failed: Vec<CaseId> = Vec::new();
     for _ in 0..max_batches {
+        let skip = failed.lock().map(|f| f.clone()).unwrap_or_default();
         let mut claimed: Vec<CaseId> = Vec::new();
         let outcome = write_transaction(conn, |c| -> Result<Fired, AppError> {
-            claimed = sweep::claim_due(c, at, limit, &failed)?;
+            claimed = sweep::claim_due(c, at, limit, &skip)?;
             escalate(c, ctx, &claimed, &who, now)
         });
-        if claimed.is_empty() && outcome.is_ok() {
+        if claimed.is_empty() {
+            if let Err(e) = outcome {
+                report.errors += 1;
+                tracing::error!(error.code = e.code(), error = %e, "claiming due escalations failed");
+            }
             break;
         }
         report.cases += claimed.len();
@@ -85,17 +141,12 @@ pub fn sweep(
                     "an escalation chunk was rolled back; redoing it case by case"
                 );
                 for id in claimed {
-                    one_case(conn, ctx, id, &who, now, &mut report, &mut failed);
+                    one_case(conn, ctx, id, &who, now, &mut report, failed);
                 }
             }
         }
     }
-    // One e-mail per staff recipient per sweep.
-    let held_until = now + chrono::Duration::seconds(COMBINE_HOLD_SECS);
-    report.staff_emails = write_transaction(conn, |c| {
-        crate::notify::outbox::combine_staff_emails(c, &ctx.templates, now, held_until)
-    })?;
-    Ok(report)
+    report
 }
 
 /// Escalates one case in its own transaction (after its chunk failed): a lost race is counted,
@@ -107,7 +158,7 @@ fn one_case(
     who: &Principal,
     now: DateTime<Utc>,
     report: &mut SweepReport,
-    failed: &mut Vec<CaseId>,
+    failed: &Mutex<Vec<CaseId>>,
 ) {
     let outcome = write_transaction(conn, |c| -> Result<Fired, AppError> {
         if !sweep::claim_case(c, id, UtcMicros::new(now))? {
@@ -124,7 +175,9 @@ fn one_case(
         Err(e) => {
             report.errors += 1;
             tracing::error!(case.id = %id, error.code = e.code(), error = %e, "escalation failed for a case");
-            failed.push(id);
+            if let Ok(mut f) = failed.lock() {
+                f.push(id);
+            }
         }
     }
 }
@@ -140,6 +193,14 @@ impl SweepReport {
     fn add(&mut self, f: Fired) {
         self.rungs_fired += f.rungs;
         self.notifications_queued += f.queued;
+    }
+
+    fn merge(&mut self, o: SweepReport) {
+        self.cases += o.cases;
+        self.rungs_fired += o.rungs_fired;
+        self.notifications_queued += o.notifications_queued;
+        self.errors += o.errors;
+        self.lost_races += o.lost_races;
     }
 }
 

@@ -101,13 +101,28 @@ pub fn enqueue_all(
     Ok(queued)
 }
 
+/// What combining needs of a held staff e-mail (not its body).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = notifications)]
+pub struct HeldEmail {
+    pub id: NotificationId,
+    pub case_id: Option<CaseId>,
+    pub hospital_id: Option<HospitalId>,
+    pub template: String,
+    pub recipient_role: Audience,
+    pub recipient: String,
+    pub locale: String,
+    pub subject: Option<String>,
+}
+
 /// Staff e-mails a sweep queued at `created_at` and held until `held_until` for combining
-/// (locked on PostgreSQL; another server's sweep skips them). Call inside a write transaction.
+/// (locked on PostgreSQL; another server's sweep skips them), in one query. Call inside a write
+/// transaction.
 pub fn held_staff_emails(
     conn: &mut AnyConnection,
     created_at: UtcMicros,
     held_until: UtcMicros,
-) -> QueryResult<Vec<Notification>> {
+) -> QueryResult<Vec<HeldEmail>> {
     use notifications::dsl as n;
     let q = n::notifications
         .filter(n::status.eq(Status::Queued))
@@ -115,16 +130,15 @@ pub fn held_staff_emails(
         .filter(n::recipient_role.ne(Audience::Family))
         .filter(n::created_at.eq(created_at))
         .filter(n::next_attempt_at.eq(held_until))
-        .select(n::id);
-    let ids: Vec<NotificationId> = match conn {
-        AnyConnection::Postgresql(c) => q.for_update().skip_locked().load(c)?,
-        AnyConnection::Sqlite(c) => q.load(c)?,
-    };
-    n::notifications
-        .filter(n::id.eq_any(&ids))
-        .order(n::id.asc())
-        .select(Notification::as_select())
-        .load(conn)
+        .order(n::id.asc());
+    match conn {
+        AnyConnection::Postgresql(c) => q
+            .select(HeldEmail::as_select())
+            .for_update()
+            .skip_locked()
+            .load(c),
+        AnyConnection::Sqlite(c) => q.select(HeldEmail::as_select()).load(c),
+    }
 }
 
 /// Makes held notifications due at `at`.

@@ -1,0 +1,2 @@
+DROP INDEX notifications_provider;
+CREATE INDEX notifications_provider ON notifications (provider_message_id);

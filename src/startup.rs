@@ -97,7 +97,7 @@ pub fn build_state(
     Ok(AppState {
         login_limiter: Arc::new(RateLimiter::new(settings.auth.login_attempts_per_minute)),
         token_versions: Arc::default(),
-        instance_id: uuid::Uuid::now_v7().to_string().into(),
+        instance_id: instance_name().into(),
         settings: Arc::new(settings),
         pool,
         jwt: Arc::new(jwt),
@@ -237,4 +237,17 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
         server = server.workers(s.workers);
     }
     Ok(server.run())
+}
+
+/// This process's name among the servers on one database: `host/pid/random`, readable in
+/// `GET /api/v1/admin/jobs` (which server ran a job) and unique per start.
+fn instance_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "guthrie".into());
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}/{}/{}", std::process::id(), &id[..8])
 }

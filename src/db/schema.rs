@@ -420,6 +420,16 @@ diesel::table! {
         last_finished_at -> Nullable<Timestamp>,
         last_ok -> Nullable<Bool>,
         last_report -> Nullable<Text>,
+        last_server -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    job_ticks (job, tick_at) {
+        job -> Text,
+        tick_at -> Timestamp,
+        server -> Text,
+        claimed_at -> Timestamp,
     }
 }
 

@@ -1,5 +1,7 @@
 //! The timed jobs: one closed set, each with its name (the admin endpoint's and the config
-//! key's) and how a server that was down catches it up.
+//! key's), how a server that was down catches it up, and which scheduled tick a run serves.
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 
 /// A timed job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -67,9 +69,66 @@ impl Job {
     }
 }
 
+/// How early (by its own clock) a server may fire a tick and still name it by the scheduled
+/// time: servers' clocks differ by milliseconds under NTP, far less than this.
+pub const TICK_SKEW_SECS: i64 = 2;
+
+/// The scheduled time a tick firing at `now` serves: the latest time of `cron` (six fields,
+/// seconds first, UTC) at or before `now` plus [`TICK_SKEW_SECS`]. Every server firing the same
+/// tick names it the same, which is the key that lets only one of them run it. `None` when
+/// `cron` does not parse.
+pub fn tick_at(cron: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let schedule = croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(cron)
+        .ok()?;
+    schedule
+        .find_previous_occurrence(&(now + Duration::seconds(TICK_SKEW_SECS)), true)
+        .ok()
+        .map(|t| t.trunc_subsecs(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn servers_firing_one_tick_name_it_alike() {
+        // Every minute: fired a little late, or a little early by a clock running ahead.
+        let every_minute = "0 * * * * *";
+        for fired in [
+            "2026-12-01T12:00:00.004Z",
+            "2026-12-01T12:00:00.900Z",
+            "2026-12-01T11:59:58.500Z",
+        ] {
+            assert_eq!(
+                tick_at(every_minute, at(fired)),
+                Some(at("2026-12-01T12:00:00Z")),
+                "{fired}"
+            );
+        }
+        // The next tick is another key.
+        assert_eq!(
+            tick_at(every_minute, at("2026-12-01T12:01:00.010Z")),
+            Some(at("2026-12-01T12:01:00Z"))
+        );
+        // Every 5 s (the dispatcher) and a weekly job.
+        assert_eq!(
+            tick_at("*/5 * * * * *", at("2026-12-01T12:00:07.100Z")),
+            Some(at("2026-12-01T12:00:05Z"))
+        );
+        assert_eq!(
+            tick_at("0 0 19 * * Sun", at("2026-12-06T19:00:00.300Z")),
+            Some(at("2026-12-06T19:00:00Z"))
+        );
+        assert_eq!(tick_at("not a schedule", at("2026-12-06T19:00:00Z")), None);
+    }
 
     #[test]
     fn names_round_trip_and_are_unique() {

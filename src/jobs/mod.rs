@@ -65,6 +65,50 @@ impl Drop for RunningGuard<'_> {
     }
 }
 
+/// Ticks are remembered this long (one row per job per tick; the dispatcher's every 5 s).
+const TICKS_KEPT_HOURS: i64 = 24;
+
+/// A scheduled tick of `job`, fired by the scheduler's wall clock at `fired_at`: runs the job
+/// for the application's `now` unless another server already took this tick (its key is the
+/// scheduled time, [`crate::domain::job::tick_at`]), so each tick runs on one server however
+/// many share the database. `None` when the tick was another server's.
+pub async fn tick(
+    state: &AppState,
+    job: Job,
+    fired_at: DateTime<Utc>,
+) -> Result<Option<JobReport>, AppError> {
+    let now = state.now();
+    let busy = state
+        .running_jobs
+        .lock()
+        .map(|r| r.contains(job.name()))
+        .unwrap_or(true);
+    if busy {
+        // Its last run is still going here: leave the tick to another server.
+        return Ok(None);
+    }
+    let cron = schedule_of(state, job);
+    let at = crate::domain::job::tick_at(&cron, fired_at).unwrap_or(fired_at);
+    let server = state.instance_id.to_string();
+    let forget = UtcMicros::new(fired_at - chrono::Duration::hours(TICKS_KEPT_HOURS));
+    let mine = db::run(&state.pool, move |c| {
+        Ok(notification::claim_tick(
+            c,
+            job,
+            UtcMicros::new(at),
+            &server,
+            UtcMicros::new(fired_at),
+            forget,
+        )?)
+    })
+    .await?;
+    if !mine {
+        tracing::debug!(job = job.name(), tick = %at, "tick taken by another server");
+        return Ok(None);
+    }
+    run(state, job.name(), now).await.map(Some)
+}
+
 /// Runs job `name` for `now`. A job already running in this process → 409 `job_running`.
 pub async fn run(state: &AppState, name: &str, now: DateTime<Utc>) -> Result<JobReport, AppError> {
     let job = Job::parse(name).ok_or(AppError::NotFound { entity: "job" })?;
@@ -95,6 +139,7 @@ pub async fn run(state: &AppState, name: &str, now: DateTime<Utc>) -> Result<Job
         last_finished_at: Some(UtcMicros::new(state.now())),
         last_ok: Some(ok),
         last_report: Some(Json(report)),
+        last_server: Some(state.instance_id.to_string()),
     };
     if let Err(e) = db::run(&state.pool, move |c| Ok(notification::save_run(c, &row)?)).await {
         tracing::warn!(job = name, error.code = e.code(), "job run not recorded");

@@ -1,11 +1,12 @@
 //! The in-process scheduler: tokio-cron-scheduler fires each job on its configured cron string
 //! (six fields, seconds first, UTC; empty disables the job). On start, jobs catch up on what a
 //! stopped server missed: the sweeps run at once (they work from stored state, so nothing is lost),
-//! the periodic jobs run when their last run is older than a day (`Job::catch_up`).
+//! the periodic jobs run when their last run is older than a day (`Job::catch_up`). Each tick runs
+//! on one server: the first to claim the tick's scheduled time (a row in `job_ticks`) runs it.
 
 use tokio_cron_scheduler::JobScheduler;
 
-use super::{Job, last_runs, run, schedule_of};
+use super::{Job, last_runs, schedule_of};
 use crate::domain::job::CatchUp;
 use crate::state::AppState;
 
@@ -13,8 +14,12 @@ use crate::state::AppState;
 const DAILY_CATCH_UP_HOURS: i64 = 20;
 
 async fn tick(state: &AppState, job: Job) {
-    // Errors are logged by `run`; a run still going in this process skips this tick.
-    let _ = run(state, job.name(), state.now()).await;
+    // Errors are logged by `run`; a tick another server took, or a run still going in this
+    // process, skips this tick.
+    // The tick is a wall-clock event; the job runs for the application's clock.
+    if let Err(e) = super::tick(state, job, chrono::Utc::now()).await {
+        tracing::debug!(job = job.name(), error.code = e.code(), "tick not run");
+    }
 }
 
 /// Starts the scheduler when `jobs.enabled`; the caller keeps it alive and shuts it down.

@@ -843,6 +843,74 @@ async fn two_servers_racing_on_one_database_never_fire_or_send_twice() {
     }
 }
 
+#[tokio::test]
+async fn each_scheduled_tick_runs_on_one_server_and_the_job_list_names_it() {
+    let env = Env::start().await;
+    let t0 = next_local(12);
+    env.app.clock.set(t0);
+    for k in 0..3 {
+        env.case_with(&format!("T{k}"), &[("C16-OH", 0.5)]).await;
+    }
+    let settings =
+        crate::helpers::settings_toml(&env.app.db, &[], &notify_toml(env.smtp.port, &env.sms.url));
+    let pool = guthrie::startup::open_database(&settings).unwrap();
+    let other = guthrie::startup::build_state(settings, pool, env.app.clock.clone()).unwrap();
+    let one = env.app.state.clone();
+    assert_ne!(one.instance_id, other.instance_id);
+    let job = guthrie::jobs::Job::Escalation;
+    // The scheduler fires every minute on both; their clocks differ by a few hundred ms.
+    for minute in 0..3 {
+        let t = t0 + Duration::minutes(minute + 1);
+        env.app.clock.set(t);
+        let (a, b) = tokio::join!(
+            guthrie::jobs::tick(&one, job, t + Duration::milliseconds(5)),
+            guthrie::jobs::tick(&other, job, t - Duration::milliseconds(400))
+        );
+        let ran: Vec<_> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
+        assert_eq!(
+            ran.len(),
+            1,
+            "minute {minute}: exactly one server runs the tick"
+        );
+        if minute == 0 {
+            assert_eq!(ran[0].report["rungs_fired"], 3);
+        }
+    }
+    // A tick taken is not run again by a late server.
+    assert!(
+        guthrie::jobs::tick(&other, job, t0 + Duration::seconds(61))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let admin = env.app.staff_token("admin1", "admin", None).await;
+    let jobs: Value = env
+        .app
+        .get("/api/v1/admin/jobs", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let esc = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["name"] == "escalation")
+        .unwrap();
+    let server = esc["last_server"].as_str().unwrap();
+    assert!(
+        server == &*one.instance_id || server == &*other.instance_id,
+        "{server}"
+    );
+    assert_eq!(
+        crate::helpers::count(
+            &env.app,
+            "SELECT COUNT(*) AS n FROM job_ticks WHERE job = 'escalation'"
+        ),
+        3
+    );
+}
+
 /// The case notices `to` received: the subject of each case's own e-mail, and each line of an
 /// e-mail that lists a sweep's cases.
 pub fn notice_lines(env: &Env, to: &str) -> Vec<String> {

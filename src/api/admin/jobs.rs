@@ -31,6 +31,8 @@ pub struct JobInfo {
     /// Its counts.
     #[schema(value_type = Option<Object>)]
     pub last_report: Option<serde_json::Value>,
+    /// The server that ran it (`host/pid/id`; each scheduled tick runs on one server).
+    pub last_server: Option<String>,
 }
 
 /// The jobs and their last runs (admin).
@@ -52,6 +54,7 @@ pub async fn list_jobs(p: Principal, state: web::Data<AppState>) -> Result<HttpR
                 last_finished_at: r.and_then(|r| r.last_finished_at).map(|t| t.utc()),
                 last_ok: r.and_then(|r| r.last_ok),
                 last_report: r.and_then(|r| r.last_report.clone()).map(|j| j.0),
+                last_server: r.and_then(|r| r.last_server.clone()),
             }
         })
         .collect();

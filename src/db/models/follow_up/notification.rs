@@ -397,6 +397,8 @@ pub struct JobRun {
     pub last_finished_at: Option<UtcMicros>,
     pub last_ok: Option<bool>,
     pub last_report: Option<Json<serde_json::Value>>,
+    /// The server (`host/pid/id`) that ran it.
+    pub last_server: Option<String>,
 }
 
 /// Stores a job's last run.
@@ -416,4 +418,35 @@ pub fn runs(conn: &mut AnyConnection) -> QueryResult<Vec<JobRun>> {
         .order(job_runs::name.asc())
         .select(JobRun::as_select())
         .load(conn)
+}
+
+/// Claims the tick of `job` scheduled at `tick_at` for `server`: `true` if this server is the
+/// first (it runs the tick), `false` if another server took it. Ticks older than `forget_before`
+/// are forgotten on the way.
+pub fn claim_tick(
+    conn: &mut AnyConnection,
+    job: Job,
+    tick_at: UtcMicros,
+    server: &str,
+    now: UtcMicros,
+    forget_before: UtcMicros,
+) -> QueryResult<bool> {
+    use crate::db::schema::job_ticks as t;
+    diesel::delete(
+        t::table
+            .filter(t::job.eq(job))
+            .filter(t::tick_at.lt(forget_before)),
+    )
+    .execute(conn)?;
+    let n = with_conn!(conn, |c| diesel::insert_into(t::table)
+        .values((
+            t::job.eq(job),
+            t::tick_at.eq(tick_at),
+            t::server.eq(server),
+            t::claimed_at.eq(now),
+        ))
+        .on_conflict((t::job, t::tick_at))
+        .do_nothing()
+        .execute(c))?;
+    Ok(n == 1)
 }

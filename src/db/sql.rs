@@ -96,3 +96,47 @@ mod tests {
         );
     }
 }
+
+/// A raw PostgreSQL statement over one id (`$1`, wherever it appears) that diesel prepares once
+/// per connection and reuses: a protocol-level prepared statement cached under its text, like
+/// diesel's own queries (`sql_query` is never cached, so a statement whose plan costs more than
+/// its execution paid the planning on every write). No session-level `PREPARE`, so it works
+/// through PgBouncer in transaction mode (1.21+, `max_prepared_statements`).
+pub struct CachedById<'a> {
+    parts: Vec<&'a str>,
+    id: String,
+}
+
+impl<'a> CachedById<'a> {
+    /// `sql` with `$1` standing for `id`.
+    pub fn new(sql: &'a str, id: impl ToString) -> Self {
+        Self {
+            parts: sql.split("$1").collect(),
+            id: id.to_string(),
+        }
+    }
+}
+
+impl diesel::query_builder::QueryId for CachedById<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CachedById<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        // Each `$1` becomes a bind of the same id (`$1`, `$2`, …): the text, and so the cache
+        // key, is the same on every call.
+        for (k, part) in self.parts.iter().enumerate() {
+            if k > 0 {
+                out.push_bind_param::<diesel::sql_types::Text, _>(&self.id)?;
+            }
+            out.push_sql(part);
+        }
+        Ok(())
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for CachedById<'_> {}

@@ -153,3 +153,24 @@ async fn first_start_creates_one_admin_and_later_starts_do_not() {
         assert_eq!(r.status(), 401);
     }
 }
+
+#[tokio::test]
+async fn migrations_leave_planner_statistics_behind() {
+    // A new database has just been migrated: ANALYZE ran, so a write's index probe is not
+    // planned as a scan for want of statistics.
+    let app = TestApp::spawn().await;
+    let analyzed = {
+        let backend = app.state.pool.get().unwrap().backend();
+        let sql = match backend {
+            guthrie::db::Backend::Sqlite => {
+                "SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'sqlite_stat1'"
+            }
+            guthrie::db::Backend::Postgres => {
+                "SELECT COUNT(*) AS n FROM pg_stat_user_tables \
+                 WHERE relname = 'dbs_interpretations' AND last_analyze IS NOT NULL"
+            }
+        };
+        crate::helpers::count(&app, sql)
+    };
+    assert_eq!(analyzed, 1);
+}

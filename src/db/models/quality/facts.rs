@@ -16,7 +16,7 @@ use diesel::prelude::*;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Text, Timestamp};
 
-use crate::db::sql::numbered;
+use crate::db::sql::{CachedById, numbered};
 use crate::db::types::UtcMicros;
 use crate::db::{AnyConnection, Backend, MultiBackend};
 use crate::domain::ids::{CardId, InfantId};
@@ -219,31 +219,13 @@ pub fn refresh(conn: &mut AnyConnection, scope: &Scope) -> QueryResult<()> {
 }
 
 /// On PostgreSQL, runs `list` (statements over one id, `$1`) as statements prepared once per
-/// session under `name`, so a write pays their execution, not their planning (about 1 ms per
-/// write otherwise: diesel does not cache raw SQL). Prepared statements outlive transactions;
-/// the check reads the session's own list.
-fn run_prepared(
-    conn: &mut AnyConnection,
-    name: &str,
-    list: &[String],
-    id: uuid::Uuid,
-) -> QueryResult<()> {
-    #[derive(QueryableByName)]
-    struct Name {
-        #[diesel(sql_type = Text)]
-        name: String,
-    }
-    let have: Vec<Name> = diesel::sql_query(format!(
-        "SELECT name FROM pg_prepared_statements WHERE name LIKE '{name}%'"
-    ))
-    .load(conn)?;
-    // A UUID's text is hex digits and dashes: nothing to escape.
-    for (k, sql) in list.iter().enumerate() {
-        let statement = format!("{name}_{k}");
-        if !have.iter().any(|h| h.name == statement) {
-            diesel::sql_query(format!("PREPARE {statement}(text) AS {sql}")).execute(conn)?;
+/// connection ([`CachedById`]), so a write pays their execution, not their planning (about 1 ms
+/// per write otherwise).
+fn run_prepared(conn: &mut AnyConnection, list: &[String], id: uuid::Uuid) -> QueryResult<()> {
+    if let AnyConnection::Postgresql(c) = conn {
+        for sql in list {
+            CachedById::new(sql, id).execute(c)?;
         }
-        diesel::sql_query(format!("EXECUTE {statement}('{id}')")).execute(conn)?;
     }
     Ok(())
 }
@@ -381,7 +363,7 @@ fn recompute(conn: &mut AnyConnection, infant_ids: &[InfantId]) -> QueryResult<(
     match infant_ids {
         [id] if conn.backend() == Backend::Postgres => {
             let list = statements(Backend::Postgres, &Scope::Param);
-            run_prepared(conn, "quality_touch", &list, id.0)
+            run_prepared(conn, &list, id.0)
         }
         _ => refresh(conn, &Scope::Infants(infant_ids)),
     }
@@ -407,7 +389,7 @@ pub fn touch_reported(conn: &mut AnyConnection, card_id: CardId) -> QueryResult<
                 .to_string(),
             update("$1"),
         ];
-        return run_prepared(conn, "quality_reported", &list, card_id.0);
+        return run_prepared(conn, &list, card_id.0);
     }
     // SQLite numbers its parameters, so `?1` binds the one id twice.
     diesel::sql_query(update("?1"))

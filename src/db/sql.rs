@@ -82,21 +82,6 @@ pub fn writers(url: &str, wanted: usize, pool_size: usize) -> usize {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn placeholders_are_spelled_per_backend() {
-        let sql = "a = $1 AND b < $2 AND c = '$x' AND d = $12";
-        assert_eq!(numbered(Backend::Postgres, sql), sql);
-        assert_eq!(
-            numbered(Backend::Sqlite, sql),
-            "a = ?1 AND b < ?2 AND c = '$x' AND d = ?12"
-        );
-    }
-}
-
 /// A raw PostgreSQL statement over one id (`$1`, wherever it appears) that diesel prepares once
 /// per connection and reuses: a protocol-level prepared statement cached under its text, like
 /// diesel's own queries (`sql_query` is never cached, so a statement whose plan costs more than
@@ -140,3 +125,18 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CachedById<'_> {
 }
 
 impl<Conn> RunQueryDsl<Conn> for CachedById<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_spelled_per_backend() {
+        let sql = "a = $1 AND b < $2 AND c = '$x' AND d = $12";
+        assert_eq!(numbered(Backend::Postgres, sql), sql);
+        assert_eq!(
+            numbered(Backend::Sqlite, sql),
+            "a = ?1 AND b < ?2 AND c = '$x' AND d = ?12"
+        );
+    }
+}

@@ -128,6 +128,14 @@ pub struct DatabaseSettings {
     pub run_migrations: bool,
     /// Seconds to wait for a pooled connection.
     pub connect_timeout_secs: u64,
+    /// Optional PostgreSQL read replica for the quality report, its drill-downs and exports;
+    /// empty reads everything from `url`.
+    #[serde(default = "empty_secret")]
+    pub read_url: SecretString,
+}
+
+fn empty_secret() -> SecretString {
+    SecretString::from(String::new())
 }
 
 impl fmt::Debug for DatabaseSettings {
@@ -137,6 +145,7 @@ impl fmt::Debug for DatabaseSettings {
             .field("pool_size", &self.pool_size)
             .field("run_migrations", &self.run_migrations)
             .field("connect_timeout_secs", &self.connect_timeout_secs)
+            .field("read_url", &redact_url(self.read_url.expose_secret()))
             .finish()
     }
 }

@@ -94,7 +94,21 @@ pub fn build_state(
     let condition_names = catalogue::condition_names(&catalogues);
     let notifier = crate::notify::Notifier::from_settings(&settings, &condition_names)?;
     let jwt = JwtKeys::from_settings(&settings.auth, &hs)?;
+    let read_url = settings.database.read_url.expose_secret();
+    let replica = if read_url.is_empty() {
+        None
+    } else {
+        if db::Backend::of_url(read_url) != db::Backend::Postgres {
+            anyhow::bail!("database.read_url must be a postgres:// URL (a streaming replica)");
+        }
+        Some(db::replica::build_pool(
+            read_url,
+            settings.database.pool_size,
+            Duration::from_secs(settings.database.connect_timeout_secs),
+        ))
+    };
     Ok(AppState {
+        replica,
         login_limiter: Arc::new(RateLimiter::new(settings.auth.login_attempts_per_minute)),
         token_versions: Arc::default(),
         instance_id: instance_name().into(),

@@ -68,6 +68,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Database pool.
     pub pool: DbPool,
+    /// The read replica's pool, when `database.read_url` is set (reports only).
+    pub replica: Option<DbPool>,
     /// Token keys.
     pub jwt: Arc<JwtKeys>,
     /// Key for ID-number matching hashes.

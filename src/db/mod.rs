@@ -7,6 +7,7 @@
 //! connection is ever held across an `.await`.
 
 pub mod models;
+pub mod replica;
 pub mod schema;
 pub mod sql;
 pub mod types;

@@ -11,6 +11,7 @@ use crate::api::page_limit;
 use crate::auth::extract::require;
 use crate::db;
 use crate::db::models::quality::indicators::Member;
+use crate::db::replica::{Freshness, Source};
 use crate::domain::catalogue::Programme;
 use crate::domain::ids::HospitalId;
 use crate::domain::principal::Principal;
@@ -60,6 +61,8 @@ pub struct QualityReport {
     pub generated_at: DateTime<Utc>,
     /// Every indicator that applies, in report order.
     pub indicators: Vec<IndicatorValue>,
+    /// Which database answered (the read replica when configured) and how current it was.
+    pub data: Freshness,
 }
 
 /// A drill-down page.
@@ -73,6 +76,8 @@ pub struct MemberPage {
     pub items: Vec<Member>,
     /// Cursor of the next page.
     pub next_cursor: Option<String>,
+    /// Which database answered (the read replica when configured) and how current it was.
+    pub data: Freshness,
 }
 
 fn cohort(p: &Principal, q: &QualityQuery) -> Result<Cohort, AppError> {
@@ -166,7 +171,12 @@ mod tests {
     }
 }
 
-fn csv_response(name: &str, header: &[&str], rows: Vec<Vec<String>>) -> HttpResponse {
+fn csv_response(
+    name: &str,
+    header: &[&str],
+    rows: Vec<Vec<String>>,
+    data: &Freshness,
+) -> HttpResponse {
     let mut out = String::from("\u{feff}");
     out.push_str(&header.join(","));
     out.push_str("\r\n");
@@ -177,11 +187,20 @@ fn csv_response(name: &str, header: &[&str], rows: Vec<Vec<String>>) -> HttpResp
     }
     HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
+        .insert_header(("X-Data-Source", freshness_source(data)))
+        .insert_header(("X-Data-As-Of", data.as_of.to_rfc3339()))
         .insert_header((
             "Content-Disposition",
             format!("attachment; filename=\"{name}.csv\""),
         ))
         .body(out)
+}
+
+fn freshness_source(d: &Freshness) -> &'static str {
+    match d.source {
+        Source::Primary => "primary",
+        Source::Replica => "replica",
+    }
 }
 
 fn wants_csv(q: &QualityQuery) -> Result<bool, AppError> {
@@ -220,10 +239,11 @@ pub async fn quality_report(
         .limits(catalogue::current(&state.catalogues, now)?.catalogue());
     let settings = state.settings.quality.clone();
     let cc = c.clone();
-    let indicators = db::run(&state.pool, move |conn| {
-        crate::services::quality::report::report(conn, &cc, &settings, &lim)
-    })
-    .await?;
+    let (indicators, data) =
+        db::replica::run_report(&state.pool, state.replica.as_ref(), now, move |conn| {
+            crate::services::quality::report::report(conn, &cc, &settings, &lim)
+        })
+        .await?;
     if csv {
         let rows = indicators
             .iter()
@@ -269,6 +289,7 @@ pub async fn quality_report(
                 "definition",
             ],
             rows,
+            &data,
         ));
     }
     Ok(HttpResponse::Ok().json(QualityReport {
@@ -279,6 +300,7 @@ pub async fn quality_report(
         jurisdiction: state.settings.quality.jurisdiction.clone(),
         generated_at: now,
         indicators,
+        data,
     }))
 }
 
@@ -327,22 +349,26 @@ pub async fn quality_members(
         .quality
         .limits(catalogue::current(&state.catalogues, state.now())?.catalogue());
     let now = state.now();
-    let page = db::run(&state.pool, move |conn| {
-        let rows = crate::services::quality::report::members(
-            conn,
-            d,
-            &c,
-            &lim,
-            crate::services::quality::report::Page {
-                part,
-                after,
-                limit: limit + 1,
-            },
-        )?;
-        let page = crate::api::Paged::of(rows, limit);
-        let ids = page.items.iter().map(|m| m.infant_id);
-        crate::services::admin::audit::list_read(conn, &p, "infant", ids, now)?;
-        Ok(page)
+    // Read on the replica (when configured); the read is audited on the primary.
+    let (rows, data) =
+        db::replica::run_report(&state.pool, state.replica.as_ref(), now, move |conn| {
+            crate::services::quality::report::members(
+                conn,
+                d,
+                &c,
+                &lim,
+                crate::services::quality::report::Page {
+                    part,
+                    after,
+                    limit: limit + 1,
+                },
+            )
+        })
+        .await?;
+    let page = crate::api::Paged::of(rows, limit);
+    let ids: Vec<_> = page.items.iter().map(|m| m.infant_id).collect();
+    db::run(&state.pool, move |conn| {
+        crate::services::admin::audit::list_read(conn, &p, "infant", ids.into_iter(), now)
     })
     .await?;
     let next_cursor = page.next_cursor(|m| m.id.clone());
@@ -372,6 +398,7 @@ pub async fn quality_members(
                 "in_numerator",
             ],
             rows,
+            &data,
         ));
     }
     Ok(HttpResponse::Ok().json(MemberPage {
@@ -379,5 +406,6 @@ pub async fn quality_members(
         part: part_name,
         items,
         next_cursor,
+        data,
     }))
 }

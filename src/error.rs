@@ -402,6 +402,7 @@ impl AppError {
             Self::HeadersTooLarge { .. } => ErrorCode::HeadersTooLarge,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            Self::Db(e) if is_connection_lost(e) => ErrorCode::ServiceUnavailable,
             Self::Db(diesel::result::Error::NotFound) => ErrorCode::NotFound,
             Self::Db(e) if is_unique_violation(e) => ErrorCode::Conflict,
             Self::Db(_) | Self::Unexpected(_) => ErrorCode::InternalError,
@@ -472,6 +473,33 @@ impl AppError {
     }
 }
 
+/// True when the database connection was lost (a server restart or failover): the request is
+/// answered 503, as when no connection can be had, never 500.
+pub fn is_connection_lost(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
+        // A restart or failover of the server: the transaction was rolled back with the
+        // connection, so the request can be sent again.
+        Error::DatabaseError(DatabaseErrorKind::Unknown, info) => {
+            let m = info.message();
+            [
+                "terminating connection",
+                "server closed the connection",
+                "no connection to the server",
+                "connection to server",
+                "the database system is shutting down",
+                "the database system is starting up",
+                "could not receive data",
+                "could not send data",
+            ]
+            .iter()
+            .any(|p| m.contains(p))
+        }
+        _ => false,
+    }
+}
+
 /// True for a unique-constraint violation on either backend.
 pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
     matches!(
@@ -496,6 +524,7 @@ impl ResponseError for AppError {
             Self::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Db(e) if is_connection_lost(e) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Db(diesel::result::Error::NotFound) => StatusCode::NOT_FOUND,
             Self::Db(e) if is_unique_violation(e) => StatusCode::CONFLICT,
             Self::Db(_) | Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -69,6 +69,17 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// A database this test does not own (a server the test started and stops itself).
+    pub fn at(url: &str) -> Self {
+        TestDb {
+            url: url.to_string(),
+            _dir: None,
+            pg_admin: None,
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((admin, name)) = &self.pg_admin

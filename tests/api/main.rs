@@ -21,6 +21,7 @@ mod jobs;
 mod operations;
 mod quality;
 mod recovery;
+mod replica;
 mod screening;
 mod screens;
 mod seed;

@@ -124,6 +124,11 @@ async fn main() {
                 Utc::now(),
                 chunk,
                 1000,
+                if backend == "PostgreSQL" {
+                    guthrie::services::follow_up::escalation::WORKERS
+                } else {
+                    1
+                },
             )
             .unwrap();
             (t.elapsed(), r)

@@ -98,14 +98,11 @@ pub fn build_state(
     let replica = if read_url.is_empty() {
         None
     } else {
-        if db::Backend::of_url(read_url) != db::Backend::Postgres {
-            anyhow::bail!("database.read_url must be a postgres:// URL (a streaming replica)");
-        }
         Some(db::replica::build_pool(
             read_url,
             settings.database.pool_size,
             Duration::from_secs(settings.database.connect_timeout_secs),
-        ))
+        )?)
     };
     Ok(AppState {
         replica,

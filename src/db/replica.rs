@@ -121,14 +121,17 @@ where
 }
 
 /// Builds the replica's pool without connecting: a replica that is down at start must not stop
-/// the server.
-pub fn build_pool(url: &str, size: u32, timeout: std::time::Duration) -> DbPool {
+/// the server. Only a PostgreSQL URL names a streaming replica.
+pub fn build_pool(url: &str, size: u32, timeout: std::time::Duration) -> anyhow::Result<DbPool> {
+    if super::Backend::of_url(url) != super::Backend::Postgres {
+        anyhow::bail!("database.read_url must be a postgres:// URL (a streaming replica)");
+    }
     let size = if size == 0 { 4 } else { size };
-    diesel::r2d2::Pool::builder()
+    Ok(diesel::r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(0))
         .connection_timeout(timeout)
         .build_unchecked(super::AnyManager {
             url: url.to_string(),
-        })
+        }))
 }

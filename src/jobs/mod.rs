@@ -7,6 +7,7 @@ pub mod dispatch;
 pub mod scheduler;
 
 use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -165,8 +166,13 @@ async fn run_body(state: &AppState, job: Job, now: DateTime<Utc>) -> Result<Valu
     match job {
         Job::Escalation => {
             let pool = state.pool.clone();
+            let workers = db::sql::writers(
+                state.settings.database.url.expose_secret(),
+                escalation::WORKERS,
+                pool.max_size() as usize,
+            );
             let swept = tokio::task::spawn_blocking(move || {
-                escalation::sweep(&pool, &ctx, now, batch, MAX_BATCHES)
+                escalation::sweep(&pool, &ctx, now, batch, MAX_BATCHES, workers)
             })
             .await
             .map_err(|e| AppError::Unexpected(anyhow::anyhow!("escalation task failed: {e}")))?;

@@ -21,7 +21,7 @@ use crate::db::models::admin::user::{self, User};
 use crate::db::models::follow_up::notification::{self, Escalation};
 use crate::db::models::follow_up::sweep;
 use crate::db::types::{Json, UtcMicros};
-use crate::db::{AnyConnection, Backend, DbPool, write_transaction};
+use crate::db::{AnyConnection, DbPool, write_transaction};
 use crate::domain::case::{CaseState, EntryKind};
 use crate::domain::escalation::{CaseTimes, Rung};
 use crate::domain::ids::{CaseId, NotificationId, UserId};
@@ -59,22 +59,21 @@ pub const COMBINE_HOLD_SECS: i64 = 300;
 pub const WORKERS: usize = 2;
 
 /// Runs the sweep at `now`: chunks of at most `limit` due cases, claimed and escalated on up to
-/// [`WORKERS`] pooled connections at once (one on SQLite, which has one writer), until none is
-/// left or `max_batches` chunks are done; then combines the staff e-mails it queued.
+/// `workers` pooled connections at once (give 1 on SQLite, which has one writer; see
+/// `db::sql::writers`), until none is left or `max_batches` chunks are done; then combines the
+/// staff e-mails it queued.
 pub fn sweep(
     pool: &DbPool,
     ctx: &NoticeContext,
     now: DateTime<Utc>,
     limit: i64,
     max_batches: usize,
+    workers: usize,
 ) -> Result<SweepReport, AppError> {
     let mut conn = pool
         .get()
         .map_err(|e| AppError::Unavailable(e.to_string()))?;
-    let workers = match conn.backend() {
-        Backend::Postgres => WORKERS,
-        Backend::Sqlite => 1,
-    };
+    let workers = workers.max(1);
     let failed = Mutex::new(Vec::new());
     let batches = max_batches.div_ceil(workers);
     let mut report = std::thread::scope(|scope| {

@@ -126,7 +126,7 @@ pub fn insert(conn: &mut AnyConnection, row: &Case) -> QueryResult<()> {
         .values(row)
         .execute(conn)?;
     keep_next_due(conn, Box::new(cases::id.eq(row.id)))?;
-    crate::db::models::quality::facts::touch(conn, &[row.infant_id])
+    crate::db::models::quality::touch::new_case(conn, row.infant_id)
 }
 
 /// The open case with this key.

@@ -76,7 +76,7 @@ pub const REPORTED: &str = "d.outcome NOT IN ('awaiting_results','unsatisfactory
 /// A screen-positive case (alias `k`): positive, borderline repeat, or hearing refer.
 pub const POSITIVE_REASONS: &str = "k.reason IN ('positive','repeat','refer')";
 
-fn infant_facts_sql(s: &Scope) -> String {
+pub(super) fn insert_infant_facts(s: &Scope) -> String {
     format!(
         "INSERT INTO quality_infant_facts (infant_id, hospital_id, birth_at, merged_into, status, status_changed_at, \
            dbs_ok_first, dbs_ok_last, dbs_bad_last, hear_screened, hear_initial_refer, hear_rescreen_at, hear_diagnostic_at, \
@@ -192,7 +192,7 @@ fn statements(b: Backend, scope: &Scope) -> Vec<String> {
         "DELETE FROM quality_infant_facts WHERE {}",
         scope.on("infant_id")
     ));
-    out.push(infant_facts_sql(scope));
+    out.push(insert_infant_facts(scope));
     out.push(card_facts_sql(scope));
     out
 }
@@ -288,7 +288,7 @@ struct Pending {
 }
 
 /// Whether this thread is inside a [`deferred`] block: if so, records what to recompute.
-fn defer(infants: &[InfantId], card: Option<CardId>) -> bool {
+pub(super) fn defer(infants: &[InfantId], card: Option<CardId>) -> bool {
     DEFERRED.with(|d| match d.borrow_mut().as_mut() {
         Some(p) => {
             p.infants.extend(infants.iter().copied());

@@ -4,3 +4,4 @@
 pub mod breakdowns;
 pub mod facts;
 pub mod indicators;
+pub mod touch;

@@ -69,7 +69,7 @@ pub fn insert_card(conn: &mut AnyConnection, row: &Card) -> QueryResult<()> {
     diesel::insert_into(dbs_cards::table)
         .values(row)
         .execute(conn)?;
-    crate::db::models::quality::facts::touch(conn, &[row.infant_id])
+    crate::db::models::quality::touch::new_card(conn, row.infant_id, row.id)
 }
 
 /// A card by id within `scope`.

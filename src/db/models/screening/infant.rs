@@ -102,7 +102,7 @@ pub fn insert(conn: &mut AnyConnection, row: &Infant) -> QueryResult<()> {
         .values(row)
         .execute(conn)?;
     super::phones::replace(conn, row.id, &row.mother_phones.0)?;
-    crate::db::models::quality::facts::touch(conn, &[row.id])
+    crate::db::models::quality::touch::new_infant(conn, row.id)
 }
 
 /// Reads an infant visible in `scope`.

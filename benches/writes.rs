@@ -36,6 +36,14 @@ async fn post(http: &reqwest::Client, url: String, token: &str, body: &Value) ->
     (status, t.elapsed())
 }
 
+/// The `access_token` of a login or token request's answer.
+async fn access_token(request: reqwest::RequestBuilder) -> String {
+    request.send().await.unwrap().json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 #[tokio::main]
 async fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -72,40 +80,23 @@ async fn main() {
         json!({"name": "HIS", "hospital_id": hospital}),
     )
     .await;
-    let hospital_token: String = http
-        .post(format!("{base}/api/v1/auth/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", client["client_id"].as_str().unwrap()),
-            ("client_secret", client["client_secret"].as_str().unwrap()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .into();
+    let hospital_token = access_token(http.post(format!("{base}/api/v1/auth/token")).form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", client["client_id"].as_str().unwrap()),
+        ("client_secret", client["client_secret"].as_str().unwrap()),
+    ]))
+    .await;
     let password = "a-long-bench-password";
     post_admin(
         "/api/v1/users",
         json!({"username": "lab", "display_name": "lab", "password": password, "role": "clinician"}),
     )
     .await;
-    let lab_token: String = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": "lab", "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .into();
+    let lab_token = access_token(
+        http.post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({"username": "lab", "password": password})),
+    )
+    .await;
     let panel = guthrie::cli::demo::panel(&[("C16-OH", 0.5)]);
 
     let stop = Arc::new(AtomicBool::new(false));

@@ -89,18 +89,38 @@ pub fn rows(
             locale: o.locale.clone(),
             subject: r.subject.clone(),
             body: r.body.clone(),
-            status: Status::Queued,
-            attempts: 0,
             next_attempt_at: UtcMicros::new(o.not_before.max(now)),
-            claimed_until: None,
-            provider_message_id: None,
-            last_error: None,
-            created_at: t,
-            updated_at: t,
-            sent_at: None,
-            delivered_at: None,
+            ..queued(t)
         })
         .collect())
+}
+
+/// A fresh outbox row queued at `t`, never attempted; the caller fills in what it is and whom
+/// it is for.
+fn queued(t: UtcMicros) -> Notification {
+    Notification {
+        id: NotificationId::new(),
+        dedup_key: String::new(),
+        case_id: None,
+        hospital_id: None,
+        template: String::new(),
+        channel: Channel::Email,
+        recipient_role: Audience::Staff,
+        recipient: String::new(),
+        locale: String::new(),
+        subject: None,
+        body: String::new(),
+        status: Status::Queued,
+        attempts: 0,
+        next_attempt_at: t,
+        claimed_until: None,
+        provider_message_id: None,
+        last_error: None,
+        created_at: t,
+        updated_at: t,
+        sent_at: None,
+        delivered_at: None,
+    }
 }
 
 /// Combines the staff e-mails one sweep queued at `now` (held until `held_until`): a recipient
@@ -156,17 +176,14 @@ pub fn combine_staff_emails(
         // by this sweep, never attempted); its own key, text and scope, due now.
         let first = &rows[0];
         let row = Notification {
-            id: NotificationId::new(),
             // The group's first original makes the key unique to this combination.
             dedup_key: format!("esc-summary:{}|{}", ids[0], recipient_hash(&recipient)),
-            case_id: None,
             hospital_id: rows
                 .iter()
                 .all(|r| r.hospital_id == first.hospital_id)
                 .then_some(first.hospital_id)
                 .flatten(),
             template: "escalation_summary".into(),
-            channel: Channel::Email,
             recipient_role: if rows
                 .iter()
                 .all(|r| r.recipient_role == first.recipient_role)
@@ -179,16 +196,7 @@ pub fn combine_staff_emails(
             locale: locale.clone(),
             subject: rendered.subject,
             body: rendered.body,
-            status: Status::Queued,
-            attempts: 0,
-            next_attempt_at: t,
-            claimed_until: None,
-            provider_message_id: None,
-            last_error: None,
-            created_at: t,
-            updated_at: t,
-            sent_at: None,
-            delivered_at: None,
+            ..queued(t)
         };
         if notification::enqueue(conn, &row)? {
             notification::combine_into(conn, &ids, row.id, t)?;

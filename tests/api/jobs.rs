@@ -213,6 +213,17 @@ impl Env {
         r.json().await.unwrap()
     }
 
+    /// A second server's state over the same database and clock (its own pool and id).
+    pub fn second_server(&self) -> guthrie::state::AppState {
+        let settings = crate::helpers::settings_toml(
+            &self.app.db,
+            &[],
+            &notify_toml(self.smtp.port, &self.sms.url),
+        );
+        let pool = guthrie::startup::open_database(&settings).unwrap();
+        guthrie::startup::build_state(settings, pool, self.app.clock.clone()).unwrap()
+    }
+
     /// Moves the clock to `t` and runs the escalation sweep and the dispatcher.
     pub async fn tick(&self, t: DateTime<Utc>) -> (Value, Value) {
         self.app.clock.set(t);
@@ -792,10 +803,7 @@ async fn two_servers_racing_on_one_database_never_fire_or_send_twice() {
         env.case_with(&format!("M{k}"), &[("C16-OH", 0.5)]).await;
     }
     // A second server process: its own pool and state over the same database.
-    let settings =
-        crate::helpers::settings_toml(&env.app.db, &[], &notify_toml(env.smtp.port, &env.sms.url));
-    let pool = guthrie::startup::open_database(&settings).unwrap();
-    let other = guthrie::startup::build_state(settings, pool, env.app.clock.clone()).unwrap();
+    let other = env.second_server();
     let one = env.app.state.clone();
     // L0 for six cases, then L1 for six, then L2–L4 for six.
     for (t, expected) in [
@@ -851,10 +859,7 @@ async fn each_scheduled_tick_runs_on_one_server_and_the_job_list_names_it() {
     for k in 0..3 {
         env.case_with(&format!("T{k}"), &[("C16-OH", 0.5)]).await;
     }
-    let settings =
-        crate::helpers::settings_toml(&env.app.db, &[], &notify_toml(env.smtp.port, &env.sms.url));
-    let pool = guthrie::startup::open_database(&settings).unwrap();
-    let other = guthrie::startup::build_state(settings, pool, env.app.clock.clone()).unwrap();
+    let other = env.second_server();
     let one = env.app.state.clone();
     assert_ne!(one.instance_id, other.instance_id);
     let job = guthrie::jobs::Job::Escalation;

@@ -1,7 +1,7 @@
 //! The timed jobs: one closed set, each with its name (the admin endpoint's and the config
 //! key's), how a server that was down catches it up, and which scheduled tick a run serves.
 
-use chrono::{DateTime, Duration, SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 
 /// A timed job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -69,25 +69,26 @@ impl Job {
     }
 }
 
-/// How early (by its own clock) a server may fire a tick and still name it by the scheduled
-/// time: servers' clocks differ by milliseconds under NTP, far less than this.
-pub const TICK_SKEW_SECS: i64 = 2;
-
-/// The scheduled time a tick firing at `now` serves: the latest time of `cron` (six fields,
-/// seconds first, UTC) at or before `now` plus [`TICK_SKEW_SECS`]. Every server firing the same
-/// tick names it the same, which is the key that lets only one of them run it. `None` when
+/// The scheduled time a tick firing at `fired_at` serves: of the times of `cron` (six fields,
+/// seconds first, UTC) just before and just after `fired_at`, the nearer. A tick fires a little
+/// after its time, or a little before it on a server whose clock runs ahead; either way every
+/// server names it alike, which is the key that lets only one of them run it. `None` when
 /// `cron` does not parse.
-pub fn tick_at(cron: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+pub fn tick_at(cron: &str, fired_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let schedule = croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Required)
         .dom_and_dow(true)
         .build()
         .parse(cron)
         .ok()?;
-    schedule
-        .find_previous_occurrence(&(now + Duration::seconds(TICK_SKEW_SECS)), true)
-        .ok()
-        .map(|t| t.trunc_subsecs(0))
+    let before = schedule.find_previous_occurrence(&fired_at, true).ok();
+    let after = schedule.find_next_occurrence(&fired_at, false).ok();
+    let nearest = match (before, after) {
+        (Some(b), Some(a)) if a - fired_at < fired_at - b => a,
+        (Some(b), _) => b,
+        (None, a) => a?,
+    };
+    Some(nearest.trunc_subsecs(0))
 }
 
 #[cfg(test)]

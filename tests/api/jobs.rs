@@ -1083,6 +1083,11 @@ async fn the_scheduler_runs_the_jobs_inside_the_server() {
             ("GUTHRIE__JOBS__ENABLED", "true"),
             ("GUTHRIE__JOBS__ESCALATION", "* * * * * *"),
             ("GUTHRIE__JOBS__DISPATCHER", "* * * * * *"),
+            // The daily jobs would catch up at start, and a digest that runs after the case
+            // opened is a second e-mail to the hospital.
+            ("GUTHRIE__JOBS__HOSPITAL_DIGEST", ""),
+            ("GUTHRIE__JOBS__FAMILY_REMINDERS", ""),
+            ("GUTHRIE__JOBS__QUALITY_SCORECARD", ""),
         ],
         &toml,
         db,

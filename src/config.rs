@@ -132,6 +132,14 @@ pub struct DatabaseSettings {
     /// empty reads everything from `url`.
     #[serde(default = "empty_secret")]
     pub read_url: SecretString,
+    /// Keep prepared statements per connection (PostgreSQL). Turn off behind a PgBouncer older
+    /// than 1.21 in transaction mode; 1.21+ with `max_prepared_statements` handles them.
+    #[serde(default = "yes")]
+    pub prepared_statements: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn empty_secret() -> SecretString {
@@ -146,6 +154,7 @@ impl fmt::Debug for DatabaseSettings {
             .field("run_migrations", &self.run_migrations)
             .field("connect_timeout_secs", &self.connect_timeout_secs)
             .field("read_url", &redact_url(self.read_url.expose_secret()))
+            .field("prepared_statements", &self.prepared_statements)
             .finish()
     }
 }

@@ -44,6 +44,7 @@ pub fn open_database(settings: &Settings) -> anyhow::Result<DbPool> {
         d.url.expose_secret(),
         d.pool_size,
         Duration::from_secs(d.connect_timeout_secs),
+        d.prepared_statements,
     )?;
     if d.run_migrations {
         let mut conn = pool.get()?;
@@ -102,6 +103,7 @@ pub fn build_state(
             read_url,
             settings.database.pool_size,
             Duration::from_secs(settings.database.connect_timeout_secs),
+            settings.database.prepared_statements,
         )?)
     };
     Ok(AppState {

@@ -168,6 +168,9 @@ pub fn establish(url: &str) -> ConnectionResult<AnyConnection> {
 #[derive(Debug)]
 pub struct AnyManager {
     url: String,
+    /// Keep diesel's per-connection prepared statements (off behind a PgBouncer older than
+    /// 1.21 in transaction mode, which cannot follow them across server connections).
+    statement_cache: bool,
 }
 
 impl ManageConnection for AnyManager {
@@ -175,7 +178,13 @@ impl ManageConnection for AnyManager {
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<AnyConnection, Self::Error> {
-        establish(&self.url).map_err(diesel::r2d2::Error::ConnectionError)
+        let mut c = establish(&self.url).map_err(diesel::r2d2::Error::ConnectionError)?;
+        if !self.statement_cache
+            && let AnyConnection::Postgresql(pg) = &mut c
+        {
+            pg.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
+        }
+        Ok(c)
     }
 
     fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
@@ -195,7 +204,12 @@ pub type PooledConn = diesel::r2d2::PooledConnection<AnyManager>;
 
 /// Builds the pool. `size` 0 picks 2 for SQLite (one writer at a time; a small pool keeps
 /// lock waits short) and 10 for PostgreSQL. Fails fast when the database is unreachable.
-pub fn build_pool(url: &str, size: u32, timeout: Duration) -> anyhow::Result<DbPool> {
+pub fn build_pool(
+    url: &str,
+    size: u32,
+    timeout: Duration,
+    statement_cache: bool,
+) -> anyhow::Result<DbPool> {
     let backend = Backend::of_url(url);
     let size = match (size, backend) {
         (0, Backend::Sqlite) => 2,
@@ -210,6 +224,7 @@ pub fn build_pool(url: &str, size: u32, timeout: Duration) -> anyhow::Result<DbP
         .connection_timeout(timeout)
         .build(AnyManager {
             url: url.to_string(),
+            statement_cache,
         })
         .map_err(|e| anyhow::anyhow!("cannot build the connection pool: {e}"))
 }

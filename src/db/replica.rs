@@ -122,7 +122,12 @@ where
 
 /// Builds the replica's pool without connecting: a replica that is down at start must not stop
 /// the server. Only a PostgreSQL URL names a streaming replica.
-pub fn build_pool(url: &str, size: u32, timeout: std::time::Duration) -> anyhow::Result<DbPool> {
+pub fn build_pool(
+    url: &str,
+    size: u32,
+    timeout: std::time::Duration,
+    statement_cache: bool,
+) -> anyhow::Result<DbPool> {
     if super::Backend::of_url(url) != super::Backend::Postgres {
         anyhow::bail!("database.read_url must be a postgres:// URL (a streaming replica)");
     }
@@ -133,5 +138,6 @@ pub fn build_pool(url: &str, size: u32, timeout: std::time::Duration) -> anyhow:
         .connection_timeout(timeout)
         .build_unchecked(super::AnyManager {
             url: url.to_string(),
+            statement_cache,
         }))
 }

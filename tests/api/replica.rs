@@ -373,3 +373,48 @@ async fn two_servers_a_replica_and_a_primary_restart() {
     drop(other);
     drop(app);
 }
+
+/// Behind a PgBouncer older than 1.21 in transaction mode a connection cannot keep prepared
+/// statements: with `database.prepared_statements = false` the server keeps none, and the
+/// everyday writes (registration, card, a positive result with its case and facts) still work.
+#[tokio::test]
+async fn without_prepared_statements_nothing_is_kept_on_the_connection() {
+    if std::env::var("TEST_DATABASE_URL").map_or(true, |u| u.is_empty()) {
+        return; // A PostgreSQL setting.
+    }
+    for prepared in [true, false] {
+        let flag = prepared.to_string();
+        let app = TestApp::spawn_full(
+            &[
+                ("GUTHRIE__DATABASE__PREPARED_STATEMENTS", flag.as_str()),
+                ("GUTHRIE__DATABASE__POOL_SIZE", "1"),
+            ],
+            "",
+            TestDb::new(),
+        )
+        .await;
+        let (_, hospital) = app.hospital_with_token("PS").await;
+        let lab = app.staff_token("lab", "clinician", None).await;
+        let (_, barcode) = crate::screening::infant_with_card(&app, &hospital, "PS1").await;
+        let r = app
+            .post(
+                "/api/v1/results",
+                &lab,
+                &json!({"cards": [{"barcode": barcode,
+                                    "results": crate::screening::panel(&[("C16-OH", 0.5)])}]}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let kept = crate::helpers::count(&app, "SELECT COUNT(*) AS n FROM pg_prepared_statements");
+        assert_eq!(
+            kept > 0,
+            prepared,
+            "prepared_statements = {prepared}: {kept} kept"
+        );
+        assert_eq!(
+            crate::helpers::count(&app, "SELECT COUNT(*) AS n FROM cases"),
+            1,
+            "the positive opened its case"
+        );
+    }
+}

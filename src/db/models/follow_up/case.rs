@@ -378,34 +378,6 @@ pub fn clear_contact_problem(
     .execute(conn)
 }
 
-/// Open cases whose next escalation rung is due at `now`, soonest first.
-pub fn due_for_escalation(
-    conn: &mut AnyConnection,
-    now: UtcMicros,
-    limit: i64,
-) -> QueryResult<Vec<CaseId>> {
-    cases::table
-        .filter(cases::next_rung_at.le(now))
-        .order(cases::next_rung_at.asc())
-        .limit(limit)
-        .select(cases::id)
-        .load(conn)
-}
-
-/// Sets the rung due next and when (`None`: the ladder is done or the case resolved).
-pub fn set_next_rung(
-    conn: &mut AnyConnection,
-    id: CaseId,
-    next: Option<(Rung, UtcMicros)>,
-) -> QueryResult<usize> {
-    diesel::update(cases::table.filter(cases::id.eq(id)))
-        .set((
-            cases::next_rung.eq(next.map(|(r, _)| r)),
-            cases::next_rung_at.eq(next.map(|(_, t)| t)),
-        ))
-        .execute(conn)
-}
-
 /// States in which the family still has a recall to come to.
 const AWAITING_RECALL: [CaseState; 3] = [
     CaseState::Open,

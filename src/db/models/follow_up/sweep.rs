@@ -1,6 +1,6 @@
 //! The escalation sweep's set-wise reads and writes: a chunk of due cases is claimed in one
 //! statement (row locks that another server's sweep skips, on PostgreSQL; SQLite's single
-//! writer there), loaded in two queries, and written with multi-row inserts and one schedule
+//! writer there), loaded in three queries, and written with multi-row inserts and one schedule
 //! update, so a chunk costs a handful of round trips whatever its size.
 
 use diesel::prelude::*;

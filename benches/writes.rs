@@ -3,7 +3,8 @@
 //! 40-analyte result with a positive (laboratory user), which opens a follow-up case — for
 //! `BENCH_SECS` seconds (default 20) after a 3 s warm-up, against a release server on SQLite
 //! (default) or PostgreSQL (`BENCH_DATABASE_URL`, a server's maintenance database; a fresh
-//! database is created and dropped). Prints groups/s and per-request p50/p99.
+//! database is created and dropped). Prints groups/s and per-request p50/p99. `BENCH_POOL_SIZE`
+//! sets `database.pool_size`.
 //! `cargo bench --bench writes`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -51,7 +52,12 @@ async fn main() {
     }
     let clients = env_u64("BENCH_CLIENTS", 8) as usize;
     let secs = env_u64("BENCH_SECS", 20);
-    let server = common::BenchServer::start("guthrie_writes").await;
+    // `BENCH_POOL_SIZE` overrides `database.pool_size` (0: the backend's default).
+    let pool_size = env_u64("BENCH_POOL_SIZE", 0) as u32;
+    let server = common::BenchServer::start_with("guthrie_writes", |s| {
+        s.database.pool_size = pool_size;
+    })
+    .await;
     let (base, admin, http) = (server.base.clone(), &server.token, &server.http);
     let post_admin = |path: &str, body: Value| {
         let url = format!("{base}{path}");

@@ -120,6 +120,9 @@ where
     .map_err(|e| AppError::Unexpected(anyhow::anyhow!("database task failed: {e}")))?
 }
 
+/// The longest a report (or `/readyz`) waits for a replica connection.
+const REPLICA_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Builds the replica's pool without connecting: a replica that is down at start must not stop
 /// the server. Only a PostgreSQL URL names a streaming replica.
 pub fn build_pool(
@@ -135,7 +138,9 @@ pub fn build_pool(
     Ok(diesel::r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(0))
-        .connection_timeout(timeout)
+        // A replica that does not answer soon sends reports to the primary (and `/readyz` to
+        // "unreachable") after at most this, not after the primary's longer wait.
+        .connection_timeout(timeout.min(REPLICA_WAIT))
         .build_unchecked(super::AnyManager {
             url: url.to_string(),
             statement_cache,

@@ -198,7 +198,7 @@ pub fn combine_staff_emails(
             body: rendered.body,
             ..queued(t)
         };
-        if notification::enqueue(conn, &row)? {
+        if !notification::enqueue_all(conn, std::slice::from_ref(&row))?.is_empty() {
             notification::combine_into(conn, &ids, row.id, t)?;
             due += 1;
         } else {

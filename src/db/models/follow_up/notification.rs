@@ -71,17 +71,6 @@ pub struct Escalation {
     pub recipients: Json<Vec<serde_json::Value>>,
 }
 
-/// Queues a notification unless one with the same `dedup_key` exists. Returns whether it was
-/// queued. `ON CONFLICT DO NOTHING` keeps the surrounding transaction usable on PostgreSQL.
-pub fn enqueue(conn: &mut AnyConnection, row: &Notification) -> QueryResult<bool> {
-    with_conn!(conn, |c| diesel::insert_into(notifications::table)
-        .values(row)
-        .on_conflict(notifications::dedup_key)
-        .do_nothing()
-        .execute(c))
-    .map(|n| n == 1)
-}
-
 /// Queues `rows`, skipping any whose `dedup_key` exists; returns the ids queued.
 pub fn enqueue_all(
     conn: &mut AnyConnection,
@@ -365,16 +354,6 @@ pub fn count_status(conn: &mut AnyConnection, scope: &Scope, status: &str) -> Qu
         .into_boxed();
     q = crate::scoped!(q, scope, notifications::hospital_id);
     q.count().get_result(conn)
-}
-
-/// Records a fired rung; `false` when it had already fired (another sweep won).
-pub fn insert_escalation(conn: &mut AnyConnection, row: &Escalation) -> QueryResult<bool> {
-    with_conn!(conn, |c| diesel::insert_into(case_escalations::table)
-        .values(row)
-        .on_conflict((case_escalations::case_id, case_escalations::rung))
-        .do_nothing()
-        .execute(c))
-    .map(|n| n == 1)
 }
 
 /// The rungs a case has fired.

@@ -218,16 +218,25 @@ pub fn refresh(conn: &mut AnyConnection, scope: &Scope) -> QueryResult<()> {
     Ok(())
 }
 
-/// On PostgreSQL, runs `list` (statements over one id, `$1`) as statements prepared once per
-/// connection ([`CachedById`]), so a write pays their execution, not their planning (about 1 ms
+/// Runs `list` (statements over one id, `$1`) in order, each prepared once per connection on
+/// PostgreSQL ([`CachedById`]), so a write pays their execution, not their planning (about 1 ms
 /// per write otherwise).
 fn run_prepared(conn: &mut AnyConnection, list: &[String], id: uuid::Uuid) -> QueryResult<()> {
-    if let AnyConnection::Postgresql(c) = conn {
-        for sql in list {
-            CachedById::new(sql, id).execute(c)?;
-        }
+    for sql in list {
+        by_id(conn, sql, id)?;
     }
     Ok(())
+}
+
+/// Runs `sql` over one id (`$1`, wherever it appears); returns the rows it changed. Prepared
+/// once per connection on PostgreSQL; on SQLite `$1` is spelled `?1`.
+pub(super) fn by_id(conn: &mut AnyConnection, sql: &str, id: uuid::Uuid) -> QueryResult<usize> {
+    match conn {
+        AnyConnection::Postgresql(c) => CachedById::new(sql, id).execute(c),
+        AnyConnection::Sqlite(c) => diesel::sql_query(numbered(Backend::Sqlite, sql))
+            .bind::<Text, _>(id.to_string())
+            .execute(c),
+    }
 }
 
 /// Like [`refresh`], and counts the infants whose facts (their own row or one of their cards')

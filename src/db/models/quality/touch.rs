@@ -5,23 +5,10 @@
 //! [`super::facts::deferred`], recomputes as before; the weekly rebuild counts any drift.
 
 use diesel::prelude::*;
-use diesel::sql_types::Text;
 
-use super::facts::{self, POSITIVE_REASONS, REPORTED};
-use crate::db::sql::{CachedById, numbered};
+use super::facts::{self, POSITIVE_REASONS, REPORTED, by_id};
 use crate::db::{AnyConnection, Backend};
 use crate::domain::ids::{CardId, InfantId};
-
-/// Runs `sql` over one id (`$1`); returns the rows it changed. Prepared once per connection on
-/// PostgreSQL.
-fn by_id(conn: &mut AnyConnection, sql: &str, id: uuid::Uuid) -> QueryResult<usize> {
-    match conn {
-        AnyConnection::Postgresql(c) => CachedById::new(sql, id).execute(c),
-        AnyConnection::Sqlite(c) => diesel::sql_query(numbered(Backend::Sqlite, sql))
-            .bind::<Text, _>(id.to_string())
-            .execute(c),
-    }
-}
 
 /// On PostgreSQL, the infant is locked before its facts change, so two writes for one infant
 /// update them one after the other (see `facts::statements`); SQLite's writer holds the database.

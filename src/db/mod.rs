@@ -287,15 +287,17 @@ pub fn analyze_tables_with_rows(conn: &mut AnyConnection) -> QueryResult<Vec<Str
 
 /// Runs `f` in a write transaction. On SQLite it begins with `BEGIN IMMEDIATE`, taking the write
 /// lock up front: a deferred transaction that reads and then writes fails at once with
-/// "database is locked" when another writer is active, instead of waiting.
+/// "database is locked" when another writer is active, instead of waiting. Its audit entries
+/// are appended together at its end ([`models::admin::audit::gathering`]).
 pub fn write_transaction<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut AnyConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    use models::admin::audit::gathering;
     if conn.backend() == Backend::Postgres {
-        return conn.transaction(f);
+        return conn.transaction(|c| gathering(c, f));
     }
     if let AnyConnection::Sqlite(c) = conn {
         // Inside a transaction already (a write made of several): a savepoint, which holds
@@ -303,11 +305,11 @@ where
         let depth =
             AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()?;
         if depth.is_some() {
-            return conn.transaction(f);
+            return conn.transaction(|c| gathering(c, f));
         }
         AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
     }
-    let result = f(conn);
+    let result = gathering(conn, f);
     if let AnyConnection::Sqlite(c) = conn {
         match &result {
             Ok(_) => AnsiTransactionManager::commit_transaction(c)?,

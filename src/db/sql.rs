@@ -57,6 +57,23 @@ pub fn minutes_floor(b: Backend, from: &str, to: &str) -> String {
     }
 }
 
+/// Runs `f` (inside the caller's transaction) with sequential scans ruled out on PostgreSQL,
+/// for statements that reach a few rows through an index: with small, stale or no statistics
+/// PostgreSQL may plan those as scans of whole tables (or hash joins over them), which grow
+/// with the data. The setting is set back after `f`; on SQLite it just runs `f`.
+pub fn index_probes<T, E: From<diesel::result::Error>>(
+    conn: &mut AnyConnection,
+    f: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
+) -> Result<T, E> {
+    if conn.backend() != Backend::Postgres {
+        return f(conn);
+    }
+    diesel::sql_query("SET LOCAL enable_seqscan = off").execute(conn)?;
+    let out = f(conn)?;
+    diesel::sql_query("SET LOCAL enable_seqscan = on").execute(conn)?;
+    Ok(out)
+}
+
 /// Runs `f` in a transaction that lets PostgreSQL hash large id sets in memory
 /// (`SET LOCAL work_mem`); on SQLite it just runs `f`.
 pub fn with_set_memory<T, E: From<diesel::result::Error>>(

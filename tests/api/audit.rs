@@ -96,3 +96,62 @@ async fn writes_and_case_reads_are_audited_with_request_ids() {
         "admins only"
     );
 }
+
+/// A write transaction appends its entries together at its end; a savepoint that rolls back
+/// takes its entries with it, and a transaction that fails writes none.
+#[tokio::test]
+async fn entries_of_a_rolled_back_write_are_not_kept() {
+    use guthrie::db::write_transaction;
+    use guthrie::domain::principal::Principal;
+    use guthrie::error::AppError;
+    use guthrie::services::admin::audit::write;
+    let app = TestApp::spawn().await;
+    let who = Principal::job("audit_test");
+    let now = chrono::Utc::now();
+    let mut c = app.state.pool.get().unwrap();
+    let entry = |c: &mut guthrie::db::AnyConnection, id: &str| {
+        write(c, &who, "probe", id, None, &json!({"n": 1}), now)
+    };
+    write_transaction(&mut c, |c| -> Result<(), AppError> {
+        entry(c, "kept-1")?;
+        // A savepoint that fails: its entry goes with it.
+        let inner = write_transaction(c, |c| -> Result<(), AppError> {
+            entry(c, "rolled-back")?;
+            Err(AppError::invalid("probe", "fails"))
+        });
+        assert!(inner.is_err());
+        // One that succeeds: kept.
+        write_transaction(c, |c| entry(c, "kept-2"))?;
+        // Nothing is written before the transaction ends (read inside it).
+        let n: i64 = {
+            use diesel::prelude::*;
+            use guthrie::db::schema::audit_log;
+            audit_log::table
+                .filter(audit_log::entity.eq("probe"))
+                .count()
+                .get_result(c)
+                .unwrap()
+        };
+        assert_eq!(n, 0);
+        Ok(())
+    })
+    .unwrap();
+    let failed = write_transaction(&mut c, |c| -> Result<(), AppError> {
+        entry(c, "failed")?;
+        Err(AppError::invalid("probe", "fails"))
+    });
+    assert!(failed.is_err());
+    // Outside a write transaction an entry is written at once.
+    entry(&mut c, "alone").unwrap();
+    let ids: Vec<String> = {
+        use diesel::prelude::*;
+        use guthrie::db::schema::audit_log;
+        audit_log::table
+            .filter(audit_log::entity.eq("probe"))
+            .order(audit_log::entity_id.asc())
+            .select(audit_log::entity_id)
+            .load(&mut c)
+            .unwrap()
+    };
+    assert_eq!(ids, ["alone", "kept-1", "kept-2"]);
+}

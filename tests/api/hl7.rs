@@ -342,6 +342,98 @@ async fn a_batch_is_acknowledged_message_by_message() {
     assert_eq!(cases["items"].as_array().unwrap().len(), 1);
 }
 
+/// Updates audited for receipts and results (not the cards' registrations).
+fn card_updates_audited(app: &TestApp) -> i64 {
+    count(
+        app,
+        "SELECT COUNT(*) AS n FROM audit_log \
+         WHERE entity IN ('card', 'card_results') AND action = 'update'",
+    )
+}
+
+#[tokio::test]
+async fn a_batch_group_sees_its_own_writes_and_a_card_refused_part_way_costs_only_itself() {
+    let (app, lab, token) = start().await;
+    let (a_infant, a) = infant_with_card(&app, &token, "P1").await;
+    let (_, b) = infant_with_card(&app, &token, "P2").await;
+    // The same card twice in one group (a second message with a critical TSH): the second
+    // sees the first's receipt and values, as if sent apart.
+    let batch = format!(
+        "BHS|^~\\&|NBSLIS|ZJNBSC\r{}\r{}\r{}\rBTS|3\r",
+        oru("LIS0201", &a, "P1", &[]),
+        oru("LIS0202", &a, "P1", &[("TSH", "29575-8", "95", "m[IU]/L")]),
+        oru("LIS0203", &b, "P2", &[]),
+    );
+    let ack = send(&app, &lab, &batch).await;
+    assert_eq!(
+        msas(&ack),
+        ["MSA|AA|LIS0201", "MSA|AA|LIS0202", "MSA|AA|LIS0203"],
+        "{ack}"
+    );
+    let i = interpretation(&app, &lab, &a_infant).await;
+    assert_eq!(i["outcome"], "critical", "{i}");
+    // Receipt + results of A, results again of A, receipt + results of B.
+    assert_eq!(card_updates_audited(&app), 5);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) AS n FROM dbs_interpretations"),
+        3
+    );
+    // A card refused after its receipt was written (tested after the report): its message
+    // is answered AE, the others of its group land, and nothing of it stays (no receipt, no
+    // audit entry of a write that rolled back).
+    let (c_infant, c) = infant_with_card(&app, &token, "P3").await;
+    let (d_infant, d) = infant_with_card(&app, &token, "P4").await;
+    let (e_infant, e) = infant_with_card(&app, &token, "P5").await;
+    let epoch = crate::helpers::epoch();
+    let late = oru("LIS0205", &d, "P4", &[]).replace(
+        &hl7_time(epoch + Duration::minutes(40)),
+        &hl7_time(epoch + Duration::minutes(55)),
+    );
+    let batch = format!(
+        "BHS|^~\\&|NBSLIS|ZJNBSC\r{}\r{late}\r{}\rBTS|3\r",
+        oru("LIS0204", &c, "P3", &[]),
+        oru("LIS0206", &e, "P5", &[]),
+    );
+    let ack = send(&app, &lab, &batch).await;
+    assert_eq!(
+        msas(&ack),
+        ["MSA|AA|LIS0204", "MSA|AE|LIS0205", "MSA|AA|LIS0206"],
+        "{ack}"
+    );
+    assert!(
+        ack.contains("reported_at: must not be before tested_at"),
+        "{ack}"
+    );
+    assert_eq!(
+        interpretation(&app, &lab, &c_infant).await["outcome"],
+        "normal"
+    );
+    assert!(interpretation(&app, &lab, &d_infant).await.is_null());
+    assert_eq!(
+        interpretation(&app, &lab, &e_infant).await["outcome"],
+        "normal"
+    );
+    assert_eq!(card_updates_audited(&app), 9);
+    assert_eq!(
+        count(
+            &app,
+            &format!(
+                "SELECT COUNT(*) AS n FROM dbs_cards WHERE barcode = '{d}' AND received_at IS NOT NULL"
+            )
+        ),
+        0
+    );
+    // Every message once, audited once.
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM hl7_messages"), 6);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) AS n FROM audit_log WHERE entity = 'hl7_message'"
+        ),
+        6
+    );
+}
+
 #[tokio::test]
 async fn a_gb18030_message_is_read_in_its_character_set() {
     let (app, lab, token) = start().await;

@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use diesel::Connection;
 use serde::{Deserialize, Serialize};
 
 use crate::db::models::screening::dbs::{self, ResultRow};
@@ -289,7 +288,7 @@ fn one_card(
         Err(e) => return rejected(&c.barcode, e),
     };
     // A nested transaction is a savepoint: this card's writes roll back alone on error.
-    let outcome = conn.transaction(|conn| {
+    let outcome = crate::db::write_transaction(conn, |conn| {
         let (card, infant) =
             crate::services::screening::cards::sole_card(dbs::card_with_infant(conn, &c.barcode)?)?;
         let before = stored_results(conn, card.id)?;

@@ -24,12 +24,70 @@ pub struct AuditEntry {
     pub correlation_id: Option<String>,
 }
 
-/// Appends an entry.
+/// Appends an entry: at once, or at the end of the write transaction that is [`gathering`].
 pub fn insert(conn: &mut AnyConnection, row: &AuditEntry) -> QueryResult<()> {
+    let gathered = GATHERED.with(|g| match g.borrow_mut().as_mut() {
+        Some(rows) => {
+            rows.push(row.clone());
+            true
+        }
+        None => false,
+    });
+    if gathered {
+        return Ok(());
+    }
     diesel::insert_into(audit_log::table)
         .values(row)
         .execute(conn)
         .map(|_| ())
+}
+
+/// Rows per multi-row insert (9 columns: far under both backends' parameter limits).
+const ROWS_PER_INSERT: usize = 1000;
+
+thread_local! {
+    /// The entries of the write transaction this thread is in, when it gathers them.
+    static GATHERED: std::cell::RefCell<Option<Vec<AuditEntry>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` (a write transaction's body) with its audit entries gathered and appended together
+/// when it succeeds, in one multi-row insert instead of one statement each; entries are only
+/// read by other requests, never inside the transaction that wrote them. A nested call (a
+/// savepoint) joins the outermost and, when it fails, drops the entries it added: they
+/// described writes its savepoint rolled back. If the outermost `f` fails nothing is written.
+pub fn gathering<T, E: From<diesel::result::Error>>(
+    conn: &mut AnyConnection,
+    f: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
+) -> Result<T, E> {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            GATHERED.with(|g| *g.borrow_mut() = None);
+        }
+    }
+    let nested = GATHERED.with(|g| g.borrow().as_ref().map(Vec::len));
+    if let Some(mark) = nested {
+        let out = f(conn);
+        if out.is_err() {
+            GATHERED.with(|g| {
+                if let Some(rows) = g.borrow_mut().as_mut() {
+                    rows.truncate(mark);
+                }
+            });
+        }
+        return out;
+    }
+    GATHERED.with(|g| *g.borrow_mut() = Some(Vec::new()));
+    let _reset = Reset;
+    let out = f(conn)?;
+    let rows = GATHERED.with(|g| g.borrow_mut().take()).unwrap_or_default();
+    for part in rows.chunks(ROWS_PER_INSERT) {
+        crate::with_conn!(conn, |c| diesel::insert_into(audit_log::table)
+            .values(part)
+            .execute(c))?;
+    }
+    Ok(out)
 }
 
 /// Entries of one entity, newest first, at most `limit`.

@@ -201,21 +201,18 @@ fn statements(b: Backend, scope: &Scope) -> Vec<String> {
 /// transaction of the write; a card moved between infants needs both in one call.
 pub fn refresh(conn: &mut AnyConnection, scope: &Scope) -> QueryResult<()> {
     let b = conn.backend();
-    // A list of infants is a few rows of each table, reached through their infant indexes.
-    // With small or stale statistics PostgreSQL may plan those as scans of whole tables (8–15
-    // ms each at 10,000 cards, growing with the data), so sequential scans are ruled out for
-    // these statements (and set back after them, within the caller's transaction).
-    let probes = b == Backend::Postgres && matches!(scope, Scope::Infants(_));
-    if probes {
-        diesel::sql_query("SET LOCAL enable_seqscan = off").execute(conn)?;
+    let run = |conn: &mut AnyConnection| {
+        for sql in statements(b, scope) {
+            scope.query(b, &sql).execute(conn)?;
+        }
+        Ok::<_, diesel::result::Error>(())
+    };
+    // A list of infants is a few rows of each table, reached through their infant indexes
+    // (8–15 ms each at 10,000 cards when planned as scans, growing with the data).
+    match scope {
+        Scope::Infants(_) => crate::db::sql::index_probes(conn, run),
+        _ => run(conn),
     }
-    for sql in statements(b, scope) {
-        scope.query(b, &sql).execute(conn)?;
-    }
-    if probes {
-        diesel::sql_query("SET LOCAL enable_seqscan = on").execute(conn)?;
-    }
-    Ok(())
 }
 
 /// Runs `list` (statements over one id, `$1`) in order, each prepared once per connection on

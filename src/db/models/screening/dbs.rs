@@ -201,6 +201,53 @@ pub fn card_with_infant(
         .load(conn)
 }
 
+/// Barcodes per statement when cards are read in sets.
+const BARCODES_PER_QUERY: usize = 500;
+
+/// The cards (with their infants) of these barcodes (laboratory paths, which see every card):
+/// a batch's cards read at once, the cards and then their infants by id, two index probes per
+/// [`BARCODES_PER_QUERY`] (a join may be planned as a hash over every infant).
+pub fn cards_with_infants(
+    conn: &mut AnyConnection,
+    barcodes: &[&str],
+) -> QueryResult<Vec<(Card, Infant)>> {
+    let mut out = Vec::with_capacity(barcodes.len());
+    for part in barcodes.chunks(BARCODES_PER_QUERY) {
+        let cards: Vec<Card> = dbs_cards::table
+            .filter(dbs_cards::barcode.eq_any(part))
+            .select(Card::as_select())
+            .load(conn)?;
+        let ids: Vec<InfantId> = cards.iter().map(|c| c.infant_id).collect();
+        let found: std::collections::HashMap<InfantId, Infant> = infants::table
+            .filter(infants::id.eq_any(&ids))
+            .select(Infant::as_select())
+            .load::<Infant>(conn)?
+            .into_iter()
+            .map(|i| (i.id, i))
+            .collect();
+        out.extend(
+            cards
+                .into_iter()
+                .filter_map(|c| found.get(&c.infant_id).map(|i| (c, i.clone()))),
+        );
+    }
+    Ok(out)
+}
+
+/// The values of these cards, in one query per [`BARCODES_PER_QUERY`] cards.
+pub fn results_of_cards(conn: &mut AnyConnection, ids: &[CardId]) -> QueryResult<Vec<ResultRow>> {
+    let mut out = Vec::new();
+    for part in ids.chunks(BARCODES_PER_QUERY) {
+        out.extend(
+            dbs_results::table
+                .filter(dbs_results::card_id.eq_any(part))
+                .select(ResultRow::as_select())
+                .load::<ResultRow>(conn)?,
+        );
+    }
+    Ok(out)
+}
+
 /// All values of a card.
 pub fn results_of(conn: &mut AnyConnection, card_id: CardId) -> QueryResult<Vec<ResultRow>> {
     dbs_results::table

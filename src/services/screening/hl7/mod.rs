@@ -4,7 +4,11 @@
 //! cannot be read or is not one we take. A message resent under the same sending facility and
 //! control id (MSH-10) gets the stored `ACK` and writes nothing.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+mod batch;
+
+pub use batch::ingest_body;
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::json;
@@ -179,108 +183,6 @@ pub fn log(outcomes: &[Outcome], transport: &'static str) {
     }
 }
 
-/// Messages of a batch committed together in transactions of this many (each card still in its
-/// own savepoint: a refused card rolls back alone).
-const MESSAGES_PER_COMMIT: usize = 50;
-
-/// Applies a body: one message, or a batch (`FHS`/`BHS`) whose messages are applied one by one
-/// and answered with a batch of ACKs. A batch is spread over `workers` pooled connections (on
-/// PostgreSQL this overlaps the messages' round trips; SQLite has one writer: use 1). Returns
-/// the answer and each message's outcome, in the body's order.
-pub fn ingest_body(
-    pool: &crate::db::DbPool,
-    settings: &Hl7Settings,
-    rules: Rules<'_>,
-    raw: &str,
-    now: DateTime<Utc>,
-    workers: usize,
-) -> Result<(String, Vec<Outcome>), AppError> {
-    let mut conn = pool
-        .get()
-        .map_err(|e| AppError::Unavailable(e.to_string()))?;
-    let Some(messages) = crate::domain::hl7::split_batch(raw) else {
-        let o = ingest(&mut conn, settings, rules, raw, now)?;
-        return Ok((o.ack.clone(), vec![o]));
-    };
-    let outcomes = if workers <= 1 || messages.len() <= 1 {
-        ingest_messages(&mut conn, settings, rules, &messages, now)
-    } else {
-        drop(conn);
-        spread(pool, settings, rules, &messages, now, workers)
-    };
-    let acks: Vec<String> = outcomes.iter().map(|o| o.ack.clone()).collect();
-    Ok((crate::domain::hl7::batch_ack(&acks, now), outcomes))
-}
-
-/// A batch's messages, [`MESSAGES_PER_COMMIT`] per transaction. A transaction that fails is done
-/// again message by message, so one failure costs only its own message (answered [`retry`]).
-fn ingest_messages(
-    conn: &mut AnyConnection,
-    settings: &Hl7Settings,
-    rules: Rules<'_>,
-    messages: &[&str],
-    now: DateTime<Utc>,
-) -> Vec<Outcome> {
-    let mut out = Vec::with_capacity(messages.len());
-    for chunk in messages.chunks(MESSAGES_PER_COMMIT) {
-        // The quality facts of the group's infants are recomputed once, at its end; what the
-        // group's messages left before is read in two queries.
-        let together = crate::db::write_transaction(conn, |c| {
-            facts::deferred(c, |c| {
-                let mut known = Known::read(c, chunk)?;
-                chunk
-                    .iter()
-                    .map(|m| ingest_with(c, settings, rules, m, now, Some(&mut known)))
-                    .collect::<Result<Vec<_>, AppError>>()
-            })
-        });
-        match together {
-            Ok(o) => out.extend(o),
-            Err(e) => {
-                tracing::warn!(error = %e, "a share of an hl7 batch failed; applying its messages one by one");
-                out.extend(chunk.iter().map(|m| {
-                    ingest(conn, settings, rules, m, now).unwrap_or_else(|e| {
-                        tracing::error!(error = %e, "an hl7 message of a batch failed");
-                        retry(now)
-                    })
-                }));
-            }
-        }
-    }
-    out
-}
-
-/// The messages in `workers` shares, each applied on its own pooled connection.
-fn spread(
-    pool: &crate::db::DbPool,
-    settings: &Hl7Settings,
-    rules: Rules<'_>,
-    messages: &[&str],
-    now: DateTime<Utc>,
-    workers: usize,
-) -> Vec<Outcome> {
-    let size = messages.len().div_ceil(workers).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = messages
-            .chunks(size)
-            .map(|share| {
-                scope.spawn(move || match pool.get() {
-                    Ok(mut conn) => ingest_messages(&mut conn, settings, rules, share, now),
-                    Err(_) => share.iter().map(|_| retry(now)).collect(),
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .zip(messages.chunks(size))
-            .flat_map(|(h, share)| {
-                h.join()
-                    .unwrap_or_else(|_| share.iter().map(|_| retry(now)).collect())
-            })
-            .collect()
-    })
-}
-
 /// Forgets the raw text of messages received more than `days` before `now` (the
 /// `hl7_retention` job); returns how many.
 pub fn expire(conn: &mut AnyConnection, days: i64, now: DateTime<Utc>) -> Result<usize, AppError> {
@@ -288,41 +190,6 @@ pub fn expire(conn: &mut AnyConnection, days: i64, now: DateTime<Utc>) -> Result
         conn,
         UtcMicros::new(now - chrono::Duration::days(days)),
     )?)
-}
-
-/// What a group of messages left in the database before: the messages received and the cards
-/// applied, keyed by sending facility and control id as their headers spell them. A message
-/// whose parsed identity was not asked about is looked up on its own.
-#[derive(Default)]
-struct Known {
-    asked: HashSet<(String, String)>,
-    seen: HashMap<(String, String), Hl7Message>,
-    done: HashSet<(String, String, String)>,
-}
-
-impl Known {
-    fn read(conn: &mut AnyConnection, messages: &[&str]) -> Result<Self, AppError> {
-        let mut by_facility: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for m in messages {
-            if let Some((facility, control)) = crate::domain::hl7::identity_of(m) {
-                by_facility.entry(facility).or_default().push(control);
-            }
-        }
-        let mut k = Known::default();
-        for (facility, controls) in by_facility {
-            let ids: Vec<&str> = controls.iter().map(String::as_str).collect();
-            for seen in stored::find_among(conn, &facility, &ids)? {
-                k.seen
-                    .insert((facility.clone(), seen.control_id.clone()), seen);
-            }
-            for (control, barcode) in stored::cards_done_among(conn, &facility, &ids)? {
-                k.done.insert((facility.clone(), control, barcode));
-            }
-            k.asked
-                .extend(controls.into_iter().map(|c| (facility.clone(), c)));
-        }
-        Ok(k)
-    }
 }
 
 /// A card checked and ready to apply: its row and infant, its quality and its values.
@@ -334,17 +201,17 @@ struct Ready {
     results: CardResults,
 }
 
-/// Checks a card before anything is written: its barcode names one registered card, the
-/// laboratory's MRN matches, its quality code and analytes map. `Ok(Err(..))` is the card's
-/// `ERR`.
+/// Checks a card before anything is written: its barcode names one registered card (`found`:
+/// the cards its barcode names), the laboratory's MRN matches, its quality code and analytes
+/// map. `Ok(Err(..))` is the card's `ERR`.
 fn prepare(
     conn: &mut AnyConnection,
     lab: &LabProfile,
     rules: Rules<'_>,
     c: &CardReport,
     barcode: String,
+    mut found: Vec<(dbs::Card, crate::db::models::screening::infant::Infant)>,
 ) -> Result<Result<Ready, AckError>, AppError> {
-    let mut found = dbs::card_with_infant(conn, &barcode)?;
     let (card, infant) = match (found.pop(), found.is_empty()) {
         (Some(one), true) => one,
         (other, _) => {
@@ -435,15 +302,19 @@ fn prepare(
 }
 
 /// Applies a checked card in the caller's transaction: its receipt when it has none, its
-/// results, and the mark that this message's card was applied, with the laboratory's verdict
-/// beside ours.
+/// results (`before`: the card's stored values, read here when `None`), and the mark that this
+/// message's card was applied, with the laboratory's verdict beside ours — written now, or left
+/// in `marks` for the caller to write.
+#[allow(clippy::too_many_arguments)]
 fn apply_card(
     conn: &mut AnyConnection,
     rules: Rules<'_>,
     c: &CardReport,
     ready: &Ready,
+    before: Option<BTreeMap<String, f64>>,
     (facility, control): &(String, String),
     now: DateTime<Utc>,
+    marks: Option<&mut Vec<AppliedCard>>,
 ) -> Result<(), CardFailure> {
     let Ready {
         barcode,
@@ -452,7 +323,10 @@ fn apply_card(
         quality,
         results,
     } = ready;
-    let before = stored_results(conn, card.id)?;
+    let before = match before {
+        Some(b) => b,
+        None => stored_results(conn, card.id)?,
+    };
     let mut card = card.clone();
     let mut ours = None;
     if card.received_at.is_none() {
@@ -490,24 +364,78 @@ fn apply_card(
         CardOutcome::BorderlineRepeat | CardOutcome::Positive | CardOutcome::Critical
     );
     let tested = we_flag || ours == CardOutcome::Normal;
-    stored::mark_card(
-        conn,
-        &AppliedCard {
-            sending_facility: facility.to_string(),
-            control_id: control.to_string(),
-            barcode: barcode.clone(),
-            stored_at: UtcMicros::new(now),
-            card_id: card.id,
-            lab_abnormal,
-            lab_flags: Json(lab_flags),
-            outcome: ours,
-            disagrees: tested && lab_abnormal != we_flag,
-        },
-    )?;
+    let mark = AppliedCard {
+        sending_facility: facility.to_string(),
+        control_id: control.to_string(),
+        barcode: barcode.clone(),
+        stored_at: UtcMicros::new(now),
+        card_id: card.id,
+        lab_abnormal,
+        lab_flags: Json(lab_flags),
+        outcome: ours,
+        disagrees: tested && lab_abnormal != we_flag,
+    };
+    match marks {
+        Some(marks) => marks.push(mark),
+        None => stored::mark_card(conn, &mark)?,
+    }
     Ok(())
 }
 
-/// Applies one message from the principal `rules.who`.
+/// A message read against its laboratory's profile, or the answer it gets without touching
+/// the database (not HL7, no profile, not a message we take).
+enum Received<'s> {
+    Answered(Outcome),
+    Oru(Box<Oru>, &'s LabProfile),
+}
+
+/// Reads a message and finds its laboratory's profile.
+fn receive<'s>(settings: &'s Hl7Settings, raw: &str, now: DateTime<Utc>) -> Received<'s> {
+    let parsed = match read(raw) {
+        Ok(p) => p,
+        Err(e) => return Received::Answered(reject(e.code(), e.to_string(), now)),
+    };
+    let facility = parsed.sending_facility();
+    let Some(lab) = settings.labs.get(&facility) else {
+        return Received::Answered(reject(
+            ("204", "Unknown key identifier"),
+            format!("no laboratory profile for sending facility {facility}"),
+            now,
+        ));
+    };
+    let Some(local) = FixedOffset::east_opt(lab.utc_offset_minutes * 60) else {
+        // Configuration validation keeps this out; never a guessed time.
+        tracing::error!("an hl7 laboratory profile has an invalid utc_offset_minutes");
+        return Received::Answered(retry(now));
+    };
+    match parsed.oru(lab.barcode, local) {
+        Ok(m) => Received::Oru(Box::new(m), lab),
+        Err(e) => Received::Answered(reject(e.code(), e.to_string(), now)),
+    }
+}
+
+/// Why applying a message stopped.
+enum Stop {
+    /// A card was refused after some of it was written, in a group that gives cards no
+    /// savepoint of their own: the group is rolled back and applied message by message.
+    Refused,
+    /// The database failed.
+    Db(AppError),
+}
+
+impl From<AppError> for Stop {
+    fn from(e: AppError) -> Self {
+        Stop::Db(e)
+    }
+}
+
+impl From<diesel::result::Error> for Stop {
+    fn from(e: diesel::result::Error) -> Self {
+        Stop::Db(AppError::Db(e))
+    }
+}
+
+/// Applies one message from the principal `rules.who`: each card in its own transaction.
 pub fn ingest(
     conn: &mut AnyConnection,
     settings: &Hl7Settings,
@@ -515,41 +443,37 @@ pub fn ingest(
     raw: &str,
     now: DateTime<Utc>,
 ) -> Result<Outcome, AppError> {
-    ingest_with(conn, settings, rules, raw, now, None)
+    let (m, lab) = match receive(settings, raw, now) {
+        Received::Answered(o) => return Ok(o),
+        Received::Oru(m, lab) => (m, lab),
+    };
+    match apply_message(conn, rules, raw, &m, lab, now, None) {
+        Ok(o) => Ok(o),
+        Err(Stop::Db(e)) => Err(e),
+        // Only a group stops on a refused card.
+        Err(Stop::Refused) => Err(AppError::Unexpected(anyhow::anyhow!(
+            "an hl7 card was refused outside a group"
+        ))),
+    }
 }
 
-/// [`ingest`], with what the message's group left before already read.
-fn ingest_with(
+/// Applies a read message. Alone (`group` = `None`), each card is its own transaction and the
+/// message's row is written at once. In a group (the caller's transaction, see
+/// [`batch`]), what the group read before is used instead of a query per card, cards get no
+/// savepoint (a card refused part-way stops the group with [`Stop::Refused`]), and the
+/// message's row and card marks are left in the group for its end.
+fn apply_message(
     conn: &mut AnyConnection,
-    settings: &Hl7Settings,
     rules: Rules<'_>,
     raw: &str,
+    m: &Oru,
+    lab: &LabProfile,
     now: DateTime<Utc>,
-    known: Option<&mut Known>,
-) -> Result<Outcome, AppError> {
-    let parsed = match read(raw) {
-        Ok(p) => p,
-        Err(e) => return Ok(reject(e.code(), e.to_string(), now)),
-    };
-    let facility = parsed.sending_facility();
-    let Some(lab) = settings.labs.get(&facility) else {
-        return Ok(reject(
-            ("204", "Unknown key identifier"),
-            format!("no laboratory profile for sending facility {facility}"),
-            now,
-        ));
-    };
-    let local = FixedOffset::east_opt(lab.utc_offset_minutes * 60)
-        .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("bad utc_offset_minutes")))?;
-    let m = match parsed.oru(lab.barcode, local) {
-        Ok(m) => m,
-        Err(e) => return Ok(reject(e.code(), e.to_string(), now)),
-    };
+    mut group: Option<&mut batch::Group>,
+) -> Result<Outcome, Stop> {
     let key = (m.sending_facility.clone(), m.control_id.clone());
-    // Only a message whose identity the group asked about is answered from `known`.
-    let known = known.filter(|k| k.asked.contains(&key));
-    let seen = match &known {
-        Some(k) => k.seen.get(&key).cloned(),
+    let seen = match &group {
+        Some(g) => g.seen.get(&key).cloned(),
         None => stored::find(conn, &m.sending_facility, &m.control_id)?,
     };
     if let Some(seen) = seen {
@@ -567,8 +491,8 @@ fn ingest_with(
             continue;
         };
         // Applied already, before a crash cut the message short: exactly once.
-        let done = match &known {
-            Some(k) => k
+        let done = match &group {
+            Some(g) => g
                 .done
                 .contains(&(key.0.clone(), key.1.clone(), barcode.clone())),
             None => stored::card_done(conn, &m.sending_facility, &m.control_id, &barcode)?,
@@ -576,17 +500,42 @@ fn ingest_with(
         if done {
             continue;
         }
-        let ready = match prepare(conn, lab, rules, c, barcode)? {
+        let (found, before) = match group.as_deref_mut().and_then(|g| g.take(&barcode)) {
+            Some(read) => read,
+            None => (dbs::card_with_infant(conn, &barcode)?, None),
+        };
+        let ready = match prepare(conn, lab, rules, c, barcode, found)? {
             Ok(r) => r,
             Err(e) => {
                 errors.push(e);
                 continue;
             }
         };
-        // The card's receipt, results and mark in one transaction: all or nothing.
-        let applied = crate::db::write_transaction(conn, |conn| {
-            facts::deferred(conn, |conn| apply_card(conn, rules, c, &ready, &key, now))
-        });
+        let applied = match group.as_deref_mut() {
+            // The group's transaction holds the card: a refusal rolls it all back.
+            Some(g) => {
+                match apply_card(
+                    conn,
+                    rules,
+                    c,
+                    &ready,
+                    before,
+                    &key,
+                    now,
+                    Some(&mut g.marks),
+                ) {
+                    Ok(()) => Ok(()),
+                    Err(CardFailure::Refused(_)) => return Err(Stop::Refused),
+                    Err(CardFailure::Db(e)) => return Err(Stop::Db(e)),
+                }
+            }
+            // The card's receipt, results and mark in one transaction: all or nothing.
+            None => crate::db::write_transaction(conn, |conn| {
+                facts::deferred(conn, |conn| {
+                    apply_card(conn, rules, c, &ready, before, &key, now, None)
+                })
+            }),
+        };
         match applied {
             Ok(()) => {}
             Err(CardFailure::Refused(message)) => errors.push(err(
@@ -595,7 +544,7 @@ fn ingest_with(
                 "Application internal error",
                 message,
             )),
-            Err(CardFailure::Db(e)) => return Err(e),
+            Err(CardFailure::Db(e)) => return Err(Stop::Db(e)),
         }
     }
     let code = if errors.is_empty() {
@@ -603,7 +552,7 @@ fn ingest_with(
     } else {
         AckCode::Ae
     };
-    let text = ack(&header(&m), code, &errors, now);
+    let text = ack(&header(m), code, &errors, now);
     let row = Hl7Message {
         id: uuid::Uuid::now_v7().to_string(),
         sending_facility: m.sending_facility.clone(),
@@ -616,31 +565,24 @@ fn ingest_with(
         rejected: i32::try_from(errors.len()).unwrap_or(i32::MAX),
         raw: raw.to_string(),
     };
-    match stored::insert(conn, &row) {
-        Ok(()) => {
-            // The same message later in the group is answered with this ACK.
-            if let Some(k) = known {
-                k.seen.insert(key, row.clone());
+    let audited = json!({"sending_facility": row.sending_facility, "control_id": row.control_id,
+                "ack_code": row.ack_code, "cards": row.cards, "rejected": row.rejected});
+    match group {
+        // Written at the group's end; the same message later in the group gets this ACK.
+        Some(g) => g.add_message(key, row.clone()),
+        None => match stored::insert(conn, &row) {
+            Ok(()) => {}
+            // The same message, sent twice at once: the first one's ACK stands.
+            Err(e) if is_unique_violation(&e) => {
+                if let Some(seen) = stored::find(conn, &m.sending_facility, &m.control_id)? {
+                    return Ok(replay(seen));
+                }
             }
-        }
-        // The same message, sent twice at once: the first one's ACK stands.
-        Err(e) if is_unique_violation(&e) => {
-            if let Some(seen) = stored::find(conn, &m.sending_facility, &m.control_id)? {
-                return Ok(replay(seen));
-            }
-        }
-        Err(e) => return Err(e.into()),
+            Err(e) => return Err(Stop::Db(e.into())),
+        },
     }
-    crate::services::admin::audit::write(
-        conn,
-        rules.who,
-        "hl7_message",
-        &row.id,
-        None::<&serde_json::Value>,
-        &json!({"sending_facility": row.sending_facility, "control_id": row.control_id,
-                "ack_code": row.ack_code, "cards": row.cards, "rejected": row.rejected}),
-        now,
-    )?;
+    let who = rules.who;
+    crate::services::admin::audit::write(conn, who, "hl7_message", &row.id, None, &audited, now)?;
     Ok(Outcome {
         ack: text,
         code,

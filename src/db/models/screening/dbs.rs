@@ -130,33 +130,137 @@ pub fn set_receipt(
     quality: &str,
     now: UtcMicros,
 ) -> QueryResult<usize> {
-    let n = diesel::update(dbs_cards::table.find(id))
-        .set((
-            dbs_cards::received_at.eq(Some(received_at)),
-            dbs_cards::quality.eq(Some(quality)),
-            dbs_cards::quality_recorded_at.eq(Some(now)),
-            dbs_cards::updated_at.eq(now),
-        ))
-        .execute(conn)?;
+    let n = match conn {
+        // diesel prepares no update: this one is written once per connection.
+        AnyConnection::Postgresql(c) => SetReceipt {
+            id,
+            received_at,
+            quality,
+            now,
+        }
+        .execute(c)?,
+        AnyConnection::Sqlite(c) => diesel::update(dbs_cards::table.find(id))
+            .set((
+                dbs_cards::received_at.eq(Some(received_at)),
+                dbs_cards::quality.eq(Some(quality)),
+                dbs_cards::quality_recorded_at.eq(Some(now)),
+                dbs_cards::updated_at.eq(now),
+            ))
+            .execute(c)?,
+    };
     crate::db::models::quality::facts::touch_card(conn, id)?;
     Ok(n)
 }
+
+/// A card's receipt as a statement diesel prepares once per connection (its update statements
+/// are parsed and planned on every call).
+struct SetReceipt<'a> {
+    id: CardId,
+    received_at: UtcMicros,
+    quality: &'a str,
+    now: UtcMicros,
+}
+
+impl diesel::query_builder::QueryId for SetReceipt<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for SetReceipt<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Text, Timestamp};
+        out.push_sql("UPDATE dbs_cards SET received_at = ");
+        out.push_bind_param::<Timestamp, _>(&self.received_at)?;
+        out.push_sql(", quality = ");
+        out.push_bind_param::<Text, _>(&self.quality)?;
+        out.push_sql(", quality_recorded_at = ");
+        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        out.push_sql(", updated_at = ");
+        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        out.push_sql(" WHERE id = ");
+        out.push_bind_param::<Text, _>(&self.id)?;
+        Ok(())
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for SetReceipt<'_> {}
 
 /// Stores values of analytes the card has no value for yet: one plain multi-row insert (an
 /// upsert costs PostgreSQL a speculative insertion per row). A value already there is a
 /// unique violation: use [`upsert_results`] for those.
 pub fn insert_results(conn: &mut AnyConnection, rows: &[ResultRow]) -> QueryResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
     match conn {
-        AnyConnection::Postgresql(c) => diesel::insert_into(dbs_results::table)
-            .values(rows)
-            .execute(c)
-            .map(|_| ()),
+        AnyConnection::Postgresql(c) => ResultsUnnested::new(rows).execute(c).map(|_| ()),
         AnyConnection::Sqlite(c) => diesel::insert_into(dbs_results::table)
             .values(rows)
             .execute(c)
             .map(|_| ()),
     }
 }
+
+/// A card's values as one `INSERT … SELECT FROM unnest(…)` over six arrays: the same text
+/// whatever the number of values, so diesel prepares it once per connection (a multi-row
+/// `VALUES` list is parsed and planned again on every card, with six parameters per value).
+struct ResultsUnnested<'a> {
+    card_ids: Vec<CardId>,
+    analytes: Vec<&'a str>,
+    values: Vec<f64>,
+    units: Vec<&'a str>,
+    reported: Vec<UtcMicros>,
+    tested: Vec<Option<UtcMicros>>,
+}
+
+impl<'a> ResultsUnnested<'a> {
+    fn new(rows: &'a [ResultRow]) -> Self {
+        Self {
+            card_ids: rows.iter().map(|r| r.card_id).collect(),
+            analytes: rows.iter().map(|r| r.analyte.as_str()).collect(),
+            values: rows.iter().map(|r| r.value).collect(),
+            units: rows.iter().map(|r| r.unit.as_str()).collect(),
+            reported: rows.iter().map(|r| r.reported_at).collect(),
+            tested: rows.iter().map(|r| r.tested_at).collect(),
+        }
+    }
+}
+
+impl diesel::query_builder::QueryId for ResultsUnnested<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for ResultsUnnested<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, Double, Nullable, Text, Timestamp};
+        out.push_sql(
+            "INSERT INTO dbs_results (card_id, analyte, value, unit, reported_at, tested_at) \
+             SELECT * FROM unnest(",
+        );
+        out.push_bind_param::<Array<Text>, _>(&self.card_ids)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.analytes)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Double>, _>(&self.values)?;
+        out.push_sql("::float8[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.units)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Timestamp>, _>(&self.reported)?;
+        out.push_sql("::timestamp[], ");
+        out.push_bind_param::<Array<Nullable<Timestamp>>, _>(&self.tested)?;
+        out.push_sql("::timestamp[])");
+        Ok(())
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for ResultsUnnested<'_> {}
 
 /// Stores values, replacing any earlier value of the same analyte on the card (a corrected
 /// value supersedes the old one). One statement for the whole card.

@@ -162,6 +162,18 @@ impl<'m> Segment<'m> {
         if self.name == "MSH" && n <= 2 {
             return if c == 1 { field } else { "" };
         }
+        self.component_in(field, c)
+    }
+
+    /// Every field in one pass, for a segment read field by field (an `OBX`): index `n` is
+    /// field `n`, index 0 the name. Not for `MSH`, whose numbering is off by one.
+    pub fn fields(&self) -> Vec<&'m str> {
+        self.text.split(self.seps.field).collect()
+    }
+
+    /// Component `c` (from 1) of the first repetition of a field's raw text (one of
+    /// [`Segment::fields`]).
+    pub fn component_in(&self, field: &'m str, c: usize) -> &'m str {
         let first = field.split(self.seps.repetition).next().unwrap_or("");
         first
             .split(self.seps.component)

@@ -387,8 +387,12 @@ fn read_oru(m: &Message<'_>, barcode_at: BarcodeAt, local: FixedOffset) -> Resul
                 card.received_at = timestamp(field(s, 18), local).or(card.received_at);
             }
             "OBX" => {
-                let code = decoded(seps, component(s, 3, 1));
-                let value = decoded(seps, field(s, 5));
+                // Split once: an OBX is read at nine of its fields, up to the 29th.
+                let fields = s.fields();
+                let field = |n: usize| fields.get(n).copied().unwrap_or("");
+                let component = |n: usize, c: usize| s.component_in(field(n), c);
+                let code = decoded(seps, component(3, 1));
+                let value = decoded(seps, field(5));
                 if code == LOINC_BARCODE {
                     if barcode_at == BarcodeAt::Obx57723 {
                         card.barcode = Some(value.trim().to_string()).filter(|x| !x.is_empty());
@@ -396,20 +400,20 @@ fn read_oru(m: &Message<'_>, barcode_at: BarcodeAt, local: FixedOffset) -> Resul
                     continue;
                 }
                 if code == LOINC_SAMPLE_QUALITY {
-                    card.quality = Some(decoded(seps, component(s, 5, 1)));
+                    card.quality = Some(decoded(seps, component(5, 1)));
                     continue;
                 }
-                let kind = decoded(seps, field(s, 29));
+                let kind = decoded(seps, field(29));
                 if kind != "QST" {
-                    card.tested_at = card.tested_at.max(timestamp(field(s, 14), local));
+                    card.tested_at = card.tested_at.max(timestamp(field(14), local));
                 }
                 card.observations.push(Observation {
-                    alt_code: Some(decoded(seps, component(s, 3, 4))).filter(|x| !x.is_empty()),
+                    alt_code: Some(decoded(seps, component(3, 4))).filter(|x| !x.is_empty()),
                     code,
                     value,
-                    unit: decoded(seps, component(s, 6, 1)),
-                    flag: decoded(seps, field(s, 8)),
-                    status: decoded(seps, field(s, 11)),
+                    unit: decoded(seps, component(6, 1)),
+                    flag: decoded(seps, field(8)),
+                    status: decoded(seps, field(11)),
                     kind,
                     location: format!("OBX^{n}"),
                 });

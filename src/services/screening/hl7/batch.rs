@@ -42,11 +42,15 @@ pub fn ingest_body(
         let o = ingest(&mut conn, settings, rules, raw, now)?;
         return Ok((o.ack.clone(), vec![o]));
     };
-    let outcomes = if workers <= 1 || messages.len() <= 1 {
-        ingest_messages(&mut conn, settings, rules, &messages, now)
+    let items: Vec<Item<'_, '_>> = messages
+        .iter()
+        .map(|raw| (*raw, receive(settings, raw, now)))
+        .collect();
+    let outcomes = if workers <= 1 || items.len() <= 1 {
+        ingest_messages(&mut conn, settings, rules, &items, now)
     } else {
         drop(conn);
-        spread(pool, settings, rules, &messages, now, workers)
+        spread(pool, settings, rules, items, now, workers)
     };
     let acks: Vec<String> = outcomes.iter().map(|o| o.ack.clone()).collect();
     Ok((crate::domain::hl7::batch_ack(&acks, now), outcomes))
@@ -58,25 +62,21 @@ fn ingest_messages(
     conn: &mut AnyConnection,
     settings: &Hl7Settings,
     rules: Rules<'_>,
-    messages: &[&str],
+    items: &[Item<'_, '_>],
     now: DateTime<Utc>,
 ) -> Vec<Outcome> {
-    let mut out = Vec::with_capacity(messages.len());
-    for chunk in messages.chunks(MESSAGES_PER_COMMIT) {
-        let received: Vec<Received<'_>> = chunk
-            .iter()
-            .map(|raw| receive(settings, raw, now))
-            .collect();
+    let mut out = Vec::with_capacity(items.len());
+    for chunk in items.chunks(MESSAGES_PER_COMMIT) {
         // The quality facts of the group's infants are recomputed once, at its end.
         let together = crate::db::write_transaction(conn, |c| {
             facts::deferred(c, |c| {
-                let orus = received.iter().filter_map(|r| match r {
+                let orus = chunk.iter().filter_map(|(_, r)| match r {
                     Received::Oru(m, _) => Some(m.as_ref()),
                     Received::Answered(_) => None,
                 });
                 let mut group = crate::db::sql::index_probes(c, |c| Group::read(c, orus))?;
                 let mut done = Vec::with_capacity(chunk.len());
-                for (raw, r) in chunk.iter().zip(&received) {
+                for (raw, r) in chunk {
                     done.push(match r {
                         Received::Answered(o) => o.clone(),
                         Received::Oru(m, lab) => {
@@ -100,7 +100,7 @@ fn ingest_messages(
                         "a group of an hl7 batch failed; applying its messages one by one"
                     ),
                 }
-                out.extend(chunk.iter().map(|m| {
+                out.extend(chunk.iter().map(|(m, _)| {
                     ingest(conn, settings, rules, m, now).unwrap_or_else(|e| {
                         tracing::error!(error = %e, "an hl7 message of a batch failed");
                         retry(now)
@@ -112,35 +112,81 @@ fn ingest_messages(
     out
 }
 
-/// The messages in `workers` shares, each applied on its own pooled connection.
+/// A message of a batch: its text and what reading it gave.
+type Item<'m, 's> = (&'m str, Received<'s>);
+
+/// The barcodes of a message's cards.
+fn barcodes<'a>(r: &'a Received<'_>) -> impl Iterator<Item = &'a str> {
+    let cards = match r {
+        Received::Oru(m, _) => m.cards.as_slice(),
+        Received::Answered(_) => &[],
+    };
+    cards.iter().filter_map(|c| c.barcode.as_deref())
+}
+
+/// Which share each message goes to: a message whose card an earlier message named goes where
+/// that one went, so the messages of one card are applied in the batch's order (a later result
+/// of a card must not be overwritten by an earlier one applied concurrently); the others to the
+/// share with the fewest messages.
+fn assign(items: &[Item<'_, '_>], workers: usize) -> Vec<usize> {
+    let mut share_of: HashMap<&str, usize> = HashMap::new();
+    let mut sizes = vec![0usize; workers];
+    let mut out = Vec::with_capacity(items.len());
+    for (_, r) in items {
+        let share = barcodes(r)
+            .find_map(|b| share_of.get(b).copied())
+            .unwrap_or_else(|| (0..workers).min_by_key(|w| sizes[*w]).unwrap_or_default());
+        for b in barcodes(r) {
+            share_of.entry(b).or_insert(share);
+        }
+        sizes[share] += 1;
+        out.push(share);
+    }
+    out
+}
+
+/// The messages in `workers` shares (see [`assign`]), each applied on its own pooled
+/// connection; the outcomes in the batch's order.
 fn spread(
     pool: &crate::db::DbPool,
     settings: &Hl7Settings,
     rules: Rules<'_>,
-    messages: &[&str],
+    items: Vec<Item<'_, '_>>,
     now: DateTime<Utc>,
     workers: usize,
 ) -> Vec<Outcome> {
-    let size = messages.len().div_ceil(workers).max(1);
+    let n = items.len();
+    let assigned = assign(&items, workers);
+    let mut shares: Vec<(Vec<usize>, Vec<Item<'_, '_>>)> =
+        (0..workers).map(|_| (vec![], vec![])).collect();
+    for (k, (item, w)) in items.into_iter().zip(assigned).enumerate() {
+        shares[w].0.push(k);
+        shares[w].1.push(item);
+    }
+    let mut out: Vec<Option<Outcome>> = vec![None; n];
     std::thread::scope(|scope| {
-        let handles: Vec<_> = messages
-            .chunks(size)
-            .map(|share| {
-                scope.spawn(move || match pool.get() {
+        let handles: Vec<_> = shares
+            .iter()
+            .filter(|(at, _)| !at.is_empty())
+            .map(|(at, share)| {
+                let h = scope.spawn(move || match pool.get() {
                     Ok(mut conn) => ingest_messages(&mut conn, settings, rules, share, now),
                     Err(_) => share.iter().map(|_| retry(now)).collect(),
-                })
+                });
+                (at, h)
             })
             .collect();
-        handles
-            .into_iter()
-            .zip(messages.chunks(size))
-            .flat_map(|(h, share)| {
-                h.join()
-                    .unwrap_or_else(|_| share.iter().map(|_| retry(now)).collect())
-            })
-            .collect()
-    })
+        for (at, h) in handles {
+            let done = h.join().unwrap_or_default();
+            for (k, o) in at.iter().zip(done) {
+                out[*k] = Some(o);
+            }
+        }
+    });
+    // A share whose thread failed is answered "send again".
+    out.into_iter()
+        .map(|o| o.unwrap_or_else(|| retry(now)))
+        .collect()
 }
 
 /// The cards a barcode names (with their infants) and, when it names one, its stored values.

@@ -105,16 +105,20 @@ async fn main() {
         .map(|(n, b)| message(n, b))
         .collect();
 
-    // Parsing alone.
+    // Parsing alone: the fastest of three passes (the first runs while the database is still
+    // busy with the seed's writes, which a single pass on this machine measured as noise).
     let cst = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
-    let t = Instant::now();
-    for m in &messages {
-        let parsed = parse_oru(m, BarcodeAt::Obx57723, cst).unwrap();
-        assert_eq!(parsed.cards[0].observations.len(), 40);
+    let mut secs = f64::MAX;
+    for _ in 0..3 {
+        let t = Instant::now();
+        for m in &messages {
+            let parsed = parse_oru(m, BarcodeAt::Obx57723, cst).unwrap();
+            assert_eq!(parsed.cards[0].observations.len(), 40);
+        }
+        secs = secs.min(t.elapsed().as_secs_f64());
     }
-    let secs = t.elapsed().as_secs_f64();
     println!(
-        "parsing alone: {total} one-card messages in {secs:.3} s = {:.0} cards/s",
+        "parsing alone (fastest of 3): {total} one-card messages in {secs:.3} s = {:.0} cards/s",
         total as f64 / secs
     );
 

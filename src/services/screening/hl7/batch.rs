@@ -207,6 +207,8 @@ pub(super) struct Group {
     values: HashMap<CardId, BTreeMap<String, f64>>,
     /// Barcodes taken already.
     used: HashSet<String>,
+    /// Birth hospitals' codes, read once per group.
+    pub(super) hospital_codes: super::HospitalCodes,
     /// Messages to record at the end.
     messages: Vec<Hl7Message>,
     /// Cards applied, to mark at the end.

@@ -192,6 +192,9 @@ pub fn expire(conn: &mut AnyConnection, days: i64, now: DateTime<Utc>) -> Result
     )?)
 }
 
+/// Birth hospitals' codes (PID-3.4, the MRN's authority) by id, as read.
+type HospitalCodes = std::collections::HashMap<crate::domain::ids::HospitalId, Option<String>>;
+
 /// A card checked and ready to apply: its row and infant, its quality and its values.
 struct Ready {
     barcode: String,
@@ -211,6 +214,7 @@ fn prepare(
     c: &CardReport,
     barcode: String,
     mut found: Vec<(dbs::Card, crate::db::models::screening::infant::Infant)>,
+    codes: &mut HospitalCodes,
 ) -> Result<Result<Ready, AckError>, AppError> {
     let (card, infant) = match (found.pop(), found.is_empty()) {
         (Some(one), true) => one,
@@ -234,8 +238,16 @@ fn prepare(
         let authority_differs = match &c.mrn_authority {
             None => false,
             Some(a) => {
-                let code = hospital::get(conn, &Scope::unrestricted(), infant.hospital_id)?
-                    .map(|h| h.code);
+                // Read once per hospital in a message or a batch's group.
+                let code = match codes.get(&infant.hospital_id) {
+                    Some(code) => code.clone(),
+                    None => {
+                        let code = hospital::get(conn, &Scope::unrestricted(), infant.hospital_id)?
+                            .map(|h| h.code);
+                        codes.insert(infant.hospital_id, code.clone());
+                        code
+                    }
+                };
                 Some(a) != code.as_ref()
             }
         };
@@ -480,6 +492,7 @@ fn apply_message(
         return Ok(replay(seen));
     }
     let mut errors: Vec<AckError> = vec![];
+    let mut codes = HospitalCodes::new();
     for c in &m.cards {
         let Some(barcode) = c.barcode.clone() else {
             errors.push(err(
@@ -504,7 +517,11 @@ fn apply_message(
             Some(read) => read,
             None => (dbs::card_with_infant(conn, &barcode)?, None),
         };
-        let ready = match prepare(conn, lab, rules, c, barcode, found)? {
+        let codes = match group.as_deref_mut() {
+            Some(g) => &mut g.hospital_codes,
+            None => &mut codes,
+        };
+        let ready = match prepare(conn, lab, rules, c, barcode, found, codes)? {
             Ok(r) => r,
             Err(e) => {
                 errors.push(e);

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
-use super::{Outcome, Received, Stop, apply_message, ingest, receive, retry};
+use super::{CardFailure, Outcome, Received, apply_message, ingest, receive, retry};
 use crate::config::Hl7Settings;
 use crate::db::AnyConnection;
 use crate::db::models::quality::facts;
@@ -85,17 +85,17 @@ fn ingest_messages(
                     });
                 }
                 group.write(c)?;
-                Ok::<_, Stop>(done)
+                Ok::<_, CardFailure>(done)
             })
         });
         match together {
             Ok(o) => out.extend(o),
             Err(stop) => {
                 match stop {
-                    Stop::Refused => tracing::info!(
+                    CardFailure::Refused(_) => tracing::info!(
                         "an hl7 card was refused part-way; applying its group message by message"
                     ),
-                    Stop::Db(e) => tracing::warn!(
+                    CardFailure::Db(e) => tracing::warn!(
                         error = %e,
                         "a group of an hl7 batch failed; applying its messages one by one"
                     ),
@@ -116,12 +116,17 @@ fn ingest_messages(
 type Item<'m, 's> = (&'m str, Received<'s>);
 
 /// The barcodes of a message's cards.
+fn barcodes_of(m: &Oru) -> impl Iterator<Item = &str> {
+    m.cards.iter().filter_map(|c| c.barcode.as_deref())
+}
+
+/// The barcodes of a read message's cards (none for one answered without reading).
 fn barcodes<'a>(r: &'a Received<'_>) -> impl Iterator<Item = &'a str> {
-    let cards = match r {
-        Received::Oru(m, _) => m.cards.as_slice(),
-        Received::Answered(_) => &[],
+    let m = match r {
+        Received::Oru(m, _) => Some(m.as_ref()),
+        Received::Answered(_) => None,
     };
-    cards.iter().filter_map(|c| c.barcode.as_deref())
+    m.into_iter().flat_map(barcodes_of)
 }
 
 /// Which share each message goes to: a message whose card an earlier message named goes where
@@ -227,7 +232,7 @@ impl Group {
                 .entry(&m.sending_facility)
                 .or_default()
                 .push(&m.control_id);
-            barcodes.extend(m.cards.iter().filter_map(|c| c.barcode.as_deref()));
+            barcodes.extend(barcodes_of(m));
         }
         let mut g = Group::default();
         for (facility, ids) in by_facility {

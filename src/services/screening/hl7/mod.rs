@@ -53,9 +53,10 @@ fn lab_verdict(c: &CardReport) -> (bool, Vec<String>) {
     (abnormal, flags)
 }
 
-/// Why a card's transaction did not commit.
+/// Why a card's transaction (or, in a batch's group, the group's) did not commit.
 enum CardFailure {
-    /// The card was refused (an `ERR`); nothing of it was written.
+    /// The card was refused (an `ERR`); nothing of it was written. In a group, which gives
+    /// cards no savepoint of their own, the group is rolled back and applied message by message.
     Refused(String),
     /// The database failed.
     Db(AppError),
@@ -426,27 +427,6 @@ fn receive<'s>(settings: &'s Hl7Settings, raw: &str, now: DateTime<Utc>) -> Rece
     }
 }
 
-/// Why applying a message stopped.
-enum Stop {
-    /// A card was refused after some of it was written, in a group that gives cards no
-    /// savepoint of their own: the group is rolled back and applied message by message.
-    Refused,
-    /// The database failed.
-    Db(AppError),
-}
-
-impl From<AppError> for Stop {
-    fn from(e: AppError) -> Self {
-        Stop::Db(e)
-    }
-}
-
-impl From<diesel::result::Error> for Stop {
-    fn from(e: diesel::result::Error) -> Self {
-        Stop::Db(AppError::Db(e))
-    }
-}
-
 /// Applies one message from the principal `rules.who`: each card in its own transaction.
 pub fn ingest(
     conn: &mut AnyConnection,
@@ -461,9 +441,9 @@ pub fn ingest(
     };
     match apply_message(conn, rules, raw, &m, lab, now, None) {
         Ok(o) => Ok(o),
-        Err(Stop::Db(e)) => Err(e),
+        Err(CardFailure::Db(e)) => Err(e),
         // Only a group stops on a refused card.
-        Err(Stop::Refused) => Err(AppError::Unexpected(anyhow::anyhow!(
+        Err(CardFailure::Refused(_)) => Err(AppError::Unexpected(anyhow::anyhow!(
             "an hl7 card was refused outside a group"
         ))),
     }
@@ -472,7 +452,7 @@ pub fn ingest(
 /// Applies a read message. Alone (`group` = `None`), each card is its own transaction and the
 /// message's row is written at once. In a group (the caller's transaction, see
 /// [`batch`]), what the group read before is used instead of a query per card, cards get no
-/// savepoint (a card refused part-way stops the group with [`Stop::Refused`]), and the
+/// savepoint (a card refused part-way stops the group with [`CardFailure::Refused`]), and the
 /// message's row and card marks are left in the group for its end.
 fn apply_message(
     conn: &mut AnyConnection,
@@ -482,7 +462,7 @@ fn apply_message(
     lab: &LabProfile,
     now: DateTime<Utc>,
     mut group: Option<&mut batch::Group>,
-) -> Result<Outcome, Stop> {
+) -> Result<Outcome, CardFailure> {
     let key = (m.sending_facility.clone(), m.control_id.clone());
     let seen = match &group {
         Some(g) => g.seen.get(&key).cloned(),
@@ -531,7 +511,7 @@ fn apply_message(
         let applied = match group.as_deref_mut() {
             // The group's transaction holds the card: a refusal rolls it all back.
             Some(g) => {
-                match apply_card(
+                apply_card(
                     conn,
                     rules,
                     c,
@@ -540,11 +520,8 @@ fn apply_message(
                     &key,
                     now,
                     Some(&mut g.marks),
-                ) {
-                    Ok(()) => Ok(()),
-                    Err(CardFailure::Refused(_)) => return Err(Stop::Refused),
-                    Err(CardFailure::Db(e)) => return Err(Stop::Db(e)),
-                }
+                )?;
+                Ok(())
             }
             // The card's receipt, results and mark in one transaction: all or nothing.
             None => crate::db::write_transaction(conn, |conn| {
@@ -561,7 +538,7 @@ fn apply_message(
                 "Application internal error",
                 message,
             )),
-            Err(CardFailure::Db(e)) => return Err(Stop::Db(e)),
+            Err(e) => return Err(e),
         }
     }
     let code = if errors.is_empty() {
@@ -595,7 +572,7 @@ fn apply_message(
                     return Ok(replay(seen));
                 }
             }
-            Err(e) => return Err(Stop::Db(e.into())),
+            Err(e) => return Err(e.into()),
         },
     }
     let who = rules.who;

@@ -107,9 +107,12 @@ pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// SQLite pragmas applied to every new connection: WAL for concurrent readers, foreign keys on
-/// (off by default in SQLite), and a busy timeout so writers wait instead of failing.
+/// (off by default in SQLite), a busy timeout so writers wait instead of failing, and temporary
+/// b-trees (a GROUP BY, a statement journal) in memory instead of a file created and removed
+/// under `/var/tmp` by the statement that needs one.
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                              PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+                              PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                              PRAGMA temp_store = MEMORY;";
 
 /// The SQLite file path of a `sqlite://` URL or plain path.
 pub fn sqlite_path(url: &str) -> &str {
@@ -187,8 +190,13 @@ impl ManageConnection for AnyManager {
         Ok(c)
     }
 
+    /// Checked out of the pool: a PostgreSQL connection is pinged (a server restart or failover
+    /// leaves it dead); a SQLite one is a file handle in this process, with nothing to lose.
     fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
-        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+        match conn {
+            AnyConnection::Sqlite(_) => Ok(()),
+            AnyConnection::Postgresql(_) => conn.ping().map_err(diesel::r2d2::Error::QueryError),
+        }
     }
 
     fn has_broken(&self, conn: &mut AnyConnection) -> bool {

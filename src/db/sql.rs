@@ -141,6 +141,24 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CachedById<'_> {
     }
 }
 
+/// On SQLite each `$1` becomes a `?` bound to the same id; diesel caches the prepared statement
+/// under its text as on PostgreSQL (a `sql_query` is parsed and planned on every call, which for
+/// the facts upkeep cost more than running it).
+impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for CachedById<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> diesel::QueryResult<()> {
+        for (k, part) in self.parts.iter().enumerate() {
+            if k > 0 {
+                out.push_bind_param::<diesel::sql_types::Text, _>(&self.id)?;
+            }
+            out.push_sql(part);
+        }
+        Ok(())
+    }
+}
+
 impl<Conn> RunQueryDsl<Conn> for CachedById<'_> {}
 
 #[cfg(test)]

@@ -729,3 +729,60 @@ async fn a_confirmed_case_schedules_long_term_visits_and_screens_are_audited() {
         assert_eq!(t[0]["action"], "create", "{entity}");
     }
 }
+
+/// A case's `next_due_at` is computed in Rust when the case is inserted and in SQL when it
+/// changes; both must give the same deadline in every state and order of the two deadlines.
+#[tokio::test]
+async fn insert_and_update_agree() {
+    use diesel::prelude::*;
+    use guthrie::db::models::follow_up::case::{fill_next_due, next_due};
+    use guthrie::db::schema::cases;
+    use guthrie::db::types::UtcMicros;
+    use guthrie::domain::case::CaseState;
+    let app = TestApp::spawn().await;
+    let (_, token) = app.hospital_with_token("A").await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let (infant, barcode) = infant_with_card(&app, &token, "ND1").await;
+    post_results(&app, &lab, &barcode, &[("C16-OH", 0.5)]).await;
+    let case = cases_of(&app, &lab, &infant).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut c = app.state.pool.get().unwrap();
+    let stored = |c: &mut guthrie::db::AnyConnection| -> Option<UtcMicros> {
+        cases::table
+            .filter(cases::id.eq(&case))
+            .select(cases::next_due_at)
+            .first(c)
+            .unwrap()
+    };
+    // As inserted: an open T0 case is due for first contact before its recall.
+    let (fc, rc): (UtcMicros, UtcMicros) = cases::table
+        .filter(cases::id.eq(&case))
+        .select((cases::first_contact_due_at, cases::recall_due_at))
+        .first(&mut c)
+        .unwrap();
+    assert_eq!(stored(&mut c), Some(next_due(CaseState::Open, fc, rc)));
+    assert_eq!(stored(&mut c), Some(fc));
+    let early = UtcMicros::new(crate::helpers::epoch());
+    let late = UtcMicros::new(crate::helpers::epoch() + chrono::Duration::days(3));
+    for state in [CaseState::Open, CaseState::FamilyContacted] {
+        for (fc, rc) in [(early, late), (late, early), (early, early)] {
+            diesel::update(cases::table.filter(cases::id.eq(&case)))
+                .set((
+                    cases::state.eq(state),
+                    cases::first_contact_due_at.eq(fc),
+                    cases::recall_due_at.eq(rc),
+                    cases::next_due_at.eq(None::<UtcMicros>),
+                ))
+                .execute(&mut c)
+                .unwrap();
+            fill_next_due(&mut c).unwrap();
+            assert_eq!(
+                stored(&mut c),
+                Some(next_due(state, fc, rc)),
+                "{state:?} {fc:?} {rc:?}"
+            );
+        }
+    }
+}

@@ -202,6 +202,12 @@ pub fn submit_plate(
     now: DateTime<Utc>,
 ) -> Vec<CardResultOutcome> {
     let mut out = Vec::with_capacity(cards.len());
+    if let [one] = cards {
+        // One card: its own transaction, with the quality facts kept by the incremental touches
+        // (a savepoint and a deferred recompute buy nothing for a single card).
+        out.push(one_card(conn, rules, one, now));
+        return out;
+    }
     for chunk in cards.chunks(CARDS_PER_COMMIT) {
         let mut done = Vec::with_capacity(chunk.len());
         // The quality facts of the chunk's infants are recomputed once, at its end.
@@ -218,19 +224,24 @@ pub fn submit_plate(
                 error.code = e.code(),
                 "a group of cards could not be committed"
             );
-            done = chunk
-                .iter()
-                .map(|c| {
-                    rejected(
-                        &c.barcode,
-                        FieldErrors::single("card", "could not be stored; retry"),
-                    )
-                })
-                .collect();
+            done = unstored(chunk);
         }
         out.extend(done);
     }
     out
+}
+
+/// Every card of `cards` refused with a request to retry (nothing of them was stored).
+fn unstored(cards: &[CardResults]) -> Vec<CardResultOutcome> {
+    cards
+        .iter()
+        .map(|c| {
+            rejected(
+                &c.barcode,
+                FieldErrors::single("card", "could not be stored; retry"),
+            )
+        })
+        .collect()
 }
 
 /// Runs [`submit_plate`] on `workers` pooled connections at once, each over a contiguous slice of
@@ -244,35 +255,26 @@ pub fn submit_plate_parallel(
     workers: usize,
 ) -> Vec<CardResultOutcome> {
     let size = cards.len().div_ceil(workers.max(1)).max(1);
+    let slice_on = |slice: &[CardResults]| match pool.get() {
+        Ok(mut conn) => submit_plate(&mut conn, rules, slice, now),
+        Err(e) => {
+            tracing::error!(error = %e, "no database connection for a slice of a plate");
+            unstored(slice)
+        }
+    };
+    if size >= cards.len() {
+        // One slice: on this thread (a thread started per request cost more than its card).
+        return slice_on(cards);
+    }
     std::thread::scope(|scope| {
         let handles: Vec<_> = cards
             .chunks(size)
-            .map(|slice| {
-                scope.spawn(move || match pool.get() {
-                    Ok(mut conn) => submit_plate(&mut conn, rules, slice, now),
-                    Err(e) => {
-                        tracing::error!(error = %e, "no database connection for a slice of a plate");
-                        slice.iter().map(|c| rejected(&c.barcode, FieldErrors::single("card", "could not be stored; retry"))).collect()
-                    }
-                })
-            })
+            .map(|slice| scope.spawn(move || slice_on(slice)))
             .collect();
         handles
             .into_iter()
             .zip(cards.chunks(size))
-            .flat_map(|(h, slice)| {
-                h.join().unwrap_or_else(|_| {
-                    slice
-                        .iter()
-                        .map(|c| {
-                            rejected(
-                                &c.barcode,
-                                FieldErrors::single("card", "could not be stored; retry"),
-                            )
-                        })
-                        .collect()
-                })
-            })
+            .flat_map(|(h, slice)| h.join().unwrap_or_else(|_| unstored(slice)))
             .collect()
     })
 }

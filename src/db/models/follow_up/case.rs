@@ -120,13 +120,32 @@ pub struct CaseFilter {
     pub after: Option<(UtcMicros, String)>,
 }
 
-/// Inserts a case (its `next_due_at` set from its state and deadlines).
+/// Inserts a case, its `next_due_at` set from its state and deadlines in the insert itself
+/// ([`next_due`], the row's twin of [`keep_next_due`]).
 pub fn insert(conn: &mut AnyConnection, row: &Case) -> QueryResult<()> {
+    let row = Case {
+        next_due_at: Some(next_due(
+            row.state,
+            row.first_contact_due_at,
+            row.recall_due_at,
+        )),
+        ..row.clone()
+    };
     diesel::insert_into(cases::table)
-        .values(row)
+        .values(&row)
         .execute(conn)?;
-    keep_next_due(conn, Box::new(cases::id.eq(row.id)))?;
     crate::db::models::quality::touch::new_case(conn, row.infant_id)
+}
+
+/// A case's earliest pending deadline: the first-contact deadline while the case is `open`
+/// (nobody reached yet) and it falls before the recall, else the recall. The rule of
+/// [`keep_next_due`], for a row about to be inserted (test: `insert_and_update_agree`).
+pub fn next_due(state: CaseState, first_contact: UtcMicros, recall: UtcMicros) -> UtcMicros {
+    if state == CaseState::Open && first_contact < recall {
+        first_contact
+    } else {
+        recall
+    }
 }
 
 /// The open case with this key.

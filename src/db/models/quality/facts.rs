@@ -215,9 +215,9 @@ pub fn refresh(conn: &mut AnyConnection, scope: &Scope) -> QueryResult<()> {
     }
 }
 
-/// Runs `list` (statements over one id, `$1`) in order, each prepared once per connection on
-/// PostgreSQL ([`CachedById`]), so a write pays their execution, not their planning (about 1 ms
-/// per write otherwise).
+/// Runs `list` (statements over one id, `$1`) in order, each prepared once per connection
+/// ([`CachedById`]), so a write pays their execution, not their planning (about 1 ms per write
+/// on PostgreSQL otherwise).
 fn run_prepared(conn: &mut AnyConnection, list: &[String], id: uuid::Uuid) -> QueryResult<()> {
     for sql in list {
         by_id(conn, sql, id)?;
@@ -226,13 +226,11 @@ fn run_prepared(conn: &mut AnyConnection, list: &[String], id: uuid::Uuid) -> Qu
 }
 
 /// Runs `sql` over one id (`$1`, wherever it appears); returns the rows it changed. Prepared
-/// once per connection on PostgreSQL; on SQLite `$1` is spelled `?1`.
+/// once per connection on both databases.
 pub(super) fn by_id(conn: &mut AnyConnection, sql: &str, id: uuid::Uuid) -> QueryResult<usize> {
     match conn {
         AnyConnection::Postgresql(c) => CachedById::new(sql, id).execute(c),
-        AnyConnection::Sqlite(c) => diesel::sql_query(numbered(Backend::Sqlite, sql))
-            .bind::<Text, _>(id.to_string())
-            .execute(c),
+        AnyConnection::Sqlite(c) => CachedById::new(sql, id).execute(c),
     }
 }
 
@@ -363,12 +361,12 @@ pub fn touch(conn: &mut AnyConnection, infant_ids: &[InfantId]) -> QueryResult<(
     recompute(conn, infant_ids)
 }
 
-/// Recomputes now: one infant through statements prepared once per PostgreSQL session (their
-/// plans cost more than their execution), several set-wise.
+/// Recomputes now: one infant through statements prepared once per connection (their parsing
+/// and planning cost more than their execution), several set-wise.
 fn recompute(conn: &mut AnyConnection, infant_ids: &[InfantId]) -> QueryResult<()> {
     match infant_ids {
-        [id] if conn.backend() == Backend::Postgres => {
-            let list = statements(Backend::Postgres, &Scope::Param);
+        [id] => {
+            let list = statements(conn.backend(), &Scope::Param);
             run_prepared(conn, &list, id.0)
         }
         _ => refresh(conn, &Scope::Infants(infant_ids)),
@@ -397,11 +395,7 @@ pub fn touch_reported(conn: &mut AnyConnection, card_id: CardId) -> QueryResult<
         ];
         return run_prepared(conn, &list, card_id.0);
     }
-    // SQLite numbers its parameters, so `?1` binds the one id twice.
-    diesel::sql_query(update("?1"))
-        .bind::<Text, _>(card_id)
-        .execute(conn)
-        .map(|_| ())
+    by_id(conn, &update("$1"), card_id.0).map(|_| ())
 }
 
 /// Recomputes the facts of a card's infant.

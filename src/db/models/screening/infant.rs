@@ -101,7 +101,7 @@ pub fn insert(conn: &mut AnyConnection, row: &Infant) -> QueryResult<()> {
     diesel::insert_into(infants::table)
         .values(row)
         .execute(conn)?;
-    super::phones::replace(conn, row.id, &row.mother_phones.0)?;
+    super::phones::add(conn, row.id, &row.mother_phones.0)?;
     crate::db::models::quality::touch::new_infant(conn, row.id)
 }
 

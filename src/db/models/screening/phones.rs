@@ -1,6 +1,6 @@
 //! `infant_phones`: each infant's normalised contact numbers, one row per number, so staff can
 //! find an infant by the mother's phone through an index. Every insert and update of an infant
-//! that sets its phones replaces its rows here ([`replace`]); rows loaded in bulk by SQL are
+//! that sets its phones writes its rows here ([`add`] for a new infant, [`replace`]); rows loaded in bulk by SQL are
 //! filled by [`fill_all`].
 
 use diesel::prelude::*;
@@ -13,6 +13,11 @@ use crate::domain::ids::InfantId;
 pub fn replace(conn: &mut AnyConnection, infant: InfantId, phones: &[String]) -> QueryResult<()> {
     diesel::delete(infant_phones::table.filter(infant_phones::infant_id.eq(infant)))
         .execute(conn)?;
+    add(conn, infant, phones)
+}
+
+/// Records the numbers of an infant that has none yet (a new one).
+pub fn add(conn: &mut AnyConnection, infant: InfantId, phones: &[String]) -> QueryResult<()> {
     // A few numbers per infant: one insert each.
     let distinct: std::collections::BTreeSet<&str> = phones.iter().map(String::as_str).collect();
     for p in distinct {

@@ -109,10 +109,11 @@ pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migration
 /// SQLite pragmas applied to every new connection: WAL for concurrent readers, foreign keys on
 /// (off by default in SQLite), a busy timeout so writers wait instead of failing, and temporary
 /// b-trees (a GROUP BY, a statement journal) in memory instead of a file created and removed
-/// under `/var/tmp` by the statement that needs one.
+/// under `/var/tmp` by the statement that needs one; writers checkpoint the log only past
+/// 10,000 pages, a background thread does it before ([`checkpoint_in_background`]).
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
                               PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                              PRAGMA temp_store = MEMORY;";
+                              PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 10000;";
 
 /// The SQLite file path of a `sqlite://` URL or plain path.
 pub fn sqlite_path(url: &str) -> &str {
@@ -174,33 +175,69 @@ pub struct AnyManager {
     /// Keep diesel's per-connection prepared statements (off behind a PgBouncer older than
     /// 1.21 in transaction mode, which cannot follow them across server connections).
     statement_cache: bool,
+    /// Held while the pool lives: the SQLite checkpointer stops when it is gone.
+    _alive: std::sync::Arc<()>,
 }
 
+/// A pooled connection and when it was last handed back, so one in steady use is not pinged
+/// on every checkout. Dereferences to the [`AnyConnection`] it holds.
+pub struct Pooled {
+    conn: AnyConnection,
+    returned_at: std::time::Instant,
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+}
+
+/// A PostgreSQL connection handed back this recently is trusted on checkout without a ping.
+/// Under load every connection comes back within milliseconds, so the ping (a round trip per
+/// request) is saved; one idle longer (where a restart or failover may have killed it unseen) is
+/// pinged and replaced. A connection that dies within the window fails its request (503), is
+/// marked broken and dropped when handed back.
+const TRUSTED_FOR: Duration = Duration::from_secs(1);
+
 impl ManageConnection for AnyManager {
-    type Connection = AnyConnection;
+    type Connection = Pooled;
     type Error = diesel::r2d2::Error;
 
-    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+    fn connect(&self) -> Result<Pooled, Self::Error> {
         let mut c = establish(&self.url).map_err(diesel::r2d2::Error::ConnectionError)?;
         if !self.statement_cache
             && let AnyConnection::Postgresql(pg) = &mut c
         {
             pg.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
         }
-        Ok(c)
+        Ok(Pooled {
+            conn: c,
+            returned_at: std::time::Instant::now(),
+        })
     }
 
-    /// Checked out of the pool: a PostgreSQL connection is pinged (a server restart or failover
-    /// leaves it dead); a SQLite one is a file handle in this process, with nothing to lose.
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
-        match conn {
+    /// Checked out of the pool: a PostgreSQL connection idle for more than [`TRUSTED_FOR`] is
+    /// pinged (a server restart or failover leaves it dead); a SQLite one is a file handle in
+    /// this process, with nothing to lose.
+    fn is_valid(&self, conn: &mut Pooled) -> Result<(), Self::Error> {
+        match &mut conn.conn {
             AnyConnection::Sqlite(_) => Ok(()),
-            AnyConnection::Postgresql(_) => conn.ping().map_err(diesel::r2d2::Error::QueryError),
+            AnyConnection::Postgresql(_) if conn.returned_at.elapsed() < TRUSTED_FOR => Ok(()),
+            c => c.ping().map_err(diesel::r2d2::Error::QueryError),
         }
     }
 
-    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
-        conn.is_broken()
+    /// Called as the connection is handed back.
+    fn has_broken(&self, conn: &mut Pooled) -> bool {
+        conn.returned_at = std::time::Instant::now();
+        conn.conn.is_broken()
     }
 }
 
@@ -227,14 +264,49 @@ pub fn build_pool(
     // Connect once outside r2d2 so the real error (bad URL, TLS, refused) reaches the operator.
     establish(url)
         .map_err(|e| anyhow::anyhow!("cannot connect to the {backend:?} database: {e}"))?;
+    let alive = std::sync::Arc::new(());
+    if backend == Backend::Sqlite && sqlite_path(url) != ":memory:" {
+        checkpoint_in_background(url, std::sync::Arc::downgrade(&alive));
+    }
     Pool::builder()
         .max_size(size)
         .connection_timeout(timeout)
         .build(AnyManager {
             url: url.to_string(),
             statement_cache,
+            _alive: alive,
         })
         .map_err(|e| anyhow::anyhow!("cannot build the connection pool: {e}"))
+}
+
+/// How often the SQLite checkpointer copies the write-ahead log into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Checkpoints a SQLite database's write-ahead log from a thread of its own, every
+/// [`CHECKPOINT_EVERY`], while `alive` can be upgraded (the pool lives). SQLite otherwise
+/// checkpoints inside the commit that fills the log past `wal_autocheckpoint` pages: copying
+/// pages and an `fsync` while that writer holds the database's one write lock, so every other
+/// writer waits. A passive checkpoint takes no write lock; the pragma's threshold (raised to
+/// 10,000 pages, see [`SQLITE_PRAGMAS`]) stays as the backstop should this thread fall behind.
+fn checkpoint_in_background(url: &str, alive: std::sync::Weak<()>) {
+    let url = url.to_string();
+    let spawned = std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            let Ok(mut conn) = establish(&url) else {
+                tracing::warn!("the SQLite checkpointer could not connect; writers checkpoint");
+                return;
+            };
+            while alive.upgrade().is_some() {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
+                    tracing::warn!(error = %e, "SQLite checkpoint failed");
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "no SQLite checkpointer thread; writers checkpoint");
+    }
 }
 
 /// Applies pending migrations for the connection's backend; returns how many ran.

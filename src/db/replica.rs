@@ -144,5 +144,6 @@ pub fn build_pool(
         .build_unchecked(super::AnyManager {
             url: url.to_string(),
             statement_cache,
+            _alive: std::sync::Arc::default(),
         }))
 }

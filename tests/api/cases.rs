@@ -617,9 +617,10 @@ async fn missed_screens_open_cases_once_and_refusals_none() {
                     request_id: None,
                     correlation_id: None,
                 };
-                let mut c = state.pool.get().unwrap();
+                let mut pooled = state.pool.get().unwrap();
+                let c: &mut guthrie::db::AnyConnection = &mut pooled;
                 guthrie::services::follow_up::cases::open_missed(
-                    &mut c,
+                    c,
                     cat.catalogue(),
                     &policy,
                     Programme::Dbs,
@@ -748,7 +749,8 @@ async fn insert_and_update_agree() {
         .as_str()
         .unwrap()
         .to_string();
-    let mut c = app.state.pool.get().unwrap();
+    let mut pooled = app.state.pool.get().unwrap();
+    let c: &mut guthrie::db::AnyConnection = &mut pooled;
     let stored = |c: &mut guthrie::db::AnyConnection| -> Option<UtcMicros> {
         cases::table
             .filter(cases::id.eq(&case))
@@ -760,10 +762,10 @@ async fn insert_and_update_agree() {
     let (fc, rc): (UtcMicros, UtcMicros) = cases::table
         .filter(cases::id.eq(&case))
         .select((cases::first_contact_due_at, cases::recall_due_at))
-        .first(&mut c)
+        .first(c)
         .unwrap();
-    assert_eq!(stored(&mut c), Some(next_due(CaseState::Open, fc, rc)));
-    assert_eq!(stored(&mut c), Some(fc));
+    assert_eq!(stored(c), Some(next_due(CaseState::Open, fc, rc)));
+    assert_eq!(stored(c), Some(fc));
     let early = UtcMicros::new(crate::helpers::epoch());
     let late = UtcMicros::new(crate::helpers::epoch() + chrono::Duration::days(3));
     for state in [CaseState::Open, CaseState::FamilyContacted] {
@@ -775,11 +777,11 @@ async fn insert_and_update_agree() {
                     cases::recall_due_at.eq(rc),
                     cases::next_due_at.eq(None::<UtcMicros>),
                 ))
-                .execute(&mut c)
+                .execute(c)
                 .unwrap();
-            fill_next_due(&mut c).unwrap();
+            fill_next_due(c).unwrap();
             assert_eq!(
-                stored(&mut c),
+                stored(c),
                 Some(next_due(state, fc, rc)),
                 "{state:?} {fc:?} {rc:?}"
             );

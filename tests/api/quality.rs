@@ -771,14 +771,15 @@ async fn the_weekly_rebuild_corrects_and_counts_drifted_facts() {
     // Damage one infant row and one card row, as a write path that forgot its touch would.
     {
         use diesel::RunQueryDsl;
-        let mut c = app.state.pool.get().unwrap();
+        let mut pooled = app.state.pool.get().unwrap();
+        let c: &mut guthrie::db::AnyConnection = &mut pooled;
         diesel::sql_query(format!(
             "UPDATE quality_infant_facts SET hear_screened = 1 WHERE infant_id = '{a}'"
         ))
-        .execute(&mut c)
+        .execute(c)
         .unwrap();
         diesel::sql_query("UPDATE quality_card_facts SET quality = 'insufficient'")
-            .execute(&mut c)
+            .execute(c)
             .unwrap();
     }
     assert_ne!(app.quality_facts(), kept);

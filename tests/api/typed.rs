@@ -90,10 +90,11 @@ async fn a_stored_value_the_code_does_not_know_is_an_error_not_a_default() {
     let id = infant.clone();
     tokio::task::spawn_blocking(move || {
         use guthrie::db::schema::infants;
-        let mut c = pool.get().unwrap();
+        let mut pooled = pool.get().unwrap();
+        let c: &mut guthrie::db::AnyConnection = &mut pooled;
         diesel::update(infants::table.filter(infants::id.eq(&id)))
             .set(infants::mother_phones.eq("not json"))
-            .execute(&mut c)
+            .execute(c)
             .unwrap();
     })
     .await

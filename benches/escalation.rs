@@ -97,12 +97,11 @@ async fn main() {
     let pool = state.pool.clone();
     let t = Instant::now();
     tokio::task::spawn_blocking(move || {
-        let mut pooled = pool.get().unwrap();
-        let c: &mut guthrie::db::AnyConnection = &mut pooled;
-        guthrie::demo_data::generate(c, 100, n_cases.max(1000), n_cases, Utc::now()).unwrap();
+        let mut c = pool.get().unwrap();
+        guthrie::demo_data::generate(&mut c, 100, n_cases.max(1000), n_cases, Utc::now()).unwrap();
         diesel::update(hospitals::table)
             .set(hospitals::contact_emails.eq(r#"["follow-up@hospital.test"]"#))
-            .execute(c)
+            .execute(&mut c)
             .unwrap();
     })
     .await
@@ -154,25 +153,24 @@ async fn main() {
     // summaries are set aside and the notices they carry queued again), so the figure measures
     // the dispatcher on thousands of messages, comparable with earlier runs.
     let queued: i64 = {
-        let mut pooled = state.pool.get().unwrap();
-        let c: &mut guthrie::db::AnyConnection = &mut pooled;
+        let mut c = state.pool.get().unwrap();
         diesel::delete(
             notifications::table.filter(notifications::template.eq("escalation_summary")),
         )
-        .execute(c)
+        .execute(&mut c)
         .unwrap();
         diesel::update(notifications::table.filter(notifications::status.eq("cancelled")))
             .set((
                 notifications::status.eq("queued"),
                 notifications::next_attempt_at.eq(Utc::now().naive_utc()),
             ))
-            .execute(c)
+            .execute(&mut c)
             .unwrap();
         notifications::table
             .filter(notifications::channel.eq("email"))
             .filter(notifications::status.eq("queued"))
             .count()
-            .get_result(c)
+            .get_result(&mut c)
             .unwrap()
     };
     let t = Instant::now();

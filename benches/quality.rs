@@ -32,9 +32,8 @@ async fn main() {
     let t = Instant::now();
     let backend = server.backend();
     let generated = tokio::task::spawn_blocking(move || {
-        let mut pooled = pool.get().unwrap();
-        let c: &mut guthrie::db::AnyConnection = &mut pooled;
-        guthrie::demo_data::generate(c, 100, births, 10_000, Utc::now()).unwrap();
+        let mut c = pool.get().unwrap();
+        guthrie::demo_data::generate(&mut c, 100, births, 10_000, Utc::now()).unwrap();
         let b = c.backend();
         let p = |col: &str, h: i64| plus(b, col, Duration::hours(h));
         let statements = [
@@ -65,13 +64,13 @@ async fn main() {
             ),
         ];
         for s in statements {
-            diesel::sql_query(s).execute(c).unwrap();
+            diesel::sql_query(s).execute(&mut c).unwrap();
         }
         // The screens above bypassed the writes that keep the quality facts: rebuild them all.
         let t = Instant::now();
-        let months = guthrie::services::quality::facts::fill_all(c).unwrap();
+        let months = guthrie::services::quality::facts::fill_all(&mut c).unwrap();
         let rebuild = t.elapsed().as_secs_f64();
-        diesel::sql_query("ANALYZE").execute(c).unwrap();
+        diesel::sql_query("ANALYZE").execute(&mut c).unwrap();
         (months, rebuild)
     })
     .await
@@ -109,8 +108,7 @@ async fn main() {
             programme: None,
         };
         let (facts, whole) = tokio::task::spawn_blocking(move || {
-            let mut pooled = state.pool.get().unwrap();
-            let c: &mut guthrie::db::AnyConnection = &mut pooled;
+            let mut c = state.pool.get().unwrap();
             let q = state.settings.quality.clone();
             let lim = q.limits(
                 guthrie::services::admin::catalogue::current(&state.catalogues, Utc::now())
@@ -125,7 +123,7 @@ async fn main() {
                 .collect();
             let t = Instant::now();
             guthrie::db::models::quality::indicators::count(
-                c,
+                &mut c,
                 &cohort.births(),
                 &lim,
                 &facts_level,
@@ -133,7 +131,7 @@ async fn main() {
             .unwrap();
             let facts = t.elapsed().as_secs_f64();
             let t = Instant::now();
-            guthrie::services::quality::report::report(c, &cohort, &q, &lim).unwrap();
+            guthrie::services::quality::report::report(&mut c, &cohort, &q, &lim).unwrap();
             (facts, t.elapsed().as_secs_f64())
         })
         .await
@@ -173,10 +171,9 @@ async fn main() {
     // The weekly safety net: recompute everything and compare with what the writes kept.
     let state = server.state.clone();
     let (r, secs) = tokio::task::spawn_blocking(move || {
-        let mut pooled = state.pool.get().unwrap();
-        let c: &mut guthrie::db::AnyConnection = &mut pooled;
+        let mut c = state.pool.get().unwrap();
         let t = Instant::now();
-        let r = guthrie::services::quality::facts::rebuild_all(c).unwrap();
+        let r = guthrie::services::quality::facts::rebuild_all(&mut c).unwrap();
         (r, t.elapsed().as_secs_f64())
     })
     .await

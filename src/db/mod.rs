@@ -179,65 +179,31 @@ pub struct AnyManager {
     _alive: std::sync::Arc<()>,
 }
 
-/// A pooled connection and when it was last handed back, so one in steady use is not pinged
-/// on every checkout. Dereferences to the [`AnyConnection`] it holds.
-pub struct Pooled {
-    conn: AnyConnection,
-    returned_at: std::time::Instant,
-}
-
-impl std::ops::Deref for Pooled {
-    type Target = AnyConnection;
-    fn deref(&self) -> &AnyConnection {
-        &self.conn
-    }
-}
-
-impl std::ops::DerefMut for Pooled {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.conn
-    }
-}
-
-/// A PostgreSQL connection handed back this recently is trusted on checkout without a ping.
-/// Under load every connection comes back within milliseconds, so the ping (a round trip per
-/// request) is saved; one idle longer (where a restart or failover may have killed it unseen) is
-/// pinged and replaced. A connection that dies within the window fails its request (503), is
-/// marked broken and dropped when handed back.
-const TRUSTED_FOR: Duration = Duration::from_secs(1);
-
 impl ManageConnection for AnyManager {
-    type Connection = Pooled;
+    type Connection = AnyConnection;
     type Error = diesel::r2d2::Error;
 
-    fn connect(&self) -> Result<Pooled, Self::Error> {
+    fn connect(&self) -> Result<AnyConnection, Self::Error> {
         let mut c = establish(&self.url).map_err(diesel::r2d2::Error::ConnectionError)?;
         if !self.statement_cache
             && let AnyConnection::Postgresql(pg) = &mut c
         {
             pg.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
         }
-        Ok(Pooled {
-            conn: c,
-            returned_at: std::time::Instant::now(),
-        })
+        Ok(c)
     }
 
-    /// Checked out of the pool: a PostgreSQL connection idle for more than [`TRUSTED_FOR`] is
-    /// pinged (a server restart or failover leaves it dead); a SQLite one is a file handle in
-    /// this process, with nothing to lose.
-    fn is_valid(&self, conn: &mut Pooled) -> Result<(), Self::Error> {
-        match &mut conn.conn {
+    /// Checked out of the pool: a PostgreSQL connection is pinged (a server restart or failover
+    /// leaves it dead); a SQLite one is a file handle in this process, with nothing to lose.
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
+        match conn {
             AnyConnection::Sqlite(_) => Ok(()),
-            AnyConnection::Postgresql(_) if conn.returned_at.elapsed() < TRUSTED_FOR => Ok(()),
-            c => c.ping().map_err(diesel::r2d2::Error::QueryError),
+            AnyConnection::Postgresql(_) => conn.ping().map_err(diesel::r2d2::Error::QueryError),
         }
     }
 
-    /// Called as the connection is handed back.
-    fn has_broken(&self, conn: &mut Pooled) -> bool {
-        conn.returned_at = std::time::Instant::now();
-        conn.conn.is_broken()
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        conn.is_broken()
     }
 }
 
@@ -280,7 +246,7 @@ pub fn build_pool(
 }
 
 /// How often the SQLite checkpointer copies the write-ahead log into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
 
 /// Checkpoints a SQLite database's write-ahead log from a thread of its own, every
 /// [`CHECKPOINT_EVERY`], while `alive` can be upgraded (the pool lives). SQLite otherwise

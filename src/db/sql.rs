@@ -99,11 +99,12 @@ pub fn writers(url: &str, wanted: usize, pool_size: usize) -> usize {
     }
 }
 
-/// A raw PostgreSQL statement over one id (`$1`, wherever it appears) that diesel prepares once
-/// per connection and reuses: a protocol-level prepared statement cached under its text, like
-/// diesel's own queries (`sql_query` is never cached, so a statement whose plan costs more than
-/// its execution paid the planning on every write). No session-level `PREPARE`, so it works
-/// through PgBouncer in transaction mode (1.21+, `max_prepared_statements`).
+/// A raw statement over one id (`$1`, wherever it appears) that diesel prepares once per
+/// connection and reuses, on either database: cached under its text like diesel's own queries
+/// (`sql_query` is never cached, so a statement whose parsing and planning cost more than its
+/// execution paid them on every write). On PostgreSQL a protocol-level prepared statement, no
+/// session-level `PREPARE`, so it works through PgBouncer in transaction mode (1.21+,
+/// `max_prepared_statements`).
 pub struct CachedById<'a> {
     parts: Vec<&'a str>,
     id: String,
@@ -124,30 +125,16 @@ impl diesel::query_builder::QueryId for CachedById<'_> {
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CachedById<'_> {
+/// Each `$1` becomes a bind of the same id, spelled by the backend (`$1`, `$2`, … on PostgreSQL,
+/// `?` on SQLite): the text, and so the cache key, is the same on every call.
+impl<DB> diesel::query_builder::QueryFragment<DB> for CachedById<'_>
+where
+    DB: diesel::backend::Backend + diesel::sql_types::HasSqlType<diesel::sql_types::Text>,
+    String: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+{
     fn walk_ast<'b>(
         &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
-    ) -> diesel::QueryResult<()> {
-        // Each `$1` becomes a bind of the same id (`$1`, `$2`, …): the text, and so the cache
-        // key, is the same on every call.
-        for (k, part) in self.parts.iter().enumerate() {
-            if k > 0 {
-                out.push_bind_param::<diesel::sql_types::Text, _>(&self.id)?;
-            }
-            out.push_sql(part);
-        }
-        Ok(())
-    }
-}
-
-/// On SQLite each `$1` becomes a `?` bound to the same id; diesel caches the prepared statement
-/// under its text as on PostgreSQL (a `sql_query` is parsed and planned on every call, which for
-/// the facts upkeep cost more than running it).
-impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for CachedById<'_> {
-    fn walk_ast<'b>(
-        &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
     ) -> diesel::QueryResult<()> {
         for (k, part) in self.parts.iter().enumerate() {
             if k > 0 {

@@ -108,12 +108,11 @@ async fn entries_of_a_rolled_back_write_are_not_kept() {
     let app = TestApp::spawn().await;
     let who = Principal::job("audit_test");
     let now = chrono::Utc::now();
-    let mut pooled = app.state.pool.get().unwrap();
-    let c: &mut guthrie::db::AnyConnection = &mut pooled;
+    let mut c = app.state.pool.get().unwrap();
     let entry = |c: &mut guthrie::db::AnyConnection, id: &str| {
         write(c, &who, "probe", id, None, &json!({"n": 1}), now)
     };
-    write_transaction(c, |c| -> Result<(), AppError> {
+    write_transaction(&mut c, |c| -> Result<(), AppError> {
         entry(c, "kept-1")?;
         // A savepoint that fails: its entry goes with it.
         let inner = write_transaction(c, |c| -> Result<(), AppError> {
@@ -137,13 +136,13 @@ async fn entries_of_a_rolled_back_write_are_not_kept() {
         Ok(())
     })
     .unwrap();
-    let failed = write_transaction(c, |c| -> Result<(), AppError> {
+    let failed = write_transaction(&mut c, |c| -> Result<(), AppError> {
         entry(c, "failed")?;
         Err(AppError::invalid("probe", "fails"))
     });
     assert!(failed.is_err());
     // Outside a write transaction an entry is written at once.
-    entry(c, "alone").unwrap();
+    entry(&mut c, "alone").unwrap();
     let ids: Vec<String> = {
         use diesel::prelude::*;
         use guthrie::db::schema::audit_log;
@@ -151,7 +150,7 @@ async fn entries_of_a_rolled_back_write_are_not_kept() {
             .filter(audit_log::entity.eq("probe"))
             .order(audit_log::entity_id.asc())
             .select(audit_log::entity_id)
-            .load(c)
+            .load(&mut c)
             .unwrap()
     };
     assert_eq!(ids, ["alone", "kept-1", "kept-2"]);

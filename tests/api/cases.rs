@@ -617,10 +617,9 @@ async fn missed_screens_open_cases_once_and_refusals_none() {
                     request_id: None,
                     correlation_id: None,
                 };
-                let mut pooled = state.pool.get().unwrap();
-                let c: &mut guthrie::db::AnyConnection = &mut pooled;
+                let mut c = state.pool.get().unwrap();
                 guthrie::services::follow_up::cases::open_missed(
-                    c,
+                    &mut c,
                     cat.catalogue(),
                     &policy,
                     Programme::Dbs,
@@ -749,8 +748,7 @@ async fn insert_and_update_agree() {
         .as_str()
         .unwrap()
         .to_string();
-    let mut pooled = app.state.pool.get().unwrap();
-    let c: &mut guthrie::db::AnyConnection = &mut pooled;
+    let mut c = app.state.pool.get().unwrap();
     let stored = |c: &mut guthrie::db::AnyConnection| -> Option<UtcMicros> {
         cases::table
             .filter(cases::id.eq(&case))
@@ -762,10 +760,10 @@ async fn insert_and_update_agree() {
     let (fc, rc): (UtcMicros, UtcMicros) = cases::table
         .filter(cases::id.eq(&case))
         .select((cases::first_contact_due_at, cases::recall_due_at))
-        .first(c)
+        .first(&mut c)
         .unwrap();
-    assert_eq!(stored(c), Some(next_due(CaseState::Open, fc, rc)));
-    assert_eq!(stored(c), Some(fc));
+    assert_eq!(stored(&mut c), Some(next_due(CaseState::Open, fc, rc)));
+    assert_eq!(stored(&mut c), Some(fc));
     let early = UtcMicros::new(crate::helpers::epoch());
     let late = UtcMicros::new(crate::helpers::epoch() + chrono::Duration::days(3));
     for state in [CaseState::Open, CaseState::FamilyContacted] {
@@ -777,11 +775,11 @@ async fn insert_and_update_agree() {
                     cases::recall_due_at.eq(rc),
                     cases::next_due_at.eq(None::<UtcMicros>),
                 ))
-                .execute(c)
+                .execute(&mut c)
                 .unwrap();
-            fill_next_due(c).unwrap();
+            fill_next_due(&mut c).unwrap();
             assert_eq!(
-                stored(c),
+                stored(&mut c),
                 Some(next_due(state, fc, rc)),
                 "{state:?} {fc:?} {rc:?}"
             );

@@ -231,18 +231,17 @@ impl TestApp {
             "card_id, infant_id, hospital_id, birth_at, merged_into, collected_at, received_at, quality, first_card, \
              reported_at",
         );
-        let mut pooled = self.state.pool.get().unwrap();
-        let c: &mut guthrie::db::AnyConnection = &mut pooled;
+        let mut c = self.state.pool.get().unwrap();
         let mut rows: Vec<Row> = diesel::sql_query(format!(
             "SELECT {infants} AS v FROM quality_infant_facts ORDER BY infant_id"
         ))
-        .load(c)
+        .load(&mut c)
         .unwrap();
         rows.extend(
             diesel::sql_query(format!(
                 "SELECT {cards} AS v FROM quality_card_facts ORDER BY card_id"
             ))
-            .load::<Row>(c)
+            .load::<Row>(&mut c)
             .unwrap(),
         );
         rows.into_iter().map(|r| r.v).collect()
@@ -521,9 +520,8 @@ pub fn count(app: &TestApp, sql: &str) -> i64 {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    let mut pooled = app.state.pool.get().unwrap();
-    let c: &mut guthrie::db::AnyConnection = &mut pooled;
-    diesel::RunQueryDsl::get_result::<N>(diesel::sql_query(sql), c)
+    let mut c = app.state.pool.get().unwrap();
+    diesel::RunQueryDsl::get_result::<N>(diesel::sql_query(sql), &mut c)
         .unwrap()
         .n
 }

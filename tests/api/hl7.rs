@@ -496,10 +496,9 @@ async fn cards_applied_before_a_crash_are_not_applied_again() {
     let before = interpretations(&app);
     // A crash after the cards' transactions but before the messages were recorded.
     {
-        let mut pooled = app.state.pool.get().unwrap();
-        let c: &mut guthrie::db::AnyConnection = &mut pooled;
+        let mut c = app.state.pool.get().unwrap();
         diesel::sql_query("DELETE FROM hl7_messages")
-            .execute(c)
+            .execute(&mut c)
             .unwrap();
     }
     let again = send(&app, &lab, &batch).await;

@@ -750,8 +750,7 @@ async fn a_case_that_cannot_be_escalated_fails_alone_and_leaves_nothing_half_wri
     let poisoned = &cases[1];
     {
         use diesel::RunQueryDsl;
-        let mut pooled = env.app.state.pool.get().unwrap();
-        let c: &mut guthrie::db::AnyConnection = &mut pooled;
+        let mut c = env.app.state.pool.get().unwrap();
         let sql = match c.backend() {
             guthrie::db::Backend::Sqlite => vec![format!(
                 "CREATE TRIGGER poison BEFORE INSERT ON case_events WHEN NEW.case_id = '{poisoned}' \
@@ -769,7 +768,7 @@ async fn a_case_that_cannot_be_escalated_fails_alone_and_leaves_nothing_half_wri
             ],
         };
         for q in sql {
-            diesel::sql_query(q).execute(c).unwrap();
+            diesel::sql_query(q).execute(&mut c).unwrap();
         }
     }
     let (e, _) = env.tick(t0).await;

@@ -771,15 +771,14 @@ async fn the_weekly_rebuild_corrects_and_counts_drifted_facts() {
     // Damage one infant row and one card row, as a write path that forgot its touch would.
     {
         use diesel::RunQueryDsl;
-        let mut pooled = app.state.pool.get().unwrap();
-        let c: &mut guthrie::db::AnyConnection = &mut pooled;
+        let mut c = app.state.pool.get().unwrap();
         diesel::sql_query(format!(
             "UPDATE quality_infant_facts SET hear_screened = 1 WHERE infant_id = '{a}'"
         ))
-        .execute(c)
+        .execute(&mut c)
         .unwrap();
         diesel::sql_query("UPDATE quality_card_facts SET quality = 'insufficient'")
-            .execute(c)
+            .execute(&mut c)
             .unwrap();
     }
     assert_ne!(app.quality_facts(), kept);

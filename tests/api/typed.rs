@@ -90,11 +90,10 @@ async fn a_stored_value_the_code_does_not_know_is_an_error_not_a_default() {
     let id = infant.clone();
     tokio::task::spawn_blocking(move || {
         use guthrie::db::schema::infants;
-        let mut pooled = pool.get().unwrap();
-        let c: &mut guthrie::db::AnyConnection = &mut pooled;
+        let mut c = pool.get().unwrap();
         diesel::update(infants::table.filter(infants::id.eq(&id)))
             .set(infants::mother_phones.eq("not json"))
-            .execute(c)
+            .execute(&mut c)
             .unwrap();
     })
     .await

@@ -50,7 +50,8 @@ pub struct Case {
     /// When it is due.
     pub next_rung_at: Option<UtcMicros>,
     /// The earliest pending deadline: first contact while nobody has been reached, then the
-    /// recall. Kept by [`insert`] and [`update_if_version`] (one SQL rule, [`keep_next_due`]).
+    /// recall. Set by [`insert`] ([`next_due`]) and kept by [`update_if_version`] and
+    /// [`fill_next_due`] ([`keep_next_due`]); a test holds the two spellings of the rule equal.
     pub next_due_at: Option<UtcMicros>,
 }
 
@@ -217,8 +218,8 @@ type CaseCondition =
     Box<dyn diesel::BoxableExpression<cases::table, Db, SqlType = diesel::sql_types::Bool>>;
 
 /// Sets `next_due_at` of the cases `which` selects to their earliest pending deadline: the
-/// first-contact deadline while the case is `open` (nobody reached yet), else the recall. The one
-/// place this rule lives.
+/// first-contact deadline while the case is `open` (nobody reached yet), else the recall. The
+/// rule in SQL; [`next_due`] is its twin for a row being inserted (test `insert_and_update_agree`).
 fn keep_next_due(conn: &mut AnyConnection, which: CaseCondition) -> QueryResult<usize> {
     let next = diesel::dsl::sql::<diesel::sql_types::Timestamp>(
         "CASE WHEN cases.state = 'open' AND cases.first_contact_due_at < cases.recall_due_at \

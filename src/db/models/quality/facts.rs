@@ -228,10 +228,7 @@ fn run_prepared(conn: &mut AnyConnection, list: &[String], id: uuid::Uuid) -> Qu
 /// Runs `sql` over one id (`$1`, wherever it appears); returns the rows it changed. Prepared
 /// once per connection on both databases.
 pub(super) fn by_id(conn: &mut AnyConnection, sql: &str, id: uuid::Uuid) -> QueryResult<usize> {
-    match conn {
-        AnyConnection::Postgresql(c) => CachedById::new(sql, id).execute(c),
-        AnyConnection::Sqlite(c) => CachedById::new(sql, id).execute(c),
-    }
+    crate::with_conn!(conn, |c| CachedById::new(sql, id).execute(c))
 }
 
 /// Like [`refresh`], and counts the infants whose facts (their own row or one of their cards')
@@ -380,22 +377,19 @@ pub fn touch_reported(conn: &mut AnyConnection, card_id: CardId) -> QueryResult<
     if defer(&[], Some(card_id)) {
         return Ok(());
     }
-    let update = |card: &str| {
-        format!(
-            "UPDATE quality_card_facts SET reported_at = (SELECT MIN(d.interpreted_at) FROM dbs_interpretations d \
-             WHERE d.card_id = {card} AND {REPORTED}) WHERE card_id = {card}"
-        )
-    };
+    let mut list = Vec::with_capacity(2);
     if conn.backend() == Backend::Postgres {
         // The card's infant is locked first, as for a full recompute.
-        let list = [
+        list.push(
             "SELECT i.id FROM infants i JOIN dbs_cards c ON c.infant_id = i.id WHERE c.id = $1 FOR NO KEY UPDATE OF i"
                 .to_string(),
-            update("$1"),
-        ];
-        return run_prepared(conn, &list, card_id.0);
+        );
     }
-    by_id(conn, &update("$1"), card_id.0).map(|_| ())
+    list.push(format!(
+        "UPDATE quality_card_facts SET reported_at = (SELECT MIN(d.interpreted_at) FROM dbs_interpretations d \
+         WHERE d.card_id = $1 AND {REPORTED}) WHERE card_id = $1"
+    ));
+    run_prepared(conn, &list, card_id.0)
 }
 
 /// Recomputes the facts of a card's infant.

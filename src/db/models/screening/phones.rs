@@ -1,7 +1,7 @@
 //! `infant_phones`: each infant's normalised contact numbers, one row per number, so staff can
 //! find an infant by the mother's phone through an index. Every insert and update of an infant
-//! that sets its phones writes its rows here ([`add`] for a new infant, [`replace`]); rows loaded in bulk by SQL are
-//! filled by [`fill_all`].
+//! that sets its phones writes its rows here ([`add`] for a new infant, [`replace`] after);
+//! rows loaded in bulk by SQL are filled by [`fill_all`].
 
 use diesel::prelude::*;
 

@@ -44,6 +44,7 @@ pub mod ids;
 pub mod infant;
 pub mod interpretation;
 pub mod job;
+pub mod management;
 pub mod mllp;
 pub mod notification;
 pub mod principal;

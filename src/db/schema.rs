@@ -494,3 +494,113 @@ diesel::table! {
     }
 }
 diesel::allow_tables_to_appear_in_same_query!(hl7_cards, dbs_cards);
+
+diesel::table! {
+    management_plans (version) {
+        version -> Text,
+        effective_from -> Date,
+        content -> Text,
+        published_by -> Text,
+        published_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    management_episodes (id) {
+        id -> Text,
+        infant_id -> Text,
+        hospital_id -> Text,
+        case_id -> Nullable<Text>,
+        origin -> Text,
+        condition_code -> Text,
+        plan_version -> Text,
+        plan_code -> Text,
+        state -> Text,
+        open_key -> Nullable<Text>,
+        centre -> Text,
+        diagnosed_at -> Timestamp,
+        treatment_due_at -> Nullable<Timestamp>,
+        treatment_started_at -> Nullable<Timestamp>,
+        next_due_at -> Nullable<Timestamp>,
+        flags -> Integer,
+        reported_at -> Nullable<Timestamp>,
+        report_reference -> Nullable<Text>,
+        close_reason -> Nullable<Text>,
+        closure -> Nullable<Text>,
+        closed_at -> Nullable<Timestamp>,
+        version -> Integer,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    management_contacts (id) {
+        id -> Text,
+        episode_id -> Text,
+        code -> Text,
+        kind -> Text,
+        seq -> Integer,
+        due_at -> Timestamp,
+        window_start -> Timestamp,
+        window_end -> Timestamp,
+        done_at -> Nullable<Timestamp>,
+        measurements -> Nullable<Text>,
+        off_target -> Nullable<Text>,
+        note -> Nullable<Text>,
+        recorded_by -> Nullable<Text>,
+        cancelled_at -> Nullable<Timestamp>,
+        next_rung -> Nullable<Text>,
+        next_rung_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    management_contact_escalations (contact_id, rung) {
+        contact_id -> Text,
+        rung -> Text,
+        fired_at -> Timestamp,
+        recipients -> Text,
+    }
+}
+
+diesel::table! {
+    management_treatments (id) {
+        id -> Text,
+        episode_id -> Text,
+        kind -> Text,
+        regimen -> Text,
+        prescriber -> Text,
+        started_at -> Timestamp,
+        recorded_by -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    management_events (id) {
+        id -> Text,
+        episode_id -> Text,
+        kind -> Text,
+        detail -> Text,
+        actor -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::joinable!(management_episodes -> infants (infant_id));
+diesel::joinable!(management_episodes -> hospitals (hospital_id));
+diesel::joinable!(management_contacts -> management_episodes (episode_id));
+diesel::joinable!(management_contact_escalations -> management_contacts (contact_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    management_episodes,
+    management_contacts,
+    management_treatments,
+    management_events,
+    management_contact_escalations,
+);
+diesel::allow_tables_to_appear_in_same_query!(management_episodes, infants);
+diesel::allow_tables_to_appear_in_same_query!(management_episodes, hospitals);
+diesel::allow_tables_to_appear_in_same_query!(management_episodes, cases);

@@ -129,16 +129,23 @@ use crate::domain::escalation::Rung;
 use crate::domain::hearing::{EarResult, HearingMethod, HearingStage, InterventionKind};
 use crate::domain::id_card::IdDocumentType;
 use crate::domain::ids::{
-    ApiClientId, CardId, CaseId, HospitalId, InfantId, NotificationId, UserId,
+    ApiClientId, CardId, CaseId, ContactId, EpisodeId, HospitalId, InfantId, NotificationId, UserId,
 };
 use crate::domain::infant::{InfantStatus, Sex};
 use crate::domain::interpretation::CardOutcome;
 use crate::domain::job::Job;
+use crate::domain::management::plan::ContactKind;
+use crate::domain::management::{ContactRung, EpisodeState, Origin, TreatmentKind};
 use crate::domain::notification::{Audience, Channel, Status as NotificationStatus};
 use crate::domain::role::Role;
 use crate::domain::specimen::Feeding;
 
 text_columns!(
+    EpisodeState,
+    Origin,
+    TreatmentKind,
+    ContactRung,
+    ContactKind,
     Job,
     AuditAction,
     Feeding,
@@ -175,6 +182,8 @@ display_columns!(
     CaseId,
     CardId,
     NotificationId,
+    EpisodeId,
+    ContactId,
 );
 
 /// A UTC instant at the microsecond precision both databases keep (TIMESTAMP without zone,

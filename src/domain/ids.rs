@@ -72,6 +72,14 @@ id_type!(
     /// A queued e-mail or SMS.
     NotificationId
 );
+id_type!(
+    /// A long-term management episode (one infant, one condition).
+    EpisodeId
+);
+id_type!(
+    /// A scheduled follow-up contact of a management episode.
+    ContactId
+);
 
 #[cfg(test)]
 mod tests {

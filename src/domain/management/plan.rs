@@ -387,7 +387,7 @@ impl Plan {
 }
 
 /// A measurement outside its target range.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OutOfRange {
     /// Field code.
     pub field: String,

@@ -72,6 +72,8 @@ pub struct Settings {
     pub catalogue: CatalogueSettings,
     /// Follow-up cases.
     pub follow_up: FollowUpSettings,
+    /// Long-term management of confirmed infants.
+    pub management: ManagementSettings,
     /// Notifications: channels, templates, recipients.
     pub notify: NotifySettings,
     /// Timed jobs.
@@ -229,6 +231,16 @@ pub struct CatalogueSettings {
 pub struct FollowUpSettings {
     /// Directory of `*.toml` due-time policy files.
     pub policy_directory: String,
+}
+
+/// `[management]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagementSettings {
+    /// Directory of `*.toml` management plan sets.
+    pub plan_directory: String,
+    /// The managing centre named on episodes opened here.
+    pub centre: String,
 }
 
 /// `[notify]`

@@ -103,6 +103,12 @@ pub enum ErrorCode {
     IdempotencyInProgress,
     /// Another server escalated the case first (internal: counted as a lost race, never answered).
     RungAlreadyFired,
+    /// A management episode for this infant and condition is open already (409).
+    EpisodeAlreadyOpen,
+    /// The management episode is closed (409).
+    EpisodeClosed,
+    /// The follow-up contact is recorded or cancelled already (409).
+    ContactAlreadyRecorded,
     /// The resource changed since the client read it; reload and retry (412).
     StaleEtag,
     /// The write needs `If-Match` with the ETag read (428).
@@ -158,6 +164,9 @@ crate::domain::text_enum!(ErrorCode {
     JobRunning = "job_running",
     IdempotencyInProgress = "idempotency_in_progress",
     RungAlreadyFired = "rung_already_fired",
+    EpisodeAlreadyOpen = "episode_already_open",
+    EpisodeClosed = "episode_closed",
+    ContactAlreadyRecorded = "contact_already_recorded",
     StaleEtag = "stale_etag",
     IfMatchRequired = "if_match_required",
     IdempotencyKeyReused = "idempotency_key_reused",
@@ -207,6 +216,13 @@ impl ErrorCode {
                 "Another case with the same reason is open for this infant (409)."
             }
             ErrorCode::CaseResolved => "The case is resolved; reopen it first (409).",
+            ErrorCode::EpisodeAlreadyOpen => {
+                "A management episode for this infant and condition is open already (409)."
+            }
+            ErrorCode::EpisodeClosed => "The management episode is closed (409).",
+            ErrorCode::ContactAlreadyRecorded => {
+                "The follow-up contact is recorded or cancelled already (409)."
+            }
             ErrorCode::InvalidTransition => {
                 "The case's state does not allow this event; the detail lists what is allowed now (409)."
             }

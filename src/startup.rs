@@ -91,6 +91,11 @@ pub fn build_state(
         policy::load_files(std::path::Path::new(&settings.follow_up.policy_directory))?;
     policy::sync(&mut conn, &policy_files, now)?;
     let policies = Arc::new(RwLock::new(policy::load_store(&mut conn)?));
+    let plan_files = crate::services::management::plans::load_files(std::path::Path::new(
+        &settings.management.plan_directory,
+    ))?;
+    crate::services::management::plans::sync(&mut conn, &plan_files, now)?;
+    let plans = Arc::new(RwLock::new(crate::services::management::plans::load_store(&mut conn)?));
     drop(conn);
     let condition_names = catalogue::condition_names(&catalogues);
     let notifier = crate::notify::Notifier::from_settings(&settings, &condition_names)?;
@@ -119,6 +124,7 @@ pub fn build_state(
         metrics: Arc::new(Metrics::new()),
         catalogues,
         policies,
+        plans,
         notifier,
         running_jobs: Arc::default(),
     })

@@ -88,6 +88,8 @@ pub struct AppState {
     pub catalogues: SharedCatalogues,
     /// Every stored due-time policy version.
     pub policies: SharedPolicies,
+    /// Every stored management plan-set version.
+    pub plans: crate::services::management::plans::SharedPlans,
     /// Message templates and delivery channels.
     pub notifier: crate::notify::Notifier,
     /// Timed jobs currently running in this process (a tick that finds its job still running
@@ -108,6 +110,7 @@ impl AppState {
             templates: self.notifier.templates.clone(),
             catalogues: self.catalogues.clone(),
             policies: self.policies.clone(),
+            plans: self.plans.clone(),
         }
     }
 }

@@ -70,6 +70,8 @@ pub struct DuePolicy {
     /// Tier of the case opened for a missed screen, per programme.
     pub missed_screen_tiers: BTreeMap<super::catalogue::Programme, Tier>,
     /// Long-term follow-up visits after a confirmed diagnosis, in months after confirmation.
+    /// Superseded by the management plans (`config/management/`): kept so stored versions
+    /// still read; nothing is scheduled from it.
     pub long_term_visit_months: Vec<u32>,
     /// Working-day calendar.
     pub calendar: Calendar,

@@ -3,5 +3,6 @@
 
 pub mod admin;
 pub mod follow_up;
+pub mod management;
 pub mod quality;
 pub mod screening;

@@ -290,35 +290,14 @@ pub fn propose_resolution(
     Ok(())
 }
 
-/// Schedules the long-term follow-up visits of a confirmed case, in months after confirmation.
-fn schedule_visits(
-    conn: &mut AnyConnection,
-    policy: &DuePolicy,
-    c: &Case,
-    condition: &str,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
-    use crate::db::models::follow_up::visit::{self, Visit};
-    let t = UtcMicros::new(now);
-    let rows: Vec<Visit> = policy
-        .long_term_visit_months
-        .iter()
-        .filter_map(|m| now.checked_add_months(chrono::Months::new(*m)))
-        .map(|due| Visit {
-            id: uuid::Uuid::now_v7().to_string(),
-            case_id: c.id,
-            infant_id: c.infant_id,
-            hospital_id: c.hospital_id,
-            condition_code: condition.to_string(),
-            due_at: UtcMicros::new(due),
-            done_at: None,
-            created_at: t,
-        })
-        .collect();
-    if !rows.is_empty() {
-        visit::insert_all(conn, &rows)?;
-    }
-    Ok(())
+/// What confirming a case needs to open its management episode: the plan set in force and the
+/// managing centre.
+#[derive(Debug, Clone, Copy)]
+pub struct Management<'a> {
+    /// Plan set in force.
+    pub plans: &'a crate::domain::management::plan::PlanSet,
+    /// The managing centre.
+    pub centre: &'a str,
 }
 
 /// A staff action on a case: a state transition with an optional note, or a note or assignment
@@ -353,7 +332,7 @@ pub fn act(
     scope: &Scope,
     id: CaseId,
     action: CaseAction,
-    policy: &DuePolicy,
+    management: &Management<'_>,
     who: &Principal,
     now: DateTime<Utc>,
 ) -> Result<Case, AppError> {
@@ -433,7 +412,33 @@ pub fn act(
             outcome: CaseOutcome::Confirmed { condition },
         }) = &action.event
         {
-            schedule_visits(conn, policy, &current, condition, now)?;
+            // A confirmed child enters long-term management in the same transaction.
+            let e = crate::services::management::episodes::open(
+                conn,
+                management.plans,
+                crate::services::management::episodes::OpenInput {
+                    infant_id: current.infant_id,
+                    condition: condition.clone(),
+                    programme: Some(current.programme),
+                    diagnosed_at: now,
+                    case_id: Some(id),
+                    centre: management.centre.to_string(),
+                },
+                who,
+                now,
+            )?;
+            case::insert_event(
+                conn,
+                &event(
+                    id,
+                    EntryKind::Note,
+                    None,
+                    None,
+                    json!({"management_episode": e.id}),
+                    &who.key(),
+                    now,
+                ),
+            )?;
         }
         if let Some(e) = &action.event {
             let detail = json!({"event": e, "note": action.note});

@@ -39,6 +39,8 @@ pub struct NoticeContext {
     pub catalogues: SharedCatalogues,
     /// Policy versions (ladder, time zone).
     pub policies: SharedPolicies,
+    /// Management plan versions (the contact ladder).
+    pub plans: crate::services::management::plans::SharedPlans,
 }
 
 impl NoticeContext {

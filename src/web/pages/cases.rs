@@ -538,10 +538,11 @@ async fn apply(
     action: CaseAction,
 ) -> Result<HttpResponse, WebError> {
     let (p, now) = (c.session.principal.clone(), state.now());
-    let policy = crate::services::admin::policy::current(&state.policies, now)?;
+    let plans = crate::services::management::plans::current(&state.plans, now)?;
+    let centre = state.settings.management.centre.clone();
     let scope = p.scope();
     let done = db::run(&state.pool, move |conn| {
-        svc::act(conn, &scope, id, action, &policy, &p, now)
+        svc::act(conn, &scope, id, action, &svc::Management { plans: &plans, centre: &centre }, &p, now)
     })
     .await;
     match done {

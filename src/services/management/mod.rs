@@ -1,0 +1,5 @@
+//! Long-term management of confirmed infants (高危儿专案管理): plan versions, episodes and
+//! their actions, the contact escalation sweep and the management report.
+
+pub mod episodes;
+pub mod plans;

@@ -95,7 +95,9 @@ pub fn build_state(
         &settings.management.plan_directory,
     ))?;
     crate::services::management::plans::sync(&mut conn, &plan_files, now)?;
-    let plans = Arc::new(RwLock::new(crate::services::management::plans::load_store(&mut conn)?));
+    let plans = Arc::new(RwLock::new(crate::services::management::plans::load_store(
+        &mut conn,
+    )?));
     drop(conn);
     let condition_names = catalogue::condition_names(&catalogues);
     let notifier = crate::notify::Notifier::from_settings(&settings, &condition_names)?;

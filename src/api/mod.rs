@@ -8,6 +8,7 @@ pub mod follow_up;
 pub mod health;
 pub mod idempotency;
 pub mod json;
+pub mod management;
 pub mod mllp;
 pub mod observe;
 pub mod quality;
@@ -92,6 +93,12 @@ pub fn page_limit(asked: Option<i64>, default: i64, max: i64) -> Result<i64, App
         notifications::retry_notification, notifications::sms_receipt,
         jobs::list_jobs, jobs::run_job,
         reports::quality_report, reports::quality_members,
+        management::episodes::list_episodes, management::episodes::management_worklist,
+        management::episodes::get_episode, management::episodes::register_episode,
+        management::episodes::record_treatment, management::episodes::record_contact,
+        management::episodes::transfer_episode, management::episodes::report_episode,
+        management::episodes::acknowledge_flags, management::episodes::close_episode,
+        management::report::management_report,
     ),
     modifiers(&ApiModifier),
     tags(
@@ -103,6 +110,7 @@ pub fn page_limit(asked: Option<i64>, default: i64, max: i64) -> Result<i64, App
         (name = "catalogue", description = "Versioned condition catalogue"),
         (name = "cards", description = "Blood-spot cards, lab receipt and results"),
         (name = "cases", description = "Follow-up cases"),
+        (name = "management", description = "Long-term management of confirmed infants (高危儿专案管理)"),
         (name = "screening", description = "Hearing and heart screens, consent, summaries, missed screens"),
         (name = "notifications", description = "Outbox: e-mail and SMS notices, retries, SMS delivery receipts"),
         (name = "reports", description = "Quality indicators and coverage"),
@@ -256,7 +264,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(jobs::list_jobs)
             .service(jobs::run_job)
             .service(reports::quality_report)
-            .service(reports::quality_members),
+            .service(reports::quality_members)
+            .service(management::episodes::list_episodes)
+            .service(management::episodes::management_worklist)
+            .service(management::episodes::register_episode)
+            .service(management::episodes::get_episode)
+            .service(management::episodes::record_treatment)
+            .service(management::episodes::record_contact)
+            .service(management::episodes::transfer_episode)
+            .service(management::episodes::report_episode)
+            .service(management::episodes::acknowledge_flags)
+            .service(management::episodes::close_episode)
+            .service(management::report::management_report),
     )
     .service(health::healthz)
     .service(health::readyz)

@@ -61,6 +61,8 @@ impl Role {
             Action::RecordLabResults => centre_staff || self == LabClient,
             Action::WorkCases | Action::RetryNotifications => centre_staff,
             Action::RecordContactAttempts => centre_staff || self.is_hospital_bound(),
+            Action::RecordClinical => matches!(self, Admin | Clinician | HospitalStaff),
+            Action::ManageEpisodes => centre_staff,
             Action::ManageAccounts
             | Action::PublishCatalogue
             | Action::MergeInfants
@@ -85,6 +87,12 @@ pub enum Action {
     WorkCases,
     /// Record a contact attempt on a case (case workers and the birth hospital).
     RecordContactAttempts,
+    /// Record a management episode's measurements, treatment, and acknowledge its flags
+    /// (clinicians, at the centre or the hospital).
+    RecordClinical,
+    /// Register, transfer, report and close management episodes; record a contact without
+    /// measurements (the centre's coordinators and clinicians).
+    ManageEpisodes,
     /// Queue a failed or cancelled notification again.
     RetryNotifications,
     /// Create and change hospitals, users and API clients.
@@ -101,12 +109,14 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order of the permission matrix.
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 13] = [
         Action::ReadPersonalData,
         Action::WriteInfants,
         Action::RecordLabResults,
         Action::WorkCases,
         Action::RecordContactAttempts,
+        Action::RecordClinical,
+        Action::ManageEpisodes,
         Action::RetryNotifications,
         Action::ManageAccounts,
         Action::PublishCatalogue,
@@ -189,6 +199,8 @@ mod tests {
                 "YYY...Y", // RecordLabResults
                 "YYY....", // WorkCases
                 "YYY.YY.", // RecordContactAttempts
+                "Y.Y..Y.", // RecordClinical
+                "YYY....", // ManageEpisodes
                 "YYY....", // RetryNotifications
                 "Y......", // ManageAccounts
                 "Y......", // PublishCatalogue

@@ -172,11 +172,25 @@ async fn run_body(state: &AppState, job: Job, now: DateTime<Utc>) -> Result<Valu
                 pool.max_size() as usize,
             );
             let swept = tokio::task::spawn_blocking(move || {
-                escalation::sweep(&pool, &ctx, now, batch, MAX_BATCHES, workers)
+                let cases = escalation::sweep(&pool, &ctx, now, batch, MAX_BATCHES, workers)?;
+                // Long-term management contacts climb their own ladder in the same tick.
+                let contacts = crate::services::management::sweep::sweep(
+                    &pool,
+                    &ctx,
+                    now,
+                    batch,
+                    MAX_BATCHES,
+                )?;
+                Ok::<_, AppError>((cases, contacts))
             })
             .await
             .map_err(|e| AppError::Unexpected(anyhow::anyhow!("escalation task failed: {e}")))?;
-            to_value(swept?)
+            let (cases, contacts) = swept?;
+            let mut v = to_value(cases)?;
+            if let Some(o) = v.as_object_mut() {
+                o.insert("management_contacts".into(), to_value(contacts)?);
+            }
+            Ok(v)
         }
         Job::MissedScreens => {
             let interp = catalogue::current(&state.catalogues, now)?;

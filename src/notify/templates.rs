@@ -63,6 +63,19 @@ pub const DIGEST_VARS: &[&str] = &[
 /// Variables of the one e-mail that carries a sweep's notices to one recipient.
 pub const SUMMARY_VARS: &[&str] = &["count", "case_lines"];
 
+/// Variables of staff messages about a management contact (no family names, no phones).
+pub const MANAGEMENT_VARS: &[&str] = &[
+    "episode_ref",
+    "infant_ref",
+    "hospital",
+    "district",
+    "condition",
+    "contact",
+    "due_date",
+    "window_end",
+    "rung",
+];
+
 /// Variables of the monthly quality scorecard.
 pub const SCORECARD_VARS: &[&str] = &["hospital", "period", "lines"];
 
@@ -118,6 +131,21 @@ pub const SPECS: &[TemplateSpec] = &[
         name: "lost_to_follow_up_risk",
         audience: Audience::Staff,
         vars: CASE_VARS,
+    },
+    TemplateSpec {
+        name: "management_contact_due",
+        audience: Audience::Family,
+        vars: FAMILY_VARS,
+    },
+    TemplateSpec {
+        name: "management_contact_overdue",
+        audience: Audience::Staff,
+        vars: MANAGEMENT_VARS,
+    },
+    TemplateSpec {
+        name: "management_home_visit",
+        audience: Audience::Staff,
+        vars: MANAGEMENT_VARS,
     },
     TemplateSpec {
         name: "escalation_summary",

@@ -454,7 +454,18 @@ pub async fn act_on_case(
     let plans = crate::services::management::plans::current(&state.plans, now)?;
     let centre = state.settings.management.centre.clone();
     let c = db::run(&state.pool, move |conn| {
-        svc::act(conn, &scope, CaseId(id), action, &svc::Management { plans: &plans, centre: &centre }, &p, now)
+        svc::act(
+            conn,
+            &scope,
+            CaseId(id),
+            action,
+            &svc::Management {
+                plans: &plans,
+                centre: &centre,
+            },
+            &p,
+            now,
+        )
     })
     .await?;
     tracing::info!(case.id = %c.id, case.state = %c.state, "case updated");

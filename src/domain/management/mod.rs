@@ -4,6 +4,7 @@
 //! escalation of a follow-up contact that is not done.
 
 pub mod plan;
+pub mod report;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};

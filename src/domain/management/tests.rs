@@ -219,10 +219,7 @@ fn a_missed_contact_climbs_the_ladder_once_per_rung() {
         l.due(&[ContactRung::M0, ContactRung::M1], due, end, later),
         vec![ContactRung::M2]
     );
-    assert!(
-        l.next(&ContactRung::ALL.to_vec(), due, end, later)
-            .is_none()
-    );
+    assert!(l.next(ContactRung::ALL, due, end, later).is_none());
     // A sweep that first sees the contact after its window: no late reminder to the family.
     assert_eq!(
         l.due(&[], due, end, later),

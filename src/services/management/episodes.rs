@@ -39,7 +39,13 @@ pub struct OpenInput {
 }
 
 /// A timeline entry.
-pub fn event(id: EpisodeId, kind: &str, detail: Value, who: &Principal, now: DateTime<Utc>) -> Event {
+pub fn event(
+    id: EpisodeId,
+    kind: &str,
+    detail: Value,
+    who: &Principal,
+    now: DateTime<Utc>,
+) -> Event {
     Event {
         id: uuid::Uuid::now_v7().to_string(),
         episode_id: id,
@@ -53,7 +59,11 @@ pub fn event(id: EpisodeId, kind: &str, detail: Value, who: &Principal, now: Dat
 /// The first rung of a contact scheduled at `now`: the family reminder while its window is
 /// open, else straight to the staff.
 fn first_rung(l: &ContactLadder, o: &Occurrence, now: DateTime<Utc>) -> (ContactRung, UtcMicros) {
-    let r = if now <= o.window_end { ContactRung::M0 } else { ContactRung::M1 };
+    let r = if now <= o.window_end {
+        ContactRung::M0
+    } else {
+        ContactRung::M1
+    };
     (r, UtcMicros::new(l.at(r, o.due_at, o.window_end)))
 }
 
@@ -106,7 +116,10 @@ pub fn open(
         .ok_or_else(|| {
             AppError::invalid(
                 "condition",
-                format!("no management plan in {} manages {}", plans.version, input.condition),
+                format!(
+                    "no management plan in {} manages {}",
+                    plans.version, input.condition
+                ),
             )
         })?;
     let key = open_key(input.infant_id, &input.condition);
@@ -115,12 +128,21 @@ pub fn open(
             return Err(AppError::conflict(
                 ErrorCode::EpisodeAlreadyOpen,
                 Some("condition"),
-                format!("episode {existing} manages this infant's {} already", input.condition),
+                format!(
+                    "episode {existing} manages this infant's {} already",
+                    input.condition
+                ),
             ));
         }
         history::insert_events(
             conn,
-            &[event(existing, "case_confirmed", json!({"case_id": input.case_id}), who, now)],
+            &[event(
+                existing,
+                "case_confirmed",
+                json!({"case_id": input.case_id}),
+                who,
+                now,
+            )],
         )?;
         return episode::get(conn, &Scope::unrestricted(), existing)?
             .ok_or(AppError::NotFound { entity: "episode" });
@@ -132,7 +154,11 @@ pub fn open(
             "must be between the birth and now",
         ));
     }
-    let anchors = Anchors { birth, diagnosis: input.diagnosed_at, treatment: None };
+    let anchors = Anchors {
+        birth,
+        diagnosis: input.diagnosed_at,
+        treatment: None,
+    };
     let id = EpisodeId::new();
     let t = UtcMicros::new(now);
     let e = Episode {
@@ -140,7 +166,11 @@ pub fn open(
         infant_id: inf.id,
         hospital_id: inf.hospital_id,
         case_id: input.case_id,
-        origin: if input.case_id.is_some() { Origin::Case } else { Origin::Referral },
+        origin: if input.case_id.is_some() {
+            Origin::Case
+        } else {
+            Origin::Referral
+        },
         condition_code: input.condition.clone(),
         plan_version: plans.version.clone(),
         plan_code: plan.code.clone(),
@@ -177,7 +207,15 @@ pub fn open(
         )],
     )?;
     episode::refresh_next_due(conn, id)?;
-    audit::write(conn, who, "management_episode", id, None::<&Value>, &json!({"infant_id": e.infant_id, "condition": e.condition_code, "plan": e.plan_code}), now)?;
+    audit::write(
+        conn,
+        who,
+        "management_episode",
+        id,
+        None::<&Value>,
+        &json!({"infant_id": e.infant_id, "condition": e.condition_code, "plan": e.plan_code}),
+        now,
+    )?;
     tracing::info!(episode.id = %id, infant.id = %e.infant_id, "management episode opened");
     Ok(e)
 }
@@ -251,7 +289,10 @@ impl EpisodeAction {
 fn text(field: &str, v: &str, max: usize) -> Result<String, AppError> {
     let v = v.trim();
     if v.is_empty() || v.chars().count() > max {
-        return Err(AppError::invalid(field, format!("must be 1–{max} characters")));
+        return Err(AppError::invalid(
+            field,
+            format!("must be 1–{max} characters"),
+        ));
     }
     Ok(v.to_string())
 }
@@ -270,7 +311,8 @@ struct Change<'a> {
 
 impl Change<'_> {
     fn note(&mut self, kind: &str, detail: Value) {
-        self.events.push(event(self.e.id, kind, detail, self.who, self.now));
+        self.events
+            .push(event(self.e.id, kind, detail, self.who, self.now));
     }
 
     fn state(&self) -> EpisodeState {
@@ -281,7 +323,10 @@ impl Change<'_> {
         let regimen = text("treatment.regimen", &t.regimen, 500)?;
         let prescriber = text("treatment.prescriber", &t.prescriber, 128)?;
         if t.started_at < self.birth || t.started_at > self.now + Duration::hours(1) {
-            return Err(AppError::invalid("treatment.started_at", "must be between the birth and now"));
+            return Err(AppError::invalid(
+                "treatment.started_at",
+                "must be between the birth and now",
+            ));
         }
         history::insert_treatment(
             conn,
@@ -296,7 +341,8 @@ impl Change<'_> {
                 recorded_at: UtcMicros::new(self.now),
             },
         )?;
-        let first = self.e.treatment_started_at.is_none() && self.form.treatment_started_at.is_none();
+        let first =
+            self.e.treatment_started_at.is_none() && self.form.treatment_started_at.is_none();
         if first {
             self.form.treatment_started_at = Some(Some(UtcMicros::new(t.started_at)));
             if self.state() == EpisodeState::Registered {
@@ -309,20 +355,32 @@ impl Change<'_> {
             };
             let occ = self.plan.schedule(&anchors, &[Anchor::Treatment], self.now);
             contact::insert_all(conn, &contact_rows(self.e.id, self.ladder, &occ, self.now))?;
-            let on_target = self.e.treatment_due_at.is_none_or(|d| t.started_at <= d.utc());
+            let on_target = self
+                .e
+                .treatment_due_at
+                .is_none_or(|d| t.started_at <= d.utc());
             self.note(
                 "treatment_started",
                 json!({"kind": t.kind, "started_at": t.started_at, "age_days": (t.started_at - self.birth).num_days(),
                        "within_target": on_target, "contacts": occ.len()}),
             );
         } else {
-            self.note("treatment_changed", json!({"kind": t.kind, "started_at": t.started_at}));
+            self.note(
+                "treatment_changed",
+                json!({"kind": t.kind, "started_at": t.started_at}),
+            );
         }
         Ok(())
     }
 
-    fn contact(&mut self, conn: &mut AnyConnection, id: ContactId, c: ContactInput) -> Result<(), AppError> {
-        let row = contact::get(conn, self.e.id, id)?.ok_or(AppError::NotFound { entity: "contact" })?;
+    fn contact(
+        &mut self,
+        conn: &mut AnyConnection,
+        id: ContactId,
+        c: ContactInput,
+    ) -> Result<(), AppError> {
+        let row =
+            contact::get(conn, self.e.id, id)?.ok_or(AppError::NotFound { entity: "contact" })?;
         if row.done_at.is_some() || row.cancelled_at.is_some() {
             return Err(AppError::conflict(
                 ErrorCode::ContactAlreadyRecorded,
@@ -331,10 +389,17 @@ impl Change<'_> {
             ));
         }
         if c.done_at < self.birth || c.done_at > self.now + Duration::hours(1) {
-            return Err(AppError::invalid("done_at", "must be between the birth and now"));
+            return Err(AppError::invalid(
+                "done_at",
+                "must be between the birth and now",
+            ));
         }
         let spec = self.plan.contact(&row.code).ok_or_else(|| {
-            AppError::Unexpected(anyhow::anyhow!("contact {} is not in plan {}", row.code, self.plan.code))
+            AppError::Unexpected(anyhow::anyhow!(
+                "contact {} is not in plan {}",
+                row.code,
+                self.plan.code
+            ))
         })?;
         let off = spec
             .check(&c.measurements)
@@ -350,9 +415,14 @@ impl Change<'_> {
             next_rung_at: Some(None),
         };
         if contact::record(conn, id, &recorded)? == 0 {
-            return Err(AppError::conflict(ErrorCode::ContactAlreadyRecorded, None, "this contact was recorded concurrently"));
+            return Err(AppError::conflict(
+                ErrorCode::ContactAlreadyRecorded,
+                None,
+                "this contact was recorded concurrently",
+            ));
         }
-        let in_window = row.window_start <= UtcMicros::new(c.done_at) && UtcMicros::new(c.done_at) <= row.window_end;
+        let in_window = row.window_start <= UtcMicros::new(c.done_at)
+            && UtcMicros::new(c.done_at) <= row.window_end;
         self.note(
             "contact_recorded",
             json!({"contact_id": id, "code": row.code, "seq": row.seq, "done_at": c.done_at,
@@ -360,7 +430,10 @@ impl Change<'_> {
         );
         if !off.is_empty() {
             self.form.flags = Some(self.form.flags.unwrap_or(self.e.flags) + 1);
-            self.note("flagged", json!({"contact_id": id, "code": row.code, "off_target": off}));
+            self.note(
+                "flagged",
+                json!({"contact_id": id, "code": row.code, "off_target": off}),
+            );
         }
         let s = self.state();
         if s == EpisodeState::TreatmentStarted
@@ -393,11 +466,19 @@ pub fn act(
             return Err(AppError::PreconditionFailed);
         }
         if e.state == EpisodeState::Closed {
-            return Err(AppError::conflict(ErrorCode::EpisodeClosed, None, "the episode is closed"));
+            return Err(AppError::conflict(
+                ErrorCode::EpisodeClosed,
+                None,
+                "the episode is closed",
+            ));
         }
         let set = crate::services::management::plans::version(plans, &e.plan_version)?;
         let plan = set.plan(&e.plan_code).ok_or_else(|| {
-            AppError::Unexpected(anyhow::anyhow!("plan {} missing from {}", e.plan_code, e.plan_version))
+            AppError::Unexpected(anyhow::anyhow!(
+                "plan {} missing from {}",
+                e.plan_code,
+                e.plan_version
+            ))
         })?;
         let birth = infant::get(conn, &Scope::unrestricted(), e.infant_id)?
             .ok_or(AppError::NotFound { entity: "infant" })?
@@ -409,7 +490,10 @@ pub fn act(
             plan,
             ladder: &set.escalation,
             birth,
-            form: EpisodeUpdate { updated_at: Some(UtcMicros::new(now)), ..Default::default() },
+            form: EpisodeUpdate {
+                updated_at: Some(UtcMicros::new(now)),
+                ..Default::default()
+            },
             events: Vec::new(),
             who,
             now,
@@ -417,12 +501,20 @@ pub fn act(
         match action {
             EpisodeAction::Treatment(t) => ch.treatment(conn, t)?,
             EpisodeAction::Contact(cid, c) => ch.contact(conn, cid, c)?,
-            EpisodeAction::Transfer { to_centre, to_hospital, note } => {
+            EpisodeAction::Transfer {
+                to_centre,
+                to_hospital,
+                note,
+            } => {
                 let to_centre = text("to_centre", &to_centre, 128)?;
                 if let Some(h) = to_hospital
-                    && crate::db::models::admin::hospital::get(conn, &Scope::unrestricted(), h)?.is_none_or(|x| !x.active)
+                    && crate::db::models::admin::hospital::get(conn, &Scope::unrestricted(), h)?
+                        .is_none_or(|x| !x.active)
                 {
-                    return Err(AppError::invalid("to_hospital_id", "is not an active hospital"));
+                    return Err(AppError::invalid(
+                        "to_hospital_id",
+                        "is not an active hospital",
+                    ));
                 }
                 let note = note.map(|n| text("note", &n, 2000)).transpose()?;
                 ch.form.centre = Some(to_centre.clone());
@@ -453,7 +545,10 @@ pub fn act(
                 ch.form.close_reason = Some(Some(c.name().to_string()));
                 ch.form.closure = Some(Some(Json(c.clone())));
                 ch.form.closed_at = Some(Some(UtcMicros::new(now)));
-                ch.note("closed", json!({"closure": c, "contacts_cancelled": cancelled}));
+                ch.note(
+                    "closed",
+                    json!({"closure": c, "contacts_cancelled": cancelled}),
+                );
             }
         }
         let Change { form, events, .. } = ch;
@@ -481,7 +576,8 @@ pub fn register(
 ) -> Result<Episode, AppError> {
     crate::db::write_transaction(conn, |conn| {
         // The infant must be one the caller may see.
-        infant::get(conn, scope, input.infant_id)?.ok_or(AppError::NotFound { entity: "infant" })?;
+        infant::get(conn, scope, input.infant_id)?
+            .ok_or(AppError::NotFound { entity: "infant" })?;
         open(conn, plans, input, who, now)
     })
 }
@@ -500,7 +596,10 @@ pub struct EpisodeRecord {
     /// Fired contact rungs.
     pub escalations: Vec<crate::db::models::management::contact::ContactEscalation>,
     /// The case it came from and that case's timeline.
-    pub case: Option<(crate::db::models::follow_up::case::Case, Vec<crate::db::models::follow_up::case::CaseEventRow>)>,
+    pub case: Option<(
+        crate::db::models::follow_up::case::Case,
+        Vec<crate::db::models::follow_up::case::CaseEventRow>,
+    )>,
 }
 
 /// Loads an episode the scope may see with its history; the read is audited.

@@ -3,3 +3,5 @@
 
 pub mod episodes;
 pub mod plans;
+pub mod report;
+pub mod sweep;

@@ -81,5 +81,7 @@ pub fn version(store: &SharedPlans, id: &str) -> Result<Arc<PlanSet>, AppError> 
         .read()
         .map_err(|_| AppError::Unexpected(anyhow::anyhow!("plan store poisoned")))?
         .get(id)
-        .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("management plans {id} are not stored")))
+        .ok_or_else(|| {
+            AppError::Unexpected(anyhow::anyhow!("management plans {id} are not stored"))
+        })
 }

@@ -542,7 +542,18 @@ async fn apply(
     let centre = state.settings.management.centre.clone();
     let scope = p.scope();
     let done = db::run(&state.pool, move |conn| {
-        svc::act(conn, &scope, id, action, &svc::Management { plans: &plans, centre: &centre }, &p, now)
+        svc::act(
+            conn,
+            &scope,
+            id,
+            action,
+            &svc::Management {
+                plans: &plans,
+                centre: &centre,
+            },
+            &p,
+            now,
+        )
     })
     .await;
     match done {

@@ -693,9 +693,19 @@ async fn a_confirmed_case_schedules_long_term_visits_and_screens_are_audited() {
         detail["outcome"],
         json!({"outcome": "confirmed", "condition": "CH"})
     );
-    let visits = detail["follow_up_visits"].as_array().unwrap();
-    assert_eq!(visits.len(), 6, "1, 3, 6, 12, 24 and 36 months");
-    assert_eq!(visits[0]["condition"], "CH");
+    // Long-term follow-up is a management episode now, named on the case's timeline.
+    assert!(detail["follow_up_visits"].as_array().unwrap().is_empty());
+    let noted = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|e| e["detail"]["management_episode"].as_str())
+        .unwrap()
+        .to_string();
+    let e = app
+        .get(&format!("/api/v1/management/episodes/{noted}"), &coord)
+        .await;
+    assert_eq!(e.status(), 200);
 
     // Hearing, heart and consent writes are audited too.
     let now = crate::helpers::epoch().to_rfc3339();

@@ -18,6 +18,7 @@ mod hospitals;
 mod infants;
 mod isolation;
 mod jobs;
+mod management;
 mod operations;
 mod quality;
 mod recovery;

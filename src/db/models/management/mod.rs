@@ -5,3 +5,4 @@ pub mod contact;
 pub mod episode;
 pub mod history;
 pub mod plan;
+pub mod report;

@@ -184,3 +184,125 @@ pub fn generate(
         open_cases: made_cases,
     })
 }
+
+/// Opens `n` management episodes (conditions in turn: CH, PKU, HL, CCHD, MMA) for the first
+/// `n` generated infants, under `plans`, diagnosed at 10 days of life and treated two days later
+/// (when that is past), with every contact of their plan scheduled from birth: contacts whose
+/// window closed over a month ago are done, the rest pending with their first rung. Returns the
+/// contacts written.
+pub fn generate_episodes(
+    conn: &mut AnyConnection,
+    plans: &crate::domain::management::plan::PlanSet,
+    n: usize,
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    use crate::db::models::management::contact::Contact;
+    use crate::db::models::management::episode::{Episode, open_key};
+    use crate::db::schema::{management_contacts, management_episodes};
+    use crate::domain::ids::{ContactId, EpisodeId};
+    use crate::domain::management::plan::{Anchor, Anchors};
+    use crate::domain::management::{ContactRung, EpisodeState, Origin};
+    let rows: Vec<(InfantId, HospitalId, UtcMicros)> = infants::table
+        .order(infants::id.asc())
+        .limit(i64::try_from(n)?)
+        .select((infants::id, infants::hospital_id, infants::birth_at))
+        .load(conn)?;
+    let t = UtcMicros::new(now);
+    let mut written = 0;
+    for chunk in rows.chunks(200) {
+        let (mut eps, mut cs) = (Vec::new(), Vec::new());
+        for (k, (infant, hospital, birth)) in chunk.iter().enumerate() {
+            let condition = ["CH", "PKU", "HL", "CCHD", "MMA"][k % 5];
+            let Some(plan) = plans.plan_for(condition, None) else {
+                continue;
+            };
+            let birth = birth.utc();
+            let diagnosis = (birth + Duration::days(10)).min(now);
+            let treated = Some(diagnosis + Duration::days(2)).filter(|x| *x <= now);
+            let a = Anchors {
+                birth,
+                diagnosis,
+                treatment: treated.filter(|_| plan.treatment_target.is_some()),
+            };
+            let id = EpisodeId::new();
+            eps.push(Episode {
+                id,
+                infant_id: *infant,
+                hospital_id: *hospital,
+                case_id: None,
+                origin: Origin::Referral,
+                condition_code: condition.into(),
+                plan_version: plans.version.clone(),
+                plan_code: plan.code.clone(),
+                state: if a.treatment.is_some() {
+                    EpisodeState::UnderFollowUp
+                } else {
+                    EpisodeState::Registered
+                },
+                open_key: Some(open_key(*infant, condition)),
+                centre: "generated".into(),
+                diagnosed_at: UtcMicros::new(diagnosis),
+                treatment_due_at: plan.treatment_due(&a).map(UtcMicros::new),
+                treatment_started_at: a.treatment.map(UtcMicros::new),
+                next_due_at: None,
+                flags: 0,
+                reported_at: None,
+                report_reference: None,
+                close_reason: None,
+                closure: None,
+                closed_at: None,
+                version: 1,
+                created_by: "generate".into(),
+                created_at: UtcMicros::new(diagnosis),
+                updated_at: t,
+            });
+            let l = &plans.escalation;
+            for o in plan.schedule(
+                &a,
+                &[Anchor::Birth, Anchor::Diagnosis, Anchor::Treatment],
+                birth,
+            ) {
+                let done = o.window_end < now - Duration::days(30);
+                let r = if now <= o.window_end {
+                    ContactRung::M0
+                } else {
+                    ContactRung::M1
+                };
+                cs.push(Contact {
+                    id: ContactId::new(),
+                    episode_id: id,
+                    code: o.code,
+                    kind: o.kind,
+                    seq: o.seq,
+                    due_at: UtcMicros::new(o.due_at),
+                    window_start: UtcMicros::new(o.window_start),
+                    window_end: UtcMicros::new(o.window_end),
+                    done_at: done.then(|| UtcMicros::new(o.due_at)),
+                    measurements: None,
+                    off_target: None,
+                    note: None,
+                    recorded_by: None,
+                    cancelled_at: None,
+                    next_rung: (!done).then_some(r),
+                    next_rung_at: (!done).then(|| UtcMicros::new(l.at(r, o.due_at, o.window_end))),
+                    created_at: t,
+                });
+            }
+        }
+        written += cs.len();
+        write_transaction(conn, |conn| -> anyhow::Result<()> {
+            with_conn!(conn, |c| diesel::insert_into(management_episodes::table)
+                .values(&eps)
+                .execute(c))?;
+            for part in cs.chunks(BATCH / 2) {
+                with_conn!(conn, |c| diesel::insert_into(management_contacts::table)
+                    .values(part)
+                    .execute(c))?;
+            }
+            Ok(())
+        })?;
+    }
+    crate::db::models::management::episode::fill_next_due(conn)?;
+    crate::db::settle(conn)?;
+    Ok(written)
+}

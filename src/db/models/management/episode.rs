@@ -154,6 +154,17 @@ pub fn refresh_next_due(conn: &mut AnyConnection, id: EpisodeId) -> QueryResult<
         .map(|_| ())
 }
 
+/// Sets every episode's next deadline in one statement (after rows were written in bulk).
+pub fn fill_next_due(conn: &mut AnyConnection) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE management_episodes SET next_due_at = CASE WHEN state = 'closed' THEN NULL \
+         WHEN treatment_started_at IS NULL AND treatment_due_at IS NOT NULL THEN treatment_due_at \
+         ELSE (SELECT MIN(c.window_end) FROM management_contacts c WHERE c.episode_id = \
+         management_episodes.id AND c.done_at IS NULL AND c.cancelled_at IS NULL) END",
+    )
+    .execute(conn)
+}
+
 /// List filters.
 #[derive(Debug, Default, Clone)]
 pub struct EpisodeFilter {

@@ -2,7 +2,7 @@
 //! `BENCH_EPISODES` open management episodes (default 20,000) with every contact of their
 //! plans, built by the same generators as `guthrie generate`; then the first page of the
 //! management worklist over HTTP (target p99 < 20 ms) and the contact sweep, once with the
-//! backlog of due rungs and once with nothing due (it reads only the contacts due).
+//! backlog of due rungs sixty days on and once with nothing due (it reads only the contacts due).
 //! SQLite by default; PostgreSQL with `BENCH_DATABASE_URL`. `cargo bench --bench management`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -74,12 +74,15 @@ async fn main() {
             percentile(&times, 0.99)
         );
     }
-    for label in ["backlog", "nothing due"] {
+    // Sixty days on, the first weeks' contacts of every episode are due or overdue; the second
+    // sweep at the same time finds nothing left.
+    let later = now + chrono::Duration::days(60);
+    for label in ["backlog 60 days on", "nothing due"] {
         let pool = server.state.pool.clone();
         let ctx = server.state.notice_context();
         let t = Instant::now();
         let r = tokio::task::spawn_blocking(move || {
-            guthrie::services::management::sweep::sweep(&pool, &ctx, now, 500, 10_000).unwrap()
+            guthrie::services::management::sweep::sweep(&pool, &ctx, later, 500, 10_000).unwrap()
         })
         .await
         .unwrap();

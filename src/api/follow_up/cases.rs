@@ -264,7 +264,8 @@ fn etag(c: &Case) -> String {
     format!("\"{}\"", c.version)
 }
 
-fn if_match(req: &HttpRequest) -> Result<i32, AppError> {
+/// The version an `If-Match` names (428 when missing, 412 when unreadable); episodes use it too.
+pub(crate) fn if_match(req: &HttpRequest) -> Result<i32, AppError> {
     let v = req
         .headers()
         .get(header::IF_MATCH)

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::Paged;
+use crate::api::follow_up::cases::if_match;
 use crate::api::json::ApiJson;
 use crate::api::path_id;
 use crate::auth::extract::require;
@@ -340,18 +341,6 @@ pub struct CloseRequest {
 
 fn etag(e: &Episode) -> String {
     format!("\"{}\"", e.version)
-}
-
-fn if_match(req: &HttpRequest) -> Result<i32, AppError> {
-    let v = req
-        .headers()
-        .get(header::IF_MATCH)
-        .ok_or(AppError::PreconditionRequired)?;
-    v.to_str()
-        .ok()
-        .map(|s| s.trim().trim_start_matches("W/").trim_matches('"'))
-        .and_then(|s| s.parse().ok())
-        .ok_or(AppError::PreconditionFailed)
 }
 
 fn bad_cursor() -> AppError {

@@ -106,6 +106,7 @@ async fn main() {
             to: today,
             hospital_id: None,
             programme: None,
+            now: Utc::now(),
         };
         let (facts, whole) = tokio::task::spawn_blocking(move || {
             let mut c = state.pool.get().unwrap();

@@ -23,6 +23,8 @@ pub enum Level {
     Card,
     /// Follow-up cases of infants born in the period.
     Case,
+    /// Management episodes (高危儿专案管理) of infants born in the period.
+    Episode,
 }
 
 /// Every quality indicator, in report order.
@@ -109,6 +111,21 @@ pub enum Indicator {
     /// Echocardiography after a positive heart screen.
     #[serde(rename = "cchd_echo_completion")]
     CchdEchoCompletion,
+    /// Confirmed cases registered for long-term management.
+    #[serde(rename = "management_registration")]
+    ManagementRegistration,
+    /// Management episodes reported to the province.
+    #[serde(rename = "management_reporting")]
+    ManagementReporting,
+    /// Treatment started by the plan's target.
+    #[serde(rename = "management_treatment_timeliness")]
+    ManagementTreatmentTimeliness,
+    /// Every follow-up contact due so far done within its window (随访率).
+    #[serde(rename = "management_follow_up_rate")]
+    ManagementFollowUpRate,
+    /// Episodes closed as lost to follow-up.
+    #[serde(rename = "management_lost")]
+    ManagementLost,
 }
 
 super::text_enum!(Indicator {
@@ -135,6 +152,11 @@ super::text_enum!(Indicator {
     HearingDiagnosisBy3m = "hearing_diagnosis_by_3m",
     HearingInterventionBy6m = "hearing_intervention_by_6m",
     CchdEchoCompletion = "cchd_echo_completion",
+    ManagementRegistration = "management_registration",
+    ManagementReporting = "management_reporting",
+    ManagementTreatmentTimeliness = "management_treatment_timeliness",
+    ManagementFollowUpRate = "management_follow_up_rate",
+    ManagementLost = "management_lost",
 });
 
 /// The extra figures an indicator's value carries besides its numerator and denominator.
@@ -156,6 +178,8 @@ pub enum Breakdown {
     Auscultation,
     /// First cards per collection-age band.
     CollectionAges,
+    /// Age at treatment start (hours): median and p90, all episodes and per condition.
+    TreatmentAges,
 }
 
 /// One indicator's definition.
@@ -184,12 +208,14 @@ pub struct IndicatorDef {
 const CN_QI: &str =
     "NCCL 新生儿遗传代谢病筛查质量指标共识 (2017); Zhejiang 质量控制监测与评价指标 (2020)";
 const NEWSTEPS: &str = "NewSTEPs quality indicators";
+const MGMT: &str =
+    "Zhejiang birth-defect prevention plan: 发现、登记、报告、管理、救治一例 (docs/management.md)";
 
 impl Indicator {
     /// This indicator's definition.
     pub const fn def(self) -> IndicatorDef {
         use Breakdown as B;
-        use Level::{Card, Case, Infant};
+        use Level::{Card, Case, Episode, Infant};
         #[allow(clippy::too_many_arguments)]
         const fn d(
             id: Indicator,
@@ -468,11 +494,82 @@ impl Indicator {
                 "National CHD screening programme (2018)",
                 B::Plain,
             ),
+            Indicator::ManagementRegistration => d(
+                self,
+                None,
+                Case,
+                false,
+                "Confirmed cases registered for management",
+                "确诊病例登记率",
+                "cases resolved as confirmed with a management episode opened for them / cases resolved as confirmed",
+                MGMT,
+                B::Plain,
+            ),
+            Indicator::ManagementReporting => d(
+                self,
+                None,
+                Episode,
+                false,
+                "Management episodes reported to the province",
+                "确诊病例报告率",
+                "episodes with a provincial report recorded / episodes, less those closed as diagnosis revised",
+                MGMT,
+                B::Plain,
+            ),
+            Indicator::ManagementTreatmentTimeliness => d(
+                self,
+                None,
+                Episode,
+                false,
+                "Treatment started by the plan's target",
+                "及时治疗率",
+                "episodes whose treatment started by the plan's target / episodes with a treatment target that has passed or whose treatment started, less those closed as diagnosis revised",
+                MGMT,
+                B::TreatmentAges,
+            ),
+            Indicator::ManagementFollowUpRate => d(
+                self,
+                None,
+                Episode,
+                false,
+                "Follow-up contacts done within their windows",
+                "随访率",
+                "episodes whose every contact with a closed window was done within it / episodes with a contact whose window has closed (cancelled contacts left out)",
+                MGMT,
+                B::Plain,
+            ),
+            Indicator::ManagementLost => d(
+                self,
+                None,
+                Episode,
+                true,
+                "Lost to management",
+                "失访率（专案管理）",
+                "episodes closed as lost to follow-up / episodes, less those closed as diagnosis revised",
+                MGMT,
+                B::Plain,
+            ),
         }
+    }
+
+    /// Whether it measures long-term management (the episodes, or the cases that open them).
+    pub const fn is_management(self) -> bool {
+        matches!(
+            self,
+            Indicator::ManagementRegistration
+                | Indicator::ManagementReporting
+                | Indicator::ManagementTreatmentTimeliness
+                | Indicator::ManagementFollowUpRate
+                | Indicator::ManagementLost
+        )
     }
 
     /// Whether it is reported for a cohort limited to `programme` (all are, without a limit).
     pub fn applies_to(self, programme: Option<Programme>) -> bool {
+        if programme.is_some() && self.is_management() {
+            // Episodes carry a condition, not a programme: reported for the whole cohort only.
+            return false;
+        }
         match (programme, self.def().programme) {
             (Some(p), Some(own)) => p == own,
             _ => true,

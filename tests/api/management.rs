@@ -596,4 +596,119 @@ async fn a_referred_child_is_registered_and_the_report_counts_a_known_cohort() {
     let p = problem(r).await;
     assert_eq!(p["code"], "invalid_query");
     assert!(p["errors"]["to"].is_array(), "{p}");
+
+    // The same cohort in the quality report (infants born in the period): the management
+    // indicators with their drill-downs.
+    let (_, tag) = detail(&app, &coord, hl["id"].as_str().unwrap()).await;
+    let lost = json!({"closure": {"reason": "lost_to_follow_up", "attempts": "3 calls, 1 visit"}});
+    let hl_id = hl["id"].as_str().unwrap();
+    assert_eq!(
+        act(&app, &coord, hl_id, "/close", &tag, &lost)
+            .await
+            .status(),
+        200
+    );
+    let births = format!(
+        "from={}&to={day}",
+        (epoch() + Duration::hours(8) - Duration::days(50)).date_naive()
+    );
+    let quality = |at: DateTime<Utc>| {
+        app.clock.set(at);
+        let (app, coord, births) = (&app, &coord, &births);
+        async move {
+            let v: Value = app
+                .get(&format!("/api/v1/reports/quality?{births}"), coord)
+                .await
+                .json()
+                .await
+                .unwrap();
+            assert!(v["indicators"].is_array(), "{v}");
+            let pick = |id: &str| {
+                let i = v["indicators"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|i| i["id"] == id)
+                    .unwrap_or_else(|| panic!("{id} missing"));
+                (
+                    i["numerator"].as_i64().unwrap(),
+                    i["denominator"].as_i64().unwrap(),
+                )
+            };
+            let figures: Vec<(i64, i64)> = [
+                "management_registration",
+                "management_reporting",
+                "management_treatment_timeliness",
+                "management_follow_up_rate",
+                "management_lost",
+            ]
+            .iter()
+            .map(|id| pick(id))
+            .collect();
+            (figures, v)
+        }
+    };
+    let (figures, v) = quality(epoch() + Duration::days(3)).await;
+    assert_eq!(figures, [(1, 1), (1, 2), (1, 1), (0, 0), (1, 2)]);
+    let timely = v["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "management_treatment_timeliness")
+        .unwrap();
+    assert_eq!(timely["level"], "episode");
+    assert_eq!(timely["intervals"]["CH"]["median_hours"], 120.0);
+    assert_eq!(timely["intervals"]["all"]["n"], 1);
+    let members = |id: &'static str, part: &'static str| {
+        let (app, coord, births) = (&app, &coord, &births);
+        async move {
+            let v: Value = app
+                .get(
+                    &format!("/api/v1/reports/quality/{id}/cases?{births}&part={part}"),
+                    coord,
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+            v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["id"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(members("management_lost", "numerator").await, [hl_id]);
+    assert_eq!(members("management_reporting", "gap").await, [hl_id]);
+    assert_eq!(
+        members("management_treatment_timeliness", "denominator").await,
+        [ch.as_str()]
+    );
+    // CH's first thyroid check (treatment + 14 ± 3 days) closed its window unrecorded by day 25:
+    // the follow-up rate counts the episode and misses it; the lost episode's contacts were
+    // cancelled at closure and count nowhere.
+    let (figures, _) = quality(epoch() + Duration::days(25)).await;
+    assert_eq!(figures[3], (0, 1));
+    assert_eq!(
+        members("management_follow_up_rate", "gap").await,
+        [ch.as_str()]
+    );
+    // A programme filter leaves the management indicators out (episodes carry conditions).
+    let v: Value = app
+        .get(
+            &format!("/api/v1/reports/quality?{births}&programme=DBS"),
+            &coord,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        v["indicators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| !i["id"].as_str().unwrap().starts_with("management_"))
+    );
 }

@@ -375,6 +375,14 @@ async fn a_fixed_cohort_gives_the_expected_value_of_every_indicator() {
         ("hearing_diagnosis_by_3m", 0, 1),
         ("hearing_intervention_by_6m", 0, 0),
         ("cchd_echo_completion", 0, 0),
+        // G's confirmation opened a management episode (LCHAD); the case was reopened, so it
+        // no longer counts as confirmed, while the episode stays, unreported, untreated past
+        // the plan's target and open.
+        ("management_registration", 0, 0),
+        ("management_reporting", 0, 1),
+        ("management_treatment_timeliness", 0, 1),
+        ("management_follow_up_rate", 0, 0),
+        ("management_lost", 0, 1),
     ];
     let ids: Vec<&str> = report["indicators"]
         .as_array()

@@ -80,7 +80,7 @@ pub struct MemberPage {
     pub data: Freshness,
 }
 
-fn cohort(p: &Principal, q: &QualityQuery) -> Result<Cohort, AppError> {
+fn cohort(p: &Principal, q: &QualityQuery, now: DateTime<Utc>) -> Result<Cohort, AppError> {
     if q.to < q.from {
         return Err(AppError::bad_field(
             ErrorCode::InvalidQuery,
@@ -131,6 +131,7 @@ fn cohort(p: &Principal, q: &QualityQuery) -> Result<Cohort, AppError> {
         to: q.to,
         hospital_id,
         programme,
+        now,
     })
 }
 
@@ -231,7 +232,7 @@ pub async fn quality_report(
     require(&p, Action::ReadPersonalData)?;
     let q = q.into_inner();
     let csv = wants_csv(&q)?;
-    let c = cohort(&p, &q)?;
+    let c = cohort(&p, &q, state.now())?;
     let now = state.now();
     let lim = state
         .settings
@@ -320,7 +321,7 @@ pub async fn quality_members(
     })?;
     let q = q.into_inner();
     let csv = wants_csv(&q)?;
-    let c = cohort(&p, &q)?;
+    let c = cohort(&p, &q, state.now())?;
     let part_name = q.part.clone().unwrap_or_else(|| "gap".into());
     let part = match part_name.as_str() {
         "gap" => Part::Gap,

@@ -163,6 +163,7 @@ pub fn quality_scorecards(
             to,
             hospital_id: h.as_ref().map(|h| h.id),
             programme: None,
+            now,
         };
         let values = report(conn, &cohort, quality, limits)?;
         let name = h.as_ref().map_or_else(

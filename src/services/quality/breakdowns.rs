@@ -171,6 +171,24 @@ pub const AGE_BANDS: [(&str, i64, i64); 6] = [
     ("over_20d", 480, i64::MAX),
 ];
 
+/// Age at treatment start (hours of life): median and p90 over all the cohort's treated
+/// episodes (`all`) and per condition.
+pub fn treatment_ages(
+    conn: &mut AnyConnection,
+    births: &Births,
+) -> Result<BTreeMap<String, IntervalStats>, AppError> {
+    let mut by: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for r in rows::treatment_starts(conn, births)? {
+        let h = (r.started_at.utc() - r.birth_at.utc()).num_seconds() as f64 / 3600.0;
+        by.entry("all".into()).or_default().push(h);
+        by.entry(r.condition).or_default().push(h);
+    }
+    Ok(by
+        .into_iter()
+        .filter_map(|(k, v)| stats(v).map(|s| (k, s)))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,6 +31,8 @@ pub struct Cohort {
     pub hospital_id: Option<HospitalId>,
     /// Only this programme: indicators of other programmes are left out.
     pub programme: Option<Programme>,
+    /// As of when (the management indicators count what is due by then).
+    pub now: DateTime<Utc>,
 }
 
 impl Cohort {
@@ -42,6 +44,7 @@ impl Cohort {
             before,
             hospital: self.hospital_id,
             programme: self.programme,
+            now: self.now,
         }
     }
 
@@ -158,6 +161,9 @@ fn report_in(
                     ages = Some(breakdowns::collection_ages(conn, &births)?);
                 }
                 v.distribution = ages.clone();
+            }
+            Breakdown::TreatmentAges => {
+                v.intervals = Some(breakdowns::treatment_ages(conn, &births)?);
             }
         }
         out.push(v);

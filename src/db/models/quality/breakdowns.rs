@@ -133,3 +133,32 @@ pub fn auscultation(conn: &mut AnyConnection, births: &Births) -> QueryResult<Au
     );
     births.query(conn.backend(), &sql).get_result(conn)
 }
+
+/// One started treatment of the cohort's management episodes.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct TreatmentStart {
+    /// The episode's condition.
+    #[diesel(sql_type = Text)]
+    pub condition: String,
+    /// The infant's birth.
+    #[diesel(sql_type = Timestamp)]
+    pub birth_at: UtcMicros,
+    /// When treatment started.
+    #[diesel(sql_type = Timestamp)]
+    pub started_at: UtcMicros,
+}
+
+/// The cohort's episodes with treatment started (less those closed as diagnosis revised).
+pub fn treatment_starts(
+    conn: &mut AnyConnection,
+    births: &Births,
+) -> QueryResult<Vec<TreatmentStart>> {
+    let sql = format!(
+        "SELECT m.condition_code AS condition, i.birth_at AS birth_at, m.treatment_started_at AS started_at \
+         FROM management_episodes m JOIN infants i ON i.id = m.infant_id \
+         WHERE {} AND m.treatment_started_at IS NOT NULL \
+         AND (m.close_reason IS NULL OR m.close_reason <> 'diagnosis_revised')",
+        births.on("i")
+    );
+    births.query(conn.backend(), &sql).load(conn)
+}

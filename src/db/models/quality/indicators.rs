@@ -37,6 +37,9 @@ pub struct Births {
     pub hospital: Option<HospitalId>,
     /// Only this programme's indicators and cases.
     pub programme: Option<Programme>,
+    /// When the report is made: the management indicators count what is due by then. Bound
+    /// after the cohort (`$3`, or `$4` with a hospital) by the queries that use it.
+    pub now: DateTime<Utc>,
 }
 
 impl Births {
@@ -54,6 +57,22 @@ impl Births {
     /// How many parameters the cohort binds (the next one is this plus one).
     fn params(&self) -> usize {
         if self.hospital.is_some() { 3 } else { 2 }
+    }
+
+    /// The placeholder of `now`, which follows the cohort's parameters.
+    fn now_placeholder(&self) -> String {
+        format!("${}", self.params() + 1)
+    }
+
+    /// Whether `sql` (before [`numbered`]) uses `now`, so the query must bind it.
+    fn uses_now(&self, sql: &str) -> bool {
+        let p = self.now_placeholder();
+        sql.match_indices(&p).any(|(at, _)| {
+            !sql[at + p.len()..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_digit())
+        })
     }
 
     /// The programmes of the filter.
@@ -102,6 +121,11 @@ pub(super) const FIRST_CONTACT: &str = "(SELECT MIN(x.t) FROM (SELECT a.attempte
 pub(super) const RECHECK: &str = "(SELECT MIN(x.t) FROM (SELECT e.at AS t FROM case_events e WHERE e.case_id = k.id AND e.to_state IN ('recheck_done','diagnostic_workup') \
     UNION ALL SELECT k2.resolved_at AS t FROM cases k2 WHERE k2.id = k.id AND (k2.outcome LIKE '%\"confirmed\"%' OR k2.outcome LIKE '%\"ruled_out\"%' OR k2.outcome LIKE '%\"carrier\"%' OR k2.outcome LIKE '%\"diagnosed_elsewhere\"%')) x)";
 
+/// The source of the episode-level (management) indicators.
+const EPISODES_FROM: &str = "management_episodes m JOIN infants i ON i.id = m.infant_id";
+/// An episode that counts: not closed because the diagnosis was revised.
+const EPISODE_COUNTS: &str = "(m.close_reason IS NULL OR m.close_reason <> 'diagnosis_revised')";
+
 /// The table a fast count sums over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Over {
@@ -111,6 +135,8 @@ enum Over {
     CardFacts,
     /// The cohort's cases (`k`, with the infant `i`).
     Cases,
+    /// The cohort's management episodes (`m`, with the infant `i`).
+    Episodes,
 }
 
 /// An indicator's fast count: denominator and numerator conditions over one table.
@@ -280,6 +306,23 @@ impl Ctx<'_> {
                 num: facts.1,
             },
             source: self.cards(source.0, source.1),
+        }
+    }
+
+    /// An episode-level indicator: the same conditions count and list.
+    fn episode_level(&self, den: String, num: String) -> Sql {
+        Sql {
+            count: Count {
+                over: Over::Episodes,
+                den: den.clone(),
+                num: num.clone(),
+            },
+            source: Source {
+                from: EPISODES_FROM,
+                den: format!(" AND {den}"),
+                num,
+                member: "m.id",
+            },
         }
     }
 
@@ -517,6 +560,40 @@ fn sql(ind: Indicator, x: &Ctx) -> Sql {
             "k.programme = 'CCHD' AND k.reason = 'positive'".into(),
             RECHECKED.into(),
         ),
+        Indicator::ManagementRegistration => x.case_level(
+            "k.state = 'resolved' AND k.outcome LIKE '%\"confirmed\"%'".into(),
+            "k.id IN (SELECT m.case_id FROM management_episodes m WHERE m.case_id IS NOT NULL)"
+                .into(),
+        ),
+        Indicator::ManagementReporting => {
+            x.episode_level(EPISODE_COUNTS.into(), "m.reported_at IS NOT NULL".into())
+        }
+        Indicator::ManagementTreatmentTimeliness => x.episode_level(
+            format!(
+                "{EPISODE_COUNTS} AND m.treatment_due_at IS NOT NULL \
+                 AND (m.treatment_started_at IS NOT NULL OR m.treatment_due_at < {})",
+                x.births.now_placeholder()
+            ),
+            "m.treatment_started_at <= m.treatment_due_at".into(),
+        ),
+        Indicator::ManagementFollowUpRate => {
+            let now = x.births.now_placeholder();
+            x.episode_level(
+                format!(
+                    "m.id IN (SELECT c.episode_id FROM management_contacts c \
+                     WHERE c.cancelled_at IS NULL AND c.window_end < {now})"
+                ),
+                format!(
+                    "m.id NOT IN (SELECT c.episode_id FROM management_contacts c \
+                     WHERE c.cancelled_at IS NULL AND c.window_end < {now} \
+                     AND (c.done_at IS NULL OR c.done_at > c.window_end))"
+                ),
+            )
+        }
+        Indicator::ManagementLost => x.episode_level(
+            EPISODE_COUNTS.into(),
+            "m.close_reason = 'lost_to_follow_up'".into(),
+        ),
     }
 }
 
@@ -549,7 +626,12 @@ pub fn count(
         lim,
     };
     let mut out = Counts::new();
-    for over in [Over::InfantFacts, Over::CardFacts, Over::Cases] {
+    for over in [
+        Over::InfantFacts,
+        Over::CardFacts,
+        Over::Cases,
+        Over::Episodes,
+    ] {
         let items: Vec<(Indicator, Count)> = inds
             .iter()
             .map(|&i| (i, sql(i, &x).count))
@@ -562,6 +644,7 @@ pub fn count(
             Over::InfantFacts => format!("FROM quality_infant_facts f WHERE {}", births.on("f")),
             Over::CardFacts => format!("FROM quality_card_facts f WHERE {}", births.on("f")),
             Over::Cases => format!("FROM {CASES_FROM} WHERE {}", births.on("i")),
+            Over::Episodes => format!("FROM {EPISODES_FROM} WHERE {}", births.on("i")),
         };
         // One text of all the sums: the number of columns varies with the indicators.
         let sums: Vec<String> = items
@@ -580,7 +663,11 @@ pub fn count(
             })
             .collect();
         let sql = format!("SELECT {} AS v {from_where}", sums.join(" || ',' || "));
-        let row: Joined = births.query(x.b, &sql).get_result(conn)?;
+        let mut q = births.query(x.b, &sql);
+        if births.uses_now(&sql) {
+            q = q.bind::<Timestamp, _>(UtcMicros::new(births.now));
+        }
+        let row: Joined = q.get_result(conn)?;
         let n = row
             .v
             .split(',')
@@ -648,6 +735,10 @@ pub fn members(
         Part::Gap => format!(" AND NOT {}", s.num),
     };
     let mut next = births.params() + 1;
+    let with_now = births.uses_now(&format!("{}{}", s.den, s.num));
+    if with_now {
+        next += 1;
+    }
     let after_cond = if after.is_some() {
         let c = format!(" AND {} > ${next}", s.member);
         next += 1;
@@ -666,6 +757,9 @@ pub fn members(
         den = s.den,
     );
     let mut q = births.query(x.b, &sql);
+    if with_now {
+        q = q.bind::<Timestamp, _>(UtcMicros::new(births.now));
+    }
     if let Some(a) = after {
         q = q.bind::<Text, _>(a.to_string());
     }
@@ -696,6 +790,7 @@ mod tests {
             before: Utc::now(),
             hospital: Some(HospitalId(uuid::Uuid::nil())),
             programme: None,
+            now: Utc::now(),
         };
         for b in [Backend::Sqlite, Backend::Postgres] {
             let x = Ctx {

@@ -255,6 +255,11 @@ pub fn generate_episodes(
                 created_by: "generate".into(),
                 created_at: UtcMicros::new(diagnosis),
                 updated_at: t,
+                // A past target without treatment was escalated when it passed.
+                treatment_escalated_at: plan
+                    .treatment_due(&a)
+                    .filter(|d| a.treatment.is_none() && UtcMicros::new(*d) < t)
+                    .map(|_| t),
             });
             let l = &plans.escalation;
             for o in plan.schedule(

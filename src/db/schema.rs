@@ -532,6 +532,7 @@ diesel::table! {
         created_by -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        treatment_escalated_at -> Nullable<Timestamp>,
     }
 }
 

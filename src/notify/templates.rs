@@ -76,6 +76,16 @@ pub const MANAGEMENT_VARS: &[&str] = &[
     "rung",
 ];
 
+/// Variables of the missed treatment-start target (staff).
+pub const TREATMENT_VARS: &[&str] = &[
+    "episode_ref",
+    "infant_ref",
+    "hospital",
+    "condition",
+    "diagnosed",
+    "target",
+];
+
 /// Variables of the monthly quality scorecard.
 pub const SCORECARD_VARS: &[&str] = &["hospital", "period", "lines"];
 
@@ -146,6 +156,11 @@ pub const SPECS: &[TemplateSpec] = &[
         name: "management_home_visit",
         audience: Audience::Staff,
         vars: MANAGEMENT_VARS,
+    },
+    TemplateSpec {
+        name: "management_treatment_overdue",
+        audience: Audience::Staff,
+        vars: TREATMENT_VARS,
     },
     TemplateSpec {
         name: "escalation_summary",

@@ -12,7 +12,7 @@ use crate::screening::{infant_with_card, panel};
 
 const RECIPIENTS: &str = r#"
 [notify.recipients]
-on_call_emails = []
+on_call_emails = ["oncall@centre.test"]
 supervisor_emails = []
 coordinator_emails = ["coord@centre.test"]
 centre_emails = []
@@ -392,6 +392,84 @@ async fn a_missed_contact_escalates_once_per_rung_and_stops_when_recorded() {
         ),
         1
     );
+}
+
+#[tokio::test]
+async fn a_missed_treatment_target_is_escalated_once_and_a_timely_one_never() {
+    let app = spawn().await;
+    let (_, token) = app.hospital_with_token("A").await;
+    let coord = app.staff_token("coord", "coordinator", None).await;
+    let doc = app.staff_token("doc", "clinician", None).await;
+    // Two confirmed CH infants born 72 h before epoch (target: treatment by day 14 of life);
+    // one is treated on day 10.
+    let (late, _) = confirmed(&app, &token, &coord, "T1").await;
+    let (timely, _) = confirmed(&app, &token, &coord, "T2").await;
+    let late = episodes_of(&app, &coord, &late).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let timely = episodes_of(&app, &coord, &timely).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (d, tag) = detail(&app, &coord, &timely).await;
+    let target = time(&d["treatment_due_at"]);
+    assert_eq!(target, epoch() - Duration::hours(72) + Duration::days(14));
+    app.clock.set(epoch() + Duration::days(7));
+    let t = json!({"kind": "medication", "regimen": "levothyroxine", "prescriber": "Dr Li", "started_at": epoch() + Duration::days(7)});
+    assert_eq!(
+        act(&app, &doc, &timely, "/treatments", &tag, &t)
+            .await
+            .status(),
+        200
+    );
+    let rows = |id: &str| {
+        count(
+            &app,
+            &format!(
+                "SELECT COUNT(*) AS n FROM notifications WHERE dedup_key LIKE 'mgmt-treatment:{id}%' AND template = 'management_treatment_overdue'"
+            ),
+        )
+    };
+    // Before the target nothing fires.
+    app.clock.set(target - Duration::hours(1));
+    let r = app.run_job("escalation").await;
+    assert_eq!(
+        r["management_contacts"]["treatment_targets_missed"], 0,
+        "{r}"
+    );
+    // Past it: the coordinators and the on-call clinician are told (the hospital has no
+    // address), once however often the sweep runs; the timeline says so.
+    app.clock.set(target + Duration::hours(1));
+    let r = app.run_job("escalation").await;
+    assert_eq!(
+        r["management_contacts"]["treatment_targets_missed"], 1,
+        "{r}"
+    );
+    app.run_job("escalation").await;
+    assert_eq!(rows(&late), 2);
+    assert_eq!(rows(&timely), 0);
+    let (d, _) = detail(&app, &coord, &late).await;
+    let missed: Vec<&Value> = d["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "treatment_target_missed")
+        .collect();
+    assert_eq!(missed.len(), 1, "{d}");
+    assert_eq!(time(&missed[0]["detail"]["target"]), target);
+    // Treatment recorded late: nothing more fires.
+    app.clock.set(target + Duration::days(2));
+    let (_, tag) = detail(&app, &coord, &late).await;
+    let t = json!({"kind": "medication", "regimen": "levothyroxine", "prescriber": "Dr Li", "started_at": target + Duration::days(1)});
+    assert_eq!(
+        act(&app, &doc, &late, "/treatments", &tag, &t)
+            .await
+            .status(),
+        200
+    );
+    app.run_job("escalation").await;
+    assert_eq!(rows(&late), 2);
 }
 
 #[tokio::test]

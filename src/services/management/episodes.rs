@@ -191,6 +191,7 @@ pub fn open(
         created_by: who.key(),
         created_at: t,
         updated_at: t,
+        treatment_escalated_at: None,
     };
     episode::insert(conn, &e)?;
     let occ = plan.schedule(&anchors, &[Anchor::Birth, Anchor::Diagnosis], now);

@@ -5,3 +5,4 @@ pub mod episodes;
 pub mod plans;
 pub mod report;
 pub mod sweep;
+pub mod treatment_targets;

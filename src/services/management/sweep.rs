@@ -16,11 +16,11 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::db::models::admin::hospital::{self, Hospital};
+use crate::db::models::admin::hospital;
 use crate::db::models::follow_up::notification;
 use crate::db::models::management::contact::{self, ContactEscalation, DueContact};
 use crate::db::models::management::history;
-use crate::db::models::screening::infant::{self, Infant};
+use crate::db::models::screening::infant;
 use crate::db::types::{Json, UtcMicros};
 use crate::db::{AnyConnection, DbPool, write_transaction};
 use crate::domain::catalogue::Programme;
@@ -29,15 +29,18 @@ use crate::domain::infant::InfantStatus;
 use crate::domain::management::ContactRung;
 use crate::domain::management::plan::PlanSet;
 use crate::domain::notification::{Audience, Channel};
-use crate::domain::principal::{Principal, Scope};
+use crate::domain::principal::Principal;
 use crate::error::{AppError, ErrorCode};
 use crate::notify::outbox::{self, Outgoing, after_quiet_hours};
 use crate::services::follow_up::notices::NoticeContext;
 use crate::services::management::episodes::event;
+use crate::services::management::treatment_targets;
 
 /// What a sweep did.
 #[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
 pub struct ContactSweepReport {
+    /// Episodes whose treatment-start target passed without treatment, escalated now.
+    pub treatment_targets_missed: usize,
     /// Contacts looked at.
     pub contacts: usize,
     /// Rungs fired.
@@ -63,6 +66,25 @@ pub fn sweep(
         .tz()
         .unwrap_or(chrono_tz::Asia::Shanghai);
     let mut report = ContactSweepReport::default();
+    for _ in 0..max_batches {
+        let outcome = write_transaction(&mut conn, |c| {
+            treatment_targets::escalate_chunk(c, ctx, tz, now, limit)
+        });
+        match outcome {
+            Ok((n, queued)) => {
+                report.treatment_targets_missed += n;
+                report.notifications_queued += queued;
+                if n < usize::try_from(limit).unwrap_or(usize::MAX) {
+                    break;
+                }
+            }
+            Err(e) => {
+                report.errors += 1;
+                tracing::error!(error.code = e.code(), error = %e, "management treatment-target chunk failed");
+                break;
+            }
+        }
+    }
     for _ in 0..max_batches {
         let mut n = 0;
         let outcome = write_transaction(&mut conn, |c| -> Result<(usize, usize), AppError> {
@@ -117,8 +139,10 @@ fn escalate(
     for (id, r) in contact::fired(conn, &ids)? {
         fired.entry(id).or_default().push(r);
     }
-    let mut infants: HashMap<InfantId, Option<Infant>> = HashMap::new();
-    let mut hospitals: HashMap<HospitalId, Option<Hospital>> = HashMap::new();
+    let infant_ids: Vec<InfantId> = due.iter().map(|d| d.infant_id).collect();
+    let hospital_ids: Vec<HospitalId> = due.iter().map(|d| d.hospital_id).collect();
+    let infants = infant::get_many(conn, &infant_ids)?;
+    let hospitals = hospital::get_many(conn, &hospital_ids)?;
     let (mut rows, mut escalations, mut events, mut schedule) = (vec![], vec![], vec![], vec![]);
     let at = UtcMicros::new(now);
     let local = |t: UtcMicros| t.utc().with_timezone(&tz).format("%Y-%m-%d").to_string();
@@ -128,23 +152,8 @@ fn escalate(
         let ladder = &set.escalation;
         let mut done = fired.remove(&c.id).unwrap_or_default();
         let (due_at, end) = (c.due_at.utc(), c.window_end.utc());
-        let inf = match infants.get(&d.infant_id) {
-            Some(i) => i.clone(),
-            None => {
-                let i = infant::get(conn, &Scope::unrestricted(), d.infant_id)?;
-                infants.insert(d.infant_id, i.clone());
-                i
-            }
-        };
-        let hosp = match hospitals.get(&d.hospital_id) {
-            Some(h) => h.clone(),
-            None => {
-                let h = hospital::get(conn, &Scope::unrestricted(), d.hospital_id)?;
-                hospitals.insert(d.hospital_id, h.clone());
-                h
-            }
-        };
-        let (Some(inf), Some(hosp)) = (inf, hosp) else {
+        let (Some(inf), Some(hosp)) = (infants.get(&d.infant_id), hospitals.get(&d.hospital_id))
+        else {
             schedule.push((c.id, None));
             continue;
         };

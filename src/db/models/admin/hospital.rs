@@ -64,6 +64,20 @@ pub fn get(
     q.select(Hospital::as_select()).first(conn).optional()
 }
 
+/// These hospitals (any scope: for jobs), by id; ids without a row are left out.
+pub fn get_many(
+    conn: &mut AnyConnection,
+    ids: &[HospitalId],
+) -> QueryResult<std::collections::HashMap<HospitalId, Hospital>> {
+    Ok(hospitals::table
+        .filter(hospitals::id.eq_any(ids))
+        .select(Hospital::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|h| (h.id, h))
+        .collect())
+}
+
 /// Finds a hospital by its code (CLI convenience).
 pub fn find_by_code(conn: &mut AnyConnection, code: &str) -> QueryResult<Option<Hospital>> {
     hospitals::table

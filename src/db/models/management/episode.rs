@@ -42,6 +42,8 @@ pub struct Episode {
     pub created_by: String,
     pub created_at: UtcMicros,
     pub updated_at: UtcMicros,
+    /// When staff were told the treatment-start target passed without a treatment.
+    pub treatment_escalated_at: Option<UtcMicros>,
 }
 
 /// The key that keeps one open episode per infant and condition.
@@ -124,6 +126,50 @@ pub fn update_if_version(
             .filter(management_episodes::version.eq(version)),
     )
     .set((form, management_episodes::version.eq(version + 1)))
+    .execute(conn)
+}
+
+/// Up to `limit` open episodes whose treatment-start target passed by `now` without a treatment
+/// and without an escalation yet (a partial index holds exactly these), locked for this sweep
+/// on PostgreSQL (rows another sweep holds are skipped; SQLite's writer lock does the same).
+pub fn claim_treatment_overdue(
+    conn: &mut AnyConnection,
+    now: UtcMicros,
+    limit: i64,
+) -> QueryResult<Vec<Episode>> {
+    use management_episodes as e;
+    macro_rules! base {
+        () => {
+            e::table
+                .filter(e::treatment_due_at.le(now))
+                .filter(e::treatment_started_at.is_null())
+                .filter(e::treatment_escalated_at.is_null())
+                .filter(e::state.ne(EpisodeState::Closed))
+                .order((e::treatment_due_at.asc(), e::id.asc()))
+                .limit(limit)
+                .select(Episode::as_select())
+        };
+    }
+    match conn {
+        AnyConnection::Postgresql(pg) => base!().for_update().skip_locked().load(pg),
+        AnyConnection::Sqlite(s) => base!().load(s),
+    }
+}
+
+/// Marks these episodes' treatment escalation as done at `at`; returns how many were still
+/// unmarked (fewer than asked: another sweep marked some first).
+pub fn mark_treatment_escalated(
+    conn: &mut AnyConnection,
+    ids: &[EpisodeId],
+    at: UtcMicros,
+) -> QueryResult<usize> {
+    use management_episodes as e;
+    diesel::update(
+        e::table
+            .filter(e::id.eq_any(ids))
+            .filter(e::treatment_escalated_at.is_null()),
+    )
+    .set(e::treatment_escalated_at.eq(at))
     .execute(conn)
 }
 

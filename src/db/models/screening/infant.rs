@@ -112,6 +112,20 @@ pub fn get(conn: &mut AnyConnection, scope: &Scope, id: InfantId) -> QueryResult
     q.select(Infant::as_select()).first(conn).optional()
 }
 
+/// These infants (any scope: for jobs), by id; ids without a row are left out.
+pub fn get_many(
+    conn: &mut AnyConnection,
+    ids: &[InfantId],
+) -> QueryResult<std::collections::HashMap<InfantId, Infant>> {
+    Ok(infants::table
+        .filter(infants::id.eq_any(ids))
+        .select(Infant::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|i| (i.id, i))
+        .collect())
+}
+
 /// Finds an infant by hospital and MRN, within `scope`.
 pub fn find_by_mrn(
     conn: &mut AnyConnection,

@@ -1,0 +1,2 @@
+DROP INDEX management_episodes_treatment_due;
+ALTER TABLE management_episodes DROP COLUMN treatment_escalated_at;

@@ -21,7 +21,7 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const PASSWORD: &str = "a-long-test-password";
 
 /// A headless Chromium under its own chromedriver, ended on drop.
-struct Browser {
+pub(crate) struct Browser {
     driver: Option<WebDriver>,
     chromedriver: Child,
     _profile: tempfile::TempDir,
@@ -40,7 +40,7 @@ impl Drop for Browser {
 
 impl Browser {
     /// Starts one, or `None` (the test skips) when the browser is not installed outside CI.
-    async fn start() -> Option<Browser> {
+    pub(crate) async fn start() -> Option<Browser> {
         guthrie::notify::install_crypto_provider();
         if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
             assert!(
@@ -103,12 +103,12 @@ impl Browser {
         })
     }
 
-    fn d(&self) -> &WebDriver {
+    pub(crate) fn d(&self) -> &WebDriver {
         self.driver.as_ref().unwrap()
     }
 
     /// Saves a screenshot named `name`.png.
-    async fn shot(&self, name: &str) {
+    pub(crate) async fn shot(&self, name: &str) {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         self.d()
@@ -118,7 +118,7 @@ impl Browser {
     }
 
     /// Fails on any Content-Security-Policy violation logged since the last call.
-    async fn assert_no_csp_violation(&self, page: &str) {
+    pub(crate) async fn assert_no_csp_violation(&self, page: &str) {
         let log = self.d().browser_log().await.unwrap();
         let violations: Vec<&str> = log
             .iter()
@@ -129,7 +129,7 @@ impl Browser {
     }
 
     /// Waits (up to 5 s) until the page's path and query are `want`; returns what it is.
-    async fn wait_for(&self, want: &str) -> String {
+    pub(crate) async fn wait_for(&self, want: &str) -> String {
         let mut now = self.path().await;
         for _ in 0..50 {
             if now == want {
@@ -141,7 +141,7 @@ impl Browser {
         now
     }
 
-    async fn path(&self) -> String {
+    pub(crate) async fn path(&self) -> String {
         let u = self.d().current_url().await.unwrap();
         match u.query() {
             Some(q) => format!("{}?{q}", u.path()),
@@ -149,7 +149,7 @@ impl Browser {
         }
     }
 
-    async fn sign_in(&self, base: &str, username: &str) {
+    pub(crate) async fn sign_in(&self, base: &str, username: &str) {
         self.d().goto(format!("{base}/")).await.unwrap();
         assert_eq!(self.wait_for("/login").await, "/login");
         type_into(self, "username", username).await;
@@ -163,7 +163,7 @@ impl Browser {
             .unwrap();
     }
 
-    async fn quit(mut self) {
+    pub(crate) async fn quit(mut self) {
         if let Some(d) = self.driver.take() {
             d.quit().await.unwrap();
         }
@@ -191,7 +191,7 @@ async fn positive_infant(
     infant
 }
 
-async fn user(app: &TestApp, username: &str, display: &str, role: &str) {
+pub(crate) async fn user(app: &TestApp, username: &str, display: &str, role: &str) {
     let r = app
         .post(
             "/api/v1/users",
@@ -326,7 +326,7 @@ async fn submit(b: &Browser, kind: &str) {
         .unwrap();
 }
 
-async fn choose(b: &Browser, select: &str, value: &str) {
+pub(crate) async fn choose(b: &Browser, select: &str, value: &str) {
     b.d()
         .find(By::Css(format!("#{select} option[value='{value}']")))
         .await
@@ -336,7 +336,7 @@ async fn choose(b: &Browser, select: &str, value: &str) {
         .unwrap();
 }
 
-async fn type_into(b: &Browser, id: &str, text: &str) {
+pub(crate) async fn type_into(b: &Browser, id: &str, text: &str) {
     b.d()
         .find(By::Id(id))
         .await
@@ -348,7 +348,7 @@ async fn type_into(b: &Browser, id: &str, text: &str) {
 
 /// The case page's facts once they show `want` (the page after a post may still be loading,
 /// so a read of the old page's element is simply tried again); what they show otherwise.
-async fn state_shown(b: &Browser, want: &str) -> String {
+pub(crate) async fn state_shown(b: &Browser, want: &str) -> String {
     let mut last = String::new();
     for _ in 0..50 {
         if let Ok(el) = b.d().find(By::Css("dl.facts")).await
@@ -553,6 +553,26 @@ async fn every_console_page_renders_in_both_languages_without_a_csp_violation() 
         .await
         .unwrap();
     let case = cases["items"][0]["id"].as_str().unwrap().to_string();
+    // A child with hearing loss referred in, for the management pages.
+    let e501: Value = app
+        .get("/api/v1/infants?mrn=E501", &lab)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mgr = app.staff_token("mgr", "coordinator", None).await;
+    let r = app
+        .post(
+            "/api/v1/management/episodes",
+            &mgr,
+            &json!({"infant_id": e501["items"][0]["id"], "condition": "HL", "diagnosed_at": crate::helpers::epoch()}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let episode = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let pages = [
         ("worklists", "/worklists/due_48h".to_string()),
         ("case", format!("/cases/{case}")),
@@ -561,6 +581,8 @@ async fn every_console_page_renders_in_both_languages_without_a_csp_violation() 
         ("missed", "/missed?programme=DBS".to_string()),
         ("failed", "/notifications/failed".to_string()),
         ("password", "/password".to_string()),
+        ("management", "/management?days=90".to_string()),
+        ("episode", format!("/management/episodes/{episode}")),
     ];
     for lang in ["zh-CN", "en"] {
         b.d()

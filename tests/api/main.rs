@@ -5,6 +5,7 @@
 mod audit;
 mod auth;
 mod browser;
+mod browser_management;
 mod cases;
 mod catalogue;
 mod cli;

@@ -28,7 +28,7 @@ async fn spawn() -> TestApp {
 }
 
 /// Takes a CH-positive infant through recall to a confirmed case; returns (infant, case id).
-async fn confirmed(
+pub(crate) async fn confirmed(
     app: &TestApp,
     hospital_token: &str,
     coord: &str,

@@ -152,13 +152,12 @@ pub struct ContactResponse {
 
 impl ContactResponse {
     fn new(c: Contact, now: DateTime<Utc>) -> Self {
-        let status = match (c.done_at, c.cancelled_at) {
-            (_, Some(_)) => "cancelled",
-            (Some(d), _) if d > c.window_end => "done_late",
-            (Some(_), _) => "done",
-            (None, _) if c.window_end.utc() < now => "overdue",
-            (None, _) => "pending",
-        };
+        let status = crate::domain::management::contact_status(
+            c.done_at.map(UtcMicros::utc),
+            c.cancelled_at.is_some(),
+            c.window_end.utc(),
+            now,
+        );
         Self {
             id: c.id,
             code: c.code,
@@ -356,7 +355,7 @@ fn decode(s: &str) -> Result<String, AppError> {
         .map_err(|_| bad_cursor())
 }
 
-fn due_cursor(e: &Episode) -> String {
+pub(crate) fn due_cursor(e: &Episode) -> String {
     let t = e
         .next_due_at
         .map(|t| t.utc().timestamp_micros())
@@ -364,7 +363,7 @@ fn due_cursor(e: &Episode) -> String {
     URL_SAFE_NO_PAD.encode(format!("{t}|{}", e.id))
 }
 
-fn decode_due_cursor(s: &str) -> Result<(UtcMicros, String), AppError> {
+pub(crate) fn decode_due_cursor(s: &str) -> Result<(UtcMicros, String), AppError> {
     let text = decode(s)?;
     let (t, id) = text.split_once('|').ok_or_else(bad_cursor)?;
     let t = t

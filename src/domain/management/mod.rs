@@ -35,6 +35,23 @@ super::text_enum!(EpisodeState {
     Closed = "closed",
 });
 
+/// Where a follow-up contact stands at `now`: `cancelled`, `done`, `done_late` (after its
+/// window), `overdue` (its window closed unrecorded) or `pending`.
+pub fn contact_status(
+    done_at: Option<DateTime<Utc>>,
+    cancelled: bool,
+    window_end: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> &'static str {
+    match done_at {
+        _ if cancelled => "cancelled",
+        Some(d) if d > window_end => "done_late",
+        Some(_) => "done",
+        None if window_end < now => "overdue",
+        None => "pending",
+    }
+}
+
 /// How an episode came to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

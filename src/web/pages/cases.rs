@@ -98,7 +98,7 @@ const OUTCOMES: [&str; 8] = [
 ];
 
 /// A JSON detail as short `key: value` text (nulls left out, nested objects flattened).
-fn detail_text(v: &serde_json::Value) -> String {
+pub(crate) fn detail_text(v: &serde_json::Value) -> String {
     fn walk(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
         match v {
             serde_json::Value::Null => {}

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod cases;
 pub mod infants;
 pub mod lists;
+pub mod management;
 pub mod worklists;
 
 use actix_web::HttpResponse;

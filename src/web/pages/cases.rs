@@ -160,25 +160,7 @@ fn page(
     let tr = c.tr;
     let k = &r.case;
     let catalogue = crate::services::admin::catalogue::current(&state.catalogues, state.now()).ok();
-    let name_of = |code: &str| {
-        catalogue
-            .as_ref()
-            .and_then(|cat| {
-                cat.catalogue()
-                    .conditions
-                    .iter()
-                    .find(|x| x.code == code)
-                    .map(|x| {
-                        let n = if tr.locale == "en" {
-                            &x.name_en
-                        } else {
-                            &x.name_zh
-                        };
-                        format!("{n} ({code})")
-                    })
-            })
-            .unwrap_or_else(|| code.to_string())
-    };
+    let name_of = |code: &str| super::condition_label(tr, state, code);
     let who = |actor: &str| {
         names.get(actor).cloned().unwrap_or_else(|| {
             actor
@@ -401,22 +383,11 @@ async fn refused(
     e: AppError,
 ) -> Result<HttpResponse, WebError> {
     let tr = c.tr;
-    let (status, message) = match &e {
-        AppError::PreconditionFailed => (StatusCode::PRECONDITION_FAILED, tr.t("stale_case")),
-        AppError::Conflict { detail, .. } => (StatusCode::CONFLICT, detail.clone()),
-        AppError::Validation(errors) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            errors
-                .0
-                .iter()
-                .map(|(f, m)| format!("{f}: {}", m.join(", ")))
-                .collect::<Vec<_>>()
-                .join("; "),
-        ),
+    let (status, message) = match e {
         AppError::NotFound { entity: "assignee" } => {
             (StatusCode::UNPROCESSABLE_ENTITY, tr.t("unknown_assignee"))
         }
-        _ => return Err(e.into()),
+        e => super::refusal(tr, e, "stale_case")?,
     };
     let loaded = load(c, state, id).await?;
     render(status, &page(c, state, loaded, Some(message)))

@@ -66,6 +66,62 @@ pub struct Opt {
     pub selected: bool,
 }
 
+/// How a refused form is explained on the page it came from: the status and the message
+/// (`stale_key` names the "someone else changed this" text), or the error itself when it is not
+/// the user's to fix.
+pub fn refusal(
+    tr: Tr,
+    e: AppError,
+    stale_key: &str,
+) -> Result<(actix_web::http::StatusCode, String), AppError> {
+    use actix_web::http::StatusCode;
+    Ok(match e {
+        AppError::PreconditionFailed => (StatusCode::PRECONDITION_FAILED, tr.t(stale_key)),
+        AppError::Conflict { detail, .. } => (StatusCode::CONFLICT, detail),
+        AppError::Validation(errors) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            errors
+                .0
+                .iter()
+                .map(|(f, m)| format!("{f}: {}", m.join(", ")))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        other => return Err(other),
+    })
+}
+
+/// A condition's name in the page's language with its code: the catalogue in force names its
+/// conditions; the others (management's `HL`, `HL-RISK`, `CCHD`) are named by the console's
+/// text (`condition_<code>`), else shown as the code.
+pub fn condition_label(tr: Tr, state: &crate::state::AppState, code: &str) -> String {
+    crate::services::admin::catalogue::current(&state.catalogues, state.now())
+        .ok()
+        .and_then(|cat| {
+            cat.catalogue()
+                .conditions
+                .iter()
+                .find(|x| x.code == code)
+                .map(|x| {
+                    let n = if tr.locale == "en" {
+                        &x.name_en
+                    } else {
+                        &x.name_zh
+                    };
+                    format!("{n} ({code})")
+                })
+        })
+        .unwrap_or_else(|| {
+            let key = format!("condition_{code}");
+            let t = tr.t(&key);
+            if t == key {
+                code.to_string()
+            } else {
+                format!("{t} ({code})")
+            }
+        })
+}
+
 /// Renders a template into an HTML response with `status`.
 pub fn render(
     status: actix_web::http::StatusCode,

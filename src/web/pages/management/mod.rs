@@ -18,7 +18,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{Chrome, Opt, render};
+use super::{Chrome, Opt, condition_label as condition_name, render};
 use crate::api::Paged;
 use crate::api::management::episodes::{decode_due_cursor, due_cursor};
 use crate::db;
@@ -79,35 +79,6 @@ pub struct WorklistQuery {
     days: Option<i64>,
     flagged: Option<String>,
     cursor: Option<String>,
-}
-
-/// A condition's name in the page's language, with its code.
-fn condition_name(tr: Tr, state: &AppState, code: &str) -> String {
-    crate::services::admin::catalogue::current(&state.catalogues, state.now())
-        .ok()
-        .and_then(|cat| {
-            cat.catalogue()
-                .conditions
-                .iter()
-                .find(|x| x.code == code)
-                .map(|x| {
-                    let n = if tr.locale == "en" {
-                        &x.name_en
-                    } else {
-                        &x.name_zh
-                    };
-                    format!("{n} ({code})")
-                })
-        })
-        .unwrap_or_else(|| {
-            let key = format!("condition_{code}");
-            let t = tr.t(&key);
-            if t == key {
-                code.to_string()
-            } else {
-                format!("{t} ({code})")
-            }
-        })
 }
 
 fn deadline(tr: Tr, due: Option<DateTime<Utc>>, now: DateTime<Utc>) -> (String, String, bool) {

@@ -418,20 +418,7 @@ pub(super) async fn refused(
     e: AppError,
 ) -> Result<HttpResponse, WebError> {
     let tr = c.tr;
-    let (status, message) = match &e {
-        AppError::PreconditionFailed => (StatusCode::PRECONDITION_FAILED, tr.t("stale_episode")),
-        AppError::Conflict { detail, .. } => (StatusCode::CONFLICT, detail.clone()),
-        AppError::Validation(errors) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            errors
-                .0
-                .iter()
-                .map(|(f, m)| format!("{f}: {}", m.join(", ")))
-                .collect::<Vec<_>>()
-                .join("; "),
-        ),
-        _ => return Err(e.into()),
-    };
+    let (status, message) = super::super::refusal(tr, e, "stale_episode")?;
     let loaded = load(c, state, id).await?;
     render(status, &page(c, state, loaded, Some(message)))
 }

@@ -18,7 +18,8 @@ use crate::auth::rate_limit::RateLimiter;
 use crate::config::{RunEnvironment, Settings};
 use crate::db::{self, DbPool};
 use crate::services::admin::bootstrap::{self, FirstAdmin};
-use crate::services::admin::{catalogue, policy};
+use crate::services::admin::catalogue;
+use crate::services::admin::versioned;
 use crate::state::{AppState, Clock, SecretKey, SystemClock};
 use crate::telemetry::Metrics;
 
@@ -87,17 +88,16 @@ pub fn build_state(
     let files = catalogue::load_files(std::path::Path::new(&settings.catalogue.directory))?;
     catalogue::sync(&mut conn, &files, now)?;
     let catalogues = Arc::new(RwLock::new(catalogue::load_store(&mut conn)?));
-    let policy_files =
-        policy::load_files(std::path::Path::new(&settings.follow_up.policy_directory))?;
-    policy::sync(&mut conn, &policy_files, now)?;
-    let policies = Arc::new(RwLock::new(policy::load_store(&mut conn)?));
-    let plan_files = crate::services::management::plans::load_files(std::path::Path::new(
-        &settings.management.plan_directory,
-    ))?;
-    crate::services::management::plans::sync(&mut conn, &plan_files, now)?;
-    let plans = Arc::new(RwLock::new(crate::services::management::plans::load_store(
+    let policies = versioned::start::<crate::domain::due::DuePolicy>(
         &mut conn,
-    )?));
+        std::path::Path::new(&settings.follow_up.policy_directory),
+        now,
+    )?;
+    let plans = versioned::start::<crate::domain::management::plan::PlanSet>(
+        &mut conn,
+        std::path::Path::new(&settings.management.plan_directory),
+        now,
+    )?;
     drop(conn);
     let condition_names = catalogue::condition_names(&catalogues);
     let notifier = crate::notify::Notifier::from_settings(&settings, &condition_names)?;

@@ -790,3 +790,29 @@ async fn a_referred_child_is_registered_and_the_report_counts_a_known_cohort() {
             .all(|i| !i["id"].as_str().unwrap().starts_with("management_"))
     );
 }
+
+#[tokio::test]
+async fn an_edited_plan_set_under_a_stored_id_is_refused_and_a_new_id_is_stored() {
+    use guthrie::domain::management::DEFAULT_PLANS_TOML;
+    use guthrie::domain::management::plan::PlanSet;
+    use guthrie::services::admin::versioned;
+    let app = TestApp::spawn().await;
+    let mut conn = app.state.pool.get().unwrap();
+    // The built-in set was stored at start; syncing it again changes nothing.
+    let stored = PlanSet::from_toml(DEFAULT_PLANS_TOML).unwrap();
+    versioned::sync(&mut conn, std::slice::from_ref(&stored), epoch()).unwrap();
+    // The same id with an edited plan stops start-up, naming the version.
+    let mut edited = stored.clone();
+    edited.plans[0].horizon_months += 12;
+    let e = versioned::sync(&mut conn, std::slice::from_ref(&edited), epoch()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains(&format!("management plan set {} differs", stored.version)),
+        "{e}"
+    );
+    // Under a new id it is stored, and both versions load.
+    edited.version = "zj-mgmt-2027".into();
+    versioned::sync(&mut conn, std::slice::from_ref(&edited), epoch()).unwrap();
+    let all = versioned::load_store::<PlanSet>(&mut conn).unwrap();
+    assert!(all.get("zj-mgmt-2027").is_some() && all.get(&stored.version).is_some());
+}

@@ -6,4 +6,5 @@ pub mod bootstrap;
 pub mod catalogue;
 pub mod policy;
 pub mod sessions;
+pub mod versioned;
 pub mod versions;

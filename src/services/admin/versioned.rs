@@ -1,0 +1,143 @@
+//! The life of a kind of versioned configuration (due-time policies, management plan sets):
+//! read from its directory's `*.toml` files at start (or the built-in default when the
+//! directory does not exist), each version stored once and immutably (an edited file under a
+//! stored id stops start-up), all stored versions loaded into a [`Versions`] set, and the one in
+//! force chosen by day. A kind says how it is parsed, named and stored ([`Versioned`]); the
+//! rest is here once.
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::db::AnyConnection;
+use crate::db::types::UtcMicros;
+use crate::error::AppError;
+use crate::services::admin::versions::{Versions, local_day, read_toml_files};
+
+/// A stored version as its table holds it (`content` is the version as JSON).
+#[derive(Debug, Clone)]
+pub struct StoredVersion {
+    /// Version id.
+    pub version: String,
+    /// First day in force.
+    pub effective_from: NaiveDate,
+    /// The version as JSON.
+    pub content: String,
+    /// Who published it (`config` for files read at start).
+    pub published_by: String,
+    /// When.
+    pub published_at: UtcMicros,
+}
+
+/// A kind of versioned configuration.
+pub trait Versioned: Serialize + DeserializeOwned + PartialEq + Sized {
+    /// What it is called in messages, e.g. `due policy`.
+    const KIND: &'static str;
+    /// The built-in file, used when the configured directory does not exist.
+    const DEFAULT_TOML: &'static str;
+    /// Parses and validates one file.
+    fn parse(text: &str) -> anyhow::Result<Self>;
+    /// Its version id.
+    fn id(&self) -> &str;
+    /// First day in force.
+    fn effective_from(&self) -> NaiveDate;
+    /// The stored version `id`, if any.
+    fn stored(conn: &mut AnyConnection, id: &str) -> diesel::QueryResult<Option<StoredVersion>>;
+    /// Stores a new version.
+    fn store(conn: &mut AnyConnection, row: StoredVersion) -> diesel::QueryResult<()>;
+    /// Every stored version.
+    fn stored_all(conn: &mut AnyConnection) -> diesel::QueryResult<Vec<StoredVersion>>;
+}
+
+/// Every version of a kind, shared by the server.
+pub type Shared<T> = Arc<RwLock<Versions<T>>>;
+
+/// Reads every `*.toml` in `dir` (a file that does not parse is named in the error), or the
+/// built-in default when `dir` does not exist.
+pub fn load_files<T: Versioned>(dir: &Path) -> anyhow::Result<Vec<T>> {
+    match read_toml_files(dir)? {
+        None => Ok(vec![T::parse(T::DEFAULT_TOML)?]),
+        Some(files) => files
+            .iter()
+            .map(|(f, text)| T::parse(text).map_err(|e| anyhow::anyhow!("{}: {e}", f.display())))
+            .collect(),
+    }
+}
+
+/// Stores the versions not stored yet; a stored version whose file changed is an error (publish
+/// a new id instead).
+pub fn sync<T: Versioned>(
+    conn: &mut AnyConnection,
+    files: &[T],
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    for v in files {
+        match T::stored(conn, v.id())? {
+            None => T::store(
+                conn,
+                StoredVersion {
+                    version: v.id().to_string(),
+                    effective_from: v.effective_from(),
+                    content: serde_json::to_string(v)?,
+                    published_by: "config".into(),
+                    published_at: UtcMicros::new(now),
+                },
+            )?,
+            Some(stored) if serde_json::from_str::<T>(&stored.content)? != *v => {
+                anyhow::bail!(
+                    "{} {} differs from the stored version; give the edited file a new version id",
+                    T::KIND,
+                    v.id()
+                )
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Loads every stored version.
+pub fn load_store<T: Versioned>(conn: &mut AnyConnection) -> anyhow::Result<Versions<T>> {
+    let mut store = Versions::default();
+    for r in T::stored_all(conn)? {
+        let v: T = serde_json::from_str(&r.content)?;
+        store.insert(r.version, r.effective_from, r.published_at.utc(), v);
+    }
+    Ok(store)
+}
+
+/// Reads the files of `dir`, stores the new ones and loads every stored version: start-up.
+pub fn start<T: Versioned>(
+    conn: &mut AnyConnection,
+    dir: &Path,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Shared<T>> {
+    let files = load_files::<T>(dir)?;
+    sync(conn, &files, now)?;
+    Ok(Arc::new(RwLock::new(load_store(conn)?)))
+}
+
+fn poisoned<T: Versioned>() -> AppError {
+    AppError::Unexpected(anyhow::anyhow!("{} store poisoned", T::KIND))
+}
+
+/// The version in force at `now`.
+pub fn current<T: Versioned>(store: &Shared<T>, now: DateTime<Utc>) -> Result<Arc<T>, AppError> {
+    store
+        .read()
+        .map_err(|_| poisoned::<T>())?
+        .current(local_day(now))
+        .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("no {} is stored", T::KIND)))
+}
+
+/// A stored version by id.
+pub fn version<T: Versioned>(store: &Shared<T>, id: &str) -> Result<Arc<T>, AppError> {
+    store
+        .read()
+        .map_err(|_| poisoned::<T>())?
+        .get(id)
+        .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("{} {id} is not stored", T::KIND)))
+}

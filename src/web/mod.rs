@@ -6,6 +6,7 @@
 //! JSON API never accepts that cookie. Every page carries a strict CSP (`headers`).
 
 pub mod assets;
+pub mod charts;
 pub mod error;
 pub mod headers;
 pub mod i18n;
@@ -43,6 +44,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(pages::infants::search_page)
             .service(pages::infants::infant_page)
             .service(pages::infants::edit_contacts)
+            .service(pages::quality::dashboard_page)
+            .service(pages::quality::export)
+            .service(pages::quality::members_page)
             .service(pages::management::worklist)
             .service(pages::management::episode_page)
             .service(pages::management::act)

@@ -172,7 +172,7 @@ impl Browser {
 
 /// An infant of the hospital behind `token` whose card's results (`values`) open a case;
 /// returns the infant's id.
-async fn positive_infant(
+pub(crate) async fn positive_infant(
     app: &TestApp,
     token: &str,
     lab: &str,
@@ -583,6 +583,8 @@ async fn every_console_page_renders_in_both_languages_without_a_csp_violation() 
         ("password", "/password".to_string()),
         ("management", "/management?days=90".to_string()),
         ("episode", format!("/management/episodes/{episode}")),
+        ("quality", "/quality".to_string()),
+        ("quality-members", "/quality/recall_rate?part=denominator".to_string()),
     ];
     for lang in ["zh-CN", "en"] {
         b.d()

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod browser;
 mod browser_management;
+mod browser_quality;
 mod cases;
 mod catalogue;
 mod cli;

@@ -80,7 +80,11 @@ pub struct MemberPage {
     pub data: Freshness,
 }
 
-fn cohort(p: &Principal, q: &QualityQuery, now: DateTime<Utc>) -> Result<Cohort, AppError> {
+pub(crate) fn cohort(
+    p: &Principal,
+    q: &QualityQuery,
+    now: DateTime<Utc>,
+) -> Result<Cohort, AppError> {
     if q.to < q.from {
         return Err(AppError::bad_field(
             ErrorCode::InvalidQuery,
@@ -197,6 +201,57 @@ fn csv_response(
         .body(out)
 }
 
+/// The indicators as CSV (UTF-8 with a BOM), one line each: what the report endpoint and the
+/// console's dashboard download.
+pub(crate) fn indicators_csv(
+    indicators: &[IndicatorValue],
+    from: NaiveDate,
+    to: NaiveDate,
+    data: &Freshness,
+) -> HttpResponse {
+    let rows = indicators
+        .iter()
+        .map(|i| {
+            let all = i.intervals.as_ref().and_then(|m| m.get("all"));
+            vec![
+                i.id.to_string(),
+                i.name.clone(),
+                i.name_zh.clone(),
+                i.programme.map(|p| p.to_string()).unwrap_or_default(),
+                i.numerator.to_string(),
+                i.denominator.to_string(),
+                opt(i.value),
+                opt(i.target),
+                i.met.map(|m| m.to_string()).unwrap_or_default(),
+                all.map(|s| format!("{:.1}", s.median_hours))
+                    .unwrap_or_default(),
+                all.map(|s| format!("{:.1}", s.p90_hours))
+                    .unwrap_or_default(),
+                i.definition.clone(),
+            ]
+        })
+        .collect();
+    csv_response(
+        &format!("quality-{from}-{to}"),
+        &[
+            "indicator",
+            "name",
+            "name_zh",
+            "programme",
+            "numerator",
+            "denominator",
+            "value",
+            "target",
+            "met",
+            "median_hours",
+            "p90_hours",
+            "definition",
+        ],
+        rows,
+        data,
+    )
+}
+
 fn freshness_source(d: &Freshness) -> &'static str {
     match d.source {
         Source::Primary => "primary",
@@ -246,52 +301,7 @@ pub async fn quality_report(
         })
         .await?;
     if csv {
-        let rows = indicators
-            .iter()
-            .map(|i| {
-                vec![
-                    i.id.to_string(),
-                    i.name.clone(),
-                    i.name_zh.clone(),
-                    i.programme.map(|p| p.to_string()).unwrap_or_default(),
-                    i.numerator.to_string(),
-                    i.denominator.to_string(),
-                    opt(i.value),
-                    opt(i.target),
-                    i.met.map(|m| m.to_string()).unwrap_or_default(),
-                    i.intervals
-                        .as_ref()
-                        .and_then(|m| m.get("all"))
-                        .map(|s| format!("{:.1}", s.median_hours))
-                        .unwrap_or_default(),
-                    i.intervals
-                        .as_ref()
-                        .and_then(|m| m.get("all"))
-                        .map(|s| format!("{:.1}", s.p90_hours))
-                        .unwrap_or_default(),
-                    i.definition.clone(),
-                ]
-            })
-            .collect();
-        return Ok(csv_response(
-            &format!("quality-{}-{}", q.from, q.to),
-            &[
-                "indicator",
-                "name",
-                "name_zh",
-                "programme",
-                "numerator",
-                "denominator",
-                "value",
-                "target",
-                "met",
-                "median_hours",
-                "p90_hours",
-                "definition",
-            ],
-            rows,
-            &data,
-        ));
+        return Ok(indicators_csv(&indicators, q.from, q.to, &data));
     }
     Ok(HttpResponse::Ok().json(QualityReport {
         from: c.from,

@@ -5,6 +5,7 @@ pub mod cases;
 pub mod infants;
 pub mod lists;
 pub mod management;
+pub mod quality;
 pub mod worklists;
 
 use actix_web::HttpResponse;

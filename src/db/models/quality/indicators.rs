@@ -688,6 +688,67 @@ pub fn count(
     Ok(out)
 }
 
+#[derive(QueryableByName)]
+struct HospitalCount {
+    #[diesel(sql_type = Text)]
+    hospital_id: HospitalId,
+    #[diesel(sql_type = BigInt)]
+    den: i64,
+    #[diesel(sql_type = BigInt)]
+    num: i64,
+}
+
+/// `ind` per hospital of the cohort: (hospital, numerator, denominator), hospitals with a
+/// denominator only. One grouped pass over the indicator's table.
+pub fn count_by_hospital(
+    conn: &mut AnyConnection,
+    births: &Births,
+    lim: &Limits,
+    ind: Indicator,
+) -> QueryResult<Vec<(HospitalId, i64, i64)>> {
+    let x = Ctx {
+        b: conn.backend(),
+        births,
+        lim,
+    };
+    let c = sql(ind, &x).count;
+    let (from_where, col) = match c.over {
+        Over::InfantFacts => (
+            format!("FROM quality_infant_facts f WHERE {}", births.on("f")),
+            "f.hospital_id",
+        ),
+        Over::CardFacts => (
+            format!("FROM quality_card_facts f WHERE {}", births.on("f")),
+            "f.hospital_id",
+        ),
+        Over::Cases => (
+            format!("FROM {CASES_FROM} WHERE {}", births.on("i")),
+            "i.hospital_id",
+        ),
+        Over::Episodes => (
+            format!("FROM {EPISODES_FROM} WHERE {}", births.on("i")),
+            "i.hospital_id",
+        ),
+    };
+    let sql = format!(
+        "SELECT {col} AS hospital_id, \
+         CAST(COALESCE(SUM(CASE WHEN {den} THEN 1 ELSE 0 END), 0) AS BIGINT) AS den, \
+         CAST(COALESCE(SUM(CASE WHEN ({den}) AND ({num}) THEN 1 ELSE 0 END), 0) AS BIGINT) AS num \
+         {from_where} GROUP BY {col} ORDER BY {col}",
+        den = c.den,
+        num = c.num,
+    );
+    let mut q = births.query(x.b, &sql);
+    if births.uses_now(&sql) {
+        q = q.bind::<Timestamp, _>(UtcMicros::new(births.now));
+    }
+    Ok(q.load::<HospitalCount>(conn)?
+        .into_iter()
+        .filter(|r| r.den > 0)
+        .map(|r| (r.hospital_id, r.num, r.den))
+        .collect())
+}
+
 /// One member of an indicator.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema, QueryableByName)]
 pub struct Member {

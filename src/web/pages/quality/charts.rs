@@ -1,0 +1,292 @@
+//! The dashboard's charts, each an SVG ([`crate::web::charts`]) with the same numbers as a table:
+//! coverage by hospital against its target, coverage and recall rate by month of birth, time to
+//! recall by tier, the positive rate by condition group, PPV by suspected condition, and the
+//! first cards' ages at collection.
+
+use std::collections::HashMap;
+
+use super::{pct, rate};
+use crate::domain::ids::HospitalId;
+use crate::domain::quality::Indicator;
+use crate::services::quality::dashboard::Dashboard;
+use crate::services::quality::report::IndicatorValue;
+use crate::state::AppState;
+use crate::web::charts::{self, Bar, Series};
+use crate::web::i18n::Tr;
+use crate::web::pages::condition_label;
+
+/// A chart with its data table.
+#[derive(Debug, Clone)]
+pub struct Chart {
+    /// Element id.
+    pub id: String,
+    /// Title (also the table's caption).
+    pub title: String,
+    /// The SVG.
+    pub svg: String,
+    /// Table header.
+    pub head: Vec<String>,
+    /// Table rows.
+    pub rows: Vec<Vec<String>>,
+}
+
+fn find(values: &[IndicatorValue], id: Indicator) -> Option<&IndicatorValue> {
+    values.iter().find(|v| v.id == id)
+}
+
+fn ind_name(tr: Tr, v: &IndicatorValue) -> String {
+    if tr.locale == "en" {
+        v.name.clone()
+    } else {
+        v.name_zh.clone()
+    }
+}
+
+pub(super) fn chart_list(
+    tr: Tr,
+    state: &AppState,
+    d: &Dashboard,
+    names: &HashMap<HospitalId, String>,
+) -> Vec<Chart> {
+    let mut out = Vec::new();
+    let coverage = find(&d.indicators, d.coverage);
+    let cov_name = coverage.map(|v| ind_name(tr, v)).unwrap_or_default();
+    let target = coverage.and_then(|v| v.target);
+    if !d.coverage_by_hospital.is_empty() {
+        let bars: Vec<Bar> = d
+            .coverage_by_hospital
+            .iter()
+            .map(|(h, (n, den))| Bar {
+                label: names.get(h).cloned().unwrap_or_else(|| h.to_string()),
+                value: rate(*n, *den).unwrap_or(0.0),
+                second: None,
+            })
+            .collect();
+        let title = tr.f("chart_coverage_by_hospital", &[("indicator", &cov_name)]);
+        out.push(Chart {
+            id: "chart-coverage".into(),
+            svg: charts::bars("chart-coverage", &title, &bars, 1.0, target, pct, None),
+            title,
+            head: vec![
+                tr.t("col_hospital"),
+                tr.t("numerator"),
+                tr.t("denominator"),
+                tr.t("value"),
+            ],
+            rows: d
+                .coverage_by_hospital
+                .iter()
+                .zip(&bars)
+                .map(|((_, (n, den)), b)| {
+                    vec![
+                        b.label.clone(),
+                        n.to_string(),
+                        den.to_string(),
+                        pct(b.value),
+                    ]
+                })
+                .collect(),
+        });
+    }
+    if !d.months.is_empty() {
+        let xs: Vec<String> = d.months.iter().map(|(m, _)| m.clone()).collect();
+        let series_of = |ind: Indicator| -> Vec<Option<f64>> {
+            d.months
+                .iter()
+                .map(|(_, c)| c.get(&ind).and_then(|(n, den)| rate(*n, *den)))
+                .collect()
+        };
+        let recall_name = find(&d.indicators, Indicator::RecallRate)
+            .map(|v| ind_name(tr, v))
+            .unwrap_or_default();
+        let series = vec![
+            Series {
+                name: cov_name.clone(),
+                values: series_of(d.coverage),
+            },
+            Series {
+                name: recall_name.clone(),
+                values: series_of(Indicator::RecallRate),
+            },
+        ];
+        let title = tr.t("chart_trend");
+        let cell = |ind: Indicator, c: &std::collections::BTreeMap<Indicator, (i64, i64)>| {
+            c.get(&ind).map_or_else(
+                || "—".into(),
+                |(n, den)| {
+                    format!(
+                        "{} ({n}/{den})",
+                        rate(*n, *den).map_or_else(|| "—".into(), pct)
+                    )
+                },
+            )
+        };
+        out.push(Chart {
+            id: "chart-trend".into(),
+            svg: charts::lines("chart-trend", &title, &xs, &series, 1.0, target, pct),
+            title,
+            head: vec![tr.t("month"), cov_name, recall_name],
+            rows: d
+                .months
+                .iter()
+                .map(|(m, c)| {
+                    vec![
+                        m.clone(),
+                        cell(d.coverage, c),
+                        cell(Indicator::RecallRate, c),
+                    ]
+                })
+                .collect(),
+        });
+    }
+    if let Some(v) = find(&d.indicators, Indicator::RecallTimeliness)
+        && let Some(iv) = &v.intervals
+        && !iv.is_empty()
+    {
+        let bars: Vec<Bar> = iv
+            .iter()
+            .map(|(k, s)| Bar {
+                label: if k == "all" {
+                    tr.t("all_tiers")
+                } else {
+                    tr.t(&format!("tier_{k}"))
+                },
+                value: s.median_hours,
+                second: Some(s.p90_hours),
+            })
+            .collect();
+        let max = bars.iter().filter_map(|b| b.second).fold(1.0_f64, f64::max);
+        let title = tr.t("chart_recall_timeliness");
+        let (m, p) = (tr.t("median_hours"), tr.t("p90_hours"));
+        out.push(Chart {
+            id: "chart-recall".into(),
+            svg: charts::bars(
+                "chart-recall",
+                &title,
+                &bars,
+                max,
+                None,
+                |h| format!("{h:.0} h"),
+                Some((&m, &p)),
+            ),
+            title,
+            head: vec![tr.t("tier"), tr.t("cases"), m.clone(), p.clone()],
+            rows: iv
+                .iter()
+                .zip(&bars)
+                .map(|((_, s), b)| {
+                    vec![
+                        b.label.clone(),
+                        s.n.to_string(),
+                        format!("{:.1}", s.median_hours),
+                        format!("{:.1}", s.p90_hours),
+                    ]
+                })
+                .collect(),
+        });
+    }
+    if let Some(v) = find(&d.indicators, Indicator::PositiveRate)
+        && let Some(g) = &v.by_group
+        && !g.is_empty()
+    {
+        let bars: Vec<Bar> = g
+            .iter()
+            .map(|(k, [n, den])| Bar {
+                label: k.clone(),
+                value: rate(*n, *den).unwrap_or(0.0),
+                second: None,
+            })
+            .collect();
+        let max = bars.iter().map(|b| b.value).fold(0.0_f64, f64::max) * 1.25;
+        let title = tr.t("chart_positive_by_group");
+        out.push(Chart {
+            id: "chart-positive".into(),
+            svg: charts::bars("chart-positive", &title, &bars, max, None, pct, None),
+            title,
+            head: vec![
+                tr.t("group"),
+                tr.t("positives"),
+                tr.t("screened"),
+                tr.t("value"),
+            ],
+            rows: g
+                .iter()
+                .zip(&bars)
+                .map(|((k, [n, den]), b)| {
+                    vec![k.clone(), n.to_string(), den.to_string(), pct(b.value)]
+                })
+                .collect(),
+        });
+    }
+    if let Some(v) = find(&d.indicators, Indicator::ConfirmedPpv)
+        && let Some(g) = &v.by_condition
+        && !g.is_empty()
+    {
+        let bars: Vec<Bar> = g
+            .iter()
+            .map(|(k, [n, den])| Bar {
+                label: k.clone(),
+                value: rate(*n, *den).unwrap_or(0.0),
+                second: None,
+            })
+            .collect();
+        let title = tr.t("chart_ppv_by_condition");
+        out.push(Chart {
+            id: "chart-ppv".into(),
+            svg: charts::bars("chart-ppv", &title, &bars, 1.0, None, pct, None),
+            title,
+            head: vec![
+                tr.t("condition"),
+                tr.t("confirmed"),
+                tr.t("positives"),
+                tr.t("value"),
+            ],
+            rows: g
+                .iter()
+                .zip(&bars)
+                .map(|((k, [n, den]), b)| {
+                    vec![
+                        condition_label(tr, state, k),
+                        n.to_string(),
+                        den.to_string(),
+                        pct(b.value),
+                    ]
+                })
+                .collect(),
+        });
+    }
+    if let Some(v) = find(&d.indicators, Indicator::EarlyCollection)
+        && let Some(dist) = &v.distribution
+        && !dist.is_empty()
+    {
+        let bars: Vec<Bar> = dist
+            .iter()
+            .map(|(k, n)| Bar {
+                label: k.clone(),
+                value: *n as f64,
+                second: None,
+            })
+            .collect();
+        let max = bars.iter().map(|b| b.value).fold(1.0_f64, f64::max);
+        let title = tr.t("chart_collection_ages");
+        out.push(Chart {
+            id: "chart-ages".into(),
+            svg: charts::bars(
+                "chart-ages",
+                &title,
+                &bars,
+                max,
+                None,
+                |n| format!("{n:.0}"),
+                None,
+            ),
+            title,
+            head: vec![tr.t("band"), tr.t("cards")],
+            rows: dist
+                .iter()
+                .map(|(k, n)| vec![k.clone(), n.to_string()])
+                .collect(),
+        });
+    }
+    out
+}

@@ -128,6 +128,34 @@ impl Browser {
         assert!(violations.is_empty(), "{page}: {violations:?}");
     }
 
+    /// Runs axe-core (vendored under `tests/assets`, MPL-2.0) in the page and fails on any
+    /// serious or critical accessibility violation, naming the rule and the elements.
+    pub(crate) async fn assert_accessible(&self, page: &str) {
+        let text = self.axe_violations().await;
+        assert_eq!(text, "[]", "{page}: accessibility violations");
+    }
+
+    /// The serious and critical axe-core violations of the page, as JSON.
+    pub(crate) async fn axe_violations(&self) -> String {
+        const AXE: &str = include_str!("../assets/axe-4.14.1.min.js");
+        self.d().execute(AXE, vec![]).await.unwrap();
+        let out = self
+            .d()
+            .execute_async(
+                r#"const done = arguments[arguments.length - 1];
+                axe.run(document, {resultTypes: ['violations']})
+                  .then(r => done(JSON.stringify(r.violations
+                    .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                    .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))})))))
+                  .catch(e => done('axe failed: ' + e));"#,
+                vec![],
+            )
+            .await
+            .unwrap();
+        out.convert().unwrap()
+    }
+
     /// Waits (up to 5 s) until the page's path and query are `want`; returns what it is.
     pub(crate) async fn wait_for(&self, want: &str) -> String {
         let mut now = self.path().await;
@@ -584,7 +612,10 @@ async fn every_console_page_renders_in_both_languages_without_a_csp_violation() 
         ("management", "/management?days=90".to_string()),
         ("episode", format!("/management/episodes/{episode}")),
         ("quality", "/quality".to_string()),
-        ("quality-members", "/quality/recall_rate?part=denominator".to_string()),
+        (
+            "quality-members",
+            "/quality/recall_rate?part=denominator".to_string(),
+        ),
     ];
     for lang in ["zh-CN", "en"] {
         b.d()
@@ -612,8 +643,18 @@ async fn every_console_page_renders_in_both_languages_without_a_csp_violation() 
                 .unwrap();
             assert!(!h1.is_empty() && !h1.contains('_'), "{path}: {h1}");
             b.assert_no_csp_violation(path).await;
+            b.assert_accessible(path).await;
             b.shot(&format!("{name}-{lang}")).await;
         }
     }
+    // The check can fail: an image without a text alternative is a critical violation.
+    b.d()
+        .execute(
+            "document.querySelector('main').insertAdjacentHTML('beforeend', '<img src=\"/static/app.css\">')",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(b.axe_violations().await.contains("image-alt"));
     b.quit().await;
 }

@@ -55,6 +55,7 @@ async fn a_confirmed_child_is_treated_followed_and_reported_in_the_browser() {
     assert!(list.contains("先天性甲状腺功能减低症"), "{list}");
     b.shot("management-worklist-zh-CN").await;
     b.assert_no_csp_violation("management worklist").await;
+    b.assert_accessible("management worklist").await;
     click(&b, "a[href^='/management/episodes/']").await;
     assert_eq!(state_shown(&b, "已登记").await, "已登记");
     let episode = b.path().await;
@@ -100,6 +101,7 @@ async fn a_confirmed_child_is_treated_followed_and_reported_in_the_browser() {
     assert_eq!(state_shown(&b, "随访中").await, "随访中");
     assert!(b.d().find(By::Css("#episode-flags")).await.is_err());
     b.assert_no_csp_violation("episode page").await;
+    b.assert_accessible("episode page").await;
 
     // The coordinator: a closure as lost without the attempts is refused, nothing written;
     // the provincial report is recorded.

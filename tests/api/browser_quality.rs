@@ -122,6 +122,7 @@ async fn the_dashboard_shows_the_reports_numbers_its_drill_downs_and_charts() {
             Some((day - chrono::Duration::days(10)).to_string().as_str())
         );
         b.assert_no_csp_violation("quality dashboard").await;
+        b.assert_accessible("quality dashboard").await;
         b.shot(&format!("quality-{lang}")).await;
         svgs[0].scroll_into_view().await.unwrap();
         b.shot(&format!("quality-charts-{lang}")).await;
@@ -168,6 +169,7 @@ async fn the_dashboard_shows_the_reports_numbers_its_drill_downs_and_charts() {
     assert_eq!(listed, want);
     assert_eq!(listed.len() as i64, expected["dbs_coverage"].1);
     b.assert_no_csp_violation("quality drill-down").await;
+    b.assert_accessible("quality drill-down").await;
     b.shot("quality-drill-down-zh-CN").await;
 
     // The CSV download carries the same numbers.

@@ -46,6 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(pages::infants::edit_contacts)
             .service(pages::quality::dashboard_page)
             .service(pages::quality::export)
+            .service(pages::quality::scorecard_page)
             .service(pages::quality::members_page)
             .service(pages::management::worklist)
             .service(pages::management::episode_page)

@@ -25,6 +25,10 @@ async fn the_dashboard_shows_the_reports_numbers_its_drill_downs_and_charts() {
     positive_infant(&app, &a, &lab, "Q2", &[]).await;
     positive_infant(&app, &c, &lab, "Q3", &[]).await;
     crate::helpers::register_infant(&app, &c, "Q4", 72).await;
+    // The positive case goes unanswered for three days: its escalation rungs fire.
+    app.clock.set(epoch() + chrono::Duration::days(3));
+    let r = app.run_job("escalation").await;
+    assert!(r["rungs_fired"].as_u64().unwrap() > 0, "{r}");
     user(&app, "coord", "吴协调员", "coordinator").await;
     let day = (epoch() + chrono::Duration::hours(8)).date_naive();
     let period = format!("from={}&to={day}", day - chrono::Duration::days(10));

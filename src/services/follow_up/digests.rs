@@ -101,7 +101,9 @@ pub struct ScorecardReport {
     pub emails_queued: usize,
 }
 
-fn scorecard_lines(
+/// The scorecard's lines (the indicators with a denominator: value, numerator/denominator,
+/// target, ✗ when missed), as the e-mail and the console's printable page show them.
+pub fn scorecard_lines(
     values: &[crate::services::quality::report::IndicatorValue],
     locale: &str,
 ) -> String {

@@ -31,6 +31,8 @@ pub struct Dashboard {
     pub coverage_by_hospital: Vec<(HospitalId, Count)>,
     /// Per month of birth (`YYYY-MM`): the coverage and the recall rate.
     pub months: Vec<(String, BTreeMap<Indicator, Count>)>,
+    /// Escalation rungs fired on the cohort's cases: (rung, hospital, how many).
+    pub rungs: Vec<(String, HospitalId, i64)>,
 }
 
 /// The coverage indicator of a programme filter (blood spot without one).
@@ -101,11 +103,16 @@ pub fn build(
                 counts.into_iter().collect::<BTreeMap<_, _>>(),
             ));
         }
+        let rungs = crate::db::models::quality::breakdowns::rungs_fired(conn, &c.births())?
+            .into_iter()
+            .map(|r| (r.rung, r.hospital_id, r.n))
+            .collect();
         Ok(Dashboard {
             indicators,
             coverage,
             coverage_by_hospital,
             months: by_month,
+            rungs,
         })
     })
 }

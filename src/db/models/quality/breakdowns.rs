@@ -162,3 +162,32 @@ pub fn treatment_starts(
     );
     births.query(conn.backend(), &sql).load(conn)
 }
+
+/// Escalation rungs fired on the cohort's cases, per rung and the infant's hospital.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct RungCount {
+    /// The rung (`L0` … `L4`).
+    #[diesel(sql_type = Text)]
+    pub rung: String,
+    /// The infant's hospital.
+    #[diesel(sql_type = Text)]
+    pub hospital_id: crate::domain::ids::HospitalId,
+    /// Rungs fired.
+    #[diesel(sql_type = BigInt)]
+    pub n: i64,
+}
+
+/// Counts the escalation rungs fired on the cohort's cases (of the programme filter), by rung
+/// and hospital.
+pub fn rungs_fired(conn: &mut AnyConnection, births: &Births) -> QueryResult<Vec<RungCount>> {
+    let programme = births.programme.map_or_else(String::new, |p| {
+        format!(" AND k.programme = '{}'", p.as_str())
+    });
+    let sql = format!(
+        "SELECT x.rung AS rung, i.hospital_id AS hospital_id, CAST(COUNT(*) AS BIGINT) AS n \
+         FROM case_escalations x JOIN cases k ON k.id = x.case_id JOIN infants i ON i.id = k.infant_id \
+         WHERE {}{programme} GROUP BY x.rung, i.hospital_id ORDER BY x.rung, i.hospital_id",
+        births.on("i")
+    );
+    births.query(conn.backend(), &sql).load(conn)
+}

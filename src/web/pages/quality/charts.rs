@@ -288,5 +288,46 @@ pub(super) fn chart_list(
                 .collect(),
         });
     }
+    if !d.rungs.is_empty() {
+        let mut totals: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+        for (r, _, n) in &d.rungs {
+            *totals.entry(r.as_str()).or_default() += n;
+        }
+        let bars: Vec<Bar> = totals
+            .iter()
+            .map(|(r, n)| Bar {
+                label: tr.f("rung_label", &[("rung", r)]),
+                value: *n as f64,
+                second: None,
+            })
+            .collect();
+        let max = bars.iter().map(|b| b.value).fold(1.0_f64, f64::max);
+        let title = tr.t("chart_rungs");
+        out.push(Chart {
+            id: "chart-rungs".into(),
+            svg: charts::bars(
+                "chart-rungs",
+                &title,
+                &bars,
+                max,
+                None,
+                |n| format!("{n:.0}"),
+                None,
+            ),
+            title,
+            head: vec![tr.t("rung"), tr.t("col_hospital"), tr.t("fired")],
+            rows: d
+                .rungs
+                .iter()
+                .map(|(r, h, n)| {
+                    vec![
+                        tr.f("rung_label", &[("rung", r)]),
+                        names.get(h).cloned().unwrap_or_else(|| h.to_string()),
+                        n.to_string(),
+                    ]
+                })
+                .collect(),
+        });
+    }
     out
 }

@@ -31,8 +31,10 @@ use crate::web::session::Console;
 
 mod charts;
 mod members;
+mod scorecard;
 
 pub use members::members_page;
+pub use scorecard::scorecard_page;
 
 use charts::{Chart, chart_list};
 

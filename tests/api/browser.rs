@@ -612,6 +612,7 @@ async fn every_console_page_renders_in_both_languages_without_a_csp_violation() 
         ("management", "/management?days=90".to_string()),
         ("episode", format!("/management/episodes/{episode}")),
         ("quality", "/quality".to_string()),
+        ("hospital", "/hospital".to_string()),
         ("scorecard", "/quality/scorecard?month=2026-11".to_string()),
         (
             "quality-members",

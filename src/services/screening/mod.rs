@@ -2,6 +2,7 @@
 
 pub mod cards;
 pub mod hl7;
+pub mod hospital_board;
 pub mod infants;
 pub mod merges;
 pub mod results;

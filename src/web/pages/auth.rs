@@ -32,15 +32,16 @@ pub struct LoginQuery {
     m: Option<String>,
 }
 
-/// `GET /`: the worklists, or the sign-in page.
+/// `GET /`: the hospital view for hospital staff, the worklists for the centre, or the
+/// sign-in page.
 #[get("/")]
 pub async fn home(req: HttpRequest) -> HttpResponse {
-    let signed_in = req.extensions().get::<sessions::Active>().is_some();
-    see_other(if signed_in {
-        "/worklists/overdue"
-    } else {
-        "/login"
-    })
+    let to = match req.extensions().get::<sessions::Active>() {
+        Some(a) if a.principal.scope().hospital_filter().is_some() => "/hospital",
+        Some(_) => "/worklists/overdue",
+        None => "/login",
+    };
+    see_other(to)
 }
 
 /// `GET /login`.

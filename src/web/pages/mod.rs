@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod cases;
+pub mod hospital;
 pub mod infants;
 pub mod lists;
 pub mod management;

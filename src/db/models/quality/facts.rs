@@ -436,3 +436,45 @@ pub fn birth_range(
         .first(conn)?;
     Ok(lo.zip(hi).map(|(lo, hi)| (lo.utc(), hi.utc())))
 }
+
+#[derive(QueryableByName)]
+struct Screened {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    infant_id: InfantId,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    dbs: i32,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    hear: i32,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    cchd: i32,
+}
+
+/// Whether each of these infants has a screen per programme (blood spot: an acceptable or not
+/// yet judged card; hearing: an initial or rescreen test; heart: a pulse-oximetry screen), from
+/// the kept facts, as `[DBS, HEAR, CCHD]`.
+pub fn screened_of(
+    conn: &mut AnyConnection,
+    ids: &[InfantId],
+) -> QueryResult<std::collections::HashMap<InfantId, [bool; 3]>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in ids.chunks(500) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = crate::db::sql::numbered(
+            conn.backend(),
+            &format!(
+                "SELECT infant_id, CASE WHEN dbs_ok_first IS NULL THEN 0 ELSE 1 END AS dbs, \
+                 hear_screened AS hear, cchd_screened AS cchd \
+                 FROM quality_infant_facts WHERE infant_id IN ({})",
+                marks.join(",")
+            ),
+        );
+        let mut q = diesel::sql_query(sql).into_boxed::<crate::db::MultiBackend>();
+        for id in chunk {
+            q = q.bind::<diesel::sql_types::Text, _>(*id);
+        }
+        for r in q.load::<Screened>(conn)? {
+            out.insert(r.infant_id, [r.dbs == 1, r.hear == 1, r.cchd == 1]);
+        }
+    }
+    Ok(out)
+}

@@ -126,6 +126,27 @@ pub fn get_many(
         .collect())
 }
 
+/// The active, unmerged infants born in `[from, before)` within `scope`, latest first, at most
+/// `limit`.
+pub fn born_between(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    from: UtcMicros,
+    before: UtcMicros,
+    limit: i64,
+) -> QueryResult<Vec<Infant>> {
+    let mut q = infants::table
+        .filter(infants::birth_at.ge(from))
+        .filter(infants::birth_at.lt(before))
+        .filter(infants::merged_into.is_null())
+        .into_boxed();
+    q = crate::scoped!(q, scope, infants::hospital_id);
+    q.order((infants::birth_at.desc(), infants::id.asc()))
+        .limit(limit)
+        .select(Infant::as_select())
+        .load(conn)
+}
+
 /// Finds an infant by hospital and MRN, within `scope`.
 pub fn find_by_mrn(
     conn: &mut AnyConnection,

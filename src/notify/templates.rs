@@ -224,6 +224,64 @@ fn placeholders(text: &str) -> Result<Vec<&str>, String> {
     Ok(out)
 }
 
+/// Checks one template's text against its message: only the variables the message provides,
+/// no subject and no condition name in a family SMS, a subject on a staff e-mail.
+pub fn check_template(
+    spec: &TemplateSpec,
+    subject: Option<&str>,
+    body: &str,
+    condition_names: &[String],
+) -> Result<(), String> {
+    for text in subject.into_iter().chain(std::iter::once(body)) {
+        for var in placeholders(text)? {
+            if !spec.vars.contains(&var) {
+                return Err(format!(
+                    "variable {{{{{var}}}}} is not provided to this message (available: {})",
+                    spec.vars.join(", ")
+                ));
+            }
+        }
+    }
+    match spec.audience {
+        Audience::Family => {
+            if subject.is_some() {
+                return Err("an SMS has no subject".into());
+            }
+            if let Some(n) = condition_names
+                .iter()
+                .find(|n| n.chars().count() >= 3 && body.contains(n.as_str()))
+            {
+                return Err(format!("family messages must not name a condition ({n})"));
+            }
+        }
+        Audience::Staff => {
+            if subject.is_none_or(|s| s.trim().is_empty()) {
+                return Err("an e-mail needs a subject".into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `text` with every `{{name}}` replaced by its value; a placeholder without one is an error.
+pub fn fill(name: &str, text: &str, vars: &BTreeMap<&str, String>) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut rest = text;
+    while let Some(i) = rest.find("{{") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let j = after.find("}}").ok_or("unclosed placeholder")?;
+        let var = after[..j].trim();
+        let value = vars
+            .get(var)
+            .ok_or_else(|| format!("template {name}: no value for {{{{{var}}}}}"))?;
+        out.push_str(value);
+        rest = &after[j + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
 impl Templates {
     /// Loads `<locale>.toml` files from `dir`, or the built-in ones when it does not exist, and
     /// checks them. `condition_names` are the catalogue's condition names (every language), which
@@ -276,48 +334,8 @@ impl Templates {
                         spec.name
                     )
                 })?;
-                let texts = tpl.subject.iter().chain(std::iter::once(&tpl.body));
-                for text in texts {
-                    for var in placeholders(text)
-                        .map_err(|e| format!("templates {locale}.toml [{}]: {e}", spec.name))?
-                    {
-                        if !spec.vars.contains(&var) {
-                            return Err(format!(
-                                "templates {locale}.toml [{}]: variable {{{{{var}}}}} is not provided \
-                                 to this message (available: {})",
-                                spec.name,
-                                spec.vars.join(", ")
-                            ));
-                        }
-                    }
-                }
-                match spec.audience {
-                    Audience::Family => {
-                        if tpl.subject.is_some() {
-                            return Err(format!(
-                                "templates {locale}.toml [{}]: an SMS has no subject",
-                                spec.name
-                            ));
-                        }
-                        if let Some(n) = condition_names
-                            .iter()
-                            .find(|n| n.chars().count() >= 3 && tpl.body.contains(n.as_str()))
-                        {
-                            return Err(format!(
-                                "templates {locale}.toml [{}]: family messages must not name a condition ({n})",
-                                spec.name
-                            ));
-                        }
-                    }
-                    Audience::Staff => {
-                        if tpl.subject.as_deref().is_none_or(|s| s.trim().is_empty()) {
-                            return Err(format!(
-                                "templates {locale}.toml [{}]: an e-mail needs a subject",
-                                spec.name
-                            ));
-                        }
-                    }
-                }
+                check_template(spec, tpl.subject.as_deref(), &tpl.body, condition_names)
+                    .map_err(|e| format!("templates {locale}.toml [{}]: {e}", spec.name))?;
             }
             for prog in ["DBS", "HEAR", "CCHD"] {
                 if !raw.bring.contains_key(prog) {
@@ -333,6 +351,14 @@ impl Templates {
     /// Whether a locale has templates.
     pub fn has_locale(&self, locale: &str) -> bool {
         self.by_locale.contains_key(locale)
+    }
+
+    /// A template's text as loaded: (subject, body).
+    pub fn text(&self, name: &str, locale: &str) -> Option<(Option<String>, String)> {
+        self.by_locale
+            .get(locale)
+            .and_then(|m| m.get(name))
+            .map(|t| (t.subject.clone(), t.body.clone()))
     }
 
     /// What a family should bring for a programme, in `locale`.
@@ -356,23 +382,7 @@ impl Templates {
             .get(locale)
             .and_then(|m| m.get(name))
             .ok_or_else(|| format!("no template {name} in locale {locale}"))?;
-        let fill = |text: &str| -> Result<String, String> {
-            let mut out = String::with_capacity(text.len() + 64);
-            let mut rest = text;
-            while let Some(i) = rest.find("{{") {
-                out.push_str(&rest[..i]);
-                let after = &rest[i + 2..];
-                let j = after.find("}}").ok_or("unclosed placeholder")?;
-                let var = after[..j].trim();
-                let value = vars
-                    .get(var)
-                    .ok_or_else(|| format!("template {name}: no value for {{{{{var}}}}}"))?;
-                out.push_str(value);
-                rest = &after[j + 2..];
-            }
-            out.push_str(rest);
-            Ok(out)
-        };
+        let fill = |text: &str| fill(name, text, vars);
         Ok(Rendered {
             subject: tpl.subject.as_deref().map(fill).transpose()?,
             body: fill(tpl.body.trim())?,

@@ -44,6 +44,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(pages::infants::search_page)
             .service(pages::infants::infant_page)
             .service(pages::infants::edit_contacts)
+            .service(pages::admin::templates::templates_page)
+            .service(pages::admin::templates::preview_change)
             .service(pages::hospital::hospital_page)
             .service(pages::hospital::register_birth)
             .service(pages::hospital::record_hearing)

@@ -5,6 +5,7 @@
 mod audit;
 mod auth;
 mod browser;
+mod browser_admin;
 mod browser_hospital;
 mod browser_management;
 mod browser_quality;

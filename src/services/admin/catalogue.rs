@@ -84,8 +84,9 @@ pub fn load_store(conn: &mut AnyConnection) -> anyhow::Result<CatalogueStore> {
     Ok(store)
 }
 
-/// Every condition name (both languages) of every stored version: family messages must not
-/// contain any of them.
+/// Every condition name (both languages) of every stored version, and each part of a name that
+/// joins several with a slash (`苯丙酮尿症/高苯丙氨酸血症`): family messages must not contain any
+/// of them.
 pub fn condition_names(store: &SharedCatalogues) -> Vec<String> {
     let Ok(s) = store.read() else {
         return vec![];
@@ -99,6 +100,14 @@ pub fn condition_names(store: &SharedCatalogues) -> Vec<String> {
                 .iter()
                 .flat_map(|c| [c.name_zh.clone(), c.name_en.clone()])
                 .collect::<Vec<_>>()
+        })
+        .flat_map(|n| {
+            let parts: Vec<String> = n
+                .split(['/', '／'])
+                .map(|p| p.trim().to_string())
+                .filter(|p| p.chars().count() >= 3 && *p != n)
+                .collect();
+            std::iter::once(n).chain(parts)
         })
         .collect();
     names.sort();

@@ -6,5 +6,6 @@ pub mod bootstrap;
 pub mod catalogue;
 pub mod policy;
 pub mod sessions;
+pub mod template_preview;
 pub mod versioned;
 pub mod versions;

@@ -1,5 +1,6 @@
 //! The console's pages, one module per screen.
 
+pub mod admin;
 pub mod auth;
 pub mod cases;
 pub mod hospital;
@@ -31,6 +32,8 @@ pub struct Chrome {
     pub csrf: String,
     /// This page's path.
     pub path: String,
+    /// The user administers the system (the administration link shows).
+    pub admin: bool,
 }
 
 impl Chrome {
@@ -42,6 +45,11 @@ impl Chrome {
             signed_in_as: Some(c.tr.f("signed_in_as", &[("name", &c.session.display_name)])),
             csrf: c.session.csrf_token.clone(),
             path: path.to_string(),
+            admin: c
+                .session
+                .principal
+                .role
+                .may(crate::domain::role::Action::PublishCatalogue),
         }
     }
 
@@ -53,6 +61,7 @@ impl Chrome {
             signed_in_as: None,
             csrf: String::new(),
             path: path.to_string(),
+            admin: false,
         }
     }
 }

@@ -1,0 +1,3 @@
+//! Administration pages (administrators only).
+
+pub mod templates;

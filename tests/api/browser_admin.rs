@@ -1,0 +1,134 @@
+//! Administration in a real browser: the notification preview renders any template with example
+//! data in both languages, checks a proposed change as at start-up (a family SMS naming a
+//! condition is refused), and a hospital user cannot reach it.
+
+use serde_json::json;
+use thirtyfour::prelude::*;
+
+use crate::browser::{Browser, user};
+use crate::helpers::TestApp;
+
+async fn text_of(b: &Browser, css: &str) -> String {
+    for _ in 0..50 {
+        if let Ok(el) = b.d().find(By::Css(css)).await
+            && let Ok(text) = el.text().await
+        {
+            return text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{css} not found on {}", b.path().await);
+}
+
+async fn replace(b: &Browser, id: &str, text: &str) {
+    let el = b.d().find(By::Id(id)).await.unwrap();
+    el.clear().await.unwrap();
+    el.send_keys(text).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_admin_previews_templates_and_a_hospital_user_cannot() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    user(&app, "root", "系统管理员", "admin").await;
+    b.sign_in(&app.base, "root").await;
+    b.wait_for("/worklists/overdue").await;
+    b.d()
+        .goto(format!("{}/admin/templates?name=family_recall", app.base))
+        .await
+        .unwrap();
+    let zh = text_of(&b, "#body-zh-CN").await;
+    let en = text_of(&b, "#body-en").await;
+    assert!(zh.contains("ZJ001-000123") && !zh.contains("{{"), "{zh}");
+    assert!(en.contains("ZJ001-000123") && !en.contains("{{"), "{en}");
+    b.assert_no_csp_violation("template preview").await;
+    b.assert_accessible("template preview").await;
+    // A family SMS that names a condition is refused with the start-up check's message.
+    replace(
+        &b,
+        "body-edit-zh-CN",
+        "宝宝疑似苯丙酮尿症，请于{{due_date}}复查",
+    )
+    .await;
+    b.d()
+        .find(By::Css("form:has(#body-edit-zh-CN) button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let err = text_of(&b, "#error-zh-CN").await;
+    assert!(err.contains("must not name a condition"), "{err}");
+    // A proper change renders with the example data.
+    replace(
+        &b,
+        "body-edit-zh-CN",
+        "请于{{due_date}}到{{place}}复查，电话{{centre_phone}}",
+    )
+    .await;
+    b.d()
+        .find(By::Css("form:has(#body-edit-zh-CN) button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let body = text_of(&b, "#body-zh-CN").await;
+    assert!(
+        body.contains("请于2026-12-08到省妇保新筛门诊复查"),
+        "{body}"
+    );
+    b.shot("template-preview-zh-CN").await;
+    // A staff e-mail shows its subject in both languages.
+    b.d()
+        .goto(format!(
+            "{}/admin/templates?name=management_treatment_overdue",
+            app.base
+        ))
+        .await
+        .unwrap();
+    assert!(text_of(&b, "#subject-en").await.contains("0193a1b2"));
+
+    // A hospital user gets the not-found page, and no administration link.
+    let (own, _) = app.hospital_with_token("ZJ12").await;
+    let r = app
+        .post(
+            "/api/v1/users",
+            &app.admin_token,
+            &json!({"username": "nurse", "display_name": "孙护士", "password": "a-long-test-password",
+                    "role": "hospital_staff", "hospital_id": own}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    b.d()
+        .find(By::Css("form[action='/logout'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.sign_in(&app.base, "nurse").await;
+    b.wait_for("/hospital").await;
+    assert!(
+        b.d()
+            .find(By::Css("a[href='/admin/templates']"))
+            .await
+            .is_err()
+    );
+    let r = reqwest::Client::new()
+        .get(format!("{}/admin/templates", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.url().path(), "/login", "signed out: to the sign-in page");
+    b.d()
+        .goto(format!("{}/admin/templates", app.base))
+        .await
+        .unwrap();
+    let h1 = text_of(&b, "h1").await;
+    assert!(!h1.contains("通知预览"), "{h1}");
+    b.shot("admin-forbidden-zh-CN").await;
+    b.quit().await;
+}

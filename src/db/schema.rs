@@ -31,6 +31,7 @@ diesel::table! {
         last_login_at -> Nullable<Timestamp>,
         email -> Nullable<Text>,
         token_version -> Integer,
+        password_one_time -> Bool,
     }
 }
 

@@ -109,6 +109,7 @@ async fn an_admin_previews_templates_and_a_hospital_user_cannot() {
         .click()
         .await
         .unwrap();
+    b.wait_for("/login?m=signed_out").await;
     b.sign_in(&app.base, "nurse").await;
     b.wait_for("/hospital").await;
     assert!(
@@ -130,5 +131,105 @@ async fn an_admin_previews_templates_and_a_hospital_user_cannot() {
     let h1 = text_of(&b, "h1").await;
     assert!(!h1.contains("通知预览"), "{h1}");
     b.shot("admin-forbidden-zh-CN").await;
+    b.quit().await;
+}
+
+async fn click(b: &Browser, css: &str) {
+    b.d()
+        .find(By::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn sign_in_with(b: &Browser, base: &str, username: &str, password: &str) {
+    b.d().goto(format!("{base}/login")).await.unwrap();
+    replace(b, "username", username).await;
+    replace(b, "password", password).await;
+    click(b, "main form button[type=submit]").await;
+}
+
+#[tokio::test]
+async fn a_one_time_password_works_once_and_a_rotated_secret_ends_the_old_one() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let h = app.hospital("ZJ13").await;
+    let (client_id, old_secret) = app.client(&h).await;
+    user(&app, "root", "系统管理员", "admin").await;
+    b.sign_in(&app.base, "root").await;
+    b.wait_for("/worklists/overdue").await;
+
+    // The administrator creates a coordinator: the one-time password is shown once.
+    b.d()
+        .goto(format!("{}/admin/users", app.base))
+        .await
+        .unwrap();
+    b.assert_accessible("users").await;
+    replace(&b, "new-username", "newcoord").await;
+    replace(&b, "new-name", "新协调员").await;
+    click(&b, "#new-role option[value='coordinator']").await;
+    click(&b, "#create-form button[type=submit]").await;
+    let otp = text_of(&b, "#issued-secret").await;
+    assert!(otp.len() >= 16, "{otp}");
+    b.shot("admin-users-issued-zh-CN").await;
+    b.assert_no_csp_violation("users").await;
+    b.d()
+        .goto(format!("{}/admin/users", app.base))
+        .await
+        .unwrap();
+    assert!(!b.d().source().await.unwrap().contains(&otp), "shown once");
+
+    // It signs in once, straight to choosing a password …
+    click(&b, "form[action='/logout'] button").await;
+    b.wait_for("/login?m=signed_out").await;
+    sign_in_with(&b, &app.base, "newcoord", &otp).await;
+    assert_eq!(b.wait_for("/password?first=1").await, "/password?first=1");
+    assert!(text_of(&b, "#first-password").await.contains("一次性密码"));
+    // … and never again.
+    click(&b, "form[action='/logout'] button").await;
+    b.wait_for("/login?m=signed_out").await;
+    sign_in_with(&b, &app.base, "newcoord", &otp).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(b.path().await.starts_with("/login"), "{}", b.path().await);
+    let r = app
+        .req(reqwest::Method::POST, "/api/v1/auth/login", None)
+        .json(&json!({"username": "newcoord", "password": otp}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "nor through the API");
+
+    // Rotating a client's secret from the page ends the old secret at once.
+    b.sign_in(&app.base, "root").await;
+    b.wait_for("/worklists/overdue").await;
+    b.d()
+        .goto(format!("{}/admin/clients", app.base))
+        .await
+        .unwrap();
+    b.assert_accessible("clients").await;
+    assert_eq!(
+        app.client_token(&client_id, &old_secret).await.status(),
+        200
+    );
+    click(
+        &b,
+        &format!("tr[data-login='{client_id}'] form[action$='/rotate'] button"),
+    )
+    .await;
+    let new_secret = text_of(&b, "#issued-secret").await;
+    assert_ne!(new_secret, old_secret);
+    assert_eq!(
+        app.client_token(&client_id, &old_secret).await.status(),
+        401
+    );
+    assert_eq!(
+        app.client_token(&client_id, &new_secret).await.status(),
+        200
+    );
+    b.assert_no_csp_violation("clients").await;
     b.quit().await;
 }

@@ -106,6 +106,7 @@ async fn a_confirmed_child_is_treated_followed_and_reported_in_the_browser() {
     // The coordinator: a closure as lost without the attempts is refused, nothing written;
     // the provincial report is recorded.
     click(&b, "form[action='/logout'] button").await;
+    b.wait_for("/login?m=signed_out").await;
     b.sign_in(&app.base, "coord").await;
     b.wait_for("/worklists/overdue").await;
     b.d().goto(format!("{}{episode}", app.base)).await.unwrap();

@@ -181,6 +181,7 @@ pub async fn update_user(
         active: b.active,
         password: b.password,
         email: b.email,
+        one_time: false,
     };
     let now = state.now();
     let u = db::run(&state.pool, move |c| {

@@ -208,6 +208,48 @@ pub fn create_user(
     input: UserInput,
     now: DateTime<Utc>,
 ) -> Result<User, AppError> {
+    insert_user(conn, input, false, now)
+}
+
+/// A password an administrator hands over: 20 random characters (URL-safe base64).
+fn one_time_password() -> Result<String, AppError> {
+    Ok(secrets::random_token(15)?)
+}
+
+/// Creates a user with a generated one-time password (returned once, never stored): it signs
+/// in once, and only to choose the user's own (`input.password` is ignored).
+pub fn create_user_with_one_time_password(
+    conn: &mut AnyConnection,
+    mut input: UserInput,
+    now: DateTime<Utc>,
+) -> Result<(User, String), AppError> {
+    let otp = one_time_password()?;
+    input.password = otp.clone();
+    Ok((insert_user(conn, input, true, now)?, otp))
+}
+
+/// Replaces a user's password with a generated one-time password (returned once); every
+/// session of the user ends.
+pub fn reset_to_one_time_password(
+    conn: &mut AnyConnection,
+    id: UserId,
+    now: DateTime<Utc>,
+) -> Result<(User, String), AppError> {
+    let otp = one_time_password()?;
+    let patch = UserPatch {
+        password: Some(otp.clone()),
+        one_time: true,
+        ..Default::default()
+    };
+    Ok((update_user(conn, id, patch, now)?, otp))
+}
+
+fn insert_user(
+    conn: &mut AnyConnection,
+    input: UserInput,
+    one_time: bool,
+    now: DateTime<Utc>,
+) -> Result<User, AppError> {
     let mut e = FieldErrors::new();
     let username = e.text("username", &input.username, 64);
     if username.len() < 3
@@ -241,6 +283,7 @@ pub fn create_user(
         last_login_at: None,
         email,
         token_version: 0,
+        password_one_time: one_time,
     };
     user::insert(conn, &row).map_err(|err| {
         if is_unique_violation(&err) {
@@ -271,6 +314,8 @@ pub struct UserPatch {
     pub password: Option<String>,
     /// New or cleared e-mail address.
     pub email: Option<Option<String>>,
+    /// With `password`: it is a one-time password (signs in once, to choose one's own).
+    pub one_time: bool,
 }
 
 /// Updates a user.
@@ -305,8 +350,10 @@ pub fn update_user(
             hospital_id: Some(hospital_id),
             active: patch.active,
             updated_at: Some(UtcMicros::new(now)),
-            last_login_at: None,
+            // A one-time password signs in once from now: as if never signed in.
+            last_login_at: (patch.password.is_some() && patch.one_time).then_some(None),
             email,
+            password_one_time: patch.password.as_ref().map(|_| patch.one_time),
         };
         // A changed role or hospital, a deactivation or a password reset ends every session.
         let revoke = role != current.role
@@ -358,6 +405,10 @@ pub fn login_user(
         return Ok(None);
     };
     if !password::verify(pw, &u.password_hash) || !u.active {
+        return Ok(None);
+    }
+    // A one-time password has signed in once already.
+    if u.password_one_time && u.last_login_at.is_some() {
         return Ok(None);
     }
     let role = u.role;

@@ -24,6 +24,8 @@ pub struct Started {
     pub cookie_id: String,
     /// The synchronizer token of the session.
     pub csrf_token: String,
+    /// Signed in with a one-time password: the user is to choose their own now.
+    pub must_change_password: bool,
 }
 
 /// A live session, resolved from its cookie.
@@ -76,9 +78,12 @@ pub fn sign_in(
             expires_at: UtcMicros::new(now + life.absolute),
         },
     )?;
+    let must_change_password =
+        crate::db::models::admin::user::get(conn, user_id)?.is_some_and(|u| u.password_one_time);
     Ok(Some(Started {
         cookie_id,
         csrf_token,
+        must_change_password,
     }))
 }
 

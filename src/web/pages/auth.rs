@@ -116,7 +116,11 @@ pub async fn login(
         return again(tr.t("sign_in_failed"), username, StatusCode::UNAUTHORIZED);
     };
     tracing::info!("console sign-in");
-    let mut res = see_other("/");
+    let mut res = see_other(if s.must_change_password {
+        "/password?first=1"
+    } else {
+        "/"
+    });
     res.add_cookie(&session::cookie(
         &req,
         env,
@@ -193,6 +197,13 @@ pub async fn language(
 struct PasswordPage {
     c: Chrome,
     errors: Vec<FieldError>,
+    first: bool,
+}
+
+/// Whether the password page follows a sign-in with a one-time password.
+#[derive(Debug, Default, Deserialize)]
+pub struct PasswordQuery {
+    first: Option<String>,
 }
 
 /// One line of a form's error summary, linked to its field.
@@ -208,12 +219,16 @@ pub struct FieldError {
 
 /// `GET /password`.
 #[get("/password")]
-pub async fn password_page(c: Console) -> Result<HttpResponse, WebError> {
+pub async fn password_page(
+    c: Console,
+    q: web::Query<PasswordQuery>,
+) -> Result<HttpResponse, WebError> {
     render(
         StatusCode::OK,
         &PasswordPage {
             c: Chrome::of(&c, "change_password", "/password"),
             errors: vec![],
+            first: q.first.is_some(),
         },
     )
 }
@@ -243,6 +258,7 @@ pub async fn change_password(
         render(
             StatusCode::UNPROCESSABLE_ENTITY,
             &PasswordPage {
+                first: false,
                 c: Chrome::of(&c, "change_password", "/password"),
                 errors,
             },

@@ -28,6 +28,8 @@ pub struct User {
     /// Bumped to revoke every token issued before (tokens carry the version they were issued
     /// under).
     pub token_version: i32,
+    /// The password was issued by an administrator: it signs in once, to choose one's own.
+    pub password_one_time: bool,
 }
 
 /// Changes to a user.
@@ -42,6 +44,7 @@ pub struct UserUpdateForm {
     pub updated_at: Option<UtcMicros>,
     pub last_login_at: Option<Option<UtcMicros>>,
     pub email: Option<Option<String>>,
+    pub password_one_time: Option<bool>,
 }
 
 /// Inserts a user.

@@ -1,3 +1,4 @@
 //! Administration pages (administrators only).
 
+pub mod accounts;
 pub mod templates;

@@ -10,6 +10,7 @@ pub mod charts;
 pub mod error;
 pub mod headers;
 pub mod i18n;
+pub mod multipart;
 pub mod pages;
 pub mod session;
 
@@ -50,6 +51,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(pages::admin::accounts::user_action)
             .service(pages::admin::accounts::create_client)
             .service(pages::admin::accounts::client_action)
+            .service(pages::admin::catalogue::catalogue_page)
+            .service(pages::admin::catalogue::publish)
             .service(pages::admin::templates::templates_page)
             .service(pages::admin::templates::preview_change)
             .service(pages::hospital::hospital_page)

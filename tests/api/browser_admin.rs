@@ -233,3 +233,91 @@ async fn a_one_time_password_works_once_and_a_rotated_secret_ends_the_old_one() 
     b.assert_no_csp_violation("clients").await;
     b.quit().await;
 }
+
+#[tokio::test]
+async fn an_invalid_catalogue_shows_its_errors_and_a_valid_one_compares_field_by_field() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    user(&app, "root", "系统管理员", "admin").await;
+    b.sign_in(&app.base, "root").await;
+    b.wait_for("/worklists/overdue").await;
+    let versions = || async {
+        let v: serde_json::Value = app
+            .get("/api/v1/catalogue/versions", &app.admin_token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        v.as_array().unwrap().len()
+    };
+    let before = versions().await;
+    let dir = tempfile::tempdir().unwrap();
+    let original = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/catalogue/zj-2023.toml"),
+    )
+    .unwrap();
+    let upload = |name: &str, text: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    // A new version id whose CH tier is not a tier: refused with the validator's message.
+    let bad = upload(
+        "bad.toml",
+        original
+            .replace("version = \"zj-2023\"", "version = \"zj-2027\"")
+            .replacen("tier = \"T2\"", "tier = \"T9\"", 1),
+    );
+    b.d()
+        .goto(format!("{}/admin/catalogue", app.base))
+        .await
+        .unwrap();
+    let file = b.d().find(By::Id("file")).await.unwrap();
+    file.send_keys(bad.to_string_lossy().as_ref())
+        .await
+        .unwrap();
+    click(&b, "#publish-form button[type=submit]").await;
+    let err = text_of(&b, "#catalogue-error").await;
+    assert!(err.contains("T9") || err.contains("tier"), "{err}");
+    assert_eq!(versions().await, before, "nothing stored");
+    b.assert_accessible("catalogue refused").await;
+    b.shot("catalogue-refused-zh-CN").await;
+
+    // A valid new version with one cutoff changed is published and compares by field.
+    let good = upload(
+        "good.toml",
+        original
+            .replace("version = \"zj-2023\"", "version = \"zj-2027\"")
+            .replace(
+                "effective_from = \"2023-01-01\"",
+                "effective_from = \"2027-01-01\"",
+            )
+            .replacen("cutoff = 9.0", "cutoff = 8.5", 1),
+    );
+    let file = b.d().find(By::Id("file")).await.unwrap();
+    file.send_keys(good.to_string_lossy().as_ref())
+        .await
+        .unwrap();
+    click(&b, "#publish-form button[type=submit]").await;
+    assert!(text_of(&b, "#catalogue-notice").await.contains("zj-2027"));
+    assert_eq!(versions().await, before + 1);
+    b.d()
+        .goto(format!("{}/admin/catalogue?a=zj-2023&b=zj-2027", app.base))
+        .await
+        .unwrap();
+    let changes = text_of(&b, "table#changes").await;
+    assert!(
+        changes.contains("9.0") && changes.contains("8.5"),
+        "{changes}"
+    );
+    assert!(
+        changes.contains("effective_from") && changes.contains("version"),
+        "{changes}"
+    );
+    b.assert_no_csp_violation("catalogue compare").await;
+    b.assert_accessible("catalogue compare").await;
+    b.shot("catalogue-compare-zh-CN").await;
+    b.quit().await;
+}

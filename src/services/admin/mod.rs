@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod audit;
 pub mod bootstrap;
 pub mod catalogue;
+pub mod compare;
 pub mod policy;
 pub mod sessions;
 pub mod template_preview;

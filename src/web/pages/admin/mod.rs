@@ -1,4 +1,5 @@
 //! Administration pages (administrators only).
 
 pub mod accounts;
+pub mod catalogue;
 pub mod templates;

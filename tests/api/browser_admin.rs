@@ -321,3 +321,47 @@ async fn an_invalid_catalogue_shows_its_errors_and_a_valid_one_compares_field_by
     b.shot("catalogue-compare-zh-CN").await;
     b.quit().await;
 }
+
+#[tokio::test]
+async fn jobs_run_from_their_page_and_the_audit_trail_shows_who_did_what() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let (_, token) = app.hospital_with_token("ZJ14").await;
+    let (infant, _) = crate::helpers::register_infant(&app, &token, "A1", 2).await;
+    user(&app, "root", "系统管理员", "admin").await;
+    b.sign_in(&app.base, "root").await;
+    b.wait_for("/worklists/overdue").await;
+    b.d()
+        .goto(format!("{}/admin/jobs", app.base))
+        .await
+        .unwrap();
+    click(&b, "tr[data-job='missed_screens'] form button").await;
+    let ran = text_of(&b, "#job-ran").await;
+    assert!(ran.contains("missed_screens"), "{ran}");
+    let row = text_of(&b, "tr[data-job='missed_screens']").await;
+    assert!(row.contains("成功"), "{row}");
+    b.assert_no_csp_violation("jobs").await;
+    b.assert_accessible("jobs").await;
+    b.shot("admin-jobs-zh-CN").await;
+    // The infant's trail: its registration (by the hospital's client), then this read.
+    b.d()
+        .goto(format!("{}/infants/{infant}", app.base))
+        .await
+        .unwrap();
+    b.d()
+        .goto(format!(
+            "{}/admin/audit?entity=infant&id={infant}",
+            app.base
+        ))
+        .await
+        .unwrap();
+    let trail = text_of(&b, "table#audit").await;
+    assert!(trail.contains("创建") && trail.contains("读取"), "{trail}");
+    assert!(trail.contains("系统管理员 (root)"), "{trail}");
+    b.assert_no_csp_violation("audit").await;
+    b.assert_accessible("audit").await;
+    b.shot("admin-audit-zh-CN").await;
+    b.quit().await;
+}

@@ -40,7 +40,12 @@ pub struct JobInfo {
 #[get("/admin/jobs")]
 pub async fn list_jobs(p: Principal, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     require(&p, Action::RunJobs)?;
-    let runs = jobs::last_runs(&state).await?;
+    Ok(HttpResponse::Ok().json(job_infos(&state).await?))
+}
+
+/// Every job with its schedule and last run (the API's list and the console's jobs page).
+pub(crate) async fn job_infos(state: &AppState) -> Result<Vec<JobInfo>, AppError> {
+    let runs = jobs::last_runs(state).await?;
     let out: Vec<JobInfo> = Job::ALL
         .iter()
         .copied()
@@ -48,7 +53,7 @@ pub async fn list_jobs(p: Principal, state: web::Data<AppState>) -> Result<HttpR
             let r = runs.iter().find(|r| r.name == job);
             JobInfo {
                 name: job.name().to_string(),
-                schedule: jobs::schedule_of(&state, job),
+                schedule: jobs::schedule_of(state, job),
                 scheduler_enabled: state.settings.jobs.enabled,
                 last_started_at: r.and_then(|r| r.last_started_at).map(|t| t.utc()),
                 last_finished_at: r.and_then(|r| r.last_finished_at).map(|t| t.utc()),
@@ -58,7 +63,12 @@ pub async fn list_jobs(p: Principal, state: web::Data<AppState>) -> Result<HttpR
             }
         })
         .collect();
-    Ok(HttpResponse::Ok().json(out))
+    Ok(out)
+}
+
+/// Runs a job now with the server's clock (the API and the console's "run now").
+pub(crate) async fn run_now(state: &AppState, name: &str) -> Result<JobReport, AppError> {
+    jobs::run(state, name, state.now()).await
 }
 
 /// Run a job now (admin): `escalation`, `missed_screens`, `family_reminders`,
@@ -72,6 +82,6 @@ pub async fn run_job(
     name: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     require(&p, Action::RunJobs)?;
-    let report = jobs::run(&state, &name, state.now()).await?;
+    let report = run_now(&state, &name).await?;
     Ok(HttpResponse::Ok().json(report))
 }

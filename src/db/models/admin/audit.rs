@@ -111,3 +111,48 @@ pub fn of_entity(
         .select(AuditEntry::as_select())
         .load(conn)
 }
+
+/// What the audit viewer asks for: one entity's trail, or one actor's, or everything.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Entity kind (`infant`, `case`, …).
+    pub entity: Option<String>,
+    /// With `entity`: its id (list reads naming it are included).
+    pub entity_id: Option<String>,
+    /// `user:<id>` or `client:<id>`.
+    pub actor: Option<String>,
+}
+
+/// A page of entries, newest first, older than `before` (at, id), at most `limit`.
+pub fn page(
+    conn: &mut AnyConnection,
+    f: &AuditFilter,
+    before: Option<(UtcMicros, String)>,
+    limit: i64,
+) -> QueryResult<Vec<AuditEntry>> {
+    let mut q = audit_log::table.into_boxed();
+    if let Some(e) = &f.entity {
+        q = q.filter(audit_log::entity.eq(e.clone()));
+    }
+    if let Some(id) = &f.entity_id {
+        let listed = audit_log::entity_id
+            .eq("")
+            .and(audit_log::action.eq(AuditAction::Read))
+            .and(audit_log::changes.like(format!("%\"{}\"%", id.replace(['%', '_', '"'], ""))));
+        q = q.filter(audit_log::entity_id.eq(id.clone()).or(listed));
+    }
+    if let Some(a) = &f.actor {
+        q = q.filter(audit_log::actor.eq(a.clone()));
+    }
+    if let Some((at, id)) = before {
+        q = q.filter(
+            audit_log::at
+                .lt(at)
+                .or(audit_log::at.eq(at).and(audit_log::id.lt(id))),
+        );
+    }
+    q.order((audit_log::at.desc(), audit_log::id.desc()))
+        .limit(limit)
+        .select(AuditEntry::as_select())
+        .load(conn)
+}

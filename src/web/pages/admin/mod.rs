@@ -2,4 +2,5 @@
 
 pub mod accounts;
 pub mod catalogue;
+pub mod operations;
 pub mod templates;

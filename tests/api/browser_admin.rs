@@ -365,3 +365,60 @@ async fn jobs_run_from_their_page_and_the_audit_trail_shows_who_did_what() {
     b.shot("admin-audit-zh-CN").await;
     b.quit().await;
 }
+
+#[tokio::test]
+async fn an_admin_creates_edits_and_deactivates_a_hospital() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    user(&app, "root", "系统管理员", "admin").await;
+    b.sign_in(&app.base, "root").await;
+    b.wait_for("/worklists/overdue").await;
+    b.d()
+        .goto(format!("{}/admin/hospitals", app.base))
+        .await
+        .unwrap();
+    replace(&b, "new-code", "ZJ99").await;
+    replace(&b, "new-hname", "示例县妇幼保健院").await;
+    replace(&b, "new-district", "示例县").await;
+    click(&b, "#create-hospital button[type=submit]").await;
+    assert!(text_of(&b, "#hospital-notice").await.contains("ZJ99"));
+    async fn zj99(app: &TestApp) -> serde_json::Value {
+        let v: serde_json::Value = app
+            .get("/api/v1/hospitals", &app.admin_token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["code"] == "ZJ99")
+            .cloned()
+            .unwrap()
+    }
+    let h = zj99(&app).await;
+    let id = h["id"].as_str().unwrap().to_string();
+    // A bad address is refused and nothing changes.
+    replace(&b, &format!("emails-{id}"), "not-an-address").await;
+    click(&b, &format!("form[data-code='ZJ99'] button[type=submit]")).await;
+    assert!(
+        text_of(&b, "#hospital-error")
+            .await
+            .contains("contact_emails")
+    );
+    assert_eq!(zj99(&app).await["contact_emails"], json!([]));
+    // Addresses and deactivation saved.
+    replace(&b, &format!("emails-{id}"), "nbs@zj99.test").await;
+    click(&b, &format!("#active-{id}")).await;
+    click(&b, &format!("form[data-code='ZJ99'] button[type=submit]")).await;
+    assert!(text_of(&b, "#hospital-notice").await.contains("ZJ99"));
+    let h = zj99(&app).await;
+    assert_eq!(h["contact_emails"], json!(["nbs@zj99.test"]));
+    assert_eq!(h["active"], false);
+    b.assert_no_csp_violation("hospitals").await;
+    b.assert_accessible("hospitals").await;
+    b.shot("admin-hospitals-zh-CN").await;
+    b.quit().await;
+}

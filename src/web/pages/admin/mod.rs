@@ -2,5 +2,6 @@
 
 pub mod accounts;
 pub mod catalogue;
+pub mod hospitals;
 pub mod operations;
 pub mod templates;

@@ -402,7 +402,7 @@ async fn an_admin_creates_edits_and_deactivates_a_hospital() {
     let id = h["id"].as_str().unwrap().to_string();
     // A bad address is refused and nothing changes.
     replace(&b, &format!("emails-{id}"), "not-an-address").await;
-    click(&b, &format!("form[data-code='ZJ99'] button[type=submit]")).await;
+    click(&b, "form[data-code='ZJ99'] button[type=submit]").await;
     assert!(
         text_of(&b, "#hospital-error")
             .await
@@ -412,7 +412,7 @@ async fn an_admin_creates_edits_and_deactivates_a_hospital() {
     // Addresses and deactivation saved.
     replace(&b, &format!("emails-{id}"), "nbs@zj99.test").await;
     click(&b, &format!("#active-{id}")).await;
-    click(&b, &format!("form[data-code='ZJ99'] button[type=submit]")).await;
+    click(&b, "form[data-code='ZJ99'] button[type=submit]").await;
     assert!(text_of(&b, "#hospital-notice").await.contains("ZJ99"));
     let h = zj99(&app).await;
     assert_eq!(h["contact_emails"], json!(["nbs@zj99.test"]));

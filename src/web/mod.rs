@@ -59,6 +59,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(pages::admin::hospitals::hospitals_page)
             .service(pages::admin::hospitals::create_hospital)
             .service(pages::admin::hospitals::update_hospital)
+            .service(pages::admin::merges::merges_page)
+            .service(pages::admin::merges::undo)
             .service(pages::admin::templates::templates_page)
             .service(pages::admin::templates::preview_change)
             .service(pages::hospital::hospital_page)

@@ -422,3 +422,50 @@ async fn an_admin_creates_edits_and_deactivates_a_hospital() {
     b.shot("admin-hospitals-zh-CN").await;
     b.quit().await;
 }
+
+#[tokio::test]
+async fn a_merge_is_undone_from_the_merges_page() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let (_, token) = app.hospital_with_token("ZJ15").await;
+    let (kept, _) = crate::helpers::register_infant(&app, &token, "M1", 2).await;
+    let (dup, _) = crate::helpers::register_infant(&app, &token, "M1B", 2).await;
+    let r = app
+        .post(
+            &format!("/api/v1/infants/{kept}/merge"),
+            &app.admin_token,
+            &json!({"duplicate_id": dup}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    user(&app, "root", "系统管理员", "admin").await;
+    b.sign_in(&app.base, "root").await;
+    b.wait_for("/worklists/overdue").await;
+    b.d()
+        .goto(format!("{}/admin/merges", app.base))
+        .await
+        .unwrap();
+    let list = text_of(&b, "table#merges").await;
+    assert!(
+        list.contains("ZJ15-M1") && list.contains("ZJ15-M1B"),
+        "{list}"
+    );
+    b.assert_accessible("merges").await;
+    click(&b, "table#merges form button").await;
+    assert!(text_of(&b, "#merge-notice").await.contains("撤销"));
+    let v: serde_json::Value = app
+        .get(&format!("/api/v1/infants/{dup}"), &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(v["merged_into"].is_null(), "{v}");
+    assert!(
+        b.d().find(By::Css("table#merges form")).await.is_err(),
+        "undone once"
+    );
+    b.assert_no_csp_violation("merges").await;
+    b.quit().await;
+}

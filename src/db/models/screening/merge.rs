@@ -210,3 +210,12 @@ pub fn of_infant(conn: &mut AnyConnection, id: InfantId) -> QueryResult<Vec<Merg
         .select(Merge::as_select())
         .load(conn)
 }
+
+/// The latest merges, newest first, at most `limit`.
+pub fn recent(conn: &mut AnyConnection, limit: i64) -> QueryResult<Vec<Merge>> {
+    infant_merges::table
+        .order((infant_merges::merged_at.desc(), infant_merges::id.desc()))
+        .limit(limit)
+        .select(Merge::as_select())
+        .load(conn)
+}

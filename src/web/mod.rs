@@ -53,6 +53,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(pages::admin::accounts::client_action)
             .service(pages::admin::catalogue::catalogue_page)
             .service(pages::admin::catalogue::publish)
+            .service(pages::admin::catalogue::policies_page)
+            .service(pages::admin::catalogue::publish_policy)
             .service(pages::admin::operations::jobs_page)
             .service(pages::admin::operations::run_job)
             .service(pages::admin::operations::audit_page)

@@ -319,6 +319,62 @@ async fn an_invalid_catalogue_shows_its_errors_and_a_valid_one_compares_field_by
     b.assert_no_csp_violation("catalogue compare").await;
     b.assert_accessible("catalogue compare").await;
     b.shot("catalogue-compare-zh-CN").await;
+
+    // Due-time policies: the same page, the same checks.
+    let policies = || crate::helpers::count(&app, "SELECT COUNT(*) AS n FROM due_policies");
+    let stored = policies();
+    let policy = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/policy/due-2026.toml"),
+    )
+    .unwrap();
+    b.d()
+        .goto(format!("{}/admin/policies", app.base))
+        .await
+        .unwrap();
+    let bad = upload(
+        "bad-policy.toml",
+        policy.replace(
+            "version = \"due-2026\"",
+            "version = \"due-2028\"\nnonsense = 1",
+        ),
+    );
+    let file = b.d().find(By::Id("file")).await.unwrap();
+    file.send_keys(bad.to_string_lossy().as_ref())
+        .await
+        .unwrap();
+    click(&b, "#publish-form button[type=submit]").await;
+    let err = text_of(&b, "#catalogue-error").await;
+    assert!(err.contains("nonsense"), "{err}");
+    assert_eq!(policies(), stored, "nothing stored");
+    let good = upload(
+        "good-policy.toml",
+        policy
+            .replace("version = \"due-2026\"", "version = \"due-2028\"")
+            .replace(
+                "effective_from = \"2026-01-01\"",
+                "effective_from = \"2028-01-01\"",
+            )
+            .replacen(
+                "first_contact = { hours = 4 }",
+                "first_contact = { hours = 3 }",
+                1,
+            ),
+    );
+    let file = b.d().find(By::Id("file")).await.unwrap();
+    file.send_keys(good.to_string_lossy().as_ref())
+        .await
+        .unwrap();
+    click(&b, "#publish-form button[type=submit]").await;
+    assert!(text_of(&b, "#catalogue-notice").await.contains("due-2028"));
+    assert_eq!(policies(), stored + 1);
+    b.d()
+        .goto(format!("{}/admin/policies?a=due-2026&b=due-2028", app.base))
+        .await
+        .unwrap();
+    let changes = text_of(&b, "table#changes").await;
+    assert!(changes.contains("first_contact"), "{changes}");
+    b.assert_accessible("policy compare").await;
+    b.shot("policy-compare-zh-CN").await;
     b.quit().await;
 }
 

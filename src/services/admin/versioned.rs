@@ -120,6 +120,52 @@ pub fn start<T: Versioned>(
     Ok(Arc::new(RwLock::new(load_store(conn)?)))
 }
 
+/// Publishes a new version at run time (parsed and validated by [`Versioned::parse`]; the id
+/// must be new): stored, then in force from its day in this server.
+pub fn publish<T: Versioned>(
+    conn: &mut AnyConnection,
+    store: &Shared<T>,
+    text: &str,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<String, AppError> {
+    let v = T::parse(text).map_err(|e| AppError::invalid("file", e.to_string()))?;
+    let id = v.id().to_string();
+    if T::stored(conn, &id)?.is_some() {
+        return Err(AppError::conflict(
+            crate::error::ErrorCode::CatalogueVersionExists,
+            Some("version"),
+            format!("{} {id} is already published", T::KIND),
+        ));
+    }
+    T::store(
+        conn,
+        StoredVersion {
+            version: id.clone(),
+            effective_from: v.effective_from(),
+            content: serde_json::to_string(&v)
+                .map_err(|e| AppError::Unexpected(anyhow::anyhow!("{e}")))?,
+            published_by: by.into(),
+            published_at: UtcMicros::new(now),
+        },
+    )?;
+    let day = v.effective_from();
+    store
+        .write()
+        .map_err(|_| poisoned::<T>())?
+        .insert(id.clone(), day, now, v);
+    Ok(id)
+}
+
+/// Every stored version's id, effective day and publication, newest in force first.
+pub fn listing<T: Versioned>(conn: &mut AnyConnection) -> Result<Vec<StoredVersion>, AppError> {
+    let mut all = T::stored_all(conn)?;
+    all.sort_by(|a, b| {
+        (b.effective_from, b.published_at.utc()).cmp(&(a.effective_from, a.published_at.utc()))
+    });
+    Ok(all)
+}
+
 fn poisoned<T: Versioned>() -> AppError {
     AppError::Unexpected(anyhow::anyhow!("{} store poisoned", T::KIND))
 }

@@ -1,7 +1,8 @@
-//! Condition catalogue versions (administrators): every stored version; one version's fields;
-//! two versions compared field by field (changed cutoffs and rules listed with the old and the
-//! new value); and publishing a new version from an uploaded TOML file, validated exactly as the
-//! API validates it — a file that fails shows its errors and stores nothing.
+//! Condition catalogue and due-time policy versions (administrators): every stored version; one
+//! version's fields; two versions compared field by field (changed cutoffs, rules and due times
+//! listed with the old and the new value); and publishing a new version from an uploaded TOML
+//! file, validated exactly as at start-up and by the API — a file that fails shows its errors
+//! and stores nothing.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -11,10 +12,12 @@ use serde::Deserialize;
 use crate::db;
 use crate::db::models::admin::catalogue as rows;
 use crate::domain::catalogue::Catalogue;
+use crate::domain::due::DuePolicy;
 use crate::domain::role::Action;
 use crate::error::AppError;
 use crate::services::admin::catalogue as svc;
 use crate::services::admin::compare::{self, Change};
+use crate::services::admin::versioned;
 use crate::state::AppState;
 use crate::web::error::WebError;
 use crate::web::multipart;
@@ -41,6 +44,8 @@ pub struct VersionRow {
 #[template(path = "catalogue.html", config = "src/web/askama.toml")]
 struct CataloguePage {
     c: Chrome,
+    base: String,
+    title: String,
     rows: Vec<VersionRow>,
     a: Vec<Opt>,
     b: Vec<Opt>,
@@ -61,27 +66,105 @@ pub struct Show {
     published: Option<String>,
 }
 
-fn version(state: &AppState, id: &str) -> Result<Catalogue, WebError> {
-    let store = state
-        .catalogues
-        .read()
-        .map_err(|_| AppError::Unexpected(anyhow::anyhow!("catalogue store poisoned")))?;
-    store
-        .get(id)
-        .map(|i| i.catalogue().clone())
-        .ok_or(WebError::NotFound)
+/// Which configuration the page is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Catalogue,
+    Policy,
+}
+
+impl Kind {
+    fn base(self) -> &'static str {
+        match self {
+            Kind::Catalogue => "/admin/catalogue",
+            Kind::Policy => "/admin/policies",
+        }
+    }
+
+    fn title_key(self) -> &'static str {
+        match self {
+            Kind::Catalogue => "catalogue_title",
+            Kind::Policy => "policies_title",
+        }
+    }
+}
+
+/// A stored version as JSON (what is flattened and compared).
+fn version(state: &AppState, kind: Kind, id: &str) -> Result<serde_json::Value, WebError> {
+    let json = |v: Result<serde_json::Value, serde_json::Error>| {
+        v.map_err(|e| WebError::App(AppError::Unexpected(anyhow::anyhow!("{e}"))))
+    };
+    match kind {
+        Kind::Catalogue => {
+            let store = state
+                .catalogues
+                .read()
+                .map_err(|_| AppError::Unexpected(anyhow::anyhow!("catalogue store poisoned")))?;
+            let c: Catalogue = store
+                .get(id)
+                .map(|i| i.catalogue().clone())
+                .ok_or(WebError::NotFound)?;
+            json(serde_json::to_value(&c))
+        }
+        Kind::Policy => {
+            let p = versioned::version(&state.policies, id).map_err(|_| WebError::NotFound)?;
+            json(serde_json::to_value(&*p))
+        }
+    }
+}
+
+/// The stored versions: (id, jurisdiction, effective from, published by, published at).
+type Listed = Vec<(
+    String,
+    String,
+    String,
+    String,
+    chrono::DateTime<chrono::Utc>,
+)>;
+
+async fn listed(state: &AppState, kind: Kind) -> Result<Listed, WebError> {
+    Ok(db::run(&state.pool, move |conn| {
+        Ok::<_, AppError>(match kind {
+            Kind::Catalogue => rows::list(conn)?
+                .into_iter()
+                .map(|r| {
+                    (
+                        r.version,
+                        r.jurisdiction,
+                        r.effective_from.to_string(),
+                        r.published_by,
+                        r.published_at.utc(),
+                    )
+                })
+                .collect(),
+            Kind::Policy => versioned::listing::<DuePolicy>(conn)?
+                .into_iter()
+                .map(|r| {
+                    (
+                        r.version,
+                        "—".to_string(),
+                        r.effective_from.to_string(),
+                        r.published_by,
+                        r.published_at.utc(),
+                    )
+                })
+                .collect(),
+        })
+    })
+    .await?)
 }
 
 async fn page(
     c: &Console,
     state: &AppState,
+    kind: Kind,
     q: &Show,
     status: StatusCode,
     error: Option<String>,
 ) -> Result<HttpResponse, WebError> {
     let tr = c.tr;
-    let list = db::run(&state.pool, |conn| Ok::<_, AppError>(rows::list(conn)?)).await?;
-    let ids: Vec<String> = list.iter().map(|r| r.version.clone()).collect();
+    let list = listed(state, kind).await?;
+    let ids: Vec<String> = list.iter().map(|r| r.0.clone()).collect();
     let (a, b) = match (&q.a, &q.b) {
         (Some(a), Some(b)) if ids.contains(a) && ids.contains(b) => {
             (Some(a.clone()), Some(b.clone()))
@@ -89,12 +172,16 @@ async fn page(
         _ => (None, None),
     };
     let changes = match (&a, &b) {
-        (Some(a), Some(b)) => compare::compare(&version(state, a)?, &version(state, b)?),
+        (Some(a), Some(b)) => {
+            compare::compare(&version(state, kind, a)?, &version(state, kind, b)?)
+        }
         _ => vec![],
     };
     let viewed = q.view.clone().filter(|v| ids.contains(v));
     let fields = match &viewed {
-        Some(v) => compare::flatten(&version(state, v)?).into_iter().collect(),
+        Some(v) => compare::flatten(&version(state, kind, v)?)
+            .into_iter()
+            .collect(),
         None => vec![],
     };
     let opts = |chosen: &Option<String>, default: usize| -> Vec<Opt> {
@@ -108,14 +195,16 @@ async fn page(
             .collect()
     };
     let p = CataloguePage {
-        c: Chrome::of(c, "catalogue_title", "/admin/catalogue"),
+        c: Chrome::of(c, kind.title_key(), kind.base()),
+        base: kind.base().into(),
+        title: tr.t(kind.title_key()),
         rows: list
             .iter()
             .map(|r| VersionRow {
-                version: r.version.clone(),
-                jurisdiction: r.jurisdiction.clone(),
-                effective_from: r.effective_from.to_string(),
-                published: format!("{} · {}", r.published_by, tr.time(r.published_at.utc())),
+                version: r.0.clone(),
+                jurisdiction: r.1.clone(),
+                effective_from: r.2.clone(),
+                published: format!("{} · {}", r.3, tr.time(r.4)),
             })
             .collect(),
         a: opts(&a, ids.len().saturating_sub(1).min(1)),
@@ -141,16 +230,48 @@ pub async fn catalogue_page(
     q: web::Query<Show>,
 ) -> Result<HttpResponse, WebError> {
     c.require(Action::PublishCatalogue)?;
-    page(&c, &state, &q, StatusCode::OK, None).await
+    page(&c, &state, Kind::Catalogue, &q, StatusCode::OK, None).await
 }
 
-/// `POST /admin/catalogue`: publishes the uploaded file (multipart: `csrf`, `file`).
+/// `GET /admin/policies`.
+#[get("/admin/policies")]
+pub async fn policies_page(
+    c: Console,
+    state: web::Data<AppState>,
+    q: web::Query<Show>,
+) -> Result<HttpResponse, WebError> {
+    c.require(Action::PublishCatalogue)?;
+    page(&c, &state, Kind::Policy, &q, StatusCode::OK, None).await
+}
+
+/// `POST /admin/catalogue`: publishes the uploaded catalogue (multipart: `csrf`, `file`).
 #[post("/admin/catalogue")]
 pub async fn publish(
     req: HttpRequest,
     c: Console,
     state: web::Data<AppState>,
     body: web::Bytes,
+) -> Result<HttpResponse, WebError> {
+    publish_any(req, c, state, body, Kind::Catalogue).await
+}
+
+/// `POST /admin/policies`: publishes the uploaded due-time policy (multipart: `csrf`, `file`).
+#[post("/admin/policies")]
+pub async fn publish_policy(
+    req: HttpRequest,
+    c: Console,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, WebError> {
+    publish_any(req, c, state, body, Kind::Policy).await
+}
+
+async fn publish_any(
+    req: HttpRequest,
+    c: Console,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+    kind: Kind,
 ) -> Result<HttpResponse, WebError> {
     let ct = req
         .headers()
@@ -163,35 +284,57 @@ pub async fn publish(
     let csrf = field("csrf").map(|p| String::from_utf8_lossy(&p.data).to_string());
     c.authorize(&req, csrf.as_deref(), Action::PublishCatalogue)?;
     let show = Show::default();
-    let refuse = |m: String| (StatusCode::UNPROCESSABLE_ENTITY, Some(m));
     let file = match field("file") {
         Some(f) if !f.data.is_empty() && f.data.len() <= MAX_FILE => f,
         _ => {
-            let (s, e) = refuse(c.tr.t("catalogue_no_file"));
-            return page(&c, &state, &show, s, e).await;
+            let m = c.tr.t("catalogue_no_file");
+            return page(
+                &c,
+                &state,
+                kind,
+                &show,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(m),
+            )
+            .await;
         }
     };
     let text = String::from_utf8_lossy(&file.data).to_string();
-    let parsed = match Catalogue::from_toml(&text) {
-        Ok(cat) => cat,
-        Err(e) => {
-            let (s, m) = refuse(e.0);
-            return page(&c, &state, &show, s, m).await;
+    let (now, by) = (state.now(), c.session.principal.key());
+    let done = match kind {
+        Kind::Catalogue => {
+            let parsed = match Catalogue::from_toml(&text) {
+                Ok(cat) => cat,
+                Err(e) => {
+                    return page(
+                        &c,
+                        &state,
+                        kind,
+                        &show,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        Some(e.0),
+                    )
+                    .await;
+                }
+            };
+            let store = state.catalogues.clone();
+            let version = parsed.version.clone();
+            db::run(&state.pool, move |conn| {
+                svc::publish(conn, &store, parsed, &by, now).map(|()| version)
+            })
+            .await
+        }
+        Kind::Policy => {
+            let store = state.policies.clone();
+            db::run(&state.pool, move |conn| {
+                versioned::publish::<DuePolicy>(conn, &store, &text, &by, now)
+            })
+            .await
         }
     };
-    let (now, store, by) = (
-        state.now(),
-        state.catalogues.clone(),
-        c.session.principal.key(),
-    );
-    let version = parsed.version.clone();
-    match db::run(&state.pool, move |conn| {
-        svc::publish(conn, &store, parsed, &by, now)
-    })
-    .await
-    {
-        Ok(()) => {
-            tracing::info!(catalogue.version = %version, "catalogue published in the console");
+    match done {
+        Ok(version) => {
+            tracing::info!(version = %version, "configuration published in the console");
             let v: String = version
                 .bytes()
                 .map(|b| {
@@ -203,12 +346,13 @@ pub async fn publish(
                 })
                 .collect();
             Ok(crate::web::pages::see_other(&format!(
-                "/admin/catalogue?published={v}&view={v}"
+                "{}?published={v}&view={v}",
+                kind.base()
             )))
         }
         Err(e) => {
             let (s, m) = refusal(c.tr, e, "stale_case")?;
-            page(&c, &state, &show, s, Some(m)).await
+            page(&c, &state, kind, &show, s, Some(m)).await
         }
     }
 }

@@ -169,6 +169,69 @@ async fn main() {
             times[0], times[2], dbs["numerator"], dbs["denominator"]
         );
     }
+    // The console: the quality dashboard over the year (the report, per-hospital coverage, the
+    // monthly trend and the charts), and a hospital's own view (this month's births).
+    {
+        let browser = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let r = browser
+            .post(format!("{}/login", server.base))
+            .form(&[("username", &server.admin.0), ("password", &server.admin.1)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let cookie = r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let mut times = vec![];
+        for _ in 0..3 {
+            let t = Instant::now();
+            let r = browser
+                .get(format!("{}/quality?from={from}&to={today}", server.base))
+                .header("Cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let body = r.text().await.unwrap();
+            assert!(body.contains("chart-coverage"));
+            times.push(t.elapsed().as_secs_f64());
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "{backend}: console quality dashboard, one year, all hospitals: best {:.2} s, worst {:.2} s",
+            times[0], times[2]
+        );
+        let mut times = vec![];
+        for i in 0..220 {
+            let t = Instant::now();
+            let r = browser
+                .get(format!("{}/hospital?hospital={hospital}", server.base))
+                .header("Cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let _ = r.bytes().await.unwrap();
+            if i >= 20 {
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let pct = |p: f64| times[((times.len() as f64 * p).ceil() as usize).clamp(1, times.len()) - 1];
+        println!(
+            "{backend}: console hospital view (this month's births, open cases): p50 {:.1} ms, p99 {:.1} ms",
+            pct(0.5),
+            pct(0.99)
+        );
+    }
     // The weekly safety net: recompute everything and compare with what the writes kept.
     let state = server.state.clone();
     let (r, secs) = tokio::task::spawn_blocking(move || {

@@ -105,6 +105,7 @@ async fn main() {
             from,
             to: today,
             hospital_id: None,
+            district: None,
             programme: None,
             now: Utc::now(),
         };
@@ -225,7 +226,8 @@ async fn main() {
             }
         }
         times.sort_by(f64::total_cmp);
-        let pct = |p: f64| times[((times.len() as f64 * p).ceil() as usize).clamp(1, times.len()) - 1];
+        let pct =
+            |p: f64| times[((times.len() as f64 * p).ceil() as usize).clamp(1, times.len()) - 1];
         println!(
             "{backend}: console hospital view (this month's births, open cases): p50 {:.1} ms, p99 {:.1} ms",
             pct(0.5),

@@ -796,3 +796,66 @@ async fn the_weekly_rebuild_corrects_and_counts_drifted_facts() {
     let r = app.run_job("quality_facts").await;
     assert_eq!(r["infants_corrected"], 0, "nothing left to correct");
 }
+
+#[tokio::test]
+async fn a_district_filter_counts_the_infants_of_its_hospitals_only() {
+    let app = TestApp::spawn().await;
+    let (east, east_token) = app.hospital_with_token("DE").await;
+    let (_west, west_token) = app.hospital_with_token("DW").await;
+    let r = app
+        .patch(
+            &format!("/api/v1/hospitals/{east}"),
+            &app.admin_token,
+            &json!({"district": "东区"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    for (token, mrn) in [
+        (&east_token, "E1"),
+        (&east_token, "E2"),
+        (&west_token, "W1"),
+    ] {
+        crate::helpers::register_infant(&app, token, mrn, 30).await;
+    }
+    let day = (crate::helpers::epoch() + Duration::hours(8)).date_naive();
+    let q = |extra: &str| {
+        format!(
+            "/api/v1/reports/quality?from={}&to={day}{extra}",
+            day - Duration::days(5)
+        )
+    };
+    let births = |v: &Value| indicator(v, "dbs_coverage")["denominator"].as_i64();
+    let all: Value = app
+        .get(&q(""), &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let east_only: Value = app
+        .get(&q("&district=%E4%B8%9C%E5%8C%BA"), &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((births(&all), births(&east_only)), (Some(3), Some(2)));
+    let members: Value = app
+        .get(
+            &format!(
+                "/api/v1/reports/quality/dbs_coverage/cases?from={}&to={day}&district=%E4%B8%9C%E5%8C%BA&part=denominator",
+                day - Duration::days(5)
+            ),
+            &app.admin_token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(members["items"].as_array().unwrap().len(), 2);
+    let none: Value = app
+        .get(&q("&district=nowhere"), &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(births(&none), Some(0));
+}

@@ -32,6 +32,8 @@ pub struct QualityQuery {
     pub to: NaiveDate,
     /// One hospital (hospital principals always get their own).
     pub hospital: Option<String>,
+    /// The hospitals of one district.
+    pub district: Option<String>,
     /// `DBS`, `HEAR` or `CCHD`.
     pub programme: Option<String>,
     /// `json` (default) or `csv`.
@@ -130,10 +132,22 @@ pub(crate) fn cohort(
         }
         None => asked,
     };
+    let district = match (&hospital_id, q.district.as_deref().map(str::trim)) {
+        (_, None | Some("")) | (Some(_), _) => None,
+        (None, Some(d)) if d.chars().count() <= 64 => Some(d.to_string()),
+        (None, Some(_)) => {
+            return Err(AppError::bad_field(
+                ErrorCode::InvalidQuery,
+                "district",
+                "is at most 64 characters",
+            ));
+        }
+    };
     Ok(Cohort {
         from: q.from,
         to: q.to,
         hospital_id,
+        district,
         programme,
         now,
     })

@@ -164,6 +164,7 @@ pub fn quality_scorecards(
             from,
             to,
             hospital_id: h.as_ref().map(|h| h.id),
+            district: None,
             programme: None,
             now,
         };

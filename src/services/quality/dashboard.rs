@@ -10,10 +10,10 @@ use chrono::{Datelike, Duration, NaiveDate};
 
 use crate::config::QualitySettings;
 use crate::db::AnyConnection;
-use crate::db::models::quality::indicators::{self, Births};
+use crate::db::models::quality::indicators;
 use crate::domain::catalogue::Programme;
 use crate::domain::ids::HospitalId;
-use crate::domain::quality::{Indicator, Limits, birth_span};
+use crate::domain::quality::{Indicator, Limits};
 use crate::error::AppError;
 use crate::services::quality::report::{Cohort, IndicatorValue, report};
 
@@ -89,20 +89,18 @@ pub fn build(
                 .collect()
         };
         let trend = [coverage, Indicator::RecallRate];
-        let mut by_month = Vec::new();
-        for (from, to) in months(c.from, c.to) {
-            let (start, before) = birth_span(from, to);
-            let births = Births {
-                from: start,
-                before,
-                ..c.births()
-            };
-            let counts = indicators::count(conn, &births, lim, &trend)?;
-            by_month.push((
-                from.format("%Y-%m").to_string(),
-                counts.into_iter().collect::<BTreeMap<_, _>>(),
-            ));
+        let mut per: BTreeMap<String, BTreeMap<Indicator, Count>> = months(c.from, c.to)
+            .into_iter()
+            .map(|(from, _)| (from.format("%Y-%m").to_string(), BTreeMap::new()))
+            .collect();
+        for ind in trend {
+            for (m, n, d) in indicators::count_by_month(conn, &c.births(), lim, ind)? {
+                if let Some(e) = per.get_mut(&m) {
+                    e.insert(ind, (n, d));
+                }
+            }
         }
+        let by_month: Vec<(String, BTreeMap<Indicator, Count>)> = per.into_iter().collect();
         let rungs = crate::db::models::quality::breakdowns::rungs_fired(conn, &c.births())?
             .into_iter()
             .map(|r| (r.rung, r.hospital_id, r.n))

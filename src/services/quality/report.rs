@@ -29,6 +29,8 @@ pub struct Cohort {
     pub to: NaiveDate,
     /// Only this hospital's infants.
     pub hospital_id: Option<HospitalId>,
+    /// Only the infants of this district's hospitals.
+    pub district: Option<String>,
     /// Only this programme: indicators of other programmes are left out.
     pub programme: Option<Programme>,
     /// As of when (the management indicators count what is due by then).
@@ -43,6 +45,7 @@ impl Cohort {
             from,
             before,
             hospital: self.hospital_id,
+            district: self.district.clone(),
             programme: self.programme,
             now: self.now,
         }

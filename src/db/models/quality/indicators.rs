@@ -27,7 +27,7 @@ use crate::domain::quality::{Indicator, Limits, Part};
 
 /// The cohort as the queries bind it: infants born in `[from, before)`, not merged into another
 /// record, optionally of one hospital; and the programmes it covers.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Births {
     /// Born at or after.
     pub from: DateTime<Utc>,
@@ -35,6 +35,8 @@ pub struct Births {
     pub before: DateTime<Utc>,
     /// Only this hospital's infants.
     pub hospital: Option<HospitalId>,
+    /// Only the infants of this district's hospitals.
+    pub district: Option<String>,
     /// Only this programme's indicators and cases.
     pub programme: Option<Programme>,
     /// When the report is made: the management indicators count what is due by then. Bound
@@ -51,12 +53,18 @@ impl Births {
         if self.hospital.is_some() {
             w.push_str(&format!(" AND {alias}.hospital_id = $3"));
         }
+        if self.district.is_some() {
+            let k = if self.hospital.is_some() { 4 } else { 3 };
+            w.push_str(&format!(
+                " AND {alias}.hospital_id IN (SELECT hd.id FROM hospitals hd WHERE hd.district = ${k})"
+            ));
+        }
         w
     }
 
     /// How many parameters the cohort binds (the next one is this plus one).
     fn params(&self) -> usize {
-        if self.hospital.is_some() { 3 } else { 2 }
+        2 + usize::from(self.hospital.is_some()) + usize::from(self.district.is_some())
     }
 
     /// The placeholder of `now`, which follows the cohort's parameters.
@@ -102,8 +110,12 @@ impl Births {
             .into_boxed::<MultiBackend>()
             .bind::<Timestamp, _>(UtcMicros::new(self.from))
             .bind::<Timestamp, _>(UtcMicros::new(self.before));
-        match self.hospital {
+        let q = match self.hospital {
             Some(h) => q.bind::<Text, _>(h),
+            None => q,
+        };
+        match &self.district {
+            Some(d) => q.bind::<Text, _>(d.clone()),
             None => q,
         }
     }
@@ -749,6 +761,68 @@ pub fn count_by_hospital(
         .collect())
 }
 
+#[derive(QueryableByName)]
+struct MonthCount {
+    #[diesel(sql_type = Text)]
+    month: String,
+    #[diesel(sql_type = BigInt)]
+    den: i64,
+    #[diesel(sql_type = BigInt)]
+    num: i64,
+}
+
+/// `ind` per month of birth (China Standard Time, `YYYY-MM`): (month, numerator, denominator),
+/// months with a denominator only. One grouped pass over the indicator's table.
+pub fn count_by_month(
+    conn: &mut AnyConnection,
+    births: &Births,
+    lim: &Limits,
+    ind: Indicator,
+) -> QueryResult<Vec<(String, i64, i64)>> {
+    let b = conn.backend();
+    let x = Ctx { b, births, lim };
+    let c = sql(ind, &x).count;
+    let (from_where, col) = match c.over {
+        Over::InfantFacts => (
+            format!("FROM quality_infant_facts f WHERE {}", births.on("f")),
+            "f.birth_at",
+        ),
+        Over::CardFacts => (
+            format!("FROM quality_card_facts f WHERE {}", births.on("f")),
+            "f.birth_at",
+        ),
+        Over::Cases => (
+            format!("FROM {CASES_FROM} WHERE {}", births.on("i")),
+            "i.birth_at",
+        ),
+        Over::Episodes => (
+            format!("FROM {EPISODES_FROM} WHERE {}", births.on("i")),
+            "i.birth_at",
+        ),
+    };
+    let month = match b {
+        Backend::Sqlite => format!("strftime('%Y-%m', datetime({col}, '+8 hours'))"),
+        Backend::Postgres => format!("to_char({col} + interval '8 hours', 'YYYY-MM')"),
+    };
+    let sql = format!(
+        "SELECT {month} AS month, \
+         CAST(COALESCE(SUM(CASE WHEN {den} THEN 1 ELSE 0 END), 0) AS BIGINT) AS den, \
+         CAST(COALESCE(SUM(CASE WHEN ({den}) AND ({num}) THEN 1 ELSE 0 END), 0) AS BIGINT) AS num \
+         {from_where} GROUP BY {month} ORDER BY {month}",
+        den = c.den,
+        num = c.num,
+    );
+    let mut q = births.query(b, &sql);
+    if births.uses_now(&sql) {
+        q = q.bind::<Timestamp, _>(UtcMicros::new(births.now));
+    }
+    Ok(q.load::<MonthCount>(conn)?
+        .into_iter()
+        .filter(|r| r.den > 0)
+        .map(|r| (r.month, r.num, r.den))
+        .collect())
+}
+
 /// One member of an indicator.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema, QueryableByName)]
 pub struct Member {
@@ -850,6 +924,7 @@ mod tests {
             from: Utc::now(),
             before: Utc::now(),
             hospital: Some(HospitalId(uuid::Uuid::nil())),
+            district: None,
             programme: None,
             now: Utc::now(),
         };

@@ -44,6 +44,7 @@ pub struct Filters {
     from: Option<String>,
     to: Option<String>,
     hospital: Option<String>,
+    district: Option<String>,
     programme: Option<String>,
     part: Option<String>,
     cursor: Option<String>,
@@ -75,6 +76,7 @@ impl Filters {
             from,
             to,
             hospital: nonempty(&self.hospital),
+            district: nonempty(&self.district),
             programme: nonempty(&self.programme),
             format: None,
             part: nonempty(&self.part),
@@ -95,6 +97,19 @@ pub(super) fn query_string(q: &QualityQuery) -> String {
     let mut s = format!("from={}&to={}", q.from, q.to);
     if let Some(h) = &q.hospital {
         s.push_str(&format!("&hospital={h}"));
+    }
+    if let Some(d) = &q.district {
+        let enc: String = d
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        s.push_str(&format!("&district={enc}"));
     }
     if let Some(p) = &q.programme {
         s.push_str(&format!("&programme={p}"));
@@ -137,6 +152,7 @@ struct QualityPage {
     to: String,
     presets: Vec<(String, String)>,
     hospitals: Vec<Opt>,
+    districts: Vec<Opt>,
     programmes: Vec<Opt>,
     query: String,
     caption: String,
@@ -208,13 +224,17 @@ fn rows(tr: Tr, values: &[IndicatorValue]) -> Vec<Row> {
         .collect()
 }
 
-async fn hospitals(c: &Console, state: &AppState) -> Result<Vec<(HospitalId, String)>, WebError> {
+/// The hospitals the user may see: (id, name, district).
+async fn hospitals(
+    c: &Console,
+    state: &AppState,
+) -> Result<Vec<(HospitalId, String, Option<String>)>, WebError> {
     let scope = c.session.principal.scope();
     Ok(db::run(&state.pool, move |conn| {
         Ok::<_, AppError>(
             hospital::list(conn, &scope, None)?
                 .into_iter()
-                .map(|h| (h.id, h.name))
+                .map(|h| (h.id, h.name, h.district))
                 .collect(),
         )
     })
@@ -245,16 +265,27 @@ pub async fn dashboard_page(
     .await?;
     let tr = c.tr;
     let hs = hospitals(&c, &state).await?;
-    let names: HashMap<HospitalId, String> = hs.iter().cloned().collect();
+    let names: HashMap<HospitalId, String> = hs.iter().map(|(id, n, _)| (*id, n.clone())).collect();
+    let mut districts: Vec<String> = hs.iter().filter_map(|h| h.2.clone()).collect();
+    districts.sort();
+    districts.dedup();
     let charts = chart_list(tr, &state, &d, &names);
     let page = QualityPage {
         c: Chrome::of(&c, "quality_title", "/quality"),
         from: q.from.to_string(),
         to: q.to.to_string(),
         presets: presets(tr, today),
+        districts: districts
+            .into_iter()
+            .map(|d| Opt {
+                selected: cohort.district.as_deref() == Some(d.as_str()),
+                label: d.clone(),
+                value: d,
+            })
+            .collect(),
         hospitals: hs
             .iter()
-            .map(|(id, name)| Opt {
+            .map(|(id, name, _)| Opt {
                 value: id.to_string(),
                 label: name.clone(),
                 selected: cohort.hospital_id == Some(*id),

@@ -85,6 +85,7 @@ pub async fn scorecard_page(
         from,
         to,
         hospital: chosen.map(|h| h.to_string()),
+        district: None,
         programme: None,
         format: None,
         part: None,

@@ -660,3 +660,35 @@ async fn every_console_page_renders_in_both_languages_without_a_csp_violation() 
     assert!(b.axe_violations().await.contains("image-alt"));
     b.quit().await;
 }
+
+/// The text of the first element matching `css`, waiting (up to 5 s) for the page after a
+/// post to show it.
+pub(crate) async fn text_of(b: &Browser, css: &str) -> String {
+    for _ in 0..50 {
+        if let Ok(el) = b.d().find(By::Css(css)).await
+            && let Ok(text) = el.text().await
+        {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} not found on {}", b.path().await);
+}
+
+/// Clicks the first element matching `css`.
+pub(crate) async fn click(b: &Browser, css: &str) {
+    b.d()
+        .find(By::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Replaces the value of the field with id `id`.
+pub(crate) async fn replace(b: &Browser, id: &str, text: &str) {
+    let el = b.d().find(By::Id(id)).await.unwrap();
+    el.clear().await.unwrap();
+    el.send_keys(text).await.unwrap();
+}

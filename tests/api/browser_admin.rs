@@ -5,26 +5,8 @@
 use serde_json::json;
 use thirtyfour::prelude::*;
 
-use crate::browser::{Browser, user};
+use crate::browser::{Browser, click, replace, text_of, user};
 use crate::helpers::TestApp;
-
-async fn text_of(b: &Browser, css: &str) -> String {
-    for _ in 0..50 {
-        if let Ok(el) = b.d().find(By::Css(css)).await
-            && let Ok(text) = el.text().await
-        {
-            return text;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("{css} not found on {}", b.path().await);
-}
-
-async fn replace(b: &Browser, id: &str, text: &str) {
-    let el = b.d().find(By::Id(id)).await.unwrap();
-    el.clear().await.unwrap();
-    el.send_keys(text).await.unwrap();
-}
 
 #[tokio::test]
 async fn an_admin_previews_templates_and_a_hospital_user_cannot() {
@@ -132,16 +114,6 @@ async fn an_admin_previews_templates_and_a_hospital_user_cannot() {
     assert!(!h1.contains("通知预览"), "{h1}");
     b.shot("admin-forbidden-zh-CN").await;
     b.quit().await;
-}
-
-async fn click(b: &Browser, css: &str) {
-    b.d()
-        .find(By::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
 }
 
 async fn sign_in_with(b: &Browser, base: &str, username: &str, password: &str) {

@@ -6,22 +6,10 @@
 use serde_json::{Value, json};
 use thirtyfour::prelude::*;
 
-use crate::browser::{Browser, choose, type_into};
+use crate::browser::{Browser, choose, replace, text_of, type_into};
 use crate::helpers::{TestApp, register_infant};
 
 const PASSWORD: &str = "a-long-test-password";
-
-async fn text_of(b: &Browser, css: &str) -> String {
-    for _ in 0..50 {
-        if let Ok(el) = b.d().find(By::Css(css)).await
-            && let Ok(text) = el.text().await
-        {
-            return text;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("{css} not found on {}", b.path().await);
-}
 
 async fn submit(b: &Browser, action: &str) {
     b.d()
@@ -33,12 +21,6 @@ async fn submit(b: &Browser, action: &str) {
         .click()
         .await
         .unwrap();
-}
-
-async fn clear_and_type(b: &Browser, id: &str, text: &str) {
-    let el = b.d().find(By::Id(id)).await.unwrap();
-    el.clear().await.unwrap();
-    el.send_keys(text).await.unwrap();
 }
 
 async fn infants(app: &TestApp, token: &str) -> usize {
@@ -102,7 +84,7 @@ async fn a_nurse_registers_a_birth_and_records_screens_in_the_hospital_view() {
     b.assert_accessible("hospital view with errors").await;
     b.shot("hospital-errors-zh-CN").await;
     // The values are kept; the weight corrected, the birth is registered.
-    clear_and_type(&b, "birth_weight_g", "3250").await;
+    replace(&b, "birth_weight_g", "3250").await;
     submit(&b, "/hospital/births").await;
     assert!(text_of(&b, "#hospital-notice").await.contains("出生已登记"));
     assert_eq!(infants(&app, &token).await, before + 1);
@@ -122,7 +104,7 @@ async fn a_nurse_registers_a_birth_and_records_screens_in_the_hospital_view() {
     submit(&b, "/hospital/heart").await;
     let errors = text_of(&b, "#screen-errors").await;
     assert!(errors.contains("右手血氧饱和度"), "{errors}");
-    clear_and_type(&b, "c-right_hand_spo2", "98").await;
+    replace(&b, "c-right_hand_spo2", "98").await;
     submit(&b, "/hospital/heart").await;
     assert!(
         text_of(&b, "#hospital-notice")

@@ -5,32 +5,8 @@
 
 use thirtyfour::prelude::*;
 
-use crate::browser::{Browser, choose, state_shown, type_into, user};
+use crate::browser::{Browser, choose, click, state_shown, text_of, type_into, user};
 use crate::helpers::TestApp;
-
-async fn click(b: &Browser, css: &str) {
-    b.d()
-        .find(By::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
-/// The text of the first element matching `css`, waiting (up to 5 s) for the page after a
-/// post to show it.
-async fn text_of(b: &Browser, css: &str) -> String {
-    for _ in 0..50 {
-        if let Ok(el) = b.d().find(By::Css(css)).await
-            && let Ok(text) = el.text().await
-        {
-            return text;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("{css} not found on {}", b.path().await);
-}
 
 #[tokio::test]
 async fn a_confirmed_child_is_treated_followed_and_reported_in_the_browser() {

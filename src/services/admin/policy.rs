@@ -5,11 +5,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::db::AnyConnection;
 use crate::db::models::admin::policy::{self, DuePolicyRow};
 use crate::domain::due::{DEFAULT_DUE_POLICY_TOML, DuePolicy};
 use crate::error::AppError;
-use crate::services::admin::versioned::{self, Shared, StoredVersion, Versioned};
+use crate::services::admin::versioned::{self, Shared, Versioned, stored_in};
 
 /// Shared store of every stored policy version.
 pub type SharedPolicies = Shared<DuePolicy>;
@@ -30,38 +29,7 @@ impl Versioned for DuePolicy {
         self.effective_from
     }
 
-    fn stored(conn: &mut AnyConnection, id: &str) -> diesel::QueryResult<Option<StoredVersion>> {
-        Ok(policy::get(conn, id)?.map(Into::into))
-    }
-
-    fn store(conn: &mut AnyConnection, r: StoredVersion) -> diesel::QueryResult<()> {
-        policy::insert(
-            conn,
-            &DuePolicyRow {
-                version: r.version,
-                effective_from: r.effective_from,
-                content: r.content,
-                published_by: r.published_by,
-                published_at: r.published_at,
-            },
-        )
-    }
-
-    fn stored_all(conn: &mut AnyConnection) -> diesel::QueryResult<Vec<StoredVersion>> {
-        Ok(policy::list(conn)?.into_iter().map(Into::into).collect())
-    }
-}
-
-impl From<DuePolicyRow> for StoredVersion {
-    fn from(r: DuePolicyRow) -> Self {
-        Self {
-            version: r.version,
-            effective_from: r.effective_from,
-            content: r.content,
-            published_by: r.published_by,
-            published_at: r.published_at,
-        }
-    }
+    stored_in!(policy, DuePolicyRow);
 }
 
 /// The version in force now.

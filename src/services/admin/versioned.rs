@@ -52,6 +52,62 @@ pub trait Versioned: Serialize + DeserializeOwned + PartialEq + Sized {
     fn stored_all(conn: &mut AnyConnection) -> diesel::QueryResult<Vec<StoredVersion>>;
 }
 
+/// Implements the storage half of [`Versioned`] (`stored`, `store`, `stored_all`) over a table
+/// module with `get`, `insert` and `list` and its row type, which has the five columns of
+/// [`StoredVersion`]; and converts those rows. Used inside the kind's `impl Versioned`.
+macro_rules! stored_in {
+    ($module:ident, $row:ident) => {
+        fn stored(
+            conn: &mut $crate::db::AnyConnection,
+            id: &str,
+        ) -> diesel::QueryResult<Option<$crate::services::admin::versioned::StoredVersion>> {
+            Ok(
+                $module::get(conn, id)?.map(|r| {
+                    $crate::services::admin::versioned::StoredVersion {
+                        version: r.version,
+                        effective_from: r.effective_from,
+                        content: r.content,
+                        published_by: r.published_by,
+                        published_at: r.published_at,
+                    }
+                }),
+            )
+        }
+
+        fn store(
+            conn: &mut $crate::db::AnyConnection,
+            r: $crate::services::admin::versioned::StoredVersion,
+        ) -> diesel::QueryResult<()> {
+            $module::insert(
+                conn,
+                &$row {
+                    version: r.version,
+                    effective_from: r.effective_from,
+                    content: r.content,
+                    published_by: r.published_by,
+                    published_at: r.published_at,
+                },
+            )
+        }
+
+        fn stored_all(
+            conn: &mut $crate::db::AnyConnection,
+        ) -> diesel::QueryResult<Vec<$crate::services::admin::versioned::StoredVersion>> {
+            Ok($module::list(conn)?
+                .into_iter()
+                .map(|r| $crate::services::admin::versioned::StoredVersion {
+                    version: r.version,
+                    effective_from: r.effective_from,
+                    content: r.content,
+                    published_by: r.published_by,
+                    published_at: r.published_at,
+                })
+                .collect())
+        }
+    };
+}
+pub(crate) use stored_in;
+
 /// Every version of a kind, shared by the server.
 pub type Shared<T> = Arc<RwLock<Versions<T>>>;
 

@@ -6,12 +6,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::db::AnyConnection;
 use crate::db::models::management::plan::{self, PlanSetRow};
 use crate::domain::management::DEFAULT_PLANS_TOML;
 use crate::domain::management::plan::PlanSet;
 use crate::error::AppError;
-use crate::services::admin::versioned::{self, Shared, StoredVersion, Versioned};
+use crate::services::admin::versioned::{self, Shared, Versioned, stored_in};
 
 /// Shared store of every stored plan-set version.
 pub type SharedPlans = Shared<PlanSet>;
@@ -32,38 +31,7 @@ impl Versioned for PlanSet {
         self.effective_from
     }
 
-    fn stored(conn: &mut AnyConnection, id: &str) -> diesel::QueryResult<Option<StoredVersion>> {
-        Ok(plan::get(conn, id)?.map(Into::into))
-    }
-
-    fn store(conn: &mut AnyConnection, r: StoredVersion) -> diesel::QueryResult<()> {
-        plan::insert(
-            conn,
-            &PlanSetRow {
-                version: r.version,
-                effective_from: r.effective_from,
-                content: r.content,
-                published_by: r.published_by,
-                published_at: r.published_at,
-            },
-        )
-    }
-
-    fn stored_all(conn: &mut AnyConnection) -> diesel::QueryResult<Vec<StoredVersion>> {
-        Ok(plan::list(conn)?.into_iter().map(Into::into).collect())
-    }
-}
-
-impl From<PlanSetRow> for StoredVersion {
-    fn from(r: PlanSetRow) -> Self {
-        Self {
-            version: r.version,
-            effective_from: r.effective_from,
-            content: r.content,
-            published_by: r.published_by,
-            published_at: r.published_at,
-        }
-    }
+    stored_in!(plan, PlanSetRow);
 }
 
 /// The version in force at `now`.

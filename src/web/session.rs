@@ -125,6 +125,18 @@ pub async fn load(
                 a.principal.correlation_id = r.correlation.clone();
             }
             tracing::Span::current().record("principal", a.principal.key());
+            // A one-time password's session may only choose the user's own password.
+            let path = req.path();
+            let allowed = path == "/password"
+                || path == "/logout"
+                || path.starts_with("/lang/")
+                || path.starts_with("/static/");
+            if a.must_change_password && !allowed {
+                let res = actix_web::HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, "/password?first=1"))
+                    .finish();
+                return Ok(req.into_response(res).map_into_right_body());
+            }
             req.extensions_mut().insert(a);
         }
     }

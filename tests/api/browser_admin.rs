@@ -161,6 +161,12 @@ async fn a_one_time_password_works_once_and_a_rotated_secret_ends_the_old_one() 
     sign_in_with(&b, &app.base, "newcoord", &otp).await;
     assert_eq!(b.wait_for("/password?first=1").await, "/password?first=1");
     assert!(text_of(&b, "#first-password").await.contains("一次性密码"));
+    // The session goes nowhere else until a password is chosen.
+    b.d()
+        .goto(format!("{}/worklists/overdue", app.base))
+        .await
+        .unwrap();
+    assert_eq!(b.wait_for("/password?first=1").await, "/password?first=1");
     // … and never again.
     click(&b, "form[action='/logout'] button").await;
     b.wait_for("/login?m=signed_out").await;

@@ -116,6 +116,7 @@ async fn the_dashboard_shows_the_reports_numbers_its_drill_downs_and_charts() {
             "chart-trend",
             "chart-positive",
             "chart-ppv",
+            "chart-ppv-group",
             "chart-ages",
         ] {
             assert!(ids.iter().any(|i| i == want), "{want} missing from {ids:?}");

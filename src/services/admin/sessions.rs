@@ -39,6 +39,9 @@ pub struct Active {
     pub csrf_token: String,
     /// The language chosen in this session.
     pub locale: Option<String>,
+    /// Signed in with a one-time password that has not been replaced yet: the session may only
+    /// choose a password (or sign out).
+    pub must_change_password: bool,
     /// The stored key of the session.
     pub id_hash: String,
 }
@@ -128,6 +131,7 @@ pub fn resolve(
         display_name: u.display_name,
         csrf_token: s.csrf_token,
         locale: s.locale,
+        must_change_password: u.password_one_time,
         id_hash,
     }))
 }

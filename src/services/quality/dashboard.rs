@@ -33,6 +33,8 @@ pub struct Dashboard {
     pub months: Vec<(String, BTreeMap<Indicator, Count>)>,
     /// Escalation rungs fired on the cohort's cases: (rung, hospital, how many).
     pub rungs: Vec<(String, HospitalId, i64)>,
+    /// Condition code → group (`E`, `AA`, `OA`, `FAO`), from the catalogue in force.
+    pub groups: BTreeMap<String, String>,
 }
 
 /// The coverage indicator of a programme filter (blood spot without one).
@@ -111,6 +113,7 @@ pub fn build(
             coverage_by_hospital,
             months: by_month,
             rungs,
+            groups: lim.groups.clone(),
         })
     })
 }

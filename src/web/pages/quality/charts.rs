@@ -254,6 +254,43 @@ pub(super) fn chart_list(
                 })
                 .collect(),
         });
+        // The same confirmed / screen-positive counts summed per condition group.
+        let mut by_group: std::collections::BTreeMap<String, [i64; 2]> =
+            std::collections::BTreeMap::new();
+        for (k, [n, den]) in g {
+            let e = by_group
+                .entry(d.groups.get(k).cloned().unwrap_or_else(|| "—".into()))
+                .or_default();
+            e[0] += n;
+            e[1] += den;
+        }
+        let group_bars: Vec<Bar> = by_group
+            .iter()
+            .map(|(k, [n, den])| Bar {
+                label: k.clone(),
+                value: rate(*n, *den).unwrap_or(0.0),
+                second: None,
+            })
+            .collect();
+        let title = tr.t("chart_ppv_by_group");
+        out.push(Chart {
+            id: "chart-ppv-group".into(),
+            svg: charts::bars("chart-ppv-group", &title, &group_bars, 1.0, None, pct, None),
+            title,
+            head: vec![
+                tr.t("group"),
+                tr.t("confirmed"),
+                tr.t("positives"),
+                tr.t("value"),
+            ],
+            rows: by_group
+                .iter()
+                .zip(&group_bars)
+                .map(|((k, [n, den]), b)| {
+                    vec![k.clone(), n.to_string(), den.to_string(), pct(b.value)]
+                })
+                .collect(),
+        });
     }
     if let Some(v) = find(&d.indicators, Indicator::EarlyCollection)
         && let Some(dist) = &v.distribution

@@ -43,6 +43,12 @@ use charts::{Chart, chart_list};
 pub struct Filters {
     from: Option<String>,
     to: Option<String>,
+    /// A calendar month, `YYYY-MM` (before `quarter`, `year` and the days).
+    month: Option<String>,
+    /// A quarter, `YYYY-Qn`.
+    quarter: Option<String>,
+    /// A year, `YYYY`.
+    year: Option<String>,
     hospital: Option<String>,
     district: Option<String>,
     programme: Option<String>,
@@ -68,9 +74,27 @@ impl Filters {
                 })
                 .transpose()
         };
-        let (from, to) = match (day(&self.from, "from")?, day(&self.to, "to")?) {
-            (Some(f), Some(t)) => (f, t),
-            _ => last_month(today),
+        let (from, to) = if let Some(m) = nonempty(&self.month) {
+            period_of_month(&m)
+                .ok_or_else(|| AppError::invalid("month", "is not a month (YYYY-MM)"))?
+        } else if let Some(q) = nonempty(&self.quarter) {
+            period_of_quarter(&q)
+                .ok_or_else(|| AppError::invalid("quarter", "is not a quarter (YYYY-Qn)"))?
+        } else if let Some(y) = nonempty(&self.year) {
+            y.parse::<i32>()
+                .ok()
+                .and_then(|y| {
+                    Some((
+                        NaiveDate::from_ymd_opt(y, 1, 1)?,
+                        NaiveDate::from_ymd_opt(y, 12, 31)?,
+                    ))
+                })
+                .ok_or_else(|| AppError::invalid("year", "is not a year (YYYY)"))?
+        } else {
+            match (day(&self.from, "from")?, day(&self.to, "to")?) {
+                (Some(f), Some(t)) => (f, t),
+                _ => last_month(today),
+            }
         };
         Ok(QualityQuery {
             from,
@@ -84,6 +108,30 @@ impl Filters {
             cursor: nonempty(&self.cursor),
         })
     }
+}
+
+/// The first and last day of `YYYY-MM`.
+fn period_of_month(m: &str) -> Option<(NaiveDate, NaiveDate)> {
+    let first = NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").ok()?;
+    let next = if first.month() == 12 {
+        NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)?
+    } else {
+        NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)?
+    };
+    Some((first, next - Duration::days(1)))
+}
+
+/// The first and last day of `YYYY-Qn`.
+fn period_of_quarter(q: &str) -> Option<(NaiveDate, NaiveDate)> {
+    let (y, n) = q.split_once(['-', ' '])?;
+    let y: i32 = y.parse().ok()?;
+    let n: u32 = n.trim_start_matches(['Q', 'q']).parse().ok()?;
+    if !(1..=4).contains(&n) {
+        return None;
+    }
+    let first = NaiveDate::from_ymd_opt(y, (n - 1) * 3 + 1, 1)?;
+    let (_, last) = period_of_month(&format!("{y}-{:02}", n * 3))?;
+    Some((first, last))
 }
 
 fn last_month(today: NaiveDate) -> (NaiveDate, NaiveDate) {
@@ -345,4 +393,34 @@ pub(super) fn pct(v: f64) -> String {
 
 pub(super) fn rate(num: i64, den: i64) -> Option<f64> {
     (den > 0).then(|| num as f64 / den as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_month_quarter_or_year_names_its_days() {
+        let f = |month: Option<&str>, quarter: Option<&str>, year: Option<&str>| Filters {
+            month: month.map(str::to_string),
+            quarter: quarter.map(str::to_string),
+            year: year.map(str::to_string),
+            ..Default::default()
+        };
+        let today = d("2026-12-06");
+        let q = f(Some("2026-02"), None, None).query(today).unwrap();
+        assert_eq!((q.from, q.to), (d("2026-02-01"), d("2026-02-28")));
+        let q = f(None, Some("2026-Q3"), None).query(today).unwrap();
+        assert_eq!((q.from, q.to), (d("2026-07-01"), d("2026-09-30")));
+        let q = f(None, None, Some("2025")).query(today).unwrap();
+        assert_eq!((q.from, q.to), (d("2025-01-01"), d("2025-12-31")));
+        let q = f(None, None, None).query(today).unwrap();
+        assert_eq!((q.from, q.to), (d("2026-11-01"), d("2026-11-30")));
+        assert!(f(None, Some("2026-Q5"), None).query(today).is_err());
+        assert!(f(Some("June"), None, None).query(today).is_err());
+    }
 }

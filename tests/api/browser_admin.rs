@@ -112,6 +112,8 @@ async fn an_admin_previews_templates_and_a_hospital_user_cannot() {
         .unwrap();
     let h1 = text_of(&b, "h1").await;
     assert!(!h1.contains("通知预览"), "{h1}");
+    b.assert_no_csp_violation("not-found page").await;
+    b.assert_accessible("not-found page").await;
     b.shot("admin-forbidden-zh-CN").await;
     b.quit().await;
 }
@@ -158,6 +160,8 @@ async fn a_one_time_password_works_once_and_a_rotated_secret_ends_the_old_one() 
     // It signs in once, straight to choosing a password …
     click(&b, "form[action='/logout'] button").await;
     b.wait_for("/login?m=signed_out").await;
+    b.assert_no_csp_violation("sign-in page").await;
+    b.assert_accessible("sign-in page").await;
     sign_in_with(&b, &app.base, "newcoord", &otp).await;
     assert_eq!(b.wait_for("/password?first=1").await, "/password?first=1");
     assert!(text_of(&b, "#first-password").await.contains("一次性密码"));

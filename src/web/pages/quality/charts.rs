@@ -189,71 +189,43 @@ pub(super) fn chart_list(
         && let Some(g) = &v.by_group
         && !g.is_empty()
     {
-        let bars: Vec<Bar> = g
-            .iter()
-            .map(|(k, [n, den])| Bar {
-                label: k.clone(),
-                value: rate(*n, *den).unwrap_or(0.0),
-                second: None,
-            })
-            .collect();
-        let max = bars.iter().map(|b| b.value).fold(0.0_f64, f64::max) * 1.25;
-        let title = tr.t("chart_positive_by_group");
-        out.push(Chart {
-            id: "chart-positive".into(),
-            svg: charts::bars("chart-positive", &title, &bars, max, None, pct, None),
-            title,
-            head: vec![
+        let max = g
+            .values()
+            .filter_map(|[n, den]| rate(*n, *den))
+            .fold(0.0_f64, f64::max)
+            * 1.25;
+        out.push(rate_chart(
+            "chart-positive",
+            tr.t("chart_positive_by_group"),
+            [
                 tr.t("group"),
                 tr.t("positives"),
                 tr.t("screened"),
                 tr.t("value"),
             ],
-            rows: g
-                .iter()
-                .zip(&bars)
-                .map(|((k, [n, den]), b)| {
-                    vec![k.clone(), n.to_string(), den.to_string(), pct(b.value)]
-                })
-                .collect(),
-        });
+            g.iter().map(|(k, c)| (k.clone(), *c)).collect(),
+            max,
+        ));
     }
     if let Some(v) = find(&d.indicators, Indicator::ConfirmedPpv)
         && let Some(g) = &v.by_condition
         && !g.is_empty()
     {
-        let bars: Vec<Bar> = g
-            .iter()
-            .map(|(k, [n, den])| Bar {
-                label: k.clone(),
-                value: rate(*n, *den).unwrap_or(0.0),
-                second: None,
-            })
-            .collect();
-        let title = tr.t("chart_ppv_by_condition");
-        out.push(Chart {
-            id: "chart-ppv".into(),
-            svg: charts::bars("chart-ppv", &title, &bars, 1.0, None, pct, None),
-            title,
-            head: vec![
-                tr.t("condition"),
-                tr.t("confirmed"),
-                tr.t("positives"),
-                tr.t("value"),
-            ],
-            rows: g
-                .iter()
-                .zip(&bars)
-                .map(|((k, [n, den]), b)| {
-                    vec![
-                        condition_label(tr, state, k),
-                        n.to_string(),
-                        den.to_string(),
-                        pct(b.value),
-                    ]
-                })
+        let head = [
+            tr.t("condition"),
+            tr.t("confirmed"),
+            tr.t("positives"),
+            tr.t("value"),
+        ];
+        out.push(rate_chart(
+            "chart-ppv",
+            tr.t("chart_ppv_by_condition"),
+            head.clone(),
+            g.iter()
+                .map(|(k, c)| (condition_label(tr, state, k), *c))
                 .collect(),
-        });
+            1.0,
+        ));
         // The same confirmed / screen-positive counts summed per condition group.
         let mut by_group: std::collections::BTreeMap<String, [i64; 2]> =
             std::collections::BTreeMap::new();
@@ -264,33 +236,14 @@ pub(super) fn chart_list(
             e[0] += n;
             e[1] += den;
         }
-        let group_bars: Vec<Bar> = by_group
-            .iter()
-            .map(|(k, [n, den])| Bar {
-                label: k.clone(),
-                value: rate(*n, *den).unwrap_or(0.0),
-                second: None,
-            })
-            .collect();
-        let title = tr.t("chart_ppv_by_group");
-        out.push(Chart {
-            id: "chart-ppv-group".into(),
-            svg: charts::bars("chart-ppv-group", &title, &group_bars, 1.0, None, pct, None),
-            title,
-            head: vec![
-                tr.t("group"),
-                tr.t("confirmed"),
-                tr.t("positives"),
-                tr.t("value"),
-            ],
-            rows: by_group
-                .iter()
-                .zip(&group_bars)
-                .map(|((k, [n, den]), b)| {
-                    vec![k.clone(), n.to_string(), den.to_string(), pct(b.value)]
-                })
-                .collect(),
-        });
+        let [_, confirmed, positives, value] = head;
+        out.push(rate_chart(
+            "chart-ppv-group",
+            tr.t("chart_ppv_by_group"),
+            [tr.t("group"), confirmed, positives, value],
+            by_group.into_iter().collect(),
+            1.0,
+        ));
     }
     if let Some(v) = find(&d.indicators, Indicator::EarlyCollection)
         && let Some(dist) = &v.distribution
@@ -367,4 +320,36 @@ pub(super) fn chart_list(
         });
     }
     out
+}
+
+/// A bar chart of rates (`[numerator, denominator]` per row, labelled), with its table: the
+/// label, numerator, denominator and rate columns named by `head`.
+fn rate_chart(
+    id: &str,
+    title: String,
+    head: [String; 4],
+    rows: Vec<(String, [i64; 2])>,
+    max: f64,
+) -> Chart {
+    let bars: Vec<Bar> = rows
+        .iter()
+        .map(|(k, [n, den])| Bar {
+            label: k.clone(),
+            value: rate(*n, *den).unwrap_or(0.0),
+            second: None,
+        })
+        .collect();
+    Chart {
+        id: id.into(),
+        svg: charts::bars(id, &title, &bars, max, None, pct, None),
+        title,
+        head: head.to_vec(),
+        rows: rows
+            .iter()
+            .zip(&bars)
+            .map(|((k, [n, den]), bar)| {
+                vec![k.clone(), n.to_string(), den.to_string(), pct(bar.value)]
+            })
+            .collect(),
+    }
 }

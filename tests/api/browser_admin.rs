@@ -34,13 +34,7 @@ async fn an_admin_previews_templates_and_a_hospital_user_cannot() {
         "宝宝疑似苯丙酮尿症，请于{{due_date}}复查",
     )
     .await;
-    b.d()
-        .find(By::Css("form:has(#body-edit-zh-CN) button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&b, "form:has(#body-edit-zh-CN) button[type=submit]").await;
     let err = text_of(&b, "#error-zh-CN").await;
     assert!(err.contains("must not name a condition"), "{err}");
     // A proper change renders with the example data.
@@ -50,13 +44,7 @@ async fn an_admin_previews_templates_and_a_hospital_user_cannot() {
         "请于{{due_date}}到{{place}}复查，电话{{centre_phone}}",
     )
     .await;
-    b.d()
-        .find(By::Css("form:has(#body-edit-zh-CN) button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&b, "form:has(#body-edit-zh-CN) button[type=submit]").await;
     let body = text_of(&b, "#body-zh-CN").await;
     assert!(
         body.contains("请于2026-12-08到省妇保新筛门诊复查"),

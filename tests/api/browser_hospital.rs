@@ -72,6 +72,13 @@ async fn a_nurse_registers_a_birth_and_records_screens_in_the_hospital_view() {
     type_into(&b, "mother_name", "钱女士").await;
     type_into(&b, "mother_phones", "13800000077").await;
     submit(&b, "/hospital/births").await;
+    // The refusal is announced at the top of the page, linking to the form's errors.
+    assert!(
+        b.d()
+            .find(By::Css("#refusal-top a[href='#register-errors']"))
+            .await
+            .is_ok()
+    );
     let errors = text_of(&b, "#register-errors").await;
     assert!(errors.contains("出生体重"), "{errors}");
     assert!(

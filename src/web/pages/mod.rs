@@ -133,6 +133,19 @@ pub fn condition_label(tr: Tr, state: &crate::state::AppState, code: &str) -> St
         })
 }
 
+/// `s` percent-encoded for a query value (letters, digits, `-`, `_` and `.` kept).
+pub fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// Renders a template into an HTML response with `status`.
 pub fn render(
     status: actix_web::http::StatusCode,

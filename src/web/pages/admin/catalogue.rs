@@ -335,16 +335,7 @@ async fn publish_any(
     match done {
         Ok(version) => {
             tracing::info!(version = %version, "configuration published in the console");
-            let v: String = version
-                .bytes()
-                .map(|b| {
-                    if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
-                        (b as char).to_string()
-                    } else {
-                        format!("%{b:02X}")
-                    }
-                })
-                .collect();
+            let v = crate::web::pages::url_encode(&version);
             Ok(crate::web::pages::see_other(&format!(
                 "{}?published={v}&view={v}",
                 kind.base()

@@ -147,16 +147,7 @@ pub(super) fn query_string(q: &QualityQuery) -> String {
         s.push_str(&format!("&hospital={h}"));
     }
     if let Some(d) = &q.district {
-        let enc: String = d
-            .bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect();
+        let enc = super::url_encode(d);
         s.push_str(&format!("&district={enc}"));
     }
     if let Some(p) = &q.programme {

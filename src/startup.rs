@@ -113,8 +113,11 @@ pub fn build_state(
             settings.database.prepared_statements,
         )?)
     };
+    let writer =
+        db::group_commit::Writer::start(pool.clone(), settings.database.url.expose_secret())?;
     Ok(AppState {
         replica,
+        writer,
         login_limiter: Arc::new(RateLimiter::new(settings.auth.login_attempts_per_minute)),
         token_versions: Arc::default(),
         instance_id: instance_name().into(),

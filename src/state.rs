@@ -68,6 +68,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Database pool.
     pub pool: DbPool,
+    /// Where the everyday writes run: SQLite's group-commit thread, or the pool.
+    pub writer: crate::db::group_commit::Writer,
     /// The read replica's pool, when `database.read_url` is set (reports only).
     pub replica: Option<DbPool>,
     /// Token keys.

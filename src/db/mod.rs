@@ -6,6 +6,7 @@
 //! through [`run`], which takes a pooled connection on the blocking thread pool, so no
 //! connection is ever held across an `.await`.
 
+pub mod group_commit;
 pub mod models;
 pub mod replica;
 pub mod schema;

@@ -158,7 +158,10 @@ pub async fn create_card(
     };
     let now = state.now();
     let interp = current(&state.catalogues, now)?;
-    let (card, infant) = db::run(&state.pool, move |c| svc::register(c, &p, input, now)).await?;
+    let (card, infant) = state
+        .writer
+        .run(move |c| svc::register(c, &p, input, now))
+        .await?;
     let (hours, timing) = svc::timing(&interp, &infant, card.collected_at.utc());
     tracing::info!(card.id = %card.id, infant.id = %card.infant_id, "card registered");
     Ok(HttpResponse::Created()
@@ -215,15 +218,17 @@ pub async fn receive_card(
     let interp = current(&state.catalogues, now)?;
     let policy = policy::current(&state.policies, now)?;
     let barcode = barcode.into_inner();
-    let (card, interpretation) = db::run(&state.pool, move |c| {
-        let rules = Rules {
-            interp: &interp,
-            policy: &policy,
-            who: &p,
-        };
-        svc::receive(c, rules, &barcode, b.received_at, &b.quality, now)
-    })
-    .await?;
+    let (card, interpretation) = state
+        .writer
+        .run(move |c| {
+            let rules = Rules {
+                interp: &interp,
+                policy: &policy,
+                who: &p,
+            };
+            svc::receive(c, rules, &barcode, b.received_at, &b.quality, now)
+        })
+        .await?;
     tracing::info!(card.id = %card.id, "card received");
     Ok(HttpResponse::Ok().json(ReceiptResponse {
         barcode: card.barcode,
@@ -256,14 +261,31 @@ pub async fn submit_results(
     }
     let now = state.now();
     let interp = current(&state.catalogues, now)?;
-    // PostgreSQL overlaps cards on several connections; SQLite has a single writer.
+    let policy = policy::current(&state.policies, now)?;
+    if cards.len() == 1 && state.writer.groups_commits() {
+        // One card on SQLite joins the group writer's next commit. A plate commits 100 cards
+        // at a time on a pooled connection instead, so it neither holds the group writer for
+        // its whole length nor loses what it stored when it is cut off.
+        let outcomes = state
+            .writer
+            .run(move |c| {
+                let rules = Rules {
+                    interp: &interp,
+                    policy: &policy,
+                    who: &p,
+                };
+                Ok(results::submit_plate(c, rules, &cards, now))
+            })
+            .await?;
+        return Ok(outcomes_response(outcomes, "results submitted"));
+    }
+    // PostgreSQL overlaps cards on several connections.
     let workers = crate::db::sql::writers(
         state.settings.database.url.expose_secret(),
         PLATE_WORKERS,
         state.pool.max_size() as usize,
     );
     let pool = state.pool.clone();
-    let policy = policy::current(&state.policies, now)?;
     let outcomes = tokio::task::spawn_blocking(move || {
         let rules = Rules {
             interp: &interp,

@@ -317,7 +317,10 @@ pub async fn create_infant(
         address: b.address,
     };
     let (now, key) = (state.now(), state.id_hash_key.0.clone());
-    let row = db::run(&state.pool, move |c| svc::register(c, &p, reg, &key, now)).await?;
+    let row = state
+        .writer
+        .run(move |c| svc::register(c, &p, reg, &key, now))
+        .await?;
     tracing::info!(infant.id = %row.id, hospital.id = %row.hospital_id, "infant registered");
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/infants/{}", row.id)))

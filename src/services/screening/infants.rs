@@ -126,13 +126,40 @@ fn target_hospital(
 }
 
 /// Registers a birth. All checks run before anything is written; a duplicate MRN in the same
-/// hospital is a 409 naming the existing record.
+/// hospital is a 409 naming the existing record. The MRN is not looked up first: the insert meets
+/// the hospital's unique MRN key (one statement fewer per birth, and no plan to go wrong on a
+/// table without statistics), and only a refused insert looks for the record it met.
 pub fn register(
     conn: &mut AnyConnection,
     p: &Principal,
     r: Registration,
     id_key: &[u8],
     now: DateTime<Utc>,
+) -> Result<Infant, AppError> {
+    let mut taken: Option<(HospitalId, String)> = None;
+    let out = insert_birth(conn, p, r, id_key, now, &mut taken);
+    match (out, taken) {
+        (Err(_), Some((hospital_id, mrn))) => {
+            // The transaction rolled back; the record the MRN key met, if the caller sees it.
+            let existing = infant::find_by_mrn(conn, &p.scope(), hospital_id, &mrn)?;
+            Err(match existing {
+                Some(i) => duplicate(i.id),
+                None => duplicate("(registered concurrently)"),
+            })
+        }
+        (out, _) => out,
+    }
+}
+
+/// [`register`]'s transaction. A refused insert (the MRN is taken) or a same-birth conflict with
+/// the MRN also taken sets `taken`, and the caller answers the MRN conflict.
+fn insert_birth(
+    conn: &mut AnyConnection,
+    p: &Principal,
+    r: Registration,
+    id_key: &[u8],
+    now: DateTime<Utc>,
+    taken: &mut Option<(HospitalId, String)>,
 ) -> Result<Infant, AppError> {
     write_transaction(conn, |c| {
         let mut e = FieldErrors::new();
@@ -150,15 +177,17 @@ pub fn register(
             return Err(AppError::invalid("hospital_id", "is required"));
         };
         let scope = p.scope();
-        if let Some(existing) = infant::find_by_mrn(c, &scope, hospital_id, &mrn)? {
-            return Err(duplicate(existing.id));
-        }
         // The same mother, birth time and birth order is the same baby (twins differ in birth
         // order). Checked within what the caller can see, so no other hospital's record leaks.
         if let Some((_, hash, _)) = &id {
             let birth = UtcMicros::new(r.birth.birth_at.with_timezone(&Utc));
             let order = clamp_i32(r.birth.birth_order);
             if let Some(existing) = infant::find_same_birth(c, &scope, hash, birth, order)? {
+                // A taken MRN is the answer when both are (as when it was checked first).
+                if infant::find_by_mrn(c, &scope, hospital_id, &mrn)?.is_some() {
+                    *taken = Some((hospital_id, mrn));
+                    return Err(duplicate("(registered already)"));
+                }
                 return Err(AppError::conflict(
                     ErrorCode::DuplicateInfant,
                     Some("mother.id_document"),
@@ -206,6 +235,7 @@ pub fn register(
         };
         infant::insert(c, &row).map_err(|err| {
             if is_unique_violation(&err) {
+                *taken = Some((hospital_id, row.mrn.clone()));
                 duplicate("(registered concurrently)")
             } else {
                 err.into()

@@ -204,11 +204,15 @@ pub fn infant_refs(
         .collect())
 }
 
-/// A case within `scope`.
+/// A case within `scope`: probed by its key alone, the scope checked on the row (see
+/// `infant::get`).
 pub fn get(conn: &mut AnyConnection, scope: &Scope, id: CaseId) -> QueryResult<Option<Case>> {
-    let mut q = cases::table.filter(cases::id.eq(id)).into_boxed();
-    q = crate::scoped!(q, scope, cases::hospital_id);
-    q.select(Case::as_select()).first(conn).optional()
+    let row: Option<Case> = cases::table
+        .find(id)
+        .select(Case::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(row.filter(|c| scope.allows(c.hospital_id)))
 }
 
 type Db = <AnyConnection as Connection>::Backend;

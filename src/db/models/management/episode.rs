@@ -86,15 +86,15 @@ pub fn find_open(conn: &mut AnyConnection, key: &str) -> QueryResult<Option<Epis
         .optional()
 }
 
-/// One episode the scope may see.
+/// One episode the scope may see: probed by its key alone, the scope checked on the row (see
+/// `infant::get`).
 pub fn get(conn: &mut AnyConnection, scope: &Scope, id: EpisodeId) -> QueryResult<Option<Episode>> {
-    let q = management_episodes::table
-        .filter(management_episodes::id.eq(id))
-        .into_boxed::<Db>();
-    crate::scoped!(q, scope, management_episodes::hospital_id)
+    let row: Option<Episode> = management_episodes::table
+        .find(id)
         .select(Episode::as_select())
         .first(conn)
-        .optional()
+        .optional()?;
+    Ok(row.filter(|e| scope.allows(e.hospital_id)))
 }
 
 /// The episodes of an infant.

@@ -72,11 +72,15 @@ pub fn insert_card(conn: &mut AnyConnection, row: &Card) -> QueryResult<()> {
     crate::db::models::quality::touch::new_card(conn, row.infant_id, row.id)
 }
 
-/// A card by id within `scope`.
+/// A card by id within `scope`: probed by its key alone, the scope checked on the row (see
+/// `infant::get`).
 pub fn get_card(conn: &mut AnyConnection, scope: &Scope, id: CardId) -> QueryResult<Option<Card>> {
-    let mut q = dbs_cards::table.filter(dbs_cards::id.eq(id)).into_boxed();
-    q = crate::scoped!(q, scope, dbs_cards::hospital_id);
-    q.select(Card::as_select()).first(conn).optional()
+    let row: Option<Card> = dbs_cards::table
+        .find(id)
+        .select(Card::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(row.filter(|c| scope.allows(c.hospital_id)))
 }
 
 /// A card by barcode within `scope`.

@@ -105,11 +105,16 @@ pub fn insert(conn: &mut AnyConnection, row: &Infant) -> QueryResult<()> {
     crate::db::models::quality::touch::new_infant(conn, row.id)
 }
 
-/// Reads an infant visible in `scope`.
+/// Reads an infant visible in `scope`. The row is probed by its key alone and the scope checked
+/// on it: with the hospital in the statement, a plan cached while the table had no statistics
+/// may walk the hospital's index and filter by id, every infant of the hospital per read.
 pub fn get(conn: &mut AnyConnection, scope: &Scope, id: InfantId) -> QueryResult<Option<Infant>> {
-    let mut q = infants::table.filter(infants::id.eq(id)).into_boxed();
-    q = crate::scoped!(q, scope, infants::hospital_id);
-    q.select(Infant::as_select()).first(conn).optional()
+    let row: Option<Infant> = infants::table
+        .find(id)
+        .select(Infant::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(row.filter(|i| scope.allows(i.hospital_id)))
 }
 
 /// These infants (any scope: for jobs), by id; ids without a row are left out.
@@ -154,12 +159,15 @@ pub fn find_by_mrn(
     hospital_id: HospitalId,
     mrn: &str,
 ) -> QueryResult<Option<Infant>> {
-    let mut q = infants::table
+    if !scope.allows(hospital_id) {
+        return Ok(None);
+    }
+    infants::table
         .filter(infants::hospital_id.eq(hospital_id))
         .filter(infants::mrn.eq(mrn))
-        .into_boxed();
-    q = crate::scoped!(q, scope, infants::hospital_id);
-    q.select(Infant::as_select()).first(conn).optional()
+        .select(Infant::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// An infant of the same mother (keyed ID hash), birth time and birth order, within `scope`.

@@ -115,6 +115,7 @@ pub fn build_state(
     };
     let writer =
         db::group_commit::Writer::start(pool.clone(), settings.database.url.expose_secret())?;
+    let metrics = Arc::new(Metrics::new().with_write_groups(&writer.counts()));
     Ok(AppState {
         replica,
         writer,
@@ -126,7 +127,7 @@ pub fn build_state(
         jwt: Arc::new(jwt),
         id_hash_key: SecretKey(Arc::new(id_key)),
         clock,
-        metrics: Arc::new(Metrics::new()),
+        metrics,
         catalogues,
         policies,
         plans,

@@ -87,6 +87,22 @@ impl Metrics {
         }
     }
 
+    /// Adds the SQLite group writer's counters (`guthrie_write_groups_total`,
+    /// `guthrie_write_group_requests_total`: requests per commit is their ratio).
+    pub fn with_write_groups(mut self, counts: &crate::db::group_commit::Counts) -> Self {
+        self.registry.register(
+            "write_groups",
+            "Commits of the SQLite group writer",
+            counts.groups.clone(),
+        );
+        self.registry.register(
+            "write_group_requests",
+            "Write requests committed by the SQLite group writer",
+            counts.requests.clone(),
+        );
+        self
+    }
+
     /// Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();

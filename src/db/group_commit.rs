@@ -12,11 +12,10 @@
 //! [`super::run`]: a pooled connection on the blocking pool.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use prometheus_client::metrics::counter::Counter;
 
 use super::{AnyConnection, Backend, DbPool, establish, write_transaction};
 use crate::error::AppError;
@@ -35,14 +34,16 @@ type Job = Box<dyn FnOnce(&mut AnyConnection) -> Done + Send>;
 pub struct Writer {
     pool: DbPool,
     lane: Option<Sender<Job>>,
-    counts: Arc<Counts>,
+    counts: Counts,
 }
 
-/// Groups committed and the requests they held, since start.
-#[derive(Debug, Default)]
-struct Counts {
-    groups: AtomicU64,
-    requests: AtomicU64,
+/// Groups committed and the requests they held, since start (exported at `/metrics`).
+#[derive(Debug, Default, Clone)]
+pub struct Counts {
+    /// Groups committed.
+    pub groups: Counter,
+    /// Requests those groups held.
+    pub requests: Counter,
 }
 
 impl Writer {
@@ -53,14 +54,14 @@ impl Writer {
             return Ok(Self {
                 pool,
                 lane: None,
-                counts: Arc::default(),
+                counts: Counts::default(),
             });
         }
         let conn = establish(url)
             .map_err(|e| anyhow::anyhow!("the SQLite writer could not connect: {e}"))?;
         let (tx, rx) = channel::<Job>();
         let url = url.to_string();
-        let counts = Arc::new(Counts::default());
+        let counts = Counts::default();
         let kept = counts.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -80,10 +81,12 @@ impl Writer {
 
     /// Groups committed and the requests they held, since start (SQLite; zeros otherwise).
     pub fn committed(&self) -> (u64, u64) {
-        (
-            self.counts.groups.load(Ordering::Relaxed),
-            self.counts.requests.load(Ordering::Relaxed),
-        )
+        (self.counts.groups.get(), self.counts.requests.get())
+    }
+
+    /// The counters behind [`Writer::committed`], for the metrics registry.
+    pub fn counts(&self) -> Counts {
+        self.counts.clone()
     }
 
     /// Runs `f`, which writes in transactions of its own ([`write_transaction`]), and answers
@@ -151,10 +154,8 @@ fn serve(url: &str, mut conn: AnyConnection, rx: &Receiver<Job>, counts: &Counts
             end(&mut conn, true)
         };
         if committed.is_ok() {
-            counts.groups.fetch_add(1, Ordering::Relaxed);
-            counts
-                .requests
-                .fetch_add(done.len() as u64, Ordering::Relaxed);
+            counts.groups.inc();
+            counts.requests.inc_by(done.len() as u64);
         }
         if let Err(e) = &committed {
             tracing::error!(error = %e, requests = done.len(), "a group of writes was rolled back");

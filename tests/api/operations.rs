@@ -7,7 +7,7 @@ use guthrie::state::SystemClock;
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, settings};
+use crate::helpers::{TestApp, infant_body, settings};
 
 #[tokio::test]
 async fn health_readiness_and_metrics() {
@@ -54,6 +54,36 @@ async fn health_readiness_and_metrics() {
         "{text}"
     );
     assert!(text.contains("guthrie_http_request_duration_seconds"));
+    // On SQLite the everyday writes commit in groups, counted for the operator.
+    if app.state.writer.groups_commits() {
+        let (_, token) = app.hospital_with_token("M").await;
+        let bodies: Vec<Value> = (0..6).map(|i| infant_body(&format!("MX-{i}"))).collect();
+        let writes: Vec<_> = bodies
+            .iter()
+            .map(|b| app.post("/api/v1/infants", &token, b))
+            .collect();
+        for r in futures_util::future::join_all(writes).await {
+            assert_eq!(r.status(), 201);
+        }
+        let (groups, requests) = app.state.writer.committed();
+        assert!(
+            requests >= 6 && groups >= 1 && groups <= requests,
+            "{groups} / {requests}"
+        );
+        let text = app
+            .req(Method::GET, "/metrics", None)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            text.contains(&format!("guthrie_write_group_requests_total {requests}")),
+            "{text}"
+        );
+        assert!(text.contains("guthrie_write_groups_total "), "{text}");
+    }
     assert!(
         !text.contains("BREW") && !text.contains("nothing-") && !text.contains("random-"),
         "{text}"

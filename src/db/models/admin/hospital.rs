@@ -59,9 +59,13 @@ pub fn get(
     scope: &Scope,
     id: HospitalId,
 ) -> QueryResult<Option<Hospital>> {
-    let mut q = hospitals::table.filter(hospitals::id.eq(id)).into_boxed();
-    q = crate::scoped!(q, scope, hospitals::id);
-    q.select(Hospital::as_select()).first(conn).optional()
+    if !scope.allows(id) {
+        return Ok(None);
+    }
+    crate::db::by_key(
+        hospitals::table.find(id).select(Hospital::as_select()),
+        conn,
+    )
 }
 
 /// These hospitals (any scope: for jobs), by id; ids without a row are left out.

@@ -151,11 +151,12 @@ pub fn next_due(state: CaseState, first_contact: UtcMicros, recall: UtcMicros) -
 
 /// The open case with this key.
 pub fn find_open(conn: &mut AnyConnection, open_key: &str) -> QueryResult<Option<Case>> {
-    cases::table
-        .filter(cases::open_key.eq(open_key))
-        .select(Case::as_select())
-        .first(conn)
-        .optional()
+    crate::db::by_key(
+        cases::table
+            .filter(cases::open_key.eq(open_key))
+            .select(Case::as_select()),
+        conn,
+    )
 }
 
 /// Whether the infant has an open case of `programme`, whatever its reason (a programme's open
@@ -207,11 +208,8 @@ pub fn infant_refs(
 /// A case within `scope`: probed by its key alone, the scope checked on the row (see
 /// `infant::get`).
 pub fn get(conn: &mut AnyConnection, scope: &Scope, id: CaseId) -> QueryResult<Option<Case>> {
-    let row: Option<Case> = cases::table
-        .find(id)
-        .select(Case::as_select())
-        .first(conn)
-        .optional()?;
+    let row: Option<Case> =
+        crate::db::by_key(cases::table.find(id).select(Case::as_select()), conn)?;
     Ok(row.filter(|c| scope.allows(c.hospital_id)))
 }
 

@@ -75,11 +75,8 @@ pub fn insert_card(conn: &mut AnyConnection, row: &Card) -> QueryResult<()> {
 /// A card by id within `scope`: probed by its key alone, the scope checked on the row (see
 /// `infant::get`).
 pub fn get_card(conn: &mut AnyConnection, scope: &Scope, id: CardId) -> QueryResult<Option<Card>> {
-    let row: Option<Card> = dbs_cards::table
-        .find(id)
-        .select(Card::as_select())
-        .first(conn)
-        .optional()?;
+    let row: Option<Card> =
+        crate::db::by_key(dbs_cards::table.find(id).select(Card::as_select()), conn)?;
     Ok(row.filter(|c| scope.allows(c.hospital_id)))
 }
 
@@ -311,7 +308,7 @@ pub fn card_with_infant(
         .inner_join(infants::table)
         .filter(dbs_cards::barcode.eq(barcode))
         .select((Card::as_select(), Infant::as_select()))
-        .limit(2)
+        // No `LIMIT ?`: see `db::by_key` (a barcode is on one card per hospital).
         .load(conn)
 }
 

@@ -109,11 +109,8 @@ pub fn insert(conn: &mut AnyConnection, row: &Infant) -> QueryResult<()> {
 /// on it: with the hospital in the statement, a plan cached while the table had no statistics
 /// may walk the hospital's index and filter by id, every infant of the hospital per read.
 pub fn get(conn: &mut AnyConnection, scope: &Scope, id: InfantId) -> QueryResult<Option<Infant>> {
-    let row: Option<Infant> = infants::table
-        .find(id)
-        .select(Infant::as_select())
-        .first(conn)
-        .optional()?;
+    let row: Option<Infant> =
+        crate::db::by_key(infants::table.find(id).select(Infant::as_select()), conn)?;
     Ok(row.filter(|i| scope.allows(i.hospital_id)))
 }
 
@@ -162,12 +159,13 @@ pub fn find_by_mrn(
     if !scope.allows(hospital_id) {
         return Ok(None);
     }
-    infants::table
-        .filter(infants::hospital_id.eq(hospital_id))
-        .filter(infants::mrn.eq(mrn))
-        .select(Infant::as_select())
-        .first(conn)
-        .optional()
+    crate::db::by_key(
+        infants::table
+            .filter(infants::hospital_id.eq(hospital_id))
+            .filter(infants::mrn.eq(mrn))
+            .select(Infant::as_select()),
+        conn,
+    )
 }
 
 /// An infant of the same mother (keyed ID hash), birth time and birth order, within `scope`.

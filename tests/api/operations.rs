@@ -9,6 +9,17 @@ use serde_json::Value;
 
 use crate::helpers::{TestApp, infant_body, settings};
 
+/// The `/metrics` text.
+async fn metrics(app: &TestApp) -> String {
+    app.req(Method::GET, "/metrics", None)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn health_readiness_and_metrics() {
     let app = TestApp::spawn().await;
@@ -39,14 +50,7 @@ async fn health_readiness_and_metrics() {
             .await
             .unwrap();
     }
-    let text = app
-        .req(Method::GET, "/metrics", None)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics(&app).await;
     assert!(
         text.contains(
             "guthrie_http_requests_total{method=\"GET\",route=\"/readyz\",status=\"200\"}"
@@ -70,14 +74,7 @@ async fn health_readiness_and_metrics() {
             requests >= 6 && groups >= 1 && groups <= requests,
             "{groups} / {requests}"
         );
-        let text = app
-            .req(Method::GET, "/metrics", None)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = metrics(&app).await;
         assert!(
             text.contains(&format!("guthrie_write_group_requests_total {requests}")),
             "{text}"

@@ -221,11 +221,7 @@ pub async fn receive_card(
     let (card, interpretation) = state
         .writer
         .run(move |c| {
-            let rules = Rules {
-                interp: &interp,
-                policy: &policy,
-                who: &p,
-            };
+            let rules = Rules::new(&interp, &policy, &p);
             svc::receive(c, rules, &barcode, b.received_at, &b.quality, now)
         })
         .await?;
@@ -269,11 +265,7 @@ pub async fn submit_results(
         let outcomes = state
             .writer
             .run(move |c| {
-                let rules = Rules {
-                    interp: &interp,
-                    policy: &policy,
-                    who: &p,
-                };
+                let rules = Rules::new(&interp, &policy, &p);
                 Ok(results::submit_plate(c, rules, &cards, now))
             })
             .await?;
@@ -287,11 +279,7 @@ pub async fn submit_results(
     );
     let pool = state.pool.clone();
     let outcomes = tokio::task::spawn_blocking(move || {
-        let rules = Rules {
-            interp: &interp,
-            policy: &policy,
-            who: &p,
-        };
+        let rules = Rules::new(&interp, &policy, &p);
         results::submit_plate_parallel(&pool, rules, &cards, now, workers)
     })
     .await
@@ -340,11 +328,7 @@ pub async fn receive_cards(
     let interp = current(&state.catalogues, now)?;
     let policy = policy::current(&state.policies, now)?;
     let outcomes = db::run(&state.pool, move |c| {
-        let rules = Rules {
-            interp: &interp,
-            policy: &policy,
-            who: &p,
-        };
+        let rules = Rules::new(&interp, &policy, &p);
         Ok(svc::receive_many(c, rules, &cards, now))
     })
     .await?;

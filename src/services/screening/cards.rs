@@ -184,6 +184,17 @@ pub struct Rules<'a> {
     pub who: &'a Principal,
 }
 
+impl<'a> Rules<'a> {
+    /// The rules in force for `who`.
+    pub fn new(interp: &'a Interpreter, policy: &'a DuePolicy, who: &'a Principal) -> Self {
+        Self {
+            interp,
+            policy,
+            who,
+        }
+    }
+}
+
 /// Interprets a card with the given values, stores the interpretation and, in the same
 /// transaction, opens or updates the follow-up case it calls for.
 pub fn interpret_and_store(

@@ -50,11 +50,10 @@ pub fn insert(conn: &mut AnyConnection, row: &ApiClient) -> QueryResult<()> {
 
 /// Reads a client by row id.
 pub fn get(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<ApiClient>> {
-    api_clients::table
-        .find(id)
-        .select(ApiClient::as_select())
-        .first(conn)
-        .optional()
+    crate::db::by_key(
+        api_clients::table.find(id).select(ApiClient::as_select()),
+        conn,
+    )
 }
 
 /// Reads a client by its public `client_id`.
@@ -62,11 +61,12 @@ pub fn find_by_client_id(
     conn: &mut AnyConnection,
     client_id: &str,
 ) -> QueryResult<Option<ApiClient>> {
-    api_clients::table
-        .filter(api_clients::client_id.eq(client_id))
-        .select(ApiClient::as_select())
-        .first(conn)
-        .optional()
+    crate::db::by_key(
+        api_clients::table
+            .filter(api_clients::client_id.eq(client_id))
+            .select(ApiClient::as_select()),
+        conn,
+    )
 }
 
 /// Lists clients, optionally of one hospital.
@@ -100,9 +100,10 @@ pub fn revoke_tokens(conn: &mut AnyConnection, id: &str) -> QueryResult<usize> {
 
 /// The version tokens must carry and whether the principal is active; `None` when unknown.
 pub fn token_state(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<(i32, bool)>> {
-    api_clients::table
-        .find(id)
-        .select((api_clients::token_version, api_clients::active))
-        .first(conn)
-        .optional()
+    crate::db::by_key(
+        api_clients::table
+            .find(id)
+            .select((api_clients::token_version, api_clients::active)),
+        conn,
+    )
 }

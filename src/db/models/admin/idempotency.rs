@@ -41,11 +41,12 @@ pub fn get(
     principal: &str,
     key: &str,
 ) -> QueryResult<Option<IdempotencyRecord>> {
-    idempotency_keys::table
-        .find((principal, key))
-        .select(IdempotencyRecord::as_select())
-        .first(conn)
-        .optional()
+    crate::db::by_key(
+        idempotency_keys::table
+            .find((principal, key))
+            .select(IdempotencyRecord::as_select()),
+        conn,
+    )
 }
 
 /// Takes over a pending key whose lease lapsed (its request died with its server): `true` when

@@ -173,24 +173,7 @@ async fn main() {
     // The console: the quality dashboard over the year (the report, per-hospital coverage, the
     // monthly trend and the charts), and a hospital's own view (this month's births).
     {
-        let browser = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let r = browser
-            .post(format!("{}/login", server.base))
-            .form(&[("username", &server.admin.0), ("password", &server.admin.1)])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 303);
-        let cookie = r.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
+        let (browser, cookie) = server.console_session().await;
         let mut times = vec![];
         for _ in 0..3 {
             let t = Instant::now();

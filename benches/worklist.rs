@@ -80,24 +80,7 @@ async fn main() {
     }
 
     // The console: sign in, then the overdue worklist page and one overdue case's page.
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let r = browser
-        .post(format!("{base}/login"))
-        .form(&[("username", &server.admin.0), ("password", &server.admin.1)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let (browser, cookie) = server.console_session().await;
     let overdue: serde_json::Value = http
         .get(format!("{base}/api/v1/worklists/overdue?limit=1"))
         .bearer_auth(token)

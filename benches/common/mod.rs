@@ -95,6 +95,30 @@ impl BenchServer {
         }
     }
 
+    /// Signs the administrator in to the console: a client that does not follow redirects
+    /// and the session cookie (`name=value`) to send with its requests.
+    pub async fn console_session(&self) -> (reqwest::Client, String) {
+        let browser = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let r = browser
+            .post(format!("{}/login", self.base))
+            .form(&[("username", &self.admin.0), ("password", &self.admin.1)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let cookie = r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        (browser, cookie)
+    }
+
     /// `SQLite` or `PostgreSQL`.
     pub fn backend(&self) -> &'static str {
         if self.pg.is_some() {

@@ -101,7 +101,8 @@ pub fn register(
 ) -> Result<(Card, Infant), AppError> {
     let scope = p.scope();
     write_transaction(conn, |conn| {
-        let infant = infant::get(conn, &scope, c.infant_id)?
+        // Locked as read: the card's quality facts upkeep follows (`dbs::insert_card`).
+        let infant = infant::get_for_write(conn, &scope, c.infant_id)?
             .ok_or(AppError::NotFound { entity: "infant" })?;
         let mut e = FieldErrors::new();
         let barcode = text_code(&mut e, "barcode", &c.barcode);

@@ -45,10 +45,6 @@ pub fn insert(conn: &mut AnyConnection, row: &AuditEntry) -> QueryResult<()> {
 /// Rows per multi-row insert (9 columns: far under both backends' parameter limits).
 const ROWS_PER_INSERT: usize = 1000;
 
-/// Up to this many entries a transaction appends one by one, through a prepared statement
-/// (an everyday write has one or two).
-const SINGLE_ROW_INSERTS: usize = 2;
-
 thread_local! {
     /// The entries of the write transaction this thread is in, when it gathers them.
     static GATHERED: std::cell::RefCell<Option<Vec<AuditEntry>>> =
@@ -85,15 +81,25 @@ pub fn gathering<T, E: From<diesel::result::Error>>(
     GATHERED.with(|g| *g.borrow_mut() = Some(Vec::new()));
     let _reset = Reset;
     let out = f(conn)?;
-    let rows = GATHERED.with(|g| g.borrow_mut().take()).unwrap_or_default();
-    if rows.len() <= SINGLE_ROW_INSERTS {
-        // A one-row insert is a statement diesel prepares once per connection; a multi-row
-        // one is parsed (and on PostgreSQL planned) again every time.
-        for row in &rows {
-            crate::with_conn!(conn, |c| diesel::insert_into(audit_log::table)
-                .values(row)
-                .execute(c))?;
-        }
+    let mut rows = GATHERED.with(|g| g.borrow_mut().take()).unwrap_or_default();
+    // A one-row insert, and a two-row insert of a fixed-size array, are statements diesel
+    // prepares once per connection; a multi-row insert from a list is parsed (and on PostgreSQL
+    // planned) again every time.
+    if rows.len() <= 2 {
+        let second = rows.pop();
+        match (rows.pop(), second) {
+            (Some(a), Some(b)) => {
+                crate::with_conn!(conn, |c| diesel::insert_into(audit_log::table)
+                    .values([a, b])
+                    .execute(c))?
+            }
+            (None, Some(one)) => {
+                crate::with_conn!(conn, |c| diesel::insert_into(audit_log::table)
+                    .values(&one)
+                    .execute(c))?
+            }
+            _ => 0,
+        };
         return Ok(out);
     }
     for part in rows.chunks(ROWS_PER_INSERT) {

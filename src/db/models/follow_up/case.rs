@@ -135,7 +135,7 @@ pub fn insert(conn: &mut AnyConnection, row: &Case) -> QueryResult<()> {
     diesel::insert_into(cases::table)
         .values(&row)
         .execute(conn)?;
-    crate::db::models::quality::touch::new_case(conn, row.infant_id)
+    crate::db::models::quality::touch::new_case(conn, &row)
 }
 
 /// A case's earliest pending deadline: the first-contact deadline while the case is `open`

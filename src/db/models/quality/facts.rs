@@ -227,7 +227,7 @@ fn run_prepared(conn: &mut AnyConnection, list: &[String], id: uuid::Uuid) -> Qu
 
 /// Runs `sql` over one id (`$1`, wherever it appears); returns the rows it changed. Prepared
 /// once per connection on both databases.
-pub(super) fn by_id(conn: &mut AnyConnection, sql: &str, id: uuid::Uuid) -> QueryResult<usize> {
+pub(super) fn by_id(conn: &mut AnyConnection, sql: &str, id: impl ToString) -> QueryResult<usize> {
     crate::with_conn!(conn, |c| CachedById::new(sql, id).execute(c))
 }
 
@@ -368,28 +368,6 @@ fn recompute(conn: &mut AnyConnection, infant_ids: &[InfantId]) -> QueryResult<(
         }
         _ => refresh(conn, &Scope::Infants(infant_ids)),
     }
-}
-
-/// Recomputes when a card's results were first reported (after an interpretation is stored):
-/// one indexed update (after the infant's lock on PostgreSQL), as it runs for every card of a
-/// plate.
-pub fn touch_reported(conn: &mut AnyConnection, card_id: CardId) -> QueryResult<()> {
-    if defer(&[], Some(card_id)) {
-        return Ok(());
-    }
-    let mut list = Vec::with_capacity(2);
-    if conn.backend() == Backend::Postgres {
-        // The card's infant is locked first, as for a full recompute.
-        list.push(
-            "SELECT i.id FROM infants i JOIN dbs_cards c ON c.infant_id = i.id WHERE c.id = $1 FOR NO KEY UPDATE OF i"
-                .to_string(),
-        );
-    }
-    list.push(format!(
-        "UPDATE quality_card_facts SET reported_at = (SELECT MIN(d.interpreted_at) FROM dbs_interpretations d \
-         WHERE d.card_id = $1 AND {REPORTED}) WHERE card_id = $1"
-    ));
-    run_prepared(conn, &list, card_id.0)
 }
 
 /// Recomputes the facts of a card's infant.

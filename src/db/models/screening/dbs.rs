@@ -64,7 +64,8 @@ pub struct InterpretationRow {
     pub interpreted_at: UtcMicros,
 }
 
-/// Inserts a card.
+/// Inserts a card. On PostgreSQL the caller holds its infant's lock
+/// (`infant::get_for_write`): the card's quality facts are updated here.
 pub fn insert_card(conn: &mut AnyConnection, row: &Card) -> QueryResult<()> {
     diesel::insert_into(dbs_cards::table)
         .values(row)
@@ -373,7 +374,7 @@ pub fn insert_interpretation(conn: &mut AnyConnection, row: &InterpretationRow) 
     diesel::insert_into(dbs_interpretations::table)
         .values(row)
         .execute(conn)?;
-    crate::db::models::quality::facts::touch_reported(conn, row.card_id)
+    crate::db::models::quality::touch::new_interpretation(conn, row)
 }
 
 /// The latest interpretation of a card.

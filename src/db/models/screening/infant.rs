@@ -114,6 +114,30 @@ pub fn get(conn: &mut AnyConnection, scope: &Scope, id: InfantId) -> QueryResult
     Ok(row.filter(|i| scope.allows(i.hospital_id)))
 }
 
+/// [`get`] for a write that changes the infant's quality facts (a new card): on PostgreSQL the
+/// row is locked as it is read (`FOR NO KEY UPDATE`, see `quality::facts::statements`), so the
+/// facts upkeep that follows needs no lock statement of its own; SQLite's writer holds the
+/// database.
+pub fn get_for_write(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    id: InfantId,
+) -> QueryResult<Option<Infant>> {
+    let row: Option<Infant> = match conn {
+        AnyConnection::Postgresql(c) => infants::table
+            .find(id)
+            .select(Infant::as_select())
+            .for_no_key_update()
+            .load(c)?
+            .into_iter()
+            .next(),
+        AnyConnection::Sqlite(_) => {
+            crate::db::by_key(infants::table.find(id).select(Infant::as_select()), conn)?
+        }
+    };
+    Ok(row.filter(|i| scope.allows(i.hospital_id)))
+}
+
 /// These infants (any scope: for jobs), by id; ids without a row are left out.
 pub fn get_many(
     conn: &mut AnyConnection,

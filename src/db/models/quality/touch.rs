@@ -15,6 +15,8 @@
 //! (a round trip fewer each). Should a recompute replace the row meanwhile, the update finds no
 //! row and recomputes under the lock.
 
+use std::sync::LazyLock;
+
 use diesel::prelude::*;
 
 use super::facts::{self, REPORTED, by_id};
@@ -32,8 +34,9 @@ pub fn new_infant(conn: &mut AnyConnection, id: InfantId) -> QueryResult<()> {
     if facts::defer(&[id], None) {
         return Ok(());
     }
-    let sql = facts::insert_infant_facts(&facts::Scope::Param);
-    by_id(conn, &sql, id.0).map(|_| ())
+    static INSERT: LazyLock<String> =
+        LazyLock::new(|| facts::insert_infant_facts(&facts::Scope::Param));
+    by_id(conn, &INSERT, id.0).map(|_| ())
 }
 
 /// A new card of infant `infant`: the infant's card-derived fields and the card's own facts
@@ -57,15 +60,17 @@ pub fn new_card(conn: &mut AnyConnection, infant: InfantId, card: CardId) -> Que
         // No facts row to update (it was never written): recompute it whole.
         return facts::touch(conn, &[infant]);
     }
-    let insert = format!(
-        "INSERT INTO quality_card_facts (card_id, infant_id, hospital_id, birth_at, merged_into, collected_at, \
+    static INSERT: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "INSERT INTO quality_card_facts (card_id, infant_id, hospital_id, birth_at, merged_into, collected_at, \
            received_at, quality, first_card, reported_at) \
          SELECT c.id, i.id, i.hospital_id, i.birth_at, i.merged_into, c.collected_at, c.received_at, c.quality, \
            CASE WHEN c.repeat_of IS NULL THEN 1 ELSE 0 END, \
            (SELECT MIN(d.interpreted_at) FROM dbs_interpretations d WHERE d.card_id = c.id AND {REPORTED}) \
          FROM dbs_cards c JOIN infants i ON i.id = c.infant_id WHERE c.id = $1"
-    );
-    by_id(conn, &insert, card.0).map(|_| ())
+        )
+    });
+    by_id(conn, &INSERT, card.0).map(|_| ())
 }
 
 /// The infant facts' flags a case of `programme` for `reason` sets: a screen-positive case

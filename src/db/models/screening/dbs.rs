@@ -199,17 +199,32 @@ pub fn insert_results(conn: &mut AnyConnection, rows: &[ResultRow]) -> QueryResu
     }
     match conn {
         AnyConnection::Postgresql(c) => ResultsUnnested::new(rows).execute(c).map(|_| ()),
-        // One prepared single-row insert per value: SQLite runs it in microseconds, while a
-        // multi-row `VALUES` list of six parameters per value is parsed again for every card.
+        // Fixed-size multi-row inserts (16, then 4, then 1 rows), each a statement diesel
+        // prepares once per connection: a card's 40 values are four statements instead of 40
+        // (the statement runs were 14 % of the SQLite writer thread), while a `VALUES` list of
+        // the card's own length would be parsed again for every card.
         AnyConnection::Sqlite(c) => {
-            for row in rows {
-                diesel::insert_into(dbs_results::table)
-                    .values(row)
-                    .execute(c)?;
-            }
-            Ok(())
+            let rest = insert_in_arrays::<16>(c, rows)?;
+            let rest = insert_in_arrays::<4>(c, rest)?;
+            insert_in_arrays::<1>(c, rest).map(|_| ())
         }
     }
+}
+
+/// Inserts the leading whole `N`-row chunks of `rows` on SQLite, one statement each (the same
+/// text every time); returns the rows left over.
+fn insert_in_arrays<'r, const N: usize>(
+    c: &mut diesel::SqliteConnection,
+    rows: &'r [ResultRow],
+) -> QueryResult<&'r [ResultRow]> {
+    let mut chunks = rows.chunks_exact(N);
+    for chunk in &mut chunks {
+        let values: [ResultRow; N] = std::array::from_fn(|i| chunk[i].clone());
+        diesel::insert_into(dbs_results::table)
+            .values(values)
+            .execute(c)?;
+    }
+    Ok(chunks.remainder())
 }
 
 /// A card's values as one `INSERT … SELECT FROM unnest(…)` over six arrays: the same text

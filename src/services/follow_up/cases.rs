@@ -22,7 +22,7 @@ use crate::domain::hearing::{HearingAssessment, HearingStatus};
 use crate::domain::ids::{CardId, CaseId, HospitalId, UserId};
 use crate::domain::interpretation::{CardOutcome, Interpretation, Level};
 use crate::domain::principal::{Principal, Scope};
-use crate::error::{AppError, ErrorCode, is_unique_violation};
+use crate::error::{AppError, ErrorCode};
 use crate::services::admin::audit;
 
 /// What a result asks for.
@@ -148,59 +148,6 @@ pub fn open_or_update(
         .due(spec.tier, now, infant.birth_at.utc())
         .map_err(|m| AppError::Unexpected(anyhow::anyhow!(m)))?;
     let t = UtcMicros::new(now);
-    if let Some(existing) = case::find_open(conn, &key)? {
-        let mut suspected: BTreeSet<String> = existing.suspected.iter().cloned().collect();
-        suspected.extend(spec.suspected.iter().cloned());
-        let tier = existing.tier.min(spec.tier);
-        let raised = tier < existing.tier;
-        let form = CaseUpdateForm {
-            tier: Some(tier),
-            suspected: Some(Json(suspected.iter().cloned().collect())),
-            first_contact_due_at: raised.then(|| {
-                existing
-                    .first_contact_due_at
-                    .min(UtcMicros::new(due.first_contact_by))
-            }),
-            recall_due_at: raised
-                .then(|| existing.recall_due_at.min(UtcMicros::new(due.recall_by))),
-            // Earlier deadlines may bring rungs forward: wake the escalation sweep to recompute.
-            next_rung_at: raised.then_some(Some(t)),
-            updated_at: Some(t),
-            ..Default::default()
-        };
-        if case::update_if_version(conn, existing.id, existing.version, &form)? == 0 {
-            return Err(AppError::conflict(
-                ErrorCode::CaseBusy,
-                None,
-                "the case changed concurrently; retry",
-            ));
-        }
-        let detail = json!({"trigger": spec.trigger, "tier": tier, "tier_raised": raised, "suspected": suspected});
-        case::insert_event(
-            conn,
-            &event(
-                existing.id,
-                EntryKind::Updated,
-                None,
-                None,
-                detail,
-                &who.key(),
-                now,
-            ),
-        )?;
-        let updated = case::get(conn, &Scope::unrestricted(), existing.id)?
-            .ok_or(AppError::NotFound { entity: "case" })?;
-        audit::write(
-            conn,
-            who,
-            "case",
-            updated.id,
-            Some(&existing),
-            &updated,
-            now,
-        )?;
-        return Ok(updated);
-    }
     let row = Case {
         id: CaseId::new(),
         infant_id: infant.id,
@@ -216,7 +163,7 @@ pub fn open_or_update(
         recall_due_at: UtcMicros::new(due.recall_by),
         assignee: None,
         outcome: None,
-        open_key: Some(key),
+        open_key: Some(key.clone()),
         version: 1,
         opened_at: t,
         updated_at: t,
@@ -228,33 +175,81 @@ pub fn open_or_update(
         next_rung_at: Some(t),
         next_due_at: None,
     };
-    case::insert(conn, &row).map_err(|e| {
-        if is_unique_violation(&e) {
-            AppError::conflict(
-                ErrorCode::CaseBusy,
+    // The insert meets the open case's key if there is one (looked up only then).
+    if case::insert_unless_open(conn, &row)? {
+        let detail = json!({"trigger": spec.trigger, "tier": row.tier, "suspected": spec.suspected, "due": due});
+        case::insert_event(
+            conn,
+            &event(
+                row.id,
+                EntryKind::Opened,
                 None,
-                "the case was opened concurrently; retry",
-            )
-        } else {
-            e.into()
-        }
-    })?;
-    let detail =
-        json!({"trigger": spec.trigger, "tier": row.tier, "suspected": spec.suspected, "due": due});
+                Some(CaseState::Open),
+                detail,
+                &who.key(),
+                now,
+            ),
+        )?;
+        audit::write(conn, who, "case", row.id, None, &row, now)?;
+        return Ok(row);
+    }
+    let Some(existing) = case::find_open(conn, &key)? else {
+        return Err(AppError::conflict(
+            ErrorCode::CaseBusy,
+            None,
+            "the open case was resolved concurrently; retry",
+        ));
+    };
+    let mut suspected: BTreeSet<String> = existing.suspected.iter().cloned().collect();
+    suspected.extend(spec.suspected.iter().cloned());
+    let tier = existing.tier.min(spec.tier);
+    let raised = tier < existing.tier;
+    let form = CaseUpdateForm {
+        tier: Some(tier),
+        suspected: Some(Json(suspected.iter().cloned().collect())),
+        first_contact_due_at: raised.then(|| {
+            existing
+                .first_contact_due_at
+                .min(UtcMicros::new(due.first_contact_by))
+        }),
+        recall_due_at: raised.then(|| existing.recall_due_at.min(UtcMicros::new(due.recall_by))),
+        // Earlier deadlines may bring rungs forward: wake the escalation sweep to recompute.
+        next_rung_at: raised.then_some(Some(t)),
+        updated_at: Some(t),
+        ..Default::default()
+    };
+    if case::update_if_version(conn, existing.id, existing.version, &form)? == 0 {
+        return Err(AppError::conflict(
+            ErrorCode::CaseBusy,
+            None,
+            "the case changed concurrently; retry",
+        ));
+    }
+    let detail = json!({"trigger": spec.trigger, "tier": tier, "tier_raised": raised, "suspected": suspected});
     case::insert_event(
         conn,
         &event(
-            row.id,
-            EntryKind::Opened,
+            existing.id,
+            EntryKind::Updated,
             None,
-            Some(CaseState::Open),
+            None,
             detail,
             &who.key(),
             now,
         ),
     )?;
-    audit::write(conn, who, "case", row.id, None, &row, now)?;
-    Ok(row)
+    let updated = case::get(conn, &Scope::unrestricted(), existing.id)?
+        .ok_or(AppError::NotFound { entity: "case" })?;
+    audit::write(
+        conn,
+        who,
+        "case",
+        updated.id,
+        Some(&existing),
+        &updated,
+        now,
+    )?;
+    Ok(updated)
 }
 
 /// A normal repeat card answers the infant's open blood-spot repeat or recollection cases: each

@@ -291,9 +291,14 @@ fn one_card(
     };
     // A nested transaction is a savepoint: this card's writes roll back alone on error.
     let outcome = crate::db::write_transaction(conn, |conn| {
-        let (card, infant) =
-            crate::services::screening::cards::sole_card(dbs::card_with_infant(conn, &c.barcode)?)?;
-        let before = stored_results(conn, card.id)?;
+        let (card, infant, has_values) = crate::services::screening::cards::sole_card(
+            dbs::card_with_infant_and_values(conn, &c.barcode)?,
+        )?;
+        let before = if has_values {
+            stored_results(conn, card.id)?
+        } else {
+            BTreeMap::new()
+        };
         store_checked(conn, rules, &card, &infant, before, &checked, c, now)
     });
     match outcome {

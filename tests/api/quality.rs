@@ -657,6 +657,49 @@ async fn concurrent_writes_for_one_infant_keep_its_facts_exact() {
         .filter(|r| r.split('|').nth(1) == Some(infant.as_str()))
         .count();
     assert_eq!(cards, 3, "one card row per card");
+
+    // The lock-free upkeep (a new case's flags, an interpretation's first report time) racing
+    // the recomputes of other writes for the same infant: three results at once, two of them
+    // positive, beside two more heart screens.
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let mut writes = vec![];
+    for k in 0..3 {
+        let value = if k == 2 { 0.01 } else { 0.5 };
+        writes.push((
+            "/api/v1/results".to_string(),
+            &lab,
+            json!({"cards": [{"barcode": format!("CW1-{k}"),
+                "results": crate::screening::panel(&[("C16-OH", value)])}]}),
+        ));
+    }
+    for _ in 0..2 {
+        writes.push((
+            format!("/api/v1/infants/{infant}/cchd-screens"),
+            &hospital,
+            json!({"measured_at": at, "right_hand_spo2": 98, "foot_spo2": 98, "murmur_grade": 0}),
+        ));
+    }
+    let sent = writes
+        .iter()
+        .map(|(path, token, body)| app.post(path, token, body));
+    for r in futures_util::future::join_all(sent).await {
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    }
+    app.assert_quality_facts_current().await;
+    let facts = app.quality_facts();
+    let row: Vec<&str> = facts
+        .iter()
+        .find(|r| r.starts_with(&infant))
+        .unwrap()
+        .split('|')
+        .collect();
+    assert_eq!(row[20], "1", "positive_dbs: {row:?}");
+    let reported = facts
+        .iter()
+        .filter(|r| r.split('|').nth(1) == Some(infant.as_str()))
+        .filter(|r| r.split('|').last() != Some("-"))
+        .count();
+    assert_eq!(reported, 3, "every card's first report time: {facts:?}");
 }
 
 #[tokio::test]

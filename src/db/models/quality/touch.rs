@@ -130,7 +130,12 @@ pub fn new_interpretation(conn: &mut AnyConnection, row: &InterpretationRow) -> 
                 THEN d.interpreted_at ELSE quality_card_facts.reported_at END \
          FROM dbs_interpretations d WHERE d.id = $1) \
         WHERE card_id = (SELECT d.card_id FROM dbs_interpretations d WHERE d.id = $1)";
-    by_id(conn, update, &row.id).map(|_| ())
+    if by_id(conn, update, &row.id)? == 0 {
+        // No facts row for the card: never written, or a recompute replaced it meanwhile (this
+        // update then finds the row it waited for deleted). Recompute under the lock.
+        return facts::touch_card(conn, row.card_id);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -697,7 +697,7 @@ async fn concurrent_writes_for_one_infant_keep_its_facts_exact() {
     let reported = facts
         .iter()
         .filter(|r| r.split('|').nth(1) == Some(infant.as_str()))
-        .filter(|r| r.split('|').last() != Some("-"))
+        .filter(|r| r.split('|').next_back() != Some("-"))
         .count();
     assert_eq!(reported, 3, "every card's first report time: {facts:?}");
 }

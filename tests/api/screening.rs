@@ -407,3 +407,65 @@ async fn a_plate_of_1000_cards_by_40_analytes_is_accepted() {
             .is_empty()
     }));
 }
+
+/// A value must name an existing card, and a card with values cannot be deleted: a foreign key
+/// on SQLite, a check per statement on PostgreSQL (see its migration `results_card_check`).
+#[tokio::test]
+async fn values_name_existing_cards_and_keep_them() {
+    use diesel::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    let (_, token) = app.hospital_with_token("FK").await;
+    let (_, barcode) = infant_with_card(&app, &token, "FK1").await;
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let r = app
+        .post(
+            "/api/v1/results",
+            &lab,
+            &json!({"cards": [{"barcode": barcode, "results": full_panel()}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let card = card_id(&app, &token, &barcode).await;
+    let mut c = app.state.pool.get().unwrap();
+    let is_fk = |e: diesel::result::Error| {
+        matches!(
+            e,
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                _
+            )
+        )
+    };
+    // A value of no card (alone, and beside a valid one) is refused.
+    for sql in [
+        "INSERT INTO dbs_results (card_id, analyte, value, unit, reported_at) \
+         VALUES ('no-such-card', 'TSH', 1.0, 'mU/L', '2026-12-01 00:00:00')"
+            .to_string(),
+        format!(
+            "INSERT INTO dbs_results (card_id, analyte, value, unit, reported_at) \
+             VALUES ('{card}', 'XTRA', 1.0, 'mU/L', '2026-12-01 00:00:00'), \
+                    ('no-such-card', 'TSH', 1.0, 'mU/L', '2026-12-01 00:00:00')"
+        ),
+    ] {
+        let e = diesel::sql_query(sql).execute(&mut c).unwrap_err();
+        assert!(is_fk(e), "a value of no card is refused");
+    }
+    // Its interpretations gone, the card is still kept by its values.
+    for sql in [
+        format!("DELETE FROM quality_card_facts WHERE card_id = '{card}'"),
+        format!("DELETE FROM dbs_interpretations WHERE card_id = '{card}'"),
+    ] {
+        diesel::sql_query(sql).execute(&mut c).unwrap();
+    }
+    let e = diesel::sql_query(format!("DELETE FROM dbs_cards WHERE id = '{card}'"))
+        .execute(&mut c)
+        .unwrap_err();
+    assert!(is_fk(e), "a card with values is kept");
+    // Values of an existing card are accepted (the check is not a blanket refusal).
+    diesel::sql_query(format!(
+        "INSERT INTO dbs_results (card_id, analyte, value, unit, reported_at) \
+         VALUES ('{card}', 'XTRA', 1.0, 'mU/L', '2026-12-01 00:00:00')"
+    ))
+    .execute(&mut c)
+    .unwrap();
+}

@@ -599,6 +599,16 @@ async fn a_fixed_cohort_gives_the_expected_value_of_every_indicator() {
     app.assert_quality_facts_current().await;
 }
 
+/// The infant's facts row of [`TestApp::quality_facts`], column by column.
+fn infant_facts<'a>(facts: &'a [String], infant: &str) -> Vec<&'a str> {
+    facts
+        .iter()
+        .find(|r| r.starts_with(infant))
+        .unwrap()
+        .split('|')
+        .collect()
+}
+
 #[tokio::test]
 async fn concurrent_writes_for_one_infant_keep_its_facts_exact() {
     let app = TestApp::spawn().await;
@@ -637,12 +647,7 @@ async fn concurrent_writes_for_one_infant_keep_its_facts_exact() {
     }
     app.assert_quality_facts_current().await;
     let facts = app.quality_facts();
-    let row: Vec<&str> = facts
-        .iter()
-        .find(|r| r.starts_with(&infant))
-        .unwrap()
-        .split('|')
-        .collect();
+    let row = infant_facts(&facts, &infant);
     // hear_screened, hear_initial_refer, cchd_screened; the DBS consent and the hearing refusal.
     assert_eq!((row[9], row[10], row[13]), ("1", "1", "1"), "{row:?}");
     assert_ne!(row[14], "-");
@@ -687,12 +692,7 @@ async fn concurrent_writes_for_one_infant_keep_its_facts_exact() {
     }
     app.assert_quality_facts_current().await;
     let facts = app.quality_facts();
-    let row: Vec<&str> = facts
-        .iter()
-        .find(|r| r.starts_with(&infant))
-        .unwrap()
-        .split('|')
-        .collect();
+    let row = infant_facts(&facts, &infant);
     assert_eq!(row[20], "1", "positive_dbs: {row:?}");
     let reported = facts
         .iter()

@@ -81,25 +81,23 @@ pub fn gathering<T, E: From<diesel::result::Error>>(
     GATHERED.with(|g| *g.borrow_mut() = Some(Vec::new()));
     let _reset = Reset;
     let out = f(conn)?;
-    let mut rows = GATHERED.with(|g| g.borrow_mut().take()).unwrap_or_default();
+    let rows = GATHERED.with(|g| g.borrow_mut().take()).unwrap_or_default();
     // A one-row insert, and a two-row insert of a fixed-size array, are statements diesel
     // prepares once per connection; a multi-row insert from a list is parsed (and on PostgreSQL
     // planned) again every time.
-    if rows.len() <= 2 {
-        let second = rows.pop();
-        match (rows.pop(), second) {
-            (Some(a), Some(b)) => {
-                crate::with_conn!(conn, |c| diesel::insert_into(audit_log::table)
-                    .values([a, b])
-                    .execute(c))?
-            }
-            (None, Some(one)) => {
-                crate::with_conn!(conn, |c| diesel::insert_into(audit_log::table)
-                    .values(&one)
-                    .execute(c))?
-            }
-            _ => 0,
-        };
+    let rows = match <[AuditEntry; 2]>::try_from(rows) {
+        Ok(pair) => {
+            crate::with_conn!(conn, |c| diesel::insert_into(audit_log::table)
+                .values(pair)
+                .execute(c))?;
+            return Ok(out);
+        }
+        Err(rows) => rows,
+    };
+    if let [one] = rows.as_slice() {
+        crate::with_conn!(conn, |c| diesel::insert_into(audit_log::table)
+            .values(one)
+            .execute(c))?;
         return Ok(out);
     }
     for part in rows.chunks(ROWS_PER_INSERT) {

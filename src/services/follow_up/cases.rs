@@ -176,7 +176,7 @@ pub fn open_or_update(
         next_due_at: None,
     };
     // The insert meets the open case's key if there is one (looked up only then).
-    if case::insert_unless_open(conn, &row)? {
+    if let Some(row) = case::insert_unless_open(conn, row)? {
         let detail = json!({"trigger": spec.trigger, "tier": row.tier, "suspected": spec.suspected, "due": due});
         case::insert_event(
             conn,

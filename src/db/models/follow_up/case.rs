@@ -122,32 +122,29 @@ pub struct CaseFilter {
 }
 
 /// Inserts a case, its `next_due_at` set from its state and deadlines in the insert itself
-/// ([`next_due`], the row's twin of [`keep_next_due`]), unless a case with the row's `open_key`
-/// is open: then nothing is written and `false` is returned (on PostgreSQL after the transaction that opened it, if still running,
-/// has ended). One statement where a lookup then an insert took two.
-pub fn insert_unless_open(conn: &mut AnyConnection, row: &Case) -> QueryResult<bool> {
-    let row = with_next_due(row);
+/// ([`next_due`], the row's twin of [`keep_next_due`]), and returns it as stored; unless a case
+/// with the row's `open_key` is open: then nothing is written and `None` is returned (on
+/// PostgreSQL once the transaction that opened it, if still running, has ended). One statement
+/// where a lookup then an insert took two.
+pub fn insert_unless_open(conn: &mut AnyConnection, row: Case) -> QueryResult<Option<Case>> {
+    let row = Case {
+        next_due_at: Some(next_due(
+            row.state,
+            row.first_contact_due_at,
+            row.recall_due_at,
+        )),
+        ..row
+    };
     let inserted = crate::with_conn!(conn, |c| diesel::insert_into(cases::table)
         .values(&row)
         .on_conflict(cases::open_key)
         .do_nothing()
         .execute(c))?;
     if inserted == 0 {
-        return Ok(false);
+        return Ok(None);
     }
     crate::db::models::quality::touch::new_case(conn, &row)?;
-    Ok(true)
-}
-
-fn with_next_due(row: &Case) -> Case {
-    Case {
-        next_due_at: Some(next_due(
-            row.state,
-            row.first_contact_due_at,
-            row.recall_due_at,
-        )),
-        ..row.clone()
-    }
+    Ok(Some(row))
 }
 
 /// A case's earliest pending deadline: the first-contact deadline while the case is `open`

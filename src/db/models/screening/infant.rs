@@ -123,18 +123,16 @@ pub fn get_for_write(
     scope: &Scope,
     id: InfantId,
 ) -> QueryResult<Option<Infant>> {
-    let row: Option<Infant> = match conn {
-        AnyConnection::Postgresql(c) => infants::table
-            .find(id)
-            .select(Infant::as_select())
-            .for_no_key_update()
-            .load(c)?
-            .into_iter()
-            .next(),
-        AnyConnection::Sqlite(_) => {
-            crate::db::by_key(infants::table.find(id).select(Infant::as_select()), conn)?
-        }
+    let AnyConnection::Postgresql(c) = conn else {
+        return get(conn, scope, id);
     };
+    let row = infants::table
+        .find(id)
+        .select(Infant::as_select())
+        .for_no_key_update()
+        .load::<Infant>(c)?
+        .into_iter()
+        .next();
     Ok(row.filter(|i| scope.allows(i.hospital_id)))
 }
 

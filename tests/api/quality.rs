@@ -806,6 +806,85 @@ async fn hearing_intervention_by_6_months_counts_confirmed_hearing_loss() {
     );
 }
 
+/// The everyday writes update a few facts fields in place (on PostgreSQL inside the write's own
+/// statement); where the row they update is missing, they rebuild it instead of losing it.
+#[tokio::test]
+async fn writes_rebuild_facts_rows_they_find_missing() {
+    use diesel::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    let (_, hospital) = app.hospital_with_token("HM").await;
+    let (infant, birth) = crate::helpers::register_infant(&app, &hospital, "MF1", 30).await;
+    let facts_rows = |table: &str, key: &str, id: &str| {
+        crate::helpers::count(
+            &app,
+            &format!("SELECT COUNT(*) AS n FROM {table} WHERE {key} = '{id}'"),
+        )
+    };
+    assert_eq!(facts_rows("quality_infant_facts", "infant_id", &infant), 1);
+    let drop_facts = |sql: &str| {
+        let mut c = app.state.pool.get().unwrap();
+        diesel::sql_query(sql).execute(&mut c).unwrap();
+    };
+    // A new card whose infant has no facts row.
+    drop_facts(&format!(
+        "DELETE FROM quality_infant_facts WHERE infant_id = '{infant}'"
+    ));
+    let status = crate::helpers::register_card(
+        &app,
+        &hospital,
+        &infant,
+        "MF1-1",
+        birth + Duration::hours(26),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(facts_rows("quality_infant_facts", "infant_id", &infant), 1);
+    assert_eq!(facts_rows("quality_card_facts", "infant_id", &infant), 1);
+    app.assert_quality_facts_current().await;
+    // A positive result (an interpretation and a case) with neither facts row there.
+    drop_facts(&format!(
+        "DELETE FROM quality_infant_facts WHERE infant_id = '{infant}'"
+    ));
+    drop_facts(&format!(
+        "DELETE FROM quality_card_facts WHERE infant_id = '{infant}'"
+    ));
+    let lab = app.staff_token("lab", "clinician", None).await;
+    let r = app
+        .post(
+            "/api/v1/results",
+            &lab,
+            &json!({"cards": [{"barcode": "MF1-1", "results": panel(&[("C16-OH", 0.5)])}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["cards"][0]["status"], "accepted", "{body}");
+    assert_eq!(
+        crate::helpers::count(
+            &app,
+            &format!(
+                "SELECT COUNT(*) AS n FROM quality_infant_facts \
+                 WHERE infant_id = '{infant}' AND positive_dbs = 1"
+            )
+        ),
+        1,
+        "the case's flag is in the rebuilt row"
+    );
+    assert_eq!(
+        crate::helpers::count(
+            &app,
+            &format!(
+                "SELECT COUNT(*) AS n FROM quality_card_facts \
+                 WHERE infant_id = '{infant}' AND reported_at IS NOT NULL"
+            )
+        ),
+        1,
+        "the report time is in the rebuilt card row"
+    );
+    app.assert_quality_facts_current().await;
+}
+
 #[tokio::test]
 async fn the_weekly_rebuild_corrects_and_counts_drifted_facts() {
     let app = TestApp::spawn().await;

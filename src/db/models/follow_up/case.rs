@@ -127,6 +127,7 @@ pub struct CaseFilter {
 /// PostgreSQL once the transaction that opened it, if still running, has ended). One statement
 /// where a lookup then an insert took two.
 pub fn insert_unless_open(conn: &mut AnyConnection, row: Case) -> QueryResult<Option<Case>> {
+    use crate::db::models::quality::touch;
     let row = Case {
         next_due_at: Some(next_due(
             row.state,
@@ -135,15 +136,46 @@ pub fn insert_unless_open(conn: &mut AnyConnection, row: Case) -> QueryResult<Op
         )),
         ..row
     };
-    let inserted = crate::with_conn!(conn, |c| diesel::insert_into(cases::table)
+    let insert = diesel::insert_into(cases::table)
         .values(&row)
         .on_conflict(cases::open_key)
-        .do_nothing()
-        .execute(c))?;
+        .do_nothing();
+    let flags = touch::case_flags_set(&row);
+    if let (AnyConnection::Postgresql(c), Some(set)) = (&mut *conn, &flags) {
+        // PostgreSQL: the case and its infant's facts flags in one statement. The update
+        // changes nothing when the case met an open one (nothing inserted) or when the infant
+        // has no facts row: only then is the case looked for.
+        let then = format!(
+            "UPDATE quality_infant_facts SET {set} \
+             WHERE infant_id = (SELECT infant_id FROM inserted)"
+        );
+        let changed = crate::db::sql::InsertThen {
+            insert,
+            returning: "infant_id",
+            then: &then,
+        }
+        .execute(c)?;
+        if changed > 0 {
+            return Ok(Some(row));
+        }
+        let stored = diesel::select(diesel::dsl::exists(
+            cases::table.filter(cases::id.eq(row.id)),
+        ))
+        .get_result::<bool>(c)?;
+        if !stored {
+            return Ok(None);
+        }
+        touch::case_touched(conn, &row, 0)?;
+        return Ok(Some(row));
+    }
+    let inserted = crate::with_conn!(conn, |c| insert.execute(c))?;
     if inserted == 0 {
         return Ok(None);
     }
-    crate::db::models::quality::touch::new_case(conn, &row)?;
+    if let Some(set) = flags {
+        let changed = touch::case_flags_update(conn, &row, &set)?;
+        touch::case_touched(conn, &row, changed)?;
+    }
     Ok(Some(row))
 }
 

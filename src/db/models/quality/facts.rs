@@ -231,6 +231,12 @@ pub(super) fn by_id(conn: &mut AnyConnection, sql: &str, id: impl ToString) -> Q
     crate::with_conn!(conn, |c| CachedById::new(sql, id).execute(c))
 }
 
+/// Like [`by_id`] over several ids: `$1` is `ids[0]`, `$2` is `ids[1]`, and so on.
+pub(super) fn by_ids(conn: &mut AnyConnection, sql: &str, ids: &[&str]) -> QueryResult<usize> {
+    let ids = ids.iter().map(|id| id.to_string()).collect();
+    crate::with_conn!(conn, |c| CachedById::with_ids(sql, ids).execute(c))
+}
+
 /// Like [`refresh`], and counts the infants whose facts (their own row or one of their cards')
 /// were not what the recompute gives: kept facts that drifted from the source tables. Zero
 /// unless some write path missed its [`touch`].

@@ -400,12 +400,27 @@ pub fn results_of(conn: &mut AnyConnection, card_id: CardId) -> QueryResult<Vec<
         .load(conn)
 }
 
-/// Stores an interpretation.
+/// Stores an interpretation and keeps its card's quality facts; on PostgreSQL one statement
+/// does both (the facts update reads the inserted row).
 pub fn insert_interpretation(conn: &mut AnyConnection, row: &InterpretationRow) -> QueryResult<()> {
-    diesel::insert_into(dbs_interpretations::table)
-        .values(row)
-        .execute(conn)?;
-    crate::db::models::quality::touch::new_interpretation(conn, row)
+    use crate::db::models::quality::touch;
+    let insert = diesel::insert_into(dbs_interpretations::table).values(row);
+    match conn {
+        AnyConnection::Postgresql(c) if touch::interpretation_lowers(row) => {
+            let changed = crate::db::sql::InsertThen {
+                insert,
+                returning: "card_id, interpreted_at",
+                then: touch::LOWER_REPORTED_FROM_INSERTED,
+            }
+            .execute(c)?;
+            touch::interpretation_touched(conn, row, changed)
+        }
+        AnyConnection::Postgresql(c) => insert.execute(c).map(|_| ()),
+        AnyConnection::Sqlite(c) => {
+            insert.execute(c)?;
+            touch::new_interpretation(conn, row)
+        }
+    }
 }
 
 /// The latest interpretation of a card.

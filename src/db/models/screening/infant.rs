@@ -98,11 +98,29 @@ pub struct InfantFilter {
 
 /// Inserts an infant; the caller checks the hospital against the scope first.
 pub fn insert(conn: &mut AnyConnection, row: &Infant) -> QueryResult<()> {
-    diesel::insert_into(infants::table)
-        .values(row)
-        .execute(conn)?;
-    super::phones::add(conn, row.id, &row.mother_phones.0)?;
-    crate::db::models::quality::touch::new_infant(conn, row.id)
+    use crate::db::models::quality::touch;
+    let insert = diesel::insert_into(infants::table).values(row);
+    match conn {
+        // PostgreSQL: the infant and its quality-facts row in one statement.
+        AnyConnection::Postgresql(c) if touch::infant_facts_kept(row.id) => {
+            crate::db::sql::InsertThen {
+                insert,
+                returning: touch::NEW_INFANT_COLUMNS,
+                then: &touch::NEW_INFANT_FROM_INSERTED,
+            }
+            .execute(c)?;
+            super::phones::add(conn, row.id, &row.mother_phones.0)
+        }
+        AnyConnection::Postgresql(c) => {
+            insert.execute(c)?;
+            super::phones::add(conn, row.id, &row.mother_phones.0)
+        }
+        AnyConnection::Sqlite(c) => {
+            insert.execute(c)?;
+            super::phones::add(conn, row.id, &row.mother_phones.0)?;
+            touch::new_infant(conn, row.id)
+        }
+    }
 }
 
 /// Reads an infant visible in `scope`. The row is probed by its key alone and the scope checked

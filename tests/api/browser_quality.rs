@@ -147,6 +147,23 @@ async fn the_dashboard_shows_the_reports_numbers_its_drill_downs_and_charts() {
             (brand.y + brand.height / 2.0 - langs.y - langs.height / 2.0).abs() < brand.height,
             "{lang}: the language links wrapped: {brand:?} {langs:?}"
         );
+        // Each filter's label stays beside its control when the row wraps (the programme
+        // label ended one line and its list began the next).
+        let fields = b
+            .d()
+            .find_all(By::Css("form.filters .field"))
+            .await
+            .unwrap();
+        assert!(fields.len() >= 6, "{lang}: filters are fields");
+        for field in fields {
+            let label = field.find(By::Css("label")).await.unwrap();
+            let control = field.find(By::Css("input, select")).await.unwrap();
+            let (l, c) = (label.rect().await.unwrap(), control.rect().await.unwrap());
+            assert!(
+                l.y + l.height > c.y && l.y < c.y + c.height,
+                "{lang}: a filter's label left its control's row: {l:?} {c:?}"
+            );
+        }
         b.shot(&format!("quality-{lang}")).await;
         svgs[0].scroll_into_view().await.unwrap();
         b.shot(&format!("quality-charts-{lang}")).await;

@@ -386,6 +386,21 @@ async fn jobs_run_from_their_page_and_the_audit_trail_shows_who_did_what() {
     let trail = text_of(&b, "table#audit").await;
     assert!(trail.contains("创建") && trail.contains("读取"), "{trail}");
     assert!(trail.contains("系统管理员 (root)"), "{trail}");
+    // Its time and action read on one line each (the details took the width and stood the
+    // two-character action on end).
+    let lines = b
+        .d()
+        .execute(
+            "return [...document.querySelectorAll('#audit .nowrap')].map(e => { \
+               const r = document.createRange(); r.selectNodeContents(e); \
+               return r.getClientRects().length; });",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let lines: Vec<u64> = lines.convert().unwrap();
+    assert!(lines.len() >= 6, "{lines:?}");
+    assert!(lines.iter().all(|n| *n == 1), "wrapped: {lines:?}");
     b.assert_no_csp_violation("audit").await;
     b.assert_accessible("audit").await;
     b.shot("admin-audit-zh-CN").await;

@@ -6,6 +6,29 @@ use diesel::RunQueryDsl;
 
 use super::{AnyConnection, Backend};
 
+/// `sql` cut at its numbered placeholders (`$` and digits): each piece of text, then the number
+/// that follows it (`None` after the last piece). A `$` followed by no digit stays in the text.
+fn placeholders(sql: &str) -> Vec<(&str, Option<usize>)> {
+    let mut parts = Vec::new();
+    let mut rest = sql;
+    let mut from = 0;
+    while let Some(at) = rest[from..].find('$').map(|k| from + k) {
+        let digits = rest[at + 1..]
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len() - at - 1);
+        match rest[at + 1..at + 1 + digits].parse::<usize>() {
+            Ok(n) => {
+                parts.push((&rest[..at], Some(n)));
+                rest = &rest[at + 1 + digits..];
+                from = 0;
+            }
+            Err(_) => from = at + 1,
+        }
+    }
+    parts.push((rest, None));
+    parts
+}
+
 /// `sql` with its numbered placeholders spelled for the backend: PostgreSQL keeps `$n`, SQLite
 /// takes `?n` (both bind the same value wherever its number appears). The text must hold no
 /// other `$` followed by a digit.
@@ -14,10 +37,11 @@ pub fn numbered(b: Backend, sql: &str) -> String {
         Backend::Postgres => sql.to_string(),
         Backend::Sqlite => {
             let mut out = String::with_capacity(sql.len());
-            let mut chars = sql.chars().peekable();
-            while let Some(c) = chars.next() {
-                let digit_next = chars.peek().is_some_and(char::is_ascii_digit);
-                out.push(if c == '$' && digit_next { '?' } else { c });
+            for (text, n) in placeholders(sql) {
+                out.push_str(text);
+                if let Some(n) = n {
+                    out.push_str(&format!("?{n}"));
+                }
             }
             out
         }
@@ -106,7 +130,7 @@ pub fn writers(url: &str, wanted: usize, pool_size: usize) -> usize {
 /// statement, no session-level `PREPARE`, so it works through PgBouncer in transaction mode
 /// (1.21+, `max_prepared_statements`).
 pub struct CachedById<'a> {
-    /// The text between placeholders, and after each gap the (0-based) id that fills it.
+    /// The text between placeholders, each followed by the number of the id that fills it.
     parts: Vec<(&'a str, Option<usize>)>,
     ids: Vec<String>,
 }
@@ -117,29 +141,13 @@ impl<'a> CachedById<'a> {
         Self::with_ids(sql, vec![id.to_string()])
     }
 
-    /// `sql` with `$1` standing for `ids[0]`, `$2` for `ids[1]`, and so on. A placeholder past
-    /// the ids is an error when the statement is built.
+    /// `sql` with `$1` standing for `ids[0]`, `$2` for `ids[1]`, and so on. A placeholder with
+    /// no id is an error when the statement is built.
     pub fn with_ids(sql: &'a str, ids: Vec<String>) -> Self {
-        let mut parts = Vec::new();
-        let mut rest = sql;
-        while let Some(at) = rest.find('$') {
-            let digits = rest[at + 1..]
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(rest.len() - at - 1);
-            match rest[at + 1..at + 1 + digits].parse::<usize>() {
-                Ok(n) if n > 0 => {
-                    parts.push((&rest[..at], Some(n - 1)));
-                    rest = &rest[at + 1 + digits..];
-                }
-                // A `$` that is no placeholder stays in the text.
-                _ => {
-                    parts.push((&rest[..=at], None));
-                    rest = &rest[at + 1..];
-                }
-            }
+        Self {
+            parts: placeholders(sql),
+            ids,
         }
-        parts.push((rest, None));
-        Self { parts, ids }
     }
 }
 
@@ -161,12 +169,15 @@ where
     ) -> diesel::QueryResult<()> {
         for (part, id) in &self.parts {
             out.push_sql(part);
-            if let Some(k) = id {
-                let id = self.ids.get(*k).ok_or_else(|| {
-                    diesel::result::Error::QueryBuilderError(
-                        format!("placeholder ${} has no id", k + 1).into(),
-                    )
-                })?;
+            if let Some(n) = id {
+                let id = n
+                    .checked_sub(1)
+                    .and_then(|k| self.ids.get(k))
+                    .ok_or_else(|| {
+                        diesel::result::Error::QueryBuilderError(
+                            format!("placeholder ${n} has no id").into(),
+                        )
+                    })?;
                 out.push_bind_param::<diesel::sql_types::Text, _>(id)?;
             }
         }
@@ -176,23 +187,79 @@ where
 
 impl<Conn> RunQueryDsl<Conn> for CachedById<'_> {}
 
-/// A typed insert that hands the rows it wrote, as `inserted` (the `returning` columns), to a
-/// second statement in the same round trip: `WITH inserted AS (<insert> RETURNING …) <then>`
-/// (PostgreSQL only; SQLite has no data-modifying `WITH`). `then` sees the rows only through
-/// `inserted` (both run on one snapshot); `execute` returns the rows `then` changed. Prepared
-/// once per connection when the insert is (its text is the same every time).
-pub struct InsertThen<'a, I> {
-    /// The insert statement.
-    pub insert: I,
-    /// The columns of the inserted rows that `then` reads.
-    pub returning: &'a str,
-    /// The statement that follows, over `inserted`.
-    pub then: &'a str,
+/// The statement that keeps a derived row in step with an insert (the quality facts of a new
+/// infant, case or interpretation), reading the inserted row as `inserted`.
+pub struct Then {
+    /// The inserted row's table.
+    pub table: &'static str,
+    /// The inserted row's `id`.
+    pub id: String,
+    /// The inserted row's columns the statement reads.
+    pub columns: &'static str,
+    /// The statement over `inserted`: an `UPDATE` or an `INSERT … SELECT`.
+    pub sql: std::borrow::Cow<'static, str>,
+}
+
+/// Runs `insert` (one row) and then `then` over the row it inserted (skipped when the insert
+/// wrote nothing, e.g. `ON CONFLICT DO NOTHING`); returns the rows inserted and, when there
+/// was a `then`, the rows it changed. On PostgreSQL one round trip:
+/// `WITH inserted AS (<insert> RETURNING …), changed AS (<then> RETURNING 1)` counting both
+/// (one snapshot: `then` sees the new row only through `inserted`). SQLite has no
+/// data-modifying `WITH`: the insert, then `WITH inserted AS (SELECT … WHERE id = $1) <then>`,
+/// the same statement text over the stored row. Both are prepared once per connection.
+pub fn insert_then<I>(
+    conn: &mut AnyConnection,
+    insert: I,
+    then: Option<&Then>,
+) -> diesel::QueryResult<(usize, Option<usize>)>
+where
+    I: diesel::query_builder::QueryFragment<diesel::pg::Pg>
+        + diesel::query_dsl::methods::ExecuteDsl<diesel::PgConnection>
+        + diesel::query_dsl::methods::ExecuteDsl<diesel::SqliteConnection>,
+{
+    use diesel::query_dsl::methods::ExecuteDsl;
+    let Some(then) = then else {
+        let inserted = crate::with_conn!(conn, |c| ExecuteDsl::execute(insert, c))?;
+        return Ok((inserted, None));
+    };
+    match conn {
+        AnyConnection::Postgresql(c) => {
+            let (inserted, changed) = InsertThen { insert, then }.get_result::<(i64, i64)>(c)?;
+            Ok((count(inserted), Some(count(changed))))
+        }
+        AnyConnection::Sqlite(c) => {
+            let inserted = ExecuteDsl::execute(insert, c)?;
+            if inserted == 0 {
+                return Ok((0, Some(0)));
+            }
+            let sql = format!(
+                "WITH inserted AS (SELECT {} FROM {} WHERE id = $1) {}",
+                then.columns, then.table, then.sql
+            );
+            let changed = CachedById::new(&sql, &then.id).execute(c)?;
+            Ok((inserted, Some(changed)))
+        }
+    }
+}
+
+/// A row count PostgreSQL returned as `bigint`.
+fn count(n: i64) -> usize {
+    usize::try_from(n).unwrap_or(0)
+}
+
+/// [`insert_then`] on PostgreSQL: the insert and its `then` as one statement.
+struct InsertThen<'a, I> {
+    insert: I,
+    then: &'a Then,
 }
 
 impl<I> diesel::query_builder::QueryId for InsertThen<'_, I> {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<I> diesel::query_builder::Query for InsertThen<'_, I> {
+    type SqlType = (diesel::sql_types::BigInt, diesel::sql_types::BigInt);
 }
 
 impl<I> diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertThen<'_, I>
@@ -206,9 +273,12 @@ where
         out.push_sql("WITH inserted AS (");
         self.insert.walk_ast(out.reborrow())?;
         out.push_sql(" RETURNING ");
-        out.push_sql(self.returning);
-        out.push_sql(") ");
-        out.push_sql(self.then);
+        out.push_sql(self.then.columns);
+        out.push_sql("), changed AS (");
+        out.push_sql(&self.then.sql);
+        out.push_sql(
+            " RETURNING 1) SELECT (SELECT COUNT(*) FROM inserted), (SELECT COUNT(*) FROM changed)",
+        );
         Ok(())
     }
 }

@@ -174,6 +174,20 @@ pub(crate) fn stored_results(
         .collect())
 }
 
+/// [`stored_results`] when the card read said it has any (`has_values`), else none without a
+/// query (a card's receipt and first result usually come before any value).
+pub(crate) fn stored_results_if(
+    conn: &mut AnyConnection,
+    card_id: CardId,
+    has_values: bool,
+) -> Result<BTreeMap<String, f64>, AppError> {
+    if has_values {
+        stored_results(conn, card_id)
+    } else {
+        Ok(BTreeMap::new())
+    }
+}
+
 /// What interpreting a card needs: the catalogue and due policy in force, and who acts.
 #[derive(Debug, Clone, Copy)]
 pub struct Rules<'a> {
@@ -264,8 +278,9 @@ pub fn receive(
     now: DateTime<Utc>,
 ) -> Result<(Card, Interpretation), AppError> {
     write_transaction(conn, |conn| {
-        let (card, infant) = sole_card(dbs::card_with_infant(conn, barcode)?)?;
-        let results = stored_results(conn, card.id)?;
+        let (card, infant, has_values) =
+            sole_card(dbs::card_with_infant_and_values(conn, barcode)?)?;
+        let results = stored_results_if(conn, card.id, has_values)?;
         receive_loaded(
             conn,
             rules,

@@ -14,7 +14,7 @@ use crate::domain::interpretation::{Interpretation, Interpreter};
 use crate::domain::validation::FieldErrors;
 use crate::error::AppError;
 use crate::services::admin::audit;
-use crate::services::screening::cards::{Rules, interpret_and_store, stored_results};
+use crate::services::screening::cards::{Rules, interpret_and_store, stored_results_if};
 
 /// One analyte value as submitted.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -294,11 +294,7 @@ fn one_card(
         let (card, infant, has_values) = crate::services::screening::cards::sole_card(
             dbs::card_with_infant_and_values(conn, &c.barcode)?,
         )?;
-        let before = if has_values {
-            stored_results(conn, card.id)?
-        } else {
-            BTreeMap::new()
-        };
+        let before = stored_results_if(conn, card.id, has_values)?;
         store_checked(conn, rules, &card, &infant, before, &checked, c, now)
     });
     match outcome {

@@ -127,7 +127,7 @@ pub struct CaseFilter {
 /// PostgreSQL once the transaction that opened it, if still running, has ended). One statement
 /// where a lookup then an insert took two.
 pub fn insert_unless_open(conn: &mut AnyConnection, row: Case) -> QueryResult<Option<Case>> {
-    use crate::db::models::quality::touch;
+    use crate::db::models::quality::{facts, touch};
     let row = Case {
         next_due_at: Some(next_due(
             row.state,
@@ -140,41 +140,15 @@ pub fn insert_unless_open(conn: &mut AnyConnection, row: Case) -> QueryResult<Op
         .values(&row)
         .on_conflict(cases::open_key)
         .do_nothing();
-    let flags = touch::case_flags_set(&row);
-    if let (AnyConnection::Postgresql(c), Some(set)) = (&mut *conn, &flags) {
-        // PostgreSQL: the case and its infant's facts flags in one statement. The update
-        // changes nothing when the case met an open one (nothing inserted) or when the infant
-        // has no facts row: only then is the case looked for.
-        let then = format!(
-            "UPDATE quality_infant_facts SET {set} \
-             WHERE infant_id = (SELECT infant_id FROM inserted)"
-        );
-        let changed = crate::db::sql::InsertThen {
-            insert,
-            returning: "infant_id",
-            then: &then,
-        }
-        .execute(c)?;
-        if changed > 0 {
-            return Ok(Some(row));
-        }
-        let stored = diesel::select(diesel::dsl::exists(
-            cases::table.filter(cases::id.eq(row.id)),
-        ))
-        .get_result::<bool>(c)?;
-        if !stored {
-            return Ok(None);
-        }
-        touch::case_touched(conn, &row, 0)?;
-        return Ok(Some(row));
-    }
-    let inserted = crate::with_conn!(conn, |c| insert.execute(c))?;
+    // The case and its infant's facts flags (one statement on PostgreSQL).
+    let then = touch::new_case(&row);
+    let (inserted, changed) = crate::db::sql::insert_then(conn, insert, then.as_ref())?;
     if inserted == 0 {
         return Ok(None);
     }
-    if let Some(set) = flags {
-        let changed = touch::case_flags_update(conn, &row, &set)?;
-        touch::case_touched(conn, &row, changed)?;
+    if changed == Some(0) {
+        // The infant has no facts row to update: recomputed (see `touch::new_case`).
+        facts::touch(conn, &[row.infant_id])?;
     }
     Ok(Some(row))
 }

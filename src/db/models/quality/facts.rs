@@ -228,12 +228,11 @@ fn run_prepared(conn: &mut AnyConnection, list: &[String], id: uuid::Uuid) -> Qu
 /// Runs `sql` over one id (`$1`, wherever it appears); returns the rows it changed. Prepared
 /// once per connection on both databases.
 pub(super) fn by_id(conn: &mut AnyConnection, sql: &str, id: impl ToString) -> QueryResult<usize> {
-    crate::with_conn!(conn, |c| CachedById::new(sql, id).execute(c))
+    by_ids(conn, sql, vec![id.to_string()])
 }
 
 /// Like [`by_id`] over several ids: `$1` is `ids[0]`, `$2` is `ids[1]`, and so on.
-pub(super) fn by_ids(conn: &mut AnyConnection, sql: &str, ids: &[&str]) -> QueryResult<usize> {
-    let ids = ids.iter().map(|id| id.to_string()).collect();
+pub(super) fn by_ids(conn: &mut AnyConnection, sql: &str, ids: Vec<String>) -> QueryResult<usize> {
     crate::with_conn!(conn, |c| CachedById::with_ids(sql, ids).execute(c))
 }
 

@@ -329,8 +329,8 @@ pub fn card_with_infant(
         .load(conn)
 }
 
-/// [`card_with_infant`] and whether the card has stored values yet: a first result (the usual
-/// case) then needs no read of them, one statement fewer.
+/// [`card_with_infant`] and whether the card has stored values yet: a receipt or a first result
+/// (the usual cases) then needs no read of them, one statement fewer.
 pub fn card_with_infant_and_values(
     conn: &mut AnyConnection,
     barcode: &str,
@@ -400,27 +400,16 @@ pub fn results_of(conn: &mut AnyConnection, card_id: CardId) -> QueryResult<Vec<
         .load(conn)
 }
 
-/// Stores an interpretation and keeps its card's quality facts; on PostgreSQL one statement
-/// does both (the facts update reads the inserted row).
+/// Stores an interpretation and keeps its card's quality facts (one statement on PostgreSQL).
 pub fn insert_interpretation(conn: &mut AnyConnection, row: &InterpretationRow) -> QueryResult<()> {
-    use crate::db::models::quality::touch;
+    use crate::db::models::quality::{facts, touch};
+    let then = touch::new_interpretation(row);
     let insert = diesel::insert_into(dbs_interpretations::table).values(row);
-    match conn {
-        AnyConnection::Postgresql(c) if touch::interpretation_lowers(row) => {
-            let changed = crate::db::sql::InsertThen {
-                insert,
-                returning: "card_id, interpreted_at",
-                then: touch::LOWER_REPORTED_FROM_INSERTED,
-            }
-            .execute(c)?;
-            touch::interpretation_touched(conn, row, changed)
-        }
-        AnyConnection::Postgresql(c) => insert.execute(c).map(|_| ()),
-        AnyConnection::Sqlite(c) => {
-            insert.execute(c)?;
-            touch::new_interpretation(conn, row)
-        }
+    if let (_, Some(0)) = crate::db::sql::insert_then(conn, insert, then.as_ref())? {
+        // The card has no facts row to update: recomputed (see `touch::new_interpretation`).
+        facts::touch_card(conn, row.card_id)?;
     }
+    Ok(())
 }
 
 /// The latest interpretation of a card.

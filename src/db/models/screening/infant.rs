@@ -96,31 +96,16 @@ pub struct InfantFilter {
     pub before_id: Option<String>,
 }
 
-/// Inserts an infant; the caller checks the hospital against the scope first.
+/// Inserts an infant, with its quality-facts row (one statement on PostgreSQL) and its phones;
+/// the caller checks the hospital against the scope first.
 pub fn insert(conn: &mut AnyConnection, row: &Infant) -> QueryResult<()> {
-    use crate::db::models::quality::touch;
-    let insert = diesel::insert_into(infants::table).values(row);
-    match conn {
-        // PostgreSQL: the infant and its quality-facts row in one statement.
-        AnyConnection::Postgresql(c) if touch::infant_facts_kept(row.id) => {
-            crate::db::sql::InsertThen {
-                insert,
-                returning: touch::NEW_INFANT_COLUMNS,
-                then: &touch::NEW_INFANT_FROM_INSERTED,
-            }
-            .execute(c)?;
-            super::phones::add(conn, row.id, &row.mother_phones.0)
-        }
-        AnyConnection::Postgresql(c) => {
-            insert.execute(c)?;
-            super::phones::add(conn, row.id, &row.mother_phones.0)
-        }
-        AnyConnection::Sqlite(c) => {
-            insert.execute(c)?;
-            super::phones::add(conn, row.id, &row.mother_phones.0)?;
-            touch::new_infant(conn, row.id)
-        }
-    }
+    let facts = crate::db::models::quality::touch::new_infant(row.id);
+    crate::db::sql::insert_then(
+        conn,
+        diesel::insert_into(infants::table).values(row),
+        facts.as_ref(),
+    )?;
+    super::phones::add(conn, row.id, &row.mother_phones.0)
 }
 
 /// Reads an infant visible in `scope`. The row is probed by its key alone and the scope checked

@@ -11,7 +11,10 @@ use crate::helpers::{TestApp, register_infant};
 
 const PASSWORD: &str = "a-long-test-password";
 
+/// Submits the form posting to `action` and waits for the page that answers it (the old
+/// page's notice would otherwise still be read: the answer is the same path).
 async fn submit(b: &Browser, action: &str) {
+    let page = b.d().find(By::Tag("html")).await.unwrap();
     b.d()
         .find(By::Css(format!(
             "form[action='{action}'] button[type=submit]"
@@ -21,6 +24,13 @@ async fn submit(b: &Browser, action: &str) {
         .click()
         .await
         .unwrap();
+    for _ in 0..100 {
+        if !page.is_present().await.unwrap() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no page answered the form posting to {action}");
 }
 
 async fn infants(app: &TestApp, token: &str) -> usize {

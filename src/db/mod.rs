@@ -11,6 +11,7 @@ pub mod models;
 pub mod replica;
 pub mod schema;
 pub mod sql;
+pub mod sqlite_time;
 pub mod types;
 
 use std::path::Path;
@@ -86,16 +87,26 @@ macro_rules! with_conn {
     };
 }
 
-/// The row a lookup by a unique key returns, read without a `LIMIT`. SQLite (3.53) plans
-/// `LIMIT ?` with the value bound to it and so recompiles the statement whenever that parameter is
-/// bound again: diesel's `.first()` binds its `LIMIT 1` on every call, so a cached key lookup was
-/// compiled anew each time (7 % of the SQLite writer thread's time). Only for queries that match
-/// at most a few rows: there is no limit.
-pub fn by_key<'q, Q, T>(q: Q, conn: &mut AnyConnection) -> QueryResult<Option<T>>
-where
-    Q: diesel::RunQueryDsl<AnyConnection> + diesel::query_dsl::LoadQuery<'q, AnyConnection, T>,
-{
-    Ok(q.load::<T>(conn)?.into_iter().next())
+/// The row a lookup by a unique key returns, read without a `LIMIT`, on the backend's own
+/// connection: `crate::by_key!(conn, query)`, a `QueryResult<Option<_>>`.
+///
+/// Without a `LIMIT`: SQLite (3.53) plans `LIMIT ?` with the value bound to it and so recompiles
+/// the statement whenever that parameter is bound again: diesel's `.first()` binds its `LIMIT 1`
+/// on every call, so a cached key lookup was compiled anew each time (7 % of the SQLite writer
+/// thread's time). Only for queries that match at most a few rows: there is no limit.
+///
+/// On the backend's own connection ([`with_conn!`]): through the `MultiConnection` enum every pass
+/// diesel makes over a query (may it be cached, its cache key, its binds) renders the whole
+/// statement text again (the derive's `SerializedQuery`), 6 % of the SQLite writer thread's time
+/// on the everyday writes; on the connection itself a query of a static type is keyed by its type
+/// and rendered once, when first prepared. A macro, not a function: a query built with
+/// `as_select()` names its backend in its type, so the query is written once and typed per arm.
+#[macro_export]
+macro_rules! by_key {
+    ($conn:expr, $q:expr) => {
+        $crate::with_conn!($conn, |c| diesel::RunQueryDsl::load($q, c))
+            .map(|rows: Vec<_>| rows.into_iter().next())
+    };
 }
 
 /// A trivial query: the connection works (readiness).

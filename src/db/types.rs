@@ -245,21 +245,51 @@ impl<'de> Deserialize<'de> for UtcMicros {
     }
 }
 
-impl<DB: Backend> ToSql<Timestamp, DB> for UtcMicros
-where
-    NaiveDateTime: ToSql<Timestamp, DB>,
-{
-    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, DB>) -> serialize::Result {
-        self.0.to_sql(out)
+impl ToSql<Timestamp, Pg> for UtcMicros {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        ToSql::<Timestamp, Pg>::to_sql(&self.0, out)
     }
 }
 
-impl<DB: Backend> FromSql<Timestamp, DB> for UtcMicros
-where
-    NaiveDateTime: FromSql<Timestamp, DB>,
-{
-    fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
-        NaiveDateTime::from_sql(bytes).map(|n| Self(n.trunc_subsecs(6)))
+/// The text diesel writes, without chrono's format interpreter ([`super::sqlite_time`]).
+impl ToSql<Timestamp, Sqlite> for UtcMicros {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(super::sqlite_time::format(&self.0));
+        Ok(IsNull::No)
+    }
+}
+
+impl ToSql<Timestamp, MultiBackend> for UtcMicros {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
+        out.set_value((Timestamp, self));
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<Timestamp, Pg> for UtcMicros {
+    fn from_sql(bytes: <Pg as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        <NaiveDateTime as FromSql<Timestamp, Pg>>::from_sql(bytes).map(|n| Self(n.trunc_subsecs(6)))
+    }
+}
+
+/// The shape [`super::sqlite_time`] writes is read directly; any other goes to diesel.
+impl FromSql<Timestamp, Sqlite> for UtcMicros {
+    fn from_sql(mut bytes: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        let direct = match bytes.value_type() {
+            Some(diesel::sqlite::SqliteType::Text) => super::sqlite_time::parse(bytes.read_text()),
+            _ => None,
+        };
+        match direct {
+            Some(n) => Ok(Self(n.trunc_subsecs(6))),
+            None => <NaiveDateTime as FromSql<Timestamp, Sqlite>>::from_sql(bytes)
+                .map(|n| Self(n.trunc_subsecs(6))),
+        }
+    }
+}
+
+impl FromSql<Timestamp, MultiBackend> for UtcMicros {
+    fn from_sql(bytes: <MultiBackend as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        bytes.from_sql::<Self, Timestamp>()
     }
 }
 

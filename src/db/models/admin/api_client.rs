@@ -50,9 +50,9 @@ pub fn insert(conn: &mut AnyConnection, row: &ApiClient) -> QueryResult<()> {
 
 /// Reads a client by row id.
 pub fn get(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<ApiClient>> {
-    crate::db::by_key(
-        api_clients::table.find(id).select(ApiClient::as_select()),
+    crate::by_key!(
         conn,
+        api_clients::table.find(id).select(ApiClient::as_select())
     )
 }
 
@@ -61,11 +61,11 @@ pub fn find_by_client_id(
     conn: &mut AnyConnection,
     client_id: &str,
 ) -> QueryResult<Option<ApiClient>> {
-    crate::db::by_key(
+    crate::by_key!(
+        conn,
         api_clients::table
             .filter(api_clients::client_id.eq(client_id))
-            .select(ApiClient::as_select()),
-        conn,
+            .select(ApiClient::as_select())
     )
 }
 
@@ -100,10 +100,10 @@ pub fn revoke_tokens(conn: &mut AnyConnection, id: &str) -> QueryResult<usize> {
 
 /// The version tokens must carry and whether the principal is active; `None` when unknown.
 pub fn token_state(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<(i32, bool)>> {
-    crate::db::by_key(
+    crate::by_key!(
+        conn,
         api_clients::table
             .find(id)
-            .select((api_clients::token_version, api_clients::active)),
-        conn,
+            .select((api_clients::token_version, api_clients::active))
     )
 }

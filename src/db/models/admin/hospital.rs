@@ -62,9 +62,9 @@ pub fn get(
     if !scope.allows(id) {
         return Ok(None);
     }
-    crate::db::by_key(
-        hospitals::table.find(id).select(Hospital::as_select()),
+    crate::by_key!(
         conn,
+        hospitals::table.find(id).select(Hospital::as_select())
     )
 }
 

@@ -41,11 +41,11 @@ pub fn get(
     principal: &str,
     key: &str,
 ) -> QueryResult<Option<IdempotencyRecord>> {
-    crate::db::by_key(
+    crate::by_key!(
+        conn,
         idempotency_keys::table
             .find((principal, key))
-            .select(IdempotencyRecord::as_select()),
-        conn,
+            .select(IdempotencyRecord::as_select())
     )
 }
 

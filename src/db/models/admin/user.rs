@@ -57,7 +57,7 @@ pub fn insert(conn: &mut AnyConnection, row: &User) -> QueryResult<()> {
 
 /// Reads a user by id.
 pub fn get(conn: &mut AnyConnection, id: UserId) -> QueryResult<Option<User>> {
-    crate::db::by_key(users::table.find(id).select(User::as_select()), conn)
+    crate::by_key!(conn, users::table.find(id).select(User::as_select()))
 }
 
 /// Reads the users `ids` (those that exist).
@@ -70,11 +70,11 @@ pub fn get_many(conn: &mut AnyConnection, ids: &[UserId]) -> QueryResult<Vec<Use
 
 /// Reads a user by username.
 pub fn find_by_username(conn: &mut AnyConnection, username: &str) -> QueryResult<Option<User>> {
-    crate::db::by_key(
+    crate::by_key!(
+        conn,
         users::table
             .filter(users::username.eq(username))
-            .select(User::as_select()),
-        conn,
+            .select(User::as_select())
     )
 }
 
@@ -107,10 +107,10 @@ pub fn revoke_tokens(conn: &mut AnyConnection, id: UserId) -> QueryResult<usize>
 
 /// The version tokens must carry and whether the principal is active; `None` when unknown.
 pub fn token_state(conn: &mut AnyConnection, id: UserId) -> QueryResult<Option<(i32, bool)>> {
-    crate::db::by_key(
+    crate::by_key!(
+        conn,
         users::table
             .find(id)
-            .select((users::token_version, users::active)),
-        conn,
+            .select((users::token_version, users::active))
     )
 }

@@ -45,12 +45,12 @@ pub fn insert(conn: &mut AnyConnection, row: &WebSession) -> QueryResult<()> {
 
 /// The session with this id hash and its user.
 pub fn find(conn: &mut AnyConnection, id_hash: &str) -> QueryResult<Option<(WebSession, User)>> {
-    crate::db::by_key(
+    crate::by_key!(
+        conn,
         web_sessions::table
             .inner_join(users::table)
             .filter(web_sessions::id_hash.eq(id_hash))
-            .select((WebSession::as_select(), User::as_select())),
-        conn,
+            .select((WebSession::as_select(), User::as_select()))
     )
 }
 

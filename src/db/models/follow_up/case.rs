@@ -166,11 +166,11 @@ pub fn next_due(state: CaseState, first_contact: UtcMicros, recall: UtcMicros) -
 
 /// The open case with this key.
 pub fn find_open(conn: &mut AnyConnection, open_key: &str) -> QueryResult<Option<Case>> {
-    crate::db::by_key(
+    crate::by_key!(
+        conn,
         cases::table
             .filter(cases::open_key.eq(open_key))
-            .select(Case::as_select()),
-        conn,
+            .select(Case::as_select())
     )
 }
 
@@ -223,8 +223,7 @@ pub fn infant_refs(
 /// A case within `scope`: probed by its key alone, the scope checked on the row (see
 /// `infant::get`).
 pub fn get(conn: &mut AnyConnection, scope: &Scope, id: CaseId) -> QueryResult<Option<Case>> {
-    let row: Option<Case> =
-        crate::db::by_key(cases::table.find(id).select(Case::as_select()), conn)?;
+    let row: Option<Case> = crate::by_key!(conn, cases::table.find(id).select(Case::as_select()))?;
     Ok(row.filter(|c| scope.allows(c.hospital_id)))
 }
 

@@ -89,11 +89,11 @@ pub fn find_open(conn: &mut AnyConnection, key: &str) -> QueryResult<Option<Epis
 /// One episode the scope may see: probed by its key alone, the scope checked on the row (see
 /// `infant::get`).
 pub fn get(conn: &mut AnyConnection, scope: &Scope, id: EpisodeId) -> QueryResult<Option<Episode>> {
-    let row: Option<Episode> = crate::db::by_key(
+    let row: Option<Episode> = crate::by_key!(
+        conn,
         management_episodes::table
             .find(id)
-            .select(Episode::as_select()),
-        conn,
+            .select(Episode::as_select())
     )?;
     Ok(row.filter(|e| scope.allows(e.hospital_id)))
 }

@@ -77,7 +77,7 @@ pub fn insert_card(conn: &mut AnyConnection, row: &Card) -> QueryResult<()> {
 /// `infant::get`).
 pub fn get_card(conn: &mut AnyConnection, scope: &Scope, id: CardId) -> QueryResult<Option<Card>> {
     let row: Option<Card> =
-        crate::db::by_key(dbs_cards::table.find(id).select(Card::as_select()), conn)?;
+        crate::by_key!(conn, dbs_cards::table.find(id).select(Card::as_select()))?;
     Ok(row.filter(|c| scope.allows(c.hospital_id)))
 }
 
@@ -335,13 +335,16 @@ pub fn card_with_infant_and_values(
     conn: &mut AnyConnection,
     barcode: &str,
 ) -> QueryResult<Vec<(Card, Infant, bool)>> {
-    let has_values =
-        diesel::dsl::exists(dbs_results::table.filter(dbs_results::card_id.eq(dbs_cards::id)));
-    dbs_cards::table
-        .inner_join(infants::table)
-        .filter(dbs_cards::barcode.eq(barcode))
-        .select((Card::as_select(), Infant::as_select(), has_values))
-        .load(conn)
+    // On the connection itself (see `crate::by_key!`): a laboratory's every result reads this.
+    crate::with_conn!(conn, |c| {
+        let has_values =
+            diesel::dsl::exists(dbs_results::table.filter(dbs_results::card_id.eq(dbs_cards::id)));
+        dbs_cards::table
+            .inner_join(infants::table)
+            .filter(dbs_cards::barcode.eq(barcode))
+            .select((Card::as_select(), Infant::as_select(), has_values))
+            .load(c)
+    })
 }
 
 /// Barcodes per statement when cards are read in sets.

@@ -113,7 +113,7 @@ pub fn insert(conn: &mut AnyConnection, row: &Infant) -> QueryResult<()> {
 /// may walk the hospital's index and filter by id, every infant of the hospital per read.
 pub fn get(conn: &mut AnyConnection, scope: &Scope, id: InfantId) -> QueryResult<Option<Infant>> {
     let row: Option<Infant> =
-        crate::db::by_key(infants::table.find(id).select(Infant::as_select()), conn)?;
+        crate::by_key!(conn, infants::table.find(id).select(Infant::as_select()))?;
     Ok(row.filter(|i| scope.allows(i.hospital_id)))
 }
 
@@ -184,12 +184,12 @@ pub fn find_by_mrn(
     if !scope.allows(hospital_id) {
         return Ok(None);
     }
-    crate::db::by_key(
+    crate::by_key!(
+        conn,
         infants::table
             .filter(infants::hospital_id.eq(hospital_id))
             .filter(infants::mrn.eq(mrn))
-            .select(Infant::as_select()),
-        conn,
+            .select(Infant::as_select())
     )
 }
 

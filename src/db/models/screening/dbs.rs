@@ -325,7 +325,7 @@ pub fn card_with_infant(
         .inner_join(infants::table)
         .filter(dbs_cards::barcode.eq(barcode))
         .select((Card::as_select(), Infant::as_select()))
-        // No `LIMIT ?`: see `db::by_key` (a barcode is on one card per hospital).
+        // No `LIMIT ?`: see `crate::by_key!` (a barcode is on one card per hospital).
         .load(conn)
 }
 

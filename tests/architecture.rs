@@ -10,8 +10,11 @@ use std::path::{Path, PathBuf};
 /// Per folder of `src/`, the `crate::` modules its files may use.
 const RULES: &[(&str, &[&str])] = &[
     ("domain", &["domain"]),
-    // `with_conn!` and `scoped!` are db's macros, exported at the crate root.
-    ("db", &["db", "domain", "error", "with_conn", "scoped"]),
+    // `with_conn!`, `scoped!` and `by_key!` are db's macros, exported at the crate root.
+    (
+        "db",
+        &["db", "domain", "error", "with_conn", "scoped", "by_key"],
+    ),
     (
         "services",
         &[

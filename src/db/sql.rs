@@ -198,6 +198,10 @@ pub struct Then {
     pub columns: &'static str,
     /// The statement over `inserted`: an `UPDATE` or an `INSERT … SELECT`.
     pub sql: std::borrow::Cow<'static, str>,
+    /// On PostgreSQL, a second statement over `inserted` in the same round trip (a further
+    /// data-modifying `WITH`; its rows are not counted). Only [`insert_then`]'s PostgreSQL form
+    /// runs it: a caller that sets it writes the same rows itself on SQLite.
+    pub also_pg: Option<&'static str>,
 }
 
 /// Runs `insert` (one row) and then `then` over the row it inserted (skipped when the insert
@@ -207,6 +211,7 @@ pub struct Then {
 /// (one snapshot: `then` sees the new row only through `inserted`). SQLite has no
 /// data-modifying `WITH`: the insert, then `WITH inserted AS (SELECT … WHERE id = $1) <then>`,
 /// the same statement text over the stored row. Both are prepared once per connection.
+/// `then.also_pg`, when set, joins the PostgreSQL statement as a further `WITH`.
 pub fn insert_then<I>(
     conn: &mut AnyConnection,
     insert: I,
@@ -276,9 +281,13 @@ where
         out.push_sql(self.then.columns);
         out.push_sql("), changed AS (");
         out.push_sql(&self.then.sql);
-        out.push_sql(
-            " RETURNING 1) SELECT (SELECT COUNT(*) FROM inserted), (SELECT COUNT(*) FROM changed)",
-        );
+        out.push_sql(" RETURNING 1)");
+        if let Some(also) = self.then.also_pg {
+            out.push_sql(", also AS (");
+            out.push_sql(also);
+            out.push_sql(")");
+        }
+        out.push_sql(" SELECT (SELECT COUNT(*) FROM inserted), (SELECT COUNT(*) FROM changed)");
         Ok(())
     }
 }

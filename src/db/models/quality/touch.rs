@@ -44,7 +44,8 @@ pub fn new_infant(id: InfantId) -> Option<Then> {
     Some(Then {
         table: "infants",
         id: id.to_string(),
-        columns: "id, hospital_id, birth_at, merged_into, status, status_changed_at",
+        columns: "id, hospital_id, birth_at, merged_into, status, status_changed_at, mother_phones",
+        also_pg: None,
         sql: Cow::Borrowed(
             "INSERT INTO quality_infant_facts (infant_id, hospital_id, birth_at, merged_into, status, \
                status_changed_at, dbs_ok_first, dbs_ok_last, dbs_bad_last, hear_screened, hear_initial_refer, \
@@ -145,6 +146,7 @@ pub fn new_case(case: &Case) -> Option<Then> {
         table: "cases",
         id: case.id.to_string(),
         columns: "infant_id",
+        also_pg: None,
         sql: Cow::Owned(format!(
             "UPDATE quality_infant_facts SET {} WHERE infant_id = (SELECT infant_id FROM inserted)",
             set.join(", ")
@@ -173,6 +175,7 @@ pub fn new_interpretation(row: &InterpretationRow) -> Option<Then> {
         table: "dbs_interpretations",
         id: row.id.clone(),
         columns: "card_id, interpreted_at",
+        also_pg: None,
         sql: Cow::Borrowed(
             "UPDATE quality_card_facts SET reported_at = \
                (SELECT CASE WHEN quality_card_facts.reported_at IS NULL \

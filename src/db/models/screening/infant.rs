@@ -96,15 +96,23 @@ pub struct InfantFilter {
     pub before_id: Option<String>,
 }
 
-/// Inserts an infant, with its quality-facts row (one statement on PostgreSQL) and its phones;
+/// Inserts an infant, with its quality-facts row and its phones (one statement on PostgreSQL);
 /// the caller checks the hospital against the scope first.
 pub fn insert(conn: &mut AnyConnection, row: &Infant) -> QueryResult<()> {
-    let facts = crate::db::models::quality::touch::new_infant(row.id);
+    let mut facts = crate::db::models::quality::touch::new_infant(row.id);
+    // On PostgreSQL the numbers ride in the insert's statement when it has one.
+    let phones_ride = conn.backend() == crate::db::Backend::Postgres && facts.is_some();
+    if let Some(then) = facts.as_mut().filter(|_| phones_ride) {
+        then.also_pg = Some(super::phones::ADD_FROM_INSERTED_PG);
+    }
     crate::db::sql::insert_then(
         conn,
         diesel::insert_into(infants::table).values(row),
         facts.as_ref(),
     )?;
+    if phones_ride {
+        return Ok(());
+    }
     super::phones::add(conn, row.id, &row.mother_phones.0)
 }
 

@@ -1,6 +1,7 @@
 //! `infant_phones`: each infant's normalised contact numbers, one row per number, so staff can
 //! find an infant by the mother's phone through an index. Every insert and update of an infant
-//! that sets its phones writes its rows here ([`add`] for a new infant, [`replace`] after);
+//! that sets its phones writes its rows here ([`add`], or [`ADD_FROM_INSERTED_PG`] in the insert's
+//! own statement, for a new infant; [`replace`] after);
 //! rows loaded in bulk by SQL are filled by [`fill_all`].
 
 use diesel::prelude::*;
@@ -15,6 +16,13 @@ pub fn replace(conn: &mut AnyConnection, infant: InfantId, phones: &[String]) ->
         .execute(conn)?;
     add(conn, infant, phones)
 }
+
+/// A new infant's numbers from its inserted row (`inserted`, with `id` and `mother_phones`),
+/// as a further statement of its insert on PostgreSQL (`sql::Then::also_pg`): what [`add`]
+/// writes, without a round trip of its own.
+pub const ADD_FROM_INSERTED_PG: &str = "INSERT INTO infant_phones (phone, infant_id) \
+     SELECT DISTINCT j.value, i.id \
+     FROM inserted i, jsonb_array_elements_text(i.mother_phones::jsonb) AS j(value)";
 
 /// Records the numbers of an infant that has none yet (a new one).
 pub fn add(conn: &mut AnyConnection, infant: InfantId, phones: &[String]) -> QueryResult<()> {

@@ -198,6 +198,10 @@ pub struct Then {
     pub columns: &'static str,
     /// The statement over `inserted`: an `UPDATE` or an `INSERT … SELECT`.
     pub sql: std::borrow::Cow<'static, str>,
+    /// On PostgreSQL, further `WITH` entries (`name AS (…)`, comma-separated) between
+    /// `inserted` and `sql`, which `sql` may read (a first data-modifying step). Only
+    /// [`insert_then`]'s PostgreSQL form runs them.
+    pub before_pg: Option<&'static str>,
     /// On PostgreSQL, a second statement over `inserted` in the same round trip (a further
     /// data-modifying `WITH`; its rows are not counted). Only [`insert_then`]'s PostgreSQL form
     /// runs it: a caller that sets it writes the same rows itself on SQLite.
@@ -211,7 +215,8 @@ pub struct Then {
 /// (one snapshot: `then` sees the new row only through `inserted`). SQLite has no
 /// data-modifying `WITH`: the insert, then `WITH inserted AS (SELECT … WHERE id = $1) <then>`,
 /// the same statement text over the stored row. Both are prepared once per connection.
-/// `then.also_pg`, when set, joins the PostgreSQL statement as a further `WITH`.
+/// `then.before_pg` and `then.also_pg`, when set, join the PostgreSQL statement as further
+/// `WITH` entries, before and after the facts statement.
 pub fn insert_then<I>(
     conn: &mut AnyConnection,
     insert: I,
@@ -279,7 +284,12 @@ where
         self.insert.walk_ast(out.reborrow())?;
         out.push_sql(" RETURNING ");
         out.push_sql(self.then.columns);
-        out.push_sql("), changed AS (");
+        out.push_sql("), ");
+        if let Some(before) = self.then.before_pg {
+            out.push_sql(before);
+            out.push_sql(", ");
+        }
+        out.push_sql("changed AS (");
         out.push_sql(&self.then.sql);
         out.push_sql(" RETURNING 1)");
         if let Some(also) = self.then.also_pg {

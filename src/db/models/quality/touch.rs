@@ -2,8 +2,8 @@
 //! new case and a new interpretation change a known few fields, so they update those fields (one
 //! or two statements over one id, index probes whatever the statistics) instead of recomputing
 //! the infant's facts (six statements: lock, three deletes, two inserts). The facts statement of
-//! a new infant, case or interpretation follows its insert (`sql::insert_then`: one round trip
-//! on PostgreSQL), and on PostgreSQL a new card's two are one.
+//! a new infant, case, interpretation or card follows its insert (`sql::insert_then`: one round
+//! trip on PostgreSQL, a new card's two statements included).
 //! Anything else, and any write inside [`super::facts::deferred`], recomputes as before; the
 //! weekly rebuild counts any drift.
 //!
@@ -23,10 +23,10 @@ use std::sync::LazyLock;
 use diesel::prelude::*;
 
 use super::facts::{self, REPORTED, by_ids};
+use crate::db::AnyConnection;
 use crate::db::models::follow_up::case::Case;
 use crate::db::models::screening::dbs::InterpretationRow;
 use crate::db::sql::Then;
-use crate::db::{AnyConnection, Backend};
 use crate::domain::case::Reason;
 use crate::domain::catalogue::Programme;
 use crate::domain::ids::{CardId, InfantId};
@@ -45,6 +45,7 @@ pub fn new_infant(id: InfantId) -> Option<Then> {
         table: "infants",
         id: id.to_string(),
         columns: "id, hospital_id, birth_at, merged_into, status, status_changed_at, mother_phones",
+        before_pg: None,
         also_pg: None,
         sql: Cow::Borrowed(
             "INSERT INTO quality_infant_facts (infant_id, hospital_id, birth_at, merged_into, status, \
@@ -59,35 +60,69 @@ pub fn new_infant(id: InfantId) -> Option<Then> {
     })
 }
 
-/// A new card of infant `infant`: the infant's card-derived fields and the card's own facts
-/// row. The infant's other cards' rows do not depend on it. On PostgreSQL the caller holds the
-/// infant's lock (`infant::get_for_write`), and both are one statement (the update in a `WITH`,
-/// the insert only when it changed the infant's row); SQLite takes them in turn.
+/// A new card of infant `infant` on SQLite: the infant's card-derived fields, then the card's
+/// own facts row (the infant's other cards' rows do not depend on it). PostgreSQL writes them
+/// in the card's insert ([`new_card_pg`]).
 pub fn new_card(conn: &mut AnyConnection, infant: InfantId, card: CardId) -> QueryResult<()> {
     if facts::defer(&[infant], None) {
         return Ok(());
     }
     let ids = vec![infant.0.to_string(), card.0.to_string()];
-    let written = if conn.backend() == Backend::Postgres {
-        static BOTH: LazyLock<String> = LazyLock::new(|| {
-            format!(
-                "WITH infant_row AS ({NEW_CARD_INFANT} RETURNING 1) {} \
-                 AND EXISTS (SELECT 1 FROM infant_row)",
-                NEW_CARD_ROW.as_str()
-            )
-        });
-        by_ids(conn, &BOTH, ids)?
-    } else {
-        match by_ids(conn, NEW_CARD_INFANT, ids.clone())? {
-            0 => 0,
-            _ => by_ids(conn, &NEW_CARD_ROW, ids)?,
-        }
+    let written = match by_ids(conn, NEW_CARD_INFANT, ids.clone())? {
+        0 => 0,
+        _ => by_ids(conn, &NEW_CARD_ROW, ids)?,
     };
+    new_card_written(conn, infant, written)
+}
+
+/// After a new card's facts statements changed `written` rows: none means the infant had no
+/// facts row to update (it was never written), so it is recomputed whole, the card's row too.
+pub fn new_card_written(
+    conn: &mut AnyConnection,
+    infant: InfantId,
+    written: usize,
+) -> QueryResult<()> {
     if written == 0 {
-        // No facts row to update (it was never written): recompute it whole, the card's too.
         return facts::touch(conn, &[infant]);
     }
     Ok(())
+}
+
+/// A new card's facts on PostgreSQL, in its insert's statement (`sql::insert_then`): the
+/// infant's card-derived fields over its stored cards and the inserted one (one snapshot: the
+/// new row is seen only through `inserted`), then the card's own row from `inserted` when that
+/// update changed the infant's row (a new card has no interpretations: no report time). The
+/// caller holds the infant's lock (`infant::get_for_write`). `None` inside
+/// [`facts::deferred`], which records the infant for its recompute instead. The same fields as
+/// [`new_card`]'s statements (test: the write paths' facts equal a rebuild).
+pub fn new_card_pg(infant: InfantId, card: CardId) -> Option<Then> {
+    if facts::defer(&[infant], None) {
+        return None;
+    }
+    Some(Then {
+        table: "dbs_cards",
+        id: card.to_string(),
+        columns: "id, infant_id, collected_at, received_at, quality, repeat_of",
+        before_pg: Some(
+            "infant_row AS (UPDATE quality_infant_facts SET (dbs_ok_first, dbs_ok_last, dbs_bad_last) = \
+               (SELECT MIN(CASE WHEN c.quality IS NULL OR c.quality = 'acceptable' THEN c.collected_at END), \
+                       MAX(CASE WHEN c.quality IS NULL OR c.quality = 'acceptable' THEN c.collected_at END), \
+                       MAX(CASE WHEN c.quality <> 'acceptable' THEN c.collected_at END) \
+                FROM (SELECT quality, collected_at FROM dbs_cards \
+                      WHERE infant_id = (SELECT infant_id FROM inserted) \
+                      UNION ALL SELECT quality, collected_at FROM inserted) c) \
+             WHERE infant_id = (SELECT infant_id FROM inserted) RETURNING 1)",
+        ),
+        sql: Cow::Borrowed(
+            "INSERT INTO quality_card_facts (card_id, infant_id, hospital_id, birth_at, merged_into, \
+               collected_at, received_at, quality, first_card, reported_at) \
+             SELECT c.id, i.id, i.hospital_id, i.birth_at, i.merged_into, c.collected_at, c.received_at, \
+               c.quality, CASE WHEN c.repeat_of IS NULL THEN 1 ELSE 0 END, NULL \
+             FROM inserted c JOIN infants i ON i.id = c.infant_id \
+             WHERE EXISTS (SELECT 1 FROM infant_row)",
+        ),
+        also_pg: None,
+    })
 }
 
 /// A new card's infant-facts update (`$1` the infant).
@@ -146,6 +181,7 @@ pub fn new_case(case: &Case) -> Option<Then> {
         table: "cases",
         id: case.id.to_string(),
         columns: "infant_id",
+        before_pg: None,
         also_pg: None,
         sql: Cow::Owned(format!(
             "UPDATE quality_infant_facts SET {} WHERE infant_id = (SELECT infant_id FROM inserted)",
@@ -175,6 +211,7 @@ pub fn new_interpretation(row: &InterpretationRow) -> Option<Then> {
         table: "dbs_interpretations",
         id: row.id.clone(),
         columns: "card_id, interpreted_at",
+        before_pg: None,
         also_pg: None,
         sql: Cow::Borrowed(
             "UPDATE quality_card_facts SET reported_at = \

@@ -64,13 +64,22 @@ pub struct InterpretationRow {
     pub interpreted_at: UtcMicros,
 }
 
-/// Inserts a card. On PostgreSQL the caller holds its infant's lock
-/// (`infant::get_for_write`): the card's quality facts are updated here.
+/// Inserts a card and updates its quality facts (one statement on PostgreSQL, where the caller
+/// holds its infant's lock: `infant::get_for_write`).
 pub fn insert_card(conn: &mut AnyConnection, row: &Card) -> QueryResult<()> {
-    diesel::insert_into(dbs_cards::table)
-        .values(row)
-        .execute(conn)?;
-    crate::db::models::quality::touch::new_card(conn, row.infant_id, row.id)
+    use crate::db::models::quality::touch;
+    let insert = diesel::insert_into(dbs_cards::table).values(row);
+    if conn.backend() == crate::db::Backend::Postgres {
+        // The card and its facts in one statement.
+        let then = touch::new_card_pg(row.infant_id, row.id);
+        let (_, written) = crate::db::sql::insert_then(conn, insert, then.as_ref())?;
+        return match written {
+            Some(n) => touch::new_card_written(conn, row.infant_id, n),
+            None => Ok(()),
+        };
+    }
+    insert.execute(conn)?;
+    touch::new_card(conn, row.infant_id, row.id)
 }
 
 /// A card by id within `scope`: probed by its key alone, the scope checked on the row (see

@@ -339,21 +339,46 @@ pub fn card_with_infant(
 }
 
 /// [`card_with_infant`] and whether the card has stored values yet: a receipt or a first result
-/// (the usual cases) then needs no read of them, one statement fewer.
+/// (the usual cases) then needs no read of them, one statement fewer. Run on the connection
+/// itself (see `crate::by_key!`): a laboratory's every result reads this.
+///
+/// On PostgreSQL the test is whether the card's first value exists (`MIN(analyte) IS NOT NULL`,
+/// one probe of the values' key), not `EXISTS`: a statement is planned once per connection, and
+/// planned while the values' table was small and had no statistics, `EXISTS` was at times a
+/// sequential scan (it expects an early match, but a new card has none) kept for the rest of the
+/// run: every first result then read every stored value (write bench, `auto_explain`: 130-160
+/// buffers and ≈ 1.2 ms instead of 9 buffers and 0.04 ms per read, ≈ 15 % fewer groups/s). An
+/// aggregate over an index's leading column is always the index's first entry.
 pub fn card_with_infant_and_values(
     conn: &mut AnyConnection,
     barcode: &str,
 ) -> QueryResult<Vec<(Card, Infant, bool)>> {
-    // On the connection itself (see `crate::by_key!`): a laboratory's every result reads this.
-    crate::with_conn!(conn, |c| {
-        let has_values =
-            diesel::dsl::exists(dbs_results::table.filter(dbs_results::card_id.eq(dbs_cards::id)));
-        dbs_cards::table
-            .inner_join(infants::table)
-            .filter(dbs_cards::barcode.eq(barcode))
-            .select((Card::as_select(), Infant::as_select(), has_values))
-            .load(c)
-    })
+    let cards = dbs_cards::table
+        .inner_join(infants::table)
+        .filter(dbs_cards::barcode.eq(barcode));
+    match conn {
+        AnyConnection::Postgresql(c) => {
+            let first_value = dbs_results::table
+                .filter(dbs_results::card_id.eq(dbs_cards::id))
+                .select(diesel::dsl::min(dbs_results::analyte))
+                .single_value();
+            cards
+                .select((
+                    Card::as_select(),
+                    Infant::as_select(),
+                    first_value.is_not_null(),
+                ))
+                .load(c)
+        }
+        AnyConnection::Sqlite(c) => {
+            let has_values = diesel::dsl::exists(
+                dbs_results::table.filter(dbs_results::card_id.eq(dbs_cards::id)),
+            );
+            cards
+                .select((Card::as_select(), Infant::as_select(), has_values))
+                .load(c)
+        }
+    }
 }
 
 /// Barcodes per statement when cards are read in sets.

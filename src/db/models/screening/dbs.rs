@@ -325,60 +325,96 @@ pub fn upsert_results(conn: &mut AnyConnection, rows: &[ResultRow]) -> QueryResu
     }
 }
 
-/// A card and its infant by barcode, in one query (laboratory paths, which see every card).
+/// A card and its infant by barcode (laboratory paths, which see every card): on SQLite one
+/// join; on PostgreSQL the card, then its infant by key (see
+/// [`card_with_infant_and_values`]).
 pub fn card_with_infant(
     conn: &mut AnyConnection,
     barcode: &str,
 ) -> QueryResult<Vec<(Card, Infant)>> {
-    dbs_cards::table
-        .inner_join(infants::table)
-        .filter(dbs_cards::barcode.eq(barcode))
-        .select((Card::as_select(), Infant::as_select()))
-        // No `LIMIT ?`: see `crate::by_key!` (a barcode is on one card per hospital).
-        .load(conn)
+    match conn {
+        AnyConnection::Postgresql(c) => {
+            let cards: Vec<Card> = dbs_cards::table
+                .filter(dbs_cards::barcode.eq(barcode))
+                .select(Card::as_select())
+                .load(c)?;
+            with_infants_pg(c, cards, |card| card.infant_id)
+        }
+        AnyConnection::Sqlite(c) => dbs_cards::table
+            .inner_join(infants::table)
+            .filter(dbs_cards::barcode.eq(barcode))
+            .select((Card::as_select(), Infant::as_select()))
+            // No `LIMIT ?`: see `crate::by_key!` (a barcode is on one card per hospital).
+            .load(c),
+    }
 }
 
 /// [`card_with_infant`] and whether the card has stored values yet: a receipt or a first result
-/// (the usual cases) then needs no read of them, one statement fewer. Run on the connection
-/// itself (see `crate::by_key!`): a laboratory's every result reads this.
+/// (the usual cases) then needs no read of them. Run on the connection itself (see
+/// `crate::by_key!`): a laboratory's every result reads this.
 ///
-/// On PostgreSQL the test is whether the card's first value exists (`MIN(analyte) IS NOT NULL`,
-/// one probe of the values' key), not `EXISTS`: a statement is planned once per connection, and
-/// planned while the values' table was small and had no statistics, `EXISTS` was at times a
-/// sequential scan (it expects an early match, but a new card has none) kept for the rest of the
-/// run: every first result then read every stored value (write bench, `auto_explain`: 130-160
-/// buffers and ≈ 1.2 ms instead of 9 buffers and 0.04 ms per read, ≈ 15 % fewer groups/s). An
-/// aggregate over an index's leading column is always the index's first entry.
+/// On PostgreSQL a statement is planned once per connection, and a plan made while the tables
+/// were small and had no statistics is kept for as long as the connection lives. Two plans made
+/// so were seen in the write bench (`auto_explain`), each in some runs and not others: the join
+/// as a hash over every infant (the barcode's default estimate of five cards made a probe per
+/// card look dearer), and `EXISTS` over the values as a sequential scan (it expects an early
+/// match; a new card has none), so that every first result read every stored infant or value
+/// (35-160 buffers and ≈ 1.2 ms instead of 9 buffers and 0.04 ms per read; those runs made
+/// 15-25 % fewer groups/s). So on PostgreSQL the card is read alone, its first value tested
+/// (`MIN(analyte) IS NOT NULL`: an aggregate over an index's leading column is the index's first
+/// entry, whatever the estimates), and its infant then read by key: index probes only.
 pub fn card_with_infant_and_values(
     conn: &mut AnyConnection,
     barcode: &str,
 ) -> QueryResult<Vec<(Card, Infant, bool)>> {
-    let cards = dbs_cards::table
-        .inner_join(infants::table)
-        .filter(dbs_cards::barcode.eq(barcode));
     match conn {
         AnyConnection::Postgresql(c) => {
             let first_value = dbs_results::table
                 .filter(dbs_results::card_id.eq(dbs_cards::id))
                 .select(diesel::dsl::min(dbs_results::analyte))
                 .single_value();
-            cards
-                .select((
-                    Card::as_select(),
-                    Infant::as_select(),
-                    first_value.is_not_null(),
-                ))
-                .load(c)
+            let cards: Vec<(Card, bool)> = dbs_cards::table
+                .filter(dbs_cards::barcode.eq(barcode))
+                .select((Card::as_select(), first_value.is_not_null()))
+                .load(c)?;
+            Ok(with_infants_pg(c, cards, |(card, _)| card.infant_id)?
+                .into_iter()
+                .map(|((card, has_values), infant)| (card, infant, has_values))
+                .collect())
         }
         AnyConnection::Sqlite(c) => {
             let has_values = diesel::dsl::exists(
                 dbs_results::table.filter(dbs_results::card_id.eq(dbs_cards::id)),
             );
-            cards
+            dbs_cards::table
+                .inner_join(infants::table)
+                .filter(dbs_cards::barcode.eq(barcode))
                 .select((Card::as_select(), Infant::as_select(), has_values))
                 .load(c)
         }
     }
+}
+
+/// Each of `rows` with its infant (`infant_of`), read by key one by one (a barcode names one
+/// card per hospital: usually one row); a row whose infant is missing is left out, as by a join.
+fn with_infants_pg<R>(
+    c: &mut diesel::PgConnection,
+    rows: Vec<R>,
+    infant_of: impl Fn(&R) -> InfantId,
+) -> QueryResult<Vec<(R, Infant)>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let infant = infants::table
+            .find(infant_of(&row))
+            .select(Infant::as_select())
+            .load::<Infant>(c)?
+            .into_iter()
+            .next();
+        if let Some(infant) = infant {
+            out.push((row, infant));
+        }
+    }
+    Ok(out)
 }
 
 /// Barcodes per statement when cards are read in sets.

@@ -273,6 +273,12 @@ async fn an_invalid_catalogue_shows_its_errors_and_a_valid_one_compares_field_by
     click(&b, "#publish-form button[type=submit]").await;
     assert!(text_of(&b, "#catalogue-notice").await.contains("zj-2027"));
     assert_eq!(versions().await, before + 1);
+    // The stored versions name their publisher, not a user key.
+    let stored = text_of(&b, "table#versions").await;
+    assert!(
+        stored.contains("系统管理员") && !stored.contains("user:"),
+        "{stored}"
+    );
     b.d()
         .goto(format!("{}/admin/catalogue?a=zj-2023&b=zj-2027", app.base))
         .await
@@ -288,6 +294,19 @@ async fn an_invalid_catalogue_shows_its_errors_and_a_valid_one_compares_field_by
     );
     b.assert_no_csp_violation("catalogue compare").await;
     b.assert_accessible("catalogue compare").await;
+    // The publish box stands clear of the comparison above it (it sat flush against it).
+    let gap = b
+        .d()
+        .execute(
+            "const f = document.querySelector('#publish-form'); \
+             return f.getBoundingClientRect().top \
+               - f.previousElementSibling.getBoundingClientRect().bottom;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let gap: f64 = gap.convert().unwrap();
+    assert!(gap >= 8.0, "publish box {gap} px below the comparison");
     b.shot("catalogue-compare-zh-CN").await;
 
     // Due-time policies: the same page, the same checks.

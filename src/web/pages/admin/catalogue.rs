@@ -4,6 +4,8 @@
 //! file, validated exactly as at start-up and by the API — a file that fails shows its errors
 //! and stores nothing.
 
+use std::collections::HashMap;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -11,6 +13,7 @@ use serde::Deserialize;
 
 use crate::db;
 use crate::db::models::admin::catalogue as rows;
+use crate::db::models::admin::user;
 use crate::domain::catalogue::Catalogue;
 use crate::domain::due::DuePolicy;
 use crate::domain::role::Action;
@@ -123,8 +126,8 @@ type Listed = Vec<(
 )>;
 
 async fn listed(state: &AppState, kind: Kind) -> Result<Listed, WebError> {
-    Ok(db::run(&state.pool, move |conn| {
-        Ok::<_, AppError>(match kind {
+    let (list, users) = db::run(&state.pool, move |conn| {
+        let list: Listed = match kind {
             Kind::Catalogue => rows::list(conn)?
                 .into_iter()
                 .map(|r| {
@@ -149,9 +152,22 @@ async fn listed(state: &AppState, kind: Kind) -> Result<Listed, WebError> {
                     )
                 })
                 .collect(),
-        })
+        };
+        Ok::<_, AppError>((list, user::list(conn)?))
     })
-    .await?)
+    .await?;
+    // A publisher is shown by name: a user's key (`user:<id>`) as their display name.
+    let names: HashMap<String, String> = users
+        .into_iter()
+        .map(|u| (format!("user:{}", u.id), u.display_name))
+        .collect();
+    Ok(list
+        .into_iter()
+        .map(|(v, j, from, by, at)| {
+            let by = names.get(&by).cloned().unwrap_or(by);
+            (v, j, from, by, at)
+        })
+        .collect())
 }
 
 async fn page(

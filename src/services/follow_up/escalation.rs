@@ -130,10 +130,13 @@ fn chunks(
             }
             break;
         }
-        report.cases += claimed.len();
         match outcome {
-            Ok(f) => report.add(f),
+            Ok(f) => {
+                report.cases += claimed.len();
+                report.add(f);
+            }
             Err(e) => {
+                // Counted as each is redone: another worker may claim some of them first.
                 tracing::warn!(
                     error.code = e.code(),
                     cases = claimed.len(),
@@ -148,8 +151,10 @@ fn chunks(
     report
 }
 
-/// Escalates one case in its own transaction (after its chunk failed): a lost race is counted,
-/// a failure logged and the case left out of the rest of the sweep.
+/// Escalates one case in its own transaction (after its chunk failed): counted in the report's
+/// cases when this worker claimed it (a failed chunk's cases are not: another worker may have
+/// claimed and counted some of them meanwhile); a lost race is counted, a failure logged and the
+/// case left out of the rest of the sweep.
 fn one_case(
     conn: &mut AnyConnection,
     ctx: &NoticeContext,
@@ -159,12 +164,17 @@ fn one_case(
     report: &mut SweepReport,
     failed: &Mutex<Vec<CaseId>>,
 ) {
+    let mut claimed = false;
     let outcome = write_transaction(conn, |c| -> Result<Fired, AppError> {
         if !sweep::claim_case(c, id, UtcMicros::new(now))? {
             return Ok(Fired::default());
         }
+        claimed = true;
         escalate(c, ctx, &[id], who, now)
     });
+    if claimed {
+        report.cases += 1;
+    }
     match outcome {
         Ok(f) => report.add(f),
         Err(e) if e.error_code() == ErrorCode::RungAlreadyFired => {

@@ -57,15 +57,21 @@ impl Principal {
         }
     }
 
-    /// A stable key for per-principal records (idempotency keys).
+    /// A stable key for per-principal records (idempotency keys), and the actor that audit
+    /// entries, case events and published versions name.
     pub fn key(&self) -> String {
-        let kind = match self.kind {
-            PrincipalKind::User => "user",
-            PrincipalKind::Client => "client",
-            PrincipalKind::Job => "job",
-        };
-        format!("{kind}:{}", self.subject)
+        actor_key(self.kind, &self.subject)
     }
+}
+
+/// The key of principal `subject` of `kind`: `user:<id>`, `client:<id>`, `job:<name>`.
+pub fn actor_key(kind: PrincipalKind, subject: impl std::fmt::Display) -> String {
+    let kind = match kind {
+        PrincipalKind::User => "user",
+        PrincipalKind::Client => "client",
+        PrincipalKind::Job => "job",
+    };
+    format!("{kind}:{subject}")
 }
 
 /// The rows a caller may touch. Query functions for hospital-owned data take a `Scope` and
@@ -125,6 +131,17 @@ mod tests {
             request_id: None,
             correlation_id: None,
         }
+    }
+
+    #[test]
+    fn keys_name_the_kind_and_subject() {
+        assert_eq!(p(Role::Coordinator, None).key(), "user:s");
+        let id = crate::domain::ids::UserId::new();
+        assert_eq!(actor_key(PrincipalKind::User, id), format!("user:{id}"));
+        assert_eq!(
+            actor_key(PrincipalKind::Job, "escalation"),
+            "job:escalation"
+        );
     }
 
     #[test]

@@ -188,7 +188,7 @@ pub async fn update_user(
         accounts::update_user(c, id, patch, now)
     })
     .await?;
-    state.token_versions.forget(&format!("user:{}", u.id));
+    state.token_versions.forget(&u.actor_key());
     tracing::info!(user.id = %u.id, "user updated");
     Ok(HttpResponse::Ok().json(UserResponse::from(u)))
 }

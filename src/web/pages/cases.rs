@@ -130,10 +130,7 @@ async fn load(c: &Console, state: &AppState, id: CaseId) -> Result<Loaded, WebEr
     Ok(db::run(&state.pool, move |conn| {
         let record = svc::record(conn, &p, id, now)?;
         let users = user::list(conn)?;
-        let names: HashMap<String, String> = users
-            .iter()
-            .map(|u| (format!("user:{}", u.id), u.display_name.clone()))
-            .collect();
+        let names = user::display_names(&users);
         let colleagues = users
             .iter()
             .filter(|u| svc::may_hold_case(u, record.case.hospital_id))

@@ -1,11 +1,14 @@
 //! `users`: screening-centre and hospital staff who log in with a password.
 
+use std::collections::HashMap;
+
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
 use crate::db::schema::users;
 use crate::db::types::UtcMicros;
 use crate::domain::ids::{HospitalId, UserId};
+use crate::domain::principal::{PrincipalKind, actor_key};
 use crate::domain::role::Role;
 
 /// A user row. `password_hash` is an argon2id PHC string.
@@ -30,6 +33,22 @@ pub struct User {
     pub token_version: i32,
     /// The password was issued by an administrator: it signs in once, to choose one's own.
     pub password_one_time: bool,
+}
+
+impl User {
+    /// The key this user acts under (`Principal::key` of their sessions and tokens).
+    pub fn actor_key(&self) -> String {
+        actor_key(PrincipalKind::User, self.id)
+    }
+}
+
+/// Each user's display name under their actor key, to show the actors that audit entries,
+/// case timelines and published versions name.
+pub fn display_names(users: &[User]) -> HashMap<String, String> {
+    users
+        .iter()
+        .map(|u| (u.actor_key(), u.display_name.clone()))
+        .collect()
 }
 
 /// Changes to a user.

@@ -315,7 +315,7 @@ pub async fn user_action(
     };
     match done {
         Ok((u, otp)) => {
-            state.token_versions.forget(&format!("user:{}", u.id));
+            state.token_versions.forget(&u.actor_key());
             tracing::info!(user.id = %u.id, action = %action, "user changed in the console");
             let issued = otp.map(|secret| Issued {
                 login: u.username.clone(),

@@ -4,8 +4,6 @@
 //! file, validated exactly as at start-up and by the API — a file that fails shows its errors
 //! and stores nothing.
 
-use std::collections::HashMap;
-
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -156,11 +154,8 @@ async fn listed(state: &AppState, kind: Kind) -> Result<Listed, WebError> {
         Ok::<_, AppError>((list, user::list(conn)?))
     })
     .await?;
-    // A publisher is shown by name: a user's key (`user:<id>`) as their display name.
-    let names: HashMap<String, String> = users
-        .into_iter()
-        .map(|u| (format!("user:{}", u.id), u.display_name))
-        .collect();
+    // A publisher is shown by name.
+    let names = user::display_names(&users);
     Ok(list
         .into_iter()
         .map(|(v, j, from, by, at)| {

@@ -204,13 +204,10 @@ pub async fn audit_page(
     .await?;
     let tr = c.tr;
     let name = |actor: &str| {
-        users
-            .iter()
-            .find(|u| format!("user:{}", u.id) == actor)
-            .map_or_else(
-                || actor.to_string(),
-                |u| format!("{} ({})", u.display_name, u.username),
-            )
+        users.iter().find(|u| u.actor_key() == actor).map_or_else(
+            || actor.to_string(),
+            |u| format!("{} ({})", u.display_name, u.username),
+        )
     };
     let page = crate::api::Paged::of(rows, AUDIT_PAGE);
     let next = page
@@ -235,9 +232,9 @@ pub async fn audit_page(
         actors: users
             .iter()
             .map(|u| Opt {
-                value: format!("user:{}", u.id),
+                value: u.actor_key(),
                 label: format!("{} ({})", u.display_name, u.username),
-                selected: f.actor.as_deref() == Some(&format!("user:{}", u.id)),
+                selected: f.actor.as_deref() == Some(u.actor_key().as_str()),
             })
             .collect(),
         rows: page

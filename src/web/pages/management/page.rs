@@ -115,10 +115,7 @@ async fn load(c: &Console, state: &AppState, id: EpisodeId) -> Result<Loaded, We
     let (p, now) = (c.session.principal.clone(), state.now());
     Ok(db::run(&state.pool, move |conn| {
         let r = svc::record(conn, &p, id, now)?;
-        let names: HashMap<String, String> = user::list(conn)?
-            .into_iter()
-            .map(|u| (format!("user:{}", u.id), u.display_name))
-            .collect();
+        let names = user::display_names(&user::list(conn)?);
         let infant_ref = infant::refs(conn, &[r.episode.infant_id])?
             .remove(&r.episode.infant_id)
             .unwrap_or_default();

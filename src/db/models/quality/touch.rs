@@ -68,7 +68,7 @@ pub fn new_card(conn: &mut AnyConnection, infant: InfantId, card: CardId) -> Que
         return Ok(());
     }
     let ids = vec![infant.0.to_string(), card.0.to_string()];
-    let written = match by_ids(conn, NEW_CARD_INFANT, ids.clone())? {
+    let written = match by_ids(conn, &NEW_CARD_INFANT, ids.clone())? {
         0 => 0,
         _ => by_ids(conn, &NEW_CARD_ROW, ids)?,
     };
@@ -103,47 +103,68 @@ pub fn new_card_pg(infant: InfantId, card: CardId) -> Option<Then> {
         table: "dbs_cards",
         id: card.to_string(),
         columns: "id, infant_id, collected_at, received_at, quality, repeat_of",
-        before_pg: Some(
-            "infant_row AS (UPDATE quality_infant_facts SET (dbs_ok_first, dbs_ok_last, dbs_bad_last) = \
-               (SELECT MIN(CASE WHEN c.quality IS NULL OR c.quality = 'acceptable' THEN c.collected_at END), \
-                       MAX(CASE WHEN c.quality IS NULL OR c.quality = 'acceptable' THEN c.collected_at END), \
-                       MAX(CASE WHEN c.quality <> 'acceptable' THEN c.collected_at END) \
-                FROM (SELECT quality, collected_at FROM dbs_cards \
-                      WHERE infant_id = (SELECT infant_id FROM inserted) \
-                      UNION ALL SELECT quality, collected_at FROM inserted) c) \
-             WHERE infant_id = (SELECT infant_id FROM inserted) RETURNING 1)",
-        ),
-        sql: Cow::Borrowed(
-            "INSERT INTO quality_card_facts (card_id, infant_id, hospital_id, birth_at, merged_into, \
-               collected_at, received_at, quality, first_card, reported_at) \
-             SELECT c.id, i.id, i.hospital_id, i.birth_at, i.merged_into, c.collected_at, c.received_at, \
-               c.quality, CASE WHEN c.repeat_of IS NULL THEN 1 ELSE 0 END, NULL \
-             FROM inserted c JOIN infants i ON i.id = c.infant_id \
-             WHERE EXISTS (SELECT 1 FROM infant_row)",
-        ),
+        before_pg: Some(NEW_CARD_INFANT_PG.as_str()),
+        sql: Cow::Borrowed(NEW_CARD_ROW_PG.as_str()),
         also_pg: None,
     })
 }
 
-/// A new card's infant-facts update (`$1` the infant).
-const NEW_CARD_INFANT: &str = "UPDATE quality_infant_facts SET (dbs_ok_first, dbs_ok_last, dbs_bad_last) = \
-     (SELECT MIN(CASE WHEN c.quality IS NULL OR c.quality = 'acceptable' THEN c.collected_at END), \
-             MAX(CASE WHEN c.quality IS NULL OR c.quality = 'acceptable' THEN c.collected_at END), \
-             MAX(CASE WHEN c.quality <> 'acceptable' THEN c.collected_at END) \
-      FROM dbs_cards c WHERE c.infant_id = $1) \
-     WHERE infant_id = $1";
+/// The update of infant `infant`'s card-derived facts fields from `cards` (a `FROM` item of
+/// cards named `c`).
+fn new_card_infant(cards: &str, infant: &str) -> String {
+    format!(
+        "UPDATE quality_infant_facts SET (dbs_ok_first, dbs_ok_last, dbs_bad_last) = \
+           (SELECT MIN(CASE WHEN c.quality IS NULL OR c.quality = 'acceptable' THEN c.collected_at END), \
+                   MAX(CASE WHEN c.quality IS NULL OR c.quality = 'acceptable' THEN c.collected_at END), \
+                   MAX(CASE WHEN c.quality <> 'acceptable' THEN c.collected_at END) \
+            FROM {cards}) \
+         WHERE infant_id = {infant}"
+    )
+}
 
-/// A new card's own facts row (`$2` the card).
-static NEW_CARD_ROW: LazyLock<String> = LazyLock::new(|| {
+/// The insert of a card's own facts row from `card` (a `FROM` item named `c`) where `condition`
+/// holds, its first report time `reported_at`.
+fn new_card_row(card: &str, reported_at: &str, condition: &str) -> String {
     format!(
         "INSERT INTO quality_card_facts (card_id, infant_id, hospital_id, birth_at, merged_into, collected_at, \
            received_at, quality, first_card, reported_at) \
          SELECT c.id, i.id, i.hospital_id, i.birth_at, i.merged_into, c.collected_at, c.received_at, c.quality, \
-           CASE WHEN c.repeat_of IS NULL THEN 1 ELSE 0 END, \
-           (SELECT MIN(d.interpreted_at) FROM dbs_interpretations d WHERE d.card_id = c.id AND {REPORTED}) \
-         FROM dbs_cards c JOIN infants i ON i.id = c.infant_id WHERE c.id = $2"
+           CASE WHEN c.repeat_of IS NULL THEN 1 ELSE 0 END, {reported_at} \
+         FROM {card} JOIN infants i ON i.id = c.infant_id WHERE {condition}"
+    )
+}
+
+/// A new card's infant-facts update (`$1` the infant), over its stored cards.
+static NEW_CARD_INFANT: LazyLock<String> =
+    LazyLock::new(|| new_card_infant("dbs_cards c WHERE c.infant_id = $1", "$1"));
+
+/// A new card's own facts row (`$2` the card), as stored.
+static NEW_CARD_ROW: LazyLock<String> = LazyLock::new(|| {
+    new_card_row(
+        "dbs_cards c",
+        &format!(
+            "(SELECT MIN(d.interpreted_at) FROM dbs_interpretations d WHERE d.card_id = c.id AND {REPORTED})"
+        ),
+        "c.id = $2",
     )
 });
+
+/// [`NEW_CARD_INFANT`] in the card's insert on PostgreSQL (`infant_row`), over the infant's
+/// stored cards and the inserted one (one snapshot: the new row is only in `inserted`).
+static NEW_CARD_INFANT_PG: LazyLock<String> = LazyLock::new(|| {
+    let cards = "(SELECT quality, collected_at FROM dbs_cards \
+                  WHERE infant_id = (SELECT infant_id FROM inserted) \
+                  UNION ALL SELECT quality, collected_at FROM inserted) c";
+    format!(
+        "infant_row AS ({} RETURNING 1)",
+        new_card_infant(cards, "(SELECT infant_id FROM inserted)")
+    )
+});
+
+/// [`NEW_CARD_ROW`] in the card's insert on PostgreSQL, from `inserted`, when the infant's row
+/// was updated (a new card has no interpretations: no report time).
+static NEW_CARD_ROW_PG: LazyLock<String> =
+    LazyLock::new(|| new_card_row("inserted c", "NULL", "EXISTS (SELECT 1 FROM infant_row)"));
 
 /// The infant facts' flags a case of `programme` for `reason` sets: a screen-positive case
 /// (`facts::POSITIVE_REASONS`) per programme, and a hearing refer.

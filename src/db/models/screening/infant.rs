@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::AnyConnection;
 use crate::db::schema::infants;
+use crate::db::sql::Then;
 use crate::db::types::{Json, UtcMicros};
 use crate::domain::case::Reason;
 use crate::domain::catalogue::Programme;
@@ -101,8 +102,9 @@ pub struct InfantFilter {
 pub fn insert(conn: &mut AnyConnection, row: &Infant) -> QueryResult<()> {
     let mut facts = crate::db::models::quality::touch::new_infant(row.id);
     // On PostgreSQL the numbers ride in the insert's statement when it has one.
-    let phones_ride = conn.backend() == crate::db::Backend::Postgres && facts.is_some();
-    if let Some(then) = facts.as_mut().filter(|_| phones_ride) {
+    if let Some(then) = facts.as_mut()
+        && conn.backend() == crate::db::Backend::Postgres
+    {
         then.also_pg = Some(super::phones::ADD_FROM_INSERTED_PG);
     }
     crate::db::sql::insert_then(
@@ -110,10 +112,12 @@ pub fn insert(conn: &mut AnyConnection, row: &Infant) -> QueryResult<()> {
         diesel::insert_into(infants::table).values(row),
         facts.as_ref(),
     )?;
-    if phones_ride {
-        return Ok(());
+    match facts {
+        Some(Then {
+            also_pg: Some(_), ..
+        }) => Ok(()),
+        _ => super::phones::add(conn, row.id, &row.mother_phones.0),
     }
-    super::phones::add(conn, row.id, &row.mother_phones.0)
 }
 
 /// Reads an infant visible in `scope`. The row is probed by its key alone and the scope checked

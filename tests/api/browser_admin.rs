@@ -273,10 +273,15 @@ async fn an_invalid_catalogue_shows_its_errors_and_a_valid_one_compares_field_by
     click(&b, "#publish-form button[type=submit]").await;
     assert!(text_of(&b, "#catalogue-notice").await.contains("zj-2027"));
     assert_eq!(versions().await, before + 1);
-    // The stored versions name their publisher, not a user key.
+    // The stored versions name their publisher, not a user key; those read at start, their
+    // source in the page's language.
     let stored = text_of(&b, "table#versions").await;
     assert!(
         stored.contains("系统管理员") && !stored.contains("user:"),
+        "{stored}"
+    );
+    assert!(
+        stored.contains("配置文件") && !stored.contains("config"),
         "{stored}"
     );
     b.d()
@@ -364,6 +369,20 @@ async fn an_invalid_catalogue_shows_its_errors_and_a_valid_one_compares_field_by
     assert!(changes.contains("first_contact"), "{changes}");
     b.assert_accessible("policy compare").await;
     b.shot("policy-compare-zh-CN").await;
+    b.d()
+        .goto(format!(
+            "{}/lang/en?back=/admin/policies%3Fa%3Ddue-2026%26b%3Ddue-2028",
+            app.base
+        ))
+        .await
+        .unwrap();
+    let stored = text_of(&b, "table#versions").await;
+    assert!(
+        stored.contains("configuration files") && stored.contains("系统管理员"),
+        "{stored}"
+    );
+    b.assert_accessible("policy compare, English").await;
+    b.shot("policy-compare-en").await;
     b.quit().await;
 }
 

@@ -40,7 +40,7 @@ pub fn sync(
 ) -> anyhow::Result<()> {
     for c in files {
         match catalogue::get(conn, &c.version)? {
-            None => catalogue::insert(conn, &row(c, "config", now)?)?,
+            None => catalogue::insert(conn, &row(c, super::versioned::FROM_CONFIG, now)?)?,
             Some(stored) => {
                 let stored: Catalogue = serde_json::from_str(&stored.content)?;
                 if &stored != c {

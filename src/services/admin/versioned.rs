@@ -17,6 +17,9 @@ use crate::db::types::UtcMicros;
 use crate::error::AppError;
 use crate::services::admin::versions::{Versions, local_day, read_toml_files};
 
+/// The publisher of a version read from the configuration files at start.
+pub const FROM_CONFIG: &str = "config";
+
 /// A stored version as its table holds it (`content` is the version as JSON).
 #[derive(Debug, Clone)]
 pub struct StoredVersion {
@@ -138,7 +141,7 @@ pub fn sync<T: Versioned>(
                     version: v.id().to_string(),
                     effective_from: v.effective_from(),
                     content: serde_json::to_string(v)?,
-                    published_by: "config".into(),
+                    published_by: FROM_CONFIG.into(),
                     published_at: UtcMicros::new(now),
                 },
             )?,

@@ -215,7 +215,15 @@ async fn page(
                 version: r.0.clone(),
                 jurisdiction: r.1.clone(),
                 effective_from: r.2.clone(),
-                published: format!("{} · {}", r.3, tr.time(r.4)),
+                published: format!(
+                    "{} · {}",
+                    if r.3 == versioned::FROM_CONFIG {
+                        tr.t("published_from_config")
+                    } else {
+                        r.3.clone()
+                    },
+                    tr.time(r.4)
+                ),
             })
             .collect(),
         a: opts(&a, ids.len().saturating_sub(1).min(1)),

@@ -227,27 +227,50 @@ where
         + diesel::query_dsl::methods::ExecuteDsl<diesel::PgConnection>
         + diesel::query_dsl::methods::ExecuteDsl<diesel::SqliteConnection>,
 {
+    insert_then_riding(conn, insert, then, None).map(|(inserted, changed, _)| (inserted, changed))
+}
+
+/// [`insert_then`] with, on PostgreSQL, a further data-modifying `WITH` entry with its own binds
+/// (`ride`: a statement ending `… FROM inserted`, so it writes only when the insert did) in the
+/// same round trip; the third value says whether it ran there. On SQLite `ride` is not run: the
+/// caller writes the same rows itself when the third value is `false` and a row was inserted.
+pub fn insert_then_riding<I>(
+    conn: &mut AnyConnection,
+    insert: I,
+    then: Option<&Then>,
+    ride: Option<&dyn diesel::query_builder::QueryFragment<diesel::pg::Pg>>,
+) -> diesel::QueryResult<(usize, Option<usize>, bool)>
+where
+    I: diesel::query_builder::QueryFragment<diesel::pg::Pg>
+        + diesel::query_dsl::methods::ExecuteDsl<diesel::PgConnection>
+        + diesel::query_dsl::methods::ExecuteDsl<diesel::SqliteConnection>,
+{
     use diesel::query_dsl::methods::ExecuteDsl;
-    let Some(then) = then else {
-        let inserted = crate::with_conn!(conn, |c| ExecuteDsl::execute(insert, c))?;
-        return Ok((inserted, None));
-    };
     match conn {
-        AnyConnection::Postgresql(c) => {
-            let (inserted, changed) = InsertThen { insert, then }.get_result::<(i64, i64)>(c)?;
-            Ok((count(inserted), Some(count(changed))))
+        AnyConnection::Postgresql(c) if then.is_some() || ride.is_some() => {
+            let (inserted, changed) =
+                InsertThen { insert, then, ride }.get_result::<(i64, i64)>(c)?;
+            Ok((
+                count(inserted),
+                then.map(|_| count(changed)),
+                ride.is_some(),
+            ))
         }
-        AnyConnection::Sqlite(c) => {
+        AnyConnection::Sqlite(c) if then.is_some() => {
             let inserted = ExecuteDsl::execute(insert, c)?;
-            if inserted == 0 {
-                return Ok((0, Some(0)));
-            }
+            let Some(then) = then.filter(|_| inserted > 0) else {
+                return Ok((inserted, Some(0), false));
+            };
             let sql = format!(
                 "WITH inserted AS (SELECT {} FROM {} WHERE id = $1) {}",
                 then.columns, then.table, then.sql
             );
             let changed = CachedById::new(&sql, &then.id).execute(c)?;
-            Ok((inserted, Some(changed)))
+            Ok((inserted, Some(changed), false))
+        }
+        _ => {
+            let inserted = crate::with_conn!(conn, |c| ExecuteDsl::execute(insert, c))?;
+            Ok((inserted, None, false))
         }
     }
 }
@@ -257,10 +280,12 @@ fn count(n: i64) -> usize {
     usize::try_from(n).unwrap_or(0)
 }
 
-/// [`insert_then`] on PostgreSQL: the insert and its `then` as one statement.
+/// [`insert_then_riding`] on PostgreSQL: the insert, its `then` and its `ride` as one
+/// statement.
 struct InsertThen<'a, I> {
     insert: I,
-    then: &'a Then,
+    then: Option<&'a Then>,
+    ride: Option<&'a dyn diesel::query_builder::QueryFragment<diesel::pg::Pg>>,
 }
 
 impl<I> diesel::query_builder::QueryId for InsertThen<'_, I> {
@@ -283,21 +308,33 @@ where
         out.push_sql("WITH inserted AS (");
         self.insert.walk_ast(out.reborrow())?;
         out.push_sql(" RETURNING ");
-        out.push_sql(self.then.columns);
-        out.push_sql("), ");
-        if let Some(before) = self.then.before_pg {
-            out.push_sql(before);
-            out.push_sql(", ");
+        out.push_sql(self.then.map_or("1", |t| t.columns));
+        out.push_sql(")");
+        if let Some(then) = self.then {
+            if let Some(before) = then.before_pg {
+                out.push_sql(", ");
+                out.push_sql(before);
+            }
+            out.push_sql(", changed AS (");
+            out.push_sql(&then.sql);
+            out.push_sql(" RETURNING 1)");
+            if let Some(also) = then.also_pg {
+                out.push_sql(", also AS (");
+                out.push_sql(also);
+                out.push_sql(")");
+            }
         }
-        out.push_sql("changed AS (");
-        out.push_sql(&self.then.sql);
-        out.push_sql(" RETURNING 1)");
-        if let Some(also) = self.then.also_pg {
-            out.push_sql(", also AS (");
-            out.push_sql(also);
+        if let Some(ride) = self.ride {
+            out.push_sql(", ride AS (");
+            ride.walk_ast(out.reborrow())?;
             out.push_sql(")");
         }
-        out.push_sql(" SELECT (SELECT COUNT(*) FROM inserted), (SELECT COUNT(*) FROM changed)");
+        out.push_sql(" SELECT (SELECT COUNT(*) FROM inserted), ");
+        out.push_sql(if self.then.is_some() {
+            "(SELECT COUNT(*) FROM changed)"
+        } else {
+            "0::bigint"
+        });
         Ok(())
     }
 }

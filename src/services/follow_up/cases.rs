@@ -175,21 +175,19 @@ pub fn open_or_update(
         next_rung_at: Some(t),
         next_due_at: None,
     };
+    let detail =
+        json!({"trigger": spec.trigger, "tier": row.tier, "suspected": spec.suspected, "due": due});
+    let opened = event(
+        row.id,
+        EntryKind::Opened,
+        None,
+        Some(CaseState::Open),
+        detail,
+        &who.key(),
+        now,
+    );
     // The insert meets the open case's key if there is one (looked up only then).
-    if let Some(row) = case::insert_unless_open(conn, row)? {
-        let detail = json!({"trigger": spec.trigger, "tier": row.tier, "suspected": spec.suspected, "due": due});
-        case::insert_event(
-            conn,
-            &event(
-                row.id,
-                EntryKind::Opened,
-                None,
-                Some(CaseState::Open),
-                detail,
-                &who.key(),
-                now,
-            ),
-        )?;
+    if let Some(row) = case::insert_unless_open(conn, row, &opened)? {
         audit::write(conn, who, "case", row.id, None, &row, now)?;
         return Ok(row);
     }

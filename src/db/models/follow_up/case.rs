@@ -122,11 +122,16 @@ pub struct CaseFilter {
 }
 
 /// Inserts a case, its `next_due_at` set from its state and deadlines in the insert itself
-/// ([`next_due`], the row's twin of [`keep_next_due`]), and returns it as stored; unless a case
-/// with the row's `open_key` is open: then nothing is written and `None` is returned (on
-/// PostgreSQL once the transaction that opened it, if still running, has ended). One statement
-/// where a lookup then an insert took two.
-pub fn insert_unless_open(conn: &mut AnyConnection, row: Case) -> QueryResult<Option<Case>> {
+/// ([`next_due`], the row's twin of [`keep_next_due`]), with its first timeline entry `opened`,
+/// and returns it as stored; unless a case with the row's `open_key` is open: then nothing is
+/// written and `None` is returned (on PostgreSQL once the transaction that opened it, if still
+/// running, has ended). One statement on PostgreSQL (the case, its infant's facts flags and
+/// its entry) where a lookup, an insert and the entry's insert took three.
+pub fn insert_unless_open(
+    conn: &mut AnyConnection,
+    row: Case,
+    opened: &CaseEventRow,
+) -> QueryResult<Option<Case>> {
     use crate::db::models::quality::{facts, touch};
     let row = Case {
         next_due_at: Some(next_due(
@@ -142,15 +147,60 @@ pub fn insert_unless_open(conn: &mut AnyConnection, row: Case) -> QueryResult<Op
         .do_nothing();
     // The case and its infant's facts flags (one statement on PostgreSQL).
     let then = touch::new_case(&row);
-    let (inserted, changed) = crate::db::sql::insert_then(conn, insert, then.as_ref())?;
+    let ride = EntryFromInserted(opened);
+    let (inserted, changed, rode) =
+        crate::db::sql::insert_then_riding(conn, insert, then.as_ref(), Some(&ride))?;
     if inserted == 0 {
         return Ok(None);
+    }
+    if !rode {
+        insert_event(conn, opened)?;
     }
     if changed == Some(0) {
         // The infant has no facts row to update: recomputed (see `touch::new_case`).
         facts::touch(conn, &[row.infant_id])?;
     }
     Ok(Some(row))
+}
+
+/// A timeline entry written once per row of `inserted` (a case's insert, which wrote one row or
+/// none): [`insert_unless_open`]'s entry riding in its insert on PostgreSQL.
+struct EntryFromInserted<'a>(&'a CaseEventRow);
+
+impl diesel::query_builder::QueryId for EntryFromInserted<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for EntryFromInserted<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Nullable, Text, Timestamp};
+        let e = self.0;
+        out.push_sql(
+            "INSERT INTO case_events (id, case_id, kind, from_state, to_state, detail, actor, at) \
+             SELECT ",
+        );
+        out.push_bind_param::<Text, _>(&e.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&e.case_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&e.kind)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&e.from_state)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&e.to_state)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&e.detail)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&e.actor)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamp, _>(&e.at)?;
+        out.push_sql(" FROM inserted");
+        Ok(())
+    }
 }
 
 /// A case's earliest pending deadline: the first-contact deadline while the case is `open`

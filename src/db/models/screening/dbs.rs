@@ -326,20 +326,18 @@ pub fn upsert_results(conn: &mut AnyConnection, rows: &[ResultRow]) -> QueryResu
 }
 
 /// A card and its infant by barcode (laboratory paths, which see every card): on SQLite one
-/// join; on PostgreSQL the card, then its infant by key (see
+/// join; on PostgreSQL one statement of index probes only (see
 /// [`card_with_infant_and_values`]).
 pub fn card_with_infant(
     conn: &mut AnyConnection,
     barcode: &str,
 ) -> QueryResult<Vec<(Card, Infant)>> {
     match conn {
-        AnyConnection::Postgresql(c) => {
-            let cards: Vec<Card> = dbs_cards::table
-                .filter(dbs_cards::barcode.eq(barcode))
-                .select(Card::as_select())
-                .load(c)?;
-            with_infants_pg(c, cards, |card| card.infant_id)
-        }
+        AnyConnection::Postgresql(c) => Ok(CardWithInfantPg::new(barcode, false)
+            .load::<(Card, Infant, bool)>(c)?
+            .into_iter()
+            .map(|(card, infant, _)| (card, infant))
+            .collect()),
         AnyConnection::Sqlite(c) => dbs_cards::table
             .inner_join(infants::table)
             .filter(dbs_cards::barcode.eq(barcode))
@@ -360,28 +358,17 @@ pub fn card_with_infant(
 /// card look dearer), and `EXISTS` over the values as a sequential scan (it expects an early
 /// match; a new card has none), so that every first result read every stored infant or value
 /// (35-160 buffers and ≈ 1.2 ms instead of 9 buffers and 0.04 ms per read; those runs made
-/// 15-25 % fewer groups/s). So on PostgreSQL the card is read alone, its first value tested
-/// (`MIN(analyte) IS NOT NULL`: an aggregate over an index's leading column is the index's first
-/// entry, whatever the estimates), and its infant then read by key: index probes only.
+/// 15-25 % fewer groups/s). So on PostgreSQL ([`CardWithInfantPg`]) the infant is a `LATERAL`
+/// subquery that cannot be flattened into a join (`OFFSET 0`): a probe by key per card, never a
+/// hash over every infant; and the first value is tested as `MIN(analyte) IS NOT NULL` (an
+/// aggregate over an index's leading column is the index's first entry, whatever the
+/// estimates).
 pub fn card_with_infant_and_values(
     conn: &mut AnyConnection,
     barcode: &str,
 ) -> QueryResult<Vec<(Card, Infant, bool)>> {
     match conn {
-        AnyConnection::Postgresql(c) => {
-            let first_value = dbs_results::table
-                .filter(dbs_results::card_id.eq(dbs_cards::id))
-                .select(diesel::dsl::min(dbs_results::analyte))
-                .single_value();
-            let cards: Vec<(Card, bool)> = dbs_cards::table
-                .filter(dbs_cards::barcode.eq(barcode))
-                .select((Card::as_select(), first_value.is_not_null()))
-                .load(c)?;
-            Ok(with_infants_pg(c, cards, |(card, _)| card.infant_id)?
-                .into_iter()
-                .map(|((card, has_values), infant)| (card, infant, has_values))
-                .collect())
-        }
+        AnyConnection::Postgresql(c) => CardWithInfantPg::new(barcode, true).load(c),
         AnyConnection::Sqlite(c) => {
             let has_values = diesel::dsl::exists(
                 dbs_results::table.filter(dbs_results::card_id.eq(dbs_cards::id)),
@@ -395,26 +382,84 @@ pub fn card_with_infant_and_values(
     }
 }
 
-/// Each of `rows` with its infant (`infant_of`), read by key one by one (a barcode names one
-/// card per hospital: usually one row); a row whose infant is missing is left out, as by a join.
-fn with_infants_pg<R>(
-    c: &mut diesel::PgConnection,
-    rows: Vec<R>,
-    infant_of: impl Fn(&R) -> InfantId,
-) -> QueryResult<Vec<(R, Infant)>> {
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let infant = infants::table
-            .find(infant_of(&row))
-            .select(Infant::as_select())
-            .load::<Infant>(c)?
-            .into_iter()
-            .next();
-        if let Some(infant) = infant {
-            out.push((row, infant));
-        }
+/// The cards of a barcode, each with its infant and (when `values`) whether it has stored
+/// values, as PostgreSQL reads them in one statement whatever the statistics (see
+/// [`card_with_infant_and_values`]): the infant a `LATERAL` probe by key named like its table,
+/// so the columns `Infant::as_select()` spells read from it.
+struct CardWithInfantPg<'a> {
+    barcode: &'a str,
+    values: bool,
+}
+
+impl<'a> CardWithInfantPg<'a> {
+    fn new(barcode: &'a str, values: bool) -> Self {
+        Self { barcode, values }
     }
-    Ok(out)
+}
+
+impl diesel::query_builder::QueryId for CardWithInfantPg<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for CardWithInfantPg<'_> {
+    type SqlType = (
+        diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<Card, diesel::pg::Pg>>,
+        diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<Infant, diesel::pg::Pg>>,
+        diesel::sql_types::Bool,
+    );
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CardWithInfantPg<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        // The select lists as diesel spells them (positions match what `Card` and `Infant`
+        // load), built once.
+        static LISTS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let lists = match LISTS.get() {
+            Some(lists) => lists,
+            None => {
+                let lists = format!("{}, {}", select_list::<Card>()?, select_list::<Infant>()?);
+                LISTS.get_or_init(|| lists)
+            }
+        };
+        out.push_sql("SELECT ");
+        out.push_sql(lists);
+        out.push_sql(if self.values {
+            ", (SELECT MIN(r.analyte) FROM dbs_results r WHERE r.card_id = dbs_cards.id) \
+             IS NOT NULL"
+        } else {
+            ", FALSE"
+        });
+        out.push_sql(
+            " FROM dbs_cards CROSS JOIN LATERAL \
+             (SELECT * FROM infants i WHERE i.id = dbs_cards.infant_id OFFSET 0) AS infants \
+             WHERE dbs_cards.barcode = ",
+        );
+        out.push_bind_param::<diesel::sql_types::Text, _>(self.barcode)?;
+        Ok(())
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for CardWithInfantPg<'_> {}
+
+/// The columns `T::as_select()` reads, as PostgreSQL text (`"table"."column", …`), as diesel
+/// spells them.
+fn select_list<T>() -> QueryResult<String>
+where
+    T: Selectable<diesel::pg::Pg>,
+    T::SelectExpression: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+{
+    use diesel::query_builder::QueryBuilder;
+    let mut sql = diesel::pg::PgQueryBuilder::new();
+    diesel::query_builder::QueryFragment::<diesel::pg::Pg>::to_sql(
+        &T::construct_selection(),
+        &mut sql,
+        &diesel::pg::Pg,
+    )?;
+    Ok(sql.finish())
 }
 
 /// Barcodes per statement when cards are read in sets.
@@ -499,4 +544,35 @@ pub fn latest_interpretation(
         .select(InterpretationRow::as_select())
         .first(conn)
         .optional()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_postgres_card_read_probes_the_infant_by_key_in_an_unflattened_lateral() {
+        let sql = diesel::debug_query::<diesel::pg::Pg, _>(&CardWithInfantPg::new("B1", true))
+            .to_string();
+        assert!(
+            sql.starts_with(r#"SELECT "dbs_cards"."id", "dbs_cards"."infant_id", "#),
+            "{sql}"
+        );
+        assert!(
+            sql.contains(r#", "infants"."id", "infants"."hospital_id", "#),
+            "{sql}"
+        );
+        assert!(
+            sql.contains(
+                "FROM dbs_cards CROSS JOIN LATERAL (SELECT * FROM infants i \
+                 WHERE i.id = dbs_cards.infant_id OFFSET 0) AS infants \
+                 WHERE dbs_cards.barcode = $1"
+            ),
+            "{sql}"
+        );
+        assert!(sql.contains("MIN(r.analyte)"), "{sql}");
+        let without = diesel::debug_query::<diesel::pg::Pg, _>(&CardWithInfantPg::new("B1", false))
+            .to_string();
+        assert!(without.contains(", FALSE FROM dbs_cards"), "{without}");
+    }
 }

@@ -479,6 +479,12 @@ mod tests {
             "2026-12-01-000017_infant_search",
             "the phone index is filled from the JSON array: json_each on SQLite, jsonb_array_elements_text on PostgreSQL",
         ),
+        (
+            "2026-12-07-000024_card_value_panels",
+            "the panels are built and the dbs_results view read with each backend's JSON functions \
+             (json_group_object and json_each on SQLite, json_object_agg and json_each on \
+             PostgreSQL, whose panel row also takes toast_tuple_target)",
+        ),
     ];
 
     #[test]

@@ -155,13 +155,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    dbs_results (card_id, analyte) {
+    /// A card's values: `panel` is JSON, analyte → [value, unit, reported_at, tested_at].
+    dbs_card_values (card_id) {
         card_id -> Text,
-        analyte -> Text,
-        value -> Double,
-        unit -> Text,
-        reported_at -> Timestamp,
-        tested_at -> Nullable<Timestamp>,
+        panel -> Text,
     }
 }
 
@@ -243,7 +240,7 @@ diesel::table! {
 }
 
 diesel::joinable!(dbs_cards -> infants (infant_id));
-diesel::joinable!(dbs_results -> dbs_cards (card_id));
+diesel::joinable!(dbs_card_values -> dbs_cards (card_id));
 diesel::joinable!(dbs_interpretations -> dbs_cards (card_id));
 diesel::joinable!(hearing_screens -> infants (infant_id));
 diesel::joinable!(cchd_screens -> infants (infant_id));
@@ -254,7 +251,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     infants,
     catalogue_versions,
     dbs_cards,
-    dbs_results,
+    dbs_card_values,
     dbs_interpretations,
     hearing_screens,
     cchd_screens,

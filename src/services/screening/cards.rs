@@ -168,10 +168,12 @@ pub(crate) fn stored_results(
     conn: &mut AnyConnection,
     card_id: CardId,
 ) -> Result<BTreeMap<String, f64>, AppError> {
-    Ok(dbs::results_of(conn, card_id)?
-        .into_iter()
-        .map(|r| (r.analyte, r.value))
-        .collect())
+    Ok(
+        crate::db::models::screening::values::of_card(conn, card_id)?
+            .into_iter()
+            .map(|r| (r.analyte, r.value))
+            .collect(),
+    )
 }
 
 /// [`stored_results`] when the card read said it has any (`has_values`), else none without a

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::db::models::screening::dbs::{self, ResultRow};
+use crate::db::models::screening::dbs;
+use crate::db::models::screening::values::{self as card_values, ResultRow};
 use crate::db::types::UtcMicros;
 use crate::db::{AnyConnection, DbPool, write_transaction};
 use crate::domain::interpretation::{Interpretation, Interpreter};
@@ -347,11 +348,7 @@ fn store_checked(
             tested_at: c.tested_at.map(UtcMicros::new),
         })
         .collect();
-    if checked.iter().any(|r| before.contains_key(&r.analyte)) {
-        dbs::upsert_results(conn, &rows)?;
-    } else {
-        dbs::insert_results(conn, &rows)?;
-    }
+    card_values::store(conn, &rows)?;
     audit::write(
         conn,
         rules.who,

@@ -1,11 +1,11 @@
-//! `dbs_cards`, `dbs_results`, `dbs_interpretations`: blood-spot cards, their analyte values and
-//! every interpretation made of them. Card reads and writes take a [`Scope`].
+//! `dbs_cards`, `dbs_interpretations`: blood-spot cards and every interpretation made of them
+//! (their values: [`super::values`]). Card reads and writes take a [`Scope`].
 
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
 use crate::db::models::screening::infant::Infant;
-use crate::db::schema::{dbs_cards, dbs_interpretations, dbs_results, infants};
+use crate::db::schema::{dbs_card_values, dbs_cards, dbs_interpretations, infants};
 use crate::db::types::{Json, UtcMicros};
 use crate::domain::catalogue::Tier;
 use crate::domain::ids::{CardId, HospitalId, InfantId};
@@ -35,19 +35,6 @@ pub struct Card {
     pub created_by: String,
     pub created_at: UtcMicros,
     pub updated_at: UtcMicros,
-}
-
-/// One analyte value.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(treat_none_as_default_value = false)]
-#[diesel(table_name = dbs_results)]
-pub struct ResultRow {
-    pub card_id: CardId,
-    pub analyte: String,
-    pub value: f64,
-    pub unit: String,
-    pub reported_at: UtcMicros,
-    pub tested_at: Option<UtcMicros>,
 }
 
 /// One interpretation; `detail` is the engine's output as JSON.
@@ -199,132 +186,6 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for SetReceipt<'_> {
 
 impl<Conn> RunQueryDsl<Conn> for SetReceipt<'_> {}
 
-/// Stores values of analytes the card has no value for yet: one plain multi-row insert (an
-/// upsert costs PostgreSQL a speculative insertion per row). A value already there is a
-/// unique violation: use [`upsert_results`] for those.
-pub fn insert_results(conn: &mut AnyConnection, rows: &[ResultRow]) -> QueryResult<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    match conn {
-        AnyConnection::Postgresql(c) => ResultsUnnested::new(rows).execute(c).map(|_| ()),
-        // Fixed-size multi-row inserts (16, then 4, then 1 rows), each a statement diesel
-        // prepares once per connection: a card's 40 values are four statements instead of 40
-        // (no throughput change measurable in the write bench: the rows' b-tree work and binds
-        // dominate), while a `VALUES` list of the card's own length would be parsed again for
-        // every card.
-        AnyConnection::Sqlite(c) => {
-            let rest = insert_in_arrays::<16>(c, rows)?;
-            let rest = insert_in_arrays::<4>(c, rest)?;
-            insert_in_arrays::<1>(c, rest).map(|_| ())
-        }
-    }
-}
-
-/// Inserts the leading whole `N`-row chunks of `rows` on SQLite, one statement each (the same
-/// text every time); returns the rows left over.
-fn insert_in_arrays<'r, const N: usize>(
-    c: &mut diesel::SqliteConnection,
-    rows: &'r [ResultRow],
-) -> QueryResult<&'r [ResultRow]> {
-    let mut chunks = rows.chunks_exact(N);
-    for chunk in &mut chunks {
-        let values: [ResultRow; N] = std::array::from_fn(|i| chunk[i].clone());
-        diesel::insert_into(dbs_results::table)
-            .values(values)
-            .execute(c)?;
-    }
-    Ok(chunks.remainder())
-}
-
-/// A card's values as one `INSERT … SELECT FROM unnest(…)` over six arrays: the same text
-/// whatever the number of values, so diesel prepares it once per connection (a multi-row
-/// `VALUES` list is parsed and planned again on every card, with six parameters per value).
-struct ResultsUnnested<'a> {
-    card_ids: Vec<CardId>,
-    analytes: Vec<&'a str>,
-    values: Vec<f64>,
-    units: Vec<&'a str>,
-    reported: Vec<UtcMicros>,
-    tested: Vec<Option<UtcMicros>>,
-}
-
-impl<'a> ResultsUnnested<'a> {
-    fn new(rows: &'a [ResultRow]) -> Self {
-        Self {
-            card_ids: rows.iter().map(|r| r.card_id).collect(),
-            analytes: rows.iter().map(|r| r.analyte.as_str()).collect(),
-            values: rows.iter().map(|r| r.value).collect(),
-            units: rows.iter().map(|r| r.unit.as_str()).collect(),
-            reported: rows.iter().map(|r| r.reported_at).collect(),
-            tested: rows.iter().map(|r| r.tested_at).collect(),
-        }
-    }
-}
-
-impl diesel::query_builder::QueryId for ResultsUnnested<'_> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for ResultsUnnested<'_> {
-    fn walk_ast<'b>(
-        &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
-    ) -> QueryResult<()> {
-        use diesel::sql_types::{Array, Double, Nullable, Text, Timestamp};
-        out.push_sql(
-            "INSERT INTO dbs_results (card_id, analyte, value, unit, reported_at, tested_at) \
-             SELECT * FROM unnest(",
-        );
-        out.push_bind_param::<Array<Text>, _>(&self.card_ids)?;
-        out.push_sql("::text[], ");
-        out.push_bind_param::<Array<Text>, _>(&self.analytes)?;
-        out.push_sql("::text[], ");
-        out.push_bind_param::<Array<Double>, _>(&self.values)?;
-        out.push_sql("::float8[], ");
-        out.push_bind_param::<Array<Text>, _>(&self.units)?;
-        out.push_sql("::text[], ");
-        out.push_bind_param::<Array<Timestamp>, _>(&self.reported)?;
-        out.push_sql("::timestamp[], ");
-        out.push_bind_param::<Array<Nullable<Timestamp>>, _>(&self.tested)?;
-        out.push_sql("::timestamp[])");
-        Ok(())
-    }
-}
-
-impl<Conn> RunQueryDsl<Conn> for ResultsUnnested<'_> {}
-
-/// Stores values, replacing any earlier value of the same analyte on the card (a corrected
-/// value supersedes the old one). One statement for the whole card.
-pub fn upsert_results(conn: &mut AnyConnection, rows: &[ResultRow]) -> QueryResult<()> {
-    use diesel::upsert::excluded;
-    macro_rules! upsert {
-        ($c:expr, $values:expr) => {
-            diesel::insert_into(dbs_results::table)
-                .values($values)
-                .on_conflict((dbs_results::card_id, dbs_results::analyte))
-                .do_update()
-                .set((
-                    dbs_results::value.eq(excluded(dbs_results::value)),
-                    dbs_results::unit.eq(excluded(dbs_results::unit)),
-                    dbs_results::reported_at.eq(excluded(dbs_results::reported_at)),
-                    dbs_results::tested_at.eq(excluded(dbs_results::tested_at)),
-                ))
-                .execute($c)
-        };
-    }
-    // ON CONFLICT is not expressible on the connection enum. PostgreSQL takes the card in one
-    // multi-row statement (one round trip); diesel cannot batch an upsert on SQLite, where a
-    // statement per value costs no round trip.
-    match conn {
-        AnyConnection::Postgresql(c) => upsert!(c, rows).map(|_| ()),
-        AnyConnection::Sqlite(c) => rows
-            .iter()
-            .try_for_each(|r| upsert!(&mut *c, r).map(|_| ())),
-    }
-}
-
 /// A card and its infant by barcode (laboratory paths, which see every card): on SQLite one
 /// join; on PostgreSQL one statement of index probes only (see
 /// [`card_with_infant_and_values`]).
@@ -360,9 +221,7 @@ pub fn card_with_infant(
 /// (35-160 buffers and ≈ 1.2 ms instead of 9 buffers and 0.04 ms per read; those runs made
 /// 15-25 % fewer groups/s). So on PostgreSQL ([`CardWithInfantPg`]) the infant is a `LATERAL`
 /// subquery that cannot be flattened into a join (`OFFSET 0`): a probe by key per card, never a
-/// hash over every infant; and the first value is tested as `MIN(analyte) IS NOT NULL` (an
-/// aggregate over an index's leading column is the index's first entry, whatever the
-/// estimates).
+/// hash over every infant; and the card's values row is another such probe, by its key.
 pub fn card_with_infant_and_values(
     conn: &mut AnyConnection,
     barcode: &str,
@@ -371,7 +230,7 @@ pub fn card_with_infant_and_values(
         AnyConnection::Postgresql(c) => CardWithInfantPg::new(barcode, true).load(c),
         AnyConnection::Sqlite(c) => {
             let has_values = diesel::dsl::exists(
-                dbs_results::table.filter(dbs_results::card_id.eq(dbs_cards::id)),
+                dbs_card_values::table.filter(dbs_card_values::card_id.eq(dbs_cards::id)),
             );
             dbs_cards::table
                 .inner_join(infants::table)
@@ -428,16 +287,21 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CardWithInfantPg<'
         out.push_sql("SELECT ");
         out.push_sql(lists);
         out.push_sql(if self.values {
-            ", (SELECT MIN(r.analyte) FROM dbs_results r WHERE r.card_id = dbs_cards.id) \
-             IS NOT NULL"
+            ", v.card_id IS NOT NULL"
         } else {
             ", FALSE"
         });
         out.push_sql(
             " FROM dbs_cards CROSS JOIN LATERAL \
-             (SELECT * FROM infants i WHERE i.id = dbs_cards.infant_id OFFSET 0) AS infants \
-             WHERE dbs_cards.barcode = ",
+             (SELECT * FROM infants i WHERE i.id = dbs_cards.infant_id OFFSET 0) AS infants",
         );
+        if self.values {
+            out.push_sql(
+                " LEFT JOIN LATERAL (SELECT v.card_id FROM dbs_card_values v \
+                 WHERE v.card_id = dbs_cards.id OFFSET 0) AS v ON TRUE",
+            );
+        }
+        out.push_sql(" WHERE dbs_cards.barcode = ");
         out.push_bind_param::<diesel::sql_types::Text, _>(self.barcode)?;
         Ok(())
     }
@@ -495,29 +359,6 @@ pub fn cards_with_infants(
     Ok(out)
 }
 
-/// The values of these cards, in one query per [`BARCODES_PER_QUERY`] cards.
-pub fn results_of_cards(conn: &mut AnyConnection, ids: &[CardId]) -> QueryResult<Vec<ResultRow>> {
-    let mut out = Vec::new();
-    for part in ids.chunks(BARCODES_PER_QUERY) {
-        out.extend(
-            dbs_results::table
-                .filter(dbs_results::card_id.eq_any(part))
-                .select(ResultRow::as_select())
-                .load::<ResultRow>(conn)?,
-        );
-    }
-    Ok(out)
-}
-
-/// All values of a card.
-pub fn results_of(conn: &mut AnyConnection, card_id: CardId) -> QueryResult<Vec<ResultRow>> {
-    dbs_results::table
-        .filter(dbs_results::card_id.eq(card_id))
-        .order(dbs_results::analyte.asc())
-        .select(ResultRow::as_select())
-        .load(conn)
-}
-
 /// Stores an interpretation and keeps its card's quality facts (one statement on PostgreSQL).
 pub fn insert_interpretation(conn: &mut AnyConnection, row: &InterpretationRow) -> QueryResult<()> {
     use crate::db::models::quality::{facts, touch};
@@ -565,12 +406,21 @@ mod tests {
         assert!(
             sql.contains(
                 "FROM dbs_cards CROSS JOIN LATERAL (SELECT * FROM infants i \
-                 WHERE i.id = dbs_cards.infant_id OFFSET 0) AS infants \
-                 WHERE dbs_cards.barcode = $1"
+                 WHERE i.id = dbs_cards.infant_id OFFSET 0) AS infants"
             ),
             "{sql}"
         );
-        assert!(sql.contains("MIN(r.analyte)"), "{sql}");
+        assert!(
+            sql.ends_with("WHERE dbs_cards.barcode = $1 -- binds: [\"B1\"]"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains(
+                "LEFT JOIN LATERAL (SELECT v.card_id FROM dbs_card_values v \
+                 WHERE v.card_id = dbs_cards.id OFFSET 0) AS v ON TRUE"
+            ),
+            "{sql}"
+        );
         let without = diesel::debug_query::<diesel::pg::Pg, _>(&CardWithInfantPg::new("B1", false))
             .to_string();
         assert!(without.contains(", FALSE FROM dbs_cards"), "{without}");

@@ -6,3 +6,4 @@ pub mod infant;
 pub mod merge;
 pub mod phones;
 pub mod screens;
+pub mod values;

@@ -253,7 +253,7 @@ impl Group {
                 .push((card, infant));
         }
         let ids: Vec<CardId> = g.cards.values().flatten().map(|(c, _)| c.id).collect();
-        for r in dbs::results_of_cards(conn, &ids)? {
+        for r in crate::db::models::screening::values::of_cards(conn, &ids)? {
             g.values
                 .entry(r.card_id)
                 .or_default()

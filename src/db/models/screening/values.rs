@@ -32,6 +32,7 @@ struct Stored(f64, String, UtcMicros, Option<UtcMicros>);
 
 /// A card's row.
 #[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = dbs_card_values)]
 struct Panel {
     card_id: CardId,

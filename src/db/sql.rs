@@ -216,7 +216,10 @@ pub struct Then {
 /// data-modifying `WITH`: the insert, then `WITH inserted AS (SELECT … WHERE id = $1) <then>`,
 /// the same statement text over the stored row. Both are prepared once per connection.
 /// `then.before_pg` and `then.also_pg`, when set, join the PostgreSQL statement as further
-/// `WITH` entries, before and after the facts statement.
+/// `WITH` entries, before and after the facts statement. On PostgreSQL the audit entries the
+/// transaction has gathered so far at this savepoint level ride in the statement too
+/// (`audit::ride`): a service that audits a new row before inserting it saves the round trip
+/// of the audit's own insert.
 pub fn insert_then<I>(
     conn: &mut AnyConnection,
     insert: I,
@@ -245,11 +248,27 @@ where
         + diesel::query_dsl::methods::ExecuteDsl<diesel::PgConnection>
         + diesel::query_dsl::methods::ExecuteDsl<diesel::SqliteConnection>,
 {
+    use crate::db::models::admin::audit;
     use diesel::query_dsl::methods::ExecuteDsl;
     match conn {
         AnyConnection::Postgresql(c) if then.is_some() || ride.is_some() => {
-            let (inserted, changed) =
-                InsertThen { insert, then, ride }.get_result::<(i64, i64)>(c)?;
+            let audit = audit::ride();
+            let run = InsertThen {
+                insert,
+                then,
+                ride,
+                audit: audit.as_ref(),
+            }
+            .get_result::<(i64, i64)>(c);
+            let (inserted, changed) = match run {
+                Ok(counts) => counts,
+                Err(e) => {
+                    if let Some(audit) = audit {
+                        audit::unride(audit);
+                    }
+                    return Err(e);
+                }
+            };
             Ok((
                 count(inserted),
                 then.map(|_| count(changed)),
@@ -280,12 +299,13 @@ fn count(n: i64) -> usize {
     usize::try_from(n).unwrap_or(0)
 }
 
-/// [`insert_then_riding`] on PostgreSQL: the insert, its `then` and its `ride` as one
-/// statement.
+/// [`insert_then_riding`] on PostgreSQL: the insert, its `then`, its `ride` and the audit
+/// entries gathered so far at this savepoint level as one statement.
 struct InsertThen<'a, I> {
     insert: I,
     then: Option<&'a Then>,
     ride: Option<&'a dyn diesel::query_builder::QueryFragment<diesel::pg::Pg>>,
+    audit: Option<&'a crate::db::models::admin::audit::Riding>,
 }
 
 impl<I> diesel::query_builder::QueryId for InsertThen<'_, I> {
@@ -327,6 +347,11 @@ where
         if let Some(ride) = self.ride {
             out.push_sql(", ride AS (");
             ride.walk_ast(out.reborrow())?;
+            out.push_sql(")");
+        }
+        if let Some(audit) = self.audit {
+            out.push_sql(", audit AS (");
+            audit.walk_ast(out.reborrow())?;
             out.push_sql(")");
         }
         out.push_sql(" SELECT (SELECT COUNT(*) FROM inserted), ");

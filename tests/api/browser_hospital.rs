@@ -24,7 +24,7 @@ async fn submit(b: &Browser, action: &str) {
         .click()
         .await
         .unwrap();
-    for _ in 0..100 {
+    for _ in 0..200 {
         if !page.is_present().await.unwrap() {
             return;
         }

@@ -147,6 +147,8 @@ pub fn register(
             created_at: t,
             updated_at: t,
         };
+        // Audited first: on PostgreSQL the entry rides in the insert's statement.
+        audit::write(conn, p, "card", card.id, None, &card, now)?;
         dbs::insert_card(conn, &card).map_err(|err| {
             if is_unique_violation(&err) {
                 AppError::conflict(
@@ -158,7 +160,6 @@ pub fn register(
                 err.into()
             }
         })?;
-        audit::write(conn, p, "card", card.id, None, &card, now)?;
         Ok((card, infant))
     })
 }

@@ -233,6 +233,8 @@ fn insert_birth(
             sms_opt_out: false,
             nicu_days: None,
         };
+        // Audited first: on PostgreSQL the entry rides in the insert's statement.
+        audit::write(c, p, "infant", row.id, None, &row, now)?;
         infant::insert(c, &row).map_err(|err| {
             if is_unique_violation(&err) {
                 *taken = Some((hospital_id, row.mrn.clone()));
@@ -241,7 +243,6 @@ fn insert_birth(
                 err.into()
             }
         })?;
-        audit::write(c, p, "infant", row.id, None, &row, now)?;
         Ok(row)
     })
 }

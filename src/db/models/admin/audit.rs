@@ -24,11 +24,12 @@ pub struct AuditEntry {
     pub correlation_id: Option<String>,
 }
 
-/// Appends an entry: at once, or at the end of the write transaction that is [`gathering`].
+/// Appends an entry: at once, or at the end of the write transaction that is [`gathering`]
+/// (or with an earlier write of it on PostgreSQL: [`ride`]).
 pub fn insert(conn: &mut AnyConnection, row: &AuditEntry) -> QueryResult<()> {
     let gathered = GATHERED.with(|g| match g.borrow_mut().as_mut() {
-        Some(rows) => {
-            rows.push(row.clone());
+        Some(gathered) => {
+            gathered.rows.push(row.clone());
             true
         }
         None => false,
@@ -45,10 +46,93 @@ pub fn insert(conn: &mut AnyConnection, row: &AuditEntry) -> QueryResult<()> {
 /// Rows per multi-row insert (9 columns: far under both backends' parameter limits).
 const ROWS_PER_INSERT: usize = 1000;
 
+/// The entries of a write transaction not yet written.
+struct Gathered {
+    rows: Vec<AuditEntry>,
+    /// Where the innermost savepoint's entries begin: those before it belong to enclosing
+    /// levels, which may still roll back without this savepoint.
+    floor: usize,
+}
+
 thread_local! {
     /// The entries of the write transaction this thread is in, when it gathers them.
-    static GATHERED: std::cell::RefCell<Option<Vec<AuditEntry>>> =
+    static GATHERED: std::cell::RefCell<Option<Gathered>> =
         const { std::cell::RefCell::new(None) };
+}
+
+/// The entries gathered at the innermost savepoint level, as an insert to run with a write of
+/// that level (a further `WITH` entry of its statement on PostgreSQL: one round trip fewer per
+/// request). At most [`RIDING_MAX`] entries (a request writes one or two; more stay gathered). Were the write to fail, [`unride`] gives them back; when it
+/// succeeds they are written with it, and roll back with it if its savepoint or transaction
+/// does, as the gathered entries would be dropped then.
+pub fn ride() -> Option<Riding> {
+    GATHERED.with(|g| {
+        let mut g = g.borrow_mut();
+        let gathered = g.as_mut()?;
+        let n = gathered.rows.len() - gathered.floor;
+        if n == 0 || n > RIDING_MAX {
+            return None;
+        }
+        let rows: Vec<AuditEntry> = gathered.rows.drain(gathered.floor..).collect();
+        Some(Riding(rows))
+    })
+}
+
+/// The most entries a [`ride`] takes: each count is a statement text of its own.
+const RIDING_MAX: usize = 4;
+
+/// Gives back the entries of a [`ride`] whose write failed.
+pub fn unride(riding: Riding) {
+    GATHERED.with(|g| {
+        if let Some(gathered) = g.borrow_mut().as_mut() {
+            gathered.rows.extend(riding.0);
+        }
+    });
+}
+
+/// Audit entries riding with a write ([`ride`]): their insert as a statement fragment.
+pub struct Riding(Vec<AuditEntry>);
+
+impl diesel::query_builder::QueryId for Riding {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+/// `INSERT INTO audit_log (…) VALUES (…), …`, a row of binds per entry: the same text for the
+/// same number of entries, so diesel prepares it once per connection and count.
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Riding {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Nullable, Text, Timestamp};
+        out.push_sql(
+            "INSERT INTO audit_log (id, at, actor, request_id, entity, entity_id, action, \
+             changes, correlation_id) VALUES ",
+        );
+        for (i, e) in self.0.iter().enumerate() {
+            out.push_sql(if i == 0 { "(" } else { ", (" });
+            out.push_bind_param::<Text, _>(&e.id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Timestamp, _>(&e.at)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&e.actor)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(&e.request_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&e.entity)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&e.entity_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&e.action)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&e.changes)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(&e.correlation_id)?;
+            out.push_sql(")");
+        }
+        Ok(())
+    }
 }
 
 /// Runs `f` (a write transaction's body) with its audit entries gathered and appended together
@@ -66,22 +150,38 @@ pub fn gathering<T, E: From<diesel::result::Error>>(
             GATHERED.with(|g| *g.borrow_mut() = None);
         }
     }
-    let nested = GATHERED.with(|g| g.borrow().as_ref().map(Vec::len));
-    if let Some(mark) = nested {
+    // A nested call: its entries begin here (`floor`), restored when it ends.
+    let nested = GATHERED.with(|g| {
+        g.borrow_mut().as_mut().map(|gathered| {
+            let outer = gathered.floor;
+            gathered.floor = gathered.rows.len();
+            (gathered.floor, outer)
+        })
+    });
+    if let Some((mark, outer)) = nested {
         let out = f(conn);
-        if out.is_err() {
-            GATHERED.with(|g| {
-                if let Some(rows) = g.borrow_mut().as_mut() {
-                    rows.truncate(mark);
+        GATHERED.with(|g| {
+            if let Some(gathered) = g.borrow_mut().as_mut() {
+                if out.is_err() {
+                    gathered.rows.truncate(mark);
                 }
-            });
-        }
+                gathered.floor = outer;
+            }
+        });
         return out;
     }
-    GATHERED.with(|g| *g.borrow_mut() = Some(Vec::new()));
+    GATHERED.with(|g| {
+        *g.borrow_mut() = Some(Gathered {
+            rows: Vec::new(),
+            floor: 0,
+        })
+    });
     let _reset = Reset;
     let out = f(conn)?;
-    let rows = GATHERED.with(|g| g.borrow_mut().take()).unwrap_or_default();
+    let rows = GATHERED
+        .with(|g| g.borrow_mut().take())
+        .map(|g| g.rows)
+        .unwrap_or_default();
     // A one-row insert, and a two-row insert of a fixed-size array, are statements diesel
     // prepares once per connection; a multi-row insert from a list is parsed (and on PostgreSQL
     // planned) again every time.

@@ -274,3 +274,88 @@ pub fn page(
         .select(AuditEntry::as_select())
         .load(conn)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::Connection;
+
+    fn entry(id: &str) -> AuditEntry {
+        AuditEntry {
+            id: id.into(),
+            at: UtcMicros::new(chrono::Utc::now()),
+            actor: "user:test".into(),
+            request_id: None,
+            entity: "infant".into(),
+            entity_id: id.into(),
+            action: AuditAction::Create,
+            changes: Json(serde_json::json!({})),
+            correlation_id: None,
+        }
+    }
+
+    fn ids(r: &Riding) -> Vec<&str> {
+        r.0.iter().map(|e| e.id.as_str()).collect()
+    }
+
+    fn conn() -> AnyConnection {
+        let mut c = AnyConnection::Sqlite(diesel::SqliteConnection::establish(":memory:").unwrap());
+        diesel::sql_query(
+            "CREATE TABLE audit_log (id TEXT PRIMARY KEY NOT NULL, at TIMESTAMP NOT NULL, \
+             actor TEXT NOT NULL, request_id TEXT, entity TEXT NOT NULL, entity_id TEXT NOT NULL, \
+             action TEXT NOT NULL, changes TEXT NOT NULL, correlation_id TEXT)",
+        )
+        .execute(&mut c)
+        .unwrap();
+        c
+    }
+
+    fn stored(c: &mut AnyConnection) -> Vec<String> {
+        audit_log::table
+            .select(audit_log::id)
+            .order(audit_log::id)
+            .load(c)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_ride_takes_only_its_savepoint_levels_entries_and_a_failed_level_keeps_the_outer_ones() {
+        let mut c = conn();
+        let out: QueryResult<()> = gathering(&mut c, |c| {
+            insert(c, &entry("a"))?;
+            let inner: QueryResult<()> = gathering(c, |c| {
+                insert(c, &entry("b"))?;
+                // The savepoint's ride holds its own entry only, not the enclosing level's.
+                assert_eq!(ids(&ride().unwrap()), ["b"]);
+                insert(c, &entry("c"))?;
+                Err(diesel::result::Error::RollbackTransaction)
+            });
+            assert!(inner.is_err());
+            // The failed level's entry is dropped; the outer one is still there to ride.
+            let outer = ride().unwrap();
+            assert_eq!(ids(&outer), ["a"]);
+            // A write that failed gives its entries back: they are written at the end.
+            unride(outer);
+            insert(c, &entry("d"))?;
+            Ok(())
+        });
+        out.unwrap();
+        assert_eq!(stored(&mut c), ["a", "d"]);
+        // Outside a transaction nothing rides.
+        assert!(ride().is_none());
+    }
+
+    #[test]
+    fn a_ride_holds_at_most_four_entries() {
+        let mut c = conn();
+        let out: QueryResult<()> = gathering(&mut c, |c| {
+            for id in ["a", "b", "c", "d", "e"] {
+                insert(c, &entry(id))?;
+            }
+            assert!(ride().is_none(), "five entries stay gathered");
+            Ok(())
+        });
+        out.unwrap();
+        assert_eq!(stored(&mut c), ["a", "b", "c", "d", "e"]);
+    }
+}

@@ -230,18 +230,19 @@ where
         + diesel::query_dsl::methods::ExecuteDsl<diesel::PgConnection>
         + diesel::query_dsl::methods::ExecuteDsl<diesel::SqliteConnection>,
 {
-    insert_then_riding(conn, insert, then, None).map(|(inserted, changed, _)| (inserted, changed))
+    insert_then_riding(conn, insert, then, &[]).map(|(inserted, changed, _)| (inserted, changed))
 }
 
-/// [`insert_then`] with, on PostgreSQL, a further data-modifying `WITH` entry with its own binds
-/// (`ride`: a statement ending `… FROM inserted`, so it writes only when the insert did) in the
-/// same round trip; the third value says whether it ran there. On SQLite `ride` is not run: the
-/// caller writes the same rows itself when the third value is `false` and a row was inserted.
+/// [`insert_then`] with, on PostgreSQL, further data-modifying `WITH` entries with their own
+/// binds (`rides`: statements ending `… FROM inserted`, so they write only when the insert did)
+/// in the same round trip; the third value says whether they ran there. On SQLite `rides` are
+/// not run: the caller writes the same rows itself when the third value is `false` and a row
+/// was inserted.
 pub fn insert_then_riding<I>(
     conn: &mut AnyConnection,
     insert: I,
     then: Option<&Then>,
-    ride: Option<&dyn diesel::query_builder::QueryFragment<diesel::pg::Pg>>,
+    rides: &[&dyn diesel::query_builder::QueryFragment<diesel::pg::Pg>],
 ) -> diesel::QueryResult<(usize, Option<usize>, bool)>
 where
     I: diesel::query_builder::QueryFragment<diesel::pg::Pg>
@@ -251,12 +252,12 @@ where
     use crate::db::models::admin::audit;
     use diesel::query_dsl::methods::ExecuteDsl;
     match conn {
-        AnyConnection::Postgresql(c) if then.is_some() || ride.is_some() => {
+        AnyConnection::Postgresql(c) if then.is_some() || !rides.is_empty() => {
             let audit = audit::ride();
             let run = InsertThen {
                 insert,
                 then,
-                ride,
+                rides,
                 audit: audit.as_ref(),
             }
             .get_result::<(i64, i64)>(c);
@@ -272,7 +273,7 @@ where
             Ok((
                 count(inserted),
                 then.map(|_| count(changed)),
-                ride.is_some(),
+                !rides.is_empty(),
             ))
         }
         AnyConnection::Sqlite(c) if then.is_some() => {
@@ -304,7 +305,7 @@ fn count(n: i64) -> usize {
 struct InsertThen<'a, I> {
     insert: I,
     then: Option<&'a Then>,
-    ride: Option<&'a dyn diesel::query_builder::QueryFragment<diesel::pg::Pg>>,
+    rides: &'a [&'a dyn diesel::query_builder::QueryFragment<diesel::pg::Pg>],
     audit: Option<&'a crate::db::models::admin::audit::Riding>,
 }
 
@@ -344,8 +345,8 @@ where
                 out.push_sql(")");
             }
         }
-        if let Some(ride) = self.ride {
-            out.push_sql(", ride AS (");
+        for (i, ride) in self.rides.iter().enumerate() {
+            out.push_sql(&format!(", ride{i} AS ("));
             ride.walk_ast(out.reborrow())?;
             out.push_sql(")");
         }

@@ -46,21 +46,49 @@ fn append(
     changes: Value,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    audit::insert(
-        conn,
-        &AuditEntry {
-            id: uuid::Uuid::now_v7().to_string(),
-            at: UtcMicros::new(now),
-            actor: who.key(),
-            request_id: who.request_id.clone(),
-            entity: entity.into(),
-            entity_id: id.to_string(),
-            action,
-            changes: Json(changes),
-            correlation_id: who.correlation_id.clone(),
-        },
-    )?;
+    audit::insert(conn, &entry(who, entity, id, action, changes, now))?;
     Ok(())
+}
+
+fn entry(
+    who: &Principal,
+    entity: &str,
+    id: impl std::fmt::Display,
+    action: AuditAction,
+    changes: Value,
+    now: DateTime<Utc>,
+) -> AuditEntry {
+    AuditEntry {
+        id: uuid::Uuid::now_v7().to_string(),
+        at: UtcMicros::new(now),
+        actor: who.key(),
+        request_id: who.request_id.clone(),
+        entity: entity.into(),
+        entity_id: id.to_string(),
+        action,
+        changes: Json(changes),
+        correlation_id: who.correlation_id.clone(),
+    }
+}
+
+/// The entry [`write`] appends for a creation, for a write that stores it itself (a new case's,
+/// riding in its insert: `case::insert_unless_open`).
+pub fn creation_entry<T: Serialize>(
+    who: &Principal,
+    entity: &str,
+    id: impl std::fmt::Display,
+    after: &T,
+    now: DateTime<Utc>,
+) -> Result<AuditEntry, AppError> {
+    let after = serde_json::to_value(after).map_err(anyhow::Error::from)?;
+    Ok(entry(
+        who,
+        entity,
+        id,
+        AuditAction::Create,
+        diff(&Value::Null, &after),
+        now,
+    ))
 }
 
 /// Records a creation (`before` = `None`) or an update.

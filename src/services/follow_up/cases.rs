@@ -186,9 +186,11 @@ pub fn open_or_update(
         &who.key(),
         now,
     );
+    // Audited as stored (its next due time set), in the insert's own statement on PostgreSQL.
+    let row = case::with_next_due(row);
+    let created = audit::creation_entry(who, "case", row.id, &row, now)?;
     // The insert meets the open case's key if there is one (looked up only then).
-    if let Some(row) = case::insert_unless_open(conn, row, &opened)? {
-        audit::write(conn, who, "case", row.id, None, &row, now)?;
+    if let Some(row) = case::insert_unless_open(conn, row, &opened, &created)? {
         return Ok(row);
     }
     let Some(existing) = case::find_open(conn, &key)? else {

@@ -98,6 +98,35 @@ impl diesel::query_builder::QueryId for Riding {
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
+/// The columns an entry's binds fill, in [`push_entry`]'s order.
+const COLUMNS: &str = "INSERT INTO audit_log (id, at, actor, request_id, entity, entity_id, \
+                       action, changes, correlation_id) ";
+
+/// An entry's values as binds, comma-separated.
+fn push_entry<'b>(
+    e: &'b AuditEntry,
+    out: &mut diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+) -> QueryResult<()> {
+    use diesel::sql_types::{Nullable, Text, Timestamp};
+    out.push_bind_param::<Text, _>(&e.id)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Timestamp, _>(&e.at)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Text, _>(&e.actor)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Nullable<Text>, _>(&e.request_id)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Text, _>(&e.entity)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Text, _>(&e.entity_id)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Text, _>(&e.action)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Text, _>(&e.changes)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Nullable<Text>, _>(&e.correlation_id)
+}
+
 /// `INSERT INTO audit_log (…) VALUES (…), …`, a row of binds per entry: the same text for the
 /// same number of entries, so diesel prepares it once per connection and count.
 impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Riding {
@@ -105,32 +134,36 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Riding {
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
     ) -> QueryResult<()> {
-        use diesel::sql_types::{Nullable, Text, Timestamp};
-        out.push_sql(
-            "INSERT INTO audit_log (id, at, actor, request_id, entity, entity_id, action, \
-             changes, correlation_id) VALUES ",
-        );
+        out.push_sql(COLUMNS);
+        out.push_sql("VALUES ");
         for (i, e) in self.0.iter().enumerate() {
             out.push_sql(if i == 0 { "(" } else { ", (" });
-            out.push_bind_param::<Text, _>(&e.id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Timestamp, _>(&e.at)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&e.actor)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Nullable<Text>, _>(&e.request_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&e.entity)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&e.entity_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&e.action)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&e.changes)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Nullable<Text>, _>(&e.correlation_id)?;
+            push_entry(e, &mut out)?;
             out.push_sql(")");
         }
+        Ok(())
+    }
+}
+
+/// An entry written once per row of `inserted` (an insert that wrote one row or none): the
+/// audit of a row's creation riding in its own insert on PostgreSQL (`sql::insert_then_riding`),
+/// written only when the row is.
+pub struct IfInserted<'a>(pub &'a AuditEntry);
+
+impl diesel::query_builder::QueryId for IfInserted<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for IfInserted<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql(COLUMNS);
+        out.push_sql("SELECT ");
+        push_entry(self.0, &mut out)?;
+        out.push_sql(" FROM inserted");
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
+use crate::db::models::admin::audit::AuditEntry;
 use crate::db::schema::{case_events, cases};
 use crate::db::types::{Json, UtcMicros};
 use crate::domain::case::{CaseOutcome, CaseState, EntryKind, Reason};
@@ -122,39 +123,35 @@ pub struct CaseFilter {
 }
 
 /// Inserts a case, its `next_due_at` set from its state and deadlines in the insert itself
-/// ([`next_due`], the row's twin of [`keep_next_due`]), with its first timeline entry `opened`,
-/// and returns it as stored; unless a case with the row's `open_key` is open: then nothing is
+/// ([`next_due`], the row's twin of [`keep_next_due`]), with its first timeline entry `opened`
+/// and its creation's `audit` entry, and returns it as stored; unless a case with the row's `open_key` is open: then nothing is
 /// written and `None` is returned (on PostgreSQL once the transaction that opened it, if still
-/// running, has ended). One statement on PostgreSQL (the case, its infant's facts flags and
-/// its entry) where a lookup, an insert and the entry's insert took three.
+/// running, has ended). One statement on PostgreSQL (the case, its infant's facts flags, its
+/// timeline entry and its audit entry) where a lookup and three inserts took four.
 pub fn insert_unless_open(
     conn: &mut AnyConnection,
     row: Case,
     opened: &CaseEventRow,
+    audit: &AuditEntry,
 ) -> QueryResult<Option<Case>> {
+    use crate::db::models::admin::audit as audit_log;
     use crate::db::models::quality::{facts, touch};
-    let row = Case {
-        next_due_at: Some(next_due(
-            row.state,
-            row.first_contact_due_at,
-            row.recall_due_at,
-        )),
-        ..row
-    };
+    let row = with_next_due(row);
     let insert = diesel::insert_into(cases::table)
         .values(&row)
         .on_conflict(cases::open_key)
         .do_nothing();
     // The case and its infant's facts flags (one statement on PostgreSQL).
     let then = touch::new_case(&row);
-    let ride = EntryFromInserted(opened);
+    let (event, audited) = (EntryFromInserted(opened), audit_log::IfInserted(audit));
     let (inserted, changed, rode) =
-        crate::db::sql::insert_then_riding(conn, insert, then.as_ref(), Some(&ride))?;
+        crate::db::sql::insert_then_riding(conn, insert, then.as_ref(), &[&event, &audited])?;
     if inserted == 0 {
         return Ok(None);
     }
     if !rode {
         insert_event(conn, opened)?;
+        audit_log::insert(conn, audit)?;
     }
     if changed == Some(0) {
         // The infant has no facts row to update: recomputed (see `touch::new_case`).
@@ -200,6 +197,19 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for EntryFromInserted<
         out.push_bind_param::<Timestamp, _>(&e.at)?;
         out.push_sql(" FROM inserted");
         Ok(())
+    }
+}
+
+/// `row` with its `next_due_at` set from its state and deadlines ([`next_due`]), as
+/// [`insert_unless_open`] stores it.
+pub fn with_next_due(row: Case) -> Case {
+    Case {
+        next_due_at: Some(next_due(
+            row.state,
+            row.first_contact_due_at,
+            row.recall_due_at,
+        )),
+        ..row
     }
 }
 

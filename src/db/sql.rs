@@ -253,12 +253,16 @@ where
     use diesel::query_dsl::methods::ExecuteDsl;
     match conn {
         AnyConnection::Postgresql(c) if then.is_some() || !rides.is_empty() => {
+            // The audit entries gathered so far at this savepoint level ride too.
             let audit = audit::ride();
+            let mut all = rides.to_vec();
+            if let Some(audit) = &audit {
+                all.push(audit);
+            }
             let run = InsertThen {
                 insert,
                 then,
-                rides,
-                audit: audit.as_ref(),
+                rides: &all,
             }
             .get_result::<(i64, i64)>(c);
             let (inserted, changed) = match run {
@@ -300,13 +304,11 @@ fn count(n: i64) -> usize {
     usize::try_from(n).unwrap_or(0)
 }
 
-/// [`insert_then_riding`] on PostgreSQL: the insert, its `then`, its `ride` and the audit
-/// entries gathered so far at this savepoint level as one statement.
+/// [`insert_then_riding`] on PostgreSQL: the insert, its `then` and its rides as one statement.
 struct InsertThen<'a, I> {
     insert: I,
     then: Option<&'a Then>,
     rides: &'a [&'a dyn diesel::query_builder::QueryFragment<diesel::pg::Pg>],
-    audit: Option<&'a crate::db::models::admin::audit::Riding>,
 }
 
 impl<I> diesel::query_builder::QueryId for InsertThen<'_, I> {
@@ -348,11 +350,6 @@ where
         for (i, ride) in self.rides.iter().enumerate() {
             out.push_sql(&format!(", ride{i} AS ("));
             ride.walk_ast(out.reborrow())?;
-            out.push_sql(")");
-        }
-        if let Some(audit) = self.audit {
-            out.push_sql(", audit AS (");
-            audit.walk_ast(out.reborrow())?;
             out.push_sql(")");
         }
         out.push_sql(" SELECT (SELECT COUNT(*) FROM inserted), ");

@@ -71,26 +71,6 @@ fn entry(
     }
 }
 
-/// The entry [`write`] appends for a creation, for a write that stores it itself (a new case's,
-/// riding in its insert: `case::insert_unless_open`).
-pub fn creation_entry<T: Serialize>(
-    who: &Principal,
-    entity: &str,
-    id: impl std::fmt::Display,
-    after: &T,
-    now: DateTime<Utc>,
-) -> Result<AuditEntry, AppError> {
-    let after = serde_json::to_value(after).map_err(anyhow::Error::from)?;
-    Ok(entry(
-        who,
-        entity,
-        id,
-        AuditAction::Create,
-        diff(&Value::Null, &after),
-        now,
-    ))
-}
-
 /// Records a creation (`before` = `None`) or an update.
 pub fn write<T: Serialize>(
     conn: &mut AnyConnection,
@@ -101,6 +81,20 @@ pub fn write<T: Serialize>(
     after: &T,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
+    audit::insert(conn, &change_entry(who, entity, id, before, after, now)?)?;
+    Ok(())
+}
+
+/// The entry [`write`] appends, for a write that stores it itself (a new case's, riding in its
+/// insert: `case::insert_unless_open`).
+pub fn change_entry<T: Serialize>(
+    who: &Principal,
+    entity: &str,
+    id: impl std::fmt::Display,
+    before: Option<&T>,
+    after: &T,
+    now: DateTime<Utc>,
+) -> Result<AuditEntry, AppError> {
     let after = serde_json::to_value(after).map_err(anyhow::Error::from)?;
     let (action, before) = match before {
         Some(b) => (
@@ -109,7 +103,7 @@ pub fn write<T: Serialize>(
         ),
         None => (AuditAction::Create, Value::Null),
     };
-    append(conn, who, entity, id, action, diff(&before, &after), now)
+    Ok(entry(who, entity, id, action, diff(&before, &after), now))
 }
 
 /// Records one list request that returned personal data: one `read` row of `entity` with an

@@ -188,7 +188,7 @@ pub fn open_or_update(
     );
     // Audited as stored (its next due time set), in the insert's own statement on PostgreSQL.
     let row = case::with_next_due(row);
-    let created = audit::creation_entry(who, "case", row.id, &row, now)?;
+    let created = audit::change_entry(who, "case", row.id, None, &row, now)?;
     // The insert meets the open case's key if there is one (looked up only then).
     if let Some(row) = case::insert_unless_open(conn, row, &opened, &created)? {
         return Ok(row);

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::models::screening::dbs::{self, Card, InterpretationRow};
 use crate::db::models::screening::infant::{self, Infant};
+use crate::db::models::screening::values;
 use crate::db::types::{Json, UtcMicros};
 use crate::db::{AnyConnection, write_transaction};
 use crate::domain::due::DuePolicy;
@@ -169,12 +170,10 @@ pub(crate) fn stored_results(
     conn: &mut AnyConnection,
     card_id: CardId,
 ) -> Result<BTreeMap<String, f64>, AppError> {
-    Ok(
-        crate::db::models::screening::values::of_card(conn, card_id)?
-            .into_iter()
-            .map(|r| (r.analyte, r.value))
-            .collect(),
-    )
+    Ok(values::of_card(conn, card_id)?
+        .into_iter()
+        .map(|r| (r.analyte, r.value))
+        .collect())
 }
 
 /// [`stored_results`] when the card read said it has any (`has_values`), else none without a

@@ -495,6 +495,9 @@ pub fn is_connection_lost(e: &diesel::result::Error) -> bool {
     use diesel::result::{DatabaseErrorKind, Error};
     match e {
         Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
+        // libpq could not send the statement: the connection is gone (`no connection to the
+        // server`), as after a restart when no transaction was open to notice it.
+        Error::DatabaseError(DatabaseErrorKind::UnableToSendCommand, _) => true,
         // A restart or failover of the server: the transaction was rolled back with the
         // connection, so the request can be sent again.
         Error::DatabaseError(DatabaseErrorKind::Unknown, info) => {

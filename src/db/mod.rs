@@ -10,6 +10,7 @@ pub mod group_commit;
 pub mod models;
 pub mod replica;
 pub mod schema;
+pub mod single_write;
 pub mod sql;
 pub mod sqlite_time;
 pub mod types;
@@ -23,6 +24,7 @@ use diesel::r2d2::{ManageConnection, Pool, R2D2Connection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::error::AppError;
+pub use single_write::write_once;
 
 /// One connection to either backend.
 #[derive(diesel::MultiConnection)]
@@ -229,8 +231,27 @@ impl ManageConnection for AnyManager {
         }
     }
 
+    /// Broken: a connection in a transaction it did not finish, or one whose last use lost the
+    /// server ([`note_lost`]: outside a transaction libpq's dead connection would otherwise go
+    /// back to the pool and fail every request that takes it).
     fn has_broken(&self, conn: &mut AnyConnection) -> bool {
-        conn.is_broken()
+        LOST.replace(false) || conn.is_broken()
+    }
+}
+
+thread_local! {
+    /// Set when the connection this thread holds lost its server; read as it goes back.
+    static LOST: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Call with the outcome of work on a pooled connection, before the connection goes back to the
+/// pool: a lost server (a restart, a failover) marks it broken, so the pool drops it and the next
+/// request connects afresh.
+pub fn note_lost<T>(outcome: &Result<T, AppError>) {
+    if let Err(AppError::Db(e)) = outcome
+        && crate::error::is_connection_lost(e)
+    {
+        LOST.set(true);
     }
 }
 
@@ -404,7 +425,9 @@ where
         let mut conn = pool
             .get()
             .map_err(|e| AppError::Unavailable(e.to_string()))?;
-        f(&mut conn)
+        let out = f(&mut conn);
+        note_lost(&out);
+        out
     })
     .await
     .map_err(|e| AppError::Unexpected(anyhow::anyhow!("database task failed: {e}")))?

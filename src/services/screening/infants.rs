@@ -7,7 +7,7 @@ use crate::auth::secrets;
 use crate::db::models::admin::hospital;
 use crate::db::models::screening::infant::{self, Infant, InfantUpdateForm};
 use crate::db::types::{Json, UtcMicros};
-use crate::db::{AnyConnection, write_transaction};
+use crate::db::{AnyConnection, write_once, write_transaction};
 use crate::domain::id_card::IdDocumentType;
 use crate::domain::ids::{HospitalId, InfantId};
 use crate::domain::infant::{
@@ -161,7 +161,9 @@ fn insert_birth(
     now: DateTime<Utc>,
     taken: &mut Option<(HospitalId, String)>,
 ) -> Result<Infant, AppError> {
-    write_transaction(conn, |c| {
+    // Plain reads, then one insert carrying its audit entry, facts and phones: on PostgreSQL
+    // without BEGIN and COMMIT (`write_once`).
+    write_once(conn, |c| {
         let mut e = FieldErrors::new();
         let hospital_id = target_hospital(c, p, r.hospital_id, &mut e)?;
         let mrn = check_birth(&r.birth, now, &mut e);

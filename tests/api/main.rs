@@ -31,5 +31,6 @@ mod screening;
 mod screens;
 mod seed;
 mod sinks;
+mod transactions;
 mod typed;
 mod validation;

@@ -213,7 +213,8 @@ impl<'a> Rules<'a> {
 }
 
 /// Interprets a card with the given values, stores the interpretation and, in the same
-/// transaction, opens or updates the follow-up case it calls for.
+/// transaction, opens or updates the follow-up case it calls for. `rides` (PostgreSQL: the
+/// card's values, see `values::store_rides_pg`) run in the interpretation's insert.
 pub fn interpret_and_store(
     conn: &mut AnyConnection,
     rules: Rules<'_>,
@@ -221,6 +222,7 @@ pub fn interpret_and_store(
     infant: &Infant,
     results: &BTreeMap<String, f64>,
     now: DateTime<Utc>,
+    rides: &[&dyn diesel::query_builder::QueryFragment<diesel::pg::Pg>],
 ) -> Result<Interpretation, AppError> {
     let facts = InfantFacts {
         birth_at: infant.birth_at.utc(),
@@ -246,6 +248,7 @@ pub fn interpret_and_store(
             detail: Json(result.clone()),
             interpreted_at: UtcMicros::new(now),
         },
+        rides,
     )?;
     if let Some(spec) = cases::spec_for_card(&result, card.id, &card.barcode) {
         cases::open_or_update(conn, rules.policy, infant, spec, rules.who, now)?;
@@ -311,7 +314,7 @@ pub fn receive_loaded(
     now: DateTime<Utc>,
 ) -> Result<(Card, Interpretation), AppError> {
     let card = record_receipt(conn, rules, card, received_at, quality, now)?;
-    let i = interpret_and_store(conn, rules, &card, infant, results, now)?;
+    let i = interpret_and_store(conn, rules, &card, infant, results, now, &[])?;
     Ok((card, i))
 }
 

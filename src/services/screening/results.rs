@@ -348,7 +348,14 @@ fn store_checked(
             tested_at: c.tested_at.map(UtcMicros::new),
         })
         .collect();
-    card_values::store(conn, &rows)?;
+    // On PostgreSQL the values are stored in the interpretation's statement.
+    let rides = match conn {
+        AnyConnection::Postgresql(_) => card_values::store_rides_pg(&rows),
+        AnyConnection::Sqlite(_) => {
+            card_values::store(conn, &rows)?;
+            Vec::new()
+        }
+    };
     audit::write(
         conn,
         rules.who,
@@ -358,5 +365,9 @@ fn store_checked(
         &values,
         now,
     )?;
-    interpret_and_store(conn, rules, card, infant, &values, at)
+    let rides: Vec<&dyn diesel::query_builder::QueryFragment<diesel::pg::Pg>> = rides
+        .iter()
+        .map(|r| r as &dyn diesel::query_builder::QueryFragment<diesel::pg::Pg>)
+        .collect();
+    interpret_and_store(conn, rules, card, infant, &values, at, &rides)
 }

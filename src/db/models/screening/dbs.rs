@@ -359,12 +359,18 @@ pub fn cards_with_infants(
     Ok(out)
 }
 
-/// Stores an interpretation and keeps its card's quality facts (one statement on PostgreSQL).
-pub fn insert_interpretation(conn: &mut AnyConnection, row: &InterpretationRow) -> QueryResult<()> {
+/// Stores an interpretation and keeps its card's quality facts (one statement on PostgreSQL,
+/// which `rides` join: see `sql::insert_then_riding`; SQLite does not run them).
+pub fn insert_interpretation(
+    conn: &mut AnyConnection,
+    row: &InterpretationRow,
+    rides: &[&dyn diesel::query_builder::QueryFragment<diesel::pg::Pg>],
+) -> QueryResult<()> {
     use crate::db::models::quality::{facts, touch};
     let then = touch::new_interpretation(row);
     let insert = diesel::insert_into(dbs_interpretations::table).values(row);
-    if let (_, Some(0)) = crate::db::sql::insert_then(conn, insert, then.as_ref())? {
+    if let (_, Some(0), _) = crate::db::sql::insert_then_riding(conn, insert, then.as_ref(), rides)?
+    {
         // The card has no facts row to update: recomputed (see `touch::new_interpretation`).
         facts::touch_card(conn, row.card_id)?;
     }

@@ -508,6 +508,11 @@ mod tests {
              (json_group_object and json_each on SQLite, json_object_agg and json_each on \
              PostgreSQL, whose panel row also takes toast_tuple_target)",
         ),
+        (
+            "2026-12-07-000025_check_domains",
+            "PostgreSQL re-parses a table's CHECKs in every insert and caches a domain's: the \
+             write path's single-column CHECKs become domains there; SQLite keeps its CHECKs",
+        ),
     ];
 
     #[test]

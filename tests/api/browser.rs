@@ -117,6 +117,41 @@ impl Browser {
             .unwrap();
     }
 
+    /// Fails unless the header keeps its two rows: the brand, the language links and the sign-out
+    /// button on the first (they wrapped below the brand when an English administrator's page
+    /// links shared that row), the page links below.
+    pub(crate) async fn assert_header_on_two_rows(&self, page: &str) {
+        let mut rects = vec![];
+        for css in [
+            "header.top .brand",
+            "header.top .langs",
+            "header.top form button",
+            "header.top nav",
+        ] {
+            rects.push(
+                self.d()
+                    .find(By::Css(css))
+                    .await
+                    .unwrap()
+                    .rect()
+                    .await
+                    .unwrap(),
+            );
+        }
+        let middle = |r: &thirtyfour::ElementRect| r.y + r.height / 2.0;
+        let brand = &rects[0];
+        for (name, r) in [("language links", &rects[1]), ("sign out", &rects[2])] {
+            assert!(
+                (middle(brand) - middle(r)).abs() < brand.height,
+                "{page}: the {name} wrapped below the brand: {brand:?} {r:?}"
+            );
+        }
+        assert!(
+            rects[3].y >= brand.y + brand.height,
+            "{page}: the page links share the brand's row"
+        );
+    }
+
     /// Fails on any Content-Security-Policy violation logged since the last call.
     pub(crate) async fn assert_no_csp_violation(&self, page: &str) {
         let log = self.d().browser_log().await.unwrap();

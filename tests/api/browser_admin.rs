@@ -382,6 +382,8 @@ async fn an_invalid_catalogue_shows_its_errors_and_a_valid_one_compares_field_by
         "{stored}"
     );
     b.assert_accessible("policy compare, English").await;
+    // An administrator's English header has the most links of any.
+    b.assert_header_on_two_rows("policy compare, English").await;
     b.shot("policy-compare-en").await;
     b.quit().await;
 }

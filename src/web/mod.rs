@@ -8,6 +8,7 @@
 pub mod assets;
 pub mod charts;
 pub mod error;
+pub mod field_messages;
 pub mod headers;
 pub mod i18n;
 pub mod multipart;

@@ -314,7 +314,7 @@ pub async fn change_password(
                     messages.into_iter().map(move |message| FieldError {
                         label: label(&field),
                         field: field.clone(),
-                        message,
+                        message: crate::web::field_messages::translate(tr, &message),
                     })
                 })
                 .collect(),

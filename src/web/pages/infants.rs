@@ -581,7 +581,7 @@ pub async fn edit_contacts(
                     messages.into_iter().map(move |m| FieldError {
                         field: id.to_string(),
                         label: tr.t(id),
-                        message: m,
+                        message: crate::web::field_messages::translate(tr, &m),
                     })
                 })
                 .collect();

@@ -94,7 +94,13 @@ pub fn refusal(
             errors
                 .0
                 .iter()
-                .map(|(f, m)| format!("{f}: {}", m.join(", ")))
+                .map(|(f, m)| {
+                    let m: Vec<String> = m
+                        .iter()
+                        .map(|m| crate::web::field_messages::translate(tr, m))
+                        .collect();
+                    format!("{f}: {}", m.join(", "))
+                })
                 .collect::<Vec<_>>()
                 .join("; "),
         ),

@@ -102,7 +102,7 @@ async fn refused(
             messages.into_iter().map(move |m| FieldError {
                 label: tr.t(&format!("field_{}", id.trim_start_matches(prefix))),
                 field: id.clone(),
-                message: m,
+                message: crate::web::field_messages::translate(tr, &m),
             })
         })
         .collect();

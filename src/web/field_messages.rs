@@ -163,6 +163,38 @@ mod tests {
         );
     }
 
+    /// Every `.rs` file's text under `dir`.
+    fn sources(dir: &std::path::Path, out: &mut String) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push_str(&std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn every_pattern_is_a_message_the_code_still_gives() {
+        let mut code = String::new();
+        sources(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut code,
+        );
+        for (pattern, _) in PATTERNS {
+            // The longest fixed piece, as the code spells it (its values are `{name}` there).
+            let piece = pattern
+                .split("{}")
+                .max_by_key(|p| p.len())
+                .unwrap_or_default();
+            assert!(
+                code.matches(piece).count() > 1,
+                "no message in src/ has the form {pattern:?} any more"
+            );
+        }
+    }
+
     #[test]
     fn every_pattern_has_a_text_in_both_languages() {
         for (_, key) in PATTERNS {

@@ -1,4 +1,5 @@
-//! The services' field messages (English, as the API gives them) in the console's language: each
+//! The services' field messages and conflict details (English, as the API gives them) in the
+//! console's language: each
 //! message form is matched against a pattern (`{}` stands for a value the message carries, as
 //! `200` and `7000 g` in `must be between 200 and 7000 g`) and shown as its text in
 //! `config/ui/*.toml` with the values filled in (`{0}`, `{1}`). A message no pattern knows is
@@ -83,6 +84,38 @@ const PATTERNS: &[(&str, &str)] = &[
         "msg_outcome_needs_reason",
     ),
     ("must not name a condition", "msg_no_condition"),
+    // Conflicts a form can meet (`pages::refusal`).
+    (
+        "an infant with this MRN is already registered at this hospital: {}",
+        "msg_mrn_taken",
+    ),
+    (
+        "an infant with this mother, birth time and birth order is already registered: {}",
+        "msg_same_birth",
+    ),
+    (
+        "a card with this barcode is registered",
+        "msg_barcode_taken",
+    ),
+    (
+        "a hospital with this code exists",
+        "msg_hospital_code_taken",
+    ),
+    ("this username is taken", "msg_username_taken"),
+    ("the case is resolved; reopen it first", "msg_case_resolved"),
+    ("the case changed concurrently; retry", "msg_case_changed"),
+    ("the episode is closed", "msg_episode_closed"),
+    ("this merge was already undone", "msg_merge_undone"),
+    ("one of the records is already merged", "msg_already_merged"),
+    (
+        "the notification changed meanwhile; reload it",
+        "msg_notification_changed",
+    ),
+    ("status cannot change from {} to {}", "msg_status_change"),
+    (
+        "this contact is recorded or cancelled already",
+        "msg_contact_done",
+    ),
 ];
 
 /// The values `message` carries where `pattern` has `{}`, when it has the pattern's form.
@@ -148,6 +181,10 @@ mod tests {
             "须为以下之一：breast, formula"
         );
         assert_eq!(translate(zh, "something new"), "something new");
+        assert_eq!(
+            translate(zh, "status cannot change from open to resolved"),
+            "状态不能从 open 改为 resolved"
+        );
         assert_eq!(
             translate(zh, "is required for hospital_staff"),
             "is required for hospital_staff"

@@ -88,7 +88,10 @@ pub fn refusal(
     use actix_web::http::StatusCode;
     Ok(match e {
         AppError::PreconditionFailed => (StatusCode::PRECONDITION_FAILED, tr.t(stale_key)),
-        AppError::Conflict { detail, .. } => (StatusCode::CONFLICT, detail),
+        AppError::Conflict { detail, .. } => (
+            StatusCode::CONFLICT,
+            crate::web::field_messages::translate(tr, &detail),
+        ),
         AppError::Validation(errors) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             errors

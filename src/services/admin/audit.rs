@@ -37,19 +37,7 @@ pub fn diff(before: &Value, after: &Value) -> Value {
     Value::Object(out)
 }
 
-fn append(
-    conn: &mut AnyConnection,
-    who: &Principal,
-    entity: &str,
-    id: impl std::fmt::Display,
-    action: AuditAction,
-    changes: Value,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
-    audit::insert(conn, &entry(who, entity, id, action, changes, now))?;
-    Ok(())
-}
-
+/// One audit entry of `who`, stamped now with a new id.
 fn entry(
     who: &Principal,
     entity: &str,
@@ -120,15 +108,16 @@ pub fn list_read<I: std::fmt::Display>(
     if ids.is_empty() {
         return Ok(());
     }
-    append(
-        conn,
+    let e = entry(
         who,
         entity,
         "",
         AuditAction::Read,
         json!({ "ids": ids }),
         now,
-    )
+    );
+    audit::insert(conn, &e)?;
+    Ok(())
 }
 
 /// Records a read of personal data.
@@ -139,7 +128,11 @@ pub fn read(
     id: impl std::fmt::Display,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    append(conn, who, entity, id, AuditAction::Read, json!({}), now)
+    audit::insert(
+        conn,
+        &entry(who, entity, id, AuditAction::Read, json!({}), now),
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

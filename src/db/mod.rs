@@ -14,6 +14,7 @@ pub mod single_write;
 pub mod sql;
 pub mod sqlite_time;
 pub mod types;
+pub mod watch;
 
 use std::path::Path;
 use std::time::Duration;
@@ -211,10 +212,11 @@ impl ManageConnection for AnyManager {
 
     fn connect(&self) -> Result<AnyConnection, Self::Error> {
         let mut c = establish(&self.url).map_err(diesel::r2d2::Error::ConnectionError)?;
-        if !self.statement_cache
-            && let AnyConnection::Postgresql(pg) = &mut c
-        {
-            pg.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
+        if let AnyConnection::Postgresql(pg) = &mut c {
+            watch::install(pg);
+            if !self.statement_cache {
+                pg.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
+            }
         }
         Ok(c)
     }
@@ -223,7 +225,7 @@ impl ManageConnection for AnyManager {
     /// valid. The pool does not call this on checkout (a round trip per request, a tenth of an
     /// everyday write's): a connection a server restart or failover left dead fails its first
     /// statement instead, which answers that request 503 and marks the connection broken
-    /// ([`Self::has_broken`]: libpq reports no transaction state), so the pool drops it.
+    /// ([`Self::has_broken`]: its [`watch`] saw the server gone), so the pool drops it.
     fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
         match conn {
             AnyConnection::Sqlite(_) => Ok(()),
@@ -231,27 +233,15 @@ impl ManageConnection for AnyManager {
         }
     }
 
-    /// Broken: a connection in a transaction it did not finish, or one whose last use lost the
-    /// server ([`note_lost`]: outside a transaction libpq's dead connection would otherwise go
-    /// back to the pool and fail every request that takes it).
+    /// Broken: a connection in a transaction it did not finish, or one a statement found its
+    /// server gone on ([`watch`]).
     fn has_broken(&self, conn: &mut AnyConnection) -> bool {
-        LOST.replace(false) || conn.is_broken()
-    }
-}
-
-thread_local! {
-    /// Set when the connection this thread holds lost its server; read as it goes back.
-    static LOST: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Call with the outcome of work on a pooled connection, before the connection goes back to the
-/// pool: a lost server (a restart, a failover) marks it broken, so the pool drops it and the next
-/// request connects afresh.
-pub fn note_lost<T>(outcome: &Result<T, AppError>) {
-    if let Err(AppError::Db(e)) = outcome
-        && crate::error::is_connection_lost(e)
-    {
-        LOST.set(true);
+        if let AnyConnection::Postgresql(pg) = conn
+            && watch::lost(pg)
+        {
+            return true;
+        }
+        conn.is_broken()
     }
 }
 
@@ -425,9 +415,7 @@ where
         let mut conn = pool
             .get()
             .map_err(|e| AppError::Unavailable(e.to_string()))?;
-        let out = f(&mut conn);
-        note_lost(&out);
-        out
+        f(&mut conn)
     })
     .await
     .map_err(|e| AppError::Unexpected(anyhow::anyhow!("database task failed: {e}")))?

@@ -112,12 +112,9 @@ where
     let (primary, replica) = (primary.clone(), replica.cloned());
     tokio::task::spawn_blocking(move || {
         let mut conn = report_conn(&primary, replica.as_ref())?;
-        let out = match freshness(&mut conn, now) {
-            Ok(fresh) => f(&mut conn).map(|out| (out, fresh)),
-            Err(e) => Err(AppError::Db(e)),
-        };
-        super::note_lost(&out);
-        out
+        let fresh = freshness(&mut conn, now)?;
+        let out = f(&mut conn)?;
+        Ok((out, fresh))
     })
     .await
     .map_err(|e| AppError::Unexpected(anyhow::anyhow!("database task failed: {e}")))?

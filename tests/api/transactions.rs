@@ -1,6 +1,6 @@
 //! `db::write_once`: on PostgreSQL a body of plain reads and one write runs in autocommit, and
 //! debug builds (these tests) refuse a body that breaks that contract; on SQLite it is a write
-//! transaction.
+//! transaction. And a pooled connection whose server went away is known lost (`db::watch`).
 
 use std::panic::AssertUnwindSafe;
 
@@ -67,4 +67,39 @@ async fn a_single_write_body_with_a_second_write_or_a_row_lock_is_refused_on_pos
             assert!(locked.is_ok());
         }
     }
+}
+
+#[tokio::test]
+async fn a_pooled_connection_that_found_its_server_gone_is_marked_lost_on_postgres() {
+    #[derive(diesel::QueryableByName)]
+    struct Pid {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+    }
+    let app = TestApp::spawn().await;
+    let pool = app.state.pool.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get().unwrap();
+        let AnyConnection::Postgresql(pg) = &mut *conn else {
+            return; // SQLite: a file in this process, never lost.
+        };
+        let pid: Pid = diesel::sql_query("SELECT pg_backend_pid() AS pid")
+            .get_result(pg)
+            .unwrap();
+        assert!(!guthrie::db::watch::lost(pg));
+        // Its server session ends (as in a restart), seen from another connection.
+        let mut other = pool.get().unwrap();
+        diesel::sql_query(format!("SELECT pg_terminate_backend({})", pid.pid))
+            .execute(&mut *other)
+            .unwrap();
+        // Outside a transaction, where diesel alone would call the connection healthy.
+        let err = diesel::sql_query("SELECT 1").execute(pg).unwrap_err();
+        assert!(guthrie::error::is_connection_lost(&err), "{err:?}");
+        assert!(
+            guthrie::db::watch::lost(pg),
+            "the pool would take the dead connection back"
+        );
+    })
+    .await
+    .unwrap();
 }

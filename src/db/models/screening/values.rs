@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use diesel::prelude::*;
+use diesel::sql_types::Text;
 use serde::{Deserialize, Serialize};
 
 use crate::db::AnyConnection;
@@ -31,8 +32,7 @@ pub struct ResultRow {
 struct Stored(f64, String, UtcMicros, Option<UtcMicros>);
 
 /// A card's row.
-#[derive(Debug, Queryable, Selectable, Insertable)]
-#[diesel(treat_none_as_default_value = false)]
+#[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = dbs_card_values)]
 struct Panel {
     card_id: CardId,
@@ -79,49 +79,71 @@ fn panels(rows: &[ResultRow]) -> Vec<Panel> {
 /// statement per card, atomic under concurrent writers of the same card (the merge reads the
 /// row as it is when the statement takes it).
 pub fn store(conn: &mut AnyConnection, rows: &[ResultRow]) -> QueryResult<()> {
-    use diesel::dsl::sql;
-    use diesel::sql_types::Text;
     for p in panels(rows) {
-        let insert = diesel::insert_into(dbs_card_values::table)
-            .values(&p)
-            .on_conflict(dbs_card_values::card_id)
-            .do_update();
-        match conn {
-            AnyConnection::Postgresql(c) => insert
-                .set(dbs_card_values::panel.eq(sql::<Text>(MERGE_PG)))
-                .execute(c)?,
-            AnyConnection::Sqlite(c) => insert
-                .set(dbs_card_values::panel.eq(sql::<Text>(
-                    "json_patch(dbs_card_values.panel, excluded.panel)",
-                )))
-                .execute(c)?,
-        };
+        crate::with_conn!(conn, |c| PanelUpsert(p).execute(c))?;
     }
     Ok(())
 }
 
-/// A stored panel merged with a new one on PostgreSQL: the new values replace the old ones of
-/// their analytes.
-const MERGE_PG: &str = "(dbs_card_values.panel::jsonb || excluded.panel::jsonb)::text";
-
 /// [`store`]'s statements on PostgreSQL, one per card, for a caller that runs them in a later
 /// insert's statement (`sql::insert_then_riding`: one round trip fewer per result).
-pub fn store_rides_pg(
-    rows: &[ResultRow],
-) -> Vec<impl diesel::query_builder::QueryFragment<diesel::pg::Pg> + use<>> {
-    use diesel::dsl::sql;
-    use diesel::sql_types::Text;
-    panels(rows)
-        .into_iter()
-        .map(|p| {
-            diesel::insert_into(dbs_card_values::table)
-                .values(p)
-                .on_conflict(dbs_card_values::card_id)
-                .do_update()
-                .set(dbs_card_values::panel.eq(sql::<Text>(MERGE_PG)))
-        })
-        .collect()
+pub fn store_rides_pg(rows: &[ResultRow]) -> Vec<PanelUpsert> {
+    panels(rows).into_iter().map(PanelUpsert).collect()
 }
+
+/// One card's panel inserted, or merged into its row: the new values replace the old ones of
+/// their analytes. Its own statement text because diesel never caches an upsert that updates
+/// (PostgreSQL parsed and planned it, with the statement it rides in, on every result).
+pub struct PanelUpsert(Panel);
+
+impl PanelUpsert {
+    fn walk<'b, DB>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+        merge: &'static str,
+    ) -> QueryResult<()>
+    where
+        DB: diesel::backend::Backend + diesel::sql_types::HasSqlType<Text>,
+        CardId: diesel::serialize::ToSql<Text, DB>,
+        Json<BTreeMap<String, Stored>>: diesel::serialize::ToSql<Text, DB>,
+    {
+        out.push_sql("INSERT INTO dbs_card_values (card_id, panel) VALUES (");
+        out.push_bind_param::<Text, _>(&self.0.card_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.0.panel)?;
+        out.push_sql(") ON CONFLICT (card_id) DO UPDATE SET panel = ");
+        out.push_sql(merge);
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::QueryId for PanelUpsert {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for PanelUpsert {
+    fn walk_ast<'b>(
+        &'b self,
+        out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        self.walk(
+            out,
+            "(dbs_card_values.panel::jsonb || excluded.panel::jsonb)::text",
+        )
+    }
+}
+
+impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for PanelUpsert {
+    fn walk_ast<'b>(
+        &'b self,
+        out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> QueryResult<()> {
+        self.walk(out, "json_patch(dbs_card_values.panel, excluded.panel)")
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for PanelUpsert {}
 
 /// Cards per statement when values are read in sets.
 const CARDS_PER_QUERY: usize = 500;
@@ -187,5 +209,21 @@ mod tests {
         assert_eq!(json[1], "umol/L");
         assert!(json[2].as_str().unwrap().ends_with('Z'));
         assert!(json[3].is_null());
+    }
+
+    #[test]
+    fn the_values_upsert_is_a_cached_prepared_statement_on_both_databases() {
+        use diesel::query_builder::QueryFragment;
+        let rows = [row(CardId::new(), "TSH", 12.5)];
+        let upserts = store_rides_pg(&rows);
+        assert_eq!(upserts.len(), 1);
+        let pg: &dyn QueryFragment<diesel::pg::Pg> = &upserts[0];
+        assert!(pg.is_safe_to_cache_prepared(&diesel::pg::Pg).unwrap());
+        let sqlite: &dyn QueryFragment<diesel::sqlite::Sqlite> = &upserts[0];
+        assert!(
+            sqlite
+                .is_safe_to_cache_prepared(&diesel::sqlite::Sqlite)
+                .unwrap()
+        );
     }
 }

@@ -187,6 +187,60 @@ where
 
 impl<Conn> RunQueryDsl<Conn> for CachedById<'_> {}
 
+/// An SQL expression of type `ST` whose text is fixed (e.g. a literal predicate that matches a
+/// partial index's): unlike diesel's `dsl::sql`, which marks every statement holding it as not
+/// cacheable (so PostgreSQL parses and plans it on every call), the statement stays prepared
+/// once per connection, cached under its text.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedSql<ST> {
+    sql: &'static str,
+    sql_type: std::marker::PhantomData<ST>,
+}
+
+/// `sql` as an expression of type `ST`.
+pub const fn fixed<ST>(sql: &'static str) -> FixedSql<ST> {
+    FixedSql {
+        sql,
+        sql_type: std::marker::PhantomData,
+    }
+}
+
+impl<ST> diesel::expression::Expression for FixedSql<ST>
+where
+    ST: diesel::sql_types::SqlType + diesel::expression::TypedExpressionType,
+{
+    type SqlType = ST;
+}
+
+impl<ST, QS> diesel::expression::AppearsOnTable<QS> for FixedSql<ST> where
+    Self: diesel::expression::Expression
+{
+}
+
+impl<ST, QS> diesel::expression::SelectableExpression<QS> for FixedSql<ST> where
+    Self: diesel::expression::Expression
+{
+}
+
+impl<ST> diesel::expression::ValidGrouping<()> for FixedSql<ST> {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl<ST> diesel::query_builder::QueryId for FixedSql<ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<ST, DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for FixedSql<ST> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql(self.sql);
+        Ok(())
+    }
+}
+
 /// The statement that keeps a derived row in step with an insert (the quality facts of a new
 /// infant, case or interpretation), reading the inserted row as `inserted`.
 pub struct Then {

@@ -321,7 +321,7 @@ fn filtered<'a>(scope: &Scope, f: &'a CaseFilter) -> cases::BoxedQuery<'a, Db> {
     if f.open_only {
         // Written as literal SQL, identical to the partial index's predicate, so both planners
         // can use `cases_open_due` (a bound parameter would hide the match from SQLite).
-        q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+        q = q.filter(crate::db::sql::fixed::<diesel::sql_types::Bool>(
             "cases.state <> 'resolved'",
         ));
     }
@@ -558,4 +558,27 @@ pub fn hospital_digest(
             ))
             .load(conn)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::query_builder::QueryFragment;
+
+    #[test]
+    fn worklist_queries_with_the_open_predicate_stay_cacheable() {
+        let f = CaseFilter {
+            open_only: true,
+            deadline_before: Some(UtcMicros::new(chrono::Utc::now())),
+            ..Default::default()
+        };
+        let count = filtered(&Scope::unrestricted(), &f).count();
+        let count: &dyn QueryFragment<Db> = &count;
+        for backend in [
+            crate::db::MultiBackend::Postgresql(diesel::pg::Pg),
+            crate::db::MultiBackend::Sqlite(diesel::sqlite::Sqlite),
+        ] {
+            assert!(count.is_safe_to_cache_prepared(&backend).unwrap());
+        }
+    }
 }

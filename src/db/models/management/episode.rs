@@ -246,7 +246,7 @@ pub fn list(
     q = crate::scoped!(q, scope, e::hospital_id);
     if f.open_only || f.overdue_at.is_some() || f.due_before.is_some() || f.by_due {
         // Literal, as in the partial indexes' predicate.
-        q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+        q = q.filter(crate::db::sql::fixed::<diesel::sql_types::Bool>(
             "management_episodes.state <> 'closed'",
         ));
     }

@@ -214,7 +214,7 @@ impl<'a> Rules<'a> {
 
 /// Interprets a card with the given values, stores the interpretation and, in the same
 /// transaction, opens or updates the follow-up case it calls for. `rides` (PostgreSQL: the
-/// card's values, see `values::store_rides_pg`) run in the interpretation's insert.
+/// card's values, see `values::upserts`) run in the interpretation's insert.
 pub fn interpret_and_store(
     conn: &mut AnyConnection,
     rules: Rules<'_>,

@@ -350,7 +350,7 @@ fn store_checked(
         .collect();
     // On PostgreSQL the values are stored in the interpretation's statement.
     let rides = match conn {
-        AnyConnection::Postgresql(_) => card_values::store_rides_pg(&rows),
+        AnyConnection::Postgresql(_) => card_values::upserts(&rows),
         AnyConnection::Sqlite(_) => {
             card_values::store(conn, &rows)?;
             Vec::new()

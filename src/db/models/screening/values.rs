@@ -79,15 +79,15 @@ fn panels(rows: &[ResultRow]) -> Vec<Panel> {
 /// statement per card, atomic under concurrent writers of the same card (the merge reads the
 /// row as it is when the statement takes it).
 pub fn store(conn: &mut AnyConnection, rows: &[ResultRow]) -> QueryResult<()> {
-    for p in panels(rows) {
-        crate::with_conn!(conn, |c| PanelUpsert(p).execute(c))?;
+    for upsert in upserts(rows) {
+        crate::with_conn!(conn, |c| upsert.execute(c))?;
     }
     Ok(())
 }
 
-/// [`store`]'s statements on PostgreSQL, one per card, for a caller that runs them in a later
-/// insert's statement (`sql::insert_then_riding`: one round trip fewer per result).
-pub fn store_rides_pg(rows: &[ResultRow]) -> Vec<PanelUpsert> {
+/// [`store`]'s statements, one per card: on PostgreSQL a caller may run them in a later
+/// insert's statement instead (`sql::insert_then_riding`: one round trip fewer per result).
+pub fn upserts(rows: &[ResultRow]) -> Vec<PanelUpsert> {
     panels(rows).into_iter().map(PanelUpsert).collect()
 }
 
@@ -215,7 +215,7 @@ mod tests {
     fn the_values_upsert_is_a_cached_prepared_statement_on_both_databases() {
         use diesel::query_builder::QueryFragment;
         let rows = [row(CardId::new(), "TSH", 12.5)];
-        let upserts = store_rides_pg(&rows);
+        let upserts = upserts(&rows);
         assert_eq!(upserts.len(), 1);
         let pg: &dyn QueryFragment<diesel::pg::Pg> = &upserts[0];
         assert!(pg.is_safe_to_cache_prepared(&diesel::pg::Pg).unwrap());
